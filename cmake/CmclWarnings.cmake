@@ -1,0 +1,9 @@
+# Warnings are errors on the project's own code. Third-party and generated code is
+# included as SYSTEM, so these flags never fire on it.
+function(cmcl_target_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wpedantic -Werror -Wshadow -Wconversion -Wsign-conversion
+    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough
+    # g++ 12 false positives inside libstdc++ at -O2 (TOOLCHAIN.md).
+    -Wno-restrict -Wno-array-bounds -Wno-stringop-overflow -Wno-maybe-uninitialized)
+endfunction()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# cmcl's test command (README.md; .ci/run calls exactly this).
+#
+#   tools/test.sh          the quick tier, what CI runs
+#   tools/test.sh --full   also the full tier (long simulator sweeps, soak, fault rounds)
+#
+# Tiers (DESIGN.md section 7):
+#   1. build/asan: the pure core, its unit tests and the simulator, with ASan/UBSan.
+#   2. build/rel:  everything else in one RelWithDebInfo build (io, pkgctl, cmcld,
+#                  integration tests); core tests are not run twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tier=quick
+for arg in "$@"; do
+  case "$arg" in
+    --full) tier=full ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "tools/test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+export CMCL_TEST_TIER=$tier
+start=$(date +%s)
+jobs=${CMCL_JOBS:-2}
+
+tools/deps.sh
+
+label_filter=(-LE full)
+[ "$tier" = full ] && label_filter=()
+
+echo "== tier 1: core + simulator with ASan/UBSan =="
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMCL_SANITIZE=ON \
+  -DCMCL_CORE_ONLY=ON -DCMCL_BUILD_BENCHMARKS=OFF > build-asan-configure.log \
+  || { cat build-asan-configure.log; exit 1; }
+cmake --build build/asan -j "$jobs"
+ctest --test-dir build/asan --output-on-failure -j "$jobs" "${label_filter[@]}"
+
+echo "== tier 2: everything else, RelWithDebInfo =="
+cmake -S . -B build/rel -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMCL_CORE_TESTS=OFF > build-rel-configure.log \
+  || { cat build-rel-configure.log; exit 1; }
+cmake --build build/rel -j "$jobs"
+ctest --test-dir build/rel --output-on-failure -j "$jobs" "${label_filter[@]}"
+rm -f build-asan-configure.log build-rel-configure.log
+
+echo "cmcl tests ($tier tier) passed in $(( $(date +%s) - start ))s"
