@@ -28,6 +28,8 @@ struct SourceLocation {
 };
 
 // Where each key of one mapping was written, and where the mapping itself starts.
+// keys["k"] is where the value of key k starts (the key itself when the value is
+// empty); keys["k[i]"] is where element i of k's list starts.
 struct KeyLocations {
   SourceLocation self;
   std::map<std::string, SourceLocation> keys;
@@ -177,6 +179,7 @@ struct ClusterConfig {
   std::vector<AccessRule> access;
   std::vector<NodeSpec> nodes;
   std::vector<std::string> package_folders;  // Absolute paths, as listed.
+  std::vector<std::string> package_folders_written;  // The same, as written in the file.
   std::vector<PackageSpec> packages;         // Loaded from package_folders, same order.
   KeyLocations where;
 

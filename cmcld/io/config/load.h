@@ -1,0 +1,35 @@
+// Loading a cluster's configuration from files: the one entry point that cmcld's
+// startup and `pkgctl config check` share (DESIGN.md section 8, STYLE.md rule 38).
+//
+// LoadCluster reads the cluster file, every package folder it lists (each holds
+// package.yaml) and every inventory file, gathers facts about the files they name
+// (key file, scripts, drivers), runs the core's ValidateConfig and returns the typed
+// configuration with every finding, sorted by FILE:LINE:COLUMN. Files are named in
+// messages as the user reached them: the cluster file as given, the others relative to
+// the file that names them. Nothing is thrown: yaml-cpp's exceptions end here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cmcld/core/config/cluster_config.h"
+#include "cmcld/core/config/diagnostic.h"
+#include "cmcld/core/config/validate.h"
+
+namespace cmcl::io::config {
+
+struct LoadedConfig {
+  // As far as it could be read; only meaningful when ok().
+  cmcl::config::ClusterConfig config;
+  // Errors and warnings, sorted by file, line and column.
+  std::vector<cmcl::config::Diagnostic> diagnostics;
+
+  bool ok() const { return cmcl::config::CountErrors(diagnostics) == 0; }
+};
+
+LoadedConfig LoadCluster(const std::string& path);
+
+// What the file system says about `path` (stat, following symlinks).
+cmcl::config::FileFacts StatFile(const std::string& path);
+
+}  // namespace cmcl::io::config

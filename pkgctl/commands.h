@@ -1,0 +1,47 @@
+// pkgctl's commands, one file each (STYLE.md section 3), and what they share: the
+// global options and the exit statuses of INTERFACE.md.
+//
+// A command writes its normal output to `out` and its messages to `err`, and returns
+// the process exit status, so that tests can drive it without a process.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace cmcl::pkgctl {
+
+// INTERFACE.md "Exit status".
+enum ExitStatus : int {
+  kExitOk = 0,
+  kExitRefused = 1,
+  kExitUsage = 2,  // Also a configuration error.
+  kExitUnreachable = 3,
+  kExitTimeout = 4,
+};
+
+enum class OutputFormat { kTable, kJson };
+
+struct GlobalOptions {
+  std::string socket;  // --socket, else $CMCL_SOCKET, else /run/cmcld/cmcld.sock.
+  OutputFormat output = OutputFormat::kTable;
+};
+
+// Prints a usage or configuration error the way INTERFACE.md asks (a JSON error object
+// with -o json, one line on `err` otherwise) and returns kExitUsage.
+int UsageError(const GlobalOptions& options, const std::string& message, std::ostream& out,
+               std::ostream& err);
+
+// The CLUSTER_YAML to use: the argument, else $CMCL_CONFIG, else /etc/cmcl/cmcl.yaml.
+std::string ClusterYamlPath(const std::vector<std::string>& positional);
+
+// `pkgctl config check [CLUSTER_YAML]`. `args` follow "check".
+int RunConfigCheck(const GlobalOptions& options, const std::vector<std::string>& args,
+                   std::ostream& out, std::ostream& err);
+
+// The manual pages printed by --help.
+extern const char* const kMainHelp;
+extern const char* const kConfigHelp;
+extern const char* const kConfigCheckHelp;
+
+}  // namespace cmcl::pkgctl
