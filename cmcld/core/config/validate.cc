@@ -31,7 +31,8 @@ std::string OctalMode(uint32_t mode) {
 
 void CheckName(Diagnostics& out, const SourceLocation& where, std::string_view what,
                const std::string& name) {
-  if (IsValidName(name)) return;
+  // An empty name is missing or malformed, which io/ reported where it found it.
+  if (name.empty() || IsValidName(name)) return;
   Error(out, where,
         std::string(what) + " " + Quote(name) +
             " breaks the name rule; expected 1 to 39 letters, digits, '_', '.' or '-', "
@@ -94,11 +95,6 @@ void ValidateTiming(const ClusterConfig& config, Diagnostics& out) {
 void ValidateNodeAddresses(const ClusterConfig& config, Diagnostics& out) {
   std::map<SocketAddress, const NodeSpec*> owners;
   for (const NodeSpec& node : config.nodes) {
-    if (node.addresses.empty()) {
-      Error(out, node.where.Of("addresses"),
-            "node " + node.name.value() +
-                " has no addresses; expected at least one IP:PORT, e.g. [127.0.0.1:7101]");
-    }
     for (size_t i = 0; i < node.addresses.size(); ++i) {
       const auto [it, inserted] = owners.emplace(node.addresses[i], &node);
       if (inserted) continue;

@@ -137,8 +137,13 @@ void ValidateGuestAndServices(const ConfigFacts& facts, const PackageSpec& packa
             "service " + Quote(service.name) + " is defined twice (first at " +
                 Where(it->second->where.Of("name")) + ")");
     }
-    CheckExecutable(facts, service.where.Of("command"), "command", service.command,
-                    ServiceExecutable(package, service), out);
+    const std::string executable = ServiceExecutable(package, service);
+    const std::string written = service.command.substr(
+        service.command.find_first_not_of(" \t") == std::string::npos
+            ? 0
+            : service.command.find_first_not_of(" \t"));
+    CheckExecutable(facts, service.where.Of("command"), "command",
+                    written.substr(0, written.find_first_of(" \t")), executable, out);
   }
 }
 
@@ -173,7 +178,7 @@ void ValidateSharedStorage(const ClusterConfig& config, Diagnostics& out) {
   }
 }
 
-// Every cycle once, as written from its first package in file order.
+// Every cycle once, written from the package where the search entered it.
 void FindCycles(const ClusterConfig& config, Diagnostics& out) {
   std::set<std::set<std::string>> reported;
   std::vector<const PackageSpec*> path;
@@ -197,7 +202,13 @@ void FindCycles(const ClusterConfig& config, Diagnostics& out) {
         text += (*it)->name.value() + " -> ";
       }
       if (!reported.insert(members).second) continue;
-      Error(out, dependency.where.self,
+      // Point at the first package's edge into the cycle: where the path text starts.
+      const PackageName second = start + 1 == path.end() ? next->name : (*(start + 1))->name;
+      const Dependency* first_edge = &dependency;
+      for (const Dependency& candidate : (*start)->depends_on) {
+        if (candidate.package == second) first_edge = &candidate;
+      }
+      Error(out, first_edge->where.self,
             "dependency cycle: " + text + next->name.value() +
                 "; expected packages that can start one after another");
     }
@@ -233,7 +244,7 @@ void ValidatePackages(const ClusterConfig& config, const ConfigFacts& facts, Dia
   std::map<std::string, const PackageSpec*> seen;
   for (const PackageSpec& package : config.packages) {
     const std::string& name = package.name.value();
-    if (!IsValidName(name)) {
+    if (!name.empty() && !IsValidName(name)) {
       Error(out, package.where.Of("name"),
             "package name " + Quote(name) +
                 " breaks the name rule; expected 1 to 39 letters, digits, '_', '.' or '-', "

@@ -154,6 +154,10 @@ void ParseNode(YamlFile& file, const YAML::Node& element, const SourceLocation& 
   map.Require({"name", "addresses"});
   map.Name("name", &node->name);
   const std::vector<YAML::Node> addresses = map.List("addresses");
+  if (addresses.empty() && map.Has("addresses") && map.Get("addresses")->IsSequence()) {
+    file.Error(map.At("addresses"),
+               "addresses: empty; expected at least one IP:PORT, e.g. [127.0.0.1:7101]");
+  }
   for (size_t i = 0; i < addresses.size(); ++i) {
     const SourceLocation& where = node->where.Of("addresses[" + std::to_string(i) + "]");
     const auto text = ScalarElement(file, addresses[i], where, "addresses", "an address IP:PORT");

@@ -84,9 +84,10 @@ class MapReader {
   void OptionalString(std::string_view key, std::optional<std::string>* out);
   template <typename Strong>
   void Name(std::string_view key, Strong* out) {
-    std::string text;
-    String(key, &text);
-    if (Has(key)) *out = Strong(text);
+    const std::optional<std::string> text = Scalar(key, "a name");
+    if (!text) return;
+    if (text->empty()) file_.Error(At(key), std::string(key) + ": empty; expected a name");
+    *out = Strong(*text);
   }
   void Duration(std::string_view key, cmcl::Duration* out);
   void Size(std::string_view key, ByteSize* out);

@@ -1,0 +1,153 @@
+// pkgctl as operators run it: the built binary, its exit statuses and output
+// (INTERFACE.md "pkgctl"). `config check` is the one command this build implements.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace cmcl::pkgctl {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct Outcome {
+  int exit_status = -1;
+  std::string out;
+  std::string err;
+};
+
+class PkgctlTest : public ::testing::Test {
+ protected:
+  // Runs `environment pkgctl arguments` through the shell.
+  Outcome Run(const std::string& arguments, const std::string& environment = "") {
+    const std::string command = "cd " + dir_.path() + " && env -u CMCL_CONFIG " + environment +
+                                " " PKGCTL_BINARY " " + arguments + " >out.txt 2>err.txt";
+    const int status = std::system(command.c_str());
+    Outcome outcome;
+    outcome.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    outcome.out = Slurp("out.txt");
+    outcome.err = Slurp("err.txt");
+    return outcome;
+  }
+  std::string Slurp(const std::string& name) {
+    std::ifstream in(dir_ / name);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  void CopyDemo() {
+    for (const char* folder : {"config", "packages"}) {
+      std::filesystem::copy(std::filesystem::path(CMCL_SOURCE_DIR) / folder, dir_ / folder,
+                            std::filesystem::copy_options::recursive);
+    }
+    dir_.Write("config/demo/cluster.key", std::string(32, 'x'), 0600);
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(PkgctlTest, ConfigCheckOfTheDemoExitsZeroWithASummary) {
+  CopyDemo();
+
+  const Outcome outcome = Run("config check config/demo/cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, StartsWith("config/demo/cluster.yaml: cluster demo is valid (3 "
+                                      "nodes, 3 packages"));
+  EXPECT_THAT(outcome.out, HasSubstr("node1           member      127.0.0.1:7101"));
+}
+
+TEST_F(PkgctlTest, ConfigCheckOfABrokenFileExitsTwoWithEveryError) {
+  dir_.Write("cluster.yaml", "cluster_name: c1\nhearbeat_interval: 1s\nsecurity: {}\n");
+
+  const Outcome outcome = Run("config check cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.err,
+            "cluster.yaml:1:1: missing required key \"nodes\"\n"
+            "cluster.yaml:2:1: unknown key \"hearbeat_interval\"; did you mean "
+            "\"heartbeat_interval\"?\n"
+            "cluster.yaml:3:11: missing required key \"key_file\"\n"
+            "pkgctl: cluster.yaml: 3 errors; the configuration is not valid\n");
+}
+
+TEST_F(PkgctlTest, ConfigCheckWithJsonOutputPrintsTheErrorObject) {
+  dir_.Write("cluster.yaml", "cluster_name: c1\nsecurity: {key_file: k}\n");
+  dir_.Write("k", std::string(32, 'k'), 0600);
+
+  const Outcome outcome = Run("-o json config check cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.out,
+            "{\"error\":{\"code\":\"invalid_config\",\"message\":\"cluster.yaml: 1 error; the "
+            "configuration is not valid\",\"diagnostics\":[{\"file\":\"cluster.yaml\","
+            "\"line\":1,\"column\":1,\"severity\":\"error\",\"message\":\"missing required key "
+            "\\\"nodes\\\"\"}],\"warnings\":[]}}\n");
+}
+
+TEST_F(PkgctlTest, ConfigCheckWithJsonOutputSummarizesAValidCluster) {
+  CopyDemo();
+
+  const Outcome outcome = Run("config check --output=json config/demo/cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 0);
+  EXPECT_THAT(outcome.out, StartsWith("{\"file\":\"config/demo/cluster.yaml\",\"cluster\":"
+                                      "\"demo\",\"nodes\":[{\"name\":\"node1\",\"role\":"
+                                      "\"member\",\"addresses\":[\"127.0.0.1:7101\"]}"));
+}
+
+TEST_F(PkgctlTest, ClusterYamlDefaultsToCmclConfig) {
+  CopyDemo();
+
+  const Outcome outcome = Run("config check", "CMCL_CONFIG=config/demo/cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, StartsWith("config/demo/cluster.yaml: cluster demo is valid"));
+}
+
+TEST_F(PkgctlTest, HelpReadsLikeAManualPage) {
+  const Outcome main_help = Run("--help");
+  const Outcome config_help = Run("config --help");
+
+  EXPECT_EQ(main_help.exit_status, 0);
+  EXPECT_EQ(config_help.exit_status, 0);
+  for (const char* section : {"NAME\n", "SYNOPSIS\n", "DESCRIPTION\n", "COMMANDS\n",
+                              "OPTIONS\n", "EXIT STATUS\n", "ENVIRONMENT\n", "EXAMPLES\n"}) {
+    EXPECT_THAT(main_help.out, HasSubstr(section));
+    EXPECT_THAT(config_help.out, HasSubstr(section));
+  }
+}
+
+TEST_F(PkgctlTest, UnknownCommandIsAUsageErrorWithASuggestion) {
+  const Outcome outcome = Run("confg check");
+
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.err,
+            "pkgctl: unknown command \"confg\"; did you mean \"config\"? (see pkgctl --help)\n");
+}
+
+TEST_F(PkgctlTest, DaemonCommandsAreRefusedUntilTheDaemonExists) {
+  const Outcome outcome = Run("view");
+
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.err, "pkgctl: \"view\" is not available yet in this build (it needs "
+                         "cmcld); see pkgctl --help\n");
+}
+
+TEST_F(PkgctlTest, BadOutputFormatIsAUsageError) {
+  const Outcome outcome = Run("-o yaml config check");
+
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_EQ(outcome.err, "pkgctl: --output: \"yaml\" is not table or json\n");
+}
+
+}  // namespace
+}  // namespace cmcl::pkgctl
