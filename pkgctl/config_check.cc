@@ -19,17 +19,21 @@ std::string Plural(size_t count, const std::string& noun) {
   return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
 }
 
-void WriteDiagnostics(JsonWriter& json, const std::vector<Diagnostic>& diagnostics,
-                      bool errors) {
+void WriteDiagnostics(JsonWriter& json, const std::vector<Diagnostic>& diagnostics, bool errors) {
   json.BeginArray();
   for (const Diagnostic& d : diagnostics) {
     if ((d.severity == Severity::kError) != errors) continue;
     json.BeginObject()
-        .Key("file").String(d.where.file)
-        .Key("line").Int(d.where.line)
-        .Key("column").Int(d.where.column)
-        .Key("severity").String(errors ? "error" : "warning")
-        .Key("message").String(d.message)
+        .Key("file")
+        .String(d.where.file)
+        .Key("line")
+        .Int(d.where.line)
+        .Key("column")
+        .Int(d.where.column)
+        .Key("severity")
+        .String(errors ? "error" : "warning")
+        .Key("message")
+        .String(d.message)
         .EndObject();
   }
   json.EndArray();
@@ -75,16 +79,18 @@ void WriteSummaryTable(const std::string& path, const io::config::LoadedConfig& 
   out << path << ": cluster " << config.cluster_name << " is valid ("
       << Plural(config.nodes.size(), "node") << ", " << Plural(config.packages.size(), "package")
       << (warnings ? ", " + Plural(warnings, "warning") : "") << ")\n\n";
-  out << std::left << std::setw(16) << "NODE" << std::setw(12) << "ROLE" << "ADDRESSES\n";
+  out << std::left << std::setw(16) << "NODE" << std::setw(12) << "ROLE"
+      << "ADDRESSES\n";
   for (const auto& node : config.nodes) {
     std::vector<std::string> addresses;
     for (const auto& address : node.addresses) addresses.push_back(address.ToString());
     out << std::setw(16) << node.name.value() << std::setw(12)
-        << (node.role == config::NodeRole::kMember ? "member" : "arbitrator")
-        << Joined(addresses) << "\n";
+        << (node.role == config::NodeRole::kMember ? "member" : "arbitrator") << Joined(addresses)
+        << "\n";
   }
-  out << "\n" << std::setw(16) << "PACKAGE" << std::setw(10) << "AUTO_RUN" << std::setw(10)
-      << "DRIVER" << "NODES\n";
+  out << "\n"
+      << std::setw(16) << "PACKAGE" << std::setw(10) << "AUTO_RUN" << std::setw(10) << "DRIVER"
+      << "NODES\n";
   for (const auto& package : config.packages) {
     std::vector<std::string> nodes;
     for (const auto& node : package.nodes) nodes.push_back(node.value());
@@ -97,7 +103,8 @@ void WriteSummaryTable(const std::string& path, const io::config::LoadedConfig& 
 int ReportErrors(const GlobalOptions& options, const std::string& path,
                  const io::config::LoadedConfig& loaded, std::ostream& out, std::ostream& err) {
   const size_t errors = config::CountErrors(loaded.diagnostics);
-  const std::string message = path + ": " + Plural(errors, "error") + "; the configuration is "
+  const std::string message = path + ": " + Plural(errors, "error") +
+                              "; the configuration is "
                               "not valid";
   if (options.output == OutputFormat::kJson) {
     JsonWriter json;
@@ -134,14 +141,16 @@ int RunConfigCheck(const GlobalOptions& options, const std::vector<std::string>&
       return kExitOk;
     }
     if (arg.size() > 1 && arg[0] == '-') {
-      return UsageError(options, "config check: unknown option " + arg +
-                                     " (see pkgctl config --help)", out, err);
+      return UsageError(
+          options, "config check: unknown option " + arg + " (see pkgctl config --help)", out, err);
     }
     positional.push_back(arg);
   }
   if (positional.size() > 1) {
-    return UsageError(options, "config check: expected at most one CLUSTER_YAML, got " +
-                                   std::to_string(positional.size()), out, err);
+    return UsageError(
+        options,
+        "config check: expected at most one CLUSTER_YAML, got " + std::to_string(positional.size()),
+        out, err);
   }
   const std::string path = ClusterYamlPath(positional);
   const io::config::LoadedConfig loaded = io::config::LoadCluster(path);

@@ -15,8 +15,8 @@ namespace {
 
 // INTERFACE.md's commands that need the daemon; they come with later work.
 const std::vector<std::string> kDaemonCommands = {
-    "view",  "run",     "halt",  "move",    "check",   "readiness", "enable", "disable",
-    "clear", "node",    "cluster", "events", "explain", "package",  "guest"};
+    "view",  "run",  "halt",    "move",   "check",   "readiness", "enable", "disable",
+    "clear", "node", "cluster", "events", "explain", "package",   "guest"};
 
 struct Invocation {
   GlobalOptions options;
@@ -67,14 +67,18 @@ int RunConfig(const GlobalOptions& options, const std::vector<std::string>& word
   const std::vector<std::string> rest(words.begin() + 2, words.end());
   if (words[1] == "check") return RunConfigCheck(options, rest, out, err);
   if (words[1] == "apply" || words[1] == "show") {
-    return UsageError(options, "config " + words[1] +
-                                   " is not available yet in this build (it needs cmcld); "
-                                   "see pkgctl config --help", out, err);
+    return UsageError(options,
+                      "config " + words[1] +
+                          " is not available yet in this build (it needs cmcld); "
+                          "see pkgctl config --help",
+                      out, err);
   }
   const std::string match = ClosestMatch(words[1], {"check", "apply", "show"});
-  return UsageError(options, "config: unknown subcommand \"" + words[1] + "\"" +
-                                 (match.empty() ? "" : "; did you mean \"" + match + "\"?") +
-                                 " (see pkgctl config --help)", out, err);
+  return UsageError(options,
+                    "config: unknown subcommand \"" + words[1] + "\"" +
+                        (match.empty() ? "" : "; did you mean \"" + match + "\"?") +
+                        " (see pkgctl config --help)",
+                    out, err);
 }
 
 int Main(const std::vector<std::string>& args) {
@@ -92,15 +96,20 @@ int Main(const std::vector<std::string>& args) {
   if (command == "config") return RunConfig(options, invocation.words, std::cout, std::cerr);
   for (const std::string& known : kDaemonCommands) {
     if (command != known) continue;
-    return UsageError(options, "\"" + command + "\" is not available yet in this build (it "
-                               "needs cmcld); see pkgctl --help", std::cout, std::cerr);
+    return UsageError(options,
+                      "\"" + command +
+                          "\" is not available yet in this build (it "
+                          "needs cmcld); see pkgctl --help",
+                      std::cout, std::cerr);
   }
   std::vector<std::string> all = kDaemonCommands;
   all.push_back("config");
   const std::string match = ClosestMatch(command, all);
-  return UsageError(options, "unknown command \"" + command + "\"" +
-                                 (match.empty() ? "" : "; did you mean \"" + match + "\"?") +
-                                 " (see pkgctl --help)", std::cout, std::cerr);
+  return UsageError(options,
+                    "unknown command \"" + command + "\"" +
+                        (match.empty() ? "" : "; did you mean \"" + match + "\"?") +
+                        " (see pkgctl --help)",
+                    std::cout, std::cerr);
 }
 
 }  // namespace

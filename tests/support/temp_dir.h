@@ -2,14 +2,13 @@
 // everything in it when the object goes away. Helpers write files with a given mode.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace cmcl::testing {
 

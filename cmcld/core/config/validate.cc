@@ -39,8 +39,7 @@ void CheckName(Diagnostics& out, const SourceLocation& where, std::string_view w
             "starting with a letter or digit");
 }
 
-void CheckPositive(Diagnostics& out, const KeyLocations& where, const char* key,
-                   Duration value) {
+void CheckPositive(Diagnostics& out, const KeyLocations& where, const char* key, Duration value) {
   if (value.count() > 0) return;
   Error(out, where.Of(key), std::string(key) + ": must be longer than 0s");
 }
@@ -57,8 +56,8 @@ void ValidateTiming(const ClusterConfig& config, Diagnostics& out) {
   const Duration heartbeat = config.heartbeat_interval;
   const Duration margin = std::chrono::milliseconds(300);
   if (heartbeat * 5 > node) {
-    const auto& where = at.keys.count("heartbeat_interval") ? at.Of("heartbeat_interval")
-                                                             : at.Of("node_timeout");
+    const auto& where =
+        at.keys.count("heartbeat_interval") ? at.Of("heartbeat_interval") : at.Of("node_timeout");
     Error(out, where,
           "heartbeat_interval (" + FormatSeconds(heartbeat) + ") exceeds node_timeout / 5 (" +
               FormatSeconds(node / 5) +
@@ -67,18 +66,18 @@ void ValidateTiming(const ClusterConfig& config, Diagnostics& out) {
   }
   const Duration fence_total = config.fence_timeout + heartbeat * 3 + margin;
   if (fence_total > node) {
-    const auto& where = at.keys.count("fence_timeout") ? at.Of("fence_timeout")
-                                                        : at.Of("node_timeout");
+    const auto& where =
+        at.keys.count("fence_timeout") ? at.Of("fence_timeout") : at.Of("node_timeout");
     Error(out, where,
-          "fence_timeout (" + FormatSeconds(config.fence_timeout) +
-              ") + 3 × heartbeat_interval (" + FormatSeconds(heartbeat * 3) + ") + 300ms = " +
-              FormatSeconds(fence_total) + " exceeds node_timeout (" + FormatSeconds(node) +
+          "fence_timeout (" + FormatSeconds(config.fence_timeout) + ") + 3 × heartbeat_interval (" +
+              FormatSeconds(heartbeat * 3) + ") + 300ms = " + FormatSeconds(fence_total) +
+              " exceeds node_timeout (" + FormatSeconds(node) +
               "); lower fence_timeout or heartbeat_interval, or raise node_timeout");
   }
   const Duration watchdog_total = config.watchdog_timeout + heartbeat * 2 + margin;
   if (config.fence_action == FenceAction::kReboot && watchdog_total > node) {
-    const auto& where = at.keys.count("watchdog_timeout") ? at.Of("watchdog_timeout")
-                                                           : at.Of("fence_action");
+    const auto& where =
+        at.keys.count("watchdog_timeout") ? at.Of("watchdog_timeout") : at.Of("fence_action");
     Error(out, where,
           "fence_action reboot: watchdog_timeout (" + FormatSeconds(config.watchdog_timeout) +
               ") + 2 × heartbeat_interval (" + FormatSeconds(heartbeat * 2) + ") + 300ms = " +
@@ -102,7 +101,8 @@ void ValidateNodeAddresses(const ClusterConfig& config, Diagnostics& out) {
       const std::string owner = it->second == &node ? "this node" : it->second->name.value();
       Error(out, where,
             "address " + node.addresses[i].ToString() + " of node " + node.name.value() +
-                " is already used by " + owner + "; expected one address per heartbeat "
+                " is already used by " + owner +
+                "; expected one address per heartbeat "
                 "network and node");
     }
   }
@@ -118,6 +118,7 @@ void ValidateNodes(const ClusterConfig& config, Diagnostics& out) {
   std::map<std::string, const NodeSpec*> seen;
   for (const NodeSpec& node : config.nodes) {
     CheckName(out, node.where.Of("name"), "node name", node.name.value());
+    if (node.name.value().empty()) continue;  // Missing: reported by io/.
     const auto [it, inserted] = seen.emplace(node.name.value(), &node);
     if (!inserted) {
       Error(out, node.where.Of("name"),
@@ -181,9 +182,9 @@ void ValidateSecurity(const ClusterConfig& config, const ConfigFacts& facts, Dia
           "security: ca, cert and key configure mutual TLS together; expected all three or "
           "none");
   }
-  for (const auto& [key, path] : {std::pair{"ca", &security.tls_ca},
-                                  std::pair{"cert", &security.tls_cert},
-                                  std::pair{"key", &security.tls_key}}) {
+  for (const auto& [key, path] :
+       {std::pair{"ca", &security.tls_ca}, std::pair{"cert", &security.tls_cert},
+        std::pair{"key", &security.tls_key}}) {
     if (!path->has_value()) continue;
     const auto it = facts.files.find(**path);
     if (it != facts.files.end() && !it->second.exists) {

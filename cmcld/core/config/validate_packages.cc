@@ -35,9 +35,10 @@ std::string Indexed(const char* key, size_t index) {
   return std::string(key) + "[" + std::to_string(index) + "]";
 }
 
-void ValidateNodeList(const ClusterConfig& config, const PackageSpec& package,
-                      Diagnostics& out) {
-  if (package.nodes.empty() && !package.all_nodes) {
+void ValidateNodeList(const ClusterConfig& config, const PackageSpec& package, Diagnostics& out) {
+  // Without the key at all, io/ reported the missing key.
+  const bool written = package.where.keys.count("nodes") != 0 || package.where.keys.empty();
+  if (package.nodes.empty() && !package.all_nodes && written) {
     Error(out, package.where.Of("nodes"),
           "nodes: no nodes; expected node names in preference order, or [\"*\"] for every "
           "member");
@@ -72,15 +73,15 @@ void CheckExecutable(const ConfigFacts& facts, const SourceLocation& where, cons
   const FileFacts& file = it->second;
   if (!file.exists) {
     Error(out, where,
-          std::string(key) + ": " + written + " does not exist; expected an executable in "
-          "the package folder");
+          std::string(key) + ": " + written +
+              " does not exist; expected an executable in "
+              "the package folder");
   } else if (!file.regular) {
     Error(out, where,
           std::string(key) + ": " + written + " is not a regular file; expected an executable");
   } else if (!file.executable) {
     Error(out, where,
-          std::string(key) + ": " + written + " is not executable; expected chmod +x " +
-              written);
+          std::string(key) + ": " + written + " is not executable; expected chmod +x " + written);
   }
 }
 
@@ -97,8 +98,9 @@ void ValidateDriver(const ClusterConfig& config, const ConfigFacts& facts,
   const std::string& driver = *package.driver;
   if (driver.empty() || driver.find('/') != std::string::npos || driver[0] == '.') {
     Error(out, package.where.Of("driver"),
-          "driver: " + Quote(driver) + " is not a driver name; expected a file name in "
-          "driver_dir, e.g. process or libvirt");
+          "driver: " + Quote(driver) +
+              " is not a driver name; expected a file name in "
+              "driver_dir, e.g. process or libvirt");
     return;
   }
   const std::string path = ResolvePath(config.driver_dir, driver);
@@ -138,10 +140,10 @@ void ValidateGuestAndServices(const ConfigFacts& facts, const PackageSpec& packa
                 Where(it->second->where.Of("name")) + ")");
     }
     const std::string executable = ServiceExecutable(package, service);
-    const std::string written = service.command.substr(
-        service.command.find_first_not_of(" \t") == std::string::npos
-            ? 0
-            : service.command.find_first_not_of(" \t"));
+    const std::string written =
+        service.command.substr(service.command.find_first_not_of(" \t") == std::string::npos
+                                   ? 0
+                                   : service.command.find_first_not_of(" \t"));
     CheckExecutable(facts, service.where.Of("command"), "command",
                     written.substr(0, written.find_first_of(" \t")), executable, out);
   }
@@ -251,7 +253,7 @@ void ValidatePackages(const ClusterConfig& config, const ConfigFacts& facts, Dia
                 "starting with a letter or digit");
     }
     const auto [it, inserted] = seen.emplace(name, &package);
-    if (!inserted) {
+    if (!inserted && !name.empty()) {
       Error(out, package.where.Of("name"),
             "package name " + Quote(name) + " is used twice (first in " +
                 it->second->where.self.file + "); expected unique package names");

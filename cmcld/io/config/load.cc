@@ -37,7 +37,7 @@ void LoadPackage(YamlFile& cluster_file, ClusterConfig& config, size_t index) {
   package.where.self = yaml.Whole();
   const auto root = yaml.Load();
   if (!root) return;
-  ParsePackage(yaml, *root, &package);
+  if (!ParsePackage(yaml, *root, &package)) return;
   if (package.all_nodes) package.nodes = config.Members();
   config.packages.push_back(std::move(package));
 }
@@ -48,8 +48,8 @@ ConfigFacts GatherFacts(const ClusterConfig& config) {
     if (!path.empty()) facts.files.emplace(path, StatFile(path));
   };
   add(config.security.key_file);
-  for (const auto* tls : {&config.security.tls_ca, &config.security.tls_cert,
-                          &config.security.tls_key}) {
+  for (const auto* tls :
+       {&config.security.tls_ca, &config.security.tls_cert, &config.security.tls_key}) {
     if (tls->has_value()) add(**tls);
   }
   for (const PackageSpec& package : config.packages) {
@@ -70,8 +70,9 @@ void LoadAll(const std::string& path, LoadedConfig& loaded) {
   config.where.self = {path, 0, 0};
   YamlFile file(config.file, path, &loaded.diagnostics);
   if (!fs::exists(config.file)) {
-    file.Error(file.Whole(), "no such file; expected the cluster file (pkgctl config check "
-                             "CLUSTER_YAML, or set $CMCL_CONFIG)");
+    file.Error(file.Whole(),
+               "no such file; expected the cluster file (pkgctl config check "
+               "CLUSTER_YAML, or set $CMCL_CONFIG)");
     return;
   }
   const auto root = file.Load();

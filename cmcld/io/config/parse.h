@@ -18,7 +18,8 @@ std::string DisplayPathFor(const YamlFile& from, const std::string& written);
 // folders are only listed (config->package_folders, locations in where["packages[i]"]).
 void ParseCluster(YamlFile& file, const YAML::Node& root, cmcl::config::ClusterConfig* config);
 
-// One package.yaml. `package->folder` and `package->file` are set by the caller.
-void ParsePackage(YamlFile& file, const YAML::Node& root, cmcl::config::PackageSpec* package);
+// One package.yaml. `package->folder` and `package->file` are set by the caller. False
+// when the file is not a mapping at all (reported): there is no package to validate.
+bool ParsePackage(YamlFile& file, const YAML::Node& root, cmcl::config::PackageSpec* package);
 
 }  // namespace cmcl::io::config

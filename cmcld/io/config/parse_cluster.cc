@@ -36,8 +36,8 @@ void ParseDisksAndLvols(MapReader& map, inventory::NodeInventory* out) {
   }
   for (const YAML::Node& element : map.List("lvols")) {
     KeyLocations where;
-    MapReader lvol(map.file(), element, map.file().At(element, map.At("lvols")), "lvol",
-                   {"path"}, &where);
+    MapReader lvol(map.file(), element, map.file().At(element, map.At("lvols")), "lvol", {"path"},
+                   &where);
     lvol.Require({"path"});
     inventory::LogicalVolume value;
     lvol.String("path", &value.path);
@@ -68,8 +68,9 @@ void ParseInventory(YamlFile& file, const YAML::Node& node, const SourceLocation
   }
   const std::vector<YAML::Node> devices = map.List("shared_devices");
   for (size_t i = 0; i < devices.size(); ++i) {
-    const auto path = ScalarElement(file, devices[i], where.Of("shared_devices[" +
-                                    std::to_string(i) + "]"), "shared_devices", "a device path");
+    const auto path =
+        ScalarElement(file, devices[i], where.Of("shared_devices[" + std::to_string(i) + "]"),
+                      "shared_devices", "a device path");
     if (path) out->shared_devices.push_back(*path);
   }
   if (const auto versions = map.Get("driver_versions")) {
@@ -119,9 +120,9 @@ void ParseNodeInventory(MapReader& map, const std::string& base_dir, NodeSpec* n
   if (path.empty()) return;
   const std::string written = map.Get("inventory_file")->Scalar();
   if (!fs::is_regular_file(path)) {
-    map.file().Error(map.At("inventory_file"),
-                     "inventory_file: " + written + " does not exist; expected a YAML file "
-                     "shaped like an inline inventory");
+    map.file().Error(map.At("inventory_file"), "inventory_file: " + written +
+                                                   " does not exist; expected a YAML file "
+                                                   "shaped like an inline inventory");
     return;
   }
   node->inventory_source = InventorySource::kFile;
@@ -144,13 +145,13 @@ void ParseCapacity(MapReader& map, NodeSpec* node) {
   node->capacity = result;
 }
 
-void ParseNode(YamlFile& file, const YAML::Node& element, const SourceLocation& at,
+bool ParseNode(YamlFile& file, const YAML::Node& element, const SourceLocation& at,
                const std::string& base_dir, NodeSpec* node) {
-  MapReader map(file, element, at, "node",
-                {"name", "addresses", "role", "capacity", "inventory", "inventory_file",
-                 "state_dir"},
-                &node->where);
-  if (!map.ok()) return;
+  MapReader map(
+      file, element, at, "node",
+      {"name", "addresses", "role", "capacity", "inventory", "inventory_file", "state_dir"},
+      &node->where);
+  if (!map.ok()) return false;
   map.Require({"name", "addresses"});
   map.Name("name", &node->name);
   const std::vector<YAML::Node> addresses = map.List("addresses");
@@ -165,8 +166,9 @@ void ParseNode(YamlFile& file, const YAML::Node& element, const SourceLocation& 
     if (const auto address = ParseSocketAddress(*text)) {
       node->addresses.push_back(*address);
     } else {
-      file.Error(where, "addresses: \"" + *text + "\" is not an address; expected IP:PORT, "
-                        "e.g. 127.0.0.1:7101 or [::1]:7101");
+      file.Error(where, "addresses: \"" + *text +
+                            "\" is not an address; expected IP:PORT, "
+                            "e.g. 127.0.0.1:7101 or [::1]:7101");
     }
   }
   map.Enum<NodeRole>("role", {{"member", NodeRole::kMember}, {"arbitrator", NodeRole::kArbitrator}},
@@ -175,6 +177,7 @@ void ParseNode(YamlFile& file, const YAML::Node& element, const SourceLocation& 
   ParseCapacity(map, node);
   ParseNodeInventory(map, base_dir, node);
   if (node->capacity) node->inventory.capacity = node->capacity;
+  return true;
 }
 
 void ParseSecurity(MapReader& root, const std::string& base_dir, ClusterConfig* config) {
@@ -185,9 +188,9 @@ void ParseSecurity(MapReader& root, const std::string& base_dir, ClusterConfig* 
                 {"key_file", "ca", "cert", "key"}, &security.where);
   map.Require({"key_file"});
   map.Path("key_file", base_dir, &security.key_file);
-  for (const auto& [key, out] : {std::pair{"ca", &security.tls_ca},
-                                 std::pair{"cert", &security.tls_cert},
-                                 std::pair{"key", &security.tls_key}}) {
+  for (const auto& [key, out] :
+       {std::pair{"ca", &security.tls_ca}, std::pair{"cert", &security.tls_cert},
+        std::pair{"key", &security.tls_key}}) {
     std::string path;
     map.Path(key, base_dir, &path);
     if (!path.empty()) *out = path;
@@ -197,10 +200,8 @@ void ParseSecurity(MapReader& root, const std::string& base_dir, ClusterConfig* 
 void ParseAccess(MapReader& root, ClusterConfig* config) {
   for (const YAML::Node& element : root.List("access")) {
     AccessRule rule;
-    const SourceLocation at =
-        root.file().At(element, root.At("access"));
-    MapReader map(root.file(), element, at, "access rule", {"user", "group", "role"},
-                  &rule.where);
+    const SourceLocation at = root.file().At(element, root.At("access"));
+    MapReader map(root.file(), element, at, "access rule", {"user", "group", "role"}, &rule.where);
     map.Require({"role"});
     map.OptionalString("user", &rule.user);
     map.OptionalString("group", &rule.group);
@@ -243,13 +244,13 @@ std::string DisplayPathFor(const YamlFile& from, const std::string& written) {
 
 void ParseCluster(YamlFile& file, const YAML::Node& root, ClusterConfig* config) {
   const std::string base_dir = Dir(config->file);
-  MapReader map(file, root, {file.display(), 1, 1}, "the cluster file",
-                {"cluster_name", "heartbeat_interval", "node_timeout", "fence_timeout",
-                 "fence_action", "watchdog_device", "watchdog_timeout", "disarm_max",
-                 "driver_dir", "clock_drift_max", "cluster_start_wait", "shutdown_policy",
-                 "allow_two_node_without_arbitrator", "metrics_address", "security", "access",
-                 "nodes", "packages"},
-                &config->where);
+  MapReader map(
+      file, root, {file.display(), 1, 1}, "the cluster file",
+      {"cluster_name", "heartbeat_interval", "node_timeout", "fence_timeout", "fence_action",
+       "watchdog_device", "watchdog_timeout", "disarm_max", "driver_dir", "clock_drift_max",
+       "cluster_start_wait", "shutdown_policy", "allow_two_node_without_arbitrator",
+       "metrics_address", "security", "access", "nodes", "packages"},
+      &config->where);
   if (!map.ok()) return;
   map.Require({"cluster_name", "nodes", "security"});
   map.Name("cluster_name", &config->cluster_name);
@@ -263,14 +264,14 @@ void ParseCluster(YamlFile& file, const YAML::Node& root, ClusterConfig* config)
   for (size_t i = 0; i < nodes.size(); ++i) {
     NodeSpec node;
     const SourceLocation& at = config->where.Of("nodes[" + std::to_string(i) + "]");
-    ParseNode(file, nodes[i], at, base_dir, &node);
-    config->nodes.push_back(std::move(node));
+    // A node that is not a mapping was reported; leaving it out keeps it from counting.
+    if (ParseNode(file, nodes[i], at, base_dir, &node)) config->nodes.push_back(std::move(node));
   }
   const std::vector<YAML::Node> packages = map.List("packages");
   for (size_t i = 0; i < packages.size(); ++i) {
     const std::string key = "packages[" + std::to_string(i) + "]";
-    const auto folder = ScalarElement(file, packages[i], config->where.Of(key), "packages",
-                                      "a package folder");
+    const auto folder =
+        ScalarElement(file, packages[i], config->where.Of(key), "packages", "a package folder");
     config->package_folders.push_back(
         folder ? fs::path(ResolvePath(base_dir, *folder)).lexically_normal().string() : "");
     config->package_folders_written.push_back(folder.value_or(""));

@@ -17,11 +17,10 @@ void ParseStorage(MapReader& guest, GuestSpec* out) {
                   {"path", "type", "wwid", "shared"}, &storage.where);
     map.Require({"path"});
     map.String("path", &storage.path);
-    map.Enum<StorageType>("type",
-                          {{"disk", StorageType::kDisk},
-                           {"lvol", StorageType::kLvol},
-                           {"file", StorageType::kFile}},
-                          &storage.type);
+    map.Enum<StorageType>(
+        "type",
+        {{"disk", StorageType::kDisk}, {"lvol", StorageType::kLvol}, {"file", StorageType::kFile}},
+        &storage.type);
     map.WwidValue("wwid", &storage.wwid);
     map.Bool("shared", &storage.shared);
     if (map.ok()) out->storage.push_back(std::move(storage));
@@ -46,11 +45,10 @@ void ParseNetworksAndDevices(MapReader& guest, GuestSpec* out) {
                   {"path", "type"}, &device.where);
     map.Require({"path"});
     map.String("path", &device.path);
-    map.Enum<DeviceType>("type",
-                         {{"dvd", DeviceType::kDvd},
-                          {"cdrom", DeviceType::kCdrom},
-                          {"other", DeviceType::kOther}},
-                         &device.type);
+    map.Enum<DeviceType>(
+        "type",
+        {{"dvd", DeviceType::kDvd}, {"cdrom", DeviceType::kCdrom}, {"other", DeviceType::kOther}},
+        &device.type);
     if (map.ok()) out->devices.push_back(std::move(device));
   }
 }
@@ -89,10 +87,10 @@ void ParseServicesAndDependencies(MapReader& package, PackageSpec* out) {
     map.Name("package", &dependency.package);
     map.Enum<DependencyCondition>("condition", {{"up", DependencyCondition::kUp}},
                                   &dependency.condition);
-    map.Enum<DependencyLocation>("location",
-                                 {{"same_node", DependencyLocation::kSameNode},
-                                  {"any_node", DependencyLocation::kAnyNode}},
-                                 &dependency.location);
+    map.Enum<DependencyLocation>(
+        "location",
+        {{"same_node", DependencyLocation::kSameNode}, {"any_node", DependencyLocation::kAnyNode}},
+        &dependency.location);
     if (map.ok()) out->depends_on.push_back(std::move(dependency));
   }
 }
@@ -100,8 +98,8 @@ void ParseServicesAndDependencies(MapReader& package, PackageSpec* out) {
 void ParseNodeList(MapReader& map, PackageSpec* package) {
   const std::vector<YAML::Node> nodes = map.List("nodes");
   for (size_t i = 0; i < nodes.size(); ++i) {
-    const auto name = ScalarElement(map.file(), nodes[i], ElementAt(map, "nodes", i), "nodes",
-                                    "a node name");
+    const auto name =
+        ScalarElement(map.file(), nodes[i], ElementAt(map, "nodes", i), "nodes", "a node name");
     if (!name) continue;
     if (*name == "*") {
       package->all_nodes = true;
@@ -118,15 +116,30 @@ void ParseNodeList(MapReader& map, PackageSpec* package) {
 
 }  // namespace
 
-void ParsePackage(YamlFile& file, const YAML::Node& root, PackageSpec* package) {
+bool ParsePackage(YamlFile& file, const YAML::Node& root, PackageSpec* package) {
   MapReader map(file, root, {file.display(), 1, 1}, "the package file",
-                {"name", "nodes", "auto_run", "failover_policy", "failback_policy", "driver",
-                 "run_script", "halt_script", "run_timeout", "halt_timeout", "kill_timeout",
-                 "max_restarts", "max_relocations", "node_fail_fast_enabled",
-                 "service_fail_fast_enabled", "shutdown_policy", "priority", "depends_on",
-                 "guest", "services"},
+                {"name",
+                 "nodes",
+                 "auto_run",
+                 "failover_policy",
+                 "failback_policy",
+                 "driver",
+                 "run_script",
+                 "halt_script",
+                 "run_timeout",
+                 "halt_timeout",
+                 "kill_timeout",
+                 "max_restarts",
+                 "max_relocations",
+                 "node_fail_fast_enabled",
+                 "service_fail_fast_enabled",
+                 "shutdown_policy",
+                 "priority",
+                 "depends_on",
+                 "guest",
+                 "services"},
                 &package->where);
-  if (!map.ok()) return;
+  if (!map.ok()) return false;
   map.Require({"name", "nodes", "run_script", "halt_script"});
   map.Name("name", &package->name);
   ParseNodeList(map, package);
@@ -135,10 +148,10 @@ void ParsePackage(YamlFile& file, const YAML::Node& root, PackageSpec* package) 
                            {{"configured_node", FailoverPolicy::kConfiguredNode},
                             {"min_package_node", FailoverPolicy::kMinPackageNode}},
                            &package->failover_policy);
-  map.Enum<FailbackPolicy>("failback_policy",
-                           {{"manual", FailbackPolicy::kManual},
-                            {"automatic", FailbackPolicy::kAutomatic}},
-                           &package->failback_policy);
+  map.Enum<FailbackPolicy>(
+      "failback_policy",
+      {{"manual", FailbackPolicy::kManual}, {"automatic", FailbackPolicy::kAutomatic}},
+      &package->failback_policy);
   map.OptionalString("driver", &package->driver);
   map.String("run_script", &package->run_script);
   map.String("halt_script", &package->halt_script);
@@ -157,6 +170,7 @@ void ParsePackage(YamlFile& file, const YAML::Node& root, PackageSpec* package) 
   map.OptionalCount("priority", &package->priority);
   ParseGuest(map, &package->guest);
   ParseServicesAndDependencies(map, package);
+  return true;
 }
 
 }  // namespace cmcl::io::config

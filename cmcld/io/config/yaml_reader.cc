@@ -164,8 +164,8 @@ std::optional<std::string> MapReader::Scalar(std::string_view key, std::string_v
   return std::nullopt;
 }
 
-void MapReader::BadValue(std::string_view key, const std::string& text,
-                         const std::string& problem, const std::vector<std::string>& candidates) {
+void MapReader::BadValue(std::string_view key, const std::string& text, const std::string& problem,
+                         const std::vector<std::string>& candidates) {
   const std::string match = ClosestMatch(text, candidates);
   file_.Error(At(key), std::string(key) + ": " + Quote(text) + " " + problem +
                            (match.empty() ? "" : "; did you mean " + Quote(match) + "?"));
@@ -223,9 +223,9 @@ void MapReader::Bool(std::string_view key, bool* out) {
 void MapReader::OptionalCount(std::string_view key, std::optional<uint32_t>* out) {
   const auto text = Scalar(key, "a whole number");
   if (!text) return;
-  const bool digits = !text->empty() && text->size() <= 9 &&
-                      std::all_of(text->begin(), text->end(),
-                                  [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits =
+      !text->empty() && text->size() <= 9 &&
+      std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits) {
     BadValue(key, *text, "is not a whole number; expected 0 or more, e.g. 3");
     return;
@@ -246,8 +246,7 @@ void MapReader::Address(std::string_view key, std::optional<SocketAddress>* out)
     *out = *value;
     return;
   }
-  BadValue(key, *text,
-           "is not an address; expected IP:PORT, e.g. 127.0.0.1:7101 or [::1]:7101");
+  BadValue(key, *text, "is not an address; expected IP:PORT, e.g. 127.0.0.1:7101 or [::1]:7101");
 }
 
 void MapReader::WwidValue(std::string_view key, std::optional<Wwid>* out) {
@@ -269,9 +268,8 @@ void MapReader::Path(std::string_view key, const std::string& base_dir, std::str
     file_.Error(At(key), std::string(key) + ": empty; expected a path");
     return;
   }
-  *out = std::filesystem::path(cmcl::config::ResolvePath(base_dir, *text))
-             .lexically_normal()
-             .string();
+  *out =
+      std::filesystem::path(cmcl::config::ResolvePath(base_dir, *text)).lexically_normal().string();
 }
 
 std::vector<YAML::Node> MapReader::List(std::string_view key) {
@@ -294,8 +292,8 @@ std::optional<std::string> ScalarElement(YamlFile& file, const YAML::Node& node,
                                          const SourceLocation& where, std::string_view key,
                                          std::string_view what) {
   if (node.IsScalar()) return node.Scalar();
-  file.Error(where, std::string(key) + ": expected " + std::string(what) + ", got " +
-                        Describe(node));
+  file.Error(where,
+             std::string(key) + ": expected " + std::string(what) + ", got " + Describe(node));
   return std::nullopt;
 }
 

@@ -67,8 +67,8 @@ class MapReader {
   // Reports when `node` is not a mapping; `what` names it in that message ("node",
   // "the cluster file"). Records every key's location in `where`, which must outlive
   // this reader. `self` is where the mapping is written (its key, for a value).
-  MapReader(YamlFile& file, const YAML::Node& node, const SourceLocation& self,
-            std::string what, std::vector<std::string_view> known, KeyLocations* where);
+  MapReader(YamlFile& file, const YAML::Node& node, const SourceLocation& self, std::string what,
+            std::vector<std::string_view> known, KeyLocations* where);
 
   bool ok() const { return ok_; }
   YamlFile& file() { return file_; }
@@ -125,7 +125,9 @@ class MapReader {
   template <typename E>
   static std::string Spellings(const EnumSpellings<E>& spellings) {
     std::string text;
-    for (const auto& entry : spellings) text += (text.empty() ? "" : ", ") + std::string(entry.first);
+    for (const auto& entry : spellings) {
+      text += (text.empty() ? "" : ", ") + std::string(entry.first);
+    }
     return text;
   }
 

@@ -5,15 +5,14 @@
 // Every row is written to a fresh folder: cluster.yaml, a 32-byte mode-0600
 // cluster.key, and when the row has a package, pkg/package.yaml with executable
 // pkg/run.sh and pkg/halt.sh. A row's `setup` then breaks what it needs to.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <functional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "cmcld/io/config/load.h"
 #include "tests/support/temp_dir.h"
@@ -38,9 +37,7 @@ const char* const kNodes =
     "  - {name: n2, addresses: [127.0.0.2:7101]}\n"
     "  - {name: n3, addresses: [127.0.0.3:7101]}\n";
 
-std::string Base(const std::string& first_lines) {
-  return first_lines + kNodes;
-}
+std::string Base(const std::string& first_lines) { return first_lines + kNodes; }
 const std::string kCluster = Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\n");
 const std::string kClusterWithPackage = kCluster + "packages: [pkg]\n";
 const std::string kPackage =
@@ -51,20 +48,53 @@ const std::string kPackage =
 
 std::vector<BrokenInput> Syntax() {
   return {
-      {"YamlSyntaxError", "cluster_name: c1\nnodes: [n1, n2\nsecurity: {}\n", "",
+      {"YamlSyntaxError",
+       "cluster_name: c1\nnodes: [n1, n2\nsecurity: {}\n",
+       "",
        {"cluster.yaml:3:9: YAML syntax error: end of sequence flow not found"}},
-      {"EmptyFile", "# nothing but a comment\n\n", "",
+      {"EmptyFile",
+       "# nothing but a comment\n\n",
+       "",
        {"cluster.yaml: the file is empty; expected a YAML mapping of keys"}},
-      {"BinaryFile", std::string("cluster_name: c1\n\x7f" "ELF\x01\x02", 22), "",
+      {"BinaryFile",
+       std::string("cluster_name: c1\n\x7f"
+                   "ELF\x01\x02",
+                   22),
+       "",
        {"cluster.yaml: the file is binary (byte 17 is a control character); expected YAML "
         "text"}},
-      {"RootIsAList", "- cluster_name: c1\n", "",
+      {"RootIsAList",
+       "- cluster_name: c1\n",
+       "",
        {"cluster.yaml:1:1: the cluster file: expected a mapping of keys, got a list"}},
-      {"KeyGivenTwice", "cluster_name: c1\ncluster_name: c2\nsecurity: {key_file: cluster.key}\n" +
-       std::string(kNodes), "",
+      {"KeyGivenTwice",
+       "cluster_name: c1\ncluster_name: c2\nsecurity: {key_file: cluster.key}\n" +
+           std::string(kNodes),
+       "",
        {"cluster.yaml:2:1: key \"cluster_name\" is given twice (first at line 1); expected "
         "each key once"}},
-      {"EmptyPackageFile", kClusterWithPackage, "\n",
+      {"PackageFileIsAList",
+       kClusterWithPackage,
+       "- name: p1\n",
+       {"pkg/package.yaml:1:1: the package file: expected a mapping of keys, got a list"}},
+      {"NodeIsAScalar",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes: [n1, n2, n3]\n",
+       "",
+       {"cluster.yaml:3:9: node: expected a mapping of keys, got \"n1\"",
+        "cluster.yaml:3:13: node: expected a mapping of keys, got \"n2\"",
+        "cluster.yaml:3:17: node: expected a mapping of keys, got \"n3\""}},
+      {"PackageWithoutNodes",
+       kClusterWithPackage,
+       "name: p1\nrun_script: run.sh\nhalt_script: halt.sh\n",
+       {"pkg/package.yaml:1:1: missing required key \"nodes\""}},
+      {"PackageWithEmptyNodeList",
+       kClusterWithPackage,
+       "name: p1\nnodes: []\nrun_script: run.sh\nhalt_script: halt.sh\n",
+       {"pkg/package.yaml:2:8: nodes: no nodes; expected node names in preference order, or "
+        "[\"*\"] for every member"}},
+      {"EmptyPackageFile",
+       kClusterWithPackage,
+       "\n",
        {"pkg/package.yaml: the file is empty; expected a YAML mapping of keys"}},
   };
 }
@@ -84,13 +114,21 @@ std::vector<BrokenInput> Keys() {
        "",
        {"cluster.yaml:4:45: unknown key \"colour\"; expected one of: name, addresses, role, "
         "capacity, inventory, inventory_file, state_dir"}},
-      {"UnknownPackageKey", kClusterWithPackage, kPackage + "auto_rnu: true\n",
+      {"UnknownPackageKey",
+       kClusterWithPackage,
+       kPackage + "auto_rnu: true\n",
        {"pkg/package.yaml:5:1: unknown key \"auto_rnu\"; did you mean \"auto_run\"?"}},
-      {"MissingClusterName", "security: {key_file: cluster.key}\n" + std::string(kNodes), "",
+      {"MissingClusterName",
+       "security: {key_file: cluster.key}\n" + std::string(kNodes),
+       "",
        {"cluster.yaml:1:1: missing required key \"cluster_name\""}},
-      {"MissingNodes", "cluster_name: c1\nsecurity: {key_file: cluster.key}\n", "",
+      {"MissingNodes",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\n",
+       "",
        {"cluster.yaml:1:1: missing required key \"nodes\""}},
-      {"MissingKeyFile", Base("cluster_name: c1\nsecurity: {}\n"), "",
+      {"MissingKeyFile",
+       Base("cluster_name: c1\nsecurity: {}\n"),
+       "",
        {"cluster.yaml:2:11: missing required key \"key_file\""}},
       {"NodeWithoutAddresses",
        "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes:\n"
@@ -99,7 +137,9 @@ std::vector<BrokenInput> Keys() {
        "  - name: n3\n",
        "",
        {"cluster.yaml:6:5: missing required key \"addresses\""}},
-      {"PackageWithoutScripts", kClusterWithPackage, "name: p1\nnodes: [n1]\n",
+      {"PackageWithoutScripts",
+       kClusterWithPackage,
+       "name: p1\nnodes: [n1]\n",
        {"pkg/package.yaml:1:1: missing required key \"halt_script\"",
         "pkg/package.yaml:1:1: missing required key \"run_script\""}},
       {"AddressesEmpty",
@@ -107,37 +147,57 @@ std::vector<BrokenInput> Keys() {
        "  - {name: n1, addresses: []}\n"
        "  - {name: n2, addresses: [127.0.0.2:7101]}\n"
        "  - {name: n3, addresses: [127.0.0.3:7101]}\n",
-       "", {"cluster.yaml:4:27: addresses: empty; expected at least one IP:PORT, e.g. "
-            "[127.0.0.1:7101]"}},
-      {"ClusterNameEmpty", Base("cluster_name: \"\"\nsecurity: {key_file: cluster.key}\n"), "",
+       "",
+       {"cluster.yaml:4:27: addresses: empty; expected at least one IP:PORT, e.g. "
+        "[127.0.0.1:7101]"}},
+      {"ClusterNameEmpty",
+       Base("cluster_name: \"\"\nsecurity: {key_file: cluster.key}\n"),
+       "",
        {"cluster.yaml:1:15: cluster_name: empty; expected a name"}},
       {"AccessRuleWithUserAndGroup",
-       kCluster + "access:\n  - {user: root, group: wheel, role: full_admin}\n", "",
+       kCluster + "access:\n  - {user: root, group: wheel, role: full_admin}\n",
+       "",
        {"cluster.yaml:8:5: access rule: expected exactly one of user and group"}},
-      {"NodesEmpty", "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes: []\n", "",
+      {"NodesEmpty",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes: []\n",
+       "",
        {"cluster.yaml:3:8: nodes: empty; expected at least one node"}},
   };
 }
 
 std::vector<BrokenInput> Types() {
   return {
-      {"NodesIsAScalar", "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes: n1\n", "",
+      {"NodesIsAScalar",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes: n1\n",
+       "",
        {"cluster.yaml:3:8: nodes: expected a list, got \"n1\""}},
-      {"ClusterNameIsAList", Base("cluster_name: [a, b]\nsecurity: {key_file: cluster.key}\n"),
-       "", {"cluster.yaml:1:15: cluster_name: expected a name, got a list"}},
-      {"BooleanMisspelled", kClusterWithPackage, kPackage + "auto_run: maybe\n",
+      {"ClusterNameIsAList",
+       Base("cluster_name: [a, b]\nsecurity: {key_file: cluster.key}\n"),
+       "",
+       {"cluster.yaml:1:15: cluster_name: expected a name, got a list"}},
+      {"BooleanMisspelled",
+       kClusterWithPackage,
+       kPackage + "auto_run: maybe\n",
        {"pkg/package.yaml:5:11: auto_run: \"maybe\" is not a boolean; expected true or false"}},
-      {"CountIsAWord", kClusterWithPackage, kPackage + "guest: {vcpus: two}\n",
+      {"CountIsAWord",
+       kClusterWithPackage,
+       kPackage + "guest: {vcpus: two}\n",
        {"pkg/package.yaml:5:16: vcpus: \"two\" is not a whole number; expected 0 or more, "
         "e.g. 3"}},
-      {"CountIsNegative", kClusterWithPackage, kPackage + "max_restarts: -1\n",
+      {"CountIsNegative",
+       kClusterWithPackage,
+       kPackage + "max_restarts: -1\n",
        {"pkg/package.yaml:5:15: max_restarts: \"-1\" is not a whole number; expected 0 or "
         "more, e.g. 3"}},
-      {"GuestIsAScalar", kClusterWithPackage, kPackage + "guest: big\n",
+      {"GuestIsAScalar",
+       kClusterWithPackage,
+       kPackage + "guest: big\n",
        {"pkg/package.yaml:5:8: guest: expected a mapping of keys, got \"big\""}},
-      {"EnumValueUnknown", Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\n"
-                                "fence_action: shoot\n"),
-       "", {"cluster.yaml:3:15: fence_action: \"shoot\" is not one of kill, reboot"}},
+      {"EnumValueUnknown",
+       Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\n"
+            "fence_action: shoot\n"),
+       "",
+       {"cluster.yaml:3:15: fence_action: \"shoot\" is not one of kill, reboot"}},
       {"EnumValueMisspelled",
        "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes:\n"
        "  - {name: n1, addresses: [127.0.0.1:7101]}\n"
@@ -152,13 +212,18 @@ std::vector<BrokenInput> Types() {
 std::vector<BrokenInput> Values() {
   return {
       {"DurationWithoutUnit",
-       Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\nheartbeat_interval: 200\n"), "",
+       Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\nheartbeat_interval: 200\n"),
+       "",
        {"cluster.yaml:3:21: heartbeat_interval: \"200\" is not a duration; expected a number "
         "with a unit, e.g. 200ms or 2s"}},
-      {"DurationInWords", kClusterWithPackage, kPackage + "run_timeout: 5 minutes\n",
+      {"DurationInWords",
+       kClusterWithPackage,
+       kPackage + "run_timeout: 5 minutes\n",
        {"pkg/package.yaml:5:14: run_timeout: \"5 minutes\" is not a duration; expected a "
         "number with a unit, e.g. 200ms or 2s"}},
-      {"SizeWithoutBinaryUnit", kClusterWithPackage, kPackage + "guest:\n  memory: 3G\n",
+      {"SizeWithoutBinaryUnit",
+       kClusterWithPackage,
+       kPackage + "guest:\n  memory: 3G\n",
        {"pkg/package.yaml:6:11: memory: \"3G\" is not a size; expected a number with a unit, "
         "e.g. 512MiB or 3GiB"}},
       {"AddressWithoutPort",
@@ -186,12 +251,14 @@ std::vector<BrokenInput> Values() {
        "",
        {"cluster.yaml:7:38: wwid: \"0x6005\" is not a WWID; expected 0x or naa. with 16 or 32 "
         "hex digits, eui. with 16, or t10. with text"}},
-      {"WwidNotHexInPackage", kClusterWithPackage,
+      {"WwidNotHexInPackage",
+       kClusterWithPackage,
        kPackage + "guest:\n  storage:\n    - {path: /dev/sdb, wwid: 0xZZ00000000000000}\n",
        {"pkg/package.yaml:7:30: wwid: \"0xZZ00000000000000\" is not a WWID; expected 0x or "
         "naa. with 16 or 32 hex digits, eui. with 16, or t10. with text"}},
       {"PercentageWithoutSign",
-       Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\nclock_drift_max: 0.1\n"), "",
+       Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\nclock_drift_max: 0.1\n"),
+       "",
        {"cluster.yaml:3:18: clock_drift_max: \"0.1\" is not a percentage; expected 0% to 100% "
         "with at most 4 decimals, e.g. 0.1%"}},
   };
@@ -199,8 +266,9 @@ std::vector<BrokenInput> Values() {
 
 std::vector<BrokenInput> Names() {
   return {
-      {"ClusterNameWithASpace", Base("cluster_name: my cluster\nsecurity: {key_file: "
-                                     "cluster.key}\n"),
+      {"ClusterNameWithASpace",
+       Base("cluster_name: my cluster\nsecurity: {key_file: "
+            "cluster.key}\n"),
        "",
        {"cluster.yaml:1:15: cluster_name \"my cluster\" breaks the name rule; expected 1 to 39 "
         "letters, digits, '_', '.' or '-', starting with a letter or digit"}},
@@ -213,7 +281,8 @@ std::vector<BrokenInput> Names() {
        {"cluster.yaml:6:12: node name \"a234567890123456789012345678901234567890\" breaks the "
         "name rule; expected 1 to 39 letters, digits, '_', '.' or '-', starting with a letter "
         "or digit"}},
-      {"PackageNameStartsWithADash", kClusterWithPackage,
+      {"PackageNameStartsWithADash",
+       kClusterWithPackage,
        "name: \"-p1\"\nnodes: [n1]\nrun_script: run.sh\nhalt_script: halt.sh\n",
        {"pkg/package.yaml:1:7: package name \"-p1\" breaks the name rule; expected 1 to 39 "
         "letters, digits, '_', '.' or '-', starting with a letter or digit"}},
@@ -233,7 +302,9 @@ std::vector<BrokenInput> Names() {
        "",
        {"cluster.yaml:6:28: address 127.0.0.1:7101 of node n3 is already used by n1; expected "
         "one address per heartbeat network and node"}},
-      {"DuplicatePackageName", kCluster + "packages: [pkg, pkg2]\n", kPackage,
+      {"DuplicatePackageName",
+       kCluster + "packages: [pkg, pkg2]\n",
+       kPackage,
        {"pkg2/package.yaml:1:7: package name \"p1\" is used twice (first in "
         "pkg/package.yaml); expected unique package names"},
        [](testing::TempDir& dir) {
@@ -246,7 +317,8 @@ std::vector<BrokenInput> Names() {
 
 std::vector<BrokenInput> References() {
   return {
-      {"PackageNamesAnUnknownNode", kClusterWithPackage,
+      {"PackageNamesAnUnknownNode",
+       kClusterWithPackage,
        "name: p1\nnodes: [n1, n4]\nrun_script: run.sh\nhalt_script: halt.sh\n",
        {"pkg/package.yaml:2:13: node \"n4\" is not a node of cluster c1; did you mean \"n1\"?"}},
       {"PackageNamesAnArbitrator",
@@ -258,51 +330,70 @@ std::vector<BrokenInput> References() {
        "name: p1\nnodes: [n1, q]\nrun_script: run.sh\nhalt_script: halt.sh\n",
        {"pkg/package.yaml:2:13: node \"q\" is an arbitrator; arbitrators vote but run no "
         "packages, expected a member"}},
-      {"StarMixedWithNames", kClusterWithPackage,
+      {"StarMixedWithNames",
+       kClusterWithPackage,
        "name: p1\nnodes: [\"*\", n1]\nrun_script: run.sh\nhalt_script: halt.sh\n",
        {"pkg/package.yaml:2:8: nodes: \"*\" means every member and stands alone; expected "
         "[\"*\"] or a list of node names"}},
-      {"DependsOnAnUnknownPackage", kClusterWithPackage,
+      {"DependsOnAnUnknownPackage",
+       kClusterWithPackage,
        kPackage + "depends_on:\n  - {package: p2}\n",
        {"pkg/package.yaml:6:15: depends_on: package \"p2\" is not configured in cluster c1; "
         "did you mean \"p1\"?"}},
-      {"DependencyCycle", kCluster + "packages: [pkg, pkg2]\n",
+      {"DependencyCycle",
+       kCluster + "packages: [pkg, pkg2]\n",
        kPackage + "depends_on: [{package: p2}]\n",
        {"pkg/package.yaml:5:14: dependency cycle: p1 -> p2 -> p1; expected packages that can "
         "start one after another"},
        [](testing::TempDir& dir) {
-         dir.Write("pkg2/package.yaml", "name: p2\nnodes: [n1]\nrun_script: run.sh\n"
-                                        "halt_script: halt.sh\ndepends_on: [{package: p1}]\n");
+         dir.Write("pkg2/package.yaml",
+                   "name: p2\nnodes: [n1]\nrun_script: run.sh\n"
+                   "halt_script: halt.sh\ndepends_on: [{package: p1}]\n");
          dir.Write("pkg2/run.sh", "#!/bin/sh\n", 0755);
          dir.Write("pkg2/halt.sh", "#!/bin/sh\n", 0755);
        }},
-      {"PackageFolderWithoutPackageYaml", kCluster + "packages: [pkg, empty]\n", kPackage,
+      {"PackageFolderWithoutPackageYaml",
+       kCluster + "packages: [pkg, empty]\n",
+       kPackage,
        {"cluster.yaml:7:17: packages: folder empty has no package.yaml"},
        [](testing::TempDir& dir) { std::filesystem::create_directories(dir / "empty"); }},
-      {"PackageFolderMissing", kCluster + "packages: [pkg, nowhere]\n", kPackage,
+      {"PackageFolderMissing",
+       kCluster + "packages: [pkg, nowhere]\n",
+       kPackage,
        {"cluster.yaml:7:17: packages: folder nowhere does not exist; expected a package "
         "folder holding package.yaml"}},
-      {"StorageUsedByTwoPackagesWithoutShared", kCluster + "packages: [pkg, pkg2]\n",
+  };
+}
+
+// Storage two packages name; the WWID comparison ignores case.
+std::vector<BrokenInput> SharedStorage() {
+  return {
+      {"StorageUsedByTwoPackagesWithoutShared",
+       kCluster + "packages: [pkg, pkg2]\n",
        kPackage + "guest:\n  storage: [{path: /dev/sdb, shared: true}]\n",
        {"pkg2/package.yaml:6:13: storage /dev/sdb is also used by package p1 "
         "(pkg/package.yaml:6); expected shared: true in both packages if they may really use "
         "it together"},
        [](testing::TempDir& dir) {
-         dir.Write("pkg2/package.yaml", "name: p2\nnodes: [n1]\nrun_script: run.sh\n"
-                                        "halt_script: halt.sh\nguest:\n"
-                                        "  storage: [{path: /dev/sdb}]\n");
+         dir.Write("pkg2/package.yaml",
+                   "name: p2\nnodes: [n1]\nrun_script: run.sh\n"
+                   "halt_script: halt.sh\nguest:\n"
+                   "  storage: [{path: /dev/sdb}]\n");
          dir.Write("pkg2/run.sh", "#!/bin/sh\n", 0755);
          dir.Write("pkg2/halt.sh", "#!/bin/sh\n", 0755);
        }},
-      {"WwidUsedByTwoPackagesWithoutShared", kCluster + "packages: [pkg, pkg2]\n",
+      {"WwidUsedByTwoPackagesWithoutShared",
+       kCluster + "packages: [pkg, pkg2]\n",
        kPackage + "guest:\n  storage: [{path: /dev/sdb, wwid: 0x600508b4000156d7}]\n",
        {"pkg2/package.yaml:6:13: WWID 0x600508b4000156d7 is also used by package p1 "
         "(pkg/package.yaml:6); expected shared: true in both packages if they may really use "
         "it together"},
        [](testing::TempDir& dir) {
-         dir.Write("pkg2/package.yaml", "name: p2\nnodes: [n1]\nrun_script: run.sh\n"
-                                        "halt_script: halt.sh\nguest:\n"
-                                        "  storage: [{path: /dev/sdc, wwid: 0x600508B4000156D7}]\n");
+         dir.Write("pkg2/package.yaml",
+                   "name: p2\nnodes: [n1]\nrun_script: run.sh\n"
+                   "halt_script: halt.sh\nguest:\n"
+                   "  storage: [{path: /dev/sdc, wwid: "
+                   "0x600508B4000156D7}]\n");
          dir.Write("pkg2/run.sh", "#!/bin/sh\n", 0755);
          dir.Write("pkg2/halt.sh", "#!/bin/sh\n", 0755);
        }},
@@ -348,27 +439,38 @@ void WriteScript(testing::TempDir& dir, const char* name, unsigned mode) {
 
 std::vector<BrokenInput> Files() {
   return {
-      {"RunScriptMissing", kClusterWithPackage, kPackage,
+      {"RunScriptMissing",
+       kClusterWithPackage,
+       kPackage,
        {"pkg/package.yaml:3:13: run_script: run.sh does not exist; expected an executable in "
         "the package folder"},
        [](testing::TempDir& dir) { std::filesystem::remove(dir / "pkg/run.sh"); }},
-      {"HaltScriptNotExecutable", kClusterWithPackage, kPackage,
+      {"HaltScriptNotExecutable",
+       kClusterWithPackage,
+       kPackage,
        {"pkg/package.yaml:4:14: halt_script: halt.sh is not executable; expected chmod +x "
         "halt.sh"},
        [](testing::TempDir& dir) { WriteScript(dir, "pkg/halt.sh", 0644); }},
-      {"ServiceCommandMissing", kClusterWithPackage,
+      {"ServiceCommandMissing",
+       kClusterWithPackage,
        kPackage + "services:\n  - {name: mon, command: ./monitor.sh --quiet}\n",
        {"pkg/package.yaml:6:26: command: ./monitor.sh does not exist; expected an "
         "executable in the package folder"}},
-      {"KeyFileMissing", kCluster, "",
+      {"KeyFileMissing",
+       kCluster,
+       "",
        {"cluster.yaml:2:22: key_file: cluster.key does not exist; create it: head -c 32 "
         "/dev/urandom > cluster.key; chmod 600 cluster.key"},
        [](testing::TempDir& dir) { std::filesystem::remove(dir / "cluster.key"); }},
-      {"KeyFileTooShort", kCluster, "",
+      {"KeyFileTooShort",
+       kCluster,
+       "",
        {"cluster.yaml:2:22: key_file: cluster.key holds 8 bytes; expected at least 32 random "
         "bytes: head -c 32 /dev/urandom > cluster.key; chmod 600 cluster.key"},
        [](testing::TempDir& dir) { dir.Write("cluster.key", "12345678", 0600); }},
-      {"KeyFileReadableByOthers", kCluster, "",
+      {"KeyFileReadableByOthers",
+       kCluster,
+       "",
        {"cluster.yaml:2:22: key_file: cluster.key is open to group or others (mode 0644); "
         "expected mode 0600: chmod 600 cluster.key"},
        [](testing::TempDir& dir) { ::chmod((dir / "cluster.key").c_str(), 0644); }},
@@ -376,33 +478,49 @@ std::vector<BrokenInput> Files() {
 }
 
 std::vector<BrokenInput> Inventories() {
-  const std::string head = "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes:\n"
-                           "  - name: n1\n    addresses: [127.0.0.1:7101]\n";
-  const std::string tail = "  - {name: n2, addresses: [127.0.0.2:7101]}\n"
-                           "  - {name: n3, addresses: [127.0.0.3:7101]}\n";
+  const std::string head =
+      "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes:\n"
+      "  - name: n1\n    addresses: [127.0.0.1:7101]\n";
+  const std::string tail =
+      "  - {name: n2, addresses: [127.0.0.2:7101]}\n"
+      "  - {name: n3, addresses: [127.0.0.3:7101]}\n";
   return {
-      {"InventoryDiskWithoutPath", head + "    inventory:\n      disks: [{wwid: 0x600508b4000156d7}]\n" + tail, "",
+      {"InventoryDiskWithoutPath",
+       head + "    inventory:\n      disks: [{wwid: 0x600508b4000156d7}]\n" + tail,
+       "",
        {"cluster.yaml:7:15: missing required key \"path\""}},
       {"InventoryVswitchListedTwice",
-       head + "    inventory:\n      vswitches:\n        - {name: vlan2, nic: lan0}\n"
-              "        - {name: vlan2, nic: lan1}\n" + tail,
-       "", {"cluster.yaml:9:18: vswitch \"vlan2\" is listed twice (first at line 8)"}},
-      {"InventoryProbeMisspelled", head + "    inventory: prob\n" + tail, "",
+       head +
+           "    inventory:\n      vswitches:\n        - {name: vlan2, nic: lan0}\n"
+           "        - {name: vlan2, nic: lan1}\n" +
+           tail,
+       "",
+       {"cluster.yaml:9:18: vswitch \"vlan2\" is listed twice (first at line 8)"}},
+      {"InventoryProbeMisspelled",
+       head + "    inventory: prob\n" + tail,
+       "",
        {"cluster.yaml:6:16: inventory: \"prob\" is not an inventory; expected a mapping "
         "(disks, lvols, vswitches, shared_devices) or probe; did you mean \"probe\"?"}},
       {"InventoryAndInventoryFileBoth",
-       head + "    inventory: probe\n    inventory_file: n1.yaml\n" + tail, "",
+       head + "    inventory: probe\n    inventory_file: n1.yaml\n" + tail,
+       "",
        {"cluster.yaml:7:21: inventory_file: give either inventory or inventory_file, not "
         "both"}},
-      {"InventoryFileMissing", head + "    inventory_file: n1.yaml\n" + tail, "",
+      {"InventoryFileMissing",
+       head + "    inventory_file: n1.yaml\n" + tail,
+       "",
        {"cluster.yaml:6:21: inventory_file: n1.yaml does not exist; expected a YAML file "
         "shaped like an inline inventory"}},
-      {"InventoryFileWithUnknownKey", head + "    inventory_file: inv/n1.yaml\n" + tail, "",
+      {"InventoryFileWithUnknownKey",
+       head + "    inventory_file: inv/n1.yaml\n" + tail,
+       "",
        {"inv/n1.yaml:2:1: unknown key \"disk\"; did you mean \"disks\"?"},
        [](testing::TempDir& dir) {
          dir.Write("inv/n1.yaml", "vswitches: [{name: vlan2, nic: lan0}]\ndisk: []\n");
        }},
-      {"InventoryFileIsAList", head + "    inventory_file: n1.yaml\n" + tail, "",
+      {"InventoryFileIsAList",
+       head + "    inventory_file: n1.yaml\n" + tail,
+       "",
        {"n1.yaml: inventory: expected a mapping of keys, got a list"},
        [](testing::TempDir& dir) { dir.Write("n1.yaml", "- /dev/sdb\n"); }},
   };
@@ -410,7 +528,8 @@ std::vector<BrokenInput> Inventories() {
 
 std::vector<BrokenInput> AllRows() {
   std::vector<BrokenInput> rows;
-  for (auto group : {Syntax, Keys, Types, Values, Names, References, Rules, Files, Inventories}) {
+  for (auto group :
+       {Syntax, Keys, Types, Values, Names, References, SharedStorage, Rules, Files, Inventories}) {
     for (BrokenInput& row : group()) rows.push_back(std::move(row));
   }
   return rows;

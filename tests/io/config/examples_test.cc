@@ -1,9 +1,9 @@
 // Every example configuration in the source tree's config/ folder loads without an
 // error. Key files are not in git, so the examples are copied with packages/ into a
 // temporary folder and each gets a fresh 32-byte mode-0600 key, as tools/demo.sh does.
-#include <filesystem>
-
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "cmcld/io/config/load.h"
 #include "tests/support/temp_dir.h"

@@ -3,10 +3,10 @@
 // error at once in location order.
 #include "cmcld/io/config/load.h"
 
-#include <algorithm>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "tests/support/temp_dir.h"
 
@@ -145,8 +145,8 @@ TEST_F(LoadClusterTest, PackagesAreReadFromTheirFoldersWithTypedValues) {
   EXPECT_EQ(hpvm1.services[0].max_restarts, 3u);
   const auto& anywhere = loaded.config.packages[1];
   EXPECT_TRUE(anywhere.all_nodes);
-  EXPECT_THAT(anywhere.nodes, ElementsAre(NodeName("ivmcl01"), NodeName("ivmcl02"),
-                                          NodeName("ivmcl04")))
+  EXPECT_THAT(anywhere.nodes,
+              ElementsAre(NodeName("ivmcl01"), NodeName("ivmcl02"), NodeName("ivmcl04")))
       << "\"*\" is every member, arbitrators excluded";
 }
 
@@ -171,8 +171,9 @@ TEST_F(LoadClusterTest, DriverMissingFromDriverDirIsAWarning) {
   dir_.Write("etc/cluster.yaml",
              "cluster_name: c\nsecurity: {key_file: cluster.key}\ndriver_dir: /nonexistent\n"
              "nodes: [{name: a, addresses: [127.0.0.1:7101]}]\npackages: [p]\n");
-  WritePackage("etc/p", "name: p\nnodes: [a]\nrun_script: run.sh\nhalt_script: halt.sh\n"
-                        "driver: libvirt\n");
+  WritePackage("etc/p",
+               "name: p\nnodes: [a]\nrun_script: run.sh\nhalt_script: halt.sh\n"
+               "driver: libvirt\n");
 
   const LoadedConfig loaded = Load();
 

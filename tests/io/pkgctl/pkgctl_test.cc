@@ -1,14 +1,13 @@
 // pkgctl as operators run it: the built binary, its exit statuses and output
 // (INTERFACE.md "pkgctl"). `config check` is the one command this build implements.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tests/support/temp_dir.h"
 
@@ -119,8 +118,8 @@ TEST_F(PkgctlTest, HelpReadsLikeAManualPage) {
 
   EXPECT_EQ(main_help.exit_status, 0);
   EXPECT_EQ(config_help.exit_status, 0);
-  for (const char* section : {"NAME\n", "SYNOPSIS\n", "DESCRIPTION\n", "COMMANDS\n",
-                              "OPTIONS\n", "EXIT STATUS\n", "ENVIRONMENT\n", "EXAMPLES\n"}) {
+  for (const char* section : {"NAME\n", "SYNOPSIS\n", "DESCRIPTION\n", "COMMANDS\n", "OPTIONS\n",
+                              "EXIT STATUS\n", "ENVIRONMENT\n", "EXAMPLES\n"}) {
     EXPECT_THAT(main_help.out, HasSubstr(section));
     EXPECT_THAT(config_help.out, HasSubstr(section));
   }
@@ -138,8 +137,9 @@ TEST_F(PkgctlTest, DaemonCommandsAreRefusedUntilTheDaemonExists) {
   const Outcome outcome = Run("view");
 
   EXPECT_EQ(outcome.exit_status, 2);
-  EXPECT_EQ(outcome.err, "pkgctl: \"view\" is not available yet in this build (it needs "
-                         "cmcld); see pkgctl --help\n");
+  EXPECT_EQ(outcome.err,
+            "pkgctl: \"view\" is not available yet in this build (it needs "
+            "cmcld); see pkgctl --help\n");
 }
 
 TEST_F(PkgctlTest, BadOutputFormatIsAUsageError) {

@@ -17,10 +17,8 @@ TEST(FormatDiagnostic, PrintsFileLineColumnThenTheMessage) {
 
 TEST(SortDiagnostics, OrdersByFileLineAndColumnAndDropsRepeats) {
   std::vector<Diagnostic> diagnostics = {
-      {{"b.yaml", 1, 1}, Severity::kError, "x"},
-      {{"a.yaml", 9, 1}, Severity::kError, "y"},
-      {{"a.yaml", 2, 5}, Severity::kWarning, "z"},
-      {{"a.yaml", 2, 3}, Severity::kError, "w"},
+      {{"b.yaml", 1, 1}, Severity::kError, "x"},   {{"a.yaml", 9, 1}, Severity::kError, "y"},
+      {{"a.yaml", 2, 5}, Severity::kWarning, "z"}, {{"a.yaml", 2, 3}, Severity::kError, "w"},
       {{"a.yaml", 9, 1}, Severity::kError, "y"},
   };
 

@@ -147,7 +147,9 @@ TEST(ValidateConfig, TwoMembersNeedAnArbitratorOrTheExplicitFlag) {
 
   ASSERT_EQ(without.size(), 1u);
   EXPECT_EQ(without[0].rfind("cluster.yaml:5:3: nodes: a cluster of two members needs a third "
-                             "vote", 0), 0u);
+                             "vote",
+                             0),
+            0u);
   EXPECT_THAT(allowed, IsEmpty());
   EXPECT_THAT(with_arbitrator, IsEmpty());
 }
