@@ -12,6 +12,12 @@ cmake --build build/rel -j "${CMCL_JOBS:-2}" --target pkgctl
 pkgctl=build/rel/pkgctl/pkgctl
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
+# Key files are secrets, so they are not in git (config/.gitignore): make each example's
+# key on first use, as an operator would (INTERFACE.md "Configuration files").
+for key in config/demo/cluster.key config/hpvm/cluster.key; do
+  [ -f "$key" ] || (umask 077 && head -c 32 /dev/urandom > "$key")
+done
+
 say pkgctl config check config/demo/cluster.yaml
 "$pkgctl" config check config/demo/cluster.yaml
 
