@@ -75,6 +75,11 @@ void LoadAll(const std::string& path, LoadedConfig& loaded) {
                "CLUSTER_YAML, or set $CMCL_CONFIG)");
     return;
   }
+  if (fs::is_directory(config.file)) {
+    file.Error(file.Whole(), "is a folder; expected the cluster file in it, e.g. " +
+                                 (fs::path(path) / "cluster.yaml").string());
+    return;
+  }
   const auto root = file.Load();
   if (!root) return;
   ParseCluster(file, *root, &config);

@@ -208,6 +208,16 @@ TEST_F(LoadClusterTest, MissingClusterFileIsOneError) {
                           "config check CLUSTER_YAML, or set $CMCL_CONFIG)"));
 }
 
+TEST_F(LoadClusterTest, AFolderIsNotAClusterFile) {
+  dir_.Write("etc/cluster.yaml/x", "");
+
+  const LoadedConfig loaded = Load();
+
+  EXPECT_THAT(Lines(loaded, Severity::kError, Folder()),
+              ElementsAre("etc/cluster.yaml: is a folder; expected the cluster file in it, "
+                          "e.g. etc/cluster.yaml/cluster.yaml"));
+}
+
 TEST_F(LoadClusterTest, FilesAreNamedRelativeToTheFileThatNamesThem) {
   dir_.Write("etc/cluster.yaml",
              "cluster_name: c\nsecurity: {key_file: cluster.key}\n"
