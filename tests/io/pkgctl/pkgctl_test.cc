@@ -78,6 +78,24 @@ TEST_F(PkgctlTest, ConfigCheckOfABrokenFileExitsTwoWithEveryError) {
             "pkgctl: cluster.yaml: 3 errors; the configuration is not valid\n");
 }
 
+TEST_F(PkgctlTest, ErrorsNameFilesRelativeToWhereTheUserStands) {
+  dir_.Write("etc/cluster.yaml",
+             "cluster_name: c1\nsecurity: {key_file: k}\nallow_two_node_without_arbitrator: "
+             "true\nnodes: [{name: a, addresses: [127.0.0.1:7101]}]\npackages: [../pkg]\n");
+  dir_.Write("etc/k", std::string(32, 'k'), 0600);
+  dir_.Write("pkg/package.yaml",
+             "name: p\nnodes: [a]\nrun_script: run.sh\nhalt_script: "
+             "halt.sh\ndriver: process\nguest: {vcpu: 2}\n");
+  dir_.Write("pkg/run.sh", "#!/bin/sh\n", 0755);
+  dir_.Write("pkg/halt.sh", "#!/bin/sh\n", 0755);
+
+  const Outcome outcome = Run("config check etc/cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("\npkg/package.yaml:6:9: unknown key \"vcpu\"; did you "
+                                     "mean \"vcpus\"?\n"));
+}
+
 TEST_F(PkgctlTest, ConfigCheckWithJsonOutputPrintsTheErrorObject) {
   dir_.Write("cluster.yaml", "cluster_name: c1\nsecurity: {key_file: k}\n");
   dir_.Write("k", std::string(32, 'k'), 0600);
