@@ -1,0 +1,116 @@
+// ClusterFacts and ClusterView: what migration validation knows about the cluster.
+//
+// ClusterFacts is what the live cluster adds to the configuration: which nodes are up,
+// authenticated members holding a lease, node maintenance, per-(package, node)
+// switching, where each package's guest may be running, where each package last ran,
+// and the inventories nodes reported (probe or re-probe). The node core fills it from
+// its applied state; `pkgctl check --offline` uses ClusterFacts::Offline(), in which
+// nothing runs and the members are the configured ones (DESIGN.md section 6).
+//
+// ClusterView indexes a configuration plus its facts once: one InventoryIndex per node,
+// the vCPUs and memory each node already carries, and which packages use each disk path
+// and WWID. Validation then costs O(devices · log n) per (package, node) pair, which is
+// what lets the readiness matrix be recomputed on every change. A view borrows: the
+// config and the facts must outlive it. Pure and deterministic.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cmcld/core/common/names.h"
+#include "cmcld/core/config/cluster_config.h"
+#include "cmcld/core/inventory/inventory.h"
+#include "cmcld/core/inventory/inventory_index.h"
+
+namespace cmcl::validation {
+
+// A package status in which its guest may be running on a node, so it holds that
+// node's capacity and its disks.
+enum class Occupancy { kStarting, kUp, kHalting, kHaltFailed };
+std::string_view OccupancyName(Occupancy occupancy);  // "starting", "up", ...
+
+struct Placement {
+  NodeName node;
+  Occupancy occupancy = Occupancy::kUp;
+};
+
+struct ClusterFacts {
+  // Offline: no daemon was asked. Membership is "configured as a member", nothing runs,
+  // switching and maintenance are unknown (not checked).
+  bool offline = false;
+  std::set<NodeName> up_members;  // Up, authenticated, holding a lease.
+  std::set<NodeName> maintenance_nodes;
+  std::set<std::pair<PackageName, NodeName>> switching_disabled;  // Node switching off.
+  std::map<PackageName, Placement> placements;  // Packages whose guest may run somewhere.
+  std::map<PackageName, NodeName> last_nodes;   // The last node that ran each package.
+  // Inventories nodes reported; they override the configured ones.
+  std::map<NodeName, inventory::NodeInventory> reported_inventories;
+
+  static ClusterFacts Offline() {
+    ClusterFacts facts;
+    facts.offline = true;
+    return facts;
+  }
+};
+
+// vCPUs and memory that running guests take on one node.
+struct Usage {
+  uint64_t vcpus = 0;
+  uint64_t memory_bytes = 0;
+};
+
+// One package's use of one disk, found by path or WWID.
+struct StorageUse {
+  size_t package_index = 0;  // Into config.packages.
+  bool shared = false;
+};
+
+class ClusterView {
+ public:
+  // REQUIRES: `config` and `facts` outlive the view.
+  ClusterView(const config::ClusterConfig& config, const ClusterFacts& facts);
+  ClusterView(const ClusterView&) = delete;
+  ClusterView& operator=(const ClusterView&) = delete;
+
+  const config::ClusterConfig& config() const { return config_; }
+  const ClusterFacts& facts() const { return facts_; }
+
+  const config::NodeSpec* FindNode(const NodeName& name) const;
+  const config::PackageSpec* FindPackage(const PackageName& name) const;
+  // The node's inventory as validation sees it; nullptr when the node is not configured.
+  const inventory::InventoryIndex* Inventory(const NodeName& name) const;
+  // DESIGN.md section 6: the node the guest may run on, else the last node that ran it;
+  // offline, the first node of the package's list other than `target`. nullopt: none.
+  std::optional<NodeName> SourceOf(const config::PackageSpec& package,
+                                   const std::optional<NodeName>& target) const;
+  // The nodes the package may run on, in preference order ("*" = every member).
+  const std::vector<NodeName>& NodesOf(const config::PackageSpec& package) const;
+  // What other packages' guests take on `node` (never counts `except`).
+  Usage UsedOn(const NodeName& node, const PackageName& except) const;
+  // Packages using the disk at `path` / with WWID `wwid`; empty when none.
+  const std::vector<StorageUse>& UsersOfPath(const std::string& path) const;
+  const std::vector<StorageUse>& UsersOfWwid(const Wwid& wwid) const;
+
+ private:
+  void IndexNodes();
+  void IndexStorage();
+  std::optional<NodeName> HomeOf(const config::PackageSpec& package) const;
+
+  const config::ClusterConfig& config_;
+  const ClusterFacts& facts_;
+  std::vector<NodeName> members_;
+  std::map<NodeName, const config::NodeSpec*> nodes_;
+  std::map<PackageName, const config::PackageSpec*> packages_;
+  std::map<NodeName, inventory::InventoryIndex> inventories_;
+  std::map<NodeName, Usage> usage_;  // Of every placed package.
+  std::map<std::string, std::vector<StorageUse>> path_users_;
+  std::map<std::string, std::vector<StorageUse>> wwid_users_;
+};
+
+}  // namespace cmcl::validation
