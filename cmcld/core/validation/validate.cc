@@ -42,7 +42,11 @@ class Validator {
   ValidationResult Run() && {
     CheckMembership();
     CheckEligibility();
-    if (target_.inventory != nullptr) {
+    // An unknown node has no inventory and an arbitrator runs nothing: the two checks
+    // above already refuse them, device findings would only be noise.
+    const config::NodeSpec* node = cluster_.FindNode(target_.node);
+    const bool runs_guests = node == nullptr || node->role == config::NodeRole::kMember;
+    if (target_.inventory != nullptr && runs_guests) {
       CheckSharedDevices();
       for (const GuestStorage& storage : package_.guest.storage) CheckStorage(storage);
       for (const config::GuestNetwork& network : package_.guest.networks) {

@@ -12,6 +12,7 @@
 // verdicts are data, never a Status (STYLE.md rule 16).
 #pragma once
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,9 @@ enum class ViolationCode {
 // "target_not_member", "node_not_eligible", ...
 std::string_view ViolationCodeName(ViolationCode code);
 inline std::string to_string(ViolationCode code) { return std::string(ViolationCodeName(code)); }
+inline std::ostream& operator<<(std::ostream& out, ViolationCode code) {
+  return out << ViolationCodeName(code);
+}
 
 struct Violation {
   ViolationCode code = ViolationCode::kTargetNotMember;
