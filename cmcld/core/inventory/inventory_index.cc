@@ -7,14 +7,16 @@
 
 namespace cmcl::inventory {
 
-InventoryIndex InventoryIndex::Of(const NodeInventory& inventory) {
+InventoryIndex InventoryIndex::Of(const NodeInventory& inventory,
+                                  const std::optional<Capacity>& capacity) {
   InventoryIndex index;
   index.devices_known_ = true;
-  index.capacity_ = inventory.capacity;
-  for (const Disk& disk : inventory.disks) index.disks_.emplace(disk.path, disk.wwid);
+  index.capacity_ = inventory.capacity.has_value() ? inventory.capacity : capacity;
+  index.disks_.reserve(inventory.disks.size());
+  for (const Disk& disk : inventory.disks) index.disks_.emplace(disk.path, &disk);
   for (const LogicalVolume& lvol : inventory.lvols) index.lvols_.insert(lvol.path);
   for (const Vswitch& vswitch : inventory.vswitches) {
-    index.vswitches_.emplace(vswitch.name, vswitch.nic);
+    index.vswitches_.emplace(vswitch.name, &vswitch.nic);
   }
   for (const std::string& path : inventory.shared_devices) index.shared_.insert(path);
   return index;
@@ -26,17 +28,20 @@ InventoryIndex InventoryIndex::Unknown(std::optional<Capacity> capacity) {
   return index;
 }
 
-std::optional<std::optional<Wwid>> InventoryIndex::FindDisk(const std::string& path) const {
+const Disk* InventoryIndex::FindDisk(std::string_view path) const {
   CMCL_CHECK(devices_known_) << "FindDisk on a node whose devices are not known";
   const auto it = disks_.find(path);
-  if (it == disks_.end()) return std::nullopt;
-  return it->second;
+  return it == disks_.end() ? nullptr : it->second;
 }
 
-std::optional<std::string> InventoryIndex::FindVswitchNic(const std::string& name) const {
+const Wwid* InventoryIndex::FindDiskWwid(std::string_view path) const {
+  const Disk* disk = FindDisk(path);
+  return disk == nullptr || !disk->wwid.has_value() ? nullptr : &*disk->wwid;
+}
+
+const std::string* InventoryIndex::FindVswitchNic(std::string_view name) const {
   const auto it = vswitches_.find(name);
-  if (it == vswitches_.end()) return std::nullopt;
-  return it->second;
+  return it == vswitches_.end() ? nullptr : it->second;
 }
 
 const Disk* FindDisk(const NodeInventory& inventory, const std::string& path) {

@@ -1,5 +1,8 @@
 #include "cmcld/core/validation/cluster_view.h"
 
+#include <functional>
+#include <utility>
+
 namespace cmcl::validation {
 
 namespace {
@@ -10,26 +13,21 @@ const std::vector<StorageUse>& NoUsers() {
   return empty;
 }
 
-// Probe inventories and nodes without one are unknown until a node reports; the node's
-// `capacity` key still counts on its own.
-inventory::InventoryIndex IndexOfNode(const config::NodeSpec& node,
-                                      const ClusterFacts& facts) {
+// The inventory validation uses for `node`: the one it reported, else the configured one;
+// nullptr when unknown (probe inventories and nodes without one, until a node reports).
+const inventory::NodeInventory* KnownInventory(const config::NodeSpec& node,
+                                               const ClusterFacts& facts) {
   const auto reported = facts.reported_inventories.find(node.name);
-  if (reported != facts.reported_inventories.end()) {
-    return inventory::InventoryIndex::Of(
-        inventory::WithCapacity(reported->second, node.capacity));
-  }
+  if (reported != facts.reported_inventories.end()) return &reported->second;
   switch (node.inventory_source) {
     case config::InventorySource::kInline:
     case config::InventorySource::kFile:
-      return inventory::InventoryIndex::Of(
-          inventory::WithCapacity(node.inventory, node.capacity));
+      return &node.inventory;
     case config::InventorySource::kNone:
     case config::InventorySource::kProbe:
       break;
   }
-  return inventory::InventoryIndex::Unknown(
-      node.inventory.capacity.has_value() ? node.inventory.capacity : node.capacity);
+  return nullptr;
 }
 
 }  // namespace
@@ -46,14 +44,40 @@ std::string_view OccupancyName(Occupancy occupancy) {
 
 ClusterView::ClusterView(const config::ClusterConfig& config, const ClusterFacts& facts)
     : config_(config), facts_(facts), members_(config.Members()) {
+  IndexPaths();
   IndexNodes();
   IndexStorage();
+}
+
+void ClusterView::IndexPaths() {
+  package_path_ids_.resize(config_.packages.size());
+  for (size_t index = 0; index < config_.packages.size(); ++index) {
+    for (const config::GuestStorage& storage : config_.packages[index].guest.storage) {
+      const auto next = static_cast<uint32_t>(path_ids_.size());
+      package_path_ids_[index].push_back(path_ids_.try_emplace(storage.path, next).first->second);
+    }
+  }
 }
 
 void ClusterView::IndexNodes() {
   for (const config::NodeSpec& node : config_.nodes) {
     nodes_.emplace(node.name, &node);
-    inventories_.emplace(node.name, IndexOfNode(node, facts_));
+    const inventory::NodeInventory* known = KnownInventory(node, facts_);
+    NodeEntry entry;
+    if (known == nullptr) {
+      // The node's `capacity` key still counts when its devices are unknown.
+      entry.index = inventory::InventoryIndex::Unknown(
+          node.inventory.capacity.has_value() ? node.inventory.capacity : node.capacity);
+    } else {
+      entry.index = inventory::InventoryIndex::Of(*known, node.capacity);
+      entry.disks_by_path.assign(path_ids_.size(), nullptr);
+      for (const inventory::Disk& disk : known->disks) {
+        const auto id = path_ids_.find(disk.path);
+        if (id != path_ids_.end()) entry.disks_by_path[id->second] = &disk;
+      }
+    }
+    const NodeEntry& stored = inventories_.emplace(node.name, std::move(entry)).first->second;
+    entries_.emplace(&stored.index, &stored);
   }
   for (const config::PackageSpec& package : config_.packages) {
     packages_.emplace(package.name, &package);
@@ -81,8 +105,8 @@ void ClusterView::IndexStorage() {
       std::set<std::string> wwids;
       if (storage.wwid.has_value()) wwids.insert(storage.wwid->value);
       if (home_inventory != nullptr && home_inventory->devices_known()) {
-        const auto disk = home_inventory->FindDisk(storage.path);
-        if (disk.has_value() && disk->has_value()) wwids.insert((*disk)->value);
+        const Wwid* wwid = home_inventory->FindDiskWwid(storage.path);
+        if (wwid != nullptr) wwids.insert(wwid->value);
       }
       for (const std::string& wwid : wwids) wwid_users_[wwid].push_back(use);
     }
@@ -113,7 +137,22 @@ const config::PackageSpec* ClusterView::FindPackage(const PackageName& name) con
 
 const inventory::InventoryIndex* ClusterView::Inventory(const NodeName& name) const {
   const auto it = inventories_.find(name);
-  return it == inventories_.end() ? nullptr : &it->second;
+  return it == inventories_.end() ? nullptr : &it->second.index;
+}
+
+const std::vector<uint32_t>* ClusterView::PathIdsOf(const config::PackageSpec& package) const {
+  const config::PackageSpec* first = config_.packages.data();
+  const config::PackageSpec* end = first + config_.packages.size();
+  // std::less gives a total order on pointers even into different arrays.
+  if (std::less<>()(&package, first) || !std::less<>()(&package, end)) return nullptr;
+  return &package_path_ids_[static_cast<size_t>(&package - first)];
+}
+
+const std::vector<const inventory::Disk*>* ClusterView::DisksByPath(
+    const inventory::InventoryIndex* inventory) const {
+  const auto it = entries_.find(inventory);
+  if (it == entries_.end() || !it->second->index.devices_known()) return nullptr;
+  return &it->second->disks_by_path;
 }
 
 std::optional<NodeName> ClusterView::SourceOf(const config::PackageSpec& package,

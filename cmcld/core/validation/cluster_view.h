@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -97,7 +98,22 @@ class ClusterView {
   const std::vector<StorageUse>& UsersOfPath(const std::string& path) const;
   const std::vector<StorageUse>& UsersOfWwid(const Wwid& wwid) const;
 
+  // Dense lookups for the hot path of readiness. Every guest storage path of the
+  // configuration has a number; PathIdsOf gives a package's numbers (parallel to its
+  // guest.storage) and DisksByPath, for an index this view built, the node's disk for
+  // each number (nullptr: none). Both return nullptr for a package or an index that is
+  // not this view's (validation then falls back to InventoryIndex lookups).
+  const std::vector<uint32_t>* PathIdsOf(const config::PackageSpec& package) const;
+  const std::vector<const inventory::Disk*>* DisksByPath(
+      const inventory::InventoryIndex* inventory) const;
+
  private:
+  struct NodeEntry {
+    inventory::InventoryIndex index;
+    std::vector<const inventory::Disk*> disks_by_path;  // Empty when devices unknown.
+  };
+
+  void IndexPaths();
   void IndexNodes();
   void IndexStorage();
   std::optional<NodeName> HomeOf(const config::PackageSpec& package) const;
@@ -105,12 +121,16 @@ class ClusterView {
   const config::ClusterConfig& config_;
   const ClusterFacts& facts_;
   std::vector<NodeName> members_;
-  std::map<NodeName, const config::NodeSpec*> nodes_;
-  std::map<PackageName, const config::PackageSpec*> packages_;
-  std::map<NodeName, inventory::InventoryIndex> inventories_;
-  std::map<NodeName, Usage> usage_;  // Of every placed package.
-  std::map<std::string, std::vector<StorageUse>> path_users_;
-  std::map<std::string, std::vector<StorageUse>> wwid_users_;
+  // Hash maps for lookups only, never iterated: no order reaches an output.
+  std::unordered_map<NodeName, const config::NodeSpec*> nodes_;
+  std::unordered_map<PackageName, const config::PackageSpec*> packages_;
+  std::unordered_map<NodeName, NodeEntry> inventories_;  // Stable addresses.
+  std::unordered_map<const inventory::InventoryIndex*, const NodeEntry*> entries_;
+  std::unordered_map<std::string_view, uint32_t> path_ids_;
+  std::vector<std::vector<uint32_t>> package_path_ids_;  // Parallel to config.packages.
+  std::unordered_map<NodeName, Usage> usage_;  // Of every placed package.
+  std::unordered_map<std::string, std::vector<StorageUse>> path_users_;
+  std::unordered_map<std::string, std::vector<StorageUse>> wwid_users_;
 };
 
 }  // namespace cmcl::validation

@@ -27,7 +27,7 @@ std::string SharedDeviceMessage(const std::string& path) {
 
 // Full WWIDs, never elided: the operator compares them with what the array shows, and
 // the longest form (32 hex digits) still fits a line.
-std::string WwidText(const Wwid& wwid) { return wwid.value; }
+const std::string& WwidText(const Wwid& wwid) { return wwid.value; }
 
 bool Contains(const std::vector<NodeName>& nodes, const NodeName& node) {
   return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
@@ -47,8 +47,9 @@ class Validator {
     const config::NodeSpec* node = cluster_.FindNode(target_.node);
     const bool runs_guests = node == nullptr || node->role == config::NodeRole::kMember;
     if (target_.inventory != nullptr && runs_guests) {
+      LookUpDisks();
       CheckSharedDevices();
-      for (const GuestStorage& storage : package_.guest.storage) CheckStorage(storage);
+      for (size_t i = 0; i < package_.guest.storage.size(); ++i) CheckStorage(i);
       for (const config::GuestNetwork& network : package_.guest.networks) {
         CheckNetwork(network);
       }
@@ -76,25 +77,62 @@ class Validator {
     return source_->inventory->devices_known() ? source_->inventory : nullptr;
   }
 
+  // Each guest disk looked up once on each end: the inventories hold thousands of disks
+  // and readiness validates every (package, node) pair.
+  struct DiskLookup {
+    const inventory::Disk* on_target = nullptr;  // nullptr: absent or target unknown.
+    const Wwid* source_wwid = nullptr;           // nullptr: no source, absent or no WWID.
+  };
+  void LookUpDisks();
+
   void CheckMembership();
   void CheckEligibility();
   void CheckSharedDevices();
   std::optional<std::string> SharedBy(const std::string& path) const;
-  void CheckStorage(const GuestStorage& storage);
-  void CheckDisk(const GuestStorage& storage);
-  void CheckWwid(const GuestStorage& storage, const std::optional<Wwid>& target_wwid);
+  void CheckStorage(size_t index);
+  void CheckDisk(const GuestStorage& storage, const DiskLookup& lookup);
+  void CheckWwid(const GuestStorage& storage, const DiskLookup& lookup);
   void CheckNetwork(const config::GuestNetwork& network);
   void CheckCapacity();
   void CheckStorageInUse();
-  std::set<std::string> WwidsOf(const GuestStorage& storage) const;
+  std::vector<const Wwid*> WwidsOf(const GuestStorage& storage,
+                                   const DiskLookup& lookup) const;
   std::optional<std::string> Whereabouts(const PackageSpec& other) const;
 
   const PackageSpec& package_;
   const std::optional<Endpoint>& source_;
   const Endpoint& target_;
   const ClusterView& cluster_;
+  std::vector<DiskLookup> disks_;  // Parallel to package_.guest.storage.
   ValidationResult result_;
 };
+
+void Validator::LookUpDisks() {
+  const inventory::InventoryIndex* source = KnownSource();
+  const bool target_known = target_.inventory->devices_known();
+  // The view's dense tables when it built these indexes, else hashed lookups.
+  const std::vector<uint32_t>* ids = cluster_.PathIdsOf(package_);
+  const auto* target_disks = ids != nullptr ? cluster_.DisksByPath(target_.inventory) : nullptr;
+  const auto* source_disks = ids != nullptr ? cluster_.DisksByPath(source) : nullptr;
+  disks_.resize(package_.guest.storage.size());
+  for (size_t i = 0; i < disks_.size(); ++i) {
+    const std::string& path = package_.guest.storage[i].path;
+    if (target_disks != nullptr) {
+      disks_[i].on_target = (*target_disks)[(*ids)[i]];
+    } else if (target_known) {
+      disks_[i].on_target = target_.inventory->FindDisk(path);
+    }
+    const inventory::Disk* on_source = nullptr;
+    if (source_disks != nullptr) {
+      on_source = (*source_disks)[(*ids)[i]];
+    } else if (source != nullptr) {
+      on_source = source->FindDisk(path);
+    }
+    if (on_source != nullptr && on_source->wwid.has_value()) {
+      disks_[i].source_wwid = &*on_source->wwid;
+    }
+  }
+}
 
 void Validator::CheckMembership() {
   const config::NodeSpec* node = cluster_.FindNode(target_.node);
@@ -172,7 +210,8 @@ void Validator::CheckSharedDevices() {
   }
 }
 
-void Validator::CheckStorage(const GuestStorage& storage) {
+void Validator::CheckStorage(size_t index) {
+  const GuestStorage& storage = package_.guest.storage[index];
   switch (storage.type) {
     case config::StorageType::kLvol:
       // A logical volume belongs to one host's volume group; HPVM 3.5 refused them too.
@@ -194,12 +233,12 @@ void Validator::CheckStorage(const GuestStorage& storage) {
                " is not checked");
       return;
     case config::StorageType::kDisk:
-      CheckDisk(storage);
+      CheckDisk(storage, disks_[index]);
       return;
   }
 }
 
-void Validator::CheckDisk(const GuestStorage& storage) {
+void Validator::CheckDisk(const GuestStorage& storage, const DiskLookup& lookup) {
   const inventory::InventoryIndex& inventory = *target_.inventory;
   if (!inventory.devices_known()) {
     const std::string why = "inventory of " + target() + " is not known yet; device " +
@@ -214,50 +253,47 @@ void Validator::CheckDisk(const GuestStorage& storage) {
              "; only whole disks can be migrated");
     return;
   }
-  const auto disk = inventory.FindDisk(storage.path);
-  if (!disk.has_value()) {
+  if (lookup.on_target == nullptr) {
     Fail(ViolationCode::kDeviceMissing, storage.path,
          "target node " + target() + ": device " + storage.path + " does not exist" +
              std::string(kHpvmDeviceMissing));
     return;
   }
-  CheckWwid(storage, *disk);
+  CheckWwid(storage, lookup);
 }
 
 // The target's WWID must equal the source's (the disk the guest uses now) and the pin
 // (what the operator wrote down); one violation per disk, the source's first.
-void Validator::CheckWwid(const GuestStorage& storage, const std::optional<Wwid>& target_wwid) {
+void Validator::CheckWwid(const GuestStorage& storage, const DiskLookup& lookup) {
   const std::string& path = storage.path;
-  std::optional<Wwid> source_wwid;
-  if (const inventory::InventoryIndex* source = KnownSource()) {
-    const auto disk = source->FindDisk(path);
-    if (disk.has_value()) source_wwid = *disk;
-  }
+  const Wwid* source_wwid = lookup.source_wwid;
+  const std::optional<Wwid>& target_wwid = lookup.on_target->wwid;
   if (!target_wwid.has_value()) {
     Skip(ViolationCode::kWwidMismatch, path,
          "device " + path + ": " + target() + " reports no WWID for it; WWID not checked");
     return;
   }
-  const std::string on_target = WwidText(*target_wwid) + " on " + target();
-  if (source_wwid.has_value() && *source_wwid != *target_wwid) {
+  if (source_wwid != nullptr && *source_wwid != *target_wwid) {
     Fail(ViolationCode::kWwidMismatch, path,
          "device " + path + ": WWID " + WwidText(*source_wwid) + " on " +
-             source_->node.value() + " but " + on_target + std::string(kHpvmWwidMismatch));
+             source_->node.value() + " but " + WwidText(*target_wwid) + " on " + target() +
+             std::string(kHpvmWwidMismatch));
     return;
   }
   if (storage.wwid.has_value() && *storage.wwid != *target_wwid) {
     Fail(ViolationCode::kWwidMismatch, path,
          "device " + path + ": WWID " + WwidText(*storage.wwid) + " pinned in " + name() +
-             " but " + on_target + std::string(kHpvmWwidMismatch));
+             " but " + WwidText(*target_wwid) + " on " + target() +
+             std::string(kHpvmWwidMismatch));
     return;
   }
-  if (source_wwid.has_value() || storage.wwid.has_value()) return;
+  if (source_wwid != nullptr || storage.wwid.has_value()) return;
   const std::string why = source_.has_value()
                               ? "its WWID on " + source_->node.value() + " is not known"
                               : "there is no source node";
   Skip(ViolationCode::kWwidMismatch, path,
-       "device " + path + ": " + why + " and " + name() + " pins no wwid; WWID " + on_target +
-           " not checked");
+       "device " + path + ": " + why + " and " + name() + " pins no wwid; WWID " +
+           WwidText(*target_wwid) + " on " + target() + " not checked");
 }
 
 void Validator::CheckNetwork(const config::GuestNetwork& network) {
@@ -267,16 +303,15 @@ void Validator::CheckNetwork(const config::GuestNetwork& network) {
          "inventory of " + target() + " is not known yet; vswitch " + vswitch + " not checked");
     return;
   }
-  const std::optional<std::string> target_nic = target_.inventory->FindVswitchNic(vswitch);
-  if (!target_nic.has_value()) {
+  const std::string* target_nic = target_.inventory->FindVswitchNic(vswitch);
+  if (target_nic == nullptr) {
     Fail(ViolationCode::kVswitchMismatch, vswitch,
          "vswitch " + vswitch + " does not exist on " + target() + std::string(kHpvmVswitch));
     return;
   }
   const inventory::InventoryIndex* source = KnownSource();
-  const std::optional<std::string> source_nic =
-      source != nullptr ? source->FindVswitchNic(vswitch) : std::nullopt;
-  if (source_nic.has_value() && *source_nic != *target_nic) {
+  const std::string* source_nic = source != nullptr ? source->FindVswitchNic(vswitch) : nullptr;
+  if (source_nic != nullptr && *source_nic != *target_nic) {
     Fail(ViolationCode::kVswitchMismatch, vswitch,
          "vswitch " + vswitch + " uses " + *source_nic + " on " + source_->node.value() +
              " but " + *target_nic + " on " + target() + std::string(kHpvmVswitch));
@@ -288,7 +323,7 @@ void Validator::CheckNetwork(const config::GuestNetwork& network) {
              *target_nic + " on " + target() + std::string(kHpvmVswitch));
     return;
   }
-  if (source_nic.has_value() || network.nic.has_value()) return;
+  if (source_nic != nullptr || network.nic.has_value()) return;
   const std::string why = source_.has_value()
                               ? "it is not known on " + source_->node.value()
                               : "there is no source node";
@@ -323,15 +358,20 @@ void Validator::CheckCapacity() {
   }
 }
 
-// Every WWID this disk is known by: pinned, on the source, on the target.
-std::set<std::string> Validator::WwidsOf(const GuestStorage& storage) const {
-  std::set<std::string> wwids;
-  if (storage.wwid.has_value()) wwids.insert(storage.wwid->value);
-  for (const inventory::InventoryIndex* inventory : {KnownSource(), target_.inventory}) {
-    if (inventory == nullptr || !inventory->devices_known()) continue;
-    const auto disk = inventory->FindDisk(storage.path);
-    if (disk.has_value() && disk->has_value()) wwids.insert((*disk)->value);
+// Every WWID this disk is known by (pinned, on the source, on the target), each once,
+// in WWID order. Points into the spec and the inventory indexes, which outlive the call.
+std::vector<const Wwid*> Validator::WwidsOf(const GuestStorage& storage,
+                                            const DiskLookup& lookup) const {
+  std::vector<const Wwid*> wwids;
+  if (storage.wwid.has_value()) wwids.push_back(&*storage.wwid);
+  if (lookup.source_wwid != nullptr) wwids.push_back(lookup.source_wwid);
+  if (lookup.on_target != nullptr && lookup.on_target->wwid.has_value()) {
+    wwids.push_back(&*lookup.on_target->wwid);
   }
+  const auto by_value = [](const Wwid* a, const Wwid* b) { return *a < *b; };
+  const auto same = [](const Wwid* a, const Wwid* b) { return *a == *b; };
+  std::sort(wwids.begin(), wwids.end(), by_value);
+  wwids.erase(std::unique(wwids.begin(), wwids.end(), same), wwids.end());
   return wwids;
 }
 
@@ -355,25 +395,29 @@ std::optional<std::string> Validator::Whereabouts(const PackageSpec& other) cons
 }
 
 void Validator::CheckStorageInUse() {
-  for (const GuestStorage& storage : package_.guest.storage) {
+  for (size_t i = 0; i < package_.guest.storage.size(); ++i) {
+    const GuestStorage& storage = package_.guest.storage[i];
     std::map<size_t, std::string> conflicts;  // Package index -> message; config order.
-    const auto consider = [&](const StorageUse& use, const std::string& what) {
+    // `what` is only built for a real conflict: readiness calls this for every pair.
+    const auto consider = [&](const StorageUse& use, std::string_view kind,
+                              const std::string& value) {
       const PackageSpec& other = cluster_.config().packages[use.package_index];
       if (other.name == package_.name || (storage.shared && use.shared)) return;
       if (conflicts.contains(use.package_index)) return;
       const std::optional<std::string> where = Whereabouts(other);
       if (!where.has_value()) return;
-      conflicts.emplace(use.package_index,
-                        what + " is also used by " + other.name.value() + " (" + *where + ")");
+      conflicts.emplace(use.package_index, std::string(kind) + value + " is also used by " +
+                                               other.name.value() + " (" + *where + ")");
     };
-    for (const std::string& wwid : WwidsOf(storage)) {
-      for (const StorageUse& use : cluster_.UsersOfWwid(Wwid{wwid})) {
-        consider(use, "disk WWID " + wwid);
+    for (const Wwid* wwid : WwidsOf(storage, disks_[i])) {
+      for (const StorageUse& use : cluster_.UsersOfWwid(*wwid)) {
+        consider(use, "disk WWID ", WwidText(*wwid));
       }
     }
-    const std::string kind = storage.type == config::StorageType::kDisk ? "disk " : "storage ";
+    const std::string_view kind =
+        storage.type == config::StorageType::kDisk ? "disk " : "storage ";
     for (const StorageUse& use : cluster_.UsersOfPath(storage.path)) {
-      consider(use, kind + storage.path);
+      consider(use, kind, storage.path);
     }
     for (auto& [index, message] : conflicts) {
       Fail(ViolationCode::kStorageInUse, storage.path, std::move(message));

@@ -26,27 +26,34 @@ NodeInventory Sample() {
 }
 
 TEST(InventoryIndex, FindsDisksWithAndWithoutWwid) {
-  const InventoryIndex index = InventoryIndex::Of(Sample());
+  const NodeInventory inventory = Sample();
+  const InventoryIndex index = InventoryIndex::Of(inventory);
 
-  const auto with_wwid = index.FindDisk("/dev/rdisk/disk10");
-  const auto without_wwid = index.FindDisk("/dev/rdisk/disk11");
+  const Disk* with_wwid = index.FindDisk("/dev/rdisk/disk10");
+  const Disk* without_wwid = index.FindDisk("/dev/rdisk/disk11");
 
-  ASSERT_TRUE(with_wwid.has_value());
-  EXPECT_EQ(*with_wwid, WwidOf(kWwid));
-  ASSERT_TRUE(without_wwid.has_value());
-  EXPECT_EQ(*without_wwid, std::nullopt);
-  EXPECT_EQ(index.FindDisk("/dev/rdisk/disk12"), std::nullopt);
+  ASSERT_NE(with_wwid, nullptr);
+  EXPECT_EQ(with_wwid->wwid, WwidOf(kWwid));
+  ASSERT_NE(index.FindDiskWwid("/dev/rdisk/disk10"), nullptr);
+  EXPECT_EQ(*index.FindDiskWwid("/dev/rdisk/disk10"), WwidOf(kWwid));
+  ASSERT_NE(without_wwid, nullptr);
+  EXPECT_EQ(without_wwid->wwid, std::nullopt);
+  EXPECT_EQ(index.FindDiskWwid("/dev/rdisk/disk11"), nullptr);
+  EXPECT_EQ(index.FindDisk("/dev/rdisk/disk12"), nullptr);
+  EXPECT_TRUE(index.HasDisk("/dev/rdisk/disk11"));
 }
 
 TEST(InventoryIndex, TellsLvolsSharedDevicesAndVswitchesApart) {
-  const InventoryIndex index = InventoryIndex::Of(Sample());
+  const NodeInventory inventory = Sample();
+  const InventoryIndex index = InventoryIndex::Of(inventory);
 
   EXPECT_TRUE(index.IsLogicalVolume("/dev/vg00/rlvol1"));
   EXPECT_FALSE(index.IsLogicalVolume("/dev/rdisk/disk10"));
   EXPECT_TRUE(index.IsSharedDevice("/dev/rdsk/c1t4d0"));
   EXPECT_FALSE(index.IsSharedDevice("/dev/rdisk/disk10"));
-  EXPECT_EQ(index.FindVswitchNic("vlan2"), "lan0");
-  EXPECT_EQ(index.FindVswitchNic("vlan3"), std::nullopt);
+  ASSERT_NE(index.FindVswitchNic("vlan2"), nullptr);
+  EXPECT_EQ(*index.FindVswitchNic("vlan2"), "lan0");
+  EXPECT_EQ(index.FindVswitchNic("vlan3"), nullptr);
   EXPECT_TRUE(index.devices_known());
   EXPECT_EQ(index.capacity(), (Capacity{8, Gib(32)}));
 }
@@ -56,7 +63,7 @@ TEST(InventoryIndex, UnknownKeepsOnlyTheCapacity) {
 
   EXPECT_FALSE(index.devices_known());
   EXPECT_EQ(index.capacity(), (Capacity{4, Gib(8)}));
-  EXPECT_EQ(index.FindVswitchNic("vlan2"), std::nullopt);
+  EXPECT_EQ(index.FindVswitchNic("vlan2"), nullptr);
 }
 
 TEST(InventoryHelpers, LinearLookupsAgreeWithTheIndex) {

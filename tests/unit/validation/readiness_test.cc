@@ -133,6 +133,45 @@ TEST(Readiness, EqualsValidatingEachPairOnItsOwn) {
   }
 }
 
+// A node agent re-probes before a start and passes its fresh inventory explicitly; that
+// goes through InventoryIndex lookups rather than the view's dense tables.
+TEST(ValidateMigrationWithEndpoints, UsesTheInventoryPassedForTheTarget) {
+  const config::ClusterConfig config = ThreeNodes();
+  const ClusterFacts facts = Running();
+  const ClusterView cluster(config, facts);
+  const config::PackageSpec& hpvm1 = *config.FindPackage(PackageName("hpvm1"));
+  const Endpoint source{NodeName("ivmcl01"), cluster.Inventory(NodeName("ivmcl01"))};
+  const inventory::NodeInventory same = Host(kWwidA);
+  const inventory::NodeInventory lost_disk =
+      InventoryBuilder().Vswitch("vlan2", "lan0").Capacity(4, Gib(8)).Build();
+  const inventory::InventoryIndex same_index = inventory::InventoryIndex::Of(same);
+  const inventory::InventoryIndex lost_index = inventory::InventoryIndex::Of(lost_disk);
+
+  const ValidationResult as_configured =
+      ValidateMigration(hpvm1, source, {NodeName("ivmcl02"), &same_index}, cluster);
+  const ValidationResult reprobed =
+      ValidateMigration(hpvm1, source, {NodeName("ivmcl02"), &lost_index}, cluster);
+
+  EXPECT_EQ(as_configured.violations,
+            ValidateMigration(hpvm1, NodeName("ivmcl02"), cluster).violations);
+  EXPECT_TRUE(as_configured.ok());
+  EXPECT_EQ(reprobed.Codes(), std::vector<Code>{Code::kDeviceMissing});
+}
+
+TEST(ValidateMigrationWithEndpoints, PackageOutsideTheViewIsValidatedToo) {
+  const config::ClusterConfig config = ThreeNodes();
+  const ClusterFacts facts = Running();
+  const ClusterView cluster(config, facts);
+  const config::PackageSpec candidate =
+      PackageBuilder("hpvm9").Disk("/dev/rdisk/disk10").Network("vlan2").Build();
+
+  const ValidationResult to_second = ValidateMigration(candidate, NodeName("ivmcl02"), cluster);
+  const ValidationResult to_third = ValidateMigration(candidate, NodeName("ivmcl03"), cluster);
+
+  EXPECT_EQ(to_second.Codes(), std::vector<Code>{Code::kStorageInUse});
+  EXPECT_EQ(to_third.Codes(), (std::vector<Code>{Code::kNodeNotEligible, Code::kStorageInUse}));
+}
+
 TEST(Readiness, IsDeterministic) {
   const std::string first = ReadinessJson(ComputeReadiness(ThreeNodes(), Running()));
 
