@@ -53,7 +53,8 @@ cmcl::inventory::NodeInventory Inventory(const Options& options, int node) {
   }
   for (int vswitch = 0; vswitch < 4; ++vswitch) {
     const bool moved = odd_node && vswitch == 3;
-    inventory.Vswitch("vlan" + std::to_string(vswitch), "lan" + std::to_string(moved ? 9 : vswitch));
+    inventory.Vswitch("vlan" + std::to_string(vswitch),
+                      "lan" + std::to_string(moved ? 9 : vswitch));
   }
   return inventory.Capacity(512, Gib(4096)).Build();
 }
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
       "{\"benchmark\":\"readiness\",\"packages\":%d,\"nodes\":%d,\"pairs\":%zu,"
       "\"refused_pairs\":%zu,\"runs\":%d,\"ms_median\":%.1f,\"ms_min\":%.1f,\"ms_max\":%.1f,"
       "\"index_ms_median\":%.1f,\"us_per_pair\":%.2f}\n",
-      options.packages, options.nodes, pairs, refused, options.runs, median, ms.front(),
-      ms.back(), view_ms[view_ms.size() / 2], median * 1000.0 / static_cast<double>(pairs));
+      options.packages, options.nodes, pairs, refused, options.runs, median, ms.front(), ms.back(),
+      view_ms[view_ms.size() / 2], median * 1000.0 / static_cast<double>(pairs));
   return 0;
 }

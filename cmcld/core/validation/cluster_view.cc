@@ -34,10 +34,14 @@ const inventory::NodeInventory* KnownInventory(const config::NodeSpec& node,
 
 std::string_view OccupancyName(Occupancy occupancy) {
   switch (occupancy) {
-    case Occupancy::kStarting: return "starting";
-    case Occupancy::kUp: return "up";
-    case Occupancy::kHalting: return "halting";
-    case Occupancy::kHaltFailed: return "halt_failed";
+    case Occupancy::kStarting:
+      return "starting";
+    case Occupancy::kUp:
+      return "up";
+    case Occupancy::kHalting:
+      return "halting";
+    case Occupancy::kHaltFailed:
+      return "halt_failed";
   }
   return "unknown";
 }
@@ -97,8 +101,7 @@ void ClusterView::IndexStorage() {
   for (size_t index = 0; index < config_.packages.size(); ++index) {
     const config::PackageSpec& package = config_.packages[index];
     const std::optional<NodeName> home = HomeOf(package);
-    const inventory::InventoryIndex* home_inventory =
-        home.has_value() ? Inventory(*home) : nullptr;
+    const inventory::InventoryIndex* home_inventory = home.has_value() ? Inventory(*home) : nullptr;
     for (const config::GuestStorage& storage : package.guest.storage) {
       const StorageUse use{index, storage.shared};
       path_users_[storage.path].push_back(use);

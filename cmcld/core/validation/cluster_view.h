@@ -128,7 +128,7 @@ class ClusterView {
   std::unordered_map<const inventory::InventoryIndex*, const NodeEntry*> entries_;
   std::unordered_map<std::string_view, uint32_t> path_ids_;
   std::vector<std::vector<uint32_t>> package_path_ids_;  // Parallel to config.packages.
-  std::unordered_map<NodeName, Usage> usage_;  // Of every placed package.
+  std::unordered_map<NodeName, Usage> usage_;            // Of every placed package.
   std::unordered_map<std::string, std::vector<StorageUse>> path_users_;
   std::unordered_map<std::string, std::vector<StorageUse>> wwid_users_;
 };

@@ -19,8 +19,8 @@ CheckReport Report(const ClusterView& cluster, const config::PackageSpec& packag
   if (source.has_value()) source_end = Endpoint{*source, cluster.Inventory(*source)};
   for (const NodeName& target : targets) {
     report.results.push_back(
-        {target, ValidateMigration(package, source_end,
-                                   Endpoint{target, cluster.Inventory(target)}, cluster)});
+        {target, ValidateMigration(package, source_end, Endpoint{target, cluster.Inventory(target)},
+                                   cluster)});
   }
   return report;
 }
@@ -39,11 +39,21 @@ void AppendJsonString(std::string& out, const std::string& text) {
   out += '"';
   for (const char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           constexpr std::string_view kHex = "0123456789abcdef";
@@ -90,9 +100,9 @@ std::vector<PackageReadiness> ComputeReadiness(const ClusterView& cluster) {
   readiness.reserve(cluster.config().packages.size());
   for (const config::PackageSpec& package : cluster.config().packages) {
     const auto placed = cluster.facts().placements.find(package.name);
-    const std::optional<NodeName> here =
-        placed == cluster.facts().placements.end() ? std::nullopt
-                                                   : std::optional(placed->second.node);
+    const std::optional<NodeName> here = placed == cluster.facts().placements.end()
+                                             ? std::nullopt
+                                             : std::optional(placed->second.node);
     readiness.push_back(Report(cluster, package, cluster.SourceOf(package, std::nullopt),
                                AllBut(cluster.NodesOf(package), here)));
   }
@@ -168,8 +178,7 @@ std::vector<std::string> CheckReportLines(const CheckReport& report) {
       lines.push_back(node + ": " + to_string(violation.code) + ": " + violation.message);
     }
     for (const Violation& violation : result.result.unchecked) {
-      lines.push_back(node + ": unchecked " + to_string(violation.code) + ": " +
-                      violation.message);
+      lines.push_back(node + ": unchecked " + to_string(violation.code) + ": " + violation.message);
     }
     if (result.result.violations.empty() && result.result.unchecked.empty()) {
       lines.push_back(node + ": ok");

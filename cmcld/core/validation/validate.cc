@@ -95,8 +95,7 @@ class Validator {
   void CheckNetwork(const config::GuestNetwork& network);
   void CheckCapacity();
   void CheckStorageInUse();
-  std::vector<const Wwid*> WwidsOf(const GuestStorage& storage,
-                                   const DiskLookup& lookup) const;
+  std::vector<const Wwid*> WwidsOf(const GuestStorage& storage, const DiskLookup& lookup) const;
   std::optional<std::string> Whereabouts(const PackageSpec& other) const;
 
   const PackageSpec& package_;
@@ -241,8 +240,8 @@ void Validator::CheckStorage(size_t index) {
 void Validator::CheckDisk(const GuestStorage& storage, const DiskLookup& lookup) {
   const inventory::InventoryIndex& inventory = *target_.inventory;
   if (!inventory.devices_known()) {
-    const std::string why = "inventory of " + target() + " is not known yet; device " +
-                            storage.path + " not checked";
+    const std::string why =
+        "inventory of " + target() + " is not known yet; device " + storage.path + " not checked";
     Skip(ViolationCode::kDeviceMissing, storage.path, why);
     Skip(ViolationCode::kWwidMismatch, storage.path, why);
     return;
@@ -275,16 +274,14 @@ void Validator::CheckWwid(const GuestStorage& storage, const DiskLookup& lookup)
   }
   if (source_wwid != nullptr && *source_wwid != *target_wwid) {
     Fail(ViolationCode::kWwidMismatch, path,
-         "device " + path + ": WWID " + WwidText(*source_wwid) + " on " +
-             source_->node.value() + " but " + WwidText(*target_wwid) + " on " + target() +
-             std::string(kHpvmWwidMismatch));
+         "device " + path + ": WWID " + WwidText(*source_wwid) + " on " + source_->node.value() +
+             " but " + WwidText(*target_wwid) + " on " + target() + std::string(kHpvmWwidMismatch));
     return;
   }
   if (storage.wwid.has_value() && *storage.wwid != *target_wwid) {
     Fail(ViolationCode::kWwidMismatch, path,
-         "device " + path + ": WWID " + WwidText(*storage.wwid) + " pinned in " + name() +
-             " but " + WwidText(*target_wwid) + " on " + target() +
-             std::string(kHpvmWwidMismatch));
+         "device " + path + ": WWID " + WwidText(*storage.wwid) + " pinned in " + name() + " but " +
+             WwidText(*target_wwid) + " on " + target() + std::string(kHpvmWwidMismatch));
     return;
   }
   if (source_wwid != nullptr || storage.wwid.has_value()) return;
@@ -313,8 +310,8 @@ void Validator::CheckNetwork(const config::GuestNetwork& network) {
   const std::string* source_nic = source != nullptr ? source->FindVswitchNic(vswitch) : nullptr;
   if (source_nic != nullptr && *source_nic != *target_nic) {
     Fail(ViolationCode::kVswitchMismatch, vswitch,
-         "vswitch " + vswitch + " uses " + *source_nic + " on " + source_->node.value() +
-             " but " + *target_nic + " on " + target() + std::string(kHpvmVswitch));
+         "vswitch " + vswitch + " uses " + *source_nic + " on " + source_->node.value() + " but " +
+             *target_nic + " on " + target() + std::string(kHpvmVswitch));
     return;
   }
   if (network.nic.has_value() && *network.nic != *target_nic) {
@@ -324,12 +321,11 @@ void Validator::CheckNetwork(const config::GuestNetwork& network) {
     return;
   }
   if (source_nic != nullptr || network.nic.has_value()) return;
-  const std::string why = source_.has_value()
-                              ? "it is not known on " + source_->node.value()
-                              : "there is no source node";
+  const std::string why = source_.has_value() ? "it is not known on " + source_->node.value()
+                                              : "there is no source node";
   Skip(ViolationCode::kVswitchMismatch, vswitch,
-       "vswitch " + vswitch + ": " + why + " and " + name() + " pins no nic; NIC " +
-           *target_nic + " on " + target() + " not checked");
+       "vswitch " + vswitch + ": " + why + " and " + name() + " pins no nic; NIC " + *target_nic +
+           " on " + target() + " not checked");
 }
 
 void Validator::CheckCapacity() {
@@ -414,8 +410,7 @@ void Validator::CheckStorageInUse() {
         consider(use, "disk WWID ", WwidText(*wwid));
       }
     }
-    const std::string_view kind =
-        storage.type == config::StorageType::kDisk ? "disk " : "storage ";
+    const std::string_view kind = storage.type == config::StorageType::kDisk ? "disk " : "storage ";
     for (const StorageUse& use : cluster_.UsersOfPath(storage.path)) {
       consider(use, kind, storage.path);
     }
@@ -428,8 +423,8 @@ void Validator::CheckStorageInUse() {
 }  // namespace
 
 ValidationResult ValidateMigration(const config::PackageSpec& package,
-                                   const std::optional<Endpoint>& source,
-                                   const Endpoint& target, const ClusterView& cluster) {
+                                   const std::optional<Endpoint>& source, const Endpoint& target,
+                                   const ClusterView& cluster) {
   return Validator(package, source, target, cluster).Run();
 }
 
@@ -439,8 +434,7 @@ ValidationResult ValidateMigration(const config::PackageSpec& package, const Nod
   if (const std::optional<NodeName> node = cluster.SourceOf(package, target)) {
     source = Endpoint{*node, cluster.Inventory(*node)};
   }
-  return ValidateMigration(package, source, Endpoint{target, cluster.Inventory(target)},
-                           cluster);
+  return ValidateMigration(package, source, Endpoint{target, cluster.Inventory(target)}, cluster);
 }
 
 }  // namespace cmcl::validation

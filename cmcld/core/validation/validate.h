@@ -50,8 +50,8 @@ struct Endpoint {
 
 // The general form: explicit source (nullopt = none) and target ends.
 ValidationResult ValidateMigration(const config::PackageSpec& package,
-                                   const std::optional<Endpoint>& source,
-                                   const Endpoint& target, const ClusterView& cluster);
+                                   const std::optional<Endpoint>& source, const Endpoint& target,
+                                   const ClusterView& cluster);
 
 // The usual form: source and both inventories as `cluster` says (DESIGN.md section 6).
 ValidationResult ValidateMigration(const config::PackageSpec& package, const NodeName& target,

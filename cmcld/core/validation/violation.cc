@@ -6,15 +6,24 @@ namespace cmcl::validation {
 
 std::string_view ViolationCodeName(ViolationCode code) {
   switch (code) {
-    case ViolationCode::kTargetNotMember: return "target_not_member";
-    case ViolationCode::kNodeNotEligible: return "node_not_eligible";
-    case ViolationCode::kSharedDevice: return "shared_device";
-    case ViolationCode::kUnsupportedStorage: return "unsupported_storage";
-    case ViolationCode::kDeviceMissing: return "device_missing";
-    case ViolationCode::kWwidMismatch: return "wwid_mismatch";
-    case ViolationCode::kVswitchMismatch: return "vswitch_mismatch";
-    case ViolationCode::kInsufficientCapacity: return "insufficient_capacity";
-    case ViolationCode::kStorageInUse: return "storage_in_use";
+    case ViolationCode::kTargetNotMember:
+      return "target_not_member";
+    case ViolationCode::kNodeNotEligible:
+      return "node_not_eligible";
+    case ViolationCode::kSharedDevice:
+      return "shared_device";
+    case ViolationCode::kUnsupportedStorage:
+      return "unsupported_storage";
+    case ViolationCode::kDeviceMissing:
+      return "device_missing";
+    case ViolationCode::kWwidMismatch:
+      return "wwid_mismatch";
+    case ViolationCode::kVswitchMismatch:
+      return "vswitch_mismatch";
+    case ViolationCode::kInsufficientCapacity:
+      return "insufficient_capacity";
+    case ViolationCode::kStorageInUse:
+      return "storage_in_use";
   }
   return "unknown";
 }

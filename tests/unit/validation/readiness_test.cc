@@ -184,10 +184,10 @@ TEST(Readiness, IsDeterministic) {
 TEST(CheckOffline, SourceIsTheFirstListedNodeOtherThanTheTarget) {
   const config::ClusterConfig config = ThreeNodes();
 
-  const Result<CheckReport> to_first = CheckOffline(config, PackageName("hpvm1"),
-                                                    NodeName("ivmcl01"));
-  const Result<CheckReport> to_third = CheckOffline(config, PackageName("hpvm1"),
-                                                    NodeName("ivmcl03"));
+  const Result<CheckReport> to_first =
+      CheckOffline(config, PackageName("hpvm1"), NodeName("ivmcl01"));
+  const Result<CheckReport> to_third =
+      CheckOffline(config, PackageName("hpvm1"), NodeName("ivmcl03"));
 
   ASSERT_TRUE(to_first.ok());
   EXPECT_EQ(to_first->source, NodeName("ivmcl02"));
@@ -212,10 +212,9 @@ TEST(CheckOffline, WithoutTargetChecksEveryOtherListedNode) {
 TEST(CheckOffline, MembershipMeansConfiguredAsAMember) {
   const config::ClusterConfig config = ThreeNodes();
 
-  const Result<CheckReport> known = CheckOffline(config, PackageName("web01"),
-                                                 NodeName("ivmcl03"));
-  const Result<CheckReport> unknown = CheckOffline(config, PackageName("web01"),
-                                                   NodeName("ivmcl09"));
+  const Result<CheckReport> known = CheckOffline(config, PackageName("web01"), NodeName("ivmcl03"));
+  const Result<CheckReport> unknown =
+      CheckOffline(config, PackageName("web01"), NodeName("ivmcl09"));
 
   ASSERT_TRUE(known.ok());
   EXPECT_TRUE(known->ok());
@@ -240,8 +239,8 @@ TEST(CheckOffline, DiskSharedWithAnotherConfiguredPackageIsInUse) {
   config.packages.push_back(
       PackageBuilder("web02").Nodes({"ivmcl02"}).Disk("/dev/rdisk/disk10").Build());
 
-  const Result<CheckReport> report = CheckOffline(config, PackageName("hpvm1"),
-                                                  NodeName("ivmcl02"));
+  const Result<CheckReport> report =
+      CheckOffline(config, PackageName("hpvm1"), NodeName("ivmcl02"));
 
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->results.at(0).result.violations.at(0).message,
@@ -265,8 +264,8 @@ TEST(CheckOnline, SourceIsWhereTheGuestRuns) {
 
 CheckReport SmallReport() {
   ValidationResult refused;
-  refused.violations.push_back({Code::kVswitchMismatch, "vswitch \"vlan2\" uses lan0",
-                                NodeName("ivmcl02"), "vlan2"});
+  refused.violations.push_back(
+      {Code::kVswitchMismatch, "vswitch \"vlan2\" uses lan0", NodeName("ivmcl02"), "vlan2"});
   ValidationResult unchecked;
   unchecked.unchecked.push_back({Code::kWwidMismatch, "not checked", NodeName("ivmcl03"), ""});
   return CheckReport{PackageName("hpvm1"),

@@ -35,11 +35,8 @@ constexpr const char* kWwidC = "0x600508b4000156d700012000000b000c";
 
 // The baseline every row starts from; rows change what they test.
 struct Scenario {
-  PackageBuilder package = PackageBuilder("hpvm1")
-                               .Vcpus(1)
-                               .Memory(Gib(3))
-                               .Disk("/dev/rdisk/disk10")
-                               .Network("vlan2");
+  PackageBuilder package =
+      PackageBuilder("hpvm1").Vcpus(1).Memory(Gib(3)).Disk("/dev/rdisk/disk10").Network("vlan2");
   InventoryBuilder source = InventoryBuilder()
                                 .Disk("/dev/rdisk/disk10", kWwidA)
                                 .Vswitch("vlan2", "lan0")
@@ -94,8 +91,8 @@ TEST_P(ValidateMigrationTable, ReportsExactlyTheRowsViolations) {
   const config::ClusterConfig config = scenario.Config();
   const ClusterView cluster(config, scenario.facts);
 
-  const ValidationResult result = ValidateMigration(
-      *config.FindPackage(PackageName("hpvm1")), NodeName(scenario.target_node), cluster);
+  const ValidationResult result = ValidateMigration(*config.FindPackage(PackageName("hpvm1")),
+                                                    NodeName(scenario.target_node), cluster);
 
   EXPECT_EQ(result.Codes(), GetParam().violations);
   EXPECT_EQ(result.UncheckedCodes(), GetParam().unchecked);
@@ -137,7 +134,8 @@ const Row kSingleChecks[] = {
        s.target_node = "ivmcl03";
        s.third = s.target;
      },
-     {}, {}},
+     {},
+     {}},
     {"ArbitratorIsNotEligible",
      [](Scenario& s) {
        s.package.AllNodes();
@@ -163,7 +161,8 @@ const Row kSingleChecks[] = {
       "migrated."}},
     {"CdromIsSharedEvenIfNoNodeListsIt",
      [](Scenario& s) { s.package.Device("/dev/rdsk/c2t0d0", DeviceType::kCdrom); },
-     {Code::kSharedDevice}, {}},
+     {Code::kSharedDevice},
+     {}},
     {"DeviceListedSharedByTargetIsShared",
      [](Scenario& s) {
        s.package.Device("/dev/rtape/tape1", DeviceType::kOther);
@@ -179,7 +178,8 @@ const Row kSingleChecks[] = {
       "migrated. (ivmcl01 lists it in shared_devices)"}},
     {"UnsharedOtherDeviceIsFine",
      [](Scenario& s) { s.package.Device("/dev/rtape/tape1", DeviceType::kOther); },
-     {}, {}},
+     {},
+     {}},
     {"HpvmRefusalLvolStorage",
      [](Scenario& s) { s.package.Lvol("/dev/vg00/rlvol1"); },
      {Code::kUnsupportedStorage},
@@ -199,7 +199,9 @@ const Row kSingleChecks[] = {
       "it shared: true if every node mounts it from shared storage)"}},
     {"SharedFileIsAllowedButNotChecked",
      [](Scenario& s) { s.package.File("/shared/guests/hpvm1.img", true); },
-     {}, {}, {Code::kDeviceMissing}},
+     {},
+     {},
+     {Code::kDeviceMissing}},
     {"HpvmRefusalDeviceMissing",
      [](Scenario& s) {
        s.target = InventoryBuilder().Vswitch("vlan2", "lan0").Capacity(4, Gib(8));
@@ -233,7 +235,9 @@ const Row kSingleChecks[] = {
                       .Vswitch("vlan2", "lan0")
                       .Capacity(4, Gib(8));
      },
-     {}, {}, {Code::kWwidMismatch}},
+     {},
+     {},
+     {Code::kWwidMismatch}},
     {"HpvmRefusalVswitchOnAnotherNic",
      [](Scenario& s) {
        s.target = InventoryBuilder()
@@ -245,7 +249,10 @@ const Row kSingleChecks[] = {
      {"vswitch vlan2 uses lan0 on ivmcl01 but lan1 on ivmcl02 (hpvmmigrate: vswitch "
       "validation failed)"}},
     {"VswitchMissingOnTarget",
-     [](Scenario& s) { s.package.Network("vlan9"); s.source.Vswitch("vlan9", "lan3"); },
+     [](Scenario& s) {
+       s.package.Network("vlan9");
+       s.source.Vswitch("vlan9", "lan3");
+     },
      {Code::kVswitchMismatch},
      {"vswitch vlan9 does not exist on ivmcl02 (hpvmmigrate: vswitch validation failed)"}},
     {"PinnedNicDifferentFromTarget",
@@ -275,12 +282,15 @@ const Row kSingleChecks[] = {
        s.others.push_back(PackageBuilder("web01").Vcpus(4).Memory(Gib(8)));
        s.facts.placements[PackageName("web01")] = {NodeName("ivmcl03"), Occupancy::kUp};
      },
-     {}, {}},
+     {},
+     {}},
     {"UnknownCapacityIsUnchecked",
      [](Scenario& s) {
        s.target = InventoryBuilder().Disk("/dev/rdisk/disk10", kWwidA).Vswitch("vlan2", "lan0");
      },
-     {}, {}, {Code::kInsufficientCapacity}},
+     {},
+     {},
+     {Code::kInsufficientCapacity}},
     {"DiskWwidUsedByAnotherRunningPackage",
      [](Scenario& s) {
        s.others.push_back(PackageBuilder("web02").Nodes({"ivmcl03"}).Disk("/dev/rdisk/disk20"));
@@ -298,41 +308,52 @@ const Row kSingleChecks[] = {
       "ivmcl02)"}},
     {"DiskOfADownPackageIsNotInUse",
      [](Scenario& s) { s.others.push_back(PackageBuilder("web03").Disk("/dev/rdisk/disk10")); },
-     {}, {}},
+     {},
+     {}},
     {"DiskBothMarkSharedIsNotInUse",
      [](Scenario& s) {
        s.package = PackageBuilder("hpvm1").Memory(Gib(3)).SharedDisk("/dev/rdisk/disk10");
        s.others.push_back(PackageBuilder("web03").SharedDisk("/dev/rdisk/disk10"));
        s.facts.placements[PackageName("web03")] = {NodeName("ivmcl03"), Occupancy::kUp};
      },
-     {}, {}},
+     {},
+     {}},
     {"DiskOnlyOneMarksSharedIsInUse",
      [](Scenario& s) {
        s.others.push_back(PackageBuilder("web03").SharedDisk("/dev/rdisk/disk10"));
        s.facts.placements[PackageName("web03")] = {NodeName("ivmcl03"), Occupancy::kUp};
      },
-     {Code::kStorageInUse}, {}},
+     {Code::kStorageInUse},
+     {}},
 };
 
 // The source rules of DESIGN.md section 6.
 const Row kSourceRules[] = {
     {"NoSourceAndNothingPinnedIsUncheckedNotRefused",
      [](Scenario& s) { s.facts.placements.clear(); },
-     {}, {}, {Code::kWwidMismatch, Code::kVswitchMismatch}},
+     {},
+     {},
+     {Code::kWwidMismatch, Code::kVswitchMismatch}},
     {"NoSourceUsesPinsAndTheyMatch",
      [](Scenario& s) {
        s.facts.placements.clear();
-       s.package = PackageBuilder("hpvm1").Memory(Gib(3)).Disk("/dev/rdisk/disk10", kWwidA)
+       s.package = PackageBuilder("hpvm1")
+                       .Memory(Gib(3))
+                       .Disk("/dev/rdisk/disk10", kWwidA)
                        .Network("vlan2", "lan0");
      },
-     {}, {}},
+     {},
+     {}},
     {"NoSourceUsesPinsAndTheyDiffer",
      [](Scenario& s) {
        s.facts.placements.clear();
-       s.package = PackageBuilder("hpvm1").Memory(Gib(3)).Disk("/dev/rdisk/disk10", kWwidB)
+       s.package = PackageBuilder("hpvm1")
+                       .Memory(Gib(3))
+                       .Disk("/dev/rdisk/disk10", kWwidB)
                        .Network("vlan2", "lan1");
      },
-     {Code::kWwidMismatch, Code::kVswitchMismatch}, {}},
+     {Code::kWwidMismatch, Code::kVswitchMismatch},
+     {}},
     {"LastNodeIsTheSourceOfAStart",
      [](Scenario& s) {
        s.facts.placements.clear();
@@ -345,26 +366,31 @@ const Row kSourceRules[] = {
       "match)"}},
     {"ReportedInventoryOverridesTheConfiguredOne",
      [](Scenario& s) {
-       s.facts.reported_inventories[NodeName("ivmcl02")] =
-           InventoryBuilder()
-               .Disk("/dev/rdisk/disk10", kWwidA)
-               .Vswitch("vlan2", "lan5")
-               .Capacity(4, Gib(8))
-               .Build();
+       s.facts.reported_inventories[NodeName("ivmcl02")] = InventoryBuilder()
+                                                               .Disk("/dev/rdisk/disk10", kWwidA)
+                                                               .Vswitch("vlan2", "lan5")
+                                                               .Capacity(4, Gib(8))
+                                                               .Build();
      },
-     {Code::kVswitchMismatch}, {}},
+     {Code::kVswitchMismatch},
+     {}},
     {"SourceMissingTheDiskLeavesWwidUnchecked",
      [](Scenario& s) { s.source = InventoryBuilder().Vswitch("vlan2", "lan0"); },
-     {}, {}, {Code::kWwidMismatch}},
+     {},
+     {},
+     {Code::kWwidMismatch}},
     {"TargetInventoryNotProbedYetIsUnchecked",
      [](Scenario& s) { s.target_probed = true; },
-     {}, {}, {Code::kDeviceMissing, Code::kWwidMismatch, Code::kVswitchMismatch}},
+     {},
+     {},
+     {Code::kDeviceMissing, Code::kWwidMismatch, Code::kVswitchMismatch}},
     {"TargetInventoryNotProbedStillChecksDvdAndCapacity",
      [](Scenario& s) {
        s.target_probed = true;
        s.package.Device("/dev/rdsk/c1t4d0", DeviceType::kDvd).Vcpus(5);
      },
-     {Code::kSharedDevice, Code::kInsufficientCapacity}, {},
+     {Code::kSharedDevice, Code::kInsufficientCapacity},
+     {},
      {Code::kDeviceMissing, Code::kWwidMismatch, Code::kVswitchMismatch}},
 };
 
@@ -374,17 +400,21 @@ const Row kCombinations[] = {
      [](Scenario& s) {
        s.target_node = "ivmcl03";
        s.facts.up_members.erase(NodeName("ivmcl03"));
-       s.package.Disk("/dev/rdisk/disk20").Disk("/dev/rdisk/disk30").Lvol("/dev/vg00/rlvol1")
-           .Device("/dev/rdsk/c1t4d0", DeviceType::kDvd).Network("vlan3").Vcpus(5);
+       s.package.Disk("/dev/rdisk/disk20")
+           .Disk("/dev/rdisk/disk30")
+           .Lvol("/dev/vg00/rlvol1")
+           .Device("/dev/rdsk/c1t4d0", DeviceType::kDvd)
+           .Network("vlan3")
+           .Vcpus(5);
        s.source.Disk("/dev/rdisk/disk20", kWwidB).Vswitch("vlan3", "lan1");
        s.third.Vswitch("vlan3", "lan2");
        s.others.push_back(PackageBuilder("web02").Nodes({"ivmcl03"}).Disk("/dev/rdisk/disk20"));
        s.facts.placements[PackageName("web02")] = {NodeName("ivmcl03"), Occupancy::kUp};
      },
      {Code::kTargetNotMember, Code::kNodeNotEligible, Code::kSharedDevice,
-      Code::kUnsupportedStorage, Code::kDeviceMissing, Code::kDeviceMissing,
-      Code::kWwidMismatch, Code::kVswitchMismatch, Code::kInsufficientCapacity,
-      Code::kStorageInUse, Code::kStorageInUse},
+      Code::kUnsupportedStorage, Code::kDeviceMissing, Code::kDeviceMissing, Code::kWwidMismatch,
+      Code::kVswitchMismatch, Code::kInsufficientCapacity, Code::kStorageInUse,
+      Code::kStorageInUse},
      {"target node ivmcl03 is not an up member of the cluster",
       "ivmcl03 is not in the node list of hpvm1",
       "Device /dev/rdsk/c1t4d0 is shared. Guest with shared storage devices cannot be "
@@ -409,7 +439,8 @@ const Row kCombinations[] = {
        s.facts.switching_disabled.insert({PackageName("hpvm1"), NodeName("ivmcl03")});
        s.third = InventoryBuilder().Disk("/dev/rdisk/disk10", kWwidA).Vswitch("vlan2", "lan0");
      },
-     {Code::kNodeNotEligible, Code::kNodeNotEligible, Code::kNodeNotEligible}, {},
+     {Code::kNodeNotEligible, Code::kNodeNotEligible, Code::kNodeNotEligible},
+     {},
      {Code::kInsufficientCapacity}},
     {"VcpusAndMemoryBothShort",
      [](Scenario& s) { s.package.Vcpus(8).Memory(Gib(16)); },
@@ -418,13 +449,17 @@ const Row kCombinations[] = {
       "ivmcl02 has 8GiB of 8GiB memory free; hpvm1 needs 16GiB"}},
     {"HpvmRefusalsAllAtOnce",
      [](Scenario& s) {
-       s.package.Device("/dev/rdsk/c1t4d0", DeviceType::kDvd).Lvol("/dev/vg00/rlvol1")
+       s.package.Device("/dev/rdsk/c1t4d0", DeviceType::kDvd)
+           .Lvol("/dev/vg00/rlvol1")
            .Disk("/dev/rdisk/disk11");
-       s.target = InventoryBuilder().Disk("/dev/rdisk/disk10", kWwidB).Vswitch("vlan2", "lan1")
+       s.target = InventoryBuilder()
+                      .Disk("/dev/rdisk/disk10", kWwidB)
+                      .Vswitch("vlan2", "lan1")
                       .Capacity(4, Gib(8));
      },
-     {Code::kSharedDevice, Code::kUnsupportedStorage, Code::kDeviceMissing,
-      Code::kWwidMismatch, Code::kVswitchMismatch}, {}},
+     {Code::kSharedDevice, Code::kUnsupportedStorage, Code::kDeviceMissing, Code::kWwidMismatch,
+      Code::kVswitchMismatch},
+     {}},
 };
 
 std::string RowName(const ::testing::TestParamInfo<Row>& info) { return info.param.name; }
@@ -433,8 +468,8 @@ INSTANTIATE_TEST_SUITE_P(EachCheck, ValidateMigrationTable, ::testing::ValuesIn(
                          RowName);
 INSTANTIATE_TEST_SUITE_P(SourceRules, ValidateMigrationTable, ::testing::ValuesIn(kSourceRules),
                          RowName);
-INSTANTIATE_TEST_SUITE_P(Combinations, ValidateMigrationTable,
-                         ::testing::ValuesIn(kCombinations), RowName);
+INSTANTIATE_TEST_SUITE_P(Combinations, ValidateMigrationTable, ::testing::ValuesIn(kCombinations),
+                         RowName);
 
 }  // namespace
 }  // namespace cmcl::validation
