@@ -172,6 +172,34 @@ TEST(ValidateMigrationWithEndpoints, PackageOutsideTheViewIsValidatedToo) {
   EXPECT_EQ(to_third.Codes(), (std::vector<Code>{Code::kNodeNotEligible, Code::kStorageInUse}));
 }
 
+TEST(Readiness, DownPackageComparesEveryNodeWithTheLastNodeThatRanIt) {
+  const config::ClusterConfig config = ThreeNodes();
+  ClusterFacts facts = Running();
+  facts.placements.erase(PackageName("hpvm1"));
+  facts.last_nodes[PackageName("hpvm1")] = NodeName("ivmcl03");
+
+  const std::vector<PackageReadiness> readiness = ComputeReadiness(config, facts);
+
+  EXPECT_EQ(readiness[0].source, NodeName("ivmcl03"));
+  ASSERT_EQ(NodesOf(readiness[0]), (std::vector<std::string>{"ivmcl01", "ivmcl02", "ivmcl03"}));
+  EXPECT_EQ(readiness[0].results[0].result.Codes(), std::vector<Code>{Code::kWwidMismatch});
+  EXPECT_EQ(readiness[0].results[1].result.Codes(), std::vector<Code>{Code::kWwidMismatch});
+  EXPECT_TRUE(readiness[0].results[2].result.ok());
+}
+
+// A halt_failed guest may still run where it is (DESIGN.md section 5): that node is its
+// source and not a failover target.
+TEST(Readiness, HaltFailedGuestCountsAsRunningWhereItIs) {
+  const config::ClusterConfig config = ThreeNodes();
+  ClusterFacts facts = Running();
+  facts.placements[PackageName("hpvm1")] = {NodeName("ivmcl02"), Occupancy::kHaltFailed};
+
+  const std::vector<PackageReadiness> readiness = ComputeReadiness(config, facts);
+
+  EXPECT_EQ(readiness[0].source, NodeName("ivmcl02"));
+  EXPECT_EQ(NodesOf(readiness[0]), (std::vector<std::string>{"ivmcl01", "ivmcl03"}));
+}
+
 TEST(Readiness, IsDeterministic) {
   const std::string first = ReadinessJson(ComputeReadiness(ThreeNodes(), Running()));
 
@@ -221,6 +249,21 @@ TEST(CheckOffline, MembershipMeansConfiguredAsAMember) {
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->results.at(0).result.violations.at(0).message,
             "target node ivmcl09 is not a node of cluster ivmcl (did you mean ivmcl01?)");
+}
+
+TEST(CheckOffline, ProbedTargetIsUncheckedNotRefused) {
+  config::ClusterConfig config = ThreeNodes();
+  config.nodes[1].inventory_source = config::InventorySource::kProbe;
+  config.nodes[1].inventory = {};
+  config.nodes[1].capacity = inventory::Capacity{4, Gib(8)};
+
+  const Result<CheckReport> report =
+      CheckOffline(config, PackageName("hpvm1"), NodeName("ivmcl02"));
+
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok());
+  EXPECT_EQ(report->results.at(0).result.UncheckedCodes(),
+            (std::vector<Code>{Code::kDeviceMissing, Code::kWwidMismatch, Code::kVswitchMismatch}));
 }
 
 TEST(CheckOffline, UnknownPackageIsNotFoundWithASuggestion) {
@@ -290,6 +333,23 @@ TEST(CheckReportJson, SourceIsNullWhenThereIsNone) {
   report.results.clear();
 
   EXPECT_EQ(CheckReportJson(report), "{\"package\":\"hpvm1\",\"source\":null,\"results\":[]}");
+}
+
+TEST(CheckReportJson, EscapesControlCharacters) {
+  CheckReport report{PackageName("hpvm1"), std::nullopt, {}};
+  ValidationResult result;
+  result.violations.push_back({Code::kDeviceMissing, "a\tb\nc\x01\\", NodeName("n"), ""});
+  report.results.push_back({NodeName("n"), result});
+
+  const std::string json = CheckReportJson(report);
+
+  EXPECT_NE(json.find("\"message\":\"a\\tb\\nc\\u0001\\\\\""), std::string::npos) << json;
+}
+
+TEST(CheckReportLines, NodeWithNothingToSayIsOk) {
+  const CheckReport report{PackageName("hpvm1"), NodeName("ivmcl01"), {{NodeName("ivmcl02"), {}}}};
+
+  EXPECT_EQ(CheckReportLines(report), std::vector<std::string>{"ivmcl02: ok"});
 }
 
 TEST(CheckReportLines, OneLinePerViolationThenUnchecked) {
