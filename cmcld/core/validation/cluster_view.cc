@@ -1,6 +1,7 @@
 #include "cmcld/core/validation/cluster_view.h"
 
-#include <functional>
+#include <set>
+#include <string>
 #include <utility>
 
 namespace cmcl::validation {
@@ -11,23 +12,6 @@ namespace {
 const std::vector<StorageUse>& NoUsers() {
   static const std::vector<StorageUse> empty;
   return empty;
-}
-
-// The inventory validation uses for `node`: the one it reported, else the configured one;
-// nullptr when unknown (probe inventories and nodes without one, until a node reports).
-const inventory::NodeInventory* KnownInventory(const config::NodeSpec& node,
-                                               const ClusterFacts& facts) {
-  const auto reported = facts.reported_inventories.find(node.name);
-  if (reported != facts.reported_inventories.end()) return &reported->second;
-  switch (node.inventory_source) {
-    case config::InventorySource::kInline:
-    case config::InventorySource::kFile:
-      return &node.inventory;
-    case config::InventorySource::kNone:
-    case config::InventorySource::kProbe:
-      break;
-  }
-  return nullptr;
 }
 
 }  // namespace
@@ -47,45 +31,20 @@ std::string_view OccupancyName(Occupancy occupancy) {
 }
 
 ClusterView::ClusterView(const config::ClusterConfig& config, const ClusterFacts& facts)
-    : config_(config), facts_(facts), members_(config.Members()) {
-  IndexPaths();
-  IndexNodes();
+    : owned_index_(std::in_place, config, facts.reported_inventories),
+      index_(*owned_index_),
+      facts_(facts) {
+  IndexUsage();
   IndexStorage();
 }
 
-void ClusterView::IndexPaths() {
-  package_path_ids_.resize(config_.packages.size());
-  for (size_t index = 0; index < config_.packages.size(); ++index) {
-    for (const config::GuestStorage& storage : config_.packages[index].guest.storage) {
-      const auto next = static_cast<uint32_t>(path_ids_.size());
-      package_path_ids_[index].push_back(path_ids_.try_emplace(storage.path, next).first->second);
-    }
-  }
+ClusterView::ClusterView(const ConfigIndex& index, const ClusterFacts& facts)
+    : index_(index), facts_(facts) {
+  IndexUsage();
+  IndexStorage();
 }
 
-void ClusterView::IndexNodes() {
-  for (const config::NodeSpec& node : config_.nodes) {
-    nodes_.emplace(node.name, &node);
-    const inventory::NodeInventory* known = KnownInventory(node, facts_);
-    NodeEntry entry;
-    if (known == nullptr) {
-      // The node's `capacity` key still counts when its devices are unknown.
-      entry.index = inventory::InventoryIndex::Unknown(
-          node.inventory.capacity.has_value() ? node.inventory.capacity : node.capacity);
-    } else {
-      entry.index = inventory::InventoryIndex::Of(*known, node.capacity);
-      entry.disks_by_path.assign(path_ids_.size(), nullptr);
-      for (const inventory::Disk& disk : known->disks) {
-        const auto id = path_ids_.find(disk.path);
-        if (id != path_ids_.end()) entry.disks_by_path[id->second] = &disk;
-      }
-    }
-    const NodeEntry& stored = inventories_.emplace(node.name, std::move(entry)).first->second;
-    entries_.emplace(&stored.index, &stored);
-  }
-  for (const config::PackageSpec& package : config_.packages) {
-    packages_.emplace(package.name, &package);
-  }
+void ClusterView::IndexUsage() {
   for (const auto& [name, placement] : facts_.placements) {
     const config::PackageSpec* package = FindPackage(name);
     if (package == nullptr) continue;
@@ -98,8 +57,8 @@ void ClusterView::IndexNodes() {
 // Each package's disks by path, and by every WWID known for them: the pinned one and the
 // one its home node (where it runs, last ran, or would run first) reports for the path.
 void ClusterView::IndexStorage() {
-  for (size_t index = 0; index < config_.packages.size(); ++index) {
-    const config::PackageSpec& package = config_.packages[index];
+  for (size_t index = 0; index < config().packages.size(); ++index) {
+    const config::PackageSpec& package = config().packages[index];
     const std::optional<NodeName> home = HomeOf(package);
     const inventory::InventoryIndex* home_inventory = home.has_value() ? Inventory(*home) : nullptr;
     for (const config::GuestStorage& storage : package.guest.storage) {
@@ -128,36 +87,6 @@ std::optional<NodeName> ClusterView::HomeOf(const config::PackageSpec& package) 
   return nodes.front();
 }
 
-const config::NodeSpec* ClusterView::FindNode(const NodeName& name) const {
-  const auto it = nodes_.find(name);
-  return it == nodes_.end() ? nullptr : it->second;
-}
-
-const config::PackageSpec* ClusterView::FindPackage(const PackageName& name) const {
-  const auto it = packages_.find(name);
-  return it == packages_.end() ? nullptr : it->second;
-}
-
-const inventory::InventoryIndex* ClusterView::Inventory(const NodeName& name) const {
-  const auto it = inventories_.find(name);
-  return it == inventories_.end() ? nullptr : &it->second.index;
-}
-
-const std::vector<uint32_t>* ClusterView::PathIdsOf(const config::PackageSpec& package) const {
-  const config::PackageSpec* first = config_.packages.data();
-  const config::PackageSpec* end = first + config_.packages.size();
-  // std::less gives a total order on pointers even into different arrays.
-  if (std::less<>()(&package, first) || !std::less<>()(&package, end)) return nullptr;
-  return &package_path_ids_[static_cast<size_t>(&package - first)];
-}
-
-const std::vector<const inventory::Disk*>* ClusterView::DisksByPath(
-    const inventory::InventoryIndex* inventory) const {
-  const auto it = entries_.find(inventory);
-  if (it == entries_.end() || !it->second->index.devices_known()) return nullptr;
-  return &it->second->disks_by_path;
-}
-
 std::optional<NodeName> ClusterView::SourceOf(const config::PackageSpec& package,
                                               const std::optional<NodeName>& target) const {
   if (facts_.offline) {
@@ -171,10 +100,6 @@ std::optional<NodeName> ClusterView::SourceOf(const config::PackageSpec& package
   const auto last = facts_.last_nodes.find(package.name);
   if (last != facts_.last_nodes.end()) return last->second;
   return std::nullopt;
-}
-
-const std::vector<NodeName>& ClusterView::NodesOf(const config::PackageSpec& package) const {
-  return package.all_nodes ? members_ : package.nodes;
 }
 
 Usage ClusterView::UsedOn(const NodeName& node, const PackageName& except) const {

@@ -7,11 +7,11 @@
 // its applied state; `pkgctl check --offline` uses ClusterFacts::Offline(), in which
 // nothing runs and the members are the configured ones (DESIGN.md section 6).
 //
-// ClusterView indexes a configuration plus its facts once: one InventoryIndex per node,
-// the vCPUs and memory each node already carries, and which packages use each disk path
-// and WWID. Validation then costs O(devices · log n) per (package, node) pair, which is
-// what lets the readiness matrix be recomputed on every change. A view borrows: the
-// config and the facts must outlive it. Pure and deterministic.
+// ClusterView indexes a configuration plus its facts once: a ConfigIndex (one
+// InventoryIndex per node, dense per-node disk tables), the vCPUs and memory each node
+// already carries, and which packages use each disk path and WWID. Validation then costs O(devices
+// · log n) per (package, node) pair, which is what lets the readiness matrix be recomputed on every
+// change. A view borrows: the config and the facts must outlive it. Pure and deterministic.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +28,7 @@
 #include "cmcld/core/config/cluster_config.h"
 #include "cmcld/core/inventory/inventory.h"
 #include "cmcld/core/inventory/inventory_index.h"
+#include "cmcld/core/validation/config_index.h"
 
 namespace cmcl::validation {
 
@@ -51,7 +52,7 @@ struct ClusterFacts {
   std::map<PackageName, Placement> placements;  // Packages whose guest may run somewhere.
   std::map<PackageName, NodeName> last_nodes;   // The last node that ran each package.
   // Inventories nodes reported; they override the configured ones.
-  std::map<NodeName, inventory::NodeInventory> reported_inventories;
+  ReportedInventories reported_inventories;
 
   static ClusterFacts Offline() {
     ClusterFacts facts;
@@ -74,61 +75,52 @@ struct StorageUse {
 
 class ClusterView {
  public:
+  // Indexes `config` and the inventories in `facts` itself.
   // REQUIRES: `config` and `facts` outlive the view.
   ClusterView(const config::ClusterConfig& config, const ClusterFacts& facts);
+  // Reuses `index` (built once per configuration and reported inventories); only the
+  // placement-dependent part is built. `facts.reported_inventories` is not consulted:
+  // the index's inventories are. REQUIRES: `index` and `facts` outlive the view.
+  ClusterView(const ConfigIndex& index, const ClusterFacts& facts);
   ClusterView(const ClusterView&) = delete;
   ClusterView& operator=(const ClusterView&) = delete;
 
-  const config::ClusterConfig& config() const { return config_; }
+  const config::ClusterConfig& config() const { return index_.config(); }
   const ClusterFacts& facts() const { return facts_; }
+  const ConfigIndex& index() const { return index_; }
 
-  const config::NodeSpec* FindNode(const NodeName& name) const;
-  const config::PackageSpec* FindPackage(const PackageName& name) const;
+  const config::NodeSpec* FindNode(const NodeName& name) const { return index_.FindNode(name); }
+  const config::PackageSpec* FindPackage(const PackageName& name) const {
+    return index_.FindPackage(name);
+  }
   // The node's inventory as validation sees it; nullptr when the node is not configured.
-  const inventory::InventoryIndex* Inventory(const NodeName& name) const;
+  const inventory::InventoryIndex* Inventory(const NodeName& name) const {
+    return index_.Inventory(name);
+  }
+  // The nodes the package may run on, in preference order ("*" = every member).
+  const std::vector<NodeName>& NodesOf(const config::PackageSpec& package) const {
+    return index_.NodesOf(package);
+  }
   // DESIGN.md section 6: the node the guest may run on, else the last node that ran it;
   // offline, the first node of the package's list other than `target`. nullopt: none.
   std::optional<NodeName> SourceOf(const config::PackageSpec& package,
                                    const std::optional<NodeName>& target) const;
-  // The nodes the package may run on, in preference order ("*" = every member).
-  const std::vector<NodeName>& NodesOf(const config::PackageSpec& package) const;
   // What other packages' guests take on `node` (never counts `except`).
   Usage UsedOn(const NodeName& node, const PackageName& except) const;
   // Packages using the disk at `path` / with WWID `wwid`; empty when none.
   const std::vector<StorageUse>& UsersOfPath(const std::string& path) const;
   const std::vector<StorageUse>& UsersOfWwid(const Wwid& wwid) const;
 
-  // Dense lookups for the hot path of readiness. Every guest storage path of the
-  // configuration has a number; PathIdsOf gives a package's numbers (parallel to its
-  // guest.storage) and DisksByPath, for an index this view built, the node's disk for
-  // each number (nullptr: none). Both return nullptr for a package or an index that is
-  // not this view's (validation then falls back to InventoryIndex lookups).
-  const std::vector<uint32_t>* PathIdsOf(const config::PackageSpec& package) const;
-  const std::vector<const inventory::Disk*>* DisksByPath(
-      const inventory::InventoryIndex* inventory) const;
-
  private:
-  struct NodeEntry {
-    inventory::InventoryIndex index;
-    std::vector<const inventory::Disk*> disks_by_path;  // Empty when devices unknown.
-  };
-
-  void IndexPaths();
-  void IndexNodes();
+  void IndexUsage();
   void IndexStorage();
   std::optional<NodeName> HomeOf(const config::PackageSpec& package) const;
 
-  const config::ClusterConfig& config_;
+  std::optional<ConfigIndex> owned_index_;  // Set by the first constructor only.
+  const ConfigIndex& index_;
   const ClusterFacts& facts_;
-  std::vector<NodeName> members_;
   // Hash maps for lookups only, never iterated: no order reaches an output.
-  std::unordered_map<NodeName, const config::NodeSpec*> nodes_;
-  std::unordered_map<PackageName, const config::PackageSpec*> packages_;
-  std::unordered_map<NodeName, NodeEntry> inventories_;  // Stable addresses.
-  std::unordered_map<const inventory::InventoryIndex*, const NodeEntry*> entries_;
-  std::unordered_map<std::string_view, uint32_t> path_ids_;
-  std::vector<std::vector<uint32_t>> package_path_ids_;  // Parallel to config.packages.
-  std::unordered_map<NodeName, Usage> usage_;            // Of every placed package.
+  std::unordered_map<NodeName, Usage> usage_;  // Of every placed package.
   std::unordered_map<std::string, std::vector<StorageUse>> path_users_;
   std::unordered_map<std::string, std::vector<StorageUse>> wwid_users_;
 };

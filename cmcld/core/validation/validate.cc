@@ -110,9 +110,10 @@ void Validator::LookUpDisks() {
   const inventory::InventoryIndex* source = KnownSource();
   const bool target_known = target_.inventory->devices_known();
   // The view's dense tables when it built these indexes, else hashed lookups.
-  const std::vector<uint32_t>* ids = cluster_.PathIdsOf(package_);
-  const auto* target_disks = ids != nullptr ? cluster_.DisksByPath(target_.inventory) : nullptr;
-  const auto* source_disks = ids != nullptr ? cluster_.DisksByPath(source) : nullptr;
+  const std::vector<uint32_t>* ids = cluster_.index().PathIdsOf(package_);
+  const auto* target_disks =
+      ids != nullptr ? cluster_.index().DisksByPath(target_.inventory) : nullptr;
+  const auto* source_disks = ids != nullptr ? cluster_.index().DisksByPath(source) : nullptr;
   disks_.resize(package_.guest.storage.size());
   for (size_t i = 0; i < disks_.size(); ++i) {
     const std::string& path = package_.guest.storage[i].path;

@@ -200,6 +200,21 @@ TEST(Readiness, HaltFailedGuestCountsAsRunningWhereItIs) {
   EXPECT_EQ(NodesOf(readiness[0]), (std::vector<std::string>{"ivmcl01", "ivmcl03"}));
 }
 
+TEST(Readiness, ViewOnAKeptConfigIndexAgreesWithAFreshView) {
+  const config::ClusterConfig config = ThreeNodes();
+  const ReportedInventories reported;
+  const ConfigIndex index(config, reported);
+  ClusterFacts moved = Running();
+  moved.placements[PackageName("hpvm1")] = {NodeName("ivmcl03"), Occupancy::kUp};
+
+  const std::string kept_before = ReadinessJson(ComputeReadiness(ClusterView(index, Running())));
+  const std::string kept_after = ReadinessJson(ComputeReadiness(ClusterView(index, moved)));
+
+  EXPECT_EQ(kept_before, ReadinessJson(ComputeReadiness(config, Running())));
+  EXPECT_EQ(kept_after, ReadinessJson(ComputeReadiness(config, moved)));
+  EXPECT_NE(kept_before, kept_after);
+}
+
 TEST(Readiness, IsDeterministic) {
   const std::string first = ReadinessJson(ComputeReadiness(ThreeNodes(), Running()));
 
