@@ -9,9 +9,10 @@
 //
 // ClusterView indexes a configuration plus its facts once: a ConfigIndex (one
 // InventoryIndex per node, dense per-node disk tables), the vCPUs and memory each node
-// already carries, and which packages use each disk path and WWID. Validation then costs O(devices
-// · log n) per (package, node) pair, which is what lets the readiness matrix be recomputed on every
-// change. A view borrows: the config and the facts must outlive it. Pure and deterministic.
+// already carries, and which packages use each disk path and WWID. Validation then costs
+// a few lookups per device per (package, node) pair, which is what lets the readiness
+// matrix be recomputed on every change. A view borrows: the config (or the ConfigIndex)
+// and the facts must outlive it. Pure and deterministic.
 #pragma once
 
 #include <cstdint>
