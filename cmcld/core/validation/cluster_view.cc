@@ -1,0 +1,128 @@
+#include "cmcld/core/validation/cluster_view.h"
+
+#include <set>
+#include <string>
+#include <utility>
+
+namespace cmcl::validation {
+
+namespace {
+
+// The empty list UsersOf* return by reference when nothing matches.
+const std::vector<StorageUse>& NoUsers() {
+  static const std::vector<StorageUse> empty;
+  return empty;
+}
+
+}  // namespace
+
+std::string_view OccupancyName(Occupancy occupancy) {
+  switch (occupancy) {
+    case Occupancy::kStarting:
+      return "starting";
+    case Occupancy::kUp:
+      return "up";
+    case Occupancy::kHalting:
+      return "halting";
+    case Occupancy::kHaltFailed:
+      return "halt_failed";
+  }
+  return "unknown";
+}
+
+ClusterView::ClusterView(const config::ClusterConfig& config, const ClusterFacts& facts)
+    : owned_index_(std::in_place, config, facts.reported_inventories),
+      index_(*owned_index_),
+      facts_(facts) {
+  IndexUsage();
+  IndexStorage();
+}
+
+ClusterView::ClusterView(const ConfigIndex& index, const ClusterFacts& facts)
+    : index_(index), facts_(facts) {
+  IndexUsage();
+  IndexStorage();
+}
+
+void ClusterView::IndexUsage() {
+  for (const auto& [name, placement] : facts_.placements) {
+    const config::PackageSpec* package = FindPackage(name);
+    if (package == nullptr) continue;
+    Usage& usage = usage_[placement.node];
+    usage.vcpus += package->guest.vcpus;
+    usage.memory_bytes += package->guest.memory.bytes();
+  }
+}
+
+// Each package's disks by path, and by every WWID known for them: the pinned one and the
+// one its home node (where it runs, last ran, or would run first) reports for the path.
+void ClusterView::IndexStorage() {
+  for (size_t index = 0; index < config().packages.size(); ++index) {
+    const config::PackageSpec& package = config().packages[index];
+    const std::optional<NodeName> home = HomeOf(package);
+    const inventory::InventoryIndex* home_inventory = home.has_value() ? Inventory(*home) : nullptr;
+    for (const config::GuestStorage& storage : package.guest.storage) {
+      const StorageUse use{index, storage.shared};
+      path_users_[storage.path].push_back(use);
+      std::set<std::string> wwids;
+      if (storage.wwid.has_value()) wwids.insert(storage.wwid->value);
+      if (home_inventory != nullptr && home_inventory->devices_known()) {
+        const Wwid* wwid = home_inventory->FindDiskWwid(storage.path);
+        if (wwid != nullptr) wwids.insert(wwid->value);
+      }
+      for (const std::string& wwid : wwids) wwid_users_[wwid].push_back(use);
+    }
+  }
+}
+
+std::optional<NodeName> ClusterView::HomeOf(const config::PackageSpec& package) const {
+  if (!facts_.offline) {
+    const auto placed = facts_.placements.find(package.name);
+    if (placed != facts_.placements.end()) return placed->second.node;
+    const auto last = facts_.last_nodes.find(package.name);
+    if (last != facts_.last_nodes.end()) return last->second;
+  }
+  const std::vector<NodeName>& nodes = NodesOf(package);
+  if (nodes.empty()) return std::nullopt;
+  return nodes.front();
+}
+
+std::optional<NodeName> ClusterView::SourceOf(const config::PackageSpec& package,
+                                              const std::optional<NodeName>& target) const {
+  if (facts_.offline) {
+    for (const NodeName& node : NodesOf(package)) {
+      if (node != target) return node;
+    }
+    return std::nullopt;
+  }
+  const auto placed = facts_.placements.find(package.name);
+  if (placed != facts_.placements.end()) return placed->second.node;
+  const auto last = facts_.last_nodes.find(package.name);
+  if (last != facts_.last_nodes.end()) return last->second;
+  return std::nullopt;
+}
+
+Usage ClusterView::UsedOn(const NodeName& node, const PackageName& except) const {
+  const auto it = usage_.find(node);
+  if (it == usage_.end()) return Usage{};
+  Usage usage = it->second;
+  const auto placed = facts_.placements.find(except);
+  if (placed == facts_.placements.end() || placed->second.node != node) return usage;
+  const config::PackageSpec* package = FindPackage(except);
+  if (package == nullptr) return usage;
+  usage.vcpus -= package->guest.vcpus;
+  usage.memory_bytes -= package->guest.memory.bytes();
+  return usage;
+}
+
+const std::vector<StorageUse>& ClusterView::UsersOfPath(const std::string& path) const {
+  const auto it = path_users_.find(path);
+  return it == path_users_.end() ? NoUsers() : it->second;
+}
+
+const std::vector<StorageUse>& ClusterView::UsersOfWwid(const Wwid& wwid) const {
+  const auto it = wwid_users_.find(wwid.value);
+  return it == wwid_users_.end() ? NoUsers() : it->second;
+}
+
+}  // namespace cmcl::validation

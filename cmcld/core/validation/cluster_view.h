@@ -1,0 +1,129 @@
+// ClusterFacts and ClusterView: what migration validation knows about the cluster.
+//
+// ClusterFacts is what the live cluster adds to the configuration: which nodes are up,
+// authenticated members holding a lease, node maintenance, per-(package, node)
+// switching, where each package's guest may be running, where each package last ran,
+// and the inventories nodes reported (probe or re-probe). The node core fills it from
+// its applied state; `pkgctl check --offline` uses ClusterFacts::Offline(), in which
+// nothing runs and the members are the configured ones (DESIGN.md section 6).
+//
+// ClusterView indexes a configuration plus its facts once: a ConfigIndex (one
+// InventoryIndex per node, dense per-node disk tables), the vCPUs and memory each node
+// already carries, and which packages use each disk path and WWID. Validation then costs
+// a few lookups per device per (package, node) pair, which is what lets the readiness
+// matrix be recomputed on every change. A view borrows: the config (or the ConfigIndex)
+// and the facts must outlive it. Pure and deterministic.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "cmcld/core/common/names.h"
+#include "cmcld/core/config/cluster_config.h"
+#include "cmcld/core/inventory/inventory.h"
+#include "cmcld/core/inventory/inventory_index.h"
+#include "cmcld/core/validation/config_index.h"
+
+namespace cmcl::validation {
+
+// A package status in which its guest may be running on a node, so it holds that
+// node's capacity and its disks.
+enum class Occupancy { kStarting, kUp, kHalting, kHaltFailed };
+std::string_view OccupancyName(Occupancy occupancy);  // "starting", "up", ...
+
+struct Placement {
+  NodeName node;
+  Occupancy occupancy = Occupancy::kUp;
+};
+
+struct ClusterFacts {
+  // Offline: no daemon was asked. Membership is "configured as a member", nothing runs,
+  // switching and maintenance are unknown (not checked).
+  bool offline = false;
+  std::set<NodeName> up_members;  // Up, authenticated, holding a lease.
+  std::set<NodeName> maintenance_nodes;
+  std::set<std::pair<PackageName, NodeName>> switching_disabled;  // Node switching off.
+  std::map<PackageName, Placement> placements;  // Packages whose guest may run somewhere.
+  std::map<PackageName, NodeName> last_nodes;   // The last node that ran each package.
+  // Inventories nodes reported; they override the configured ones.
+  ReportedInventories reported_inventories;
+
+  static ClusterFacts Offline() {
+    ClusterFacts facts;
+    facts.offline = true;
+    return facts;
+  }
+};
+
+// vCPUs and memory that running guests take on one node.
+struct Usage {
+  uint64_t vcpus = 0;
+  uint64_t memory_bytes = 0;
+};
+
+// One package's use of one disk, found by path or WWID.
+struct StorageUse {
+  size_t package_index = 0;  // Into config.packages.
+  bool shared = false;
+};
+
+class ClusterView {
+ public:
+  // Indexes `config` and the inventories in `facts` itself.
+  // REQUIRES: `config` and `facts` outlive the view.
+  ClusterView(const config::ClusterConfig& config, const ClusterFacts& facts);
+  // Reuses `index` (built once per configuration and reported inventories); only the
+  // placement-dependent part is built. `facts.reported_inventories` is not consulted:
+  // the index's inventories are. REQUIRES: `index` and `facts` outlive the view.
+  ClusterView(const ConfigIndex& index, const ClusterFacts& facts);
+  ClusterView(const ClusterView&) = delete;
+  ClusterView& operator=(const ClusterView&) = delete;
+
+  const config::ClusterConfig& config() const { return index_.config(); }
+  const ClusterFacts& facts() const { return facts_; }
+  const ConfigIndex& index() const { return index_; }
+
+  const config::NodeSpec* FindNode(const NodeName& name) const { return index_.FindNode(name); }
+  const config::PackageSpec* FindPackage(const PackageName& name) const {
+    return index_.FindPackage(name);
+  }
+  // The node's inventory as validation sees it; nullptr when the node is not configured.
+  const inventory::InventoryIndex* Inventory(const NodeName& name) const {
+    return index_.Inventory(name);
+  }
+  // The nodes the package may run on, in preference order ("*" = every member).
+  const std::vector<NodeName>& NodesOf(const config::PackageSpec& package) const {
+    return index_.NodesOf(package);
+  }
+  // DESIGN.md section 6: the node the guest may run on, else the last node that ran it;
+  // offline, the first node of the package's list other than `target`. nullopt: none.
+  std::optional<NodeName> SourceOf(const config::PackageSpec& package,
+                                   const std::optional<NodeName>& target) const;
+  // What other packages' guests take on `node` (never counts `except`).
+  Usage UsedOn(const NodeName& node, const PackageName& except) const;
+  // Packages using the disk at `path` / with WWID `wwid`; empty when none.
+  const std::vector<StorageUse>& UsersOfPath(const std::string& path) const;
+  const std::vector<StorageUse>& UsersOfWwid(const Wwid& wwid) const;
+
+ private:
+  void IndexUsage();
+  void IndexStorage();
+  std::optional<NodeName> HomeOf(const config::PackageSpec& package) const;
+
+  std::optional<ConfigIndex> owned_index_;  // Set by the first constructor only.
+  const ConfigIndex& index_;
+  const ClusterFacts& facts_;
+  // Hash maps for lookups only, never iterated: no order reaches an output.
+  std::unordered_map<NodeName, Usage> usage_;  // Of every placed package.
+  std::unordered_map<std::string, std::vector<StorageUse>> path_users_;
+  std::unordered_map<std::string, std::vector<StorageUse>> wwid_users_;
+};
+
+}  // namespace cmcl::validation
