@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace cmcl::io::config {
+struct LoadedConfig;
+}
+
 namespace cmcl::pkgctl {
 
 // INTERFACE.md "Exit status".
@@ -35,13 +39,24 @@ int UsageError(const GlobalOptions& options, const std::string& message, std::os
 // The CLUSTER_YAML to use: the argument, else $CMCL_CONFIG, else /etc/cmcl/cmcl.yaml.
 std::string ClusterYamlPath(const std::vector<std::string>& positional);
 
+// Prints every diagnostic of a configuration that did not load (a JSON error object
+// with -o json) and returns kExitUsage.
+int ReportConfigErrors(const GlobalOptions& options, const std::string& path,
+                       const io::config::LoadedConfig& loaded, std::ostream& out,
+                       std::ostream& err);
+
 // `pkgctl config check [CLUSTER_YAML]`. `args` follow "check".
 int RunConfigCheck(const GlobalOptions& options, const std::vector<std::string>& args,
                    std::ostream& out, std::ostream& err);
+
+// `pkgctl check PKG [-n NODE] [--offline [CLUSTER_YAML]]`. `args` follow "check".
+int RunCheck(const GlobalOptions& options, const std::vector<std::string>& args,
+             std::ostream& out, std::ostream& err);
 
 // The manual pages printed by --help.
 extern const char* const kMainHelp;
 extern const char* const kConfigHelp;
 extern const char* const kConfigCheckHelp;
+extern const char* const kCheckHelp;
 
 }  // namespace cmcl::pkgctl

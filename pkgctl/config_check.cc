@@ -100,8 +100,11 @@ void WriteSummaryTable(const std::string& path, const io::config::LoadedConfig& 
   }
 }
 
-int ReportErrors(const GlobalOptions& options, const std::string& path,
-                 const io::config::LoadedConfig& loaded, std::ostream& out, std::ostream& err) {
+}  // namespace
+
+int ReportConfigErrors(const GlobalOptions& options, const std::string& path,
+                       const io::config::LoadedConfig& loaded, std::ostream& out,
+                       std::ostream& err) {
   const size_t errors = config::CountErrors(loaded.diagnostics);
   const std::string message = path + ": " + Plural(errors, "error") +
                               "; the configuration is "
@@ -122,8 +125,6 @@ int ReportErrors(const GlobalOptions& options, const std::string& path,
   err << "pkgctl: " << message << "\n";
   return kExitUsage;
 }
-
-}  // namespace
 
 std::string ClusterYamlPath(const std::vector<std::string>& positional) {
   if (!positional.empty()) return positional.front();
@@ -154,7 +155,7 @@ int RunConfigCheck(const GlobalOptions& options, const std::vector<std::string>&
   }
   const std::string path = ClusterYamlPath(positional);
   const io::config::LoadedConfig loaded = io::config::LoadCluster(path);
-  if (!loaded.ok()) return ReportErrors(options, path, loaded, out, err);
+  if (!loaded.ok()) return ReportConfigErrors(options, path, loaded, out, err);
   if (options.output == OutputFormat::kJson) {
     WriteSummaryJson(path, loaded, out);
     return kExitOk;

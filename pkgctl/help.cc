@@ -24,8 +24,13 @@ COMMANDS
         file, offline. Prints a summary, or every error as FILE:LINE:COLUMN: message.
         (Serviceguard: cmcheckconf)
 
+    check PKG [-n NODE] --offline [CLUSTER_YAML]
+        Migration validation only, from the configuration files: can PKG run on NODE
+        (or on each node it may run on)? Every violation, with a code and what to fix.
+        (HPVM: hpvmmigrate -s)
+
     Not yet available in this build (they need cmcld, which later work adds):
-    view, run, halt, move, check, readiness, enable, disable, clear, node, cluster,
+    view, run, halt, move, check without --offline, readiness, enable, disable, clear, node, cluster,
     config apply, config show, events.
 
 OPTIONS
@@ -53,6 +58,7 @@ ENVIRONMENT
 EXAMPLES
     pkgctl config check config/demo/cluster.yaml
     pkgctl -o json config check /etc/cmcl/cmcl.yaml
+    pkgctl check hpvm1 -n ivmcl02 --offline config/hpvm/cluster.yaml
     CMCL_CONFIG=config/hpvm/cluster.yaml pkgctl config check
 )";
 

@@ -15,7 +15,7 @@ namespace {
 
 // INTERFACE.md's commands that need the daemon; they come with later work.
 const std::vector<std::string> kDaemonCommands = {
-    "view",  "run",  "halt",    "move",   "check",   "readiness", "enable", "disable",
+    "view",  "run",     "halt",   "move",    "readiness", "enable", "disable",
     "clear", "node", "cluster", "events", "explain", "package",   "guest"};
 
 struct Invocation {
@@ -94,6 +94,10 @@ int Main(const std::vector<std::string>& args) {
   }
   const std::string& command = invocation.words.front();
   if (command == "config") return RunConfig(options, invocation.words, std::cout, std::cerr);
+  if (command == "check") {
+    const std::vector<std::string> rest(invocation.words.begin() + 1, invocation.words.end());
+    return RunCheck(options, rest, std::cout, std::cerr);
+  }
   for (const std::string& known : kDaemonCommands) {
     if (command != known) continue;
     return UsageError(options,
@@ -104,6 +108,7 @@ int Main(const std::vector<std::string>& args) {
   }
   std::vector<std::string> all = kDaemonCommands;
   all.push_back("config");
+  all.push_back("check");
   const std::string match = ClosestMatch(command, all);
   return UsageError(options,
                     "unknown command \"" + command + "\"" +

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cmcl's main job (README.md): install what is missing, build, and show the demo
-# cluster. For now the demo validates the demo cluster's configuration offline with
-# `pkgctl config check` and runs the offline migration check; the live multi-node
+# cluster. For now the demo validates the example configurations offline with
+# `pkgctl config check` and runs the offline migration check (`pkgctl check
+# --offline`) on moves that pass and moves that are refused; the live multi-node
 # failover demo comes with the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,3 +24,10 @@ say pkgctl config check config/demo/cluster.yaml
 
 say pkgctl config check config/hpvm/cluster.yaml
 "$pkgctl" config check config/hpvm/cluster.yaml
+
+# Offline migration validation: a refused command exits 1; the demo goes on.
+check() { say pkgctl check "$@"; "$pkgctl" check "$@" || true; }
+check guest1 --offline config/demo/cluster.yaml
+check guest3 -n node3 --offline config/demo/cluster.yaml
+check guest2 -n node3 --offline config/demo/cluster.yaml
+check hpvm1 -n ivmcl02 --offline config/hpvm/cluster.yaml

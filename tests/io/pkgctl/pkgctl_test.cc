@@ -48,6 +48,7 @@ class PkgctlTest : public ::testing::Test {
                             std::filesystem::copy_options::recursive);
     }
     dir_.Write("config/demo/cluster.key", std::string(32, 'x'), 0600);
+    dir_.Write("config/hpvm/cluster.key", std::string(32, 'x'), 0600);
   }
 
   testing::TempDir dir_;
@@ -158,6 +159,62 @@ TEST_F(PkgctlTest, DaemonCommandsAreRefusedUntilTheDaemonExists) {
   EXPECT_EQ(outcome.err,
             "pkgctl: \"view\" is not available yet in this build (it needs "
             "cmcld); see pkgctl --help\n");
+}
+
+TEST_F(PkgctlTest, CheckOfflineRefusesTheHpvmGuestForItsSharedDvd) {
+  CopyDemo();
+
+  const Outcome outcome = Run("check hpvm1 -n ivmcl02 --offline config/hpvm/cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 1);
+  EXPECT_EQ(outcome.out,
+            "check hpvm1 (offline; source ivmcl01)\n"
+            "  ivmcl02: shared_device: Device /dev/rdsk/c1t4d0 is shared. Guest with shared "
+            "storage devices cannot be migrated.\n"
+            "hpvm1: 1 of 1 node(s) refused\n");
+}
+
+TEST_F(PkgctlTest, CheckOfflinePassesWhereStorageAndNetworksMatch) {
+  CopyDemo();
+
+  const Outcome outcome = Run("check guest1 --offline config/demo/cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_EQ(outcome.out,
+            "check guest1 (offline; source node1)\n  node2: ok\n  node3: ok\n"
+            "guest1 may run on every node checked\n");
+}
+
+TEST_F(PkgctlTest, CheckOfflineJsonListsAWwidMismatch) {
+  CopyDemo();
+
+  const Outcome outcome =
+      Run("-o json check guest3 -n node3 --offline", "CMCL_CONFIG=config/demo/cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 1);
+  EXPECT_EQ(outcome.out,
+            "{\"package\":\"guest3\",\"source\":\"node1\",\"results\":[{\"node\":"
+            "\"node3\",\"ok\":false,\"violations\":[{\"code\":\"wwid_mismatch\","
+            "\"message\":\"device /tmp/cmcl-demo/disks/guest3.img: WWID "
+            "naa.60014051000000000000000000000003 on node1 but "
+            "naa.60014051000000000000000000000333 on node3 (hpvmmigrate: Device WWID does not "
+            "match)\"}],\"unchecked\":[]}]}\n");
+}
+
+TEST_F(PkgctlTest, CheckOfAnUnknownPackageIsRefusedWithASuggestion) {
+  CopyDemo();
+
+  const Outcome outcome = Run("check gust1 --offline config/demo/cluster.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 1);
+  EXPECT_EQ(outcome.err, "pkgctl: gust1 is not a configured package name (did you mean guest1?)\n");
+}
+
+TEST_F(PkgctlTest, CheckWithoutOfflineSaysItNeedsTheDaemon) {
+  const Outcome outcome = Run("check guest1 -n node2");
+
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_THAT(outcome.err, HasSubstr("needs cmcld"));
 }
 
 TEST_F(PkgctlTest, BadOutputFormatIsAUsageError) {
