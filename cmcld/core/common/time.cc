@@ -52,6 +52,8 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) ++pos;
     const int64_t unit = UnitMilliseconds(text.substr(unit_start, pos - unit_start));
     if (unit == 0) return std::nullopt;
+    // Checked before multiplying: 2^53 days would overflow int64 into a negative duration.
+    if (whole > kMaxMilliseconds / unit) return std::nullopt;
     const int64_t part = whole * unit + fraction * unit / fraction_scale;
     if (fraction * unit % fraction_scale != 0) return std::nullopt;  // Below 1ms.
     total += part;

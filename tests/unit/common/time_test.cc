@@ -30,6 +30,14 @@ TEST(ParseDuration, RefusesBareNumbersUnknownUnitsAndSubMillisecond) {
   EXPECT_EQ(ParseDuration("99999999999999999999s"), std::nullopt);
 }
 
+TEST(ParseDuration, RefusesANumberThatOverflowsOnlyOnceMultipliedByItsUnit) {
+  // Each number is below the digit limit; times a day's milliseconds it is not.
+  EXPECT_EQ(ParseDuration("9007199254740992d"), std::nullopt);
+  EXPECT_EQ(ParseDuration("200000000000000h"), std::nullopt);
+  EXPECT_EQ(ParseDuration("104249992d"), std::nullopt);
+  EXPECT_EQ(ParseDuration("104249991d"), milliseconds(int64_t{104249991} * 86400000));
+}
+
 TEST(FormatDuration, SpellsTheShortestExactForm) {
   EXPECT_EQ(FormatDuration(milliseconds(2000)), "2s");
   EXPECT_EQ(FormatDuration(milliseconds(250)), "250ms");
