@@ -155,7 +155,9 @@ bool ParseNode(YamlFile& file, const YAML::Node& element, const SourceLocation& 
   map.Require({"name", "addresses"});
   map.Name("name", &node->name);
   const std::vector<YAML::Node> addresses = map.List("addresses");
-  if (addresses.empty() && map.Has("addresses") && map.Get("addresses")->IsSequence()) {
+  // `addresses:` with no value is as empty as `[]` (a scalar or mapping was reported).
+  if (addresses.empty() && map.Has("addresses") && !map.Get("addresses")->IsScalar() &&
+      !map.Get("addresses")->IsMap()) {
     file.Error(map.At("addresses"),
                "addresses: empty; expected at least one IP:PORT, e.g. [127.0.0.1:7101]");
   }
@@ -258,7 +260,9 @@ void ParseCluster(YamlFile& file, const YAML::Node& root, ClusterConfig* config)
   ParseSecurity(map, base_dir, config);
   ParseAccess(map, config);
   const std::vector<YAML::Node> nodes = map.List("nodes");
-  if (map.Has("nodes") && nodes.empty() && map.Get("nodes")->IsSequence()) {
+  // `nodes:` with no value is as empty as `[]` (a scalar or mapping was reported).
+  if (map.Has("nodes") && nodes.empty() && !map.Get("nodes")->IsScalar() &&
+      !map.Get("nodes")->IsMap()) {
     file.Error(map.At("nodes"), "nodes: empty; expected at least one node");
   }
   for (size_t i = 0; i < nodes.size(); ++i) {

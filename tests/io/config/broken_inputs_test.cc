@@ -162,6 +162,19 @@ std::vector<BrokenInput> Keys() {
        "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes: []\n",
        "",
        {"cluster.yaml:3:8: nodes: empty; expected at least one node"}},
+      {"NodesWithoutValue",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes:\n",
+       "",
+       {"cluster.yaml:3:1: nodes: empty; expected at least one node"}},
+      {"AddressesWithoutValue",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes:\n"
+       "  - name: n1\n"
+       "    addresses:\n"
+       "  - {name: n2, addresses: [127.0.0.2:7101]}\n"
+       "  - {name: n3, addresses: [127.0.0.3:7101]}\n",
+       "",
+       {"cluster.yaml:5:5: addresses: empty; expected at least one IP:PORT, e.g. "
+        "[127.0.0.1:7101]"}},
   };
 }
 
