@@ -1,5 +1,7 @@
 #include "cmcld/io/config/yaml_reader.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -76,6 +78,10 @@ std::optional<YAML::Node> YamlFile::Load() {
   }
   try {
     return YAML::Load(text);
+  } catch (const YAML::DeepRecursion& error) {
+    // yaml-cpp's own text for this is "bad file", which says nothing about the cause.
+    Error({display_, error.mark.line + 1, error.mark.column + 1},
+          "YAML nested too deeply to read; expected a configuration file a few levels deep");
   } catch (const YAML::ParserException& error) {
     Error({display_, error.mark.line + 1, error.mark.column + 1},
           "YAML syntax error: " + error.msg);

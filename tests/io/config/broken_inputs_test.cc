@@ -52,6 +52,11 @@ std::vector<BrokenInput> Syntax() {
        "cluster_name: c1\nnodes: [n1, n2\nsecurity: {}\n",
        "",
        {"cluster.yaml:3:9: YAML syntax error: end of sequence flow not found"}},
+      {"NestedThousandsOfLevelsDeep",
+       "cluster_name: " + std::string(3000, '[') + std::string(3000, ']') + "\n",
+       "",
+       {"cluster.yaml:1:6015: YAML nested too deeply to read; expected a configuration file "
+        "a few levels deep"}},
       {"EmptyFile",
        "# nothing but a comment\n\n",
        "",
