@@ -268,6 +268,17 @@ void Validator::CheckWwid(const GuestStorage& storage, const DiskLookup& lookup)
   const std::string& path = storage.path;
   const Wwid* source_wwid = lookup.source_wwid;
   const std::optional<Wwid>& target_wwid = lookup.on_target->wwid;
+  // A WWID is expected (the source's or the pin) but the target shows none: nothing proves
+  // its disk is the guest's, so this refuses like any other mismatch (DESIGN.md section 1).
+  if (!target_wwid.has_value() && (source_wwid != nullptr || storage.wwid.has_value())) {
+    const std::string expected =
+        source_wwid != nullptr ? WwidText(*source_wwid) + " on " + source_->node.value()
+                               : WwidText(*storage.wwid) + " pinned in " + name();
+    Fail(ViolationCode::kWwidMismatch, path,
+         "device " + path + ": WWID " + expected + " but " + target() +
+             " reports no WWID for it" + std::string(kHpvmWwidMismatch));
+    return;
+  }
   if (!target_wwid.has_value()) {
     Skip(ViolationCode::kWwidMismatch, path,
          "device " + path + ": " + target() + " reports no WWID for it; WWID not checked");

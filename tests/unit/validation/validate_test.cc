@@ -228,8 +228,31 @@ const Row kSingleChecks[] = {
      {"device /dev/rdisk/disk10: WWID 0x600508b4000156d700012000000b000c pinned in hpvm1 "
       "but 0x600508b4000156d700012000000b000a on ivmcl02 (hpvmmigrate: Device WWID does not "
       "match)"}},
-    {"TargetWithoutWwidForTheDiskIsUnchecked",
+    {"TargetWithoutWwidForADiskWhoseWwidTheSourceKnowsIsAMismatch",
      [](Scenario& s) {
+       s.target = InventoryBuilder()
+                      .DiskWithoutWwid("/dev/rdisk/disk10")
+                      .Vswitch("vlan2", "lan0")
+                      .Capacity(4, Gib(8));
+     },
+     {Code::kWwidMismatch},
+     {"device /dev/rdisk/disk10: WWID 0x600508b4000156d700012000000b000a on ivmcl01 but "
+      "ivmcl02 reports no WWID for it (hpvmmigrate: Device WWID does not match)"}},
+    {"TargetWithoutWwidForADiskWithAPinnedWwidIsAMismatch",
+     [](Scenario& s) {
+       s.package = PackageBuilder("hpvm1").Memory(Gib(3)).Disk("/dev/rdisk/disk10", kWwidA);
+       s.source = InventoryBuilder().Capacity(4, Gib(8));
+       s.target = InventoryBuilder().DiskWithoutWwid("/dev/rdisk/disk10").Capacity(4, Gib(8));
+     },
+     {Code::kWwidMismatch},
+     {"device /dev/rdisk/disk10: WWID 0x600508b4000156d700012000000b000a pinned in hpvm1 but "
+      "ivmcl02 reports no WWID for it (hpvmmigrate: Device WWID does not match)"}},
+    {"NoWwidOnEitherSideAndNonePinnedIsUnchecked",
+     [](Scenario& s) {
+       s.source = InventoryBuilder()
+                      .DiskWithoutWwid("/dev/rdisk/disk10")
+                      .Vswitch("vlan2", "lan0")
+                      .Capacity(4, Gib(8));
        s.target = InventoryBuilder()
                       .DiskWithoutWwid("/dev/rdisk/disk10")
                       .Vswitch("vlan2", "lan0")
