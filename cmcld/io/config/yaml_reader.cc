@@ -40,6 +40,41 @@ size_t FirstBinaryByte(const std::string& text) {
   return std::string::npos;
 }
 
+// Offset of the first byte that starts no well-formed UTF-8 character (RFC 3629: no
+// overlong forms, surrogates or code points above U+10FFFF), or npos. YAML files are
+// UTF-8 here, and whatever is read ends up in messages and in JSON, which must be UTF-8.
+size_t FirstNonUtf8Byte(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t length = 0;
+    unsigned char low = 0x80;   // Bounds of the second byte.
+    unsigned char high = 0xbf;
+    if (c < 0x80) {
+      length = 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      length = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      length = 3;
+      if (c == 0xe0) low = 0xa0;
+      if (c == 0xed) high = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      length = 4;
+      if (c == 0xf0) low = 0x90;
+      if (c == 0xf4) high = 0x8f;
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < (k == 1 ? low : 0x80) || next > (k == 1 ? high : 0xbf)) return i;
+    }
+    i += length;
+  }
+  return std::string::npos;
+}
+
 }  // namespace
 
 YamlFile::YamlFile(std::string path, std::string display, std::vector<Diagnostic>* out)
@@ -70,6 +105,11 @@ std::optional<YAML::Node> YamlFile::Load() {
   if (const size_t offset = FirstBinaryByte(text); offset != std::string::npos) {
     Error(Whole(), "the file is binary (byte " + std::to_string(offset) +
                        " is a control character); expected YAML text");
+    return std::nullopt;
+  }
+  if (const size_t offset = FirstNonUtf8Byte(text); offset != std::string::npos) {
+    Error(Whole(), "the file is not UTF-8 (byte " + std::to_string(offset) +
+                       " starts no UTF-8 character); expected YAML text in UTF-8");
     return std::nullopt;
   }
   if (!HasContent(text)) {

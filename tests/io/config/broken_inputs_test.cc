@@ -68,6 +68,16 @@ std::vector<BrokenInput> Syntax() {
        "",
        {"cluster.yaml: the file is binary (byte 17 is a control character); expected YAML "
         "text"}},
+      {"NotUtf8",
+       Base("cluster_name: c\xff" "1\nsecurity: {key_file: cluster.key}\n"),
+       "",
+       {"cluster.yaml: the file is not UTF-8 (byte 15 starts no UTF-8 character); expected "
+        "YAML text in UTF-8"}},
+      {"Utf8CutShortAtTheEnd",
+       Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\n") + "# \xc3",
+       "",
+       {"cluster.yaml: the file is not UTF-8 (byte 192 starts no UTF-8 character); expected "
+        "YAML text in UTF-8"}},
       {"RootIsAList",
        "- cluster_name: c1\n",
        "",

@@ -167,6 +167,22 @@ TEST_F(LoadClusterTest, PackageWithoutDriverLoadsWithAWarning) {
                           "only as safe as its halt script is fast"));
 }
 
+TEST_F(LoadClusterTest, Utf8TextOfEveryLengthLoads) {
+  dir_.Write("etc/cluster.yaml",
+             "# Gr\u00fc\u00dfe \u2013 \u65e5\u672c \U0001F600\n"
+             "cluster_name: c\nsecurity: {key_file: cluster.key}\n"
+             "nodes:\n  - {name: a, addresses: [127.0.0.1:7101]}\npackages: [p]\n");
+  WritePackage("etc/p",
+               "name: p\nnodes: [a]\nrun_script: run.sh\nhalt_script: halt.sh\n"
+               "driver: process\nguest: {label: \"G\u00e4ste \u65e5\u672c\"}\n");
+
+  const LoadedConfig loaded = Load();
+
+  EXPECT_THAT(Lines(loaded, Severity::kError, Folder()), ::testing::IsEmpty());
+  ASSERT_EQ(loaded.config.packages.size(), 1u);
+  EXPECT_EQ(loaded.config.packages[0].guest.label, "G\u00e4ste \u65e5\u672c");
+}
+
 TEST_F(LoadClusterTest, DriverMissingFromDriverDirIsAWarning) {
   dir_.Write("etc/cluster.yaml",
              "cluster_name: c\nsecurity: {key_file: cluster.key}\ndriver_dir: /nonexistent\n"
