@@ -117,7 +117,16 @@ std::optional<YAML::Node> YamlFile::Load() {
     return std::nullopt;
   }
   try {
-    return YAML::Load(text);
+    // YAML::Load would read the first document and silently drop any after a `---`.
+    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1) {
+      Error(At(documents[1], Whole()),
+            "the file holds " + std::to_string(documents.size()) +
+                " YAML documents; expected one (remove the second ---)");
+      return std::nullopt;
+    }
+    if (documents.empty()) return YAML::Node();
+    return documents.front();
   } catch (const YAML::DeepRecursion& error) {
     // yaml-cpp's own text for this is "bad file", which says nothing about the cause.
     Error({display_, error.mark.line + 1, error.mark.column + 1},

@@ -78,6 +78,11 @@ std::vector<BrokenInput> Syntax() {
        "",
        {"cluster.yaml: the file is not UTF-8 (byte 192 starts no UTF-8 character); expected "
         "YAML text in UTF-8"}},
+      {"SecondDocumentAfterDashes",
+       kCluster + "---\ncluster_name: c2\n",
+       "",
+       {"cluster.yaml:8:1: the file holds 2 YAML documents; expected one (remove the second "
+        "---)"}},
       {"RootIsAList",
        "- cluster_name: c1\n",
        "",
