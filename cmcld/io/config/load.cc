@@ -19,9 +19,9 @@ void LoadPackage(YamlFile& cluster_file, ClusterConfig& config, size_t index) {
   // The folder as written in the cluster file, for messages.
   const std::string& written = config.package_folders_written[index];
   if (!fs::is_directory(folder)) {
-    cluster_file.Error(where, "packages: folder " + written +
-                                  " does not exist; expected a package folder holding "
-                                  "package.yaml");
+    const char* problem = fs::exists(folder) ? " is not a folder" : " does not exist";
+    cluster_file.Error(where, "packages: folder " + written + problem +
+                                  "; expected a package folder holding package.yaml");
     return;
   }
   const std::string file = (fs::path(folder) / "package.yaml").string();

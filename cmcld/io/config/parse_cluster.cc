@@ -120,9 +120,11 @@ void ParseNodeInventory(MapReader& map, const std::string& base_dir, NodeSpec* n
   if (path.empty()) return;
   const std::string written = map.Get("inventory_file")->Scalar();
   if (!fs::is_regular_file(path)) {
-    map.file().Error(map.At("inventory_file"), "inventory_file: " + written +
-                                                   " does not exist; expected a YAML file "
-                                                   "shaped like an inline inventory");
+    // A device or a folder exists: saying it does not would send the operator looking.
+    const char* problem = fs::exists(path) ? " is not a regular file" : " does not exist";
+    map.file().Error(map.At("inventory_file"), "inventory_file: " + written + problem +
+                                                   "; expected a YAML file shaped like an "
+                                                   "inline inventory");
     return;
   }
   node->inventory_source = InventorySource::kFile;

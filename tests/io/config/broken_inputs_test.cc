@@ -395,6 +395,11 @@ std::vector<BrokenInput> References() {
        kPackage,
        {"cluster.yaml:7:17: packages: folder nowhere does not exist; expected a package "
         "folder holding package.yaml"}},
+      {"PackageFolderIsAFile",
+       kCluster + "packages: [pkg, cluster.key]\n",
+       kPackage,
+       {"cluster.yaml:7:17: packages: folder cluster.key is not a folder; expected a package "
+        "folder holding package.yaml"}},
   };
 }
 
@@ -544,6 +549,11 @@ std::vector<BrokenInput> Inventories() {
        "",
        {"cluster.yaml:6:21: inventory_file: n1.yaml does not exist; expected a YAML file "
         "shaped like an inline inventory"}},
+      {"InventoryFileIsADevice",
+       head + "    inventory_file: /dev/null\n" + tail,
+       "",
+       {"cluster.yaml:6:21: inventory_file: /dev/null is not a regular file; expected a YAML "
+        "file shaped like an inline inventory"}},
       {"InventoryFileWithUnknownKey",
        head + "    inventory_file: inv/n1.yaml\n" + tail,
        "",
