@@ -48,7 +48,15 @@ void CheckPositive(Diagnostics& out, const KeyLocations& where, const char* key,
 void ValidateTiming(const ClusterConfig& config, Diagnostics& out) {
   const KeyLocations& at = config.where;
   CheckPositive(out, at, "node_timeout", config.node_timeout);
-  CheckPositive(out, at, "heartbeat_interval", config.heartbeat_interval);
+  if (at.keys.count("heartbeat_interval") != 0) {
+    CheckPositive(out, at, "heartbeat_interval", config.heartbeat_interval);
+  } else if (config.heartbeat_interval.count() <= 0 && config.node_timeout.count() > 0) {
+    // Not written: it is node_timeout/10, so the fix is there (or in writing it).
+    Error(out, at.Of("node_timeout"),
+          "heartbeat_interval (unset: node_timeout / 10) is " +
+              FormatSeconds(config.heartbeat_interval) +
+              "; expected a node_timeout of at least 10ms, or set heartbeat_interval");
+  }
   CheckPositive(out, at, "fence_timeout", config.fence_timeout);
   CheckPositive(out, at, "watchdog_timeout", config.watchdog_timeout);
   CheckPositive(out, at, "disarm_max", config.disarm_max);

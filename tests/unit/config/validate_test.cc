@@ -8,8 +8,11 @@
 namespace cmcl::config {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 constexpr uint32_t kExecutable = 0755;
 
@@ -112,6 +115,21 @@ TEST(ValidateConfig, HeartbeatMustFitFiveTimesIntoNodeTimeout) {
               ElementsAre("cluster.yaml:2:21: heartbeat_interval (401ms) exceeds node_timeout "
                           "/ 5 (400ms); expected at most a fifth of node_timeout, so one lost "
                           "heartbeat never costs a lease"));
+}
+
+TEST(ValidateConfig, AnUnsetHeartbeatOfZeroPointsAtNodeTimeout) {
+  Fixture fixture;
+  fixture.config.node_timeout = std::chrono::milliseconds(5);
+  fixture.config.heartbeat_interval = std::chrono::milliseconds(0);  // node_timeout / 10.
+  fixture.config.fence_timeout = std::chrono::milliseconds(1);
+  fixture.config.where.keys["node_timeout"] = At(3, 15);
+
+  const std::vector<std::string> findings = fixture.Check();
+
+  EXPECT_THAT(findings, Contains("cluster.yaml:3:15: heartbeat_interval (unset: node_timeout / "
+                                 "10) is 0ms; expected a node_timeout of at least 10ms, or set "
+                                 "heartbeat_interval"));
+  EXPECT_THAT(findings, Not(Contains(HasSubstr("heartbeat_interval: must be longer"))));
 }
 
 TEST(ValidateConfig, WatchdogRuleAppliesOnlyToReboot) {
