@@ -167,6 +167,107 @@ TEST_F(LoadClusterTest, PackageWithoutDriverLoadsWithAWarning) {
                           "only as safe as its halt script is fast"));
 }
 
+TEST_F(LoadClusterTest, EveryKeyOfTheKeyTablesIsReadIntoItsTypedField) {
+  dir_.Write("etc/ca.pem", "x");
+  dir_.Write("etc/cert.pem", "x");
+  dir_.Write("etc/key.pem", "x");
+  dir_.Write("etc/cluster.yaml",
+             "cluster_name: c\nnode_timeout: 4s\nheartbeat_interval: 250ms\n"
+             "fence_timeout: 1s\nfence_action: reboot\nwatchdog_device: /dev/watchdog1\n"
+             "watchdog_timeout: 2s\ndisarm_max: 2h\ncluster_start_wait: 90s\n"
+             "shutdown_policy: halt\nallow_two_node_without_arbitrator: true\n"
+             "security: {key_file: cluster.key, ca: ca.pem, cert: cert.pem, key: key.pem}\n"
+             "access: [{user: alice, role: package_admin}]\n"
+             "nodes:\n  - {name: a, addresses: [127.0.0.1:7101]}\n"
+             "  - {name: b, addresses: [127.0.0.2:7101]}\npackages: [p, q]\n");
+  WritePackage("etc/q", "name: q\nnodes: [a]\nrun_script: run.sh\nhalt_script: halt.sh\n");
+  WritePackage("etc/p",
+               "name: p\nnodes: [b, a]\nauto_run: false\nfailback_policy: automatic\n"
+               "run_script: run.sh\nhalt_script: halt.sh\nkill_timeout: 3s\n"
+               "max_restarts: 2\nmax_relocations: 5\nnode_fail_fast_enabled: true\n"
+               "service_fail_fast_enabled: true\nshutdown_policy: migrate\npriority: 0\n"
+               "depends_on: [{package: q, condition: up, location: same_node}]\n"
+               "guest: {storage: [{path: /dev/sdb, type: file, shared: true}],\n"
+               "        networks: [{vswitch: br0, nic: eth1}]}\n");
+
+  const LoadedConfig loaded = Load();
+
+  ASSERT_THAT(Lines(loaded, Severity::kError, Folder()), ::testing::IsEmpty());
+  const auto& c = loaded.config;
+  EXPECT_EQ(c.heartbeat_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(c.fence_timeout, std::chrono::seconds(1));
+  EXPECT_EQ(c.fence_action, cmcl::config::FenceAction::kReboot);
+  EXPECT_EQ(c.watchdog_device, "/dev/watchdog1");
+  EXPECT_EQ(c.watchdog_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c.disarm_max, std::chrono::hours(2));
+  EXPECT_EQ(c.cluster_start_wait, std::chrono::seconds(90));
+  EXPECT_EQ(c.shutdown_policy, cmcl::config::ShutdownPolicy::kHalt);
+  EXPECT_TRUE(c.allow_two_node_without_arbitrator);
+  EXPECT_EQ(c.security.tls_ca, Folder() + "etc/ca.pem");
+  EXPECT_EQ(c.security.tls_cert, Folder() + "etc/cert.pem");
+  EXPECT_EQ(c.security.tls_key, Folder() + "etc/key.pem");
+  ASSERT_EQ(c.access.size(), 1u);
+  EXPECT_EQ(c.access[0].user, "alice");
+  EXPECT_EQ(c.access[0].role, cmcl::config::AccessRole::kPackageAdmin);
+  ASSERT_EQ(c.packages.size(), 2u);
+  const auto& p = c.packages[0];
+  EXPECT_FALSE(p.auto_run);
+  EXPECT_EQ(p.failback_policy, cmcl::config::FailbackPolicy::kAutomatic);
+  EXPECT_EQ(p.kill_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(p.max_restarts, 2u);
+  EXPECT_EQ(p.max_relocations, 5u);
+  EXPECT_TRUE(p.node_fail_fast_enabled);
+  EXPECT_TRUE(p.service_fail_fast_enabled);
+  EXPECT_EQ(p.shutdown_policy, cmcl::config::ShutdownPolicy::kMigrate);
+  EXPECT_EQ(p.priority, 0u);
+  ASSERT_EQ(p.depends_on.size(), 1u);
+  EXPECT_EQ(p.depends_on[0].package, PackageName("q"));
+  EXPECT_EQ(p.depends_on[0].location, cmcl::config::DependencyLocation::kSameNode);
+  ASSERT_EQ(p.guest.storage.size(), 1u);
+  EXPECT_EQ(p.guest.storage[0].type, cmcl::config::StorageType::kFile);
+  EXPECT_TRUE(p.guest.storage[0].shared);
+  EXPECT_EQ(p.guest.networks[0].nic, "eth1");
+}
+
+TEST_F(LoadClusterTest, UnsetKeysTakeTheDefaultsOfTheKeyTables) {
+  dir_.Write("etc/cluster.yaml",
+             "cluster_name: c\nnode_timeout: 5s\nsecurity: {key_file: cluster.key}\n"
+             "nodes:\n  - {name: a, addresses: [127.0.0.1:7101]}\npackages: [p]\n");
+  WritePackage("etc/p",
+               "name: p\nnodes: [a]\nrun_script: run.sh\nhalt_script: halt.sh\n"
+               "guest: {storage: [{path: /dev/sdb}]}\n");
+
+  const LoadedConfig loaded = Load();
+
+  ASSERT_THAT(Lines(loaded, Severity::kError, Folder()), ::testing::IsEmpty());
+  const auto& c = loaded.config;
+  EXPECT_EQ(c.heartbeat_interval, std::chrono::milliseconds(500)) << "node_timeout/10";
+  EXPECT_EQ(c.fence_timeout, std::chrono::milliseconds(300));
+  EXPECT_EQ(c.fence_action, cmcl::config::FenceAction::kKill);
+  EXPECT_EQ(c.watchdog_device, "/dev/watchdog");
+  EXPECT_EQ(c.watchdog_timeout, std::chrono::seconds(1));
+  EXPECT_EQ(c.disarm_max, std::chrono::hours(4));
+  EXPECT_EQ(c.driver_dir, "/usr/lib/cmcl/drivers");
+  EXPECT_EQ(c.clock_drift_max.ToString(), "0.1%");
+  EXPECT_EQ(c.cluster_start_wait, std::chrono::seconds(60));
+  EXPECT_EQ(c.shutdown_policy, cmcl::config::ShutdownPolicy::kMigrate);
+  EXPECT_FALSE(c.allow_two_node_without_arbitrator);
+  EXPECT_FALSE(c.metrics_address.has_value());
+  EXPECT_EQ(c.nodes[0].state_dir, "/var/lib/cmcld");
+  const auto& p = c.packages[0];
+  EXPECT_TRUE(p.auto_run);
+  EXPECT_EQ(p.run_timeout, std::chrono::seconds(60));
+  EXPECT_EQ(p.kill_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(p.max_restarts, 0u);
+  EXPECT_FALSE(p.max_relocations.has_value()) << "the number of nodes, resolved by its user";
+  EXPECT_FALSE(p.node_fail_fast_enabled);
+  EXPECT_FALSE(p.service_fail_fast_enabled);
+  EXPECT_FALSE(p.shutdown_policy.has_value()) << "the cluster's";
+  EXPECT_FALSE(p.priority.has_value());
+  EXPECT_FALSE(p.guest.storage[0].shared);
+  EXPECT_EQ(p.guest.storage[0].type, cmcl::config::StorageType::kDisk);
+}
+
 TEST_F(LoadClusterTest, Utf8TextOfEveryLengthLoads) {
   dir_.Write("etc/cluster.yaml",
              "# Gr\u00fc\u00dfe \u2013 \u65e5\u672c \U0001F600\n"

@@ -117,6 +117,31 @@ TEST(ValidateConfig, HeartbeatMustFitFiveTimesIntoNodeTimeout) {
                           "heartbeat never costs a lease"));
 }
 
+TEST(ValidateConfig, HeartbeatOfExactlyAFifthOfNodeTimeoutIsAccepted) {
+  Fixture fixture;
+  fixture.config.node_timeout = std::chrono::seconds(2);
+  fixture.config.heartbeat_interval = std::chrono::milliseconds(400);
+  fixture.config.fence_timeout = std::chrono::milliseconds(100);  // 100 + 1200 + 300 <= 2000.
+
+  EXPECT_THAT(fixture.Check(), IsEmpty());
+}
+
+TEST(ValidateConfig, WatchdogRuleAcceptsTheExactBoundAndRefusesOneMillisecondMore) {
+  Fixture fixture;
+  fixture.config.fence_action = FenceAction::kReboot;
+  fixture.config.node_timeout = std::chrono::milliseconds(1700);
+  fixture.config.heartbeat_interval = std::chrono::milliseconds(200);
+  fixture.config.fence_timeout = std::chrono::milliseconds(200);
+  fixture.config.watchdog_timeout = std::chrono::seconds(1);  // 1000 + 400 + 300 = 1700.
+  const auto at_bound = fixture.Check();
+  fixture.config.watchdog_timeout = std::chrono::milliseconds(1001);
+
+  const auto over = fixture.Check();
+
+  EXPECT_THAT(at_bound, IsEmpty());
+  EXPECT_THAT(over, ElementsAre(HasSubstr("= 1.701s exceeds node_timeout (1.7s)")));
+}
+
 TEST(ValidateConfig, AnUnsetHeartbeatOfZeroPointsAtNodeTimeout) {
   Fixture fixture;
   fixture.config.node_timeout = std::chrono::milliseconds(5);
