@@ -75,6 +75,21 @@ size_t FirstNonUtf8Byte(const std::string& text) {
   return std::string::npos;
 }
 
+// yaml-cpp's errors about tab indentation ("illegal map value", "illegal block entry")
+// never say "tab"; the hint does, when the line the error is on is indented with one.
+std::string TabHint(const std::string& text, int line) {
+  std::istringstream lines(text);
+  std::string current;
+  for (int i = 0; i <= line && std::getline(lines, current); ++i) {
+    if (i < line) continue;
+    const size_t end = current.find_first_not_of(" \t");
+    if (current.substr(0, end).find('\t') == std::string::npos) return std::string();
+    return " (line " + std::to_string(line + 1) +
+           " is indented with a tab; YAML indents with spaces only)";
+  }
+  return std::string();
+}
+
 }  // namespace
 
 YamlFile::YamlFile(std::string path, std::string display, std::vector<Diagnostic>* out)
@@ -133,7 +148,7 @@ std::optional<YAML::Node> YamlFile::Load() {
           "YAML nested too deeply to read; expected a configuration file a few levels deep");
   } catch (const YAML::ParserException& error) {
     Error({display_, error.mark.line + 1, error.mark.column + 1},
-          "YAML syntax error: " + error.msg);
+          "YAML syntax error: " + error.msg + TabHint(text, error.mark.line));
   } catch (const YAML::Exception& error) {
     Error(Whole(), std::string("YAML error: ") + error.what());
   }

@@ -52,6 +52,11 @@ std::vector<BrokenInput> Syntax() {
        "cluster_name: c1\nnodes: [n1, n2\nsecurity: {}\n",
        "",
        {"cluster.yaml:3:9: YAML syntax error: end of sequence flow not found"}},
+      {"IndentedWithATab",
+       "cluster_name: c1\nsecurity:\n\tkey_file: cluster.key\n",
+       "",
+       {"cluster.yaml:3:10: YAML syntax error: illegal map value (line 3 is indented with a "
+        "tab; YAML indents with spaces only)"}},
       {"NestedThousandsOfLevelsDeep",
        "cluster_name: " + std::string(3000, '[') + std::string(3000, ']') + "\n",
        "",
