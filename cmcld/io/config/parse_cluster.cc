@@ -274,12 +274,24 @@ void ParseCluster(YamlFile& file, const YAML::Node& root, ClusterConfig* config)
     if (ParseNode(file, nodes[i], at, base_dir, &node)) config->nodes.push_back(std::move(node));
   }
   const std::vector<YAML::Node> packages = map.List("packages");
+  std::map<std::string, const SourceLocation*> folders;  // Normalized path -> first listing.
   for (size_t i = 0; i < packages.size(); ++i) {
     const std::string key = "packages[" + std::to_string(i) + "]";
-    const auto folder =
-        ScalarElement(file, packages[i], config->where.Of(key), "packages", "a package folder");
-    config->package_folders.push_back(
-        folder ? fs::path(ResolvePath(base_dir, *folder)).lexically_normal().string() : "");
+    const SourceLocation& where = config->where.Of(key);
+    const auto folder = ScalarElement(file, packages[i], where, "packages", "a package folder");
+    std::string path =
+        folder ? fs::path(ResolvePath(base_dir, *folder)).lexically_normal().string() : "";
+    // pkg, pkg/ and ./pkg are one folder: loading it twice would blame its package.yaml.
+    if (path.size() > 1 && path.back() == '/') path.pop_back();
+    if (!path.empty()) {
+      const auto [it, inserted] = folders.emplace(path, &where);
+      if (!inserted) {
+        file.Error(where, "packages: folder " + *folder + " is listed twice (first at line " +
+                              std::to_string(it->second->line) + ")");
+        path.clear();  // Loaded once, from its first listing.
+      }
+    }
+    config->package_folders.push_back(path);
     config->package_folders_written.push_back(folder.value_or(""));
   }
 }

@@ -400,6 +400,10 @@ std::vector<BrokenInput> References() {
        kPackage,
        {"cluster.yaml:7:17: packages: folder nowhere does not exist; expected a package "
         "folder holding package.yaml"}},
+      {"PackageFolderListedTwiceUnderTwoSpellings",
+       kCluster + "packages:\n  - pkg\n  - ./pkg/\n",
+       kPackage,
+       {"cluster.yaml:9:5: packages: folder ./pkg/ is listed twice (first at line 8)"}},
       {"PackageFolderIsAFile",
        kCluster + "packages: [pkg, cluster.key]\n",
        kPackage,
