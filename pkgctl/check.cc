@@ -85,7 +85,13 @@ void WriteTable(const validation::CheckReport& report, std::ostream& out) {
   for (const validation::NodeResult& result : report.results) {
     if (!result.result.ok()) ++refused;
   }
-  if (refused == 0) {
+  if (report.results.empty()) {
+    // A package whose only node is its source: "may run on every node checked" would be
+    // true of no node at all.
+    const std::string source = report.source ? report.source->value() : std::string("none");
+    out << report.package << ": no node checked; its node list holds only its source "
+        << source << " (check it with -n " << source << ")\n";
+  } else if (refused == 0) {
     out << report.package << " may run on every node checked\n";
   } else {
     out << report.package << ": " << refused << " of " << report.results.size()

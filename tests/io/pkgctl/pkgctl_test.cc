@@ -185,6 +185,24 @@ TEST_F(PkgctlTest, CheckOfflinePassesWhereStorageAndNetworksMatch) {
             "guest1 may run on every node checked\n");
 }
 
+TEST_F(PkgctlTest, CheckOfflineOfAOneNodePackageSaysNoNodeWasChecked) {
+  dir_.Write("cluster.yaml",
+             "cluster_name: c\nsecurity: {key_file: cluster.key}\n"
+             "nodes:\n  - {name: n1, addresses: [127.0.0.1:7101]}\npackages: [p]\n");
+  dir_.Write("cluster.key", std::string(32, 'x'), 0600);
+  dir_.Write("p/package.yaml",
+             "name: p\nnodes: [n1]\nrun_script: run.sh\nhalt_script: halt.sh\n"
+             "driver: process\nguest: {storage: [{path: /dev/nowhere}]}\n");
+  dir_.Write("p/run.sh", "#!/bin/sh\n", 0755);
+  dir_.Write("p/halt.sh", "#!/bin/sh\n", 0755);
+
+  const Outcome outcome = Run("check p --offline cluster.yaml");
+
+  EXPECT_EQ(outcome.out,
+            "check p (offline; source n1)\n"
+            "p: no node checked; its node list holds only its source n1 (check it with -n n1)\n");
+}
+
 TEST_F(PkgctlTest, CheckOfflineJsonListsAWwidMismatch) {
   CopyDemo();
 
