@@ -89,8 +89,8 @@ void WriteTable(const validation::CheckReport& report, std::ostream& out) {
     // A package whose only node is its source: "may run on every node checked" would be
     // true of no node at all.
     const std::string source = report.source ? report.source->value() : std::string("none");
-    out << report.package << ": no node checked; its node list holds only its source "
-        << source << " (check it with -n " << source << ")\n";
+    out << report.package << ": no node checked; its node list holds only its source " << source
+        << " (check it with -n " << source << ")\n";
   } else if (refused == 0) {
     out << report.package << " may run on every node checked\n";
   } else {

@@ -271,12 +271,12 @@ void Validator::CheckWwid(const GuestStorage& storage, const DiskLookup& lookup)
   // A WWID is expected (the source's or the pin) but the target shows none: nothing proves
   // its disk is the guest's, so this refuses like any other mismatch (DESIGN.md section 1).
   if (!target_wwid.has_value() && (source_wwid != nullptr || storage.wwid.has_value())) {
-    const std::string expected =
-        source_wwid != nullptr ? WwidText(*source_wwid) + " on " + source_->node.value()
-                               : WwidText(*storage.wwid) + " pinned in " + name();
+    const std::string expected = source_wwid != nullptr
+                                     ? WwidText(*source_wwid) + " on " + source_->node.value()
+                                     : WwidText(*storage.wwid) + " pinned in " + name();
     Fail(ViolationCode::kWwidMismatch, path,
-         "device " + path + ": WWID " + expected + " but " + target() +
-             " reports no WWID for it" + std::string(kHpvmWwidMismatch));
+         "device " + path + ": WWID " + expected + " but " + target() + " reports no WWID for it" +
+             std::string(kHpvmWwidMismatch));
     return;
   }
   if (!target_wwid.has_value()) {

@@ -48,7 +48,7 @@ size_t FirstNonUtf8Byte(const std::string& text) {
   while (i < text.size()) {
     const auto c = static_cast<unsigned char>(text[i]);
     size_t length = 0;
-    unsigned char low = 0x80;   // Bounds of the second byte.
+    unsigned char low = 0x80;  // Bounds of the second byte.
     unsigned char high = 0xbf;
     if (c < 0x80) {
       length = 1;
@@ -135,9 +135,8 @@ std::optional<YAML::Node> YamlFile::Load() {
     // YAML::Load would read the first document and silently drop any after a `---`.
     const std::vector<YAML::Node> documents = YAML::LoadAll(text);
     if (documents.size() > 1) {
-      Error(At(documents[1], Whole()),
-            "the file holds " + std::to_string(documents.size()) +
-                " YAML documents; expected one (remove the second ---)");
+      Error(At(documents[1], Whole()), "the file holds " + std::to_string(documents.size()) +
+                                           " YAML documents; expected one (remove the second ---)");
       return std::nullopt;
     }
     if (documents.empty()) return YAML::Node();

@@ -74,7 +74,8 @@ std::vector<BrokenInput> Syntax() {
        {"cluster.yaml: the file is binary (byte 17 is a control character); expected YAML "
         "text"}},
       {"NotUtf8",
-       Base("cluster_name: c\xff" "1\nsecurity: {key_file: cluster.key}\n"),
+       Base("cluster_name: c\xff"
+            "1\nsecurity: {key_file: cluster.key}\n"),
        "",
        {"cluster.yaml: the file is not UTF-8 (byte 15 starts no UTF-8 character); expected "
         "YAML text in UTF-8"}},
