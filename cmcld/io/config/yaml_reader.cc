@@ -293,13 +293,23 @@ void MapReader::OptionalCount(std::string_view key, std::optional<uint32_t>* out
   const auto text = Scalar(key, "a whole number");
   if (!text) return;
   const bool digits =
-      !text->empty() && text->size() <= 9 &&
+      !text->empty() &&
       std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits) {
     BadValue(key, *text, "is not a whole number; expected 0 or more, e.g. 3");
     return;
   }
-  *out = static_cast<uint32_t>(std::stoul(*text));
+  // Digit by digit, so 4294967295 and 007 are read and a longer number is called too
+  // large rather than "not a whole number".
+  uint64_t value = 0;
+  for (const char c : *text) {
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (value > UINT32_MAX) {
+      BadValue(key, *text, "is too large; expected at most 4294967295");
+      return;
+    }
+  }
+  *out = static_cast<uint32_t>(value);
 }
 
 void MapReader::Count(std::string_view key, uint32_t* out) {

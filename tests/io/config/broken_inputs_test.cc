@@ -228,6 +228,11 @@ std::vector<BrokenInput> Types() {
        kPackage + "max_restarts: -1\n",
        {"pkg/package.yaml:5:15: max_restarts: \"-1\" is not a whole number; expected 0 or "
         "more, e.g. 3"}},
+      {"CountTooLarge",
+       kClusterWithPackage,
+       kPackage + "max_restarts: 4294967296\n",
+       {"pkg/package.yaml:5:15: max_restarts: \"4294967296\" is too large; expected at most "
+        "4294967295"}},
       {"GuestIsAScalar",
        kClusterWithPackage,
        kPackage + "guest: big\n",

@@ -184,8 +184,9 @@ TEST_F(LoadClusterTest, EveryKeyOfTheKeyTablesIsReadIntoItsTypedField) {
   WritePackage("etc/p",
                "name: p\nnodes: [b, a]\nauto_run: false\nfailback_policy: automatic\n"
                "run_script: run.sh\nhalt_script: halt.sh\nkill_timeout: 3s\n"
-               "max_restarts: 2\nmax_relocations: 5\nnode_fail_fast_enabled: true\n"
-               "service_fail_fast_enabled: true\nshutdown_policy: migrate\npriority: 0\n"
+               "max_restarts: 4294967295\nmax_relocations: 0000000005\n"
+               "node_fail_fast_enabled: true\nservice_fail_fast_enabled: true\n"
+               "shutdown_policy: migrate\npriority: 0\n"
                "depends_on: [{package: q, condition: up, location: same_node}]\n"
                "guest: {storage: [{path: /dev/sdb, type: file, shared: true}],\n"
                "        networks: [{vswitch: br0, nic: eth1}]}\n");
@@ -214,8 +215,8 @@ TEST_F(LoadClusterTest, EveryKeyOfTheKeyTablesIsReadIntoItsTypedField) {
   EXPECT_FALSE(p.auto_run);
   EXPECT_EQ(p.failback_policy, cmcl::config::FailbackPolicy::kAutomatic);
   EXPECT_EQ(p.kill_timeout, std::chrono::seconds(3));
-  EXPECT_EQ(p.max_restarts, 2u);
-  EXPECT_EQ(p.max_relocations, 5u);
+  EXPECT_EQ(p.max_restarts, 4294967295u) << "the largest count, ten digits";
+  EXPECT_EQ(p.max_relocations, 5u) << "leading zeros are still a whole number";
   EXPECT_TRUE(p.node_fail_fast_enabled);
   EXPECT_TRUE(p.service_fail_fast_enabled);
   EXPECT_EQ(p.shutdown_policy, cmcl::config::ShutdownPolicy::kMigrate);
