@@ -133,6 +133,15 @@ void ValidateGuestAndServices(const ConfigFacts& facts, const PackageSpec& packa
   }
   std::map<std::string, const Service*> names;
   for (const Service& service : package.services) {
+    // io/ reads '' and '   ' as strings; a service needs a name and something to run.
+    if (service.where.keys.count("name") != 0 && service.name.empty()) {
+      Error(out, service.where.Of("name"), "service name: empty; expected a name, e.g. guestmon");
+    }
+    if (service.where.keys.count("command") != 0 &&
+        service.command.find_first_not_of(" \t") == std::string::npos) {
+      Error(out, service.where.Of("command"),
+            "command: empty; expected a command to run, e.g. ./monitor.sh");
+    }
     const auto [it, inserted] = names.emplace(service.name, &service);
     if (!inserted) {
       Error(out, service.where.Of("name"),

@@ -292,9 +292,8 @@ void MapReader::Bool(std::string_view key, bool* out) {
 void MapReader::OptionalCount(std::string_view key, std::optional<uint32_t>* out) {
   const auto text = Scalar(key, "a whole number");
   if (!text) return;
-  const bool digits =
-      !text->empty() &&
-      std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits = !text->empty() && std::all_of(text->begin(), text->end(),
+                                                    [](char c) { return c >= '0' && c <= '9'; });
   if (!digits) {
     BadValue(key, *text, "is not a whole number; expected 0 or more, e.g. 3");
     return;

@@ -509,6 +509,11 @@ std::vector<BrokenInput> Files() {
        kPackage + "services:\n  - {name: mon, command: ./monitor.sh --quiet}\n",
        {"pkg/package.yaml:6:26: command: ./monitor.sh does not exist; expected an "
         "executable in the package folder"}},
+      {"ServiceWithEmptyNameAndBlankCommand",
+       kClusterWithPackage,
+       kPackage + "services:\n  - {name: '', command: '   '}\n",
+       {"pkg/package.yaml:6:12: service name: empty; expected a name, e.g. guestmon",
+        "pkg/package.yaml:6:25: command: empty; expected a command to run, e.g. ./monitor.sh"}},
       {"KeyFileMissing",
        kCluster,
        "",
