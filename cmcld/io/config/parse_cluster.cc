@@ -29,7 +29,7 @@ void ParseDisksAndLvols(MapReader& map, inventory::NodeInventory* out) {
                    {"path", "wwid"}, &where);
     disk.Require({"path"});
     inventory::Disk value;
-    disk.String("path", &value.path);
+    disk.NonEmptyString("path", "a device path", &value.path);
     disk.WwidValue("wwid", &value.wwid);
     if (!value.path.empty()) CheckUnique(map.file(), paths, value.path, where.Of("path"), "disk");
     out->disks.push_back(std::move(value));
@@ -40,7 +40,7 @@ void ParseDisksAndLvols(MapReader& map, inventory::NodeInventory* out) {
                    &where);
     lvol.Require({"path"});
     inventory::LogicalVolume value;
-    lvol.String("path", &value.path);
+    lvol.NonEmptyString("path", "a device path", &value.path);
     if (!value.path.empty()) CheckUnique(map.file(), paths, value.path, where.Of("path"), "lvol");
     out->lvols.push_back(std::move(value));
   }
@@ -61,8 +61,8 @@ void ParseInventory(YamlFile& file, const YAML::Node& node, const SourceLocation
                       {"name", "nic"}, &at);
     vswitch.Require({"name", "nic"});
     inventory::Vswitch value;
-    vswitch.String("name", &value.name);
-    vswitch.String("nic", &value.nic);
+    vswitch.NonEmptyString("name", "a vswitch name", &value.name);
+    vswitch.NonEmptyString("nic", "a NIC name", &value.nic);
     if (!value.name.empty()) CheckUnique(file, vswitches, value.name, at.Of("name"), "vswitch");
     out->vswitches.push_back(std::move(value));
   }
@@ -226,7 +226,7 @@ void ParseTimingAndPolicies(MapReader& map, const std::string& base_dir, Cluster
   map.Enum<FenceAction>("fence_action",
                         {{"kill", FenceAction::kKill}, {"reboot", FenceAction::kReboot}},
                         &config->fence_action);
-  map.String("watchdog_device", &config->watchdog_device);
+  map.NonEmptyString("watchdog_device", "a device path", &config->watchdog_device);
   map.Duration("watchdog_timeout", &config->watchdog_timeout);
   map.Duration("disarm_max", &config->disarm_max);
   map.Path("driver_dir", base_dir, &config->driver_dir);

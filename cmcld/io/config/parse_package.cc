@@ -16,7 +16,7 @@ void ParseStorage(MapReader& guest, GuestSpec* out) {
     MapReader map(guest.file(), elements[i], ElementAt(guest, "storage", i), "storage",
                   {"path", "type", "wwid", "shared"}, &storage.where);
     map.Require({"path"});
-    map.String("path", &storage.path);
+    map.NonEmptyString("path", "a storage path", &storage.path);
     map.Enum<StorageType>(
         "type",
         {{"disk", StorageType::kDisk}, {"lvol", StorageType::kLvol}, {"file", StorageType::kFile}},
@@ -34,8 +34,8 @@ void ParseNetworksAndDevices(MapReader& guest, GuestSpec* out) {
     MapReader map(guest.file(), networks[i], ElementAt(guest, "networks", i), "network",
                   {"vswitch", "nic"}, &network.where);
     map.Require({"vswitch"});
-    map.String("vswitch", &network.vswitch);
-    map.OptionalString("nic", &network.nic);
+    map.NonEmptyString("vswitch", "a vswitch name", &network.vswitch);
+    map.OptionalNonEmptyString("nic", "a NIC name", &network.nic);
     if (map.ok()) out->networks.push_back(std::move(network));
   }
   const std::vector<YAML::Node> devices = guest.List("devices");
@@ -44,7 +44,7 @@ void ParseNetworksAndDevices(MapReader& guest, GuestSpec* out) {
     MapReader map(guest.file(), devices[i], ElementAt(guest, "devices", i), "device",
                   {"path", "type"}, &device.where);
     map.Require({"path"});
-    map.String("path", &device.path);
+    map.NonEmptyString("path", "a device path", &device.path);
     map.Enum<DeviceType>(
         "type",
         {{"dvd", DeviceType::kDvd}, {"cdrom", DeviceType::kCdrom}, {"other", DeviceType::kOther}},
@@ -153,8 +153,8 @@ bool ParsePackage(YamlFile& file, const YAML::Node& root, PackageSpec* package) 
       {{"manual", FailbackPolicy::kManual}, {"automatic", FailbackPolicy::kAutomatic}},
       &package->failback_policy);
   map.OptionalString("driver", &package->driver);
-  map.String("run_script", &package->run_script);
-  map.String("halt_script", &package->halt_script);
+  map.NonEmptyString("run_script", "a script in the package folder", &package->run_script);
+  map.NonEmptyString("halt_script", "a script in the package folder", &package->halt_script);
   map.Duration("run_timeout", &package->run_timeout);
   map.Duration("halt_timeout", &package->halt_timeout);
   map.Duration("kill_timeout", &package->kill_timeout);

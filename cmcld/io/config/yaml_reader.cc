@@ -248,6 +248,24 @@ void MapReader::OptionalString(std::string_view key, std::optional<std::string>*
   if (const auto text = Scalar(key, "a string")) *out = *text;
 }
 
+void MapReader::NonEmptyString(std::string_view key, std::string_view expected,
+                               std::string* out) {
+  const auto text = Scalar(key, expected);
+  if (!text) return;
+  if (text->empty()) {
+    file_.Error(At(key), std::string(key) + ": empty; expected " + std::string(expected));
+    return;
+  }
+  *out = *text;
+}
+
+void MapReader::OptionalNonEmptyString(std::string_view key, std::string_view expected,
+                                       std::optional<std::string>* out) {
+  std::string text;
+  NonEmptyString(key, expected, &text);
+  if (!text.empty()) *out = text;
+}
+
 void MapReader::Duration(std::string_view key, cmcl::Duration* out) {
   const auto text = Scalar(key, "a duration such as 200ms or 2s");
   if (!text) return;

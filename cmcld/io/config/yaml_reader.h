@@ -82,6 +82,11 @@ class MapReader {
 
   void String(std::string_view key, std::string* out);
   void OptionalString(std::string_view key, std::optional<std::string>* out);
+  // A string that must say something (a path, a name): '' is reported as empty, with
+  // `expected` (e.g. "a device path") saying what belongs there.
+  void NonEmptyString(std::string_view key, std::string_view expected, std::string* out);
+  void OptionalNonEmptyString(std::string_view key, std::string_view expected,
+                              std::optional<std::string>* out);
   template <typename Strong>
   void Name(std::string_view key, Strong* out) {
     const std::optional<std::string> text = Scalar(key, "a name");

@@ -514,6 +514,26 @@ std::vector<BrokenInput> Files() {
        kPackage + "services:\n  - {name: '', command: '   '}\n",
        {"pkg/package.yaml:6:12: service name: empty; expected a name, e.g. guestmon",
         "pkg/package.yaml:6:25: command: empty; expected a command to run, e.g. ./monitor.sh"}},
+      {"EmptyStringsWherePathsAndNamesBelong",
+       kClusterWithPackage,
+       "name: p1\nnodes: [n1]\nrun_script: ''\nhalt_script: ''\nguest:\n"
+       "  storage: [{path: ''}]\n  networks: [{vswitch: '', nic: ''}]\n"
+       "  devices: [{path: ''}]\n",
+       {"pkg/package.yaml:3:13: run_script: empty; expected a script in the package folder",
+        "pkg/package.yaml:4:14: halt_script: empty; expected a script in the package folder",
+        "pkg/package.yaml:6:20: path: empty; expected a storage path",
+        "pkg/package.yaml:7:24: vswitch: empty; expected a vswitch name",
+        "pkg/package.yaml:7:33: nic: empty; expected a NIC name",
+        "pkg/package.yaml:8:20: path: empty; expected a device path"}},
+      {"EmptyStringsInTheClusterFile",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\nwatchdog_device: ''\nnodes:\n"
+       "  - name: n1\n    addresses: [127.0.0.1:7101]\n"
+       "    inventory: {disks: [{path: ''}], vswitches: [{name: lan, nic: ''}]}\n"
+       "allow_two_node_without_arbitrator: true\n",
+       "",
+       {"cluster.yaml:3:18: watchdog_device: empty; expected a device path",
+        "cluster.yaml:7:32: path: empty; expected a device path",
+        "cluster.yaml:7:67: nic: empty; expected a NIC name"}},
       {"KeyFileMissing",
        kCluster,
        "",
