@@ -191,19 +191,20 @@ std::optional<SocketAddress> ParseSocketAddress(std::string_view text) {
 }
 
 std::optional<Wwid> ParseWwid(std::string_view text) {
-  auto hex_form = [&](std::string_view prefix, std::initializer_list<size_t> lengths)
-      -> std::optional<Wwid> {
+  // `canonical` is the prefix the identifier is spelled with after parsing.
+  auto hex_form = [&](std::string_view prefix, std::string_view canonical,
+                      std::initializer_list<size_t> lengths) -> std::optional<Wwid> {
     const std::string_view digits = text.substr(prefix.size());
     if (!IsHex(digits)) return std::nullopt;
     if (std::find(lengths.begin(), lengths.end(), digits.size()) == lengths.end()) {
       return std::nullopt;
     }
-    return Wwid{Lower(text)};
+    return Wwid{std::string(canonical) + Lower(digits)};
   };
   const std::string lower = Lower(text.substr(0, std::min<size_t>(4, text.size())));
-  if (lower.starts_with("0x")) return hex_form("0x", {16, 32});
-  if (lower == "naa.") return hex_form("naa.", {16, 32});
-  if (lower == "eui.") return hex_form("eui.", {16});
+  if (lower.starts_with("0x")) return hex_form("0x", "0x", {16, 32});
+  if (lower == "naa.") return hex_form("naa.", "0x", {16, 32});
+  if (lower == "eui.") return hex_form("eui.", "eui.", {16});
   if (lower == "t10.") {
     const std::string_view id = text.substr(4);
     if (id.empty() || id.size() > 80) return std::nullopt;

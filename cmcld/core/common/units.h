@@ -62,11 +62,15 @@ struct SocketAddress {
 };
 std::optional<SocketAddress> ParseSocketAddress(std::string_view text);
 
-// A disk's World Wide Identifier, normalized to lower case. Accepted forms:
-//   0x + 16 or 32 hex digits          (HP-UX style: 0x600508b4000156d700012000000b0000)
+// A disk's World Wide Identifier, in one canonical spelling so that equal identifiers
+// compare equal. Accepted forms:
+//   0x + 16 or 32 hex digits          (HP-UX, udev's wwn-0x...: 0x600508b4000156d7...)
 //   naa. + 16 or 32 hex digits        (Linux /sys/block/*/device/wwid, NAA designator)
 //   eui. + 16 hex digits              (EUI-64, NVMe)
 //   t10. + 1..80 printable characters (T10 vendor id; case and spaces kept)
+// "0x" and "naa." spell the same NAA identifier: both become 0x + lower-case hex, so a
+// disk pinned as naa.6005... matches an inventory that says 0x6005... (and two packages
+// pinning one disk in two spellings are still seen to share it).
 struct Wwid {
   std::string value;
   friend auto operator<=>(const Wwid&, const Wwid&) = default;

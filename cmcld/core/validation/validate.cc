@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "cmcld/core/common/check.h"
 #include "cmcld/core/common/units.h"
 
 namespace cmcl::validation {
@@ -46,6 +47,11 @@ class Validator {
     // above already refuse them, device findings would only be noise.
     const config::NodeSpec* node = cluster_.FindNode(target_.node);
     const bool runs_guests = node == nullptr || node->role == config::NodeRole::kMember;
+    // A configured member always comes with an index; "not known yet" is an index whose
+    // devices_known() is false, which reports unchecked. nullptr here would silently skip
+    // every device check (DESIGN.md section 1).
+    CMCL_CHECK(node == nullptr || !runs_guests || target_.inventory != nullptr)
+        << "validation of " << name() << " on member " << target() << " without an inventory";
     if (target_.inventory != nullptr && runs_guests) {
       LookUpDisks();
       CheckSharedDevices();

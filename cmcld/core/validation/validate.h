@@ -43,8 +43,9 @@ namespace cmcl::validation {
 // One end of a migration: a node and its inventory as validation sees it.
 struct Endpoint {
   NodeName node;
-  // nullptr: the node is not configured. A node agent re-probing before a start passes
-  // its fresh inventory here.
+  // nullptr only for a node that is not configured (or an arbitrator): a configured
+  // member always has one, with devices_known() false while its inventory is unknown.
+  // A node agent re-probing before a start passes its fresh inventory here.
   const inventory::InventoryIndex* inventory = nullptr;
 };
 

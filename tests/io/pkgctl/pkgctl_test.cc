@@ -214,8 +214,8 @@ TEST_F(PkgctlTest, CheckOfflineJsonListsAWwidMismatch) {
             "{\"package\":\"guest3\",\"source\":\"node1\",\"results\":[{\"node\":"
             "\"node3\",\"ok\":false,\"violations\":[{\"code\":\"wwid_mismatch\","
             "\"message\":\"device /tmp/cmcl-demo/disks/guest3.img: WWID "
-            "naa.60014051000000000000000000000003 on node1 but "
-            "naa.60014051000000000000000000000333 on node3 (hpvmmigrate: Device WWID does not "
+            "0x60014051000000000000000000000003 on node1 but "
+            "0x60014051000000000000000000000333 on node3 (hpvmmigrate: Device WWID does not "
             "match)\"}],\"unchecked\":[]}]}\n");
 }
 

@@ -67,7 +67,16 @@ TEST(ParseSocketAddress, RefusesNamesBadPortsAndBadIps) {
 TEST(ParseWwid, NormalizesHexFormsToLowerCase) {
   EXPECT_EQ(ParseWwid("0x600508B4000156D700012000000B0000")->value,
             "0x600508b4000156d700012000000b0000");
-  EXPECT_EQ(ParseWwid("naa.600508b4000156d7")->value, "naa.600508b4000156d7");
+  EXPECT_EQ(ParseWwid("eui.0025385B71B1E3F1")->value, "eui.0025385b71b1e3f1");
+}
+
+TEST(ParseWwid, NaaAndHexPrefixSpellTheSameIdentifier) {
+  EXPECT_EQ(ParseWwid("naa.600508B4000156D7")->value, "0x600508b4000156d7");
+  EXPECT_EQ(ParseWwid("naa.600508b4000156d700012000000b0000"),
+            ParseWwid("0x600508B4000156D700012000000B0000"));
+}
+
+TEST(ParseWwid, KeepsOtherFormsAsWritten) {
   EXPECT_EQ(ParseWwid("eui.0025385b71b1e3f1")->value, "eui.0025385b71b1e3f1");
   EXPECT_EQ(ParseWwid("t10.ATA QEMU HARDDISK QM00001")->value, "t10.ATA QEMU HARDDISK QM00001");
 }
