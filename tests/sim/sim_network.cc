@@ -35,14 +35,15 @@ void SimNetwork::BlockBothWays(const std::vector<NodeName>& side_a,
   }
 }
 
-std::string SimNetwork::ChangePartition() {
+std::string SimNetwork::ChangePartition(const std::optional<NodeName>& leader) {
   blocked_.clear();
-  const uint64_t mode = rng_.Uniform(4);
+  const uint64_t mode = rng_.Uniform(5);
   if (mode == 0) {
     return "heal";
   }
-  if (mode == 1) {  // Isolate one node, symmetric.
-    const NodeName& lone = nodes_[rng_.Uniform(nodes_.size())];
+  if (mode == 1 || mode == 4) {  // Isolate one node (4: the leader), symmetric.
+    const NodeName lone =
+        mode == 4 && leader ? *leader : nodes_[rng_.Uniform(nodes_.size())];
     std::vector<NodeName> rest;
     std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(rest),
                  [&](const NodeName& n) { return n != lone; });

@@ -5,6 +5,7 @@
 // comes from the Rng it is given.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -26,8 +27,10 @@ class SimNetwork {
   std::vector<Duration> Route(const NodeName& from, const NodeName& to);
 
   // Replaces the current partition with a random one (or heals); returns a description
-  // for the trace.
-  std::string ChangePartition();
+  // for the trace. `leader`, the node the simulator sees leading (if any), may be the
+  // one isolated: Jepsen's "partition the leader" nemesis, which makes leader changes
+  // with entries in flight common.
+  std::string ChangePartition(const std::optional<NodeName>& leader);
   // Liveness phase: no partition, no loss, no far delays, no duplication.
   void HealForever();
 

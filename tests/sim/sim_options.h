@@ -35,12 +35,12 @@ struct SimOptions {
   double delay_far = 0.002;
   // Partitions: a new partition (or a heal) every [partition_interval_min, 2x).
   bool partitions = true;
-  Duration partition_interval_min = Duration(1500);
+  Duration partition_interval_min = Duration(800);
 
   // Crashes: each node crashes after an exponential-ish wait of mean crash_interval_mean
   // and stays down for [downtime_min, downtime_max].
   bool crashes = true;
-  Duration crash_interval_mean = Duration(8000);
+  Duration crash_interval_mean = Duration(5000);
   Duration downtime_min = Duration(50);
   Duration downtime_max = Duration(4000);
   // Bound on entries per AppendRequest, from the seed: small batches make a leader
@@ -50,7 +50,7 @@ struct SimOptions {
   Duration disk_latency_max = Duration(15);
 
   // Workload: clients each with at most one command outstanding.
-  int clients = 3;
+  int clients = 6;
   Duration client_think_max = Duration(300);
   Duration client_retry_timeout = Duration(1500);
 

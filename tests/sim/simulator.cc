@@ -24,7 +24,7 @@ using raft::Message;
 using raft::Raft;
 using raft::Role;
 
-constexpr uint64_t kEventsMax = 5'000'000;  // A run that needs more is livelocked.
+constexpr uint64_t kEventsMax = 500'000;  // A run that needs more is livelocked.
 constexpr Duration kClientRedirectDelay = Duration(20);
 
 enum class EventKind {
@@ -100,6 +100,7 @@ struct NodeSlot {
   std::optional<Time> wakeup_at;
   Role role = Role::kFollower;
   raft::Term term;
+  raft::LogIndex commit_checked;  // Highest commit index the commitment check has seen.
 };
 
 struct ClientState {
@@ -148,6 +149,7 @@ class Simulation {
   void Execute(size_t node, Actions actions);
   void ExecutePersist(size_t node, const raft::Persist& persist);
   void AfterCall(size_t node);
+  void CheckCommitment(size_t leader);
   void StartNode(size_t node);
   void OnCrash(size_t node);
   void OnReply(const ClientReply& reply);
@@ -330,7 +332,13 @@ void Simulation::Dispatch(const Event& event) {
       return;
     case EventKind::kPartition:
       if (!healed_) {
-        Trace("-", "partition", network_->ChangePartition());
+        std::optional<NodeName> leader;
+        for (const NodeSlot& node : nodes_) {
+          if (node.raft != nullptr && node.raft->role() == Role::kLeader) {
+            leader = node.name;  // The last one listed if a stale leader lingers.
+          }
+        }
+        Trace("-", "partition", network_->ChangePartition(leader));
         const int64_t min = options_.partition_interval_min.count();
         Schedule(now_ + Duration(nemesis_rng_.Between(min, 2 * min)),
                  GlobalEvent(EventKind::kPartition));
@@ -427,6 +435,10 @@ void Simulation::AfterCall(size_t node) {
     Trace(slot.name.value(), "role", detail.str());
     checker_.OnRole(slot.name, slot.role, slot.term);
   }
+  if (raft.role() == Role::kLeader && raft.commit_index() > slot.commit_checked) {
+    slot.commit_checked = raft.commit_index();
+    CheckCommitment(node);
+  }
   const Time wakeup = raft.NextWakeup();
   if (wakeup == Time::FromMilliseconds(std::numeric_limits<int64_t>::max()) ||
       slot.wakeup_at == wakeup) {
@@ -436,6 +448,25 @@ void Simulation::AfterCall(size_t node) {
   ++slot.wakeup_token;
   Schedule(std::max(wakeup, now_ + Duration(1)),
            NodeEvent(EventKind::kWakeup, node, slot.wakeup_token));
+}
+
+void Simulation::CheckCommitment(size_t leader) {
+  const Raft& raft = *nodes_[leader].raft;
+  const raft::LogIndex commit = raft.commit_index();
+  std::vector<StateChecker::LogView> logs;
+  for (const NodeSlot& slot : nodes_) {
+    const std::vector<raft::Entry>& log =
+        slot.raft != nullptr ? slot.raft->log() : slot.disk.durable.entries;
+    StateChecker::LogView view{.node = slot.name,
+                               .last_index = raft::LogIndex(log.size()),
+                               .last_term = log.empty() ? raft::Term(0) : log.back().term,
+                               .term_at_commit = std::nullopt};
+    if (commit.value() <= log.size()) {
+      view.term_at_commit = log[commit.value() - 1].term;
+    }
+    logs.push_back(std::move(view));
+  }
+  checker_.OnCommit(nodes_[leader].name, commit, raft.log()[commit.value() - 1].term, logs);
 }
 
 void Simulation::StartNode(size_t node) {
@@ -448,6 +479,7 @@ void Simulation::StartNode(size_t node) {
       root_.Fork("node/" + slot.name.value() + "/" + std::to_string(slot.incarnation)), now_);
   slot.role = slot.raft->role();
   slot.term = slot.raft->term();
+  slot.commit_checked = raft::LogIndex(0);
   slot.wakeup_at.reset();
   checker_.OnRestart(slot.name);
   checker_.OnLogChanged(slot.name, slot.raft->log(), raft::LogIndex(1));

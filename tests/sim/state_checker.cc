@@ -67,6 +67,31 @@ void StateChecker::OnRestart(const NodeName& node) {
   applied_.erase(node);
 }
 
+void StateChecker::OnCommit(const NodeName& leader, raft::LogIndex commit, raft::Term term,
+                            const std::vector<LogView>& logs) {
+  for (const LogView& candidate : logs) {
+    if (candidate.term_at_commit == term) {
+      continue;
+    }
+    size_t votes = 0;
+    for (const LogView& voter : logs) {
+      // Paper 5.4.1: the voter grants if the candidate's log is at least as up-to-date.
+      const bool up_to_date = candidate.last_term != voter.last_term
+                                  ? candidate.last_term > voter.last_term
+                                  : candidate.last_index >= voter.last_index;
+      votes += up_to_date ? 1 : 0;
+    }
+    if (votes >= logs.size() / 2 + 1) {
+      Fail("commitment safety: " + leader.value() + " committed index " +
+           std::to_string(commit.value()) + " (term " + std::to_string(term.value()) +
+           ") but " + candidate.node.value() + ", whose log lacks it (last " +
+           std::to_string(candidate.last_index.value()) + "@" +
+           std::to_string(candidate.last_term.value()) + "), can still win an election");
+      return;
+    }
+  }
+}
+
 void StateChecker::OnApply(const NodeName& node, const raft::ApplyEntry& apply) {
   const raft::Entry& entry = apply.entry;
   raft::LogIndex& applied = applied_[node];

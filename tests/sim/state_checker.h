@@ -11,6 +11,12 @@
 //    one index only.
 //  * No acknowledged command lost: a kApplied reply names the index where the command
 //    was executed, and that index must hold that command for every node that applies it.
+//  * Commitment safety (what figure 8 is about): when a leader advances its commit index
+//    to c, no node whose log lacks the entry at c may be able to collect a majority of
+//    votes by the up-to-date rule (5.4.1) from the logs that exist right now (memory for
+//    running nodes, disk for crashed ones). In correct Raft every committed entry is in
+//    every log that can win, so this never fires; it flags a premature commit at once,
+//    before an unlucky schedule has to turn it into a lost entry.
 //  * Persistence contract: a vote grant and an append acknowledgement leave a node only
 //    when its disk already holds the vote and the acknowledged entries.
 #pragma once
@@ -36,6 +42,15 @@ class StateChecker {
   void OnLogChanged(const NodeName& node, const std::vector<raft::Entry>& log,
                     raft::LogIndex from);
   void OnRestart(const NodeName& node);
+  // What a node's log looks like to the commitment check.
+  struct LogView {
+    NodeName node;
+    raft::LogIndex last_index;
+    raft::Term last_term;
+    std::optional<raft::Term> term_at_commit;  // Term of its entry at the commit index.
+  };
+  void OnCommit(const NodeName& leader, raft::LogIndex commit, raft::Term term,
+                const std::vector<LogView>& logs);
   void OnApply(const NodeName& node, const raft::ApplyEntry& apply);
   void OnReply(const raft::ClientReply& reply);
   void OnSend(const NodeName& node, const raft::Message& message,

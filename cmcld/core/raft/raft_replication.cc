@@ -125,9 +125,15 @@ void Raft::HandleAppendResponse(const Header& header, const AppendResponse& resp
   }
   Progress& progress = progress_.at(header.from);
   progress.last_response_at = now_;
+  // Only a reply that makes progress triggers the next send. Otherwise duplicated and
+  // stale replies would each trigger one, and with duplication above loss the number of
+  // messages in flight would grow without bound (the simulator found this).
   if (response.success) {
     CMCL_CHECK(response.match_index <= LastIndex()) << header.from << " matches past our log";
-    progress.match = std::max(progress.match, response.match_index);
+    if (response.match_index <= progress.match) {
+      return;
+    }
+    progress.match = response.match_index;
     progress.next = std::max(progress.next, progress.match + 1);
     AdvanceCommit();
     if (progress.next <= LastIndex()) {
@@ -140,7 +146,11 @@ void Raft::HandleAppendResponse(const Header& header, const AppendResponse& resp
   }
   // Paper 5.3: decrement nextIndex and retry; the follower's last index lets us skip.
   const LogIndex backed_up = std::min(progress.next - 1, response.last_index + 1);
-  progress.next = std::max(std::max(backed_up, progress.match + 1), LogIndex(1));
+  const LogIndex next = std::max(std::max(backed_up, progress.match + 1), LogIndex(1));
+  if (next == progress.next) {
+    return;
+  }
+  progress.next = next;
   SendAppend(header.from);
 }
 

@@ -308,5 +308,34 @@ TEST(RaftPaper, FollowersApplyCommittedEntriesInOrder) {
   }
 }
 
+// Regression (found by cmcl-sim, seed 10144 --swarm): a duplicated or stale append reply
+// must not trigger another send, or duplication above loss makes the number of messages
+// in flight grow without bound.
+TEST(RaftReplication, DuplicatedAppendReplyTriggersNoFurtherSend) {
+  RaftOptions options = RaftCluster::DefaultOptions();
+  options.entries_per_message_max = 1;
+  RaftCluster cluster(3, {}, options);
+  cluster.StartAll();
+  cluster.Elect("n1");
+  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a"});
+  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 2, .payload = "b"});
+  for (const Message& message : cluster.TakeInFlight()) {
+    if (message.header.to == Name("n2")) {
+      cluster.Deliver(message);
+    }
+  }
+  std::vector<Message> replies = cluster.TakeInFlight();
+  ASSERT_FALSE(replies.empty());
+  const Message reply = replies.front();
+
+  cluster.Deliver(reply);
+  const size_t sent_first = cluster.TakeInFlight().size();
+  cluster.Deliver(reply);
+  const size_t sent_again = cluster.TakeInFlight().size();
+
+  EXPECT_EQ(sent_first, 1u);  // The next entry for n2.
+  EXPECT_EQ(sent_again, 0u);
+}
+
 }  // namespace
 }  // namespace cmcl::raft
