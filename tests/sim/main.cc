@@ -125,6 +125,63 @@ std::string ReplayCommand(const Flags& flags, const SimOptions& options) {
   return command + " --trace";
 }
 
+struct Totals {
+  uint64_t seeds = 0;
+  uint64_t events = 0;
+  int64_t simulated_ms = 0;
+};
+
+// Runs one seed; prints its result line, or the violation report. False on violation.
+bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
+  SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm);
+  if (!flags.mutation.empty()) {
+    options.mutation_name = flags.mutation;
+    if (!cmcl::sim::SetMutation(flags.mutation, options.mutations)) {
+      Usage("unknown mutation '" + flags.mutation + "' (see --list-mutations)");
+    }
+  }
+  const std::string replay = ReplayCommand(flags, options);
+  std::snprintf(g_replay, sizeof g_replay, "%s", replay.c_str());
+  std::deque<std::string> tail;
+  const auto keep = [&](const std::string& line) {
+    if (flags.trace) {
+      std::cout << line << "\n";
+    }
+    tail.push_back(line);
+    if (tail.size() > kTraceTailLines) {
+      tail.pop_front();
+    }
+  };
+  const cmcl::sim::RunResult result = cmcl::sim::RunSimulation(options, keep);
+  ++totals.seeds;
+  totals.events += result.events;
+  totals.simulated_ms += result.simulated_ms;
+  if (verbose && !flags.trace) {
+    std::cout << cmcl::sim::DescribeOptions(options) << "\n";
+  }
+  if (result.violation) {
+    if (!flags.trace) {
+      std::cout << cmcl::sim::DescribeOptions(options) << "\n...\n";
+      for (const std::string& line : tail) {
+        std::cout << line << "\n";
+      }
+    }
+    std::cout << "violation: " << *result.violation << "\n"
+              << "seeds run before the failure: " << totals.seeds - 1 << "\n"
+              << "replay: " << replay << std::endl;
+    return false;
+  }
+  std::printf(
+      "seed=%llu ok events=%llu simulated=%lldms acks=%llu leader_after_heal=%lldms "
+      "hash=%016llx\n",
+      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(result.events),
+      static_cast<long long>(result.simulated_ms),
+      static_cast<unsigned long long>(result.acknowledged),
+      static_cast<long long>(result.leader_after_heal_ms.value_or(-1)),
+      static_cast<unsigned long long>(result.trace_hash));
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,69 +195,25 @@ int main(int argc, char** argv) {
     first = ParseSeed(env);
   }
   const uint64_t count = flags.seed ? 1 : flags.seeds;
-  const bool verbose = count == 1;
   std::signal(SIGABRT, OnAbort);
   const auto started = std::chrono::steady_clock::now();
-  uint64_t ran = 0;
-  uint64_t events = 0;
-  int64_t simulated_ms = 0;
+  Totals totals;
   for (uint64_t seed = first; seed - first < count; ++seed) {
     if (flags.time_budget && std::chrono::steady_clock::now() - started > *flags.time_budget) {
       break;
     }
-    SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm);
-    if (!flags.mutation.empty()) {
-      options.mutation_name = flags.mutation;
-      if (!cmcl::sim::SetMutation(flags.mutation, options.mutations)) {
-        Usage("unknown mutation '" + flags.mutation + "' (see --list-mutations)");
-      }
-    }
-    const std::string replay = ReplayCommand(flags, options);
-    std::snprintf(g_replay, sizeof g_replay, "%s", replay.c_str());
-    std::deque<std::string> tail;
-    const auto keep = [&](const std::string& line) {
-      if (flags.trace) {
-        std::cout << line << "\n";
-      }
-      tail.push_back(line);
-      if (tail.size() > kTraceTailLines) {
-        tail.pop_front();
-      }
-    };
-    const cmcl::sim::RunResult result = cmcl::sim::RunSimulation(options, keep);
-    ++ran;
-    events += result.events;
-    simulated_ms += result.simulated_ms;
-    if (verbose && !flags.trace) {
-      std::cout << cmcl::sim::DescribeOptions(options) << "\n";
-    }
-    if (result.violation) {
-      if (!flags.trace) {
-        std::cout << cmcl::sim::DescribeOptions(options) << "\n...\n";
-        for (const std::string& line : tail) {
-          std::cout << line << "\n";
-        }
-      }
-      std::cout << "violation: " << *result.violation << "\n"
-                << "seeds run before the failure: " << ran - 1 << "\n"
-                << "replay: " << replay << std::endl;
+    if (!RunSeed(flags, seed, count == 1, totals)) {
       return 1;
     }
-    std::printf("seed=%llu ok events=%llu simulated=%lldms acks=%llu leader_after_heal=%lldms "
-                "hash=%016llx\n",
-                static_cast<unsigned long long>(seed),
-                static_cast<unsigned long long>(result.events),
-                static_cast<long long>(result.simulated_ms),
-                static_cast<unsigned long long>(result.acknowledged),
-                static_cast<long long>(result.leader_after_heal_ms.value_or(-1)),
-                static_cast<unsigned long long>(result.trace_hash));
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("ran %llu seeds from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
-              "%.0fx real time\n",
-              static_cast<unsigned long long>(ran), static_cast<unsigned long long>(first),
-              seconds, static_cast<double>(ran) / seconds, static_cast<double>(events) / seconds,
-              static_cast<double>(simulated_ms) / 1000.0 / seconds);
+  std::printf(
+      "ran %llu seeds from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
+      "%.0fx real time\n",
+      static_cast<unsigned long long>(totals.seeds), static_cast<unsigned long long>(first),
+      seconds, static_cast<double>(totals.seeds) / seconds,
+      static_cast<double>(totals.events) / seconds,
+      static_cast<double>(totals.simulated_ms) / 1000.0 / seconds);
   return 0;
 }

@@ -15,8 +15,8 @@ std::vector<Duration> SimNetwork::Route(const NodeName& from, const NodeName& to
   const int copies = rng_.ChanceOf(options_.duplication) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
     if (rng_.ChanceOf(options_.delay_far)) {
-      delays.push_back(Duration(rng_.Between(options_.node_timeout.count(),
-                                             3 * options_.node_timeout.count())));
+      delays.push_back(
+          Duration(rng_.Between(options_.node_timeout.count(), 3 * options_.node_timeout.count())));
       continue;
     }
     delays.push_back(
@@ -42,8 +42,7 @@ std::string SimNetwork::ChangePartition(const std::optional<NodeName>& leader) {
     return "heal";
   }
   if (mode == 1 || mode == 4) {  // Isolate one node (4: the leader), symmetric.
-    const NodeName lone =
-        mode == 4 && leader ? *leader : nodes_[rng_.Uniform(nodes_.size())];
+    const NodeName lone = mode == 4 && leader ? *leader : nodes_[rng_.Uniform(nodes_.size())];
     std::vector<NodeName> rest;
     std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(rest),
                  [&](const NodeName& n) { return n != lone; });

@@ -45,21 +45,23 @@ SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, b
 std::string DescribeOptions(const SimOptions& o) {
   std::ostringstream out;
   out << "seed=" << o.seed << " nodes=" << o.members << (o.arbitrator ? "+arbitrator" : "")
-      << " swarm=" << (o.swarm ? 1 : 0) << " mutation=" << (o.mutation_name.empty() ? "none" : o.mutation_name)
-      << " node_timeout=" << o.node_timeout.count() << "ms heartbeat=" << o.heartbeat_interval.count()
-      << "ms delay=" << o.delay_min.count() << ".." << o.delay_max.count() << "ms loss=" << o.loss
-      << " dup=" << o.duplication << " far=" << o.delay_far
+      << " swarm=" << (o.swarm ? 1 : 0)
+      << " mutation=" << (o.mutation_name.empty() ? "none" : o.mutation_name)
+      << " node_timeout=" << o.node_timeout.count()
+      << "ms heartbeat=" << o.heartbeat_interval.count() << "ms delay=" << o.delay_min.count()
+      << ".." << o.delay_max.count() << "ms loss=" << o.loss << " dup=" << o.duplication
+      << " far=" << o.delay_far
       << " partitions=" << (o.partitions ? o.partition_interval_min.count() : 0) << "ms"
       << " crashes=" << (o.crashes ? o.crash_interval_mean.count() : 0) << "ms"
       << " downtime<=" << o.downtime_max.count() << "ms disk<=" << o.disk_latency_max.count()
-      << "ms batch=" << o.entries_per_message_max << " clients=" << o.clients << " faults=" << o.fault_phase.count()
-      << "ms liveness<=" << o.liveness_bound.count() << "ms";
+      << "ms batch=" << o.entries_per_message_max << " clients=" << o.clients
+      << " faults=" << o.fault_phase.count() << "ms liveness<=" << o.liveness_bound.count() << "ms";
   return out.str();
 }
 
 const std::vector<std::string>& MutationNames() {
-  static const std::vector<std::string> names = {
-      "commit_previous_term_by_count", "vote_not_persisted", "vote_without_log_check"};
+  static const std::vector<std::string> names = {"commit_previous_term_by_count",
+                                                 "vote_not_persisted", "vote_without_log_check"};
   return names;
 }
 

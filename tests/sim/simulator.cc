@@ -120,8 +120,8 @@ std::string Format(Time t, const std::string& node, const std::string& what,
 
 std::string DescribeMessage(const Message& message) {
   std::ostringstream out;
-  out << raft::MessageTypeName(message) << " " << message.header.from << ">"
-      << message.header.to << " t=" << message.header.term;
+  out << raft::MessageTypeName(message) << " " << message.header.from << ">" << message.header.to
+      << " t=" << message.header.term;
   if (const auto* vote = std::get_if<raft::VoteResponse>(&message.body)) {
     out << (vote->granted ? " granted" : " refused");
   } else if (const auto* append = std::get_if<raft::AppendRequest>(&message.body)) {
@@ -191,12 +191,11 @@ Simulation::Simulation(const SimOptions& options,
       disk_rng_(root_.Fork("disk")) {
   result_.trace_hash = 0xcbf29ce484222325ULL;
   for (int i = 1; i <= options_.members; ++i) {
-    voters_.push_back(raft::Voter{.name = NodeName("n" + std::to_string(i)),
-                                  .role = config::NodeRole::kMember});
+    voters_.push_back(
+        raft::Voter{.name = NodeName("n" + std::to_string(i)), .role = config::NodeRole::kMember});
   }
   if (options_.arbitrator) {
-    voters_.push_back(
-        raft::Voter{.name = NodeName("arb"), .role = config::NodeRole::kArbitrator});
+    voters_.push_back(raft::Voter{.name = NodeName("arb"), .role = config::NodeRole::kArbitrator});
   }
   std::sort(voters_.begin(), voters_.end(),
             [](const raft::Voter& a, const raft::Voter& b) { return a.name < b.name; });
@@ -205,17 +204,19 @@ Simulation::Simulation(const SimOptions& options,
     names.push_back(voter.name);
     NodeSlot slot;
     slot.name = voter.name;
-    slot.disk.durable.hard_state = raft::HardState{
-        .cluster_id = raft::ClusterId(0xc1u),
-        .node_id = raft::NodeId(root_.Fork("node_id/" + voter.name.value()).Next()),
-        .term = raft::Term(0),
-        .voted_for = std::nullopt};
+    slot.disk.durable.hard_state =
+        raft::HardState{.cluster_id = raft::ClusterId(0xc1u),
+                        .node_id = raft::NodeId(root_.Fork("node_id/" + voter.name.value()).Next()),
+                        .term = raft::Term(0),
+                        .voted_for = std::nullopt};
     nodes_.push_back(std::move(slot));
   }
   network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names);
   for (int i = 0; i < options_.clients; ++i) {
     clients_.push_back(ClientState{.id = raft::ClientId(static_cast<uint64_t>(i + 1)),
-                                   .sequence = 1, .token = 0, .target = std::nullopt});
+                                   .sequence = 1,
+                                   .token = 0,
+                                   .target = std::nullopt});
   }
 }
 
@@ -248,8 +249,7 @@ void Simulation::Trace(const std::string& node, const std::string& what,
                        const std::string& detail) {
   const std::string line = Format(now_, node, what, detail);
   for (const char c : line) {  // FNV-1a over every line and its newline.
-    result_.trace_hash = (result_.trace_hash ^ static_cast<unsigned char>(c)) *
-                         0x100000001b3ULL;
+    result_.trace_hash = (result_.trace_hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
   }
   result_.trace_hash = (result_.trace_hash ^ '\n') * 0x100000001b3ULL;
   if (trace_) {
@@ -495,15 +495,15 @@ void Simulation::OnCrash(size_t node) {
   if (healed_) {
     return;
   }
-  Rng rng = nemesis_rng_.Fork("crash/" + slot.name.value() + "/" +
-                              std::to_string(slot.incarnation));
+  Rng rng =
+      nemesis_rng_.Fork("crash/" + slot.name.value() + "/" + std::to_string(slot.incarnation));
   if (slot.raft != nullptr) {
     slot.raft.reset();
     Trace(slot.name.value(), "crash",
           "lost " + std::to_string(slot.disk.pending.size()) + " unsynced writes");
     slot.disk.pending.clear();
-    const Duration down = Duration(
-        rng.Between(options_.downtime_min.count(), options_.downtime_max.count()));
+    const Duration down =
+        Duration(rng.Between(options_.downtime_min.count(), options_.downtime_max.count()));
     Schedule(now_ + down, NodeEvent(EventKind::kRestart, node));
   }
   const int64_t mean = options_.crash_interval_mean.count();
@@ -543,8 +543,7 @@ void Simulation::RetryClient(size_t client, Duration after, std::optional<size_t
   ClientState& state = clients_[client];
   ++state.token;
   state.target = target;
-  Schedule(now_ + after,
-           ClientEvent(EventKind::kClientSend, client, state.token));
+  Schedule(now_ + after, ClientEvent(EventKind::kClientSend, client, state.token));
 }
 
 void Simulation::OnClientSend(size_t client) {

@@ -83,8 +83,8 @@ void StateChecker::OnCommit(const NodeName& leader, raft::LogIndex commit, raft:
     }
     if (votes >= logs.size() / 2 + 1) {
       Fail("commitment safety: " + leader.value() + " committed index " +
-           std::to_string(commit.value()) + " (term " + std::to_string(term.value()) +
-           ") but " + candidate.node.value() + ", whose log lacks it (last " +
+           std::to_string(commit.value()) + " (term " + std::to_string(term.value()) + ") but " +
+           candidate.node.value() + ", whose log lacks it (last " +
            std::to_string(candidate.last_index.value()) + "@" +
            std::to_string(candidate.last_term.value()) + "), can still win an election");
       return;
@@ -108,8 +108,7 @@ void StateChecker::OnApply(const NodeName& node, const raft::ApplyEntry& apply) 
   if (entry.kind != raft::EntryKind::kCommand || apply.duplicate) {
     return;
   }
-  const std::pair<uint64_t, uint64_t> key{entry.command.client_id.value(),
-                                          entry.command.sequence};
+  const std::pair<uint64_t, uint64_t> key{entry.command.client_id.value(), entry.command.sequence};
   auto [executed, first] = executed_.try_emplace(key, entry.index);
   if (!first && executed->second != entry.index) {
     Fail("at most once: " + Describe(entry) + " executed again; first at index " +
@@ -139,8 +138,8 @@ void StateChecker::OnSend(const NodeName& node, const raft::Message& message,
         (disk.hard_state.term != message.header.term ||
          disk.hard_state.voted_for != message.header.to)) {
       Fail("persistence contract: " + node.value() + " granted its vote to " +
-           message.header.to.value() + " in term " +
-           std::to_string(message.header.term.value()) + " before the vote was durable");
+           message.header.to.value() + " in term " + std::to_string(message.header.term.value()) +
+           " before the vote was durable");
     }
     return;
   }

@@ -39,8 +39,7 @@ class StateChecker {
   void OnRole(const NodeName& node, raft::Role role, raft::Term term);
   // The node's log changed from index `from` on (a persist with log_from), or was
   // reloaded after a restart (from = 1).
-  void OnLogChanged(const NodeName& node, const std::vector<raft::Entry>& log,
-                    raft::LogIndex from);
+  void OnLogChanged(const NodeName& node, const std::vector<raft::Entry>& log, raft::LogIndex from);
   void OnRestart(const NodeName& node);
   // What a node's log looks like to the commitment check.
   struct LogView {
@@ -53,8 +52,7 @@ class StateChecker {
                 const std::vector<LogView>& logs);
   void OnApply(const NodeName& node, const raft::ApplyEntry& apply);
   void OnReply(const raft::ClientReply& reply);
-  void OnSend(const NodeName& node, const raft::Message& message,
-              const raft::PersistedState& disk);
+  void OnSend(const NodeName& node, const raft::Message& message, const raft::PersistedState& disk);
 
   const std::optional<std::string>& violation() const { return violation_; }
   raft::LogIndex acked_index_max() const { return acked_index_max_; }

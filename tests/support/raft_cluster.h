@@ -25,10 +25,8 @@ inline NodeName Name(const std::string& name) { return NodeName(name); }
 inline std::vector<Entry> EntriesWithTerms(const std::vector<uint64_t>& terms) {
   std::vector<Entry> entries;
   for (size_t i = 0; i < terms.size(); ++i) {
-    entries.push_back(Entry{.term = Term(terms[i]),
-                            .index = LogIndex(i + 1),
-                            .kind = EntryKind::kNoop,
-                            .command = {}});
+    entries.push_back(Entry{
+        .term = Term(terms[i]), .index = LogIndex(i + 1), .kind = EntryKind::kNoop, .command = {}});
   }
   return entries;
 }
@@ -54,19 +52,18 @@ class RaftCluster {
       for (const std::string& a : arbitrators) {
         arbitrator = arbitrator || a == name;
       }
-      base.voters.push_back(Voter{
-          .name = NodeName(name),
-          .role = arbitrator ? config::NodeRole::kArbitrator : config::NodeRole::kMember});
+      base.voters.push_back(
+          Voter{.name = NodeName(name),
+                .role = arbitrator ? config::NodeRole::kArbitrator : config::NodeRole::kMember});
     }
     base.cluster_id = kClusterId;
     base_ = base;
     for (const Voter& voter : base.voters) {
-      disks_[voter.name] = PersistedState{
-          .hard_state = {.cluster_id = kClusterId,
-                         .node_id = NodeId(disks_.size() + 100),
-                         .term = Term(0),
-                         .voted_for = std::nullopt},
-          .entries = {}};
+      disks_[voter.name] = PersistedState{.hard_state = {.cluster_id = kClusterId,
+                                                         .node_id = NodeId(disks_.size() + 100),
+                                                         .term = Term(0),
+                                                         .voted_for = std::nullopt},
+                                          .entries = {}};
     }
   }
 
@@ -97,8 +94,7 @@ class RaftCluster {
     options.self = Name(name);
     nodes_.erase(Name(name));
     nodes_.emplace(std::piecewise_construct, std::forward_as_tuple(Name(name)),
-                   std::forward_as_tuple(options, disks_.at(Name(name)),
-                                         Rng(seed_++), now));
+                   std::forward_as_tuple(options, disks_.at(Name(name)), Rng(seed_++), now));
     unfinished_.erase(Name(name));
   }
 

@@ -83,9 +83,7 @@ struct Actions {
   std::vector<ApplyEntry> applies;
   std::vector<ClientReply> replies;
 
-  bool empty() const {
-    return !persist && sends.empty() && applies.empty() && replies.empty();
-  }
+  bool empty() const { return !persist && sends.empty() && applies.empty() && replies.empty(); }
 };
 
 }  // namespace cmcl::raft

@@ -146,10 +146,8 @@ Actions Raft::Propose(Time now, Command command) {
     return Finish();
   }
   const LogIndex index = LastIndex() + 1;
-  AppendToLog(Entry{.term = term_,
-                    .index = index,
-                    .kind = EntryKind::kCommand,
-                    .command = std::move(command)});
+  AppendToLog(Entry{
+      .term = term_, .index = index, .kind = EntryKind::kCommand, .command = std::move(command)});
   proposals_[index] = log_.back().command;
   BroadcastAppend();
   return Finish();
@@ -189,24 +187,21 @@ Time Raft::NextWakeup() const {
 }
 
 bool Raft::PersistOutstanding() const {
-  return hard_state_dirty_ || log_dirty_from_.has_value() ||
-         persist_id_last_ > persist_id_durable_;
+  return hard_state_dirty_ || log_dirty_from_.has_value() || persist_id_last_ > persist_id_durable_;
 }
 
 void Raft::Send(const NodeName& to, Body body, Term term) {
-  Message message{.header = Header{.cluster_id = options_.cluster_id,
-                                   .from = options_.self,
-                                   .to = to,
-                                   .term = term},
-                  .body = std::move(body)};
+  Message message{
+      .header =
+          Header{.cluster_id = options_.cluster_id, .from = options_.self, .to = to, .term = term},
+      .body = std::move(body)};
   // actions.h, order rule 2: only leader AppendRequests and PreVote traffic leave before
   // the state they reflect is durable.
-  const bool needs_durability =
-      std::holds_alternative<AppendResponse>(message.body) ||
-      (std::holds_alternative<VoteRequest>(message.body) &&
-       std::get<VoteRequest>(message.body).kind == VoteKind::kVote) ||
-      (std::holds_alternative<VoteResponse>(message.body) &&
-       std::get<VoteResponse>(message.body).kind == VoteKind::kVote);
+  const bool needs_durability = std::holds_alternative<AppendResponse>(message.body) ||
+                                (std::holds_alternative<VoteRequest>(message.body) &&
+                                 std::get<VoteRequest>(message.body).kind == VoteKind::kVote) ||
+                                (std::holds_alternative<VoteResponse>(message.body) &&
+                                 std::get<VoteResponse>(message.body).kind == VoteKind::kVote);
   if (needs_durability && PersistOutstanding()) {
     // Flush() gives the persist being built now the id persist_id_last_ + 1.
     const bool building = hard_state_dirty_ || log_dirty_from_.has_value();
@@ -279,8 +274,6 @@ void Raft::ResetElectionTimer() {
   election_deadline_ = now_ + Duration(static_cast<int64_t>(min + rng_.Uniform(min)));
 }
 
-bool Raft::InLease() const {
-  return now_ < leader_heard_at_ + options_.election_timeout_min;
-}
+bool Raft::InLease() const { return now_ < leader_heard_at_ + options_.election_timeout_min; }
 
 }  // namespace cmcl::raft

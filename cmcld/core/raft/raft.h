@@ -173,8 +173,8 @@ class Raft {
   Time leader_heard_at_;  // Stickiness: the last time this node heard from a leader.
   Time leader_since_;
 
-  std::map<NodeName, bool> votes_;  // This round's (pre)vote replies, self included.
-  std::map<NodeName, Progress> progress_;  // Leader only; peers only.
+  std::map<NodeName, bool> votes_;            // This round's (pre)vote replies, self included.
+  std::map<NodeName, Progress> progress_;     // Leader only; peers only.
   std::map<ClientId, ClientRecord> clients_;  // Applied state: last sequence per client.
   std::map<LogIndex, Command> proposals_;     // Leader only: awaiting apply, by index.
   uint64_t foreign_messages_dropped_ = 0;

@@ -67,9 +67,8 @@ void Raft::BecomeCandidate() {
   for (const Voter& voter : options_.voters) {
     if (voter.name != options_.self) {
       Send(voter.name,
-           VoteRequest{.kind = VoteKind::kVote,
-                       .last_log_index = LastIndex(),
-                       .last_log_term = LastTerm()},
+           VoteRequest{
+               .kind = VoteKind::kVote, .last_log_index = LastIndex(), .last_log_term = LastTerm()},
            term_);
     }
   }
@@ -90,8 +89,8 @@ void Raft::BecomeLeader() {
   }
   // Paper section 8: a no-op at the start of the term lets the leader commit, and so
   // learn, everything committed before it.
-  AppendToLog(Entry{
-      .term = term_, .index = LastIndex() + 1, .kind = EntryKind::kNoop, .command = {}});
+  AppendToLog(
+      Entry{.term = term_, .index = LastIndex() + 1, .kind = EntryKind::kNoop, .command = {}});
   HeartbeatRound();
 }
 
@@ -110,9 +109,8 @@ bool Raft::LogUpToDate(LogIndex last_index, Term last_term) const {
 
 void Raft::HandleVoteRequest(const Header& header, const VoteRequest& request) {
   const auto respond = [&](bool granted, Term term) {
-    Send(header.from, VoteResponse{.kind = request.kind, .granted = granted,
-                                   .voter_node_id = node_id_},
-         term);
+    Send(header.from,
+         VoteResponse{.kind = request.kind, .granted = granted, .voter_node_id = node_id_}, term);
   };
   if (InLease()) {
     // DESIGN.md section 3, stickiness: refuse, and do not adopt the requester's term.
@@ -133,8 +131,7 @@ void Raft::HandleVoteRequest(const Header& header, const VoteRequest& request) {
   // Paper figure 2, RequestVote receiver: "1. Reply false if term < currentTerm. 2. If
   // votedFor is null or candidateId, and candidate's log is at least as up-to-date as
   // receiver's log, grant vote."
-  const bool grant = header.term == term_ &&
-                     (!voted_for_ || *voted_for_ == header.from) &&
+  const bool grant = header.term == term_ && (!voted_for_ || *voted_for_ == header.from) &&
                      LogUpToDate(request.last_log_index, request.last_log_term);
   if (grant) {
     if (!voted_for_) {

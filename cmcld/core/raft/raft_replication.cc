@@ -45,9 +45,8 @@ void Raft::SendAppend(const NodeName& to) {
   AppendRequest request;
   request.prev_log_index = progress.next - 1;
   request.prev_log_term = TermAt(request.prev_log_index);
-  const uint64_t end =
-      std::min<uint64_t>(LastIndex().value(),
-                         request.prev_log_index.value() + options_.entries_per_message_max);
+  const uint64_t end = std::min<uint64_t>(
+      LastIndex().value(), request.prev_log_index.value() + options_.entries_per_message_max);
   for (uint64_t i = progress.next.value(); i <= end; ++i) {
     request.entries.push_back(log_[i - 1]);
   }
@@ -184,9 +183,9 @@ void Raft::ApplyCommitted() {
     ApplyEntry apply{.entry = entry, .duplicate = false};
     LogIndex effective = applied_;
     if (entry.kind == EntryKind::kCommand) {
-      auto [client, inserted] = clients_.try_emplace(
-          entry.command.client_id,
-          ClientRecord{.sequence = entry.command.sequence, .index = applied_});
+      auto [client, inserted] =
+          clients_.try_emplace(entry.command.client_id,
+                               ClientRecord{.sequence = entry.command.sequence, .index = applied_});
       if (!inserted && entry.command.sequence <= client->second.sequence) {
         apply.duplicate = true;  // Thesis 6.3: applied before, at client->second.index.
         effective = client->second.index;

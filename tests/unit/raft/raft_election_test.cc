@@ -18,9 +18,8 @@ Message VoteRequestTo(const std::string& to, VoteKind kind, uint64_t term) {
                             .from = Name("n3"),
                             .to = Name(to),
                             .term = Term(term)},
-                 .body = VoteRequest{.kind = kind,
-                                     .last_log_index = LogIndex(100),
-                                     .last_log_term = Term(100)}};
+                 .body = VoteRequest{
+                     .kind = kind, .last_log_index = LogIndex(100), .last_log_term = Term(100)}};
 }
 
 std::optional<VoteResponse> OnlyVoteResponse(RaftCluster& cluster) {
@@ -166,8 +165,7 @@ TEST(RaftElection, CheckQuorumStepsDownALeaderThatHearsFromNoMajority) {
   cluster.Elect("n1");
   const Time elected_at = cluster.now;
 
-  while (cluster.node("n1").role() == Role::kLeader &&
-         cluster.now < elected_at + Duration(5000)) {
+  while (cluster.node("n1").role() == Role::kLeader && cluster.now < elected_at + Duration(5000)) {
     cluster.Fire("n1");
     cluster.TakeInFlight();  // Every heartbeat is lost.
   }

@@ -63,10 +63,12 @@ TEST(RaftPaper, VoteRequestWithStaleTermIsRefused) {
   cluster.now = Time::FromMilliseconds(5000);
 
   cluster.Deliver(Message{
-      .header = {.cluster_id = RaftCluster::kClusterId, .from = Name("n1"), .to = Name("n2"),
+      .header = {.cluster_id = RaftCluster::kClusterId,
+                 .from = Name("n1"),
+                 .to = Name("n2"),
                  .term = Term(4)},
-      .body = VoteRequest{.kind = VoteKind::kVote, .last_log_index = LogIndex(0),
-                          .last_log_term = Term(0)}});
+      .body = VoteRequest{
+          .kind = VoteKind::kVote, .last_log_index = LogIndex(0), .last_log_term = Term(0)}});
 
   auto responses = Bodies<VoteResponse>(cluster.TakeInFlight());
   ASSERT_EQ(responses.size(), 1u);
@@ -114,7 +116,7 @@ TEST(RaftPaper, VoteIsGrantedOnlyToACandidateWithAnUpToDateLog) {
     bool granted;
   };
   // The voter's log is [1, 1, 2] (last index 3, last term 2).
-  const Case cases[] = {{3, 2, true}, {4, 2, true},  {2, 2, false},
+  const Case cases[] = {{3, 2, true},  {4, 2, true}, {2, 2, false},
                         {9, 1, false}, {1, 3, true}, {0, 0, false}};
   for (const Case& c : cases) {
     RaftCluster cluster(3);
@@ -138,12 +140,15 @@ TEST(RaftPaper, LeaderStepsDownOnAResponseWithAHigherTerm) {
   cluster.StartAll();
   cluster.Elect("n1");
 
-  cluster.Deliver(Message{
-      .header = {.cluster_id = RaftCluster::kClusterId, .from = Name("n2"), .to = Name("n1"),
-                 .term = Term(7)},
-      .body = AppendResponse{.success = false, .match_index = LogIndex(0),
-                             .rejected_index = LogIndex(0), .last_index = LogIndex(0),
-                             .node_id = NodeId(0)}});
+  cluster.Deliver(Message{.header = {.cluster_id = RaftCluster::kClusterId,
+                                     .from = Name("n2"),
+                                     .to = Name("n1"),
+                                     .term = Term(7)},
+                          .body = AppendResponse{.success = false,
+                                                 .match_index = LogIndex(0),
+                                                 .rejected_index = LogIndex(0),
+                                                 .last_index = LogIndex(0),
+                                                 .node_id = NodeId(0)}});
 
   EXPECT_EQ(cluster.node("n1").role(), Role::kFollower);
   EXPECT_EQ(cluster.node("n1").term(), Term(7));
@@ -184,11 +189,14 @@ TEST(RaftPaper, FollowerRefusesAppendWhosePreviousEntryDoesNotMatch) {
   cluster.StartAll();
   cluster.now = Time::FromMilliseconds(5000);
 
-  cluster.Deliver(Message{
-      .header = {.cluster_id = RaftCluster::kClusterId, .from = Name("n1"), .to = Name("n2"),
-                 .term = Term(3)},
-      .body = AppendRequest{.prev_log_index = LogIndex(2), .prev_log_term = Term(2),
-                            .entries = {}, .leader_commit = LogIndex(0)}});
+  cluster.Deliver(Message{.header = {.cluster_id = RaftCluster::kClusterId,
+                                     .from = Name("n1"),
+                                     .to = Name("n2"),
+                                     .term = Term(3)},
+                          .body = AppendRequest{.prev_log_index = LogIndex(2),
+                                                .prev_log_term = Term(2),
+                                                .entries = {},
+                                                .leader_commit = LogIndex(0)}});
 
   auto responses = Bodies<AppendResponse>(cluster.TakeInFlight());
   ASSERT_EQ(responses.size(), 1u);
@@ -231,8 +239,7 @@ TEST(RaftPaper, Figure7FollowerLogsConvergeToTheLeaders) {
 bool CarriesIndex3ToN2WithIndex2(RaftCluster& cluster, const Message& m) {
   const auto* append = std::get_if<AppendRequest>(&m.body);
   return append && m.header.to == Name("n2") && !append->entries.empty() &&
-         append->entries[0].index == LogIndex(3) &&
-         cluster.node("n2").last_index() >= LogIndex(2);
+         append->entries[0].index == LogIndex(3) && cluster.node("n2").last_index() >= LogIndex(2);
 }
 
 // Section 5.4.2 and figure 8: "Raft never commits log entries from previous terms by
@@ -263,7 +270,7 @@ TEST(RaftPaper, Figure8EntryOfAnEarlierTermIsNotCommittedByCount) {
   cluster.Tick("n1");
   cluster.Stabilize(without_n3);
 
-  EXPECT_EQ(commit_before_noop, LogIndex(0));  // Index 2 (term 2) is on a majority.
+  EXPECT_EQ(commit_before_noop, LogIndex(0));                 // Index 2 (term 2) is on a majority.
   EXPECT_EQ(cluster.node("n1").commit_index(), LogIndex(3));  // With the term-4 no-op.
 }
 

@@ -12,13 +12,13 @@ using testing::Name;
 using testing::RaftCluster;
 
 Message VoteRequestFromN2(uint64_t term) {
-  return Message{.header = {.cluster_id = RaftCluster::kClusterId,
-                            .from = Name("n2"),
-                            .to = Name("n1"),
-                            .term = Term(term)},
-                 .body = VoteRequest{.kind = VoteKind::kVote,
-                                     .last_log_index = LogIndex(0),
-                                     .last_log_term = Term(0)}};
+  return Message{
+      .header = {.cluster_id = RaftCluster::kClusterId,
+                 .from = Name("n2"),
+                 .to = Name("n1"),
+                 .term = Term(term)},
+      .body = VoteRequest{
+          .kind = VoteKind::kVote, .last_log_index = LogIndex(0), .last_log_term = Term(0)}};
 }
 
 TEST(RaftPersistence, VoteGrantIsNotSentBeforeTheVoteIsDurable) {
