@@ -152,16 +152,19 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
       tail.pop_front();
     }
   };
+  if (verbose || flags.trace) {
+    std::cout << cmcl::sim::DescribeOptions(options) << std::endl;  // Line 1 of a run.
+  }
   const cmcl::sim::RunResult result = cmcl::sim::RunSimulation(options, keep);
   ++totals.seeds;
   totals.events += result.events;
   totals.simulated_ms += result.simulated_ms;
-  if (verbose && !flags.trace) {
-    std::cout << cmcl::sim::DescribeOptions(options) << "\n";
-  }
   if (result.violation) {
     if (!flags.trace) {
-      std::cout << cmcl::sim::DescribeOptions(options) << "\n...\n";
+      if (!verbose) {
+        std::cout << cmcl::sim::DescribeOptions(options) << "\n";
+      }
+      std::cout << "... the last " << tail.size() << " trace lines:\n";
       for (const std::string& line : tail) {
         std::cout << line << "\n";
       }
