@@ -2,113 +2,14 @@
 
 #include <cinttypes>
 #include <cstdio>
-#include <deque>
-#include <map>
-#include <memory>
+#include <limits>
 #include <sstream>
-#include <utility>
-#include <vector>
 
 #include "cmcld/core/common/check.h"
-#include "cmcld/core/common/rng.h"
-#include "cmcld/core/raft/raft.h"
-#include "tests/sim/sim_network.h"
-#include "tests/sim/state_checker.h"
+#include "tests/sim/simulation.h"
 
 namespace cmcl::sim {
-namespace {
-
-using raft::Actions;
-using raft::ClientReply;
-using raft::Message;
-using raft::Raft;
-using raft::Role;
-
-constexpr uint64_t kEventsMax = 500'000;  // A run that needs more is livelocked.
-constexpr Duration kClientRedirectDelay = Duration(20);
-
-enum class EventKind {
-  kDeliver,
-  kWakeup,
-  kPersistDone,
-  kCrash,
-  kRestart,
-  kPartition,
-  kClientSend,
-  kClientTimeout,
-  kHeal,
-  kLivenessDeadline,
-};
-
-struct Event {
-  EventKind kind = EventKind::kWakeup;
-  size_t node = 0;
-  size_t client = 0;
-  uint64_t token = 0;  // Wakeup, incarnation or client token, by kind.
-  uint64_t persist_id = 0;
-  std::optional<Message> message;
-};
-
-Event GlobalEvent(EventKind kind) {
-  Event event;
-  event.kind = kind;
-  return event;
-}
-
-Event NodeEvent(EventKind kind, size_t node, uint64_t token = 0) {
-  Event event = GlobalEvent(kind);
-  event.node = node;
-  event.token = token;
-  return event;
-}
-
-Event ClientEvent(EventKind kind, size_t client, uint64_t token) {
-  Event event = GlobalEvent(kind);
-  event.client = client;
-  event.token = token;
-  return event;
-}
-
-// SimDisk: what a node's state_dir durably holds, plus the writes still in flight. A
-// crash loses the writes in flight; a persist is atomic (the torn-tail case belongs to
-// io/storage's checksummed records and is not modelled here).
-struct SimDisk {
-  raft::PersistedState durable;
-  std::deque<raft::Persist> pending;
-  Time last_completion;
-
-  void Complete(uint64_t up_to) {
-    while (!pending.empty() && pending.front().id <= up_to) {
-      const raft::Persist& persist = pending.front();
-      durable.hard_state = persist.hard_state;
-      if (persist.log_from) {
-        durable.entries.resize(persist.log_from->value() - 1);
-        durable.entries.insert(durable.entries.end(), persist.entries.begin(),
-                               persist.entries.end());
-      }
-      pending.pop_front();
-    }
-  }
-};
-
-struct NodeSlot {
-  NodeName name;
-  SimDisk disk;
-  std::unique_ptr<Raft> raft;  // Null while crashed.
-  uint64_t incarnation = 0;
-  uint64_t wakeup_token = 0;
-  std::optional<Time> wakeup_at;
-  Role role = Role::kFollower;
-  raft::Term term;
-  raft::LogIndex commit_checked;  // Highest commit index the commitment check has seen.
-};
-
-struct ClientState {
-  raft::ClientId id;
-  uint64_t sequence = 1;
-  uint64_t token = 0;
-  std::optional<size_t> target;
-};
+namespace internal {
 
 std::string Format(Time t, const std::string& node, const std::string& what,
                    const std::string& detail) {
@@ -136,50 +37,6 @@ std::string DescribeMessage(const Message& message) {
   }
   return out.str();
 }
-
-class Simulation {
- public:
-  Simulation(const SimOptions& options, const std::function<void(const std::string&)>& trace);
-  RunResult Run();
-
- private:
-  void Schedule(Time at, Event event);
-  void Trace(const std::string& node, const std::string& what, const std::string& detail);
-  void Dispatch(const Event& event);
-  void Execute(size_t node, Actions actions);
-  void ExecutePersist(size_t node, const raft::Persist& persist);
-  void AfterCall(size_t node);
-  void CheckCommitment(size_t leader);
-  void StartNode(size_t node);
-  void OnCrash(size_t node);
-  void OnReply(const ClientReply& reply);
-  void OnClientSend(size_t client);
-  void RetryClient(size_t client, Duration after, std::optional<size_t> target);
-  void OnHeal();
-  void CheckLiveness();
-  raft::RaftOptions RaftOptionsFor(size_t node) const;
-  std::optional<size_t> IndexOf(const NodeName& name) const;
-
-  SimOptions options_;
-  const std::function<void(const std::string&)>& trace_;
-  Rng root_;
-  Rng nemesis_rng_;
-  Rng client_rng_;
-  Rng disk_rng_;
-  std::vector<raft::Voter> voters_;
-  std::vector<NodeSlot> nodes_;
-  std::vector<ClientState> clients_;
-  std::unique_ptr<SimNetwork> network_;
-  std::map<std::pair<int64_t, uint64_t>, Event> queue_;
-  uint64_t sequence_ = 0;
-  Time now_;
-  StateChecker checker_;
-  RunResult result_;
-  bool healed_ = false;
-  Time healed_at_;
-  uint64_t acks_at_heal_ = 0;
-  bool done_ = false;
-};
 
 Simulation::Simulation(const SimOptions& options,
                        const std::function<void(const std::string&)>& trace)
@@ -511,98 +368,11 @@ void Simulation::OnCrash(size_t node) {
            NodeEvent(EventKind::kCrash, node));
 }
 
-void Simulation::OnReply(const ClientReply& reply) {
-  ClientState& client = clients_.at(reply.client_id.value() - 1);
-  if (reply.sequence != client.sequence) {
-    return;  // A late reply for a command already acknowledged.
-  }
-  std::ostringstream detail;
-  detail << "c" << reply.client_id << "." << reply.sequence << " ";
-  switch (reply.code) {
-    case raft::ReplyCode::kApplied:
-      detail << "applied at " << reply.applied_index;
-      ++client.sequence;
-      Trace("-", "ack", detail.str());
-      RetryClient(reply.client_id.value() - 1,
-                  Duration(client_rng_.Between(0, options_.client_think_max.count())),
-                  client.target);
-      return;
-    case raft::ReplyCode::kNotLeader:
-      Trace("-", "redirect", detail.str() + (reply.leader_hint ? reply.leader_hint->value() : "?"));
-      RetryClient(reply.client_id.value() - 1, kClientRedirectDelay,
-                  reply.leader_hint ? IndexOf(*reply.leader_hint) : std::nullopt);
-      return;
-    case raft::ReplyCode::kUnknownOutcome:
-      Trace("-", "unknown", detail.str());
-      RetryClient(reply.client_id.value() - 1, kClientRedirectDelay, std::nullopt);
-      return;
-  }
-}
-
-void Simulation::RetryClient(size_t client, Duration after, std::optional<size_t> target) {
-  ClientState& state = clients_[client];
-  ++state.token;
-  state.target = target;
-  Schedule(now_ + after, ClientEvent(EventKind::kClientSend, client, state.token));
-}
-
-void Simulation::OnClientSend(size_t client) {
-  ClientState& state = clients_[client];
-  if (!state.target) {
-    state.target = client_rng_.Uniform(nodes_.size());
-  }
-  ++state.token;
-  Schedule(now_ + options_.client_retry_timeout,
-           ClientEvent(EventKind::kClientTimeout, client, state.token));
-  NodeSlot& slot = nodes_[*state.target];
-  std::ostringstream detail;
-  detail << "c" << state.id << "." << state.sequence << " to " << slot.name;
-  Trace("-", "propose", detail.str());
-  if (slot.raft == nullptr) {
-    return;  // The timeout retries elsewhere.
-  }
-  raft::Command command{.client_id = state.id,
-                        .sequence = state.sequence,
-                        .payload = "set x" + std::to_string(state.sequence)};
-  Execute(*state.target, slot.raft->Propose(now_, std::move(command)));
-}
-
-void Simulation::OnHeal() {
-  healed_ = true;
-  healed_at_ = now_;
-  acks_at_heal_ = checker_.acks();
-  network_->HealForever();
-  Trace("-", "heal", "partitions healed, loss stopped, every node restarted");
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i].raft == nullptr) {
-      StartNode(i);
-    }
-  }
-  Schedule(now_ + options_.liveness_bound, GlobalEvent(EventKind::kLivenessDeadline));
-}
-
-void Simulation::CheckLiveness() {
-  for (const NodeSlot& slot : nodes_) {
-    if (slot.raft == nullptr || slot.raft->role() != Role::kLeader) {
-      continue;
-    }
-    if (!result_.leader_after_heal_ms) {
-      result_.leader_after_heal_ms = (now_ - healed_at_).count();
-    }
-    if (checker_.acks() > acks_at_heal_ &&
-        slot.raft->applied_index() >= checker_.acked_index_max()) {
-      Trace(slot.name.value(), "live", "leader acknowledged a command after the heal");
-      done_ = true;
-      return;
-    }
-  }
-}
-
-}  // namespace
+}  // namespace internal
 
 RunResult RunSimulation(const SimOptions& options,
                         const std::function<void(const std::string&)>& trace) {
-  Simulation simulation(options, trace);
+  internal::Simulation simulation(options, trace);
   return simulation.Run();
 }
 
