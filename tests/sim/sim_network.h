@@ -31,6 +31,9 @@ class SimNetwork {
   // one isolated: Jepsen's "partition the leader" nemesis, which makes leader changes
   // with entries in flight common.
   std::string ChangePartition(const std::optional<NodeName>& leader);
+  // Scenario controls: block one directed link; unblock every link.
+  void Block(const NodeName& from, const NodeName& to) { blocked_.insert({from, to}); }
+  void Unblock() { blocked_.clear(); }
   // Liveness phase: no partition, no loss, no far delays, no duplication.
   void HealForever();
 

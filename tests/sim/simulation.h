@@ -121,9 +121,25 @@ std::string DescribeMessage(const Message& message);
 class Simulation {
  public:
   Simulation(const SimOptions& options, const std::function<void(const std::string&)>& trace);
-  RunResult Run();
+  RunResult Run();  // Setup(), RunUntil(nullopt), Finish().
+
+  // The pieces of Run, and the controls scenario tests use (STYLE.md rule 36).
+  void Setup();
+  // Processes events up to `until` (all of them if nullopt); false on a violation.
+  bool RunUntil(std::optional<Time> until);
+  RunResult Finish();
+  Time now() const { return now_; }
+  std::optional<NodeName> Leader() const;           // The running leader of the highest term.
+  const Raft* Node(const std::string& name) const;  // Null while crashed.
+  const StateChecker& checker() const { return checker_; }
+  void Isolate(const std::string& name);  // Both directions, from every other node.
+  void Block(const std::string& from, const std::string& to);
+  void HealNetwork();
+  void Crash(const std::string& name);
+  void Restart(const std::string& name);
 
  private:
+  void CrashNow(size_t node);
   void Schedule(Time at, Event event);
   void Trace(const std::string& node, const std::string& what, const std::string& detail);
   void Dispatch(const Event& event);

@@ -115,6 +115,12 @@ void Simulation::Trace(const std::string& node, const std::string& what,
 }
 
 RunResult Simulation::Run() {
+  Setup();
+  RunUntil(std::nullopt);
+  return Finish();
+}
+
+void Simulation::Setup() {
   Trace("-", "options", DescribeOptions(options_));
   for (size_t i = 0; i < nodes_.size(); ++i) {
     StartNode(i);
@@ -132,7 +138,14 @@ RunResult Simulation::Run() {
                 std::nullopt);
   }
   Schedule(now_ + options_.fault_phase, GlobalEvent(EventKind::kHeal));
-  while (!queue_.empty() && !done_ && !checker_.violation()) {
+}
+
+bool Simulation::RunUntil(std::optional<Time> until) {
+  while (!queue_.empty() && !done_ && !checker_.violation() && !result_.violation) {
+    if (until && Time::FromMilliseconds(queue_.begin()->first.first) > *until) {
+      now_ = *until;
+      return true;
+    }
     auto handle = queue_.extract(queue_.begin());
     now_ = Time::FromMilliseconds(handle.key().first);
     if (++result_.events > kEventsMax) {
@@ -144,6 +157,10 @@ RunResult Simulation::Run() {
       CheckLiveness();
     }
   }
+  return !checker_.violation() && !result_.violation;
+}
+
+RunResult Simulation::Finish() {
   if (checker_.violation()) {
     result_.violation = checker_.violation();
   }
@@ -152,6 +169,45 @@ RunResult Simulation::Run() {
   Trace("-", "end", result_.violation ? "violation: " + *result_.violation : "ok");
   return result_;
 }
+
+std::optional<NodeName> Simulation::Leader() const {
+  std::optional<NodeName> leader;
+  raft::Term term;
+  for (const NodeSlot& slot : nodes_) {
+    if (slot.raft != nullptr && slot.raft->role() == Role::kLeader && slot.raft->term() >= term) {
+      leader = slot.name;
+      term = slot.raft->term();
+    }
+  }
+  return leader;
+}
+
+const Raft* Simulation::Node(const std::string& name) const {
+  return nodes_.at(*IndexOf(NodeName(name))).raft.get();
+}
+
+void Simulation::Isolate(const std::string& name) {
+  for (const NodeSlot& slot : nodes_) {
+    if (slot.name.value() != name) {
+      Block(name, slot.name.value());
+      Block(slot.name.value(), name);
+    }
+  }
+}
+
+void Simulation::Block(const std::string& from, const std::string& to) {
+  Trace("-", "block", from + ">" + to);
+  network_->Block(NodeName(from), NodeName(to));
+}
+
+void Simulation::HealNetwork() {
+  Trace("-", "unblock", "all links");
+  network_->Unblock();
+}
+
+void Simulation::Crash(const std::string& name) { CrashNow(*IndexOf(NodeName(name))); }
+
+void Simulation::Restart(const std::string& name) { StartNode(*IndexOf(NodeName(name))); }
 
 void Simulation::Dispatch(const Event& event) {
   NodeSlot* slot = event.node < nodes_.size() ? &nodes_[event.node] : nullptr;
@@ -347,6 +403,14 @@ void Simulation::StartNode(size_t node) {
   AfterCall(node);
 }
 
+void Simulation::CrashNow(size_t node) {
+  NodeSlot& slot = nodes_[node];
+  slot.raft.reset();
+  Trace(slot.name.value(), "crash",
+        "lost " + std::to_string(slot.disk.pending.size()) + " unsynced writes");
+  slot.disk.pending.clear();
+}
+
 void Simulation::OnCrash(size_t node) {
   NodeSlot& slot = nodes_[node];
   if (healed_) {
@@ -355,10 +419,7 @@ void Simulation::OnCrash(size_t node) {
   Rng rng =
       nemesis_rng_.Fork("crash/" + slot.name.value() + "/" + std::to_string(slot.incarnation));
   if (slot.raft != nullptr) {
-    slot.raft.reset();
-    Trace(slot.name.value(), "crash",
-          "lost " + std::to_string(slot.disk.pending.size()) + " unsynced writes");
-    slot.disk.pending.clear();
+    CrashNow(node);
     const Duration down =
         Duration(rng.Between(options_.downtime_min.count(), options_.downtime_max.count()));
     Schedule(now_ + down, NodeEvent(EventKind::kRestart, node));
