@@ -68,9 +68,10 @@ TEST(SimScenario, PartitionIsolatingTheLeaderSymmetricElectsANewLeaderAndLosesNo
   EXPECT_EQ(cluster.Node(old_leader).leader(), NodeName(new_leader));
 }
 
-// PreVote and stickiness: the follower that stops hearing the leader cannot win a
-// PreVote while the others still hear it, so it never raises its term and never
-// deposes the leader.
+// PreVote (thesis 9.6): the follower that stops hearing the leader cannot win a PreVote,
+// its log falls behind and the others still hear the leader, so it never raises its
+// term and never deposes the leader. (Checked: without PreVote this test fails; vote
+// stickiness alone has its unit tests in raft_election_test.cc.)
 TEST(SimScenario, OneWayLinkFromTheLeaderToAFollowerDoesNotDeposeTheLeader) {
   Cluster cluster(3);
   cluster.RunFor(Duration(5000));
