@@ -5,7 +5,14 @@
 namespace cmcl::sim {
 
 SimNetwork::SimNetwork(const SimOptions& options, Rng rng, std::vector<NodeName> nodes)
-    : options_(options), rng_(std::move(rng)), nodes_(std::move(nodes)) {}
+    : options_(options), rng_(std::move(rng)), nodes_(std::move(nodes)) {
+  for (const NodeName& from : nodes_) {
+    for (const NodeName& to : nodes_) {
+      link_delay_max_[{from, to}] =
+          rng_.Between(options_.delay_min.count(), options_.delay_max.count());
+    }
+  }
+}
 
 std::vector<Duration> SimNetwork::Route(const NodeName& from, const NodeName& to) {
   std::vector<Duration> delays;
@@ -20,7 +27,7 @@ std::vector<Duration> SimNetwork::Route(const NodeName& from, const NodeName& to
       continue;
     }
     delays.push_back(
-        Duration(rng_.Between(options_.delay_min.count(), options_.delay_max.count())));
+        Duration(rng_.Between(options_.delay_min.count(), link_delay_max_.at({from, to}))));
   }
   return delays;
 }

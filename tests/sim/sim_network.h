@@ -1,10 +1,11 @@
 // SimNetwork: the weak transport of STYLE.md rule 8, simulated. A message may be lost,
-// duplicated, delayed (occasionally far beyond node_timeout, which also reorders it) or
-// blocked by a partition. Partitions are sets of blocked directed links, so a partition
+// duplicated, delayed (each link has its own delay range; occasionally far beyond
+// node_timeout), which also reorders messages, or blocked by a partition. Partitions are sets of blocked directed links, so a partition
 // is symmetric (both directions blocked) or asymmetric (one way only). All randomness
 // comes from the Rng it is given.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -44,6 +45,9 @@ class SimNetwork {
   Rng rng_;
   std::vector<NodeName> nodes_;
   std::set<std::pair<NodeName, NodeName>> blocked_;  // (from, to)
+  // Per directed link, its own upper bound on delay within [delay_min, delay_max]: some
+  // links are fast and some slow, as across racks.
+  std::map<std::pair<NodeName, NodeName>, int64_t> link_delay_max_;
 };
 
 }  // namespace cmcl::sim
