@@ -27,6 +27,7 @@ void Simulation::OnReply(const ClientReply& reply) {
       RetryClient(reply.client_id.value() - 1, kClientRedirectDelay,
                   reply.leader_hint ? IndexOf(*reply.leader_hint) : std::nullopt);
       return;
+    case raft::ReplyCode::kBusy:
     case raft::ReplyCode::kUnknownOutcome:
       Trace("-", "unknown", detail.str());
       RetryClient(reply.client_id.value() - 1, kClientRedirectDelay, std::nullopt);

@@ -65,6 +65,7 @@ struct ApplyEntry {
 enum class ReplyCode : uint8_t {
   kApplied,         // Committed and applied (at `applied_index`).
   kNotLeader,       // Nothing was appended; try `leader_hint` (kUnavailable: retry).
+  kBusy,            // The leader has proposals_pending_max in flight (kUnavailable).
   kUnknownOutcome,  // Leadership was lost with the command in flight; retry it with the
                     // same sequence, it is applied at most once (kAborted).
 };

@@ -46,7 +46,7 @@ struct RaftOptions {
   // Bound on entries per AppendRequest; larger catches up faster, costs bigger messages.
   uint64_t entries_per_message_max = 64;
   // Bound on client commands waiting to commit at the leader; beyond it Propose is
-  // refused (kUnavailable) rather than growing memory without limit.
+  // refused (ReplyCode::kBusy) rather than growing memory without limit.
   uint64_t proposals_pending_max = 1024;
   Mutations mutations;
 };

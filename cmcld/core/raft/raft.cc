@@ -134,8 +134,12 @@ Actions Raft::Propose(Time now, Command command) {
                                            .applied_index = index,
                                            .leader_hint = leader_});
   };
-  if (role_ != Role::kLeader || proposals_.size() >= options_.proposals_pending_max) {
+  if (role_ != Role::kLeader) {
     reply_with(ReplyCode::kNotLeader, LogIndex(0));
+    return Finish();
+  }
+  if (proposals_.size() >= options_.proposals_pending_max) {
+    reply_with(ReplyCode::kBusy, LogIndex(0));
     return Finish();
   }
   const auto client = clients_.find(command.client_id);

@@ -110,5 +110,21 @@ TEST(RaftClient, RetryOfAnAppliedCommandIsAnsweredWithoutAppending) {
   EXPECT_EQ(cluster.replies[1].applied_index, LogIndex(2));
 }
 
+TEST(RaftClient, LeaderRefusesCommandsBeyondItsPendingBound) {
+  RaftOptions options = RaftCluster::DefaultOptions();
+  options.proposals_pending_max = 1;
+  RaftCluster cluster(3, {}, options);
+  cluster.StartAll();
+  cluster.Elect("n1");
+
+  cluster.Propose("n1", Increment(1));
+  cluster.Propose("n1", Command{.client_id = ClientId(8), .sequence = 1, .payload = "x"});
+
+  ASSERT_EQ(cluster.replies.size(), 1u);
+  EXPECT_EQ(cluster.replies[0].code, ReplyCode::kBusy);
+  EXPECT_EQ(cluster.replies[0].client_id, ClientId(8));
+  EXPECT_EQ(cluster.node("n1").last_index(), LogIndex(2));
+}
+
 }  // namespace
 }  // namespace cmcl::raft
