@@ -1,8 +1,8 @@
 // SimNetwork: the weak transport of STYLE.md rule 8, simulated. A message may be lost,
 // duplicated, delayed (each link has its own delay range; occasionally far beyond
-// node_timeout), which also reorders messages, or blocked by a partition. Partitions are sets of
-// blocked directed links, so a partition is symmetric (both directions blocked) or asymmetric (one
-// way only). All randomness comes from the Rng it is given.
+// node_timeout), which also reorders messages, or blocked by a partition. Partitions
+// are sets of blocked directed links, so a partition is symmetric (both directions
+// blocked) or asymmetric (one way only). All randomness comes from the Rng it is given.
 #pragma once
 
 #include <map>
