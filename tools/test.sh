@@ -19,6 +19,8 @@ for arg in "$@"; do
   esac
 done
 export CMCL_TEST_TIER=$tier
+# Simulator sweeps start at a seed derived from the commit: "random" yet replayable.
+export CMCL_SIM_SEED=${CMCL_SIM_SEED:-$(git rev-parse HEAD 2>/dev/null || echo 1)}
 start=$(date +%s)
 jobs=${CMCL_JOBS:-2}
 

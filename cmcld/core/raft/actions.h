@@ -1,0 +1,90 @@
+// Actions: the batch of effects a Raft call returns, and the order the driver executes
+// them in (STYLE.md rule 4; etcd's Ready).
+//
+// Order rule, per batch:
+//   1. persist: submit it to storage. Storage applies persists in submission order and
+//      reports PersistCompleted(id) once this and every earlier persist is durable
+//      (fsync'ed). A crash loses any persist not yet reported.
+//   2. sends: may go out at once. The core never puts into a batch a message that needs
+//      non-durable state: vote requests and vote grants (which need the term and vote
+//      durable) and all vote and append responses (which acknowledge the term and
+//      entries) are held inside the core until PersistCompleted covers every persist
+//      emitted before them, and leave in the batch that PersistCompleted returns. So
+//      "term, vote and entries are durable before they are acknowledged" (DESIGN.md
+//      section 3) holds however long the disk takes. Leader AppendRequests and PreVote
+//      traffic do not wait: a leader replicates while it writes (thesis 10.2.1) and
+//      counts its own log towards commitment only once durable.
+//   3. applies: committed entries in index order, to the state machine. Entries are
+//      only applied once committed and durable locally.
+//   4. replies: client replies, after the applies they report on.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "cmcld/core/raft/messages.h"
+#include "cmcld/core/raft/types.h"
+
+namespace cmcl::raft {
+
+// What a node must find again after a restart: identity (DESIGN.md section 3, the
+// state_dir holds cluster_id and node_id), currentTerm and votedFor (paper figure 2).
+struct HardState {
+  ClusterId cluster_id;
+  NodeId node_id;
+  Term term;
+  std::optional<NodeName> voted_for;
+
+  friend bool operator==(const HardState&, const HardState&) = default;
+};
+
+// One durable write. The log part means "drop every entry from `log_from` on, then
+// append `entries`" (entries[0].index == log_from); it is empty when the log did not
+// change. The hard state is always written whole.
+struct Persist {
+  uint64_t id = 0;  // 1, 2, 3 ... per Raft object; PersistCompleted names one.
+  HardState hard_state;
+  std::optional<LogIndex> log_from;
+  std::vector<Entry> entries;
+};
+
+// Everything persisted, as storage hands it back to a restarting node.
+struct PersistedState {
+  HardState hard_state;
+  std::vector<Entry> entries;  // entries[i].index == i + 1.
+};
+
+struct ApplyEntry {
+  Entry entry;
+  // A command whose (client_id, sequence) was already applied at an earlier index: the
+  // state machine must skip it (at-most-once, thesis 6.3). Always false for no-ops.
+  bool duplicate = false;
+};
+
+enum class ReplyCode : uint8_t {
+  kApplied,         // Committed and applied (at `applied_index`).
+  kNotLeader,       // Nothing was appended; try `leader_hint` (kUnavailable: retry).
+  kBusy,            // The leader has proposals_pending_max in flight (kUnavailable).
+  kUnknownOutcome,  // Leadership was lost with the command in flight; retry it with the
+                    // same sequence, it is applied at most once (kAborted).
+};
+
+struct ClientReply {
+  ClientId client_id;
+  uint64_t sequence = 0;
+  ReplyCode code = ReplyCode::kNotLeader;
+  LogIndex applied_index;  // kApplied: where the command took effect.
+  std::optional<NodeName> leader_hint;
+};
+
+struct Actions {
+  std::optional<Persist> persist;
+  std::vector<Message> sends;
+  std::vector<ApplyEntry> applies;
+  std::vector<ClientReply> replies;
+
+  bool empty() const { return !persist && sends.empty() && applies.empty() && replies.empty(); }
+};
+
+}  // namespace cmcl::raft

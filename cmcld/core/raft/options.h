@@ -1,0 +1,54 @@
+// RaftOptions: everything a Raft node is configured with, each with unit, default and
+// trade-off (STYLE.md rule 23), plus the simulator-only Mutations.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cmcld/core/common/names.h"
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/config/cluster_config.h"
+#include "cmcld/core/raft/types.h"
+
+namespace cmcl::raft {
+
+struct Voter {
+  NodeName name;
+  // Arbitrators vote and hold the log, never campaign.
+  config::NodeRole role = config::NodeRole::kMember;
+};
+
+// Known bugs the simulator can switch on to prove that its checkers bite (DESIGN.md
+// section 7, "Mutation tests"). All off by default; only tests/sim sets them.
+struct Mutations {
+  // Commit an entry of an earlier term by counting replicas (paper figure 8, the bug
+  // section 5.4.2 exists to prevent).
+  bool commit_previous_term_by_count = false;
+  // Leave votedFor out of the persisted hard state: a restarted node may vote twice.
+  bool vote_not_persisted = false;
+  // Grant votes without the "candidate's log is at least as up-to-date" check (5.4.1).
+  bool vote_without_log_check = false;
+};
+
+struct RaftOptions {
+  ClusterId cluster_id;
+  NodeName self;
+  // Every voter, this node included, sorted by name (members and arbitrators). Votes and
+  // commitment need a majority of this list. Fixed in v1 (DESIGN.md section 3).
+  std::vector<Voter> voters;
+  // election_timeout_min = node_timeout; each election timeout is drawn uniformly from
+  // [min, 2*min) (DESIGN.md section 3). Also the stickiness window and the CheckQuorum
+  // period. Shorter detects a dead leader sooner but risks needless elections.
+  Duration election_timeout_min = std::chrono::seconds(2);
+  // Leader heartbeat period. Must be well below election_timeout_min (config check
+  // requires <= node_timeout/5) or followers campaign against a live leader.
+  Duration heartbeat_interval = std::chrono::milliseconds(200);
+  // Bound on entries per AppendRequest; larger catches up faster, costs bigger messages.
+  uint64_t entries_per_message_max = 64;
+  // Bound on client commands waiting to commit at the leader; beyond it Propose is
+  // refused (ReplyCode::kBusy) rather than growing memory without limit.
+  uint64_t proposals_pending_max = 1024;
+  Mutations mutations;
+};
+
+}  // namespace cmcl::raft

@@ -1,0 +1,283 @@
+// Raft: construction, the public entry points, batching, persistence bookkeeping and the
+// outbox. Role behaviour lives in raft_election.cc and raft_replication.cc.
+#include "cmcld/core/raft/raft.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "cmcld/core/common/check.h"
+
+namespace cmcl::raft {
+
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "precandidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, const Entry& entry) {
+  out << entry.index << "@" << entry.term;
+  if (entry.kind == EntryKind::kNoop) {
+    return out << ":noop";
+  }
+  return out << ":c" << entry.command.client_id << "." << entry.command.sequence;
+}
+
+std::string MessageTypeName(const Message& message) {
+  struct Namer {
+    std::string operator()(const VoteRequest& m) const {
+      return m.kind == VoteKind::kPreVote ? "PreVoteRequest" : "VoteRequest";
+    }
+    std::string operator()(const VoteResponse& m) const {
+      return m.kind == VoteKind::kPreVote ? "PreVoteResponse" : "VoteResponse";
+    }
+    std::string operator()(const AppendRequest&) const { return "AppendRequest"; }
+    std::string operator()(const AppendResponse&) const { return "AppendResponse"; }
+  };
+  return std::visit(Namer{}, message.body);
+}
+
+Raft::Raft(RaftOptions options, PersistedState state, Rng rng, Time now)
+    : options_(std::move(options)),
+      rng_(std::move(rng)),
+      node_id_(state.hard_state.node_id),
+      now_(now),
+      term_(state.hard_state.term),
+      voted_for_(std::move(state.hard_state.voted_for)),
+      log_(std::move(state.entries)),
+      durable_index_(LogIndex(log_.size())),
+      leader_heard_at_(now) {
+  CMCL_CHECK(state.hard_state.cluster_id == options_.cluster_id)
+      << "state_dir belongs to cluster " << state.hard_state.cluster_id << ", not "
+      << options_.cluster_id;
+  CMCL_CHECK(std::is_sorted(options_.voters.begin(), options_.voters.end(),
+                            [](const Voter& a, const Voter& b) { return a.name < b.name; }));
+  bool found_self = false;
+  for (const Voter& voter : options_.voters) {
+    if (voter.name == options_.self) {
+      found_self = true;
+      is_arbitrator_ = voter.role == config::NodeRole::kArbitrator;
+    }
+  }
+  CMCL_CHECK(found_self) << options_.self << " is not a voter";
+  CMCL_CHECK(options_.heartbeat_interval < options_.election_timeout_min);
+  for (size_t i = 0; i < log_.size(); ++i) {
+    CMCL_CHECK(log_[i].index == LogIndex(i + 1)) << "persisted log has a gap at " << i + 1;
+  }
+  ResetElectionTimer();
+}
+
+void Raft::Begin(Time now) {
+  CMCL_CHECK(now >= now_) << "time went backwards: " << now << " < " << now_;
+  now_ = now;
+  actions_ = Actions{};
+}
+
+Actions Raft::Finish() {
+  ApplyCommitted();
+  Flush();
+  return std::exchange(actions_, Actions{});
+}
+
+Actions Raft::Step(Time now, const Message& message) {
+  Begin(now);
+  const Header& header = message.header;
+  if (header.cluster_id != options_.cluster_id) {
+    // DESIGN.md section 3: "peer X belongs to another cluster" is dropped and counted.
+    ++foreign_messages_dropped_;
+    return Finish();
+  }
+  if (header.to != options_.self || header.from == options_.self) {
+    return Finish();
+  }
+  if (const auto* vote_request = std::get_if<VoteRequest>(&message.body)) {
+    HandleVoteRequest(header, *vote_request);
+  } else if (const auto* vote_response = std::get_if<VoteResponse>(&message.body)) {
+    HandleVoteResponse(header, *vote_response);
+  } else if (const auto* append_request = std::get_if<AppendRequest>(&message.body)) {
+    HandleAppendRequest(header, *append_request);
+  } else if (const auto* append_response = std::get_if<AppendResponse>(&message.body)) {
+    HandleAppendResponse(header, *append_response);
+  }
+  return Finish();
+}
+
+Actions Raft::Tick(Time now) {
+  Begin(now);
+  if (role_ == Role::kLeader) {
+    if (now_ >= heartbeat_deadline_) {
+      HeartbeatRound();
+    }
+    return Finish();
+  }
+  if (!is_arbitrator_ && now_ >= election_deadline_) {
+    StartPreVote();
+  }
+  return Finish();
+}
+
+Actions Raft::Propose(Time now, Command command) {
+  Begin(now);
+  const auto reply_with = [&](ReplyCode code, LogIndex index) {
+    actions_.replies.push_back(ClientReply{.client_id = command.client_id,
+                                           .sequence = command.sequence,
+                                           .code = code,
+                                           .applied_index = index,
+                                           .leader_hint = leader_});
+  };
+  if (role_ != Role::kLeader) {
+    reply_with(ReplyCode::kNotLeader, LogIndex(0));
+    return Finish();
+  }
+  if (proposals_.size() >= options_.proposals_pending_max) {
+    reply_with(ReplyCode::kBusy, LogIndex(0));
+    return Finish();
+  }
+  const auto client = clients_.find(command.client_id);
+  if (client != clients_.end() && command.sequence <= client->second.sequence) {
+    // Thesis 6.3: already applied; answer from the client table, do not append again.
+    // A sequence below the last one is a client bug, but acknowledging it is harmless.
+    reply_with(ReplyCode::kApplied, client->second.index);
+    return Finish();
+  }
+  const LogIndex index = LastIndex() + 1;
+  AppendToLog(Entry{
+      .term = term_, .index = index, .kind = EntryKind::kCommand, .command = std::move(command)});
+  proposals_[index] = log_.back().command;
+  BroadcastAppend();
+  return Finish();
+}
+
+Actions Raft::PersistCompleted(Time now, uint64_t up_to) {
+  Begin(now);
+  CMCL_CHECK(up_to <= persist_id_last_) << "persist " << up_to << " was never emitted";
+  while (!pending_persists_.empty() && pending_persists_.front().id <= up_to) {
+    durable_index_ = pending_persists_.front().last_index;
+    pending_persists_.pop_front();
+  }
+  persist_id_durable_ = std::max(persist_id_durable_, up_to);
+  std::vector<HeldMessage> still_held;
+  for (HeldMessage& held : held_) {
+    if (held.persist_id <= persist_id_durable_) {
+      actions_.sends.push_back(std::move(held.message));
+    } else {
+      still_held.push_back(std::move(held));
+    }
+  }
+  held_ = std::move(still_held);
+  if (role_ == Role::kLeader) {
+    AdvanceCommit();
+  }
+  return Finish();
+}
+
+Time Raft::NextWakeup() const {
+  if (role_ == Role::kLeader) {
+    return heartbeat_deadline_;
+  }
+  if (is_arbitrator_) {
+    return Time::FromMilliseconds(std::numeric_limits<int64_t>::max());
+  }
+  return election_deadline_;
+}
+
+bool Raft::PersistOutstanding() const {
+  return hard_state_dirty_ || log_dirty_from_.has_value() || persist_id_last_ > persist_id_durable_;
+}
+
+void Raft::Send(const NodeName& to, Body body, Term term) {
+  Message message{
+      .header =
+          Header{.cluster_id = options_.cluster_id, .from = options_.self, .to = to, .term = term},
+      .body = std::move(body)};
+  // actions.h, order rule 2: only leader AppendRequests and PreVote traffic leave before
+  // the state they reflect is durable.
+  const bool needs_durability = std::holds_alternative<AppendResponse>(message.body) ||
+                                (std::holds_alternative<VoteRequest>(message.body) &&
+                                 std::get<VoteRequest>(message.body).kind == VoteKind::kVote) ||
+                                (std::holds_alternative<VoteResponse>(message.body) &&
+                                 std::get<VoteResponse>(message.body).kind == VoteKind::kVote);
+  if (needs_durability && PersistOutstanding()) {
+    // Flush() gives the persist being built now the id persist_id_last_ + 1.
+    const bool building = hard_state_dirty_ || log_dirty_from_.has_value();
+    held_.push_back(HeldMessage{.persist_id = persist_id_last_ + (building ? 1 : 0),
+                                .message = std::move(message)});
+    return;
+  }
+  actions_.sends.push_back(std::move(message));
+}
+
+void Raft::Flush() {
+  if (!hard_state_dirty_ && !log_dirty_from_) {
+    return;
+  }
+  Persist persist;
+  persist.id = ++persist_id_last_;
+  persist.hard_state = HardState{.cluster_id = options_.cluster_id,
+                                 .node_id = node_id_,
+                                 .term = term_,
+                                 .voted_for = voted_for_};
+  if (options_.mutations.vote_not_persisted) {
+    persist.hard_state.voted_for.reset();
+  }
+  if (log_dirty_from_) {
+    persist.log_from = *log_dirty_from_;
+    const uint64_t first = log_dirty_from_->value();
+    for (uint64_t i = first; i <= log_.size(); ++i) {
+      persist.entries.push_back(log_[i - 1]);
+    }
+  }
+  pending_persists_.push_back(PendingPersist{.id = persist.id, .last_index = LastIndex()});
+  actions_.persist = std::move(persist);
+  hard_state_dirty_ = false;
+  log_dirty_from_.reset();
+}
+
+Term Raft::TermAt(LogIndex index) const {
+  if (index == LogIndex(0)) {
+    return Term(0);
+  }
+  CMCL_CHECK(index <= LastIndex()) << "no entry " << index;
+  return log_[index.value() - 1].term;
+}
+
+void Raft::TruncateFrom(LogIndex index) {
+  CMCL_CHECK(index > commit_) << "truncating committed entry " << index;
+  CMCL_CHECK(index <= LastIndex());
+  log_.resize(index.value() - 1);
+  // The disk keeps the old suffix until the next persist lands: only the common prefix
+  // can count as durable, now and when earlier persists complete.
+  const LogIndex kept = index - 1;
+  durable_index_ = std::min(durable_index_, kept);
+  for (PendingPersist& pending : pending_persists_) {
+    pending.last_index = std::min(pending.last_index, kept);
+  }
+  log_dirty_from_ = log_dirty_from_ ? std::min(*log_dirty_from_, index) : index;
+}
+
+void Raft::AppendToLog(Entry entry) {
+  CMCL_CHECK(entry.index == LastIndex() + 1) << "append of " << entry << " leaves a gap";
+  CMCL_CHECK(entry.term >= LastTerm()) << "append of " << entry << " goes back in term";
+  if (!log_dirty_from_) {
+    log_dirty_from_ = entry.index;
+  }
+  log_.push_back(std::move(entry));
+}
+
+void Raft::ResetElectionTimer() {
+  const auto min = static_cast<uint64_t>(options_.election_timeout_min.count());
+  election_deadline_ = now_ + Duration(static_cast<int64_t>(min + rng_.Uniform(min)));
+}
+
+bool Raft::InLease() const { return now_ < leader_heard_at_ + options_.election_timeout_min; }
+
+}  // namespace cmcl::raft

@@ -1,0 +1,183 @@
+// Raft: one node's consensus state machine, pure (STYLE.md rules 2-5; etcd's RawNode).
+//
+// Implements the Raft paper (Ongaro & Ousterhout, figure 2) with the thesis' PreVote and
+// CheckQuorum, plus vote stickiness as DESIGN.md section 3 words it:
+//  * Election: a follower (or a candidate) whose election timer, drawn from
+//    [election_timeout_min, 2*election_timeout_min) with the injected Rng, expires first
+//    runs a PreVote round for term+1 without changing its term; only with PreVote grants
+//    from a majority does it increment its term and request real votes.
+//  * Stickiness: a node that heard from a leader within election_timeout_min refuses
+//    PreVote and RequestVote, and does not adopt the requester's term. A leader counts
+//    each of its heartbeat rounds as hearing from a leader, so it refuses votes for
+//    election_timeout_min after its last round, also after stepping down. A node counts
+//    its construction (start or restart) as hearing from a leader.
+//  * CheckQuorum: at every heartbeat round a leader that has led for at least
+//    election_timeout_min and has not heard from a majority of voters (itself included)
+//    within election_timeout_min steps down.
+//  * A new leader appends a no-op in its term (paper section 8) and commits only entries
+//    of its current term by counting replicas (section 5.4.2); earlier entries commit
+//    with them.
+//  * Arbitrators vote and hold the log but never campaign: their election timer never
+//    runs.
+//  * Persistence: see actions.h for the order rule. The leader counts its own log
+//    towards commitment only up to what PersistCompleted reported durable.
+//  * Client commands carry (client_id, sequence). Only the leader accepts them; it
+//    replies once the entry is committed and applied. The apply layer keeps the last
+//    applied sequence per client, so a command retried after a leader change is
+//    marked `duplicate` and applied at most once (thesis 6.3).
+//  * node_id: votes and append replies carry the voter's node_id, and the hard state
+//    carries this node's. Not yet done (later issue, with `pkgctl node readmit`): the
+//    first committed entry recording every voter's node_id, and refusing to count a
+//    vote or acknowledgement whose node_id differs from the recorded one.
+//
+// Every call takes `now` and returns the Actions to perform. Maps are std::map, so the
+// order of sends is a function of the inputs only. Not thread-safe; one owner.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "cmcld/core/common/rng.h"
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/raft/actions.h"
+#include "cmcld/core/raft/messages.h"
+#include "cmcld/core/raft/options.h"
+#include "cmcld/core/raft/types.h"
+
+namespace cmcl::raft {
+
+enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
+std::string_view RoleName(Role role);
+
+class Raft {
+ public:
+  // A fresh node passes a PersistedState with its new identity, term 0 and no entries.
+  // REQUIRES: options.voters is sorted, unique and contains options.self;
+  // state.hard_state.cluster_id == options.cluster_id.
+  Raft(RaftOptions options, PersistedState state, Rng rng, Time now);
+  Raft(const Raft&) = delete;
+  Raft& operator=(const Raft&) = delete;
+
+  // A peer message arrived. Messages for another cluster or another node are dropped.
+  Actions Step(Time now, const Message& message);
+  // Timers: call at (or after) NextWakeup(); calling earlier is harmless.
+  Actions Tick(Time now);
+  // A client command. Non-leaders reply kNotLeader at once.
+  Actions Propose(Time now, Command command);
+  // Storage made every persist with id <= up_to durable.
+  Actions PersistCompleted(Time now, uint64_t up_to);
+  // The earliest time Tick has something to do.
+  Time NextWakeup() const;
+
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  const std::optional<NodeName>& voted_for() const { return voted_for_; }
+  const std::optional<NodeName>& leader() const { return leader_; }
+  LogIndex commit_index() const { return commit_; }
+  LogIndex applied_index() const { return applied_; }
+  LogIndex durable_index() const { return durable_index_; }
+  LogIndex last_index() const { return LogIndex(log_.size()); }
+  const std::vector<Entry>& log() const { return log_; }
+  const NodeName& self() const { return options_.self; }
+  bool is_arbitrator() const { return is_arbitrator_; }
+  uint64_t foreign_messages_dropped() const { return foreign_messages_dropped_; }
+
+ private:
+  struct Progress {
+    LogIndex next = LogIndex(1);
+    LogIndex match;
+    std::optional<Time> last_response_at;
+  };
+  struct HeldMessage {
+    uint64_t persist_id;  // Sent once this persist is durable.
+    Message message;
+  };
+  struct PendingPersist {
+    uint64_t id;
+    LogIndex last_index;  // Durable prefix once this persist completes.
+  };
+  struct ClientRecord {
+    uint64_t sequence;
+    LogIndex index;
+  };
+
+  // raft.cc: batches, persistence and the outbox.
+  void Begin(Time now);
+  Actions Finish();
+  void Send(const NodeName& to, Body body, Term term);
+  void MarkHardStateDirty() { hard_state_dirty_ = true; }
+  void Flush();
+  bool PersistOutstanding() const;
+  Term TermAt(LogIndex index) const;
+  LogIndex LastIndex() const { return LogIndex(log_.size()); }
+  Term LastTerm() const { return TermAt(LastIndex()); }
+  void TruncateFrom(LogIndex index);
+  void AppendToLog(Entry entry);
+  size_t VoterCount() const { return options_.voters.size(); }
+  size_t Majority() const { return VoterCount() / 2 + 1; }
+  void ResetElectionTimer();
+  bool InLease() const;
+
+  // raft_election.cc
+  void BecomeFollower(Term term, std::optional<NodeName> leader);
+  void StartPreVote();
+  void BecomeCandidate();
+  void BecomeLeader();
+  void HandleVoteRequest(const Header& header, const VoteRequest& request);
+  void HandleVoteResponse(const Header& header, const VoteResponse& response);
+  bool LogUpToDate(LogIndex last_index, Term last_term) const;
+  size_t CountGrants() const;
+
+  // raft_replication.cc
+  void HeartbeatRound();
+  bool QuorumActive() const;
+  void SendAppend(const NodeName& to);
+  void BroadcastAppend();
+  void HandleAppendRequest(const Header& header, const AppendRequest& request);
+  void HandleAppendResponse(const Header& header, const AppendResponse& response);
+  bool AppendEntries(const AppendRequest& request);
+  void AdvanceCommit();
+  void ApplyCommitted();
+  void AbortPendingProposals();
+
+  RaftOptions options_;
+  Rng rng_;
+  NodeId node_id_;
+  bool is_arbitrator_ = false;
+  Time now_;
+  Actions actions_;
+
+  Role role_ = Role::kFollower;
+  Term term_;
+  std::optional<NodeName> voted_for_;
+  std::optional<NodeName> leader_;
+  std::vector<Entry> log_;
+  LogIndex commit_;
+  LogIndex applied_;
+
+  // Persistence bookkeeping (see actions.h).
+  bool hard_state_dirty_ = false;
+  std::optional<LogIndex> log_dirty_from_;
+  uint64_t persist_id_last_ = 0;
+  uint64_t persist_id_durable_ = 0;
+  std::deque<PendingPersist> pending_persists_;
+  LogIndex durable_index_;
+  std::vector<HeldMessage> held_;
+
+  // Timers.
+  Time election_deadline_;
+  Time heartbeat_deadline_;
+  Time leader_heard_at_;  // Stickiness: the last time this node heard from a leader.
+  Time leader_since_;
+
+  std::map<NodeName, bool> votes_;            // This round's (pre)vote replies, self included.
+  std::map<NodeName, Progress> progress_;     // Leader only; peers only.
+  std::map<ClientId, ClientRecord> clients_;  // Applied state: last sequence per client.
+  std::map<LogIndex, Command> proposals_;     // Leader only: awaiting apply, by index.
+  uint64_t foreign_messages_dropped_ = 0;
+};
+
+}  // namespace cmcl::raft

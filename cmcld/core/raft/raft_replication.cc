@@ -1,0 +1,221 @@
+// Raft log replication: heartbeats, CheckQuorum, AppendEntries, commitment and apply.
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "cmcld/core/common/check.h"
+#include "cmcld/core/raft/raft.h"
+
+namespace cmcl::raft {
+
+void Raft::HeartbeatRound() {
+  CMCL_CHECK(role_ == Role::kLeader);
+  if (now_ - leader_since_ >= options_.election_timeout_min && !QuorumActive()) {
+    // Thesis 6.2, CheckQuorum: a leader that cannot hear from a majority steps down, so
+    // clients find the real leader and stickiness no longer protects a dead one.
+    BecomeFollower(term_, std::nullopt);
+    return;
+  }
+  // DESIGN.md section 3: a leader counts its own heartbeat round as hearing from one.
+  leader_heard_at_ = now_;
+  heartbeat_deadline_ = now_ + options_.heartbeat_interval;
+  BroadcastAppend();
+}
+
+bool Raft::QuorumActive() const {
+  size_t active = 1;  // Itself.
+  for (const auto& [name, progress] : progress_) {
+    if (progress.last_response_at &&
+        now_ - *progress.last_response_at < options_.election_timeout_min) {
+      ++active;
+    }
+  }
+  return active >= Majority();
+}
+
+void Raft::BroadcastAppend() {
+  for (const auto& [name, progress] : progress_) {
+    SendAppend(name);
+  }
+}
+
+void Raft::SendAppend(const NodeName& to) {
+  const Progress& progress = progress_.at(to);
+  CMCL_CHECK(progress.next >= LogIndex(1) && progress.next <= LastIndex() + 1);
+  AppendRequest request;
+  request.prev_log_index = progress.next - 1;
+  request.prev_log_term = TermAt(request.prev_log_index);
+  const uint64_t end = std::min<uint64_t>(
+      LastIndex().value(), request.prev_log_index.value() + options_.entries_per_message_max);
+  for (uint64_t i = progress.next.value(); i <= end; ++i) {
+    request.entries.push_back(log_[i - 1]);
+  }
+  request.leader_commit = commit_;
+  Send(to, std::move(request), term_);
+}
+
+void Raft::HandleAppendRequest(const Header& header, const AppendRequest& request) {
+  if (header.term < term_) {
+    // Figure 2, AppendEntries receiver: "1. Reply false if term < currentTerm", which
+    // tells the stale leader our term so that it steps down.
+    AppendResponse refusal;
+    refusal.rejected_index = request.prev_log_index;
+    refusal.last_index = LastIndex();
+    refusal.node_id = node_id_;
+    Send(header.from, refusal, term_);
+    return;
+  }
+  CMCL_CHECK(!(role_ == Role::kLeader && header.term == term_))
+      << "two leaders in term " << term_ << ": " << options_.self << " and " << header.from;
+  if (header.term > term_ || role_ != Role::kFollower || leader_ != header.from) {
+    BecomeFollower(header.term, header.from);
+  }
+  leader_heard_at_ = now_;
+  ResetElectionTimer();
+  const bool success = AppendEntries(request);
+  AppendResponse response;
+  response.success = success;
+  response.node_id = node_id_;
+  if (success) {
+    response.match_index = request.prev_log_index + request.entries.size();
+  } else {
+    response.rejected_index = request.prev_log_index;
+    response.last_index = LastIndex();
+  }
+  Send(header.from, response, term_);
+}
+
+bool Raft::AppendEntries(const AppendRequest& request) {
+  // Figure 2, receiver rule 2: "Reply false if log doesn't contain an entry at
+  // prevLogIndex whose term matches prevLogTerm".
+  if (request.prev_log_index > LastIndex() ||
+      TermAt(request.prev_log_index) != request.prev_log_term) {
+    return false;
+  }
+  for (const Entry& entry : request.entries) {
+    // Rule 3: "If an existing entry conflicts with a new one (same index but different
+    // terms), delete the existing entry and all that follow it". Rule 4: "Append any
+    // new entries not already in the log". A matching entry is kept, so a delayed or
+    // duplicated request never truncates what a later one appended.
+    if (entry.index <= LastIndex()) {
+      if (TermAt(entry.index) == entry.term) {
+        continue;
+      }
+      TruncateFrom(entry.index);
+    }
+    AppendToLog(entry);
+  }
+  // Rule 5: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
+  // last new entry)".
+  const LogIndex last_new = request.prev_log_index + request.entries.size();
+  if (request.leader_commit > commit_) {
+    commit_ = std::max(commit_, std::min(request.leader_commit, last_new));
+  }
+  return true;
+}
+
+void Raft::HandleAppendResponse(const Header& header, const AppendResponse& response) {
+  if (header.term > term_) {
+    BecomeFollower(header.term, std::nullopt);
+    return;
+  }
+  if (role_ != Role::kLeader || header.term < term_) {
+    return;  // Stale.
+  }
+  Progress& progress = progress_.at(header.from);
+  progress.last_response_at = now_;
+  // Only a reply that makes progress triggers the next send. Otherwise duplicated and
+  // stale replies would each trigger one, and with duplication above loss the number of
+  // messages in flight would grow without bound (the simulator found this).
+  if (response.success) {
+    CMCL_CHECK(response.match_index <= LastIndex()) << header.from << " matches past our log";
+    if (response.match_index <= progress.match) {
+      return;
+    }
+    progress.match = response.match_index;
+    progress.next = std::max(progress.next, progress.match + 1);
+    AdvanceCommit();
+    if (progress.next <= LastIndex()) {
+      SendAppend(header.from);
+    }
+    return;
+  }
+  if (response.rejected_index != progress.next - 1) {
+    return;  // A reply to an older probe; the current one is still in flight.
+  }
+  // Paper 5.3: decrement nextIndex and retry; the follower's last index lets us skip.
+  const LogIndex backed_up = std::min(progress.next - 1, response.last_index + 1);
+  const LogIndex next = std::max(std::max(backed_up, progress.match + 1), LogIndex(1));
+  if (next == progress.next) {
+    return;
+  }
+  progress.next = next;
+  SendAppend(header.from);
+}
+
+void Raft::AdvanceCommit() {
+  CMCL_CHECK(role_ == Role::kLeader);
+  // Figure 2, leaders: "If there exists an N such that N > commitIndex, a majority of
+  // matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N." The
+  // leader's own matchIndex is what is durable on its disk.
+  std::vector<LogIndex> matches{durable_index_};
+  for (const auto& [name, progress] : progress_) {
+    matches.push_back(progress.match);
+  }
+  std::sort(matches.begin(), matches.end(), std::greater<>());
+  const LogIndex majority_match = matches[Majority() - 1];
+  if (majority_match <= commit_) {
+    return;
+  }
+  if (TermAt(majority_match) != term_ && !options_.mutations.commit_previous_term_by_count) {
+    // Section 5.4.2: "Raft never commits log entries from previous terms by counting
+    // replicas"; the no-op of this term commits them (figure 8).
+    return;
+  }
+  commit_ = majority_match;
+}
+
+void Raft::ApplyCommitted() {
+  const LogIndex applicable = std::min(commit_, durable_index_);
+  while (applied_ < applicable) {
+    applied_ = applied_ + 1;
+    const Entry& entry = log_[applied_.value() - 1];
+    ApplyEntry apply{.entry = entry, .duplicate = false};
+    LogIndex effective = applied_;
+    if (entry.kind == EntryKind::kCommand) {
+      auto [client, inserted] =
+          clients_.try_emplace(entry.command.client_id,
+                               ClientRecord{.sequence = entry.command.sequence, .index = applied_});
+      if (!inserted && entry.command.sequence <= client->second.sequence) {
+        apply.duplicate = true;  // Thesis 6.3: applied before, at client->second.index.
+        effective = client->second.index;
+      } else {
+        client->second = ClientRecord{.sequence = entry.command.sequence, .index = applied_};
+      }
+    }
+    actions_.applies.push_back(std::move(apply));
+    const auto proposal = proposals_.find(applied_);
+    if (proposal == proposals_.end()) {
+      continue;
+    }
+    actions_.replies.push_back(ClientReply{.client_id = proposal->second.client_id,
+                                           .sequence = proposal->second.sequence,
+                                           .code = ReplyCode::kApplied,
+                                           .applied_index = effective,
+                                           .leader_hint = leader_});
+    proposals_.erase(proposal);
+  }
+}
+
+void Raft::AbortPendingProposals() {
+  for (const auto& [index, command] : proposals_) {
+    actions_.replies.push_back(ClientReply{.client_id = command.client_id,
+                                           .sequence = command.sequence,
+                                           .code = ReplyCode::kUnknownOutcome,
+                                           .applied_index = LogIndex(0),
+                                           .leader_hint = std::nullopt});
+  }
+  proposals_.clear();
+}
+
+}  // namespace cmcl::raft

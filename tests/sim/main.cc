@@ -1,0 +1,222 @@
+// cmcl-sim: runs the deterministic simulator over one seed or a sweep of seeds (STYLE.md
+// rules 30-31). Exits 1 on the first violation, printing it, the end of the trace and
+// the one-line command that replays the run with --trace.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "cmcld/core/common/time.h"
+#include "tests/sim/sim_options.h"
+#include "tests/sim/simulator.h"
+
+namespace {
+
+using cmcl::sim::SimOptions;
+
+constexpr size_t kTraceTailLines = 60;
+
+struct Flags {
+  std::optional<uint64_t> seed;
+  uint64_t seeds = 1;
+  std::optional<uint64_t> first_seed;
+  std::optional<int> nodes;
+  bool swarm = false;
+  bool trace = false;
+  std::string mutation;
+  std::optional<cmcl::Duration> time_budget;
+};
+
+char g_replay[512];  // Printed if the core aborts on a CMCL_CHECK mid-run.
+
+void OnAbort(int) {
+  const char prefix[] = "\ncmcl-sim: aborted; replay: ";
+  (void)!write(2, prefix, sizeof prefix - 1);
+  (void)!write(2, g_replay, std::strlen(g_replay));
+  (void)!write(2, "\n", 1);
+}
+
+[[noreturn]] void Usage(const std::string& error) {
+  std::cerr << "cmcl-sim: " << error << "\n"
+            << "usage: cmcl-sim [--seed S | --seeds N [--first-seed S]] [--nodes 2|3|5|7]\n"
+            << "                [--swarm] [--trace] [--mutation NAME] [--list-mutations]\n"
+            << "                [--time-budget 60s]\n"
+            << "  --first-seed defaults to $CMCL_SIM_SEED (a number or a git commit hash)"
+               " or 1.\n";
+  std::exit(2);
+}
+
+// A decimal number, or any other text (e.g. a 40-hex commit) hashed with FNV-1a.
+uint64_t ParseSeed(const std::string& text) {
+  char* end = nullptr;
+  const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (!text.empty() && *end == '\0') {
+    return value;
+  }
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : text) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        Usage(arg + " needs a value");
+      }
+      return argv[++i];
+    };
+    if (arg == "--seed") {
+      flags.seed = ParseSeed(value());
+    } else if (arg == "--seeds") {
+      flags.seeds = std::strtoull(value().c_str(), nullptr, 10);
+    } else if (arg == "--first-seed") {
+      flags.first_seed = ParseSeed(value());
+    } else if (arg == "--nodes") {
+      flags.nodes = std::atoi(value().c_str());
+      if (*flags.nodes != 2 && *flags.nodes != 3 && *flags.nodes != 5 && *flags.nodes != 7) {
+        Usage("--nodes must be 2 (plus an arbitrator), 3, 5 or 7");
+      }
+    } else if (arg == "--swarm") {
+      flags.swarm = true;
+    } else if (arg == "--trace") {
+      flags.trace = true;
+    } else if (arg == "--mutation") {
+      flags.mutation = value();
+    } else if (arg == "--time-budget") {
+      flags.time_budget = cmcl::ParseDuration(value());
+      if (!flags.time_budget) {
+        Usage("--time-budget wants a duration such as 90s");
+      }
+    } else if (arg == "--list-mutations") {
+      for (const std::string& name : cmcl::sim::MutationNames()) {
+        std::cout << name << "\n";
+      }
+      std::exit(0);
+    } else {
+      Usage("unknown argument '" + arg + "'");
+    }
+  }
+  return flags;
+}
+
+std::string ReplayCommand(const Flags& flags, const SimOptions& options) {
+  std::string command = "cmcl-sim --seed " + std::to_string(options.seed);
+  if (flags.nodes) {
+    command += " --nodes " + std::to_string(*flags.nodes);
+  }
+  if (flags.swarm) {
+    command += " --swarm";
+  }
+  if (!flags.mutation.empty()) {
+    command += " --mutation " + flags.mutation;
+  }
+  return command + " --trace";
+}
+
+struct Totals {
+  uint64_t seeds = 0;
+  uint64_t events = 0;
+  int64_t simulated_ms = 0;
+};
+
+// Runs one seed; prints its result line, or the violation report. False on violation.
+bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
+  SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm);
+  if (!flags.mutation.empty()) {
+    options.mutation_name = flags.mutation;
+    if (!cmcl::sim::SetMutation(flags.mutation, options.mutations)) {
+      Usage("unknown mutation '" + flags.mutation + "' (see --list-mutations)");
+    }
+  }
+  const std::string replay = ReplayCommand(flags, options);
+  std::snprintf(g_replay, sizeof g_replay, "%s", replay.c_str());
+  std::deque<std::string> tail;
+  const auto keep = [&](const std::string& line) {
+    if (flags.trace) {
+      std::cout << line << "\n";
+    }
+    tail.push_back(line);
+    if (tail.size() > kTraceTailLines) {
+      tail.pop_front();
+    }
+  };
+  if (verbose || flags.trace) {
+    std::cout << cmcl::sim::DescribeOptions(options) << std::endl;  // Line 1 of a run.
+  }
+  const cmcl::sim::RunResult result = cmcl::sim::RunSimulation(options, keep);
+  ++totals.seeds;
+  totals.events += result.events;
+  totals.simulated_ms += result.simulated_ms;
+  if (result.violation) {
+    if (!flags.trace) {
+      if (!verbose) {
+        std::cout << cmcl::sim::DescribeOptions(options) << "\n";
+      }
+      std::cout << "... the last " << tail.size() << " trace lines:\n";
+      for (const std::string& line : tail) {
+        std::cout << line << "\n";
+      }
+    }
+    std::cout << "violation: " << *result.violation << "\n"
+              << "seeds run before the failure: " << totals.seeds - 1 << "\n"
+              << "replay: " << replay << std::endl;
+    return false;
+  }
+  std::printf(
+      "seed=%llu ok events=%llu simulated=%lldms acks=%llu leader_after_heal=%lldms "
+      "hash=%016llx\n",
+      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(result.events),
+      static_cast<long long>(result.simulated_ms),
+      static_cast<unsigned long long>(result.acknowledged),
+      static_cast<long long>(result.leader_after_heal_ms.value_or(-1)),
+      static_cast<unsigned long long>(result.trace_hash));
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Flags flags = ParseFlags(argc, argv);
+  uint64_t first = 1;
+  if (flags.seed) {
+    first = *flags.seed;
+  } else if (flags.first_seed) {
+    first = *flags.first_seed;
+  } else if (const char* env = std::getenv("CMCL_SIM_SEED"); env != nullptr && *env) {
+    first = ParseSeed(env);
+  }
+  const uint64_t count = flags.seed ? 1 : flags.seeds;
+  std::signal(SIGABRT, OnAbort);
+  const auto started = std::chrono::steady_clock::now();
+  Totals totals;
+  for (uint64_t seed = first; seed - first < count; ++seed) {
+    if (flags.time_budget && std::chrono::steady_clock::now() - started > *flags.time_budget) {
+      break;
+    }
+    if (!RunSeed(flags, seed, count == 1, totals)) {
+      return 1;
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf(
+      "ran %llu seeds from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
+      "%.0fx real time\n",
+      static_cast<unsigned long long>(totals.seeds), static_cast<unsigned long long>(first),
+      seconds, static_cast<double>(totals.seeds) / seconds,
+      static_cast<double>(totals.events) / seconds,
+      static_cast<double>(totals.simulated_ms) / 1000.0 / seconds);
+  return 0;
+}

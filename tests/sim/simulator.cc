@@ -1,0 +1,440 @@
+#include "tests/sim/simulator.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "cmcld/core/common/check.h"
+#include "tests/sim/simulation.h"
+
+namespace cmcl::sim {
+namespace internal {
+
+std::string Format(Time t, const std::string& node, const std::string& what,
+                   const std::string& detail) {
+  char line[96];
+  std::snprintf(line, sizeof line, "%7" PRId64 ".%03" PRId64 " %-5s %-12s ",
+                t.milliseconds() / 1000, t.milliseconds() % 1000, node.c_str(), what.c_str());
+  return line + detail;
+}
+
+std::string DescribeMessage(const Message& message) {
+  std::ostringstream out;
+  out << raft::MessageTypeName(message) << " " << message.header.from << ">" << message.header.to
+      << " t=" << message.header.term;
+  if (const auto* vote = std::get_if<raft::VoteResponse>(&message.body)) {
+    out << (vote->granted ? " granted" : " refused");
+  } else if (const auto* append = std::get_if<raft::AppendRequest>(&message.body)) {
+    out << " prev=" << append->prev_log_index << "@" << append->prev_log_term
+        << " n=" << append->entries.size() << " commit=" << append->leader_commit;
+  } else if (const auto* reply = std::get_if<raft::AppendResponse>(&message.body)) {
+    if (reply->success) {
+      out << " match=" << reply->match_index;
+    } else {
+      out << " rejected=" << reply->rejected_index << " last=" << reply->last_index;
+    }
+  }
+  return out.str();
+}
+
+Simulation::Simulation(const SimOptions& options,
+                       const std::function<void(const std::string&)>& trace)
+    : options_(options),
+      trace_(trace),
+      root_(options.seed),
+      nemesis_rng_(root_.Fork("nemesis")),
+      client_rng_(root_.Fork("clients")),
+      disk_rng_(root_.Fork("disk")) {
+  result_.trace_hash = 0xcbf29ce484222325ULL;
+  for (int i = 1; i <= options_.members; ++i) {
+    voters_.push_back(
+        raft::Voter{.name = NodeName("n" + std::to_string(i)), .role = config::NodeRole::kMember});
+  }
+  if (options_.arbitrator) {
+    voters_.push_back(raft::Voter{.name = NodeName("arb"), .role = config::NodeRole::kArbitrator});
+  }
+  std::sort(voters_.begin(), voters_.end(),
+            [](const raft::Voter& a, const raft::Voter& b) { return a.name < b.name; });
+  std::vector<NodeName> names;
+  for (const raft::Voter& voter : voters_) {
+    names.push_back(voter.name);
+    NodeSlot slot;
+    slot.name = voter.name;
+    slot.disk.durable.hard_state =
+        raft::HardState{.cluster_id = raft::ClusterId(0xc1u),
+                        .node_id = raft::NodeId(root_.Fork("node_id/" + voter.name.value()).Next()),
+                        .term = raft::Term(0),
+                        .voted_for = std::nullopt};
+    nodes_.push_back(std::move(slot));
+  }
+  network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names);
+  for (int i = 0; i < options_.clients; ++i) {
+    clients_.push_back(ClientState{.id = raft::ClientId(static_cast<uint64_t>(i + 1)),
+                                   .sequence = 1,
+                                   .token = 0,
+                                   .target = std::nullopt});
+  }
+}
+
+raft::RaftOptions Simulation::RaftOptionsFor(size_t node) const {
+  raft::RaftOptions options;
+  options.cluster_id = raft::ClusterId(0xc1u);
+  options.self = nodes_[node].name;
+  options.voters = voters_;
+  options.election_timeout_min = options_.node_timeout;
+  options.heartbeat_interval = options_.heartbeat_interval;
+  options.entries_per_message_max = options_.entries_per_message_max;
+  options.mutations = options_.mutations;
+  return options;
+}
+
+std::optional<size_t> Simulation::IndexOf(const NodeName& name) const {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].name == name) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+void Simulation::Schedule(Time at, Event event) {
+  queue_.emplace(std::make_pair(at.milliseconds(), sequence_++), std::move(event));
+}
+
+void Simulation::Trace(const std::string& node, const std::string& what,
+                       const std::string& detail) {
+  const std::string line = Format(now_, node, what, detail);
+  for (const char c : line) {  // FNV-1a over every line and its newline.
+    result_.trace_hash = (result_.trace_hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  }
+  result_.trace_hash = (result_.trace_hash ^ '\n') * 0x100000001b3ULL;
+  if (trace_) {
+    trace_(line);
+  }
+}
+
+RunResult Simulation::Run() {
+  Setup();
+  RunUntil(std::nullopt);
+  return Finish();
+}
+
+void Simulation::Setup() {
+  Trace("-", "options", DescribeOptions(options_));
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    StartNode(i);
+    if (options_.crashes) {
+      Rng rng = nemesis_rng_.Fork("crash/" + nodes_[i].name.value());
+      Schedule(now_ + Duration(rng.Between(0, 2 * options_.crash_interval_mean.count())),
+               NodeEvent(EventKind::kCrash, i));
+    }
+  }
+  if (options_.partitions) {
+    Schedule(now_ + options_.partition_interval_min, GlobalEvent(EventKind::kPartition));
+  }
+  for (size_t c = 0; c < clients_.size(); ++c) {
+    RetryClient(c, Duration(client_rng_.Between(0, options_.client_think_max.count())),
+                std::nullopt);
+  }
+  Schedule(now_ + options_.fault_phase, GlobalEvent(EventKind::kHeal));
+}
+
+bool Simulation::RunUntil(std::optional<Time> until) {
+  while (!queue_.empty() && !done_ && !checker_.violation() && !result_.violation) {
+    if (until && Time::FromMilliseconds(queue_.begin()->first.first) > *until) {
+      now_ = *until;
+      return true;
+    }
+    auto handle = queue_.extract(queue_.begin());
+    now_ = Time::FromMilliseconds(handle.key().first);
+    if (++result_.events > kEventsMax) {
+      result_.violation = "event budget exceeded (livelock?)";
+      break;
+    }
+    Dispatch(handle.mapped());
+    if (healed_ && !done_) {
+      CheckLiveness();
+    }
+  }
+  return !checker_.violation() && !result_.violation;
+}
+
+RunResult Simulation::Finish() {
+  if (checker_.violation()) {
+    result_.violation = checker_.violation();
+  }
+  result_.simulated_ms = now_.milliseconds();
+  result_.acknowledged = checker_.acks();
+  Trace("-", "end", result_.violation ? "violation: " + *result_.violation : "ok");
+  return result_;
+}
+
+std::optional<NodeName> Simulation::Leader() const {
+  std::optional<NodeName> leader;
+  raft::Term term;
+  for (const NodeSlot& slot : nodes_) {
+    if (slot.raft != nullptr && slot.raft->role() == Role::kLeader && slot.raft->term() >= term) {
+      leader = slot.name;
+      term = slot.raft->term();
+    }
+  }
+  return leader;
+}
+
+const Raft* Simulation::Node(const std::string& name) const {
+  return nodes_.at(*IndexOf(NodeName(name))).raft.get();
+}
+
+void Simulation::Isolate(const std::string& name) {
+  for (const NodeSlot& slot : nodes_) {
+    if (slot.name.value() != name) {
+      Block(name, slot.name.value());
+      Block(slot.name.value(), name);
+    }
+  }
+}
+
+void Simulation::Block(const std::string& from, const std::string& to) {
+  Trace("-", "block", from + ">" + to);
+  network_->Block(NodeName(from), NodeName(to));
+}
+
+void Simulation::HealNetwork() {
+  Trace("-", "unblock", "all links");
+  network_->Unblock();
+}
+
+void Simulation::Crash(const std::string& name) { CrashNow(*IndexOf(NodeName(name))); }
+
+void Simulation::Restart(const std::string& name) { StartNode(*IndexOf(NodeName(name))); }
+
+void Simulation::Dispatch(const Event& event) {
+  NodeSlot* slot = event.node < nodes_.size() ? &nodes_[event.node] : nullptr;
+  switch (event.kind) {
+    case EventKind::kDeliver:
+      if (slot->raft == nullptr) {
+        Trace(slot->name.value(), "lost(down)", DescribeMessage(*event.message));
+        return;
+      }
+      Trace(slot->name.value(), "deliver", DescribeMessage(*event.message));
+      Execute(event.node, slot->raft->Step(now_, *event.message));
+      return;
+    case EventKind::kWakeup:
+      if (slot->raft == nullptr || event.token != slot->wakeup_token) {
+        return;
+      }
+      slot->wakeup_at.reset();
+      Execute(event.node, slot->raft->Tick(now_));
+      return;
+    case EventKind::kPersistDone:
+      if (slot->raft == nullptr || event.token != slot->incarnation) {
+        return;
+      }
+      slot->disk.Complete(event.persist_id);
+      Trace(slot->name.value(), "durable", "persist " + std::to_string(event.persist_id));
+      Execute(event.node, slot->raft->PersistCompleted(now_, event.persist_id));
+      return;
+    case EventKind::kCrash:
+      OnCrash(event.node);
+      return;
+    case EventKind::kRestart:
+      if (slot->raft == nullptr) {
+        StartNode(event.node);
+      }
+      return;
+    case EventKind::kPartition:
+      if (!healed_) {
+        std::optional<NodeName> leader;
+        for (const NodeSlot& node : nodes_) {
+          if (node.raft != nullptr && node.raft->role() == Role::kLeader) {
+            leader = node.name;  // The last one listed if a stale leader lingers.
+          }
+        }
+        Trace("-", "partition", network_->ChangePartition(leader));
+        const int64_t min = options_.partition_interval_min.count();
+        Schedule(now_ + Duration(nemesis_rng_.Between(min, 2 * min)),
+                 GlobalEvent(EventKind::kPartition));
+      }
+      return;
+    case EventKind::kClientSend:
+      if (event.token == clients_[event.client].token) {
+        OnClientSend(event.client);
+      }
+      return;
+    case EventKind::kClientTimeout:
+      if (event.token == clients_[event.client].token) {
+        RetryClient(event.client, Duration(0), std::nullopt);
+      }
+      return;
+    case EventKind::kHeal:
+      OnHeal();
+      return;
+    case EventKind::kLivenessDeadline:
+      if (!done_) {
+        result_.violation = "liveness: no leader acknowledging a new command within " +
+                            std::to_string(options_.liveness_bound.count()) +
+                            "ms after the faults healed";
+      }
+      return;
+  }
+}
+
+void Simulation::Execute(size_t node, Actions actions) {
+  NodeSlot& slot = nodes_[node];
+  // actions.h order rule: 1. persist, 2. sends, 3. applies, 4. replies.
+  if (actions.persist) {
+    ExecutePersist(node, *actions.persist);
+  }
+  for (Message& message : actions.sends) {
+    checker_.OnSend(slot.name, message, slot.disk.durable);
+    const std::optional<size_t> to = IndexOf(message.header.to);
+    CMCL_CHECK(to.has_value()) << "send to unknown node " << message.header.to;
+    const std::vector<Duration> delays = network_->Route(message.header.from, message.header.to);
+    if (delays.empty()) {
+      Trace(slot.name.value(), "drop", DescribeMessage(message));
+    }
+    for (const Duration delay : delays) {
+      Event event = NodeEvent(EventKind::kDeliver, *to);
+      event.message = message;
+      Schedule(now_ + delay, std::move(event));
+    }
+  }
+  for (const raft::ApplyEntry& apply : actions.applies) {
+    CMCL_CHECK(apply.entry.index <= slot.raft->commit_index()) << "applied past commit";
+    checker_.OnApply(slot.name, apply);
+  }
+  for (const ClientReply& reply : actions.replies) {
+    CMCL_CHECK(reply.code != raft::ReplyCode::kApplied ||
+               reply.applied_index <= slot.raft->applied_index())
+        << "reply for an index not applied yet";
+    checker_.OnReply(reply);
+    OnReply(reply);
+  }
+  AfterCall(node);
+}
+
+void Simulation::ExecutePersist(size_t node, const raft::Persist& persist) {
+  NodeSlot& slot = nodes_[node];
+  CMCL_CHECK(slot.disk.pending.empty() || slot.disk.pending.back().id + 1 == persist.id)
+      << "persist ids must be consecutive";
+  slot.disk.pending.push_back(persist);
+  const Time done_at =
+      std::max(slot.disk.last_completion,
+               now_ + Duration(disk_rng_.Between(1, options_.disk_latency_max.count())));
+  slot.disk.last_completion = done_at;
+  Event event = NodeEvent(EventKind::kPersistDone, node, slot.incarnation);
+  event.persist_id = persist.id;
+  Schedule(done_at, std::move(event));
+  std::ostringstream detail;
+  detail << "persist " << persist.id << " t=" << persist.hard_state.term << " vote="
+         << (persist.hard_state.voted_for ? persist.hard_state.voted_for->value() : "-");
+  if (persist.log_from) {
+    detail << " log_from=" << *persist.log_from << " n=" << persist.entries.size();
+    checker_.OnLogChanged(slot.name, slot.raft->log(), *persist.log_from);
+  }
+  Trace(slot.name.value(), "write", detail.str());
+}
+
+void Simulation::AfterCall(size_t node) {
+  NodeSlot& slot = nodes_[node];
+  const Raft& raft = *slot.raft;
+  if (raft.role() != slot.role || raft.term() != slot.term) {
+    slot.role = raft.role();
+    slot.term = raft.term();
+    std::ostringstream detail;
+    detail << raft::RoleName(slot.role) << " t=" << slot.term << " last=" << raft.last_index()
+           << " commit=" << raft.commit_index();
+    Trace(slot.name.value(), "role", detail.str());
+    checker_.OnRole(slot.name, slot.role, slot.term);
+  }
+  if (raft.role() == Role::kLeader && raft.commit_index() > slot.commit_checked) {
+    slot.commit_checked = raft.commit_index();
+    CheckCommitment(node);
+  }
+  const Time wakeup = raft.NextWakeup();
+  if (wakeup == Time::FromMilliseconds(std::numeric_limits<int64_t>::max()) ||
+      slot.wakeup_at == wakeup) {
+    return;
+  }
+  slot.wakeup_at = wakeup;
+  ++slot.wakeup_token;
+  Schedule(std::max(wakeup, now_ + Duration(1)),
+           NodeEvent(EventKind::kWakeup, node, slot.wakeup_token));
+}
+
+void Simulation::CheckCommitment(size_t leader) {
+  const Raft& raft = *nodes_[leader].raft;
+  const raft::LogIndex commit = raft.commit_index();
+  std::vector<StateChecker::LogView> logs;
+  for (const NodeSlot& slot : nodes_) {
+    const std::vector<raft::Entry>& log =
+        slot.raft != nullptr ? slot.raft->log() : slot.disk.durable.entries;
+    StateChecker::LogView view{.node = slot.name,
+                               .last_index = raft::LogIndex(log.size()),
+                               .last_term = log.empty() ? raft::Term(0) : log.back().term,
+                               .term_at_commit = std::nullopt};
+    if (commit.value() <= log.size()) {
+      view.term_at_commit = log[commit.value() - 1].term;
+    }
+    logs.push_back(std::move(view));
+  }
+  checker_.OnCommit(nodes_[leader].name, commit, raft.log()[commit.value() - 1].term, logs);
+}
+
+void Simulation::StartNode(size_t node) {
+  NodeSlot& slot = nodes_[node];
+  ++slot.incarnation;
+  slot.disk.pending.clear();
+  slot.disk.last_completion = now_;
+  slot.raft = std::make_unique<Raft>(
+      RaftOptionsFor(node), slot.disk.durable,
+      root_.Fork("node/" + slot.name.value() + "/" + std::to_string(slot.incarnation)), now_);
+  slot.role = slot.raft->role();
+  slot.term = slot.raft->term();
+  slot.commit_checked = raft::LogIndex(0);
+  slot.wakeup_at.reset();
+  checker_.OnRestart(slot.name);
+  checker_.OnLogChanged(slot.name, slot.raft->log(), raft::LogIndex(1));
+  std::ostringstream detail;
+  detail << "incarnation " << slot.incarnation << " t=" << slot.term
+         << " last=" << slot.raft->last_index();
+  Trace(slot.name.value(), "start", detail.str());
+  AfterCall(node);
+}
+
+void Simulation::CrashNow(size_t node) {
+  NodeSlot& slot = nodes_[node];
+  slot.raft.reset();
+  Trace(slot.name.value(), "crash",
+        "lost " + std::to_string(slot.disk.pending.size()) + " unsynced writes");
+  slot.disk.pending.clear();
+}
+
+void Simulation::OnCrash(size_t node) {
+  NodeSlot& slot = nodes_[node];
+  if (healed_) {
+    return;
+  }
+  Rng rng =
+      nemesis_rng_.Fork("crash/" + slot.name.value() + "/" + std::to_string(slot.incarnation));
+  if (slot.raft != nullptr) {
+    CrashNow(node);
+    const Duration down =
+        Duration(rng.Between(options_.downtime_min.count(), options_.downtime_max.count()));
+    Schedule(now_ + down, NodeEvent(EventKind::kRestart, node));
+  }
+  const int64_t mean = options_.crash_interval_mean.count();
+  Schedule(now_ + Duration(rng.Between(mean / 2, mean * 3 / 2)),
+           NodeEvent(EventKind::kCrash, node));
+}
+
+}  // namespace internal
+
+RunResult RunSimulation(const SimOptions& options,
+                        const std::function<void(const std::string&)>& trace) {
+  internal::Simulation simulation(options, trace);
+  return simulation.Run();
+}
+
+}  // namespace cmcl::sim

@@ -1,0 +1,75 @@
+// StateChecker: the safety properties every simulated step must keep (DESIGN.md section
+// 7; TigerBeetle's state_checker). It reads what the simulator observed (roles, logs,
+// applies, replies, what each disk holds) and records the first violation.
+//
+//  * Election safety (paper figure 3): at most one leader per term.
+//  * Log matching: two logs with an entry of the same index and term are identical up to
+//    it. Checked incrementally with a hash chain per log, keyed by (index, term).
+//  * State machine safety: no two nodes apply different entries at one index; applies
+//    come in index order from 1.
+//  * At most once: a (client_id, sequence) is executed (applied, not as a duplicate) at
+//    one index only.
+//  * No acknowledged command lost: a kApplied reply names the index where the command
+//    was executed, and that index must hold that command for every node that applies it.
+//  * Commitment safety (what figure 8 is about): when a leader advances its commit index
+//    to c, no node whose log lacks the entry at c may be able to collect a majority of
+//    votes by the up-to-date rule (5.4.1) from the logs that exist right now (memory for
+//    running nodes, disk for crashed ones). In correct Raft every committed entry is in
+//    every log that can win, so this never fires; it flags a premature commit at once,
+//    before an unlucky schedule has to turn it into a lost entry.
+//  * Persistence contract: a vote grant and an append acknowledgement leave a node only
+//    when its disk already holds the vote and the acknowledged entries.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cmcld/core/raft/raft.h"
+
+namespace cmcl::sim {
+
+uint64_t HashEntry(const raft::Entry& entry);
+
+class StateChecker {
+ public:
+  void OnRole(const NodeName& node, raft::Role role, raft::Term term);
+  // The node's log changed from index `from` on (a persist with log_from), or was
+  // reloaded after a restart (from = 1).
+  void OnLogChanged(const NodeName& node, const std::vector<raft::Entry>& log, raft::LogIndex from);
+  void OnRestart(const NodeName& node);
+  // What a node's log looks like to the commitment check.
+  struct LogView {
+    NodeName node;
+    raft::LogIndex last_index;
+    raft::Term last_term;
+    std::optional<raft::Term> term_at_commit;  // Term of its entry at the commit index.
+  };
+  void OnCommit(const NodeName& leader, raft::LogIndex commit, raft::Term term,
+                const std::vector<LogView>& logs);
+  void OnApply(const NodeName& node, const raft::ApplyEntry& apply);
+  void OnReply(const raft::ClientReply& reply);
+  void OnSend(const NodeName& node, const raft::Message& message, const raft::PersistedState& disk);
+
+  const std::optional<std::string>& violation() const { return violation_; }
+  raft::LogIndex acked_index_max() const { return acked_index_max_; }
+  uint64_t acks() const { return acks_; }
+
+ private:
+  void Fail(std::string text);
+
+  std::optional<std::string> violation_;
+  std::map<raft::Term, NodeName> leaders_;
+  std::map<NodeName, std::vector<uint64_t>> chains_;
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> chain_at_;  // (index, term) -> chain
+  std::map<NodeName, raft::LogIndex> applied_;
+  std::map<raft::LogIndex, raft::Entry> applied_entries_;
+  std::map<std::pair<uint64_t, uint64_t>, raft::LogIndex> executed_;  // (client, seq)
+  raft::LogIndex acked_index_max_;
+  uint64_t acks_ = 0;
+};
+
+}  // namespace cmcl::sim
