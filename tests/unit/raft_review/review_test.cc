@@ -192,6 +192,34 @@ TEST(RaftReview, DISABLED_GrantFromANodeThatIsNotAVoterIsNotCounted) {
   EXPECT_EQ(cluster.node("n1").term(), Term(0));
 }
 
+// STYLE (reply contract). actions.h: a kApplied reply names `applied_index`, "where the
+// command took effect". Propose answers a retry whose sequence is *below* the client's
+// last applied one with the index of that last command, i.e. of a different command
+// (raft.cc Propose; ApplyCommitted does the same for such a duplicate). The code calls
+// this a client bug, but a delayed retry reaching a new leader after the client moved on
+// is ordinary network behaviour, and StateChecker::OnReply would report exactly this
+// reply as "acknowledged command lost". Fix: answer kApplied with the recorded index
+// only when sequence == the recorded one; for an older sequence reply without an index
+// (e.g. a new code kStale), as thesis 6.3 allows for discarded responses.
+TEST(RaftReview, DISABLED_RetryOfAnOlderSequenceIsNotAnsweredWithAnotherCommandsIndex) {
+  RaftCluster cluster(3);
+  cluster.StartAll();
+  cluster.Elect("n1");
+  cluster.Propose("n1", CommandOf(4, 1));  // Executed at index 2.
+  cluster.Stabilize();
+  cluster.Propose("n1", CommandOf(4, 2));  // Executed at index 3.
+  cluster.Stabilize();
+  cluster.replies.clear();
+
+  cluster.Propose("n1", CommandOf(4, 1));  // A late retry of sequence 1.
+
+  ASSERT_EQ(cluster.replies.size(), 1u);
+  const ClientReply& reply = cluster.replies[0];
+  EXPECT_TRUE(reply.code != ReplyCode::kApplied || reply.applied_index == LogIndex(2))
+      << "sequence 1 acknowledged at index " << reply.applied_index
+      << ", which holds sequence 2";
+}
+
 // ---------------------------------------------------------------------------------
 // Correct behaviour that raft_test did not pin down.
 // ---------------------------------------------------------------------------------
