@@ -27,6 +27,10 @@ void Simulation::OnReply(const ClientReply& reply) {
       RetryClient(reply.client_id.value() - 1, kClientRedirectDelay,
                   reply.leader_hint ? IndexOf(*reply.leader_hint) : std::nullopt);
       return;
+    case raft::ReplyCode::kStale:
+      // A late copy of an older request: the client has moved on; nothing to do.
+      Trace("-", "stale", detail.str());
+      return;
     case raft::ReplyCode::kBusy:
     case raft::ReplyCode::kUnknownOutcome:
       Trace("-", "unknown", detail.str());

@@ -68,6 +68,8 @@ enum class ReplyCode : uint8_t {
   kBusy,            // The leader has proposals_pending_max in flight (kUnavailable).
   kUnknownOutcome,  // Leadership was lost with the command in flight; retry it with the
                     // same sequence, it is applied at most once (kAborted).
+  kStale,           // A retry of a sequence older than the client's latest applied one:
+                    // it took effect before; its index is no longer known.
 };
 
 struct ClientReply {

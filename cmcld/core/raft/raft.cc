@@ -88,6 +88,11 @@ Actions Raft::Finish() {
   return std::exchange(actions_, Actions{});
 }
 
+bool Raft::IsVoter(const NodeName& name) const {
+  return std::any_of(options_.voters.begin(), options_.voters.end(),
+                     [&](const Voter& voter) { return voter.name == name; });
+}
+
 Actions Raft::Step(Time now, const Message& message) {
   Begin(now);
   const Header& header = message.header;
@@ -97,6 +102,12 @@ Actions Raft::Step(Time now, const Message& message) {
     return Finish();
   }
   if (header.to != options_.self || header.from == options_.self) {
+    return Finish();
+  }
+  if (!IsVoter(header.from)) {
+    // Only voters take part: a grant or acknowledgement from anyone else must never
+    // count towards a majority, whatever io/ authenticated.
+    ++non_voter_messages_dropped_;
     return Finish();
   }
   if (const auto* vote_request = std::get_if<VoteRequest>(&message.body)) {
@@ -145,8 +156,13 @@ Actions Raft::Propose(Time now, Command command) {
   const auto client = clients_.find(command.client_id);
   if (client != clients_.end() && command.sequence <= client->second.sequence) {
     // Thesis 6.3: already applied; answer from the client table, do not append again.
-    // A sequence below the last one is a client bug, but acknowledging it is harmless.
-    reply_with(ReplyCode::kApplied, client->second.index);
+    // Only the latest sequence's index is remembered: an older one (a late retry) is
+    // answered kStale rather than with another command's index.
+    if (command.sequence == client->second.sequence) {
+      reply_with(ReplyCode::kApplied, client->second.index);
+    } else {
+      reply_with(ReplyCode::kStale, LogIndex(0));
+    }
     return Finish();
   }
   const LogIndex index = LastIndex() + 1;
@@ -209,8 +225,22 @@ void Raft::Send(const NodeName& to, Body body, Term term) {
   if (needs_durability && PersistOutstanding()) {
     // Flush() gives the persist being built now the id persist_id_last_ + 1.
     const bool building = hard_state_dirty_ || log_dirty_from_.has_value();
-    held_.push_back(HeldMessage{.persist_id = persist_id_last_ + (building ? 1 : 0),
-                                .message = std::move(message)});
+    HeldMessage held{.persist_id = persist_id_last_ + (building ? 1 : 0),
+                     .message = std::move(message)};
+    // Bounded while a disk stalls: the leader acts only on the newest acknowledgement, so
+    // a newer held AppendResponse to the same peer in the same term replaces the older
+    // one (it is released no earlier than the older one would have been).
+    if (std::holds_alternative<AppendResponse>(held.message.body)) {
+      for (HeldMessage& older : held_) {
+        if (std::holds_alternative<AppendResponse>(older.message.body) &&
+            older.message.header.to == held.message.header.to &&
+            older.message.header.term == held.message.header.term) {
+          older = std::move(held);
+          return;
+        }
+      }
+    }
+    held_.push_back(std::move(held));
     return;
   }
   actions_.sends.push_back(std::move(message));
@@ -236,7 +266,8 @@ void Raft::Flush() {
       persist.entries.push_back(log_[i - 1]);
     }
   }
-  pending_persists_.push_back(PendingPersist{.id = persist.id, .last_index = LastIndex()});
+  pending_persists_.push_back(
+      PendingPersist{.id = persist.id, .last_index = LastIndex(), .emitted_at = now_});
   actions_.persist = std::move(persist);
   hard_state_dirty_ = false;
   log_dirty_from_.reset();

@@ -84,6 +84,7 @@ class Raft {
   const NodeName& self() const { return options_.self; }
   bool is_arbitrator() const { return is_arbitrator_; }
   uint64_t foreign_messages_dropped() const { return foreign_messages_dropped_; }
+  uint64_t non_voter_messages_dropped() const { return non_voter_messages_dropped_; }
 
  private:
   struct Progress {
@@ -98,6 +99,7 @@ class Raft {
   struct PendingPersist {
     uint64_t id;
     LogIndex last_index;  // Durable prefix once this persist completes.
+    Time emitted_at;      // A leader whose disk holds a persist this long steps down.
   };
   struct ClientRecord {
     uint64_t sequence;
@@ -118,6 +120,7 @@ class Raft {
   void AppendToLog(Entry entry);
   size_t VoterCount() const { return options_.voters.size(); }
   size_t Majority() const { return VoterCount() / 2 + 1; }
+  bool IsVoter(const NodeName& name) const;
   void ResetElectionTimer();
   bool InLease() const;
 
@@ -178,6 +181,7 @@ class Raft {
   std::map<ClientId, ClientRecord> clients_;  // Applied state: last sequence per client.
   std::map<LogIndex, Command> proposals_;     // Leader only: awaiting apply, by index.
   uint64_t foreign_messages_dropped_ = 0;
+  uint64_t non_voter_messages_dropped_ = 0;
 };
 
 }  // namespace cmcl::raft

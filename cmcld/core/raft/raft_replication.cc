@@ -16,6 +16,14 @@ void Raft::HeartbeatRound() {
     BecomeFollower(term_, std::nullopt);
     return;
   }
+  if (!pending_persists_.empty() &&
+      now_ - pending_persists_.front().emitted_at >= options_.election_timeout_min) {
+    // A leader whose disk stalls can neither apply nor answer clients, yet its heartbeats
+    // would keep every follower sticky forever. It steps down without counting this
+    // round, so stickiness expires and a node with a working disk takes over.
+    BecomeFollower(term_, std::nullopt);
+    return;
+  }
   // DESIGN.md section 3: a leader counts its own heartbeat round as hearing from one.
   leader_heard_at_ = now_;
   heartbeat_deadline_ = now_ + options_.heartbeat_interval;
@@ -188,7 +196,9 @@ void Raft::ApplyCommitted() {
                                ClientRecord{.sequence = entry.command.sequence, .index = applied_});
       if (!inserted && entry.command.sequence <= client->second.sequence) {
         apply.duplicate = true;  // Thesis 6.3: applied before, at client->second.index.
-        effective = client->second.index;
+        // Only the latest sequence's index is known; an older one gets no index.
+        effective = entry.command.sequence == client->second.sequence ? client->second.index
+                                                                       : LogIndex(0);
       } else {
         client->second = ClientRecord{.sequence = entry.command.sequence, .index = applied_};
       }
@@ -200,7 +210,8 @@ void Raft::ApplyCommitted() {
     }
     actions_.replies.push_back(ClientReply{.client_id = proposal->second.client_id,
                                            .sequence = proposal->second.sequence,
-                                           .code = ReplyCode::kApplied,
+                                           .code = effective == LogIndex(0) ? ReplyCode::kStale
+                                                                            : ReplyCode::kApplied,
                                            .applied_index = effective,
                                            .leader_hint = leader_});
     proposals_.erase(proposal);

@@ -132,7 +132,7 @@ TEST(RaftReview, DISABLED_MemberIsElectedWhenOnlyTheArbitratorHoldsTheLatestEntr
 // parallel, but nothing bounds how long. Fix: in HeartbeatRound, treat a persist
 // outstanding for longer than election_timeout_min like a lost quorum — step down
 // (and do not count the round), so stickiness expires and a healthy node takes over.
-TEST(RaftReview, DISABLED_LeaderWhoseDiskStallsGivesWaySoCommandsAreAnsweredAgain) {
+TEST(RaftReview, LeaderWhoseDiskStallsGivesWaySoCommandsAreAnsweredAgain) {
   RaftCluster cluster(3);
   cluster.StartAll();
   cluster.Elect("n1");
@@ -153,7 +153,7 @@ TEST(RaftReview, DISABLED_LeaderWhoseDiskStallsGivesWaySoCommandsAreAnsweredAgai
 // send). A disk stalled for a minute holds ~300 responses per leader; a hung fsync grows
 // memory forever. Fix: coalesce in Send — a new held AppendResponse to the same peer
 // replaces the older one (same for a VoteResponse of the same kind and term).
-TEST(RaftReview, DISABLED_HeldAcknowledgementsStayBoundedWhileTheDiskStalls) {
+TEST(RaftReview, HeldAcknowledgementsStayBoundedWhileTheDiskStalls) {
   RaftCluster cluster(3);
   cluster.StartAll();
   cluster.Elect("n1");
@@ -179,7 +179,7 @@ TEST(RaftReview, DISABLED_HeldAcknowledgementsStayBoundedWhileTheDiskStalls) {
 // majority, and HandleAppendResponse does progress_.at(from), which throws
 // std::out_of_range (process abort) for a non-voter. Fix: in Step, drop and count a
 // message whose header.from is not in options_.voters, like a foreign cluster_id.
-TEST(RaftReview, DISABLED_GrantFromANodeThatIsNotAVoterIsNotCounted) {
+TEST(RaftReview, GrantFromANodeThatIsNotAVoterIsNotCounted) {
   RaftCluster cluster(3);
   cluster.StartAll();
   cluster.Fire("n1");  // PreCandidate for term 1.
@@ -201,7 +201,7 @@ TEST(RaftReview, DISABLED_GrantFromANodeThatIsNotAVoterIsNotCounted) {
 // reply as "acknowledged command lost". Fix: answer kApplied with the recorded index
 // only when sequence == the recorded one; for an older sequence reply without an index
 // (e.g. a new code kStale), as thesis 6.3 allows for discarded responses.
-TEST(RaftReview, DISABLED_RetryOfAnOlderSequenceIsNotAnsweredWithAnotherCommandsIndex) {
+TEST(RaftReview, RetryOfAnOlderSequenceIsNotAnsweredWithAnotherCommandsIndex) {
   RaftCluster cluster(3);
   cluster.StartAll();
   cluster.Elect("n1");
