@@ -63,6 +63,7 @@ class RaftCluster {
                                                          .node_id = NodeId(disks_.size() + 100),
                                                          .term = Term(0),
                                                          .voted_for = std::nullopt},
+                                          .snapshot = std::nullopt,
                                           .entries = {}};
     }
   }
@@ -183,12 +184,7 @@ class RaftCluster {
 
  private:
   void WriteToDisk(const NodeName& name, const Persist& persist) {
-    PersistedState& disk = disks_.at(name);
-    disk.hard_state = persist.hard_state;
-    if (persist.log_from) {
-      disk.entries.resize(persist.log_from->value() - 1);
-      disk.entries.insert(disk.entries.end(), persist.entries.begin(), persist.entries.end());
-    }
+    ApplyPersist(persist, disks_.at(name));
   }
 
   RaftOptions base_;
