@@ -125,6 +125,9 @@ class RaftCluster {
     for (Message& message : actions.sends) {
       in_flight.push_back(std::move(message));
     }
+    if (actions.restore) {
+      restored[name].push_back(*actions.restore);
+    }
     for (ApplyEntry& apply : actions.applies) {
       applied[name].push_back(std::move(apply));
     }
@@ -137,6 +140,9 @@ class RaftCluster {
   }
 
   void Tick(const std::string& name) { Absorb(Name(name), node(name).Tick(now)); }
+  void Compact(const std::string& name, std::string state) {
+    Absorb(Name(name), node(name).Compact(now, std::move(state)));
+  }
   void Propose(const std::string& name, Command command) {
     Absorb(Name(name), node(name).Propose(now, std::move(command)));
   }
@@ -180,6 +186,7 @@ class RaftCluster {
   Time now = Time::FromMilliseconds(0);
   std::vector<Message> in_flight;
   std::map<NodeName, std::vector<ApplyEntry>> applied;
+  std::map<NodeName, std::vector<Snapshot>> restored;  // Actions::restore, in order.
   std::vector<ClientReply> replies;
 
  private:
