@@ -66,7 +66,8 @@ std::string DescribeOptions(const SimOptions& o) {
 const std::vector<std::string>& MutationNames() {
   static const std::vector<std::string> names = {"commit_previous_term_by_count",
                                                  "vote_not_persisted", "vote_without_log_check",
-                                                 "snapshot_ack_before_persist"};
+                                                 "snapshot_ack_before_persist",
+                                                 "snapshot_without_client_table"};
   return names;
 }
 
@@ -79,6 +80,8 @@ bool SetMutation(const std::string& name, raft::Mutations& mutations) {
     mutations.vote_without_log_check = true;
   } else if (name == "snapshot_ack_before_persist") {
     mutations.snapshot_ack_before_persist = true;
+  } else if (name == "snapshot_without_client_table") {
+    mutations.snapshot_without_client_table = true;
   } else {
     return false;
   }

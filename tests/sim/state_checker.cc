@@ -111,6 +111,24 @@ void StateChecker::CheckSnapshot(const NodeName& node, const raft::Snapshot& sna
          (digest == applied_digest_.end() ? " (never applied anywhere)" : ""));
     return;
   }
+  // Complete: every client that executed a command up to the snapshot has its last one.
+  std::map<uint64_t, uint64_t> last_sequence;  // client -> sequence
+  for (const auto& [key, index] : executed_) {
+    if (index <= snapshot.last_index) {
+      uint64_t& sequence = last_sequence[key.first];
+      sequence = std::max(sequence, key.second);
+    }
+  }
+  std::map<uint64_t, uint64_t> in_snapshot;
+  for (const raft::ClientSession& session : snapshot.clients) {
+    in_snapshot[session.client_id.value()] = session.sequence;
+  }
+  if (in_snapshot != last_sequence) {
+    Fail("snapshot: " + what + " has a client table of " + std::to_string(in_snapshot.size()) +
+         " clients that differs from the commands executed up to there (" +
+         std::to_string(last_sequence.size()) + " clients)");
+    return;
+  }
   for (const raft::ClientSession& session : snapshot.clients) {
     const auto executed = executed_.find({session.client_id.value(), session.sequence});
     if (session.index > snapshot.last_index || executed == executed_.end() ||

@@ -30,6 +30,9 @@ struct Mutations {
   bool vote_without_log_check = false;
   // A follower acknowledges an InstallSnapshot before the snapshot is durable.
   bool snapshot_ack_before_persist = false;
+  // Compact leaves the client table out of the snapshot: at-most-once is lost on nodes
+  // that restore it (thesis 6.3 requires it in the snapshot).
+  bool snapshot_without_client_table = false;
 };
 
 struct RaftOptions {

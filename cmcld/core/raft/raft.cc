@@ -207,6 +207,9 @@ Actions Raft::Compact(Time now, std::string state) {
   Snapshot snapshot{
       .last_index = applied_, .last_term = TermAt(applied_), .clients = {}, .state = std::move(state)};
   for (const auto& [client_id, record] : clients_) {
+    if (options_.mutations.snapshot_without_client_table) {
+      break;
+    }
     snapshot.clients.push_back(
         ClientSession{.client_id = client_id, .sequence = record.sequence, .index = record.index});
   }
