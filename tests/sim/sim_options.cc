@@ -58,16 +58,15 @@ std::string DescribeOptions(const SimOptions& o) {
       << " crashes=" << (o.crashes ? o.crash_interval_mean.count() : 0) << "ms"
       << " downtime<=" << o.downtime_max.count() << "ms disk<=" << o.disk_latency_max.count()
       << "ms batch=" << o.entries_per_message_max << " compact=" << o.compact_every << "/keep"
-      << o.compact_keep_entries << " clients=" << o.clients
-      << " faults=" << o.fault_phase.count() << "ms liveness<=" << o.liveness_bound.count() << "ms";
+      << o.compact_keep_entries << " clients=" << o.clients << " faults=" << o.fault_phase.count()
+      << "ms liveness<=" << o.liveness_bound.count() << "ms";
   return out.str();
 }
 
 const std::vector<std::string>& MutationNames() {
-  static const std::vector<std::string> names = {"commit_previous_term_by_count",
-                                                 "vote_not_persisted", "vote_without_log_check",
-                                                 "snapshot_ack_before_persist",
-                                                 "snapshot_without_client_table"};
+  static const std::vector<std::string> names = {
+      "commit_previous_term_by_count", "vote_not_persisted", "vote_without_log_check",
+      "snapshot_ack_before_persist", "snapshot_without_client_table"};
   return names;
 }
 

@@ -46,8 +46,9 @@ std::optional<SimStateMachine> SimStateMachine::Decode(const std::string& bytes)
   if (bytes.size() != 6 + 24 || bytes.compare(0, 6, "simsm1") != 0) {
     return std::nullopt;
   }
-  return SimStateMachine{
-      .applied = raft::LogIndex(Get(bytes, 6)), .digest = Get(bytes, 14), .executed = Get(bytes, 22)};
+  return SimStateMachine{.applied = raft::LogIndex(Get(bytes, 6)),
+                         .digest = Get(bytes, 14),
+                         .executed = Get(bytes, 22)};
 }
 
 }  // namespace cmcl::sim

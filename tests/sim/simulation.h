@@ -77,7 +77,7 @@ inline Event ClientEvent(EventKind kind, size_t client, uint64_t token) {
 struct NodeSlot {
   NodeName name;
   SimDisk disk;
-  SimStateMachine machine;  // At raft->applied_index() between calls.
+  SimStateMachine machine;     // At raft->applied_index() between calls.
   std::unique_ptr<Raft> raft;  // Null while crashed.
   uint64_t incarnation = 0;
   uint64_t wakeup_token = 0;

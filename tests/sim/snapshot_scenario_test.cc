@@ -28,9 +28,8 @@ TEST(SimDisk, CrashKeepsEverySyncedWriteAndAtMostAPrefixOfTheRest) {
   std::map<size_t, int> survivors;  // Entries recovered -> how many seeds.
   for (uint64_t seed = 1; seed <= 300; ++seed) {
     SimDisk disk;
-    disk.Format(raft::PersistedState{.hard_state = AppendNoop(1).hard_state,
-                                     .snapshot = std::nullopt,
-                                     .entries = {}});
+    disk.Format(raft::PersistedState{
+        .hard_state = AppendNoop(1).hard_state, .snapshot = std::nullopt, .entries = {}});
     for (uint64_t id = 1; id <= 5; ++id) {
       disk.Write(AppendNoop(id));
     }

@@ -98,8 +98,8 @@ void StateChecker::Extend(const NodeName& node, Chain& chain, const std::vector<
 
 void StateChecker::CheckSnapshot(const NodeName& node, const raft::Snapshot& snapshot) {
   ++snapshots_checked_;
-  const std::string what = node.value() + "'s snapshot at " +
-                           std::to_string(snapshot.last_index.value());
+  const std::string what =
+      node.value() + "'s snapshot at " + std::to_string(snapshot.last_index.value());
   const std::optional<SimStateMachine> machine = SimStateMachine::Decode(snapshot.state);
   if (!machine || machine->applied != snapshot.last_index) {
     Fail("snapshot: " + what + " does not hold the state machine at that index");

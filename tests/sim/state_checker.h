@@ -76,8 +76,8 @@ class StateChecker {
  private:
   void Fail(std::string text);
   struct Chain {
-    raft::LogIndex base;         // The chain covers base+1 .. base+links.size().
-    uint64_t base_link = 0;      // The link at base (0 for index 0).
+    raft::LogIndex base;     // The chain covers base+1 .. base+links.size().
+    uint64_t base_link = 0;  // The link at base (0 for index 0).
     std::vector<uint64_t> links;
     raft::LogIndex last() const { return base + links.size(); }
     uint64_t LinkAt(raft::LogIndex index) const {

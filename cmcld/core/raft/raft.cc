@@ -204,8 +204,10 @@ Actions Raft::Compact(Time now, std::string state) {
     return Finish();
   }
   // Thesis 5.1: a snapshot holds committed (here: applied) entries only.
-  Snapshot snapshot{
-      .last_index = applied_, .last_term = TermAt(applied_), .clients = {}, .state = std::move(state)};
+  Snapshot snapshot{.last_index = applied_,
+                    .last_term = TermAt(applied_),
+                    .clients = {},
+                    .state = std::move(state)};
   for (const auto& [client_id, record] : clients_) {
     if (options_.mutations.snapshot_without_client_table) {
       break;

@@ -136,9 +136,7 @@ class Raft {
   // False for an index compacted away (below the snapshot, not retained).
   bool TermKnown(LogIndex index) const;
   const Entry& EntryAt(LogIndex index) const;
-  LogIndex FirstIndex() const {
-    return log_.empty() ? snapshot_index() + 1 : log_.front().index;
-  }
+  LogIndex FirstIndex() const { return log_.empty() ? snapshot_index() + 1 : log_.front().index; }
   LogIndex LastIndex() const { return log_.empty() ? snapshot_index() : log_.back().index; }
   void DropLogBefore(LogIndex first);
   void ClampDurable(LogIndex kept);

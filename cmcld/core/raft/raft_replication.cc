@@ -229,7 +229,8 @@ void Raft::InstallSnapshotLocally(Snapshot snapshot) {
   applied_ = last;
   clients_.clear();
   for (const ClientSession& session : snapshot_->clients) {
-    clients_[session.client_id] = ClientRecord{.sequence = session.sequence, .index = session.index};
+    clients_[session.client_id] =
+        ClientRecord{.sequence = session.sequence, .index = session.index};
   }
   actions_.restore = snapshot_;
 }

@@ -182,8 +182,9 @@ std::string EncodeCheckpointRecord(const raft::PersistedState& state) {
   raft::Persist persist;
   persist.hard_state = state.hard_state;
   const raft::LogIndex first =
-      !state.entries.empty() ? state.entries.front().index
-                             : (state.snapshot ? state.snapshot->last_index + 1 : raft::LogIndex(1));
+      !state.entries.empty()
+          ? state.entries.front().index
+          : (state.snapshot ? state.snapshot->last_index + 1 : raft::LogIndex(1));
   persist.snapshot = state.snapshot;
   persist.log_first = first;
   persist.log_from = first;
@@ -233,8 +234,7 @@ Result<RecoveredRaftLog> RecoverRaftLog(std::string_view bytes) {
   for (const Record& record : records->records) {
     const std::string where = "raft log record " + std::to_string(recovered.records + 1);
     if (record.type != kRecordTypeRaftPersist) {
-      return Status::FailedPrecondition(where + " has unknown type " +
-                                        std::to_string(record.type));
+      return Status::FailedPrecondition(where + " has unknown type " + std::to_string(record.type));
     }
     const std::optional<raft::Persist> persist = DecodePersist(record.payload);
     if (!persist) {
@@ -247,9 +247,9 @@ Result<RecoveredRaftLog> RecoverRaftLog(std::string_view bytes) {
     ++recovered.records;
   }
   if (recovered.records == 0) {
-    return Status::NotFound("raft log holds no valid record" +
-                            (recovered.dropped_reason.empty() ? std::string()
-                                                              : " (" + recovered.dropped_reason + ")"));
+    return Status::NotFound(
+        "raft log holds no valid record" +
+        (recovered.dropped_reason.empty() ? std::string() : " (" + recovered.dropped_reason + ")"));
   }
   return recovered;
 }

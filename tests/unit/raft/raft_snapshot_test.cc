@@ -72,8 +72,9 @@ TEST(RaftSnapshot, CompactSnapshotsTheAppliedStateWithTheClientTableAndKeepsAFew
   EXPECT_EQ(snapshot->last_index, LogIndex(6));
   EXPECT_EQ(snapshot->last_term, Term(1));
   EXPECT_EQ(snapshot->state, "state@6");
-  EXPECT_EQ(snapshot->clients, (std::vector<ClientSession>{
-                                   {.client_id = ClientId(7), .sequence = 5, .index = LogIndex(6)}}));
+  EXPECT_EQ(snapshot->clients,
+            (std::vector<ClientSession>{
+                {.client_id = ClientId(7), .sequence = 5, .index = LogIndex(6)}}));
   EXPECT_EQ(cluster.node("n1").first_index(), LogIndex(5));
   EXPECT_EQ(cluster.node("n1").last_index(), LogIndex(6));
   EXPECT_EQ(cluster.disk("n1").snapshot, snapshot);

@@ -24,8 +24,8 @@ Entry Command(uint64_t term, uint64_t index, std::string payload) {
 }
 
 Entry Noop(uint64_t term, uint64_t index) {
-  return Entry{.term = Term(term), .index = LogIndex(index), .kind = raft::EntryKind::kNoop,
-               .command = {}};
+  return Entry{
+      .term = Term(term), .index = LogIndex(index), .kind = raft::EntryKind::kNoop, .command = {}};
 }
 
 raft::PersistedState Fresh() {
