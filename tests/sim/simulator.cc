@@ -28,6 +28,9 @@ std::string DescribeMessage(const Message& message) {
   } else if (const auto* append = std::get_if<raft::AppendRequest>(&message.body)) {
     out << " prev=" << append->prev_log_index << "@" << append->prev_log_term
         << " n=" << append->entries.size() << " commit=" << append->leader_commit;
+  } else if (const auto* install = std::get_if<raft::InstallSnapshot>(&message.body)) {
+    out << " last=" << install->snapshot.last_index << "@" << install->snapshot.last_term
+        << " bytes=" << install->snapshot.state.size();
   } else if (const auto* reply = std::get_if<raft::AppendResponse>(&message.body)) {
     if (reply->success) {
       out << " match=" << reply->match_index;
