@@ -16,7 +16,9 @@
 //      counts its own log towards commitment only once durable.
 //   3. restore, then applies: `restore` replaces the state machine with a snapshot
 //      received from the leader (its bytes and last_index); then committed entries in
-//      index order. Entries are only applied once committed and durable locally.
+//      index order. Entries are only applied once committed and durable locally; a
+//      restore at once (everything in it is committed, and durable on a majority),
+//      while this batch's persist makes it durable here before it is acknowledged.
 //   4. replies: client replies, after the applies they report on.
 #pragma once
 
