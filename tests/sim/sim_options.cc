@@ -25,6 +25,9 @@ SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, b
   options.members = members_override ? *members_override : members;
   options.arbitrator = options.members == 2;
   options.entries_per_message_max = Pick(rng, std::vector<uint64_t>{1, 8, 64});
+  Rng snapshots = Rng(seed).Fork("snapshots");  // Own stream: shifts no other draw.
+  options.compact_every = Pick(snapshots, std::vector<uint64_t>{0, 20, 35, 50});
+  options.compact_keep_entries = Pick(snapshots, std::vector<uint64_t>{0, 2, 10});
   if (!swarm) {
     return options;
   }
@@ -54,14 +57,16 @@ std::string DescribeOptions(const SimOptions& o) {
       << " partitions=" << (o.partitions ? o.partition_interval_min.count() : 0) << "ms"
       << " crashes=" << (o.crashes ? o.crash_interval_mean.count() : 0) << "ms"
       << " downtime<=" << o.downtime_max.count() << "ms disk<=" << o.disk_latency_max.count()
-      << "ms batch=" << o.entries_per_message_max << " clients=" << o.clients
-      << " faults=" << o.fault_phase.count() << "ms liveness<=" << o.liveness_bound.count() << "ms";
+      << "ms batch=" << o.entries_per_message_max << " compact=" << o.compact_every << "/keep"
+      << o.compact_keep_entries << " clients=" << o.clients << " faults=" << o.fault_phase.count()
+      << "ms liveness<=" << o.liveness_bound.count() << "ms";
   return out.str();
 }
 
 const std::vector<std::string>& MutationNames() {
-  static const std::vector<std::string> names = {"commit_previous_term_by_count",
-                                                 "vote_not_persisted", "vote_without_log_check"};
+  static const std::vector<std::string> names = {
+      "commit_previous_term_by_count", "vote_not_persisted", "vote_without_log_check",
+      "snapshot_ack_before_persist", "snapshot_without_client_table"};
   return names;
 }
 
@@ -72,6 +77,10 @@ bool SetMutation(const std::string& name, raft::Mutations& mutations) {
     mutations.vote_not_persisted = true;
   } else if (name == "vote_without_log_check") {
     mutations.vote_without_log_check = true;
+  } else if (name == "snapshot_ack_before_persist") {
+    mutations.snapshot_ack_before_persist = true;
+  } else if (name == "snapshot_without_client_table") {
+    mutations.snapshot_without_client_table = true;
   } else {
     return false;
   }

@@ -48,6 +48,10 @@ struct SimOptions {
   uint64_t entries_per_message_max = 64;
   // Disk: a persist becomes durable after [1, disk_latency_max].
   Duration disk_latency_max = Duration(15);
+  // Snapshots: a node compacts once it applied compact_every entries past its snapshot
+  // (0: never), keeping compact_keep_entries behind it. From the seed (own stream).
+  uint64_t compact_every = 0;
+  uint64_t compact_keep_entries = 8;
 
   // Workload: clients each with at most one command outstanding.
   int clients = 6;

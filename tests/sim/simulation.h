@@ -15,8 +15,10 @@
 
 #include "cmcld/core/common/rng.h"
 #include "cmcld/core/raft/raft.h"
+#include "tests/sim/sim_disk.h"
 #include "tests/sim/sim_network.h"
 #include "tests/sim/sim_options.h"
+#include "tests/sim/sim_state_machine.h"
 #include "tests/sim/simulator.h"
 #include "tests/sim/state_checker.h"
 
@@ -72,31 +74,10 @@ inline Event ClientEvent(EventKind kind, size_t client, uint64_t token) {
   return event;
 }
 
-// SimDisk: what a node's state_dir durably holds, plus the writes still in flight. A
-// crash loses the writes in flight; a persist is atomic (the torn-tail case belongs to
-// io/storage's checksummed records and is not modelled here).
-struct SimDisk {
-  raft::PersistedState durable;
-  std::deque<raft::Persist> pending;
-  Time last_completion;
-
-  void Complete(uint64_t up_to) {
-    while (!pending.empty() && pending.front().id <= up_to) {
-      const raft::Persist& persist = pending.front();
-      durable.hard_state = persist.hard_state;
-      if (persist.log_from) {
-        durable.entries.resize(persist.log_from->value() - 1);
-        durable.entries.insert(durable.entries.end(), persist.entries.begin(),
-                               persist.entries.end());
-      }
-      pending.pop_front();
-    }
-  }
-};
-
 struct NodeSlot {
   NodeName name;
   SimDisk disk;
+  SimStateMachine machine;     // At raft->applied_index() between calls.
   std::unique_ptr<Raft> raft;  // Null while crashed.
   uint64_t incarnation = 0;
   uint64_t wakeup_token = 0;
@@ -147,6 +128,7 @@ class Simulation {
   void ExecutePersist(size_t node, const raft::Persist& persist);
   void AfterCall(size_t node);
   void CheckCommitment(size_t leader);
+  void Restore(size_t node, const raft::Snapshot& snapshot);
   void StartNode(size_t node);
   void OnCrash(size_t node);
   void OnReply(const ClientReply& reply);

@@ -28,6 +28,9 @@ std::string DescribeMessage(const Message& message) {
   } else if (const auto* append = std::get_if<raft::AppendRequest>(&message.body)) {
     out << " prev=" << append->prev_log_index << "@" << append->prev_log_term
         << " n=" << append->entries.size() << " commit=" << append->leader_commit;
+  } else if (const auto* install = std::get_if<raft::InstallSnapshot>(&message.body)) {
+    out << " last=" << install->snapshot.last_index << "@" << install->snapshot.last_term
+        << " bytes=" << install->snapshot.state.size();
   } else if (const auto* reply = std::get_if<raft::AppendResponse>(&message.body)) {
     if (reply->success) {
       out << " match=" << reply->match_index;
@@ -61,11 +64,13 @@ Simulation::Simulation(const SimOptions& options,
     names.push_back(voter.name);
     NodeSlot slot;
     slot.name = voter.name;
-    slot.disk.durable.hard_state =
-        raft::HardState{.cluster_id = raft::ClusterId(0xc1u),
-                        .node_id = raft::NodeId(root_.Fork("node_id/" + voter.name.value()).Next()),
-                        .term = raft::Term(0),
-                        .voted_for = std::nullopt};
+    slot.disk.Format(raft::PersistedState{
+        .hard_state = {.cluster_id = raft::ClusterId(0xc1u),
+                       .node_id = raft::NodeId(root_.Fork("node_id/" + voter.name.value()).Next()),
+                       .term = raft::Term(0),
+                       .voted_for = std::nullopt},
+        .snapshot = std::nullopt,
+        .entries = {}});
     nodes_.push_back(std::move(slot));
   }
   network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names);
@@ -85,6 +90,7 @@ raft::RaftOptions Simulation::RaftOptionsFor(size_t node) const {
   options.election_timeout_min = options_.node_timeout;
   options.heartbeat_interval = options_.heartbeat_interval;
   options.entries_per_message_max = options_.entries_per_message_max;
+  options.compact_keep_entries = options_.compact_keep_entries;
   options.mutations = options_.mutations;
   return options;
 }
@@ -231,7 +237,7 @@ void Simulation::Dispatch(const Event& event) {
       if (slot->raft == nullptr || event.token != slot->incarnation) {
         return;
       }
-      slot->disk.Complete(event.persist_id);
+      slot->disk.Sync(event.persist_id);
       Trace(slot->name.value(), "durable", "persist " + std::to_string(event.persist_id));
       Execute(event.node, slot->raft->PersistCompleted(now_, event.persist_id));
       return;
@@ -286,8 +292,12 @@ void Simulation::Execute(size_t node, Actions actions) {
   if (actions.persist) {
     ExecutePersist(node, *actions.persist);
   }
+  if (actions.restore) {
+    checker_.OnLogReset(slot.name, actions.restore->last_index, actions.restore->last_term,
+                        slot.raft->log());
+  }
   for (Message& message : actions.sends) {
-    checker_.OnSend(slot.name, message, slot.disk.durable);
+    checker_.OnSend(slot.name, message, slot.disk.durable());
     const std::optional<size_t> to = IndexOf(message.header.to);
     CMCL_CHECK(to.has_value()) << "send to unknown node " << message.header.to;
     const std::vector<Duration> delays = network_->Route(message.header.from, message.header.to);
@@ -300,9 +310,13 @@ void Simulation::Execute(size_t node, Actions actions) {
       Schedule(now_ + delay, std::move(event));
     }
   }
+  if (actions.restore) {
+    Restore(node, *actions.restore);
+  }
   for (const raft::ApplyEntry& apply : actions.applies) {
     CMCL_CHECK(apply.entry.index <= slot.raft->commit_index()) << "applied past commit";
     checker_.OnApply(slot.name, apply);
+    slot.machine.Apply(apply);
   }
   for (const ClientReply& reply : actions.replies) {
     CMCL_CHECK(reply.code != raft::ReplyCode::kApplied ||
@@ -316,9 +330,7 @@ void Simulation::Execute(size_t node, Actions actions) {
 
 void Simulation::ExecutePersist(size_t node, const raft::Persist& persist) {
   NodeSlot& slot = nodes_[node];
-  CMCL_CHECK(slot.disk.pending.empty() || slot.disk.pending.back().id + 1 == persist.id)
-      << "persist ids must be consecutive";
-  slot.disk.pending.push_back(persist);
+  slot.disk.Write(persist);
   const Time done_at =
       std::max(slot.disk.last_completion,
                now_ + Duration(disk_rng_.Between(1, options_.disk_latency_max.count())));
@@ -329,6 +341,11 @@ void Simulation::ExecutePersist(size_t node, const raft::Persist& persist) {
   std::ostringstream detail;
   detail << "persist " << persist.id << " t=" << persist.hard_state.term << " vote="
          << (persist.hard_state.voted_for ? persist.hard_state.voted_for->value() : "-");
+  if (persist.snapshot) {
+    detail << " snapshot=" << persist.snapshot->last_index << "@" << persist.snapshot->last_term
+           << " log_first=" << persist.log_first;
+    checker_.CheckSnapshot(slot.name, *persist.snapshot);
+  }
   if (persist.log_from) {
     detail << " log_from=" << *persist.log_from << " n=" << persist.entries.size();
     checker_.OnLogChanged(slot.name, slot.raft->log(), *persist.log_from);
@@ -339,6 +356,12 @@ void Simulation::ExecutePersist(size_t node, const raft::Persist& persist) {
 void Simulation::AfterCall(size_t node) {
   NodeSlot& slot = nodes_[node];
   const Raft& raft = *slot.raft;
+  if (options_.compact_every > 0 &&
+      raft.applied_index() >= raft.snapshot_index() + options_.compact_every) {
+    CMCL_CHECK(slot.machine.applied == raft.applied_index()) << "state machine out of step";
+    Execute(node, slot.raft->Compact(now_, slot.machine.Encode()));  // Ends in AfterCall.
+    return;
+  }
   if (raft.role() != slot.role || raft.term() != slot.term) {
     slot.role = raft.role();
     slot.term = raft.term();
@@ -366,36 +389,80 @@ void Simulation::AfterCall(size_t node) {
 void Simulation::CheckCommitment(size_t leader) {
   const Raft& raft = *nodes_[leader].raft;
   const raft::LogIndex commit = raft.commit_index();
+  const auto term_at = [](const std::optional<raft::Snapshot>& snapshot,
+                          const std::vector<raft::Entry>& log,
+                          raft::LogIndex index) -> std::optional<raft::Term> {
+    if (!log.empty() && index >= log.front().index && index <= log.back().index) {
+      return log[(index - log.front().index.value()).value()].term;
+    }
+    if (snapshot && index == snapshot->last_index) {
+      return snapshot->last_term;
+    }
+    return std::nullopt;
+  };
+  const std::optional<raft::Term> term = term_at(raft.snapshot(), raft.log(), commit);
+  CMCL_CHECK(term.has_value()) << "leader lacks its commit index";
   std::vector<StateChecker::LogView> logs;
   for (const NodeSlot& slot : nodes_) {
+    const std::optional<raft::Snapshot>& snapshot =
+        slot.raft != nullptr ? slot.raft->snapshot() : slot.disk.durable().snapshot;
     const std::vector<raft::Entry>& log =
-        slot.raft != nullptr ? slot.raft->log() : slot.disk.durable.entries;
+        slot.raft != nullptr ? slot.raft->log() : slot.disk.durable().entries;
+    const raft::LogIndex snapshot_index = snapshot ? snapshot->last_index : raft::LogIndex(0);
     StateChecker::LogView view{.node = slot.name,
-                               .last_index = raft::LogIndex(log.size()),
-                               .last_term = log.empty() ? raft::Term(0) : log.back().term,
-                               .term_at_commit = std::nullopt};
-    if (commit.value() <= log.size()) {
-      view.term_at_commit = log[commit.value() - 1].term;
+                               .last_index = log.empty() ? snapshot_index : log.back().index,
+                               .last_term = log.empty()
+                                                ? (snapshot ? snapshot->last_term : raft::Term(0))
+                                                : log.back().term,
+                               .term_at_commit = term_at(snapshot, log, commit)};
+    if (commit < snapshot_index) {
+      view.term_at_commit = *term;  // Inside its snapshot: committed, so the same entry.
     }
     logs.push_back(std::move(view));
   }
-  checker_.OnCommit(nodes_[leader].name, commit, raft.log()[commit.value() - 1].term, logs);
+  checker_.OnCommit(nodes_[leader].name, commit, *term, logs);
+}
+
+void Simulation::Restore(size_t node, const raft::Snapshot& snapshot) {
+  NodeSlot& slot = nodes_[node];
+  checker_.OnRestore(slot.name, snapshot);
+  const std::optional<SimStateMachine> machine = SimStateMachine::Decode(snapshot.state);
+  CMCL_CHECK(machine.has_value()) << "undecodable snapshot state";
+  slot.machine = *machine;
+  std::ostringstream detail;
+  detail << "snapshot " << snapshot.last_index << "@" << snapshot.last_term << " "
+         << snapshot.state.size() << "B clients=" << snapshot.clients.size();
+  Trace(slot.name.value(), "restore", detail.str());
 }
 
 void Simulation::StartNode(size_t node) {
   NodeSlot& slot = nodes_[node];
   ++slot.incarnation;
-  slot.disk.pending.clear();
   slot.disk.last_completion = now_;
+  Result<storage::RecoveredRaftLog> recovered = slot.disk.Recover();
+  if (!recovered.ok()) {
+    result_.violation = "recovery: " + slot.name.value() + ": " + recovered.status().ToString();
+    return;
+  }
+  Trace(slot.name.value(), "recover",
+        std::to_string(recovered->records) + " records, " +
+            std::to_string(recovered->valid_length) + " bytes" +
+            (recovered->dropped_reason.empty() ? "" : "; " + recovered->dropped_reason));
+  checker_.OnRestart(slot.name);
+  slot.machine = SimStateMachine{};
+  if (recovered->state.snapshot) {
+    Restore(node, *recovered->state.snapshot);
+  }
   slot.raft = std::make_unique<Raft>(
-      RaftOptionsFor(node), slot.disk.durable,
+      RaftOptionsFor(node), recovered->state,
       root_.Fork("node/" + slot.name.value() + "/" + std::to_string(slot.incarnation)), now_);
   slot.role = slot.raft->role();
   slot.term = slot.raft->term();
   slot.commit_checked = raft::LogIndex(0);
   slot.wakeup_at.reset();
-  checker_.OnRestart(slot.name);
-  checker_.OnLogChanged(slot.name, slot.raft->log(), raft::LogIndex(1));
+  checker_.OnLogReset(slot.name, slot.raft->snapshot_index(),
+                      slot.raft->snapshot() ? slot.raft->snapshot()->last_term : raft::Term(0),
+                      slot.raft->log());
   std::ostringstream detail;
   detail << "incarnation " << slot.incarnation << " t=" << slot.term
          << " last=" << slot.raft->last_index();
@@ -406,9 +473,8 @@ void Simulation::StartNode(size_t node) {
 void Simulation::CrashNow(size_t node) {
   NodeSlot& slot = nodes_[node];
   slot.raft.reset();
-  Trace(slot.name.value(), "crash",
-        "lost " + std::to_string(slot.disk.pending.size()) + " unsynced writes");
-  slot.disk.pending.clear();
+  Rng rng = disk_rng_.Fork("crash/" + slot.name.value() + "/" + std::to_string(slot.incarnation));
+  Trace(slot.name.value(), "crash", slot.disk.Crash(rng));
 }
 
 void Simulation::OnCrash(size_t node) {

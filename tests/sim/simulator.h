@@ -5,8 +5,11 @@
 // everything: message deliveries from SimNetwork, node timers (each node's NextWakeup),
 // disk completions, crashes and restarts, partition changes and client commands. Each
 // Actions batch is executed in the order actions.h prescribes: the persist is submitted
-// to the node's SimDisk (durable after a delay, in order; a crash loses what is not yet
-// durable), then sends, applies and replies. The StateChecker runs after every event.
+// to the node's SimDisk (a byte file of checksummed records, synced after a delay, in
+// order; a crash loses what is not synced and may leave a torn tail, which the core's
+// storage recovery truncates at restart), then sends, a snapshot restore, applies and
+// replies. Nodes compact every compact_every applied entries (from the seed), so lagging
+// and restarted nodes catch up by InstallSnapshot. The StateChecker runs after every event.
 //
 // A run is a safety phase with faults, then a liveness phase: every partition heals,
 // loss and duplication stop, crashed nodes restart, and within liveness_bound there

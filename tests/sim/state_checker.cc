@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "tests/sim/sim_state_machine.h"
+
 namespace cmcl::sim {
 namespace {
 
@@ -48,18 +50,106 @@ void StateChecker::OnRole(const NodeName& node, raft::Role role, raft::Term term
 
 void StateChecker::OnLogChanged(const NodeName& node, const std::vector<raft::Entry>& log,
                                 raft::LogIndex from) {
-  std::vector<uint64_t>& chain = chains_[node];
-  chain.resize(std::min<size_t>(chain.size(), from.value() - 1));
-  for (size_t i = chain.size(); i < log.size(); ++i) {
-    const raft::Entry& entry = log[i];
-    const uint64_t link = Mix(chain.empty() ? 0 : chain.back(), HashEntry(entry));
-    chain.push_back(link);
+  Chain& chain = chains_[node];
+  if (from <= chain.base) {
+    return;  // Below the snapshot: only OnLogReset moves the base.
+  }
+  chain.links.resize(std::min<size_t>(chain.links.size(), (from - chain.base.value()).value() - 1));
+  Extend(node, chain, log);
+}
+
+void StateChecker::OnLogReset(const NodeName& node, raft::LogIndex index, raft::Term term,
+                              const std::vector<raft::Entry>& log) {
+  Chain chain;
+  chain.base = index;
+  if (index > raft::LogIndex(0)) {
+    const auto it = chain_at_.find({index.value(), term.value()});
+    if (it == chain_at_.end()) {
+      Fail("log matching: " + node.value() + " starts after a snapshot at " +
+           std::to_string(index.value()) + "@" + std::to_string(term.value()) +
+           " that no log ever held");
+      return;
+    }
+    chain.base_link = it->second;
+  }
+  Extend(node, chain, log);
+  chains_[node] = std::move(chain);
+}
+
+void StateChecker::Extend(const NodeName& node, Chain& chain, const std::vector<raft::Entry>& log) {
+  for (const raft::Entry& entry : log) {
+    if (entry.index <= chain.last()) {
+      continue;
+    }
+    if (entry.index != chain.last() + 1) {
+      Fail("log matching: " + node.value() + "'s log jumps to " + Describe(entry) + " after " +
+           std::to_string(chain.last().value()));
+      return;
+    }
+    const uint64_t link = Mix(chain.LinkAt(chain.last()), HashEntry(entry));
+    chain.links.push_back(link);
     auto [it, inserted] = chain_at_.try_emplace({entry.index.value(), entry.term.value()}, link);
     if (!inserted && it->second != link) {
       Fail("log matching: " + node.value() + " holds " + Describe(entry) +
            " but its log up to there differs from another log with the same entry");
     }
   }
+}
+
+void StateChecker::CheckSnapshot(const NodeName& node, const raft::Snapshot& snapshot) {
+  ++snapshots_checked_;
+  const std::string what =
+      node.value() + "'s snapshot at " + std::to_string(snapshot.last_index.value());
+  const std::optional<SimStateMachine> machine = SimStateMachine::Decode(snapshot.state);
+  if (!machine || machine->applied != snapshot.last_index) {
+    Fail("snapshot: " + what + " does not hold the state machine at that index");
+    return;
+  }
+  const auto digest = applied_digest_.find(snapshot.last_index.value());
+  if (digest == applied_digest_.end() || digest->second != machine->digest) {
+    Fail("snapshot: " + what + " differs from the entries applied up to there" +
+         (digest == applied_digest_.end() ? " (never applied anywhere)" : ""));
+    return;
+  }
+  // Complete: every client that executed a command up to the snapshot has its last one.
+  std::map<uint64_t, uint64_t> last_sequence;  // client -> sequence
+  for (const auto& [key, index] : executed_) {
+    if (index <= snapshot.last_index) {
+      uint64_t& sequence = last_sequence[key.first];
+      sequence = std::max(sequence, key.second);
+    }
+  }
+  std::map<uint64_t, uint64_t> in_snapshot;
+  for (const raft::ClientSession& session : snapshot.clients) {
+    in_snapshot[session.client_id.value()] = session.sequence;
+  }
+  if (in_snapshot != last_sequence) {
+    Fail("snapshot: " + what + " has a client table of " + std::to_string(in_snapshot.size()) +
+         " clients that differs from the commands executed up to there (" +
+         std::to_string(last_sequence.size()) + " clients)");
+    return;
+  }
+  for (const raft::ClientSession& session : snapshot.clients) {
+    const auto executed = executed_.find({session.client_id.value(), session.sequence});
+    if (session.index > snapshot.last_index || executed == executed_.end() ||
+        executed->second != session.index) {
+      Fail("snapshot: " + what + " says c" + std::to_string(session.client_id.value()) + "." +
+           std::to_string(session.sequence) + " executed at " +
+           std::to_string(session.index.value()) + ", which it was not");
+      return;
+    }
+  }
+}
+
+void StateChecker::OnRestore(const NodeName& node, const raft::Snapshot& snapshot) {
+  CheckSnapshot(node, snapshot);
+  raft::LogIndex& applied = applied_[node];
+  if (snapshot.last_index < applied) {
+    Fail("apply order: " + node.value() + " restored a snapshot at " +
+         std::to_string(snapshot.last_index.value()) + " after applying up to " +
+         std::to_string(applied.value()));
+  }
+  applied = snapshot.last_index;
 }
 
 void StateChecker::OnRestart(const NodeName& node) {
@@ -101,6 +191,13 @@ void StateChecker::OnApply(const NodeName& node, const raft::ApplyEntry& apply) 
   }
   applied = entry.index;
   auto [it, inserted] = applied_entries_.try_emplace(entry.index, entry);
+  if (inserted) {
+    const auto previous = applied_digest_.find(entry.index.value() - 1);
+    if (entry.index == raft::LogIndex(1) || previous != applied_digest_.end()) {
+      applied_digest_[entry.index.value()] =
+          NextDigest(entry.index == raft::LogIndex(1) ? 0 : previous->second, entry);
+    }
+  }
   if (!inserted && !(it->second == entry)) {
     Fail("state machine safety: " + node.value() + " applied " + Describe(entry) +
          " where another node applied " + Describe(it->second));
@@ -147,8 +244,10 @@ void StateChecker::OnSend(const NodeName& node, const raft::Message& message,
   if (append == nullptr || !append->success) {
     return;
   }
-  if (disk.hard_state.term < message.header.term ||
-      disk.entries.size() < append->match_index.value()) {
+  const raft::LogIndex disk_last =
+      !disk.entries.empty() ? disk.entries.back().index
+                            : (disk.snapshot ? disk.snapshot->last_index : raft::LogIndex(0));
+  if (disk.hard_state.term < message.header.term || disk_last < append->match_index) {
     Fail("persistence contract: " + node.value() + " acknowledged index " +
          std::to_string(append->match_index.value()) + " before it was durable");
   }

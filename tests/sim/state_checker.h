@@ -4,7 +4,13 @@
 //
 //  * Election safety (paper figure 3): at most one leader per term.
 //  * Log matching: two logs with an entry of the same index and term are identical up to
-//    it. Checked incrementally with a hash chain per log, keyed by (index, term).
+//    it. Checked incrementally with a hash chain per log, keyed by (index, term). A log
+//    that starts at a snapshot continues the chain that ended at the snapshot's last
+//    entry in the logs that held it.
+//  * Snapshots: every snapshot taken, installed or read back from disk holds exactly
+//    the state of the entries applied cluster-wide up to its index (the digest of the
+//    applied sequence, SimStateMachine) and a dedup table that agrees with where each
+//    command was executed; a restore moves the node's applied index to it.
 //  * State machine safety: no two nodes apply different entries at one index; applies
 //    come in index order from 1.
 //  * At most once: a (client_id, sequence) is executed (applied, not as a duplicate) at
@@ -39,8 +45,16 @@ class StateChecker {
   void OnRole(const NodeName& node, raft::Role role, raft::Term term);
   // The node's log changed from index `from` on (a persist with log_from), or was
   // reloaded after a restart (from = 1).
+  // `log` is the retained log (raft::Raft::log()), which covers index `from` on.
   void OnLogChanged(const NodeName& node, const std::vector<raft::Entry>& log, raft::LogIndex from);
+  // The node's log now starts after a snapshot at (index, term) (0, 0 for none): after a
+  // restart or an installed snapshot.
+  void OnLogReset(const NodeName& node, raft::LogIndex index, raft::Term term,
+                  const std::vector<raft::Entry>& log);
   void OnRestart(const NodeName& node);
+  void CheckSnapshot(const NodeName& node, const raft::Snapshot& snapshot);
+  // The node's state machine was replaced by `snapshot`.
+  void OnRestore(const NodeName& node, const raft::Snapshot& snapshot);
   // What a node's log looks like to the commitment check.
   struct LogView {
     NodeName node;
@@ -53,6 +67,7 @@ class StateChecker {
   void OnApply(const NodeName& node, const raft::ApplyEntry& apply);
   void OnReply(const raft::ClientReply& reply);
   void OnSend(const NodeName& node, const raft::Message& message, const raft::PersistedState& disk);
+  uint64_t snapshots_checked() const { return snapshots_checked_; }
 
   const std::optional<std::string>& violation() const { return violation_; }
   raft::LogIndex acked_index_max() const { return acked_index_max_; }
@@ -60,16 +75,28 @@ class StateChecker {
 
  private:
   void Fail(std::string text);
+  struct Chain {
+    raft::LogIndex base;     // The chain covers base+1 .. base+links.size().
+    uint64_t base_link = 0;  // The link at base (0 for index 0).
+    std::vector<uint64_t> links;
+    raft::LogIndex last() const { return base + links.size(); }
+    uint64_t LinkAt(raft::LogIndex index) const {
+      return index == base ? base_link : links[(index - base.value()).value() - 1];
+    }
+  };
+  void Extend(const NodeName& node, Chain& chain, const std::vector<raft::Entry>& log);
 
   std::optional<std::string> violation_;
   std::map<raft::Term, NodeName> leaders_;
-  std::map<NodeName, std::vector<uint64_t>> chains_;
+  std::map<NodeName, Chain> chains_;
+  std::map<uint64_t, uint64_t> applied_digest_;  // index -> digest of entries 1..index
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> chain_at_;  // (index, term) -> chain
   std::map<NodeName, raft::LogIndex> applied_;
   std::map<raft::LogIndex, raft::Entry> applied_entries_;
   std::map<std::pair<uint64_t, uint64_t>, raft::LogIndex> executed_;  // (client, seq)
   raft::LogIndex acked_index_max_;
   uint64_t acks_ = 0;
+  uint64_t snapshots_checked_ = 0;
 };
 
 }  // namespace cmcl::sim

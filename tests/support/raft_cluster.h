@@ -63,6 +63,7 @@ class RaftCluster {
                                                          .node_id = NodeId(disks_.size() + 100),
                                                          .term = Term(0),
                                                          .voted_for = std::nullopt},
+                                          .snapshot = std::nullopt,
                                           .entries = {}};
     }
   }
@@ -124,6 +125,9 @@ class RaftCluster {
     for (Message& message : actions.sends) {
       in_flight.push_back(std::move(message));
     }
+    if (actions.restore) {
+      restored[name].push_back(*actions.restore);
+    }
     for (ApplyEntry& apply : actions.applies) {
       applied[name].push_back(std::move(apply));
     }
@@ -136,6 +140,9 @@ class RaftCluster {
   }
 
   void Tick(const std::string& name) { Absorb(Name(name), node(name).Tick(now)); }
+  void Compact(const std::string& name, std::string state) {
+    Absorb(Name(name), node(name).Compact(now, std::move(state)));
+  }
   void Propose(const std::string& name, Command command) {
     Absorb(Name(name), node(name).Propose(now, std::move(command)));
   }
@@ -179,16 +186,12 @@ class RaftCluster {
   Time now = Time::FromMilliseconds(0);
   std::vector<Message> in_flight;
   std::map<NodeName, std::vector<ApplyEntry>> applied;
+  std::map<NodeName, std::vector<Snapshot>> restored;  // Actions::restore, in order.
   std::vector<ClientReply> replies;
 
  private:
   void WriteToDisk(const NodeName& name, const Persist& persist) {
-    PersistedState& disk = disks_.at(name);
-    disk.hard_state = persist.hard_state;
-    if (persist.log_from) {
-      disk.entries.resize(persist.log_from->value() - 1);
-      disk.entries.insert(disk.entries.end(), persist.entries.begin(), persist.entries.end());
-    }
+    ApplyPersist(persist, disks_.at(name));
   }
 
   RaftOptions base_;

@@ -10,8 +10,12 @@
 // carries the term the sender *would* campaign in; neither side changes its term for it.
 //
 // Extensibility: leases (issue 6) will add a nonce to AppendResponse and grants to
-// AppendRequest; snapshots (issue 5) add an InstallSnapshot pair. Add fields with
-// defaults and new variant members; nothing switches on the variant index.
+// AppendRequest. Add fields with defaults and new variant members; nothing switches on
+// the variant index.
+//
+// Snapshots (thesis 5.1) travel as one InstallSnapshot message (state <= 8 MiB); the
+// follower answers with an AppendResponse whose match_index is the snapshot's
+// last_index, sent once the snapshot is durable, so the leader needs no new reply type.
 #pragma once
 
 #include <cstdint>
@@ -67,7 +71,13 @@ struct AppendResponse {
   NodeId node_id;
 };
 
-using Body = std::variant<VoteRequest, VoteResponse, AppendRequest, AppendResponse>;
+// Thesis figure 5.3, InstallSnapshot RPC, in one message (no chunking: bounded size).
+struct InstallSnapshot {
+  Snapshot snapshot;
+};
+
+using Body =
+    std::variant<VoteRequest, VoteResponse, AppendRequest, AppendResponse, InstallSnapshot>;
 
 struct Message {
   Header header;

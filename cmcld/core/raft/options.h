@@ -28,6 +28,11 @@ struct Mutations {
   bool vote_not_persisted = false;
   // Grant votes without the "candidate's log is at least as up-to-date" check (5.4.1).
   bool vote_without_log_check = false;
+  // A follower acknowledges an InstallSnapshot before the snapshot is durable.
+  bool snapshot_ack_before_persist = false;
+  // Compact leaves the client table out of the snapshot: at-most-once is lost on nodes
+  // that restore it (thesis 6.3 requires it in the snapshot).
+  bool snapshot_without_client_table = false;
 };
 
 struct RaftOptions {
@@ -48,6 +53,10 @@ struct RaftOptions {
   // Bound on client commands waiting to commit at the leader; beyond it Propose is
   // refused (ReplyCode::kBusy) rather than growing memory without limit.
   uint64_t proposals_pending_max = 1024;
+  // Compact keeps this many entries behind the snapshot, so a follower that lags by
+  // less still catches up by AppendRequest instead of a whole InstallSnapshot. More
+  // costs memory and disk; fewer sends snapshots sooner.
+  uint64_t compact_keep_entries = 8;
   Mutations mutations;
 };
 

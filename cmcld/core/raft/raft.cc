@@ -42,6 +42,7 @@ std::string MessageTypeName(const Message& message) {
     }
     std::string operator()(const AppendRequest&) const { return "AppendRequest"; }
     std::string operator()(const AppendResponse&) const { return "AppendResponse"; }
+    std::string operator()(const InstallSnapshot&) const { return "InstallSnapshot"; }
   };
   return std::visit(Namer{}, message.body);
 }
@@ -54,7 +55,7 @@ Raft::Raft(RaftOptions options, PersistedState state, Rng rng, Time now)
       term_(state.hard_state.term),
       voted_for_(std::move(state.hard_state.voted_for)),
       log_(std::move(state.entries)),
-      durable_index_(LogIndex(log_.size())),
+      snapshot_(std::move(state.snapshot)),
       leader_heard_at_(now) {
   CMCL_CHECK(state.hard_state.cluster_id == options_.cluster_id)
       << "state_dir belongs to cluster " << state.hard_state.cluster_id << ", not "
@@ -70,9 +71,22 @@ Raft::Raft(RaftOptions options, PersistedState state, Rng rng, Time now)
   }
   CMCL_CHECK(found_self) << options_.self << " is not a voter";
   CMCL_CHECK(options_.heartbeat_interval < options_.election_timeout_min);
+  const LogIndex first = log_.empty() ? snapshot_index() + 1 : log_.front().index;
   for (size_t i = 0; i < log_.size(); ++i) {
-    CMCL_CHECK(log_[i].index == LogIndex(i + 1)) << "persisted log has a gap at " << i + 1;
+    CMCL_CHECK(log_[i].index == first + i) << "persisted log has a gap at " << first + i;
   }
+  CMCL_CHECK(first <= snapshot_index() + 1 && LastIndex() >= snapshot_index())
+      << "persisted log " << first << ".." << LastIndex() << " does not meet snapshot "
+      << snapshot_index();
+  if (snapshot_) {
+    // The driver restored its state machine from the snapshot (actions.h).
+    commit_ = applied_ = snapshot_->last_index;
+    for (const ClientSession& session : snapshot_->clients) {
+      clients_[session.client_id] =
+          ClientRecord{.sequence = session.sequence, .index = session.index};
+    }
+  }
+  durable_index_ = LastIndex();
   ResetElectionTimer();
 }
 
@@ -118,6 +132,8 @@ Actions Raft::Step(Time now, const Message& message) {
     HandleAppendRequest(header, *append_request);
   } else if (const auto* append_response = std::get_if<AppendResponse>(&message.body)) {
     HandleAppendResponse(header, *append_response);
+  } else if (const auto* install = std::get_if<InstallSnapshot>(&message.body)) {
+    HandleInstallSnapshot(header, *install);
   }
   return Finish();
 }
@@ -196,6 +212,33 @@ Actions Raft::PersistCompleted(Time now, uint64_t up_to) {
   return Finish();
 }
 
+Actions Raft::Compact(Time now, std::string state) {
+  Begin(now);
+  CMCL_CHECK(state.size() <= kSnapshotStateBytesMax)
+      << "snapshot of " << state.size() << " bytes exceeds the bound";
+  if (applied_ <= snapshot_index()) {
+    return Finish();
+  }
+  // Thesis 5.1: a snapshot holds committed (here: applied) entries only.
+  Snapshot snapshot{.last_index = applied_,
+                    .last_term = TermAt(applied_),
+                    .clients = {},
+                    .state = std::move(state)};
+  for (const auto& [client_id, record] : clients_) {
+    if (options_.mutations.snapshot_without_client_table) {
+      break;
+    }
+    snapshot.clients.push_back(
+        ClientSession{.client_id = client_id, .sequence = record.sequence, .index = record.index});
+  }
+  snapshot_ = std::move(snapshot);
+  snapshot_dirty_ = true;
+  const uint64_t keep = options_.compact_keep_entries;
+  const LogIndex first = applied_.value() > keep ? applied_ - keep + 1 : LogIndex(1);
+  DropLogBefore(std::max(first, FirstIndex()));
+  return Finish();
+}
+
 Time Raft::NextWakeup() const {
   if (role_ == Role::kLeader) {
     return heartbeat_deadline_;
@@ -207,7 +250,8 @@ Time Raft::NextWakeup() const {
 }
 
 bool Raft::PersistOutstanding() const {
-  return hard_state_dirty_ || log_dirty_from_.has_value() || persist_id_last_ > persist_id_durable_;
+  return hard_state_dirty_ || snapshot_dirty_ || log_dirty_from_.has_value() ||
+         persist_id_last_ > persist_id_durable_;
 }
 
 void Raft::Send(const NodeName& to, Body body, Term term) {
@@ -224,7 +268,7 @@ void Raft::Send(const NodeName& to, Body body, Term term) {
                                  std::get<VoteResponse>(message.body).kind == VoteKind::kVote);
   if (needs_durability && PersistOutstanding()) {
     // Flush() gives the persist being built now the id persist_id_last_ + 1.
-    const bool building = hard_state_dirty_ || log_dirty_from_.has_value();
+    const bool building = hard_state_dirty_ || snapshot_dirty_ || log_dirty_from_.has_value();
     HeldMessage held{.persist_id = persist_id_last_ + (building ? 1 : 0),
                      .message = std::move(message)};
     // Bounded while a disk stalls: the leader acts only on the newest acknowledgement, so
@@ -247,7 +291,7 @@ void Raft::Send(const NodeName& to, Body body, Term term) {
 }
 
 void Raft::Flush() {
-  if (!hard_state_dirty_ && !log_dirty_from_) {
+  if (!hard_state_dirty_ && !snapshot_dirty_ && !log_dirty_from_) {
     return;
   }
   Persist persist;
@@ -259,39 +303,69 @@ void Raft::Flush() {
   if (options_.mutations.vote_not_persisted) {
     persist.hard_state.voted_for.reset();
   }
+  if (snapshot_dirty_) {
+    persist.snapshot = snapshot_;
+    persist.log_first = FirstIndex();
+  }
   if (log_dirty_from_) {
     persist.log_from = *log_dirty_from_;
-    const uint64_t first = log_dirty_from_->value();
-    for (uint64_t i = first; i <= log_.size(); ++i) {
-      persist.entries.push_back(log_[i - 1]);
+    for (LogIndex i = *log_dirty_from_; i <= LastIndex(); i = i + 1) {
+      persist.entries.push_back(EntryAt(i));
     }
   }
   pending_persists_.push_back(
       PendingPersist{.id = persist.id, .last_index = LastIndex(), .emitted_at = now_});
   actions_.persist = std::move(persist);
   hard_state_dirty_ = false;
+  snapshot_dirty_ = false;
   log_dirty_from_.reset();
+}
+
+bool Raft::TermKnown(LogIndex index) const {
+  return index == LogIndex(0) || index == snapshot_index() ||
+         (index >= FirstIndex() && index <= LastIndex());
 }
 
 Term Raft::TermAt(LogIndex index) const {
   if (index == LogIndex(0)) {
     return Term(0);
   }
-  CMCL_CHECK(index <= LastIndex()) << "no entry " << index;
-  return log_[index.value() - 1].term;
+  if (index >= FirstIndex() && index <= LastIndex()) {
+    return EntryAt(index).term;
+  }
+  CMCL_CHECK(index == snapshot_index()) << "no entry " << index;
+  return snapshot_->last_term;
 }
 
-void Raft::TruncateFrom(LogIndex index) {
-  CMCL_CHECK(index > commit_) << "truncating committed entry " << index;
-  CMCL_CHECK(index <= LastIndex());
-  log_.resize(index.value() - 1);
-  // The disk keeps the old suffix until the next persist lands: only the common prefix
-  // can count as durable, now and when earlier persists complete.
-  const LogIndex kept = index - 1;
+const Entry& Raft::EntryAt(LogIndex index) const {
+  CMCL_CHECK(index >= FirstIndex() && index <= LastIndex())
+      << "no entry " << index << " in " << FirstIndex() << ".." << LastIndex();
+  return log_[(index - FirstIndex().value()).value()];
+}
+
+void Raft::DropLogBefore(LogIndex first) {
+  const LogIndex from = FirstIndex();
+  if (first <= from) {
+    return;
+  }
+  const uint64_t count = std::min<uint64_t>((first - from.value()).value(), log_.size());
+  log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(count));
+}
+
+void Raft::ClampDurable(LogIndex kept) {
   durable_index_ = std::min(durable_index_, kept);
   for (PendingPersist& pending : pending_persists_) {
     pending.last_index = std::min(pending.last_index, kept);
   }
+}
+
+void Raft::TruncateFrom(LogIndex index) {
+  CMCL_CHECK(index > commit_) << "truncating committed entry " << index;
+  CMCL_CHECK(index <= LastIndex() && index >= FirstIndex());
+  log_.resize((index - FirstIndex().value()).value());
+  // The disk keeps the old suffix until the next persist lands: only the common prefix
+  // can count as durable, now and when earlier persists complete.
+  ClampDurable(index - 1);
   log_dirty_from_ = log_dirty_from_ ? std::min(*log_dirty_from_, index) : index;
 }
 
@@ -310,5 +384,25 @@ void Raft::ResetElectionTimer() {
 }
 
 bool Raft::InLease() const { return now_ < leader_heard_at_ + options_.election_timeout_min; }
+
+}  // namespace cmcl::raft
+
+namespace cmcl::raft {
+
+void ApplyPersist(const Persist& persist, PersistedState& state) {
+  state.hard_state = persist.hard_state;
+  if (persist.snapshot) {
+    state.snapshot = persist.snapshot;
+    const auto kept = std::find_if(state.entries.begin(), state.entries.end(),
+                                   [&](const Entry& e) { return e.index >= persist.log_first; });
+    state.entries.erase(state.entries.begin(), kept);
+  }
+  if (persist.log_from) {
+    const auto cut = std::find_if(state.entries.begin(), state.entries.end(),
+                                  [&](const Entry& e) { return e.index >= *persist.log_from; });
+    state.entries.erase(cut, state.entries.end());
+    state.entries.insert(state.entries.end(), persist.entries.begin(), persist.entries.end());
+  }
+}
 
 }  // namespace cmcl::raft

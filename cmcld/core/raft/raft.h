@@ -25,6 +25,16 @@
 //    replies once the entry is committed and applied. The apply layer keeps the last
 //    applied sequence per client, so a command retried after a leader change is
 //    marked `duplicate` and applied at most once (thesis 6.3).
+//  * Snapshots (thesis chapter 5): the driver decides when. After it executed a batch's
+//    applies, its state machine is at applied_index(); it may then call Compact(now,
+//    state bytes). The core makes a Snapshot at applied_index() (committed entries only,
+//    with its dedup table), persists it, and drops the log up to applied_index() -
+//    compact_keep_entries. A leader whose follower needs an entry it no longer holds
+//    sends the snapshot in one InstallSnapshot message. The follower ignores a snapshot
+//    that does not go beyond its commit index; otherwise it keeps the log suffix after
+//    the snapshot if its entry at last_index has the same term (else drops the whole
+//    log), sets commit and applied to last_index, emits Actions::restore, persists, and
+//    acknowledges (AppendResponse, match_index = last_index) once durable.
 //  * node_id: votes and append replies carry the voter's node_id, and the hard state
 //    carries this node's. Not yet done (later issue, with `pkgctl node readmit`): the
 //    first committed entry recording every voter's node_id, and refusing to count a
@@ -38,6 +48,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "cmcld/core/common/rng.h"
@@ -69,6 +80,11 @@ class Raft {
   Actions Propose(Time now, Command command);
   // Storage made every persist with id <= up_to durable.
   Actions PersistCompleted(Time now, uint64_t up_to);
+  // The driver's state machine, which reflects every apply up to applied_index(), is
+  // `state`: snapshot it there and compact the log (see above). A no-op if
+  // applied_index() is not beyond the current snapshot.
+  // REQUIRES: state.size() <= kSnapshotStateBytesMax.
+  Actions Compact(Time now, std::string state);
   // The earliest time Tick has something to do.
   Time NextWakeup() const;
 
@@ -79,8 +95,12 @@ class Raft {
   LogIndex commit_index() const { return commit_; }
   LogIndex applied_index() const { return applied_; }
   LogIndex durable_index() const { return durable_index_; }
-  LogIndex last_index() const { return LogIndex(log_.size()); }
+  LogIndex last_index() const { return LastIndex(); }
+  // The retained log: entries first_index() .. last_index() (empty if they are equal+1).
+  LogIndex first_index() const { return FirstIndex(); }
   const std::vector<Entry>& log() const { return log_; }
+  const std::optional<Snapshot>& snapshot() const { return snapshot_; }
+  LogIndex snapshot_index() const { return snapshot_ ? snapshot_->last_index : LogIndex(0); }
   const NodeName& self() const { return options_.self; }
   bool is_arbitrator() const { return is_arbitrator_; }
   uint64_t foreign_messages_dropped() const { return foreign_messages_dropped_; }
@@ -91,6 +111,7 @@ class Raft {
     LogIndex next = LogIndex(1);
     LogIndex match;
     std::optional<Time> last_response_at;
+    std::optional<Time> snapshot_sent_at;
   };
   struct HeldMessage {
     uint64_t persist_id;  // Sent once this persist is durable.
@@ -114,7 +135,13 @@ class Raft {
   void Flush();
   bool PersistOutstanding() const;
   Term TermAt(LogIndex index) const;
-  LogIndex LastIndex() const { return LogIndex(log_.size()); }
+  // False for an index compacted away (below the snapshot, not retained).
+  bool TermKnown(LogIndex index) const;
+  const Entry& EntryAt(LogIndex index) const;
+  LogIndex FirstIndex() const { return log_.empty() ? snapshot_index() + 1 : log_.front().index; }
+  LogIndex LastIndex() const { return log_.empty() ? snapshot_index() : log_.back().index; }
+  void DropLogBefore(LogIndex first);
+  void ClampDurable(LogIndex kept);
   Term LastTerm() const { return TermAt(LastIndex()); }
   void TruncateFrom(LogIndex index);
   void AppendToLog(Entry entry);
@@ -141,6 +168,9 @@ class Raft {
   void BroadcastAppend();
   void HandleAppendRequest(const Header& header, const AppendRequest& request);
   void HandleAppendResponse(const Header& header, const AppendResponse& response);
+  void HandleInstallSnapshot(const Header& header, const InstallSnapshot& request);
+  // Installs `snapshot` (beyond commit_); returns nothing, queues restore and persist.
+  void InstallSnapshotLocally(Snapshot snapshot);
   bool AppendEntries(const AppendRequest& request);
   void AdvanceCommit();
   void ApplyCommitted();
@@ -160,6 +190,8 @@ class Raft {
   std::vector<Entry> log_;
   LogIndex commit_;
   LogIndex applied_;
+  std::optional<Snapshot> snapshot_;
+  bool snapshot_dirty_ = false;  // snapshot_ (and the log_ prefix drop) not yet persisted.
 
   // Persistence bookkeeping (see actions.h).
   bool hard_state_dirty_ = false;

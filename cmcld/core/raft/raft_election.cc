@@ -84,7 +84,10 @@ void Raft::BecomeLeader() {
     if (voter.name != options_.self) {
       // Paper figure 2: nextIndex initialized to leader last log index + 1.
       progress_[voter.name] =
-          Progress{.next = LastIndex() + 1, .match = LogIndex(0), .last_response_at = {}};
+          Progress{.next = LastIndex() + 1,
+                   .match = LogIndex(0),
+                   .last_response_at = {},
+                   .snapshot_sent_at = {}};
     }
   }
   // Paper section 8: a no-op at the start of the term lets the leader commit, and so

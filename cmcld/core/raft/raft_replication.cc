@@ -48,15 +48,27 @@ void Raft::BroadcastAppend() {
 }
 
 void Raft::SendAppend(const NodeName& to) {
-  const Progress& progress = progress_.at(to);
+  Progress& progress = progress_.at(to);
   CMCL_CHECK(progress.next >= LogIndex(1) && progress.next <= LastIndex() + 1);
+  if (progress.next < FirstIndex() || !TermKnown(progress.next - 1)) {
+    // Thesis 5.1: the entries this follower needs next were compacted away. Sent at most
+    // once per heartbeat interval (not for every proposal, it may be megabytes), again
+    // at every heartbeat round until acknowledged, which retries a lost one.
+    if (progress.snapshot_sent_at &&
+        now_ - *progress.snapshot_sent_at < options_.heartbeat_interval) {
+      return;
+    }
+    progress.snapshot_sent_at = now_;
+    Send(to, InstallSnapshot{.snapshot = *snapshot_}, term_);
+    return;
+  }
   AppendRequest request;
   request.prev_log_index = progress.next - 1;
   request.prev_log_term = TermAt(request.prev_log_index);
   const uint64_t end = std::min<uint64_t>(
       LastIndex().value(), request.prev_log_index.value() + options_.entries_per_message_max);
-  for (uint64_t i = progress.next.value(); i <= end; ++i) {
-    request.entries.push_back(log_[i - 1]);
+  for (LogIndex i = progress.next; i <= LogIndex(end); i = i + 1) {
+    request.entries.push_back(EntryAt(i));
   }
   request.leader_commit = commit_;
   Send(to, std::move(request), term_);
@@ -96,11 +108,17 @@ void Raft::HandleAppendRequest(const Header& header, const AppendRequest& reques
 bool Raft::AppendEntries(const AppendRequest& request) {
   // Figure 2, receiver rule 2: "Reply false if log doesn't contain an entry at
   // prevLogIndex whose term matches prevLogTerm".
+  // An index whose term this node no longer knows lies below its snapshot, so it is
+  // committed here and matches every leader's log (Log Matching): no check needed.
   if (request.prev_log_index > LastIndex() ||
-      TermAt(request.prev_log_index) != request.prev_log_term) {
+      (TermKnown(request.prev_log_index) &&
+       TermAt(request.prev_log_index) != request.prev_log_term)) {
     return false;
   }
   for (const Entry& entry : request.entries) {
+    if (!TermKnown(entry.index) && entry.index < FirstIndex()) {
+      continue;  // Compacted into the snapshot here: committed, hence the same entry.
+    }
     // Rule 3: "If an existing entry conflicts with a new one (same index but different
     // terms), delete the existing entry and all that follow it". Rule 4: "Append any
     // new entries not already in the log". A matching entry is kept, so a delayed or
@@ -161,6 +179,70 @@ void Raft::HandleAppendResponse(const Header& header, const AppendResponse& resp
   SendAppend(header.from);
 }
 
+void Raft::HandleInstallSnapshot(const Header& header, const InstallSnapshot& request) {
+  const Snapshot& snapshot = request.snapshot;
+  if (header.term < term_) {
+    AppendResponse refusal;  // As for a stale AppendRequest: tells the sender our term.
+    refusal.rejected_index = snapshot.last_index;
+    refusal.last_index = LastIndex();
+    refusal.node_id = node_id_;
+    Send(header.from, refusal, term_);
+    return;
+  }
+  CMCL_CHECK(!(role_ == Role::kLeader && header.term == term_))
+      << "two leaders in term " << term_ << ": " << options_.self << " and " << header.from;
+  if (header.term > term_ || role_ != Role::kFollower || leader_ != header.from) {
+    BecomeFollower(header.term, header.from);
+  }
+  leader_heard_at_ = now_;
+  ResetElectionTimer();
+  // Thesis 5.1: a snapshot that does not go beyond what this node has committed brings
+  // nothing new (it is a delayed or duplicated one); every entry up to it is committed
+  // here and matches, so acknowledging its last index is true.
+  if (snapshot.last_index > commit_) {
+    InstallSnapshotLocally(snapshot);
+  }
+  AppendResponse response;
+  response.success = true;
+  response.match_index = snapshot.last_index;
+  response.node_id = node_id_;
+  if (options_.mutations.snapshot_ack_before_persist) {
+    actions_.sends.push_back(Message{.header = Header{.cluster_id = options_.cluster_id,
+                                                      .from = options_.self,
+                                                      .to = header.from,
+                                                      .term = term_},
+                                     .body = response});
+    return;
+  }
+  Send(header.from, response, term_);  // Held until the snapshot is durable.
+}
+
+void Raft::InstallSnapshotLocally(Snapshot snapshot) {
+  const LogIndex last = snapshot.last_index;
+  CMCL_CHECK(last > commit_);
+  if (last <= LastIndex() && TermKnown(last) && TermAt(last) == snapshot.last_term) {
+    // Thesis 5.1: "If existing log entry has same index and term as snapshot's last
+    // included entry, retain log entries following it". The suffix is unchanged on disk.
+    DropLogBefore(last + 1);
+  } else {
+    // Discard the entire log. Entries above the old commit index may differ on disk
+    // until this persist lands, so only the committed prefix counts as durable.
+    ClampDurable(commit_);
+    log_.clear();
+    log_dirty_from_ = last + 1;
+  }
+  snapshot_ = std::move(snapshot);
+  snapshot_dirty_ = true;
+  commit_ = last;
+  applied_ = last;
+  clients_.clear();
+  for (const ClientSession& session : snapshot_->clients) {
+    clients_[session.client_id] =
+        ClientRecord{.sequence = session.sequence, .index = session.index};
+  }
+  actions_.restore = snapshot_;
+}
+
 void Raft::AdvanceCommit() {
   CMCL_CHECK(role_ == Role::kLeader);
   // Figure 2, leaders: "If there exists an N such that N > commitIndex, a majority of
@@ -187,7 +269,7 @@ void Raft::ApplyCommitted() {
   const LogIndex applicable = std::min(commit_, durable_index_);
   while (applied_ < applicable) {
     applied_ = applied_ + 1;
-    const Entry& entry = log_[applied_.value() - 1];
+    const Entry& entry = EntryAt(applied_);
     ApplyEntry apply{.entry = entry, .duplicate = false};
     LogIndex effective = applied_;
     if (entry.kind == EntryKind::kCommand) {

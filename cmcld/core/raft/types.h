@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "cmcld/core/common/names.h"
 #include "cmcld/core/common/strong_value.h"
@@ -63,5 +64,31 @@ struct Entry {
 };
 
 std::ostream& operator<<(std::ostream& out, const Entry& entry);
+
+// The apply layer's at-most-once memory for one client (thesis 6.3): its last applied
+// sequence and the index where that command took effect.
+struct ClientSession {
+  ClientId client_id;
+  uint64_t sequence = 0;
+  LogIndex index;
+
+  friend bool operator==(const ClientSession&, const ClientSession&) = default;
+};
+
+// The applied state through `last_index` (thesis chapter 5): what replaces the log
+// prefix up to it. `state` is the application's bytes (opaque to the core); `clients`
+// is the core's dedup table at that point, so at-most-once survives compaction.
+struct Snapshot {
+  LogIndex last_index;
+  Term last_term;
+  std::vector<ClientSession> clients;  // Sorted by client_id.
+  std::string state;
+
+  friend bool operator==(const Snapshot&, const Snapshot&) = default;
+};
+
+// Bound on Snapshot::state (DESIGN.md section 8: bundle bytes in snapshots are at most
+// 8 MiB), so a snapshot always travels as one InstallSnapshot message.
+inline constexpr uint64_t kSnapshotStateBytesMax = 8ULL << 20;
 
 }  // namespace cmcl::raft
