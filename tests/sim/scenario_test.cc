@@ -17,9 +17,8 @@ SimOptions ScenarioOptions(int members) {
   options.arbitrator = members == 2;
   options.loss = 0;
   options.duplication = 0;
-  options.delay_far = 0;
-  options.partitions = false;
-  options.crashes = false;
+  options.nemeses = {};
+  options.outcasts = 0;
   options.fault_phase = Duration(1'000'000);  // The test places every fault.
   return options;
 }

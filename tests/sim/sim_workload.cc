@@ -57,29 +57,38 @@ void Simulation::OnClientSend(size_t client) {
   if (slot.raft == nullptr) {
     return;  // The timeout retries elsewhere.
   }
-  raft::Command command{.client_id = state.id,
-                        .sequence = state.sequence,
-                        .payload = "set x" + std::to_string(state.sequence)};
-  Execute(*state.target, slot.raft->Propose(now_, std::move(command)));
+  Event propose = NodeEvent(EventKind::kPropose, *state.target, state.sequence);
+  propose.command = raft::Command{.client_id = state.id,
+                                  .sequence = state.sequence,
+                                  .payload = "set x" + std::to_string(state.sequence)};
+  Dispatch(propose);  // Queued if the node is paused.
 }
 
 void Simulation::OnHeal() {
   healed_ = true;
   healed_at_ = now_;
   acks_at_heal_ = checker_.acks();
-  network_->HealForever();
-  Trace("-", "heal", "partitions healed, loss stopped, every node restarted");
+  for (const std::unique_ptr<Nemesis>& nemesis : nemeses_) {
+    nemesis->Heal(*this);
+  }
+  network_->HealForever("liveness");
+  for (const Link& link : std::set<Link>(clogged_)) {
+    Unclog(link);
+  }
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].raft == nullptr) {
       StartNode(i);
     }
+    ResumeNode(i);
   }
+  PickOutcasts();
+  Trace("-", "heal", "nemeses stopped, loss stopped; outcasts:" + outcasts_);
   Schedule(now_ + options_.liveness_bound, GlobalEvent(EventKind::kLivenessDeadline));
 }
 
 void Simulation::CheckLiveness() {
   for (const NodeSlot& slot : nodes_) {
-    if (slot.raft == nullptr || slot.raft->role() != Role::kLeader) {
+    if (slot.raft == nullptr || slot.paused || slot.raft->role() != Role::kLeader) {
       continue;
     }
     if (!result_.leader_after_heal_ms) {
