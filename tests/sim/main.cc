@@ -252,9 +252,10 @@ int main(int argc, char** argv) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf(
-      "ran %llu seeds from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
+      "ran %llu seeds (%llu events) from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
       "%.0fx real time\n",
-      static_cast<unsigned long long>(totals.seeds), static_cast<unsigned long long>(first),
+      static_cast<unsigned long long>(totals.seeds),
+      static_cast<unsigned long long>(totals.events), static_cast<unsigned long long>(first),
       seconds, static_cast<double>(totals.seeds) / seconds,
       static_cast<double>(totals.events) / seconds,
       static_cast<double>(totals.simulated_ms) / 1000.0 / seconds);

@@ -104,7 +104,9 @@ struct SimOptions {
   // node_timeout, stretched by at most 1 + clock drift (<= 1.01), and split PreVotes
   // repeat with probability well below 1/2, also with only a bare majority in the core.
   // 15 x node_timeout leaves room for several split rounds; over 4000 seeds (before
-  // pauses, clocks and cores) the leader came within 3.2 s (median 0.4-1.1 s).
+  // pauses, clocks and cores) the leader came within 3.2 s (median 0.4-1.1 s). To the
+  // bound the run adds the time a lagging core member needs to catch up before a new
+  // command can commit (Simulation::CatchUpAllowance: one batch per round trip).
   Duration fault_phase = Duration(30'000);
   Duration liveness_bound = Duration(15'000);
 

@@ -145,6 +145,7 @@ class Simulation final : public NemesisHost {
   void Pause(const std::string& name);
   void Resume(const std::string& name);
   Time LocalTime(const std::string& name) const;  // The node's clock, now.
+  size_t held() const { return held_.size(); }     // Messages on clogged links.
 
   // NemesisHost (sim_faults.cc).
   Time Now() const override { return now_; }
@@ -182,6 +183,7 @@ class Simulation final : public NemesisHost {
   void SendMessage(size_t from, const Message& message);
   void PickOutcasts();
   bool CoreCanElect(const std::vector<bool>& outcast) const;
+  Duration CatchUpAllowance() const;
   void OnReply(const ClientReply& reply);
   void OnClientSend(size_t client);
   void RetryClient(size_t client, Duration after, std::optional<size_t> target);
@@ -213,6 +215,7 @@ class Simulation final : public NemesisHost {
   RunResult result_;
   bool healed_ = false;
   Time healed_at_;
+  Duration liveness_deadline_;  // liveness_bound + CatchUpAllowance().
   uint64_t acks_at_heal_ = 0;
   bool done_ = false;
 };

@@ -293,7 +293,7 @@ void Simulation::DispatchGlobal(const Event& event) {
     case EventKind::kLivenessDeadline:
       if (!done_) {
         result_.violation = "liveness: no leader acknowledging a new command within " +
-                            std::to_string(options_.liveness_bound.count()) +
+                            std::to_string(liveness_deadline_.count()) +
                             "ms after the faults healed (outcasts:" + outcasts_ + ")";
       }
       return;
