@@ -61,8 +61,7 @@ void OnAbort(int) {
 // A decimal number, or a 40-hex git commit hash taken as a 160-bit number truncated to
 // its low 64 bits (TigerBeetle's parse_seed), so CI can pass the commit it tests.
 uint64_t ParseSeed(const std::string& text) {
-  if (text.size() == 40 &&
-      text.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
+  if (text.size() == 40 && text.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
     return std::strtoull(text.substr(24).c_str(), nullptr, 16);
   }
   char* end = nullptr;
@@ -254,9 +253,8 @@ int main(int argc, char** argv) {
   std::printf(
       "ran %llu seeds (%llu events) from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
       "%.0fx real time\n",
-      static_cast<unsigned long long>(totals.seeds),
-      static_cast<unsigned long long>(totals.events), static_cast<unsigned long long>(first),
-      seconds, static_cast<double>(totals.seeds) / seconds,
+      static_cast<unsigned long long>(totals.seeds), static_cast<unsigned long long>(totals.events),
+      static_cast<unsigned long long>(first), seconds, static_cast<double>(totals.seeds) / seconds,
       static_cast<double>(totals.events) / seconds,
       static_cast<double>(totals.simulated_ms) / 1000.0 / seconds);
   return 0;

@@ -87,8 +87,8 @@ class CrashRestart final : public Nemesis {
     }
     if (host.IsRunning(node)) {
       host.CrashNode(node);
-      const Duration down = Duration(
-          rng_.Between(options_.downtime_min.count(), options_.downtime_max.count()));
+      const Duration down =
+          Duration(rng_.Between(options_.downtime_min.count(), options_.downtime_max.count()));
       host.ScheduleNemesis(host.Now() + down, index_, Tag(0, node, 1));
     }
     host.ScheduleNemesis(host.Now() + Around(rng_, options_.crash_interval_mean), index_,

@@ -140,7 +140,7 @@ TEST(SimScenario, PausedLeaderIsReplacedAndStepsDownWhenItsQueuedMessagesArriveO
   cluster.RunFor(Duration(2000));
 
   EXPECT_FALSE(new_leader.empty());
-  EXPECT_EQ(old_leader_term_while_paused, old_term);  // Nothing ran while stopped.
+  EXPECT_EQ(old_leader_term_while_paused, old_term);       // Nothing ran while stopped.
   EXPECT_GE(local_paused - local_before, Duration(4990));  // Its clock kept running.
   EXPECT_EQ(cluster.Node(old_leader).role(), Role::kFollower);
   EXPECT_EQ(cluster.Node(old_leader).term(), cluster.Node(new_leader).term());

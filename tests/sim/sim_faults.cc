@@ -137,7 +137,8 @@ void Simulation::SendMessage(size_t from, const Message& message) {
 bool Simulation::CoreCanElect(const std::vector<bool>& outcast) const {
   const auto last = [&](size_t i) {
     const std::vector<raft::Entry>& log = nodes_[i].raft->log();
-    return std::make_pair(log.empty() ? raft::Term(0) : log.back().term, raft::LogIndex(log.size()));
+    return std::make_pair(log.empty() ? raft::Term(0) : log.back().term,
+                          raft::LogIndex(log.size()));
   };
   std::pair<raft::Term, raft::LogIndex> best;
   for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -186,7 +187,9 @@ void Simulation::PickOutcasts() {
     }
     const uint64_t how = rng.Uniform(3);
     outcasts_ += " " + nodes_[node].name.value() +
-                 (how == 0 ? " crashed" : how == 1 ? " paused" : " isolated");
+                 (how == 0   ? " crashed"
+                  : how == 1 ? " paused"
+                             : " isolated");
     if (how == 0) {
       CrashNode(node);
     } else if (how == 1) {

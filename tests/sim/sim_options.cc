@@ -17,9 +17,9 @@ T Pick(Rng& rng, const std::vector<T>& choices) {
 
 const std::vector<NemesisKind>& AllNemeses() {
   static const std::vector<NemesisKind> kinds = {
-      NemesisKind::kCrashRestart, NemesisKind::kPause,    NemesisKind::kPartition,
+      NemesisKind::kCrashRestart,      NemesisKind::kPause,      NemesisKind::kPartition,
       NemesisKind::kFlappingPartition, NemesisKind::kOneWayLoss, NemesisKind::kFarDelay,
-      NemesisKind::kSwizzleClog,  NemesisKind::kClockDrift};
+      NemesisKind::kSwizzleClog,       NemesisKind::kClockDrift};
   return kinds;
 }
 
@@ -77,7 +77,8 @@ void PickSwarmFaults(Rng& rng, SimOptions& options) {
   options.flap_period = Duration(Pick(rng, std::vector<int64_t>{50, 400, 1500}));
   options.one_way_loss = Pick(rng, std::vector<double>{0.5, 0.9, 1.0});
   options.clog_step = Duration(Pick(rng, std::vector<int64_t>{100, 500, 2000}));
-  options.clock_drift_max_ppm = Pick(rng, std::vector<int64_t>{0, 100, options.clock_drift_max_ppm});
+  options.clock_drift_max_ppm =
+      Pick(rng, std::vector<int64_t>{0, 100, options.clock_drift_max_ppm});
   options.clock_change_interval = Duration(Pick(rng, std::vector<int64_t>{200, 3000, 10000}));
   options.pause_interval_mean = Duration(Pick(rng, std::vector<int64_t>{1000, 8000, 20000}));
   options.pause_max = Duration(Pick(rng, std::vector<int64_t>{100, 1500, 4000}));
@@ -107,8 +108,8 @@ SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, b
     // Two members: an arbitrator unless allow_two_node_without_arbitrator (1 in 8);
     // more members: an arbitrator in 1 run of 4, making the voter count even.
     Rng arbitrator_rng = Rng(seed).Fork("options/arbitrator");
-    options.arbitrator = options.members == 2 ? !arbitrator_rng.Chance(1, 8)
-                                              : arbitrator_rng.Chance(1, 4);
+    options.arbitrator =
+        options.members == 2 ? !arbitrator_rng.Chance(1, 8) : arbitrator_rng.Chance(1, 4);
     PickSwarmFaults(rng, options);
   }
   const int voters = options.members + (options.arbitrator ? 1 : 0);

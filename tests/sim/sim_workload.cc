@@ -108,8 +108,7 @@ Duration Simulation::CatchUpAllowance() const {
   const uint64_t batches =
       (longest - std::min(shortest, longest) + options_.entries_per_message_max - 1) /
       options_.entries_per_message_max;
-  const int64_t round_trip = 2 * options_.delay_max.count() +
-                             options_.disk_latency_max.count() +
+  const int64_t round_trip = 2 * options_.delay_max.count() + options_.disk_latency_max.count() +
                              options_.heartbeat_interval.count();
   return Duration(static_cast<int64_t>(batches) * round_trip);
 }

@@ -145,7 +145,7 @@ class Simulation final : public NemesisHost {
   void Pause(const std::string& name);
   void Resume(const std::string& name);
   Time LocalTime(const std::string& name) const;  // The node's clock, now.
-  size_t held() const { return held_.size(); }     // Messages on clogged links.
+  size_t held() const { return held_.size(); }    // Messages on clogged links.
 
   // NemesisHost (sim_faults.cc).
   Time Now() const override { return now_; }
@@ -204,7 +204,7 @@ class Simulation final : public NemesisHost {
   std::vector<std::unique_ptr<Nemesis>> nemeses_;
   std::set<Link> clogged_;
   std::vector<std::pair<Link, Message>> held_;  // Messages on clogged links, in send order.
-  std::vector<bool> outcast_;  // Per node, from the liveness phase on.
+  std::vector<bool> outcast_;                   // Per node, from the liveness phase on.
   std::string outcasts_;  // The liveness phase's faulty minority, for the deadline text.
   std::vector<ClientState> clients_;
   std::unique_ptr<SimNetwork> network_;

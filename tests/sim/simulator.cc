@@ -68,8 +68,8 @@ Simulation::Simulation(const SimOptions& options,
   outcast_.assign(nodes_.size(), false);
   network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names_);
   for (const NemesisKind kind : options_.nemeses) {
-    nemeses_.push_back(MakeNemesis(kind, options_, nemesis_rng_.Fork(NemesisName(kind)),
-                                   nemeses_.size()));
+    nemeses_.push_back(
+        MakeNemesis(kind, options_, nemesis_rng_.Fork(NemesisName(kind)), nemeses_.size()));
   }
   for (int i = 0; i < options_.clients; ++i) {
     clients_.push_back(ClientState{.id = raft::ClientId(static_cast<uint64_t>(i + 1)),
@@ -137,8 +137,8 @@ void Simulation::Setup() {
   Trace("-", "options", DescribeOptions(options_));
   for (size_t i = 0; i < nodes_.size(); ++i) {
     std::ostringstream detail;
-    detail << "offset " << nodes_[i].clock.Peek(now_) << " drift "
-           << nodes_[i].clock.drift_ppm() << "ppm";
+    detail << "offset " << nodes_[i].clock.Peek(now_) << " drift " << nodes_[i].clock.drift_ppm()
+           << "ppm";
     Trace(nodes_[i].name.value(), "clock", detail.str());
     StartNode(i);
   }
