@@ -1,6 +1,6 @@
 // cmcl-sim: runs the deterministic simulator over one seed or a sweep of seeds (STYLE.md
-// rules 30-31). Exits 1 on the first violation, printing it, the end of the trace and
-// the one-line command that replays the run with --trace.
+// rules 30-31). Exits 1 on the first violation, printing it, the run's whole trace
+// (kept in memory, trace.h) and the one-line command that replays the run with --trace.
 #include <unistd.h>
 
 #include <chrono>
@@ -8,20 +8,22 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
+#include <functional>
 #include <iostream>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "cmcld/core/common/time.h"
 #include "tests/sim/sim_options.h"
 #include "tests/sim/simulator.h"
+#include "tests/sim/trace.h"
 
 namespace {
 
+using cmcl::sim::NemesisKind;
 using cmcl::sim::SimOptions;
-
-constexpr size_t kTraceTailLines = 60;
 
 struct Flags {
   std::optional<uint64_t> seed;
@@ -31,6 +33,8 @@ struct Flags {
   bool swarm = false;
   bool trace = false;
   std::string mutation;
+  std::string nemesis_text;  // As given, for the replay command.
+  std::optional<std::set<NemesisKind>> nemeses;
   std::optional<cmcl::Duration> time_budget;
 };
 
@@ -46,25 +50,43 @@ void OnAbort(int) {
 [[noreturn]] void Usage(const std::string& error) {
   std::cerr << "cmcl-sim: " << error << "\n"
             << "usage: cmcl-sim [--seed S | --seeds N [--first-seed S]] [--nodes 2|3|5|7]\n"
-            << "                [--swarm] [--trace] [--mutation NAME] [--list-mutations]\n"
+            << "                [--swarm] [--nemesis NAME[,NAME...]|none] [--trace]\n"
+            << "                [--mutation NAME] [--list-mutations] [--list-nemeses]\n"
             << "                [--time-budget 60s]\n"
-            << "  --first-seed defaults to $CMCL_SIM_SEED (a number or a git commit hash)"
-               " or 1.\n";
+            << "  A seed is a decimal number or a 40-hex git commit (its low 64 bits).\n"
+            << "  --first-seed defaults to $CMCL_SIM_SEED or 1.\n";
   std::exit(2);
 }
 
-// A decimal number, or any other text (e.g. a 40-hex commit) hashed with FNV-1a.
+// A decimal number, or a 40-hex git commit hash taken as a 160-bit number truncated to
+// its low 64 bits (TigerBeetle's parse_seed), so CI can pass the commit it tests.
 uint64_t ParseSeed(const std::string& text) {
+  if (text.size() == 40 && text.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
+    return std::strtoull(text.substr(24).c_str(), nullptr, 16);
+  }
   char* end = nullptr;
   const unsigned long long value = std::strtoull(text.c_str(), &end, 10);
-  if (!text.empty() && *end == '\0') {
-    return value;
+  if (text.empty() || *end != '\0' || text.find_first_not_of("0123456789") != std::string::npos) {
+    Usage("a seed is a decimal number or a 40-hex commit hash, not '" + text + "'");
   }
-  uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const char c : text) {
-    hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return value;
+}
+
+std::set<NemesisKind> ParseNemeses(const std::string& text) {
+  std::set<NemesisKind> kinds;
+  std::istringstream in(text);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    NemesisKind kind;
+    if (name == "none") {
+      continue;
+    }
+    if (!cmcl::sim::ParseNemesis(name, kind)) {
+      Usage("unknown nemesis '" + name + "' (see --list-nemeses)");
+    }
+    kinds.insert(kind);
   }
-  return hash;
+  return kinds;
 }
 
 Flags ParseFlags(int argc, char** argv) {
@@ -99,6 +121,14 @@ Flags ParseFlags(int argc, char** argv) {
       if (!flags.time_budget) {
         Usage("--time-budget wants a duration such as 90s");
       }
+    } else if (arg == "--nemesis") {
+      flags.nemesis_text = value();
+      flags.nemeses = ParseNemeses(flags.nemesis_text);
+    } else if (arg == "--list-nemeses") {
+      for (const NemesisKind kind : cmcl::sim::AllNemeses()) {
+        std::cout << cmcl::sim::NemesisName(kind) << "\n";
+      }
+      std::exit(0);
     } else if (arg == "--list-mutations") {
       for (const std::string& name : cmcl::sim::MutationNames()) {
         std::cout << name << "\n";
@@ -119,6 +149,9 @@ std::string ReplayCommand(const Flags& flags, const SimOptions& options) {
   if (flags.swarm) {
     command += " --swarm";
   }
+  if (flags.nemeses) {
+    command += " --nemesis " + flags.nemesis_text;
+  }
   if (!flags.mutation.empty()) {
     command += " --mutation " + flags.mutation;
   }
@@ -133,7 +166,7 @@ struct Totals {
 
 // Runs one seed; prints its result line, or the violation report. False on violation.
 bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
-  SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm);
+  SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm, flags.nemeses);
   if (!flags.mutation.empty()) {
     options.mutation_name = flags.mutation;
     if (!cmcl::sim::SetMutation(flags.mutation, options.mutations)) {
@@ -142,18 +175,20 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
   }
   const std::string replay = ReplayCommand(flags, options);
   std::snprintf(g_replay, sizeof g_replay, "%s", replay.c_str());
-  std::deque<std::string> tail;
-  const auto keep = [&](const std::string& line) {
+  static cmcl::sim::TraceBuffer buffer;
+  buffer.Clear();
+  const std::function<void(const std::string&)> keep = [&](const std::string& line) {
     if (flags.trace) {
       std::cout << line << "\n";
-    }
-    tail.push_back(line);
-    if (tail.size() > kTraceTailLines) {
-      tail.pop_front();
+    } else {
+      buffer.Add(line);
     }
   };
   if (verbose || flags.trace) {
     std::cout << cmcl::sim::DescribeOptions(options) << std::endl;  // Line 1 of a run.
+  }
+  if (flags.trace) {
+    std::cout << cmcl::sim::TraceHeader() << "\n";
   }
   const cmcl::sim::RunResult result = cmcl::sim::RunSimulation(options, keep);
   ++totals.seeds;
@@ -164,8 +199,12 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
       if (!verbose) {
         std::cout << cmcl::sim::DescribeOptions(options) << "\n";
       }
-      std::cout << "... the last " << tail.size() << " trace lines:\n";
-      for (const std::string& line : tail) {
+      std::cout << "trace (" << buffer.lines().size() << " lines";
+      if (buffer.dropped() > 0) {
+        std::cout << ", the first " << buffer.dropped() << " dropped";
+      }
+      std::cout << "):\n" << cmcl::sim::TraceHeader() << "\n";
+      for (const std::string& line : buffer.lines()) {
         std::cout << line << "\n";
       }
     }
@@ -212,10 +251,10 @@ int main(int argc, char** argv) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf(
-      "ran %llu seeds from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
+      "ran %llu seeds (%llu events) from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
       "%.0fx real time\n",
-      static_cast<unsigned long long>(totals.seeds), static_cast<unsigned long long>(first),
-      seconds, static_cast<double>(totals.seeds) / seconds,
+      static_cast<unsigned long long>(totals.seeds), static_cast<unsigned long long>(totals.events),
+      static_cast<unsigned long long>(first), seconds, static_cast<double>(totals.seeds) / seconds,
       static_cast<double>(totals.events) / seconds,
       static_cast<double>(totals.simulated_ms) / 1000.0 / seconds);
   return 0;

@@ -17,9 +17,8 @@ SimOptions ScenarioOptions(int members) {
   options.arbitrator = members == 2;
   options.loss = 0;
   options.duplication = 0;
-  options.delay_far = 0;
-  options.partitions = false;
-  options.crashes = false;
+  options.nemeses = {};
+  options.outcasts = 0;
   options.fault_phase = Duration(1'000'000);  // The test places every fault.
   return options;
 }
@@ -119,6 +118,60 @@ TEST(SimScenario, TwoMembersAndAnArbitratorSurviveTheLossOfTheLeadingMember) {
 
   EXPECT_EQ(cluster.Leader(), old_leader == "n1" ? "n2" : "n1");  // Never the arbitrator.
   EXPECT_GT(cluster.sim().checker().acks(), acks_before);
+}
+
+// Pause is not a crash: the process keeps its memory, its clock runs on, and what was
+// sent to it while stopped arrives on resume. The stale leader must not act on its old
+// lease: it hears the higher term among the queued messages and steps down.
+TEST(SimScenario, PausedLeaderIsReplacedAndStepsDownWhenItsQueuedMessagesArriveOnResume) {
+  Cluster cluster(3);
+  cluster.RunFor(Duration(5000));
+  const std::string old_leader = cluster.Leader();
+  ASSERT_FALSE(old_leader.empty());
+  const raft::Term old_term = cluster.Node(old_leader).term();
+  const Time local_before = cluster.sim().LocalTime(old_leader);
+
+  cluster.sim().Pause(old_leader);
+  cluster.RunFor(Duration(5000));
+  const std::string new_leader = cluster.Leader() == old_leader ? "" : cluster.Leader();
+  const raft::Term old_leader_term_while_paused = cluster.Node(old_leader).term();
+  const Time local_paused = cluster.sim().LocalTime(old_leader);
+  cluster.sim().Resume(old_leader);
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_FALSE(new_leader.empty());
+  EXPECT_EQ(old_leader_term_while_paused, old_term);       // Nothing ran while stopped.
+  EXPECT_GE(local_paused - local_before, Duration(4990));  // Its clock kept running.
+  EXPECT_EQ(cluster.Node(old_leader).role(), Role::kFollower);
+  EXPECT_EQ(cluster.Node(old_leader).term(), cluster.Node(new_leader).term());
+  EXPECT_EQ(cluster.Leader(), new_leader);
+}
+
+// Swizzle-clog, by hand: a clogged link holds messages rather than dropping them, so a
+// follower clogged for less than node_timeout catches up without any election.
+TEST(SimScenario, ClogHoldsMessagesAndUnclogDeliversThemWithoutAnElection) {
+  Cluster cluster(3);
+  cluster.RunFor(Duration(5000));
+  const std::string leader = cluster.Leader();
+  ASSERT_FALSE(leader.empty());
+  const std::string follower = leader == "n1" ? "n2" : "n1";
+  const raft::Term term = cluster.Node(leader).term();
+
+  cluster.sim().Clog({NodeName(leader), NodeName(follower)});
+  cluster.RunFor(Duration(600));
+  const raft::LogIndex follower_commit_clogged = cluster.Node(follower).commit_index();
+  const raft::LogIndex leader_commit = cluster.Node(leader).commit_index();
+  const size_t held = cluster.sim().held();
+  cluster.sim().Unclog({NodeName(leader), NodeName(follower)});
+  const size_t held_after = cluster.sim().held();
+  cluster.RunFor(Duration(300));
+
+  EXPECT_GE(held, 5u);  // Six heartbeat rounds' worth, at least.
+  EXPECT_EQ(held_after, 0u);
+  EXPECT_LT(follower_commit_clogged, leader_commit);  // The workload went on without it.
+  EXPECT_GE(cluster.Node(follower).commit_index(), leader_commit);
+  EXPECT_EQ(cluster.Node(follower).term(), term);
+  EXPECT_EQ(cluster.Leader(), leader);
 }
 
 }  // namespace

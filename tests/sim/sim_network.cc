@@ -14,79 +14,52 @@ SimNetwork::SimNetwork(const SimOptions& options, Rng rng, std::vector<NodeName>
   }
 }
 
+bool SimNetwork::Blocked(const Link& link) const {
+  return std::any_of(blocked_.begin(), blocked_.end(),
+                     [&](const auto& owner) { return owner.second.contains(link); });
+}
+
+Duration SimNetwork::Delay(const NodeName& from, const NodeName& to) {
+  return Duration(rng_.Between(options_.delay_min.count(), link_delay_max_.at({from, to})));
+}
+
 std::vector<Duration> SimNetwork::Route(const NodeName& from, const NodeName& to) {
   std::vector<Duration> delays;
-  if (blocked_.contains({from, to}) || rng_.ChanceOf(options_.loss)) {
+  if (Blocked({from, to}) || rng_.ChanceOf(options_.loss)) {
     return delays;
+  }
+  for (const auto& [owner, losses] : loss_) {
+    const auto it = losses.find({from, to});
+    if (it != losses.end() && rng_.ChanceOf(it->second)) {
+      return delays;
+    }
   }
   const int copies = rng_.ChanceOf(options_.duplication) ? 2 : 1;
   for (int i = 0; i < copies; ++i) {
-    if (rng_.ChanceOf(options_.delay_far)) {
+    if (far_delay_ > 0 && rng_.ChanceOf(far_delay_)) {
       delays.push_back(
           Duration(rng_.Between(options_.node_timeout.count(), 3 * options_.node_timeout.count())));
       continue;
     }
-    delays.push_back(
-        Duration(rng_.Between(options_.delay_min.count(), link_delay_max_.at({from, to}))));
+    delays.push_back(Delay(from, to));
   }
   return delays;
 }
 
-void SimNetwork::BlockBothWays(const std::vector<NodeName>& side_a,
-                               const std::vector<NodeName>& side_b) {
-  for (const NodeName& a : side_a) {
-    for (const NodeName& b : side_b) {
-      blocked_.insert({a, b});
-      blocked_.insert({b, a});
-    }
-  }
+void SimNetwork::SetBlocked(const std::string& owner, std::set<Link> links) {
+  blocked_[owner] = std::move(links);
 }
 
-std::string SimNetwork::ChangePartition(const std::optional<NodeName>& leader) {
-  blocked_.clear();
-  const uint64_t mode = rng_.Uniform(5);
-  if (mode == 0) {
-    return "heal";
-  }
-  if (mode == 1 || mode == 4) {  // Isolate one node (4: the leader), symmetric.
-    const NodeName lone = mode == 4 && leader ? *leader : nodes_[rng_.Uniform(nodes_.size())];
-    std::vector<NodeName> rest;
-    std::copy_if(nodes_.begin(), nodes_.end(), std::back_inserter(rest),
-                 [&](const NodeName& n) { return n != lone; });
-    BlockBothWays({lone}, rest);
-    return "isolate " + lone.value();
-  }
-  if (mode == 2) {  // Random split into two sides, symmetric.
-    std::vector<NodeName> side_a;
-    std::vector<NodeName> side_b;
-    for (const NodeName& node : nodes_) {
-      (rng_.Chance(1, 2) ? side_a : side_b).push_back(node);
-    }
-    BlockBothWays(side_a, side_b);
-    std::string text = "split";
-    for (const NodeName& node : side_a) {
-      text += " " + node.value();
-    }
-    return text + " |";
-  }
-  // Asymmetric: each directed link is blocked with probability 1/3.
-  std::string text = "one-way";
-  for (const NodeName& from : nodes_) {
-    for (const NodeName& to : nodes_) {
-      if (from != to && rng_.Chance(1, 3)) {
-        blocked_.insert({from, to});
-        text += " " + from.value() + ">" + to.value();
-      }
-    }
-  }
-  return text;
+void SimNetwork::SetLoss(const std::string& owner, std::map<Link, double> loss) {
+  loss_[owner] = std::move(loss);
 }
 
-void SimNetwork::HealForever() {
-  blocked_.clear();
+void SimNetwork::HealForever(const std::string& keep) {
+  std::erase_if(blocked_, [&](const auto& owner) { return owner.first != keep; });
+  loss_.clear();
   options_.loss = 0;
   options_.duplication = 0;
-  options_.delay_far = 0;
+  far_delay_ = 0;
 }
 
 }  // namespace cmcl::sim

@@ -1,12 +1,14 @@
 // SimNetwork: the weak transport of STYLE.md rule 8, simulated. A message may be lost,
-// duplicated, delayed (each link has its own delay range; occasionally far beyond
-// node_timeout), which also reorders messages, or blocked by a partition. Partitions
-// are sets of blocked directed links, so a partition is symmetric (both directions
-// blocked) or asymmetric (one way only). All randomness comes from the Rng it is given.
+// duplicated, delayed (each link has its own delay range; while the FarDelay nemesis is
+// on, single messages are held far beyond node_timeout), which also reorders messages,
+// or dropped on a blocked link. Faults are owned: each nemesis blocks its own set of
+// directed links and sets its own extra loss per directed link, and a link is blocked
+// if any owner blocks it, so nemeses compose without undoing each other. A symmetric
+// partition blocks both directions, an asymmetric one a single direction. All
+// randomness comes from the Rng it is given.
 #pragma once
 
 #include <map>
-#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -19,6 +21,8 @@
 
 namespace cmcl::sim {
 
+using Link = std::pair<NodeName, NodeName>;  // (from, to)
+
 class SimNetwork {
  public:
   SimNetwork(const SimOptions& options, Rng rng, std::vector<NodeName> nodes);
@@ -26,28 +30,32 @@ class SimNetwork {
   // The delays after which copies of a message from `from` to `to` arrive: none if it
   // is lost or blocked, two if duplicated.
   std::vector<Duration> Route(const NodeName& from, const NodeName& to);
+  // The ordinary delay of one message on a link (no loss, no far delay).
+  Duration Delay(const NodeName& from, const NodeName& to);
 
-  // Replaces the current partition with a random one (or heals); returns a description
-  // for the trace. `leader`, the node the simulator sees leading (if any), may be the
-  // one isolated: Jepsen's "partition the leader" nemesis, which makes leader changes
-  // with entries in flight common.
-  std::string ChangePartition(const std::optional<NodeName>& leader);
-  // Scenario controls: block one directed link; unblock every link.
-  void Block(const NodeName& from, const NodeName& to) { blocked_.insert({from, to}); }
+  // `owner`'s blocked links replace its previous set; other owners' stay.
+  void SetBlocked(const std::string& owner, std::set<Link> links);
+  // `owner`'s extra loss probability per directed link.
+  void SetLoss(const std::string& owner, std::map<Link, double> loss);
+  void SetFarDelay(double probability) { far_delay_ = probability; }
+  // Scenario controls: block one directed link; unblock every link of every owner.
+  void Block(const NodeName& from, const NodeName& to) { blocked_["scenario"].insert({from, to}); }
   void Unblock() { blocked_.clear(); }
-  // Liveness phase: no partition, no loss, no far delays, no duplication.
-  void HealForever();
+  // Liveness phase: no baseline loss, no far delays, no duplication, and every owner's
+  // blocks and losses cleared except `keep`'s (the liveness phase's own isolation).
+  void HealForever(const std::string& keep);
+  bool Blocked(const Link& link) const;
 
  private:
-  void BlockBothWays(const std::vector<NodeName>& side_a, const std::vector<NodeName>& side_b);
-
   SimOptions options_;
   Rng rng_;
   std::vector<NodeName> nodes_;
-  std::set<std::pair<NodeName, NodeName>> blocked_;  // (from, to)
+  double far_delay_ = 0;
+  std::map<std::string, std::set<Link>> blocked_;
+  std::map<std::string, std::map<Link, double>> loss_;
   // Per directed link, its own upper bound on delay within [delay_min, delay_max]: some
   // links are fast and some slow, as across racks.
-  std::map<std::pair<NodeName, NodeName>, int64_t> link_delay_max_;
+  std::map<Link, int64_t> link_delay_max_;
 };
 
 }  // namespace cmcl::sim

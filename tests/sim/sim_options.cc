@@ -15,7 +15,83 @@ T Pick(Rng& rng, const std::vector<T>& choices) {
 
 }  // namespace
 
-SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, bool swarm) {
+const std::vector<NemesisKind>& AllNemeses() {
+  static const std::vector<NemesisKind> kinds = {
+      NemesisKind::kCrashRestart,      NemesisKind::kPause,      NemesisKind::kPartition,
+      NemesisKind::kFlappingPartition, NemesisKind::kOneWayLoss, NemesisKind::kFarDelay,
+      NemesisKind::kSwizzleClog,       NemesisKind::kClockDrift};
+  return kinds;
+}
+
+std::string NemesisName(NemesisKind kind) {
+  switch (kind) {
+    case NemesisKind::kCrashRestart:
+      return "crash_restart";
+    case NemesisKind::kPause:
+      return "pause";
+    case NemesisKind::kPartition:
+      return "partition";
+    case NemesisKind::kFlappingPartition:
+      return "flapping_partition";
+    case NemesisKind::kOneWayLoss:
+      return "one_way_loss";
+    case NemesisKind::kFarDelay:
+      return "far_delay";
+    case NemesisKind::kSwizzleClog:
+      return "swizzle_clog";
+    case NemesisKind::kClockDrift:
+      return "clock_drift";
+  }
+  return "?";
+}
+
+bool ParseNemesis(const std::string& name, NemesisKind& kind) {
+  for (const NemesisKind candidate : AllNemeses()) {
+    if (NemesisName(candidate) == name) {
+      kind = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+// Swarm: each nemesis on with probability 1/2 (at least one), each rate from a spread
+// that includes the gentle and the brutal end.
+void PickSwarmFaults(Rng& rng, SimOptions& options) {
+  options.nemeses.clear();
+  for (const NemesisKind kind : AllNemeses()) {
+    if (rng.Chance(1, 2)) {
+      options.nemeses.insert(kind);
+    }
+  }
+  if (options.nemeses.empty()) {
+    options.nemeses.insert(Pick(rng, AllNemeses()));
+  }
+  options.delay_max = Duration(Pick(rng, std::vector<int64_t>{5, 40, 150}));
+  options.loss = Pick(rng, std::vector<double>{0.0, 0.01, 0.05, 0.2});
+  options.duplication = Pick(rng, std::vector<double>{0.0, 0.02, 0.1});
+  options.delay_far = Pick(rng, std::vector<double>{0.002, 0.02, 0.1});
+  options.partition_interval_min = Duration(Pick(rng, std::vector<int64_t>{300, 1500, 5000}));
+  options.flap_period = Duration(Pick(rng, std::vector<int64_t>{50, 400, 1500}));
+  options.one_way_loss = Pick(rng, std::vector<double>{0.5, 0.9, 1.0});
+  options.clog_step = Duration(Pick(rng, std::vector<int64_t>{100, 500, 2000}));
+  options.clock_drift_max_ppm =
+      Pick(rng, std::vector<int64_t>{0, 100, options.clock_drift_max_ppm});
+  options.clock_change_interval = Duration(Pick(rng, std::vector<int64_t>{200, 3000, 10000}));
+  options.pause_interval_mean = Duration(Pick(rng, std::vector<int64_t>{1000, 8000, 20000}));
+  options.pause_max = Duration(Pick(rng, std::vector<int64_t>{100, 1500, 4000}));
+  options.crash_interval_mean = Duration(Pick(rng, std::vector<int64_t>{1000, 5000, 15000}));
+  options.downtime_max = Duration(Pick(rng, std::vector<int64_t>{100, 1000, 6000}));
+  options.disk_latency_max = Duration(Pick(rng, std::vector<int64_t>{1, 15, 200}));
+  options.clients = static_cast<int>(rng.Between(1, 5));
+}
+
+}  // namespace
+
+SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, bool swarm,
+                           const std::optional<std::set<NemesisKind>>& nemeses_override) {
   Rng rng = Rng(seed).Fork("options");
   SimOptions options;
   options.seed = seed;
@@ -28,20 +104,23 @@ SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, b
   Rng snapshots = Rng(seed).Fork("snapshots");  // Own stream: shifts no other draw.
   options.compact_every = Pick(snapshots, std::vector<uint64_t>{0, 20, 35, 50});
   options.compact_keep_entries = Pick(snapshots, std::vector<uint64_t>{0, 2, 10});
-  if (!swarm) {
-    return options;
+  // The liveness core leaves up to a minority of the voters faulty; drawn here so that
+  // the count is part of line 1. Half of the runs heal everything.
+  Rng core_rng = Rng(seed).Fork("options/core");
+  if (swarm) {
+    // Two members: an arbitrator unless allow_two_node_without_arbitrator (1 in 8);
+    // more members: an arbitrator in 1 run of 4, making the voter count even.
+    Rng arbitrator_rng = Rng(seed).Fork("options/arbitrator");
+    options.arbitrator =
+        options.members == 2 ? !arbitrator_rng.Chance(1, 8) : arbitrator_rng.Chance(1, 4);
+    PickSwarmFaults(rng, options);
   }
-  options.delay_max = Duration(Pick(rng, std::vector<int64_t>{5, 40, 150}));
-  options.loss = Pick(rng, std::vector<double>{0.0, 0.01, 0.05, 0.2});
-  options.duplication = Pick(rng, std::vector<double>{0.0, 0.02, 0.1});
-  options.delay_far = Pick(rng, std::vector<double>{0.0, 0.002, 0.02});
-  options.partitions = rng.Chance(3, 4);
-  options.partition_interval_min = Duration(Pick(rng, std::vector<int64_t>{300, 1500, 5000}));
-  options.crashes = rng.Chance(3, 4);
-  options.crash_interval_mean = Duration(Pick(rng, std::vector<int64_t>{1000, 5000, 15000}));
-  options.downtime_max = Duration(Pick(rng, std::vector<int64_t>{100, 1000, 6000}));
-  options.disk_latency_max = Duration(Pick(rng, std::vector<int64_t>{1, 15, 200}));
-  options.clients = static_cast<int>(rng.Between(1, 5));
+  const int voters = options.members + (options.arbitrator ? 1 : 0);
+  const int minority = (voters - 1) / 2;
+  options.outcasts = core_rng.Chance(1, 2) ? 0 : static_cast<int>(core_rng.Between(0, minority));
+  if (nemeses_override) {
+    options.nemeses = *nemeses_override;
+  }
   return options;
 }
 
@@ -49,17 +128,49 @@ std::string DescribeOptions(const SimOptions& o) {
   std::ostringstream out;
   out << "seed=" << o.seed << " nodes=" << o.members << (o.arbitrator ? "+arbitrator" : "")
       << " swarm=" << (o.swarm ? 1 : 0)
-      << " mutation=" << (o.mutation_name.empty() ? "none" : o.mutation_name)
-      << " node_timeout=" << o.node_timeout.count()
+      << " mutation=" << (o.mutation_name.empty() ? "none" : o.mutation_name) << " nemeses=";
+  std::string separator;
+  for (const NemesisKind kind : o.nemeses) {
+    out << separator << NemesisName(kind);
+    separator = ",";
+  }
+  if (o.nemeses.empty()) {
+    out << "none";
+  }
+  const auto on = [&](NemesisKind kind) { return o.nemeses.contains(kind); };
+  out << " node_timeout=" << o.node_timeout.count()
       << "ms heartbeat=" << o.heartbeat_interval.count() << "ms delay=" << o.delay_min.count()
       << ".." << o.delay_max.count() << "ms loss=" << o.loss << " dup=" << o.duplication
-      << " far=" << o.delay_far
-      << " partitions=" << (o.partitions ? o.partition_interval_min.count() : 0) << "ms"
-      << " crashes=" << (o.crashes ? o.crash_interval_mean.count() : 0) << "ms"
-      << " downtime<=" << o.downtime_max.count() << "ms disk<=" << o.disk_latency_max.count()
-      << "ms batch=" << o.entries_per_message_max << " compact=" << o.compact_every << "/keep"
-      << o.compact_keep_entries << " clients=" << o.clients << " faults=" << o.fault_phase.count()
-      << "ms liveness<=" << o.liveness_bound.count() << "ms";
+      << " drift<=" << o.clock_drift_max_ppm << "ppm";
+  if (on(NemesisKind::kClockDrift)) {
+    out << " drift_change~" << o.clock_change_interval.count() << "ms";
+  }
+  if (on(NemesisKind::kFarDelay)) {
+    out << " far=" << o.delay_far;
+  }
+  if (on(NemesisKind::kPartition)) {
+    out << " partition~" << o.partition_interval_min.count() << "ms";
+  }
+  if (on(NemesisKind::kFlappingPartition)) {
+    out << " flap~" << o.flap_period.count() << "ms";
+  }
+  if (on(NemesisKind::kOneWayLoss)) {
+    out << " one_way_loss=" << o.one_way_loss;
+  }
+  if (on(NemesisKind::kSwizzleClog)) {
+    out << " clog_step=" << o.clog_step.count() << "ms";
+  }
+  if (on(NemesisKind::kCrashRestart)) {
+    out << " crash~" << o.crash_interval_mean.count() << "ms downtime<=" << o.downtime_max.count()
+        << "ms";
+  }
+  if (on(NemesisKind::kPause)) {
+    out << " pause~" << o.pause_interval_mean.count() << "ms pause<=" << o.pause_max.count()
+        << "ms";
+  }
+  out << " disk<=" << o.disk_latency_max.count() << "ms batch=" << o.entries_per_message_max
+      << " compact=" << o.compact_every << "/keep" << o.compact_keep_entries << " clients=" << o.clients << " faults=" << o.fault_phase.count()
+      << "ms liveness<=" << o.liveness_bound.count() << "ms outcasts=" << o.outcasts;
   return out.str();
 }
 

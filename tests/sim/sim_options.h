@@ -2,20 +2,40 @@
 // rules 31 and 33).
 //
 // One uint64 seed picks every option through a forked stream, so a run is replayed by
-// its seed (and the flags that override options: --nodes, --swarm, --mutation). Without
-// --swarm the fault rates are fixed, moderate defaults and only the node count (unless
-// given) comes from the seed; with --swarm the seed also picks loss, duplication, delay,
-// partition and crash rates, some of them zero, so that rare combinations get explored.
+// its seed (and the flags that override options: --nodes, --swarm, --nemesis,
+// --mutation). Without --swarm the fault rates are fixed, moderate defaults, the
+// default nemeses are on and only the node count (unless given) comes from the seed;
+// with --swarm the seed also picks cluster size, arbitrator or not, which nemeses are on
+// and their rates, loss, duplication, delay and the clock drift bound, some of them
+// zero, so that rare combinations get explored (TigerBeetle's swarm testing).
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/raft/options.h"
 
 namespace cmcl::sim {
+
+// The fault kinds (nemesis.h has what each one does). Each is a named object the seed
+// turns on or off; --nemesis forces a set.
+enum class NemesisKind {
+  kCrashRestart,
+  kPause,
+  kPartition,
+  kFlappingPartition,
+  kOneWayLoss,
+  kFarDelay,
+  kSwizzleClog,
+  kClockDrift,
+};
+const std::vector<NemesisKind>& AllNemeses();
+std::string NemesisName(NemesisKind kind);
+bool ParseNemesis(const std::string& name, NemesisKind& kind);
 
 struct SimOptions {
   uint64_t seed = 0;
@@ -31,15 +51,36 @@ struct SimOptions {
   Duration delay_max = Duration(40);
   double loss = 0.02;
   double duplication = 0.02;
-  // A message held far beyond node_timeout (up to 3 x node_timeout).
-  double delay_far = 0.002;
-  // Partitions: a new partition (or a heal) every [partition_interval_min, 2x).
-  bool partitions = true;
-  Duration partition_interval_min = Duration(800);
 
-  // Crashes: each node crashes after an exponential-ish wait of mean crash_interval_mean
-  // and stays down for [downtime_min, downtime_max].
-  bool crashes = true;
+  std::set<NemesisKind> nemeses = {NemesisKind::kCrashRestart, NemesisKind::kPause,
+                                   NemesisKind::kPartition, NemesisKind::kFarDelay,
+                                   NemesisKind::kClockDrift};
+  // FarDelay: a message held far beyond node_timeout (up to 3 x node_timeout).
+  double delay_far = 0.002;
+  // Partition: a new partition (or a heal) every [partition_interval_min, 2x).
+  Duration partition_interval_min = Duration(800);
+  // FlappingPartition: a split that comes and goes every [flap_period, 2x) for a while.
+  Duration flap_period = Duration(400);
+  // OneWayLoss: a few directed links lose this fraction of their messages for a while.
+  double one_way_loss = 0.9;
+  // SwizzleClog: every clog_step, clog one more node's links (messages are held, not
+  // lost) until a random subset is clogged, then unclog them in random order.
+  Duration clog_step = Duration(500);
+
+  // Clocks: every node's clock has a random offset and a drift within
+  // +-clock_drift_max_ppm (DESIGN.md section 4's rho, 0.1% by default), fixed for the
+  // run; the ClockDrift nemesis re-draws each node's drift every
+  // [clock_change_interval / 2, 3/2 x) within the same bound.
+  int64_t clock_drift_max_ppm = 1000;
+  Duration clock_change_interval = Duration(3000);
+
+  // Pause: each node is stopped (SIGSTOP: no events processed, its clock runs, messages
+  // queue) after a mean of pause_interval_mean, for up to pause_max.
+  Duration pause_interval_mean = Duration(8000);
+  Duration pause_max = Duration(3000);
+
+  // CrashRestart: each node crashes after a mean of crash_interval_mean and stays down
+  // for [downtime_min, downtime_max].
   Duration crash_interval_mean = Duration(5000);
   Duration downtime_min = Duration(50);
   Duration downtime_max = Duration(4000);
@@ -58,23 +99,32 @@ struct SimOptions {
   Duration client_think_max = Duration(300);
   Duration client_retry_timeout = Duration(1500);
 
-  // Safety phase length, then the liveness phase: heal everything and require a leader
-  // and a newly acknowledged command within liveness_bound. The bound: messages held
-  // far drain within 3 x node_timeout; a restarted node refuses votes for node_timeout;
-  // a stale leader steps down within node_timeout (CheckQuorum); then each election
-  // round takes one randomized timeout in [1, 2) x node_timeout, and split PreVotes
-  // repeat with probability well below 1/2. 15 x node_timeout leaves room for several
-  // split rounds; over 4000 seeds the leader came within 3.2 s (median 0.4-1.1 s).
+  // Safety phase length, then the liveness phase: stop every nemesis, heal a quorum
+  // "core" (the seed may leave a minority crashed, paused or isolated, as TigerBeetle
+  // does) and require a leader and a newly acknowledged command within liveness_bound.
+  // The bound: messages held far drain within 3 x node_timeout; a restarted or resumed
+  // node refuses votes for node_timeout; a stale leader steps down within node_timeout
+  // (CheckQuorum); then each election round takes one randomized timeout in [1, 2) x
+  // node_timeout, stretched by at most 1 + clock drift (<= 1.01), and split PreVotes
+  // repeat with probability well below 1/2, also with only a bare majority in the core.
+  // 15 x node_timeout leaves room for several split rounds; over 4000 seeds (before
+  // pauses, clocks and cores) the leader came within 3.2 s (median 0.4-1.1 s). To the
+  // bound the run adds the time a lagging core member needs to catch up before a new
+  // command can commit (Simulation::CatchUpAllowance: one batch per round trip).
   Duration fault_phase = Duration(30'000);
   Duration liveness_bound = Duration(15'000);
 
   raft::Mutations mutations;
   std::string mutation_name;  // Empty for none.
   bool swarm = false;
+  // Liveness phase: how many voters stay faulty (at most a minority) and how.
+  int outcasts = 0;
 };
 
 // `members_override`: 2, 3, 5 or 7 (2 means two members plus an arbitrator).
-SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, bool swarm);
+// `nemeses_override`: the set --nemesis forces (the seed still picks the rates).
+SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, bool swarm,
+                           const std::optional<std::set<NemesisKind>>& nemeses_override = {});
 
 // The first line of a run: "seed=... nodes=..." and every derived option.
 std::string DescribeOptions(const SimOptions& options);

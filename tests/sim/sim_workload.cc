@@ -1,5 +1,7 @@
 // The workload (clients with at most one command outstanding, retrying with the same
 // sequence after a timeout, a redirect or an unknown outcome) and the liveness phase.
+#include <algorithm>
+#include <cstdint>
 #include <sstream>
 
 #include "tests/sim/simulation.h"
@@ -61,29 +63,63 @@ void Simulation::OnClientSend(size_t client) {
   if (slot.raft == nullptr) {
     return;  // The timeout retries elsewhere.
   }
-  raft::Command command{.client_id = state.id,
-                        .sequence = state.sequence,
-                        .payload = "set x" + std::to_string(state.sequence)};
-  Execute(*state.target, slot.raft->Propose(now_, std::move(command)));
+  Event propose = NodeEvent(EventKind::kPropose, *state.target, state.sequence);
+  propose.command = raft::Command{.client_id = state.id,
+                                  .sequence = state.sequence,
+                                  .payload = "set x" + std::to_string(state.sequence)};
+  Dispatch(propose);  // Queued if the node is paused.
 }
 
 void Simulation::OnHeal() {
   healed_ = true;
   healed_at_ = now_;
   acks_at_heal_ = checker_.acks();
-  network_->HealForever();
-  Trace("-", "heal", "partitions healed, loss stopped, every node restarted");
+  for (const std::unique_ptr<Nemesis>& nemesis : nemeses_) {
+    nemesis->Heal(*this);
+  }
+  network_->HealForever("liveness");
+  for (const Link& link : std::set<Link>(clogged_)) {
+    Unclog(link);
+  }
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (nodes_[i].raft == nullptr) {
       StartNode(i);
     }
+    ResumeNode(i);
   }
-  Schedule(now_ + options_.liveness_bound, GlobalEvent(EventKind::kLivenessDeadline));
+  PickOutcasts();
+  liveness_deadline_ = options_.liveness_bound + CatchUpAllowance();
+  Trace("-", "heal",
+        "nemeses stopped, loss stopped; outcasts:" + outcasts_ + "; deadline in " +
+            std::to_string(liveness_deadline_.count()) + "ms");
+  Schedule(now_ + liveness_deadline_, GlobalEvent(EventKind::kLivenessDeadline));
+}
+
+// A new command commits only once a majority holds the log up to it, so a core member
+// that lags L entries behind the longest core log must first catch up: at worst one
+// batch of entries_per_message_max per round trip (two network delays, the follower's
+// persist, and a heartbeat interval for a retransmission). With batch 1 and a long
+// partition that is tens of seconds, which no election-based bound covers.
+Duration Simulation::CatchUpAllowance() const {
+  uint64_t longest = 0;
+  uint64_t shortest = UINT64_MAX;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!outcast_[i] && nodes_[i].raft != nullptr) {
+      longest = std::max<uint64_t>(longest, nodes_[i].raft->last_index().value());
+      shortest = std::min<uint64_t>(shortest, nodes_[i].raft->last_index().value());
+    }
+  }
+  const uint64_t batches =
+      (longest - std::min(shortest, longest) + options_.entries_per_message_max - 1) /
+      options_.entries_per_message_max;
+  const int64_t round_trip = 2 * options_.delay_max.count() + options_.disk_latency_max.count() +
+                             options_.heartbeat_interval.count();
+  return Duration(static_cast<int64_t>(batches) * round_trip);
 }
 
 void Simulation::CheckLiveness() {
   for (const NodeSlot& slot : nodes_) {
-    if (slot.raft == nullptr || slot.raft->role() != Role::kLeader) {
+    if (slot.raft == nullptr || slot.paused || slot.raft->role() != Role::kLeader) {
       continue;
     }
     if (!result_.leader_after_heal_ms) {

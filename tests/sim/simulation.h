@@ -1,6 +1,7 @@
 // Simulation: the private parts of simulator.h, shared by simulator.cc (the event loop,
-// nodes, network and disk) and sim_workload.cc (clients and the liveness phase). Not for
-// use outside tests/sim.
+// nodes, network and disk), sim_faults.cc (the NemesisHost controls: crash, pause,
+// clocks, clogs) and sim_workload.cc (clients and the liveness phase). Not for use
+// outside tests/sim.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,11 +18,14 @@
 #include "cmcld/core/common/rng.h"
 #include "cmcld/core/raft/raft.h"
 #include "tests/sim/sim_disk.h"
+#include "tests/sim/nemesis.h"
+#include "tests/sim/sim_clock.h"
 #include "tests/sim/sim_network.h"
 #include "tests/sim/sim_options.h"
 #include "tests/sim/sim_state_machine.h"
 #include "tests/sim/simulator.h"
 #include "tests/sim/state_checker.h"
+#include "tests/sim/trace.h"
 
 namespace cmcl::sim::internal {
 using raft::Actions;
@@ -36,9 +41,8 @@ enum class EventKind {
   kDeliver,
   kWakeup,
   kPersistDone,
-  kCrash,
-  kRestart,
-  kPartition,
+  kNemesis,  // node = the nemesis's index, token = its tag.
+  kPropose,  // A client command queued at a paused node; token = its sequence.
   kClientSend,
   kClientTimeout,
   kHeal,
@@ -52,6 +56,7 @@ struct Event {
   uint64_t token = 0;  // Wakeup, incarnation or client token, by kind.
   uint64_t persist_id = 0;
   std::optional<Message> message;
+  std::optional<raft::Command> command;  // kPropose.
 };
 
 inline Event GlobalEvent(EventKind kind) {
@@ -81,7 +86,10 @@ struct NodeSlot {
   std::unique_ptr<Raft> raft;  // Null while crashed.
   uint64_t incarnation = 0;
   uint64_t wakeup_token = 0;
-  std::optional<Time> wakeup_at;
+  std::optional<Time> wakeup_at;  // Local time.
+  SimClock clock;                 // Survives crashes: it is the machine's clock.
+  bool paused = false;
+  std::vector<Event> queued;  // Deliveries, persist completions, proposals while paused.
   Role role = Role::kFollower;
   raft::Term term;
   raft::LogIndex commit_checked;  // Highest commit index the commitment check has seen.
@@ -94,12 +102,9 @@ struct ClientState {
   std::optional<size_t> target;
 };
 
-// One trace line: virtual time, node and event in fixed columns, then the detail.
-std::string Format(Time t, const std::string& node, const std::string& what,
-                   const std::string& detail);
 std::string DescribeMessage(const Message& message);
 
-class Simulation {
+class Simulation final : public NemesisHost {
  public:
   Simulation(const SimOptions& options, const std::function<void(const std::string&)>& trace);
   RunResult Run();  // Setup(), RunUntil(nullopt), Finish().
@@ -118,19 +123,49 @@ class Simulation {
   void HealNetwork();
   void Crash(const std::string& name);
   void Restart(const std::string& name);
+  void Pause(const std::string& name);
+  void Resume(const std::string& name);
+  Time LocalTime(const std::string& name) const;  // The node's clock, now.
+  size_t held() const { return held_.size(); }    // Messages on clogged links.
+
+  // NemesisHost (sim_faults.cc).
+  Time Now() const override { return now_; }
+  const std::vector<NodeName>& Names() const override { return names_; }
+  std::optional<size_t> LeaderIndex() const override;
+  bool IsRunning(size_t node) const override { return nodes_[node].raft != nullptr; }
+  bool IsPaused(size_t node) const override { return nodes_[node].paused; }
+  void CrashNode(size_t node) override;
+  void RestartNode(size_t node) override { StartNode(node); }
+  void PauseNode(size_t node) override;
+  void ResumeNode(size_t node) override;
+  void SetClockDrift(size_t node, int64_t drift_ppm) override;
+  void Clog(const Link& link) override;
+  void Unclog(const Link& link) override;
+  SimNetwork& Network() override { return *network_; }
+  void ScheduleNemesis(Time at, size_t nemesis, uint64_t tag) override;
+  void TraceNemesis(const std::string& node, const std::string& what,
+                    const std::string& detail) override {
+    Trace(node, what, detail);
+  }
 
  private:
-  void CrashNow(size_t node);
   void Schedule(Time at, Event event);
   void Trace(const std::string& node, const std::string& what, const std::string& detail);
   void Dispatch(const Event& event);
+  void DispatchGlobal(const Event& event);
   void Execute(size_t node, Actions actions);
   void ExecutePersist(size_t node, const raft::Persist& persist);
   void AfterCall(size_t node);
   void CheckCommitment(size_t leader);
   void Restore(size_t node, const raft::Snapshot& snapshot);
   void StartNode(size_t node);
-  void OnCrash(size_t node);
+  Time LocalNow(size_t node) { return nodes_[node].clock.Read(now_); }
+  void ScheduleWakeup(size_t node);
+  bool DeferIfPaused(const Event& event);
+  void SendMessage(size_t from, const Message& message);
+  void PickOutcasts();
+  bool CoreCanElect(const std::vector<bool>& outcast) const;
+  Duration CatchUpAllowance() const;
   void OnReply(const ClientReply& reply);
   void OnClientSend(size_t client);
   void RetryClient(size_t client, Duration after, std::optional<size_t> target);
@@ -146,7 +181,13 @@ class Simulation {
   Rng client_rng_;
   Rng disk_rng_;
   std::vector<raft::Voter> voters_;
+  std::vector<NodeName> names_;
   std::vector<NodeSlot> nodes_;
+  std::vector<std::unique_ptr<Nemesis>> nemeses_;
+  std::set<Link> clogged_;
+  std::vector<std::pair<Link, Message>> held_;  // Messages on clogged links, in send order.
+  std::vector<bool> outcast_;                   // Per node, from the liveness phase on.
+  std::string outcasts_;  // The liveness phase's faulty minority, for the deadline text.
   std::vector<ClientState> clients_;
   std::unique_ptr<SimNetwork> network_;
   std::map<std::pair<int64_t, uint64_t>, Event> queue_;
@@ -156,6 +197,7 @@ class Simulation {
   RunResult result_;
   bool healed_ = false;
   Time healed_at_;
+  Duration liveness_deadline_;  // liveness_bound + CatchUpAllowance().
   uint64_t acks_at_heal_ = 0;
   bool done_ = false;
 };

@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <sstream>
 
 #include "cmcld/core/common/check.h"
@@ -10,14 +11,6 @@
 
 namespace cmcl::sim {
 namespace internal {
-
-std::string Format(Time t, const std::string& node, const std::string& what,
-                   const std::string& detail) {
-  char line[96];
-  std::snprintf(line, sizeof line, "%7" PRId64 ".%03" PRId64 " %-5s %-12s ",
-                t.milliseconds() / 1000, t.milliseconds() % 1000, node.c_str(), what.c_str());
-  return line + detail;
-}
 
 std::string DescribeMessage(const Message& message) {
   std::ostringstream out;
@@ -49,7 +42,7 @@ Simulation::Simulation(const SimOptions& options,
       nemesis_rng_(root_.Fork("nemesis")),
       client_rng_(root_.Fork("clients")),
       disk_rng_(root_.Fork("disk")) {
-  result_.trace_hash = 0xcbf29ce484222325ULL;
+  result_.trace_hash = kTraceHashSeed;
   for (int i = 1; i <= options_.members; ++i) {
     voters_.push_back(
         raft::Voter{.name = NodeName("n" + std::to_string(i)), .role = config::NodeRole::kMember});
@@ -59,11 +52,15 @@ Simulation::Simulation(const SimOptions& options,
   }
   std::sort(voters_.begin(), voters_.end(),
             [](const raft::Voter& a, const raft::Voter& b) { return a.name < b.name; });
-  std::vector<NodeName> names;
   for (const raft::Voter& voter : voters_) {
-    names.push_back(voter.name);
+    names_.push_back(voter.name);
     NodeSlot slot;
     slot.name = voter.name;
+    // An arbitrary offset (no absolute time crosses the wire) and a fixed drift.
+    Rng clock_rng = root_.Fork("clock/" + voter.name.value());
+    const int64_t max = options_.clock_drift_max_ppm;
+    slot.clock = SimClock(Time(), Time::FromMilliseconds(clock_rng.Between(0, 1'000'000'000)),
+                          clock_rng.Between(-max, max));
     slot.disk.Format(raft::PersistedState{
         .hard_state = {.cluster_id = raft::ClusterId(0xc1u),
                        .node_id = raft::NodeId(root_.Fork("node_id/" + voter.name.value()).Next()),
@@ -73,7 +70,12 @@ Simulation::Simulation(const SimOptions& options,
         .entries = {}});
     nodes_.push_back(std::move(slot));
   }
-  network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names);
+  outcast_.assign(nodes_.size(), false);
+  network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names_);
+  for (const NemesisKind kind : options_.nemeses) {
+    nemeses_.push_back(
+        MakeNemesis(kind, options_, nemesis_rng_.Fork(NemesisName(kind)), nemeses_.size()));
+  }
   for (int i = 0; i < options_.clients; ++i) {
     clients_.push_back(ClientState{.id = raft::ClientId(static_cast<uint64_t>(i + 1)),
                                    .sequence = 1,
@@ -110,11 +112,22 @@ void Simulation::Schedule(Time at, Event event) {
 
 void Simulation::Trace(const std::string& node, const std::string& what,
                        const std::string& detail) {
-  const std::string line = Format(now_, node, what, detail);
-  for (const char c : line) {  // FNV-1a over every line and its newline.
-    result_.trace_hash = (result_.trace_hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  TraceColumns columns;
+  columns.node = node;
+  const std::optional<size_t> index = node == "-" ? std::nullopt : IndexOf(NodeName(node));
+  if (index) {
+    const NodeSlot& slot = nodes_[*index];
+    if (slot.raft == nullptr) {
+      columns.role = "down";
+      columns.term = std::to_string(slot.disk.durable().hard_state.term.value());
+    } else {
+      columns.role = std::string(raft::RoleName(slot.raft->role())) + (slot.paused ? "/p" : "");
+      columns.term = std::to_string(slot.raft->term().value());
+      columns.commit = std::to_string(slot.raft->commit_index().value());
+    }
   }
-  result_.trace_hash = (result_.trace_hash ^ '\n') * 0x100000001b3ULL;
+  const std::string line = FormatTraceLine(now_, columns, what, detail);
+  result_.trace_hash = HashTraceLine(result_.trace_hash, line);
   if (trace_) {
     trace_(line);
   }
@@ -129,15 +142,14 @@ RunResult Simulation::Run() {
 void Simulation::Setup() {
   Trace("-", "options", DescribeOptions(options_));
   for (size_t i = 0; i < nodes_.size(); ++i) {
+    std::ostringstream detail;
+    detail << "offset " << nodes_[i].clock.Peek(now_) << " drift " << nodes_[i].clock.drift_ppm()
+           << "ppm";
+    Trace(nodes_[i].name.value(), "clock", detail.str());
     StartNode(i);
-    if (options_.crashes) {
-      Rng rng = nemesis_rng_.Fork("crash/" + nodes_[i].name.value());
-      Schedule(now_ + Duration(rng.Between(0, 2 * options_.crash_interval_mean.count())),
-               NodeEvent(EventKind::kCrash, i));
-    }
   }
-  if (options_.partitions) {
-    Schedule(now_ + options_.partition_interval_min, GlobalEvent(EventKind::kPartition));
+  for (const std::unique_ptr<Nemesis>& nemesis : nemeses_) {
+    nemesis->Start(*this);
   }
   for (size_t c = 0; c < clients_.size(); ++c) {
     RetryClient(c, Duration(client_rng_.Between(0, options_.client_think_max.count())),
@@ -201,6 +213,10 @@ void Simulation::Isolate(const std::string& name) {
   }
 }
 
+Time Simulation::LocalTime(const std::string& name) const {
+  return nodes_.at(*IndexOf(NodeName(name))).clock.Peek(now_);
+}
+
 void Simulation::Block(const std::string& from, const std::string& to) {
   Trace("-", "block", from + ">" + to);
   network_->Block(NodeName(from), NodeName(to));
@@ -211,9 +227,13 @@ void Simulation::HealNetwork() {
   network_->Unblock();
 }
 
-void Simulation::Crash(const std::string& name) { CrashNow(*IndexOf(NodeName(name))); }
+void Simulation::Crash(const std::string& name) { CrashNode(*IndexOf(NodeName(name))); }
 
 void Simulation::Restart(const std::string& name) { StartNode(*IndexOf(NodeName(name))); }
+
+void Simulation::Pause(const std::string& name) { PauseNode(*IndexOf(NodeName(name))); }
+
+void Simulation::Resume(const std::string& name) { ResumeNode(*IndexOf(NodeName(name))); }
 
 void Simulation::Dispatch(const Event& event) {
   NodeSlot* slot = event.node < nodes_.size() ? &nodes_[event.node] : nullptr;
@@ -221,48 +241,48 @@ void Simulation::Dispatch(const Event& event) {
     case EventKind::kDeliver:
       if (slot->raft == nullptr) {
         Trace(slot->name.value(), "lost(down)", DescribeMessage(*event.message));
-        return;
+      } else if (healed_ && outcast_[*IndexOf(event.message->header.from)]) {
+        Trace(slot->name.value(), "lost(outcast)", DescribeMessage(*event.message));
+      } else if (!DeferIfPaused(event)) {
+        Trace(slot->name.value(), "deliver", DescribeMessage(*event.message));
+        Execute(event.node, slot->raft->Step(LocalNow(event.node), *event.message));
       }
-      Trace(slot->name.value(), "deliver", DescribeMessage(*event.message));
-      Execute(event.node, slot->raft->Step(now_, *event.message));
       return;
     case EventKind::kWakeup:
       if (slot->raft == nullptr || event.token != slot->wakeup_token) {
         return;
       }
-      slot->wakeup_at.reset();
-      Execute(event.node, slot->raft->Tick(now_));
+      slot->wakeup_at.reset();  // A paused node ticks on resume.
+      if (!slot->paused) {
+        Execute(event.node, slot->raft->Tick(LocalNow(event.node)));
+      }
       return;
     case EventKind::kPersistDone:
-      if (slot->raft == nullptr || event.token != slot->incarnation) {
+      if (slot->raft == nullptr || event.token != slot->incarnation || DeferIfPaused(event)) {
         return;
       }
       slot->disk.Sync(event.persist_id);
       Trace(slot->name.value(), "durable", "persist " + std::to_string(event.persist_id));
-      Execute(event.node, slot->raft->PersistCompleted(now_, event.persist_id));
+      Execute(event.node, slot->raft->PersistCompleted(LocalNow(event.node), event.persist_id));
       return;
-    case EventKind::kCrash:
-      OnCrash(event.node);
-      return;
-    case EventKind::kRestart:
-      if (slot->raft == nullptr) {
-        StartNode(event.node);
-      }
-      return;
-    case EventKind::kPartition:
+    case EventKind::kNemesis:
       if (!healed_) {
-        std::optional<NodeName> leader;
-        for (const NodeSlot& node : nodes_) {
-          if (node.raft != nullptr && node.raft->role() == Role::kLeader) {
-            leader = node.name;  // The last one listed if a stale leader lingers.
-          }
-        }
-        Trace("-", "partition", network_->ChangePartition(leader));
-        const int64_t min = options_.partition_interval_min.count();
-        Schedule(now_ + Duration(nemesis_rng_.Between(min, 2 * min)),
-                 GlobalEvent(EventKind::kPartition));
+        nemeses_[event.node]->Act(*this, event.token);
       }
       return;
+    case EventKind::kPropose:
+      if (slot->raft != nullptr && !DeferIfPaused(event)) {
+        Execute(event.node, slot->raft->Propose(LocalNow(event.node), *event.command));
+      }
+      return;
+    default:
+      DispatchGlobal(event);
+      return;
+  }
+}
+
+void Simulation::DispatchGlobal(const Event& event) {
+  switch (event.kind) {
     case EventKind::kClientSend:
       if (event.token == clients_[event.client].token) {
         OnClientSend(event.client);
@@ -279,10 +299,12 @@ void Simulation::Dispatch(const Event& event) {
     case EventKind::kLivenessDeadline:
       if (!done_) {
         result_.violation = "liveness: no leader acknowledging a new command within " +
-                            std::to_string(options_.liveness_bound.count()) +
-                            "ms after the faults healed";
+                            std::to_string(liveness_deadline_.count()) +
+                            "ms after the faults healed (outcasts:" + outcasts_ + ")";
       }
       return;
+    default:
+      CMCL_CHECK(false) << "node event in DispatchGlobal";
   }
 }
 
@@ -296,19 +318,9 @@ void Simulation::Execute(size_t node, Actions actions) {
     checker_.OnLogReset(slot.name, actions.restore->last_index, actions.restore->last_term,
                         slot.raft->log());
   }
-  for (Message& message : actions.sends) {
+  for (const Message& message : actions.sends) {
     checker_.OnSend(slot.name, message, slot.disk.durable());
-    const std::optional<size_t> to = IndexOf(message.header.to);
-    CMCL_CHECK(to.has_value()) << "send to unknown node " << message.header.to;
-    const std::vector<Duration> delays = network_->Route(message.header.from, message.header.to);
-    if (delays.empty()) {
-      Trace(slot.name.value(), "drop", DescribeMessage(message));
-    }
-    for (const Duration delay : delays) {
-      Event event = NodeEvent(EventKind::kDeliver, *to);
-      event.message = message;
-      Schedule(now_ + delay, std::move(event));
-    }
+    SendMessage(node, message);
   }
   if (actions.restore) {
     Restore(node, *actions.restore);
@@ -359,7 +371,8 @@ void Simulation::AfterCall(size_t node) {
   if (options_.compact_every > 0 &&
       raft.applied_index() >= raft.snapshot_index() + options_.compact_every) {
     CMCL_CHECK(slot.machine.applied == raft.applied_index()) << "state machine out of step";
-    Execute(node, slot.raft->Compact(now_, slot.machine.Encode()));  // Ends in AfterCall.
+    // Execute ends in AfterCall again, which then sees the compacted log.
+    Execute(node, slot.raft->Compact(LocalNow(node), slot.machine.Encode()));
     return;
   }
   if (raft.role() != slot.role || raft.term() != slot.term) {
@@ -375,15 +388,21 @@ void Simulation::AfterCall(size_t node) {
     slot.commit_checked = raft.commit_index();
     CheckCommitment(node);
   }
-  const Time wakeup = raft.NextWakeup();
+  ScheduleWakeup(node);
+}
+
+// The core's NextWakeup is in its local time; the queue runs in true time.
+void Simulation::ScheduleWakeup(size_t node) {
+  NodeSlot& slot = nodes_[node];
+  const Time wakeup = slot.raft->NextWakeup();
   if (wakeup == Time::FromMilliseconds(std::numeric_limits<int64_t>::max()) ||
       slot.wakeup_at == wakeup) {
     return;
   }
   slot.wakeup_at = wakeup;
   ++slot.wakeup_token;
-  Schedule(std::max(wakeup, now_ + Duration(1)),
-           NodeEvent(EventKind::kWakeup, node, slot.wakeup_token));
+  const Time at = std::max(slot.clock.TrueTimeFor(wakeup, now_), now_ + Duration(1));
+  Schedule(at, NodeEvent(EventKind::kWakeup, node, slot.wakeup_token));
 }
 
 void Simulation::CheckCommitment(size_t leader) {
@@ -453,9 +472,12 @@ void Simulation::StartNode(size_t node) {
   if (recovered->state.snapshot) {
     Restore(node, *recovered->state.snapshot);
   }
+  slot.paused = false;
+  slot.queued.clear();
   slot.raft = std::make_unique<Raft>(
       RaftOptionsFor(node), recovered->state,
-      root_.Fork("node/" + slot.name.value() + "/" + std::to_string(slot.incarnation)), now_);
+      root_.Fork("node/" + slot.name.value() + "/" + std::to_string(slot.incarnation)),
+      LocalNow(node));
   slot.role = slot.raft->role();
   slot.term = slot.raft->term();
   slot.commit_checked = raft::LogIndex(0);
@@ -468,31 +490,6 @@ void Simulation::StartNode(size_t node) {
          << " last=" << slot.raft->last_index();
   Trace(slot.name.value(), "start", detail.str());
   AfterCall(node);
-}
-
-void Simulation::CrashNow(size_t node) {
-  NodeSlot& slot = nodes_[node];
-  slot.raft.reset();
-  Rng rng = disk_rng_.Fork("crash/" + slot.name.value() + "/" + std::to_string(slot.incarnation));
-  Trace(slot.name.value(), "crash", slot.disk.Crash(rng));
-}
-
-void Simulation::OnCrash(size_t node) {
-  NodeSlot& slot = nodes_[node];
-  if (healed_) {
-    return;
-  }
-  Rng rng =
-      nemesis_rng_.Fork("crash/" + slot.name.value() + "/" + std::to_string(slot.incarnation));
-  if (slot.raft != nullptr) {
-    CrashNow(node);
-    const Duration down =
-        Duration(rng.Between(options_.downtime_min.count(), options_.downtime_max.count()));
-    Schedule(now_ + down, NodeEvent(EventKind::kRestart, node));
-  }
-  const int64_t mean = options_.crash_interval_mean.count();
-  Schedule(now_ + Duration(rng.Between(mean / 2, mean * 3 / 2)),
-           NodeEvent(EventKind::kCrash, node));
 }
 
 }  // namespace internal

@@ -1,22 +1,25 @@
 // Simulator: one deterministic run of N unmodified raft::Raft cores (STYLE.md rules
 // 30-35; TigerBeetle's VOPR).
 //
-// A single-threaded event queue keyed by (virtual time, sequence number) drives
-// everything: message deliveries from SimNetwork, node timers (each node's NextWakeup),
-// disk completions, crashes and restarts, partition changes and client commands. Each
-// Actions batch is executed in the order actions.h prescribes: the persist is submitted
-// to the node's SimDisk (a byte file of checksummed records, synced after a delay, in
-// order; a crash loses what is not synced and may leave a torn tail, which the core's
-// storage recovery truncates at restart), then sends, a snapshot restore, applies and
-// replies. Nodes compact every compact_every applied entries (from the seed), so lagging
-// and restarted nodes catch up by InstallSnapshot. The StateChecker runs after every event.
+// A single-threaded event queue keyed by (true simulated time, sequence number) drives
+// everything: message deliveries from SimNetwork, node timers (each node's NextWakeup,
+// read on the node's own SimClock and converted back to true time), disk completions,
+// the nemeses' actions (nemesis.h) and client commands. A node's core is always given
+// its own clock's reading as `now`. Each Actions batch is executed in the order
+// actions.h prescribes: the persist is submitted to the node's SimDisk (a byte file of
+// checksummed records, synced after a delay, in order; a crash loses what is not synced
+// and may leave a torn tail, which the core's storage recovery truncates at restart),
+// then sends, a snapshot restore, applies and replies. Nodes compact every
+// compact_every applied entries (from the seed), so lagging and restarted nodes catch
+// up by InstallSnapshot. The StateChecker runs after every event.
 //
-// A run is a safety phase with faults, then a liveness phase: every partition heals,
-// loss and duplication stop, crashed nodes restart, and within liveness_bound there
-// must be a leader that has acknowledged a new client command and applied everything
-// acknowledged so far. The run records a trace (one fixed-column line per event,
-// stamped with virtual time) and its FNV-1a hash; the hash is a function of the seed
-// and options only.
+// A run is a safety phase with the seed's nemeses, then a liveness phase: every nemesis
+// heals, loss and duplication stop, and the seed may leave a minority of voters
+// crashed, paused or isolated for good (a core that can still elect a leader stays).
+// Within liveness_bound (plus the time a lagging core member needs to catch up, see
+// CatchUpAllowance) there must be a leader that has acknowledged a new client command
+// and applied everything acknowledged so far. The run records a trace (trace.h) and its
+// FNV-1a hash; the hash is a function of the seed and options only.
 #pragma once
 
 #include <cstdint>
