@@ -39,12 +39,19 @@ struct Flags {
 };
 
 char g_replay[512];  // Printed if the core aborts on a CMCL_CHECK mid-run.
+// With a mutation on, the core's own CMCL_CHECK tripping is a catch like any checker's:
+// exit 1 (as for a violation) rather than die by SIGABRT, so the mutation CTests can
+// read the replay line. Without one, the abort goes on (a core dump helps).
+volatile std::sig_atomic_t g_mutation_active = 0;
 
 void OnAbort(int) {
   const char prefix[] = "\ncmcl-sim: aborted; replay: ";
   (void)!write(2, prefix, sizeof prefix - 1);
   (void)!write(2, g_replay, std::strlen(g_replay));
   (void)!write(2, "\n", 1);
+  if (g_mutation_active) {
+    _exit(1);
+  }
 }
 
 [[noreturn]] void Usage(const std::string& error) {
@@ -169,6 +176,7 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
   SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm, flags.nemeses);
   if (!flags.mutation.empty()) {
     options.mutation_name = flags.mutation;
+    g_mutation_active = 1;
     if (!cmcl::sim::SetMutation(flags.mutation, options.mutations)) {
       Usage("unknown mutation '" + flags.mutation + "' (see --list-mutations)");
     }

@@ -136,10 +136,10 @@ void Simulation::SendMessage(size_t from, const Message& message) {
 // possible until the other member returns; that is Raft, not a bug, so the liveness
 // phase never picks such a core.
 bool Simulation::CoreCanElect(const std::vector<bool>& outcast) const {
+  // Last term and index of the whole log, snapshot included (logs are compacted).
   const auto last = [&](size_t i) {
-    const std::vector<raft::Entry>& log = nodes_[i].raft->log();
-    return std::make_pair(log.empty() ? raft::Term(0) : log.back().term,
-                          raft::LogIndex(log.size()));
+    const Raft& raft = *nodes_[i].raft;
+    return std::make_pair(raft.last_term(), raft.last_index());
   };
   std::pair<raft::Term, raft::LogIndex> best;
   for (size_t i = 0; i < nodes_.size(); ++i) {

@@ -96,6 +96,7 @@ class Raft {
   LogIndex applied_index() const { return applied_; }
   LogIndex durable_index() const { return durable_index_; }
   LogIndex last_index() const { return LastIndex(); }
+  Term last_term() const { return LastTerm(); }  // The snapshot's term when the log is empty.
   // The retained log: entries first_index() .. last_index() (empty if they are equal+1).
   LogIndex first_index() const { return FirstIndex(); }
   const std::vector<Entry>& log() const { return log_; }
