@@ -167,6 +167,7 @@ class Raft {
   bool QuorumActive() const;
   void SendAppend(const NodeName& to);
   void BroadcastAppend();
+  bool FollowSender(const Header& header, LogIndex rejected_index);
   void HandleAppendRequest(const Header& header, const AppendRequest& request);
   void HandleAppendResponse(const Header& header, const AppendResponse& response);
   void HandleInstallSnapshot(const Header& header, const InstallSnapshot& request);

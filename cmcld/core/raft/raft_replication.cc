@@ -74,16 +74,18 @@ void Raft::SendAppend(const NodeName& to) {
   Send(to, std::move(request), term_);
 }
 
-void Raft::HandleAppendRequest(const Header& header, const AppendRequest& request) {
+// Figure 2, AppendEntries receiver rule 1, for AppendEntries and InstallSnapshot alike:
+// "Reply false if term < currentTerm", which tells a stale leader our term so that it
+// steps down; otherwise the sender is the leader of its term, and we follow it.
+// Returns false when the sender was refused.
+bool Raft::FollowSender(const Header& header, LogIndex rejected_index) {
   if (header.term < term_) {
-    // Figure 2, AppendEntries receiver: "1. Reply false if term < currentTerm", which
-    // tells the stale leader our term so that it steps down.
     AppendResponse refusal;
-    refusal.rejected_index = request.prev_log_index;
+    refusal.rejected_index = rejected_index;
     refusal.last_index = LastIndex();
     refusal.node_id = node_id_;
     Send(header.from, refusal, term_);
-    return;
+    return false;
   }
   CMCL_CHECK(!(role_ == Role::kLeader && header.term == term_))
       << "two leaders in term " << term_ << ": " << options_.self << " and " << header.from;
@@ -92,6 +94,13 @@ void Raft::HandleAppendRequest(const Header& header, const AppendRequest& reques
   }
   leader_heard_at_ = now_;
   ResetElectionTimer();
+  return true;
+}
+
+void Raft::HandleAppendRequest(const Header& header, const AppendRequest& request) {
+  if (!FollowSender(header, request.prev_log_index)) {
+    return;
+  }
   const bool success = AppendEntries(request);
   AppendResponse response;
   response.success = success;
@@ -181,21 +190,9 @@ void Raft::HandleAppendResponse(const Header& header, const AppendResponse& resp
 
 void Raft::HandleInstallSnapshot(const Header& header, const InstallSnapshot& request) {
   const Snapshot& snapshot = request.snapshot;
-  if (header.term < term_) {
-    AppendResponse refusal;  // As for a stale AppendRequest: tells the sender our term.
-    refusal.rejected_index = snapshot.last_index;
-    refusal.last_index = LastIndex();
-    refusal.node_id = node_id_;
-    Send(header.from, refusal, term_);
+  if (!FollowSender(header, snapshot.last_index)) {
     return;
   }
-  CMCL_CHECK(!(role_ == Role::kLeader && header.term == term_))
-      << "two leaders in term " << term_ << ": " << options_.self << " and " << header.from;
-  if (header.term > term_ || role_ != Role::kFollower || leader_ != header.from) {
-    BecomeFollower(header.term, header.from);
-  }
-  leader_heard_at_ = now_;
-  ResetElectionTimer();
   // Thesis 5.1: a snapshot that does not go beyond what this node has committed brings
   // nothing new (it is a delayed or duplicated one); every entry up to it is committed
   // here and matches, so acknowledging its last index is true.
