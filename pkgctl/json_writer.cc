@@ -1,8 +1,7 @@
 #include "pkgctl/json_writer.h"
 
-#include <cstdio>
-
 #include "cmcld/core/common/check.h"
+#include "cmcld/core/common/json.h"
 
 namespace cmcl::pkgctl {
 
@@ -17,37 +16,7 @@ void JsonWriter::BeforeValue() {
   }
 }
 
-void JsonWriter::Escaped(std::string_view text) {
-  out_ += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out_ += "\\\"";
-        break;
-      case '\\':
-        out_ += "\\\\";
-        break;
-      case '\n':
-        out_ += "\\n";
-        break;
-      case '\r':
-        out_ += "\\r";
-        break;
-      case '\t':
-        out_ += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
-          out_ += buffer;
-        } else {
-          out_ += c;
-        }
-    }
-  }
-  out_ += '"';
-}
+void JsonWriter::Escaped(std::string_view text) { AppendJsonString(out_, text); }
 
 JsonWriter& JsonWriter::BeginObject() {
   BeforeValue();

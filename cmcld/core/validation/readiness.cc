@@ -4,6 +4,7 @@
 #include <string_view>
 #include <utility>
 
+#include "cmcld/core/common/json.h"
 #include "cmcld/core/validation/validate.h"
 
 namespace cmcl::validation {
@@ -35,46 +36,12 @@ std::vector<NodeName> AllBut(const std::vector<NodeName>& nodes,
   return others;
 }
 
-void AppendJsonString(std::string& out, const std::string& text) {
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          constexpr std::string_view kHex = "0123456789abcdef";
-          const auto byte = static_cast<unsigned char>(c);
-          out += "\\u00";
-          out += kHex[byte >> 4];
-          out += kHex[byte & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 void AppendViolations(std::string& out, const std::vector<Violation>& violations) {
   out += '[';
   for (size_t i = 0; i < violations.size(); ++i) {
     if (i > 0) out += ',';
     out += "{\"code\":";
-    AppendJsonString(out, std::string(ViolationCodeName(violations[i].code)));
+    AppendJsonString(out, ViolationCodeName(violations[i].code));
     out += ",\"message\":";
     AppendJsonString(out, violations[i].message);
     out += '}';
