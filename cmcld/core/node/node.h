@@ -1,0 +1,172 @@
+// Node: one cmcld's whole core (DESIGN.md section 2): Raft with leases, the replicated
+// ClusterState, the node agent that drives this node's guests, and — while this node
+// is the leader — the coordinator that places virtual resources. Pure: inputs in,
+// NodeActions out; the caller (io/ or the simulator) performs them.
+//
+// Node agent (DESIGN.md section 4, F3-F4 and "After a restart or a fence"):
+//  * Nothing happens to guests before Attach() told the node what its guard holds (the
+//    guard outlives cmcld). The node then asks the driver for the status of every
+//    registered guest and starts nothing until it holds a grant and applied >= c. Then a
+//    running guest it owns at the current epoch is adopted; a running guest it does not
+//    own is killed (reported `stray` if it will not die); an owned guest that is not
+//    running is reported (`fenced` if a fence stopped it, else `failed`).
+//  * A guest is started only if F3 holds: now + fence_timeout < lease_end, applied >= c,
+//    the guard acknowledged its registration and a deadline later than now +
+//    fence_timeout, and the applied state names this node the owner at the current
+//    epoch (and no release is requested).
+//  * At lease_end - fence_timeout the node fences: kills every guest it runs (F4). Every
+//    change of lease_end is pushed to the guard (SetDeadline), forward only, except the
+//    shortening that arming asks for; armed(F) is reported once the guard acknowledged.
+//  * Reports (started, halted, failed, fenced, stray, armed) are batched into commands
+//    of the node's own client, forwarded to the leader, and retried with the same
+//    sequence until applied (at most once, thesis 6.3).
+//
+// Coordinator (leader only, after its no-op is applied, N1): keeps every configured
+// resource assigned to an up member. A resource is (re)assigned only when it is free
+// (never assigned, or its owner reported it stopped for certain at its epoch) or when its
+// owner's lease has *certainly* expired (Raft::CertainExpiry with ClusterState::WaitFor,
+// L4/N2). An assignment that takes a resource from a node that did not release it names
+// that node in Command::revokes (L3). Coordinator commands are proposed on this node
+// only, one at a time, and never retried elsewhere: a decision is only good for the
+// state it was made from (AssignOp carries the epoch it replaces, compare-and-set).
+//
+// Order rule (extends raft/actions.h): raft actions first (persist, sends, restore,
+// applies, replies), then guard requests, then guest actions. A guest starts only from
+// the applied state, which is committed and durable here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cmcld/core/common/rng.h"
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/node/cluster_state.h"
+#include "cmcld/core/raft/raft.h"
+
+namespace cmcl::node {
+
+// Known bugs the simulator switches on (tests/sim only; raft and lease ones live in
+// RaftOptions).
+struct NodeMutations {
+  bool start_without_min_applied = false;  // F3 without applied >= c.
+  bool guard_not_rearmed = false;          // Arm: armed(F) reported, guard left at D.
+};
+
+struct NodeOptions {
+  raft::RaftOptions raft;  // Its lease_mutations and drift bound included.
+  // F4: how long a fence may take; guests are killed this long before lease_end.
+  Duration fence_timeout = std::chrono::milliseconds(500);
+  // The virtual resources the coordinator keeps placed (issue 6; packages in issue 7).
+  std::vector<PackageName> resources;
+  ClusterState::Options state;
+  NodeMutations mutations;
+};
+
+// --- What the guard holds and is asked ---------------------------------------------
+
+struct GuestRef {
+  PackageName resource;
+  LogIndex epoch;
+  friend auto operator<=>(const GuestRef&, const GuestRef&) = default;
+};
+
+// What the guard reports when cmcld (re)attaches: its deadline (local clock; nullopt if
+// never armed) and the guests registered with it, with whether it fenced them.
+struct GuardState {
+  std::optional<Time> deadline;
+  std::vector<GuestRef> registered;
+  bool fenced = false;  // The deadline passed and the guard killed the registered guests.
+};
+
+struct SetDeadline {
+  Time deadline;               // lease_end - fence_timeout, local clock.
+  bool allow_earlier = false;  // Only for arming (DESIGN.md section 4).
+};
+struct Register {
+  GuestRef guest;
+};
+struct Unregister {
+  PackageName resource;
+};
+struct GuardRequest {
+  uint64_t id = 0;  // 1, 2, 3 ... per Node; GuardAcked(id) acknowledges it and all before.
+  std::variant<SetDeadline, Register, Unregister> request;
+};
+
+// --- Guests ------------------------------------------------------------------------
+
+enum class GuestVerb : uint8_t { kStart, kStop, kKill, kStatus };
+std::string_view GuestVerbName(GuestVerb verb);
+
+// Run the driver (or the run/halt script) for `guest`. Each action is answered by one
+// GuestReported with the same guest.
+struct GuestAction {
+  GuestRef guest;
+  GuestVerb verb = GuestVerb::kStatus;
+};
+
+enum class GuestStatus : uint8_t {
+  kRunning,  // start succeeded, or status says running.
+  kStopped,  // stop/kill succeeded, or status says stopped.
+  kFailed,   // start failed (stopped for certain) — issue 7 refines run failures.
+  kUnknown,  // kill did not see it stop, or status could not tell.
+};
+
+struct LogLine {
+  bool critical = false;
+  std::string text;
+};
+
+struct NodeActions {
+  raft::Actions raft;
+  std::vector<GuardRequest> guard;
+  std::vector<GuestAction> guests;
+  std::vector<LogLine> log;
+};
+
+class Node {
+ public:
+  // `state` as storage recovered it; the ClusterState is restored from its snapshot.
+  Node(NodeOptions options, raft::PersistedState state, Rng rng, Time now);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // The guard's state at (re)attach. Call once, right after construction.
+  NodeActions Attach(Time now, const GuardState& guard);
+  NodeActions Step(Time now, const raft::Message& message);
+  NodeActions Tick(Time now);
+  // A client command (its payload an encoded OpBatch). Replies come in raft.replies.
+  NodeActions Propose(Time now, raft::Command command);
+  NodeActions PersistCompleted(Time now, uint64_t up_to);
+  NodeActions GuardAcked(Time now, uint64_t id);
+  NodeActions GuestReported(Time now, const GuestRef& guest, GuestVerb verb, GuestStatus status);
+  // Snapshot the ClusterState and compact the log (raft::Raft::Compact).
+  NodeActions Compact(Time now);
+  Time NextWakeup() const;
+
+  const raft::Raft& raft() const { return *raft_; }
+  const ClusterState& state() const { return state_; }
+  const NodeName& self() const { return options_.raft.self; }
+  // Checker B (DESIGN.md section 7): the applied state names this node R's owner at the
+  // current epoch, its lease is valid and applied >= c.
+  bool HasAuthority(const PackageName& resource, Time now) const;
+  // Guests this node believes it runs (starting, running, stopping or being killed).
+  std::vector<GuestRef> LocalGuests() const;
+
+ private:
+  // ... implementation state (node.cc).
+  NodeActions Finish(raft::Actions raft_actions);
+
+  NodeOptions options_;
+  std::unique_ptr<raft::Raft> raft_;
+  ClusterState state_;
+  NodeActions pending_;
+};
+
+}  // namespace cmcl::node
