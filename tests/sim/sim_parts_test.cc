@@ -1,0 +1,264 @@
+// The simulator's new parts as specifications: the simulated guard (sim_guard.h), the
+// physical guests of a node (sim_host.h) and the exclusivity checker
+// (exclusivity_checker.h). No cluster and no core: each piece alone.
+#include <gtest/gtest.h>
+
+#include "tests/sim/exclusivity_checker.h"
+#include "tests/sim/sim_guard.h"
+#include "tests/sim/sim_host.h"
+
+namespace cmcl::sim {
+namespace {
+
+using node::GuardRequest;
+using node::GuestAction;
+using node::GuestRef;
+using node::GuestStatus;
+using node::GuestVerb;
+
+Time T(int64_t ms) { return Time::FromMilliseconds(ms); }
+PackageName R(const std::string& name) { return PackageName(name); }
+GuestRef Guest(const std::string& resource, uint64_t epoch) {
+  return GuestRef{.resource = R(resource), .epoch = raft::LogIndex(epoch)};
+}
+
+GuardRequest Deadline(uint64_t id, int64_t local_ms, bool allow_earlier = false) {
+  return GuardRequest{
+      .id = id,
+      .request = node::SetDeadline{.deadline = T(local_ms), .allow_earlier = allow_earlier}};
+}
+GuardRequest Register(uint64_t id, const GuestRef& guest) {
+  return GuardRequest{.id = id, .request = node::Register{.guest = guest}};
+}
+
+// Runs a guard and its host until true time `until`, event by event, as the simulator
+// does; returns the acknowledgements.
+std::vector<SimGuard::Ack> RunGuard(SimGuard& guard, SimHost& host, const SimClock& clock,
+                                    Time& now, Time until) {
+  std::vector<SimGuard::Ack> acks;
+  for (;;) {
+    std::optional<Time> next = guard.NextEvent(clock, now);
+    const std::optional<Time> host_next = host.NextEvent();
+    if (host_next && (!next || *host_next < *next)) {
+      next = host_next;
+    }
+    if (!next || *next > until) {
+      now = until;
+      return acks;
+    }
+    now = *next;
+    for (const SimGuard::Ack& ack : guard.Advance(now, clock.Peek(now), host)) {
+      acks.push_back(ack);
+    }
+    host.Advance(now, 1);
+  }
+}
+
+SimHost::Options HostOptions() {
+  return SimHost::Options{.action_latency_max = Duration(20), .fence_timeout = Duration(500)};
+}
+
+TEST(SimGuard, FencesAtItsDeadlineOnTheNodesClockWithNoCoreAttached) {
+  // Arrange: a node whose clock reads 10'000 at true 0 and runs 0.1% fast; a running
+  // guest registered with a deadline at local 12'000 (true ~1'998).
+  const SimClock clock(T(0), T(10'000), 1000);
+  SimHost host(HostOptions(), Rng(1));
+  SimGuard guard(SimGuard::Options{}, Rng(2));
+  Time now = T(0);
+  host.Submit(now, 1, GuestAction{.guest = Guest("r1", 5), .verb = GuestVerb::kStart});
+  guard.Submit(now, 1, {Deadline(1, 12'000), Register(2, Guest("r1", 5))});
+
+  // Act: nobody talks to the guard any more (cmcld crashed).
+  RunGuard(guard, host, clock, now, T(1'990));
+  const bool held_before = host.Holds(R("r1"));
+  RunGuard(guard, host, clock, now, clock.TrueTimeFor(T(12'000), T(0)) + Duration(499));
+
+  // Assert: alive until the deadline, dead within fence_timeout after it.
+  EXPECT_TRUE(held_before);
+  EXPECT_FALSE(host.Holds(R("r1")));
+  EXPECT_TRUE(guard.fenced());
+  EXPECT_TRUE(guard.State().fenced);
+  EXPECT_EQ(guard.fences(), 1u);
+}
+
+TEST(SimGuard, AppliesRequestsInOrderAfterALatencyAndAcknowledgesEachOne) {
+  const SimClock clock(T(0), T(0), 0);
+  SimHost host(HostOptions(), Rng(1));
+  SimGuard guard(SimGuard::Options{.ipc_latency_max = Duration(3)}, Rng(3));
+  Time now = T(0);
+  guard.Submit(now, 7, {Deadline(1, 5'000), Register(2, Guest("r1", 3)), Deadline(3, 6'000)});
+
+  const std::vector<SimGuard::Ack> acks = RunGuard(guard, host, clock, now, T(100));
+
+  ASSERT_EQ(acks.size(), 3u);
+  EXPECT_EQ(acks[0].id, 1u);
+  EXPECT_EQ(acks[2].id, 3u);
+  EXPECT_EQ(acks[2].incarnation, 7u);
+  EXPECT_EQ(guard.deadline(), T(6'000));
+  EXPECT_EQ(guard.registered().at(R("r1")), raft::LogIndex(3));
+}
+
+TEST(SimGuard, NeverMovesItsDeadlineBackUnlessArmingAllowsIt) {
+  const SimClock clock(T(0), T(0), 0);
+  SimHost host(HostOptions(), Rng(1));
+  SimGuard guard(SimGuard::Options{}, Rng(4));
+  Time now = T(0);
+
+  guard.Submit(now, 1, {Deadline(1, 9'000), Deadline(2, 4'000)});
+  RunGuard(guard, host, clock, now, T(50));
+  const std::optional<Time> after_earlier = guard.deadline();
+  guard.Submit(now, 1, {Deadline(3, 4'000, /*allow_earlier=*/true)});
+  RunGuard(guard, host, clock, now, T(100));
+
+  EXPECT_EQ(after_earlier, T(9'000));
+  EXPECT_EQ(guard.deadline(), T(4'000));
+}
+
+TEST(SimGuard, KillsAGuestRegisteredAfterItsDeadlinePassed) {
+  const SimClock clock(T(0), T(0), 0);
+  SimHost host(HostOptions(), Rng(1));
+  SimGuard guard(SimGuard::Options{}, Rng(5));
+  Time now = T(0);
+  guard.Submit(now, 1, {Deadline(1, 100)});
+  RunGuard(guard, host, clock, now, T(200));
+
+  host.Submit(now, 1, GuestAction{.guest = Guest("r2", 9), .verb = GuestVerb::kStart});
+  guard.Submit(now, 1, {Register(2, Guest("r2", 9))});
+  RunGuard(guard, host, clock, now, T(200 + 3 + 500));
+
+  EXPECT_FALSE(host.Holds(R("r2")));
+  EXPECT_TRUE(guard.fenced());
+}
+
+TEST(SimGuard, ANodeCrashWipesItsDeadlineAndRegistrations) {
+  const SimClock clock(T(0), T(0), 0);
+  SimHost host(HostOptions(), Rng(1));
+  SimGuard guard(SimGuard::Options{}, Rng(6));
+  Time now = T(0);
+  guard.Submit(now, 1, {Deadline(1, 1'000), Register(2, Guest("r1", 1))});
+  RunGuard(guard, host, clock, now, T(50));
+
+  guard.Crash();
+
+  const node::GuardState state = guard.State();
+  EXPECT_FALSE(state.deadline.has_value());
+  EXPECT_TRUE(state.registered.empty());
+  EXPECT_FALSE(state.fenced);
+  EXPECT_FALSE(guard.NextEvent(clock, now).has_value());
+}
+
+TEST(SimHost, AGuestHoldsItsResourceFromTheStartsIssueUntilItsStopCompletes) {
+  SimHost host(HostOptions(), Rng(7));
+
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStart});
+  const bool held_at_issue = host.Holds(R("r1"));
+  const std::vector<SimHost::Report> started = host.Advance(T(20), 1);
+  host.Submit(T(20), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStop});
+  const bool held_while_stopping = host.Holds(R("r1"));
+  const std::vector<SimHost::Report> stopped = host.Advance(T(40), 1);
+
+  EXPECT_TRUE(held_at_issue);
+  EXPECT_EQ(host.held().size(), 0u);
+  EXPECT_TRUE(held_while_stopping);
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].status, GuestStatus::kRunning);
+  EXPECT_EQ(started[0].guest, Guest("r1", 4));
+  ASSERT_EQ(stopped.size(), 1u);
+  EXPECT_EQ(stopped[0].verb, GuestVerb::kStop);
+  EXPECT_EQ(stopped[0].status, GuestStatus::kStopped);
+}
+
+TEST(SimHost, ADaemonCrashDropsTheReportButTheStartedGuestRunsAndStatusSeesIt) {
+  SimHost host(HostOptions(), Rng(8));
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStart});
+
+  const std::vector<SimHost::Report> lost = host.Advance(T(20), /*live_incarnation=*/2);
+  host.Submit(T(20), 2, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStatus});
+  const std::vector<SimHost::Report> status = host.Advance(T(40), 2);
+
+  EXPECT_TRUE(lost.empty());
+  EXPECT_EQ(host.reports_dropped(), 1u);
+  EXPECT_TRUE(host.Holds(R("r1")));
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].status, GuestStatus::kRunning);
+}
+
+TEST(SimHost, AKillCompletesWithinTheFenceTimeout) {
+  SimHost host(HostOptions(), Rng(9));
+  for (int i = 0; i < 50; ++i) {
+    host.Submit(T(0), 1,
+                GuestAction{.guest = Guest("r" + std::to_string(i), 1), .verb = GuestVerb::kStart});
+    host.Submit(T(0), 1,
+                GuestAction{.guest = Guest("r" + std::to_string(i), 1), .verb = GuestVerb::kKill});
+  }
+
+  host.Advance(T(499), 1);
+
+  EXPECT_TRUE(host.held().empty());
+}
+
+TEST(SimHost, AnOldStopDoesNotEndANewerStartOfTheSameResource) {
+  SimHost host(HostOptions(), Rng(10));
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStart});
+  host.Submit(T(1), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStop});
+  host.Submit(T(2), 1, GuestAction{.guest = Guest("r1", 9), .verb = GuestVerb::kStart});
+
+  host.Advance(T(100), 1);
+
+  ASSERT_TRUE(host.Holds(R("r1")));
+  EXPECT_EQ(host.held().at(R("r1")).epoch, raft::LogIndex(9));
+}
+
+TEST(SimHost, ANodeCrashKillsEveryGuestAndLosesEveryActionInFlight) {
+  SimHost host(HostOptions(), Rng(11));
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStart});
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r2", 5), .verb = GuestVerb::kStart});
+
+  host.Crash();
+
+  EXPECT_TRUE(host.held().empty());
+  EXPECT_FALSE(host.NextEvent().has_value());
+}
+
+ExclusivityChecker::Claim Claim(const std::string& node, const std::string& resource,
+                                uint64_t epoch) {
+  return ExclusivityChecker::Claim{.node = NodeName(node),
+                                   .resource = R(resource),
+                                   .epoch = raft::LogIndex(epoch),
+                                   .local_now = T(1000),
+                                   .since = std::nullopt};
+}
+
+TEST(ExclusivityChecker, AcceptsOneHolderPerResource) {
+  ExclusivityChecker checker;
+
+  checker.Check(T(5), {Claim("n1", "r1", 3), Claim("n2", "r2", 4)},
+                {Claim("n1", "r1", 3), Claim("n1", "r2", 4)});
+
+  EXPECT_FALSE(checker.violation().has_value());
+  EXPECT_EQ(checker.checks(), 1u);
+}
+
+TEST(ExclusivityChecker, CatchesTwoNodesPhysicallyHoldingOneResource) {
+  ExclusivityChecker checker;
+
+  checker.Check(T(5), {Claim("n2", "r1", 9), Claim("n1", "r1", 3)}, {});
+
+  ASSERT_TRUE(checker.violation().has_value());
+  EXPECT_EQ(*checker.violation(),
+            "exclusivity (physical): r1 held by 2 nodes at 5ms: n1 (epoch 3, local 1000ms) n2 "
+            "(epoch 9, local 1000ms)");
+}
+
+TEST(ExclusivityChecker, CatchesTwoNodesWithAuthorityOverOneResource) {
+  ExclusivityChecker checker;
+
+  checker.Check(T(5), {Claim("n1", "r1", 3)}, {Claim("n1", "r1", 3), Claim("n3", "r1", 8)});
+
+  ASSERT_TRUE(checker.violation().has_value());
+  EXPECT_NE(checker.violation()->find("exclusivity (logical): r1"), std::string::npos);
+  EXPECT_NE(checker.violation()->find("n3 (epoch 8"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cmcl::sim
