@@ -66,7 +66,7 @@ void Simulation::OnClientSend(size_t client) {
   Event propose = NodeEvent(EventKind::kPropose, *state.target, state.sequence);
   propose.command = raft::Command{.client_id = state.id,
                                   .sequence = state.sequence,
-                                  .payload = "set x" + std::to_string(state.sequence)};
+                                  .payload = "set x" + std::to_string(state.sequence), .revokes = {}};
   Dispatch(propose);  // Queued if the node is paused.
 }
 

@@ -79,24 +79,6 @@ struct ApplyEntry {
   bool duplicate = false;
 };
 
-enum class ReplyCode : uint8_t {
-  kApplied,         // Committed and applied (at `applied_index`).
-  kNotLeader,       // Nothing was appended; try `leader_hint` (kUnavailable: retry).
-  kBusy,            // The leader has proposals_pending_max in flight (kUnavailable).
-  kUnknownOutcome,  // Leadership was lost with the command in flight; retry it with the
-                    // same sequence, it is applied at most once (kAborted).
-  kStale,           // A retry of a sequence older than the client's latest applied one:
-                    // it took effect before; its index is no longer known.
-};
-
-struct ClientReply {
-  ClientId client_id;
-  uint64_t sequence = 0;
-  ReplyCode code = ReplyCode::kNotLeader;
-  LogIndex applied_index;  // kApplied: where the command took effect.
-  std::optional<NodeName> leader_hint;
-};
-
 struct Actions {
   std::optional<Persist> persist;
   std::vector<Message> sends;

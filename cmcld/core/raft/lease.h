@@ -83,13 +83,23 @@ struct Grant {
 // stretch(x) = x(1+rho)/(1-rho), rounded up; rho in parts per million (< 1'000'000).
 Duration Stretch(Duration x, int64_t drift_ppm);
 
+// What the simulator's mutation tests switch on in the lease code (tests/sim only).
+struct LeaseMutations {
+  bool anchor_at_receive_time = false;        // F2 anchored at the grant's arrival.
+  bool self_lease_without_majority = false;   // L2: leader extends its lease at send time.
+  bool nonce_ignores_incarnation = false;     // F2: any incarnation's nonce accepted.
+  bool expiry_on_not_heard_from = false;      // L4: last message + L, no stretch, no N2.
+  bool new_leader_wait_from_candidacy = false;  // N2(a) measured from candidacy start.
+};
+
 // The follower side, one per process incarnation (never persisted: a restarted node
 // has no lease, F4).
 class FollowerLease {
  public:
   // Remembers sent_at for the latest `remembered_max` nonces; a grant for an older one is
   // dropped (it would anchor an old, short lease anyway).
-  explicit FollowerLease(uint64_t incarnation, size_t remembered_max = 256);
+  explicit FollowerLease(uint64_t incarnation, LeaseMutations mutations = {},
+                         size_t remembered_max = 256);
 
   // F1: a new nonce for a reply leaving now.
   Nonce Issue(Time now);
@@ -98,7 +108,7 @@ class FollowerLease {
   // for grant_term < current_term. Armed grant after disarmed ones: lease_end is
   // *replaced* by sent_at + lease (shortening), and disarmed grants for nonces before it
   // are dropped from then on. Returns true if lease_end or min_applied changed.
-  bool OnGrant(Term grant_term, Term current_term, const Grant& grant);
+  bool OnGrant(Time now, Term grant_term, Term current_term, const Grant& grant);
   // L2: the leader's own lease, from its round r sent at `round_sent_at`, confirmed by a
   // majority. Same rules as OnGrant with sent_at = round_sent_at.
   void OnSelfGrant(Time round_sent_at, Duration lease, LeaseMode mode, LogIndex min_applied);
@@ -122,6 +132,7 @@ class FollowerLease {
   void Accept(Time sent_at, Duration lease, LeaseMode mode, LogIndex min_applied, uint64_t seq);
 
   uint64_t incarnation_;
+  LeaseMutations mutations_;
   size_t remembered_max_;
   uint64_t next_seq_ = 1;
   std::deque<std::pair<uint64_t, Time>> sent_;  // (seq, sent_at), ascending seq.
@@ -133,14 +144,6 @@ class FollowerLease {
   uint64_t grants_dropped_ = 0;
 };
 
-// What the simulator's mutation tests switch on in the lease code (tests/sim only).
-struct LeaseMutations {
-  bool anchor_at_receive_time = false;        // F2 anchored at the grant's arrival.
-  bool self_lease_without_majority = false;   // L2: leader extends its lease at send time.
-  bool nonce_ignores_incarnation = false;     // F2: any incarnation's nonce accepted.
-  bool expiry_on_not_heard_from = false;      // L4: last message + L, no stretch, no N2.
-  bool new_leader_wait_from_candidacy = false;  // N2(a) measured from candidacy start.
-};
 
 // The leader side for one term. Raft creates it when it becomes leader and drops it
 // when it steps down.
@@ -162,6 +165,7 @@ class LeaderLeases {
   // L1: round r leaves now; notes, per follower, the latest nonce received before now.
   // Returns r (1, 2, 3 ... per term).
   uint64_t StartRound(Time now);
+  uint64_t current_round() const { return next_round_ - 1; }
   // A reply from `from` in this term, received now, answering round `round` (0 = none)
   // and carrying `nonce` (seq 0 = none).
   void OnReply(const NodeName& from, uint64_t round, Nonce nonce, Time now);
@@ -192,6 +196,8 @@ class LeaderLeases {
     Time latest_at;
     std::optional<Time> heard_at;  // Any reply (mutation expiry_on_not_heard_from).
   };
+
+  void ConfirmReady();
 
   Options options_;
   Time elected_at_;

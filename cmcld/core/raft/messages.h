@@ -9,9 +9,17 @@
 // PreVote (thesis 9.6) shares the vote structs, told apart by VoteKind: a PreVote request
 // carries the term the sender *would* campaign in; neither side changes its term for it.
 //
-// Extensibility: leases (issue 6) will add a nonce to AppendResponse and grants to
-// AppendRequest. Add fields with defaults and new variant members; nothing switches on
-// the variant index.
+// Leases (DESIGN.md section 4, lease.h): a leader numbers its heartbeat rounds and every
+// AppendRequest and InstallSnapshot carries the current round; every AppendResponse
+// echoes the round it answers and carries the follower's nonce (F1). A leader sends
+// LeaseGrant for each nonce a majority round confirmed (L2).
+//
+// Forwarding: a node's own commands (reports, operator requests arriving at a follower)
+// travel to the leader as ForwardRequest; the leader answers with ForwardReply once the
+// command is applied (or refused), so a command is never lost silently.
+//
+// Add fields with defaults and new variant members; nothing switches on the variant
+// index.
 //
 // Snapshots (thesis 5.1) travel as one InstallSnapshot message (state <= 8 MiB); the
 // follower answers with an AppendResponse whose match_index is the snapshot's
@@ -19,11 +27,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "cmcld/core/common/names.h"
+#include "cmcld/core/raft/lease.h"
 #include "cmcld/core/raft/types.h"
 
 namespace cmcl::raft {
@@ -57,6 +68,7 @@ struct AppendRequest {
   Term prev_log_term;
   std::vector<Entry> entries;
   LogIndex leader_commit;
+  uint64_t round = 0;  // The leader's current heartbeat round (L1).
 };
 
 // Paper figure 2, AppendEntries RPC results, plus what makes them idempotent under
@@ -69,15 +81,52 @@ struct AppendResponse {
   LogIndex rejected_index;  // Rejection only: the request's prev_log_index.
   LogIndex last_index;      // Rejection only: the follower's last log index.
   NodeId node_id;
+  uint64_t round = 0;  // The round of the request this answers (0: a refusal).
+  Nonce nonce;         // F1: issued for this reply (seq 0 on refusals of stale leaders).
 };
 
 // Thesis figure 5.3, InstallSnapshot RPC, in one message (no chunking: bounded size).
 struct InstallSnapshot {
   Snapshot snapshot;
+  uint64_t round = 0;
 };
 
-using Body =
-    std::variant<VoteRequest, VoteResponse, AppendRequest, AppendResponse, InstallSnapshot>;
+// L2: a grant for one confirmed nonce; header.term is the granting leader's term.
+struct LeaseGrant {
+  Grant grant;
+};
+
+enum class ReplyCode : uint8_t {
+  kApplied,         // Committed and applied (at `applied_index`).
+  kNotLeader,       // Nothing was appended; try `leader_hint` (kUnavailable: retry).
+  kBusy,            // The leader has proposals_pending_max in flight (kUnavailable).
+  kUnknownOutcome,  // Leadership was lost with the command in flight; retry it with the
+                    // same sequence, it is applied at most once (kAborted).
+  kStale,           // A retry of a sequence older than the client's latest applied one:
+                    // it took effect before; its index is no longer known.
+};
+std::string_view ReplyCodeName(ReplyCode code);
+
+struct ClientReply {
+  ClientId client_id;
+  uint64_t sequence = 0;
+  ReplyCode code = ReplyCode::kNotLeader;
+  LogIndex applied_index;  // kApplied: where the command took effect.
+  std::optional<NodeName> leader_hint;
+};
+
+// A command for the leader from another node (its own or its client's).
+struct ForwardRequest {
+  Command command;
+};
+
+// The leader's answer to a ForwardRequest.
+struct ForwardReply {
+  ClientReply reply;
+};
+
+using Body = std::variant<VoteRequest, VoteResponse, AppendRequest, AppendResponse,
+                          InstallSnapshot, LeaseGrant, ForwardRequest, ForwardReply>;
 
 struct Message {
   Header header;

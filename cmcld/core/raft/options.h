@@ -8,6 +8,7 @@
 #include "cmcld/core/common/names.h"
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/config/cluster_config.h"
+#include "cmcld/core/raft/lease.h"
 #include "cmcld/core/raft/types.h"
 
 namespace cmcl::raft {
@@ -57,7 +58,15 @@ struct RaftOptions {
   // less still catches up by AppendRequest instead of a whole InstallSnapshot. More
   // costs memory and disk; fewer sends snapshots sooner.
   uint64_t compact_keep_entries = 8;
+  // DESIGN.md section 4: the bound on clock rate error, rho, in parts per million
+  // (clock_drift_max; 0.1% = 1000). Every wait for another node's lease is stretched by
+  // it; larger is safer against bad clocks and makes failover slower by 2*rho*L.
+  int64_t clock_drift_max_ppm = 1000;
+  // What grants carry until the state machine says otherwise (SetLeaseTerms): the lease
+  // length L = node_timeout.
+  Duration lease_length = std::chrono::seconds(2);
   Mutations mutations;
+  LeaseMutations lease_mutations;
 };
 
 }  // namespace cmcl::raft

@@ -43,8 +43,27 @@ std::string MessageTypeName(const Message& message) {
     std::string operator()(const AppendRequest&) const { return "AppendRequest"; }
     std::string operator()(const AppendResponse&) const { return "AppendResponse"; }
     std::string operator()(const InstallSnapshot&) const { return "InstallSnapshot"; }
+    std::string operator()(const LeaseGrant&) const { return "LeaseGrant"; }
+    std::string operator()(const ForwardRequest&) const { return "ForwardRequest"; }
+    std::string operator()(const ForwardReply&) const { return "ForwardReply"; }
   };
   return std::visit(Namer{}, message.body);
+}
+
+std::string_view ReplyCodeName(ReplyCode code) {
+  switch (code) {
+    case ReplyCode::kApplied:
+      return "applied";
+    case ReplyCode::kNotLeader:
+      return "not_leader";
+    case ReplyCode::kBusy:
+      return "busy";
+    case ReplyCode::kUnknownOutcome:
+      return "unknown_outcome";
+    case ReplyCode::kStale:
+      return "stale";
+  }
+  return "?";
 }
 
 Raft::Raft(RaftOptions options, PersistedState state, Rng rng, Time now)
@@ -56,7 +75,9 @@ Raft::Raft(RaftOptions options, PersistedState state, Rng rng, Time now)
       voted_for_(std::move(state.hard_state.voted_for)),
       log_(std::move(state.entries)),
       snapshot_(std::move(state.snapshot)),
-      leader_heard_at_(now) {
+      leader_heard_at_(now),
+      lease_(rng_.Next(), options_.lease_mutations),
+      grant_length_(options_.lease_length) {
   CMCL_CHECK(state.hard_state.cluster_id == options_.cluster_id)
       << "state_dir belongs to cluster " << state.hard_state.cluster_id << ", not "
       << options_.cluster_id;
@@ -134,6 +155,12 @@ Actions Raft::Step(Time now, const Message& message) {
     HandleAppendResponse(header, *append_response);
   } else if (const auto* install = std::get_if<InstallSnapshot>(&message.body)) {
     HandleInstallSnapshot(header, *install);
+  } else if (const auto* grant = std::get_if<LeaseGrant>(&message.body)) {
+    HandleLeaseGrant(header, *grant);
+  } else if (const auto* forward = std::get_if<ForwardRequest>(&message.body)) {
+    HandleForwardRequest(header, *forward);
+  } else if (const auto* answer = std::get_if<ForwardReply>(&message.body)) {
+    actions_.replies.push_back(answer->reply);
   }
   return Finish();
 }
@@ -154,39 +181,79 @@ Actions Raft::Tick(Time now) {
 
 Actions Raft::Propose(Time now, Command command) {
   Begin(now);
-  const auto reply_with = [&](ReplyCode code, LogIndex index) {
-    actions_.replies.push_back(ClientReply{.client_id = command.client_id,
-                                           .sequence = command.sequence,
-                                           .code = code,
-                                           .applied_index = index,
-                                           .leader_hint = leader_});
-  };
-  if (role_ != Role::kLeader) {
-    reply_with(ReplyCode::kNotLeader, LogIndex(0));
-    return Finish();
+  const ClientId client_id = command.client_id;
+  const uint64_t sequence = command.sequence;
+  if (const std::optional<ReplyCode> refused = ProposeLocally(std::move(command), std::nullopt)) {
+    Reply(std::nullopt, ClientReply{.client_id = client_id,
+                                    .sequence = sequence,
+                                    .code = *refused,
+                                    .applied_index = LogIndex(0),
+                                    .leader_hint = leader_});
   }
-  if (proposals_.size() >= options_.proposals_pending_max) {
-    reply_with(ReplyCode::kBusy, LogIndex(0));
-    return Finish();
+  return Finish();
+}
+
+Actions Raft::Forward(Time now, Command command) {
+  if (role_ == Role::kLeader || !leader_) {
+    return Propose(now, std::move(command));
+  }
+  Begin(now);
+  Send(*leader_, ForwardRequest{.command = std::move(command)}, term_);
+  return Finish();
+}
+
+void Raft::SetLeaseTerms(LeaseMode mode, Duration length) {
+  CMCL_CHECK(length > Duration(0));
+  grant_mode_ = mode;
+  grant_length_ = length;
+}
+
+void Raft::HandleForwardRequest(const Header& header, const ForwardRequest& request) {
+  const ClientId client_id = request.command.client_id;
+  const uint64_t sequence = request.command.sequence;
+  if (const std::optional<ReplyCode> refused = ProposeLocally(request.command, header.from)) {
+    Reply(header.from, ClientReply{.client_id = client_id,
+                                   .sequence = sequence,
+                                   .code = *refused,
+                                   .applied_index = LogIndex(0),
+                                   .leader_hint = leader_});
+  }
+}
+
+void Raft::Reply(const std::optional<NodeName>& origin, ClientReply reply) {
+  if (origin) {
+    Send(*origin, ForwardReply{.reply = std::move(reply)}, term_);
+  } else {
+    actions_.replies.push_back(std::move(reply));
+  }
+}
+
+std::optional<ReplyCode> Raft::ProposeLocally(Command command, std::optional<NodeName> origin) {
+  if (role_ != Role::kLeader) {
+    return ReplyCode::kNotLeader;
   }
   const auto client = clients_.find(command.client_id);
   if (client != clients_.end() && command.sequence <= client->second.sequence) {
     // Thesis 6.3: already applied; answer from the client table, do not append again.
     // Only the latest sequence's index is remembered: an older one (a late retry) is
     // answered kStale rather than with another command's index.
-    if (command.sequence == client->second.sequence) {
-      reply_with(ReplyCode::kApplied, client->second.index);
-    } else {
-      reply_with(ReplyCode::kStale, LogIndex(0));
-    }
-    return Finish();
+    const bool latest = command.sequence == client->second.sequence;
+    Reply(origin, ClientReply{.client_id = command.client_id,
+                              .sequence = command.sequence,
+                              .code = latest ? ReplyCode::kApplied : ReplyCode::kStale,
+                              .applied_index = latest ? client->second.index : LogIndex(0),
+                              .leader_hint = leader_});
+    return std::nullopt;
+  }
+  if (proposals_.size() >= options_.proposals_pending_max) {
+    return ReplyCode::kBusy;
   }
   const LogIndex index = LastIndex() + 1;
   AppendToLog(Entry{
       .term = term_, .index = index, .kind = EntryKind::kCommand, .command = std::move(command)});
-  proposals_[index] = log_.back().command;
+  proposals_[index] = Proposal{.command = log_.back().command, .origin = std::move(origin)};
   BroadcastAppend();
-  return Finish();
+  return std::nullopt;
 }
 
 Actions Raft::PersistCompleted(Time now, uint64_t up_to) {

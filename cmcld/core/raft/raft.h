@@ -35,6 +35,15 @@
 //    the snapshot if its entry at last_index has the same term (else drops the whole
 //    log), sets commit and applied to last_index, emits Actions::restore, persists, and
 //    acknowledges (AppendResponse, match_index = last_index) once durable.
+//  * Leases (lease.h; DESIGN.md section 4): every AppendResponse carries a fresh nonce of
+//    this incarnation (F1) and echoes the leader's round; the leader numbers its
+//    heartbeat rounds (L1), confirms nonces when a majority answered a round and sends
+//    LeaseGrant (L2) with c = its commit index, except to a node named in the revokes
+//    of an uncommitted entry (L3); it takes its own lease from the same rounds. The
+//    follower side keeps lease_end and c; CertainExpiry gives L4 with N2.
+//  * Forwarding: Forward() sends a command to the leader (ForwardRequest) when this node
+//    is not the leader; the leader proposes it and answers with ForwardReply once it
+//    is applied, refused or aborted; the answer comes out of this node's `replies`.
 //  * node_id: votes and append replies carry the voter's node_id, and the hard state
 //    carries this node's. Not yet done (later issue, with `pkgctl node readmit`): the
 //    first committed entry recording every voter's node_id, and refusing to count a
@@ -54,6 +63,7 @@
 #include "cmcld/core/common/rng.h"
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/raft/actions.h"
+#include "cmcld/core/raft/lease.h"
 #include "cmcld/core/raft/messages.h"
 #include "cmcld/core/raft/options.h"
 #include "cmcld/core/raft/types.h"
@@ -78,6 +88,11 @@ class Raft {
   Actions Tick(Time now);
   // A client command. Non-leaders reply kNotLeader at once.
   Actions Propose(Time now, Command command);
+  // A command of this node: proposed here on the leader, else forwarded to the known
+  // leader (the reply comes later, in `replies`); kNotLeader at once with no leader known.
+  Actions Forward(Time now, Command command);
+  // What grants carry from now on (the applied cluster mode: L, or D when disarmed).
+  void SetLeaseTerms(LeaseMode mode, Duration length);
   // Storage made every persist with id <= up_to durable.
   Actions PersistCompleted(Time now, uint64_t up_to);
   // The driver's state machine, which reflects every apply up to applied_index(), is
@@ -105,6 +120,17 @@ class Raft {
   const NodeName& self() const { return options_.self; }
   bool is_arbitrator() const { return is_arbitrator_; }
   uint64_t foreign_messages_dropped() const { return foreign_messages_dropped_; }
+  // This node's lease (F2-F4), also while it leads.
+  const FollowerLease& lease() const { return lease_; }
+  // True once, after an armed grant shortened a disarmed lease (DESIGN.md section 4).
+  bool TakeLeaseShortened() { return lease_.TakeShortened(); }
+  // Leader only (else nullopt): when `node`'s lease has certainly expired on this
+  // node's clock, for a lease length `wait` (L_max, or D), per L4 and N2.
+  std::optional<Time> CertainExpiry(const NodeName& node, Duration wait) const;
+  // Leader only: when the latest nonce of `node` arrived in this term.
+  std::optional<Time> LastNonceAt(const NodeName& node) const;
+  // N1: leader, and its start-of-term no-op is applied.
+  bool LeaderReady() const { return role_ == Role::kLeader && applied_ >= term_start_index_; }
   uint64_t non_voter_messages_dropped() const { return non_voter_messages_dropped_; }
 
  private:
@@ -126,6 +152,10 @@ class Raft {
   struct ClientRecord {
     uint64_t sequence;
     LogIndex index;
+  };
+  struct Proposal {
+    Command command;
+    std::optional<NodeName> origin;  // Forwarded by this node; it gets the reply.
   };
 
   // raft.cc: batches, persistence and the outbox.
@@ -151,6 +181,19 @@ class Raft {
   bool IsVoter(const NodeName& name) const;
   void ResetElectionTimer();
   bool InLease() const;
+
+  // Appends `command` (leader only) or returns the refusal to answer with.
+  std::optional<ReplyCode> ProposeLocally(Command command, std::optional<NodeName> origin);
+  void Reply(const std::optional<NodeName>& origin, ClientReply reply);
+  void HandleForwardRequest(const Header& header, const ForwardRequest& request);
+
+  // raft_lease.cc
+  void StartLeaderLeases();
+  void OnLeaseReply(const NodeName& from, const AppendResponse& response);
+  void SendConfirmedGrants();
+  bool RevokePending(const NodeName& node) const;
+  void HandleLeaseGrant(const Header& header, const LeaseGrant& grant);
+  uint64_t CurrentRound() const;
 
   // raft_election.cc
   void BecomeFollower(Term term, std::optional<NodeName> leader);
@@ -213,7 +256,15 @@ class Raft {
   std::map<NodeName, bool> votes_;            // This round's (pre)vote replies, self included.
   std::map<NodeName, Progress> progress_;     // Leader only; peers only.
   std::map<ClientId, ClientRecord> clients_;  // Applied state: last sequence per client.
-  std::map<LogIndex, Command> proposals_;     // Leader only: awaiting apply, by index.
+  std::map<LogIndex, Proposal> proposals_;    // Leader only: awaiting apply, by index.
+
+  // Leases.
+  FollowerLease lease_;
+  std::optional<LeaderLeases> leader_leases_;  // Leader only, for its term.
+  LeaseMode grant_mode_ = LeaseMode::kArmed;
+  Duration grant_length_;
+  Time candidacy_at_;       // When the last PreVote round started (a mutation uses it).
+  LogIndex term_start_index_;  // The leader's no-op.
   uint64_t foreign_messages_dropped_ = 0;
   uint64_t non_voter_messages_dropped_ = 0;
 };

@@ -11,6 +11,7 @@ void Raft::BecomeFollower(Term term, std::optional<NodeName> leader) {
   if (role_ == Role::kLeader) {
     AbortPendingProposals();
     progress_.clear();
+    leader_leases_.reset();
     // DESIGN.md section 3: the stepped-down leader keeps refusing votes until
     // election_timeout_min after its last heartbeat round (leader_heard_at_).
   }
@@ -29,6 +30,7 @@ void Raft::StartPreVote() {
   CMCL_CHECK(!is_arbitrator_) << "arbitrators never campaign";
   // Thesis 9.6: ask whether we could win in term+1 before disturbing anyone's term.
   role_ = Role::kPreCandidate;
+  candidacy_at_ = now_;
   leader_.reset();
   votes_.clear();
   votes_[options_.self] = true;
@@ -94,6 +96,8 @@ void Raft::BecomeLeader() {
   // learn, everything committed before it.
   AppendToLog(
       Entry{.term = term_, .index = LastIndex() + 1, .kind = EntryKind::kNoop, .command = {}});
+  term_start_index_ = LastIndex();
+  StartLeaderLeases();  // e = now: the last needed vote arrived (N2).
   HeartbeatRound();
 }
 

@@ -27,7 +27,9 @@ void Raft::HeartbeatRound() {
   // DESIGN.md section 3: a leader counts its own heartbeat round as hearing from one.
   leader_heard_at_ = now_;
   heartbeat_deadline_ = now_ + options_.heartbeat_interval;
+  leader_leases_->StartRound(now_);  // L1.
   BroadcastAppend();
+  SendConfirmedGrants();  // A one-voter cluster confirms its round at once.
 }
 
 bool Raft::QuorumActive() const {
@@ -59,7 +61,7 @@ void Raft::SendAppend(const NodeName& to) {
       return;
     }
     progress.snapshot_sent_at = now_;
-    Send(to, InstallSnapshot{.snapshot = *snapshot_}, term_);
+    Send(to, InstallSnapshot{.snapshot = *snapshot_, .round = CurrentRound()}, term_);
     return;
   }
   AppendRequest request;
@@ -71,6 +73,7 @@ void Raft::SendAppend(const NodeName& to) {
     request.entries.push_back(EntryAt(i));
   }
   request.leader_commit = commit_;
+  request.round = CurrentRound();
   Send(to, std::move(request), term_);
 }
 
@@ -105,6 +108,8 @@ void Raft::HandleAppendRequest(const Header& header, const AppendRequest& reques
   AppendResponse response;
   response.success = success;
   response.node_id = node_id_;
+  response.round = request.round;
+  response.nonce = lease_.Issue(now_);  // F1; anchored no later than the real send.
   if (success) {
     response.match_index = request.prev_log_index + request.entries.size();
   } else {
@@ -159,6 +164,7 @@ void Raft::HandleAppendResponse(const Header& header, const AppendResponse& resp
   }
   Progress& progress = progress_.at(header.from);
   progress.last_response_at = now_;
+  OnLeaseReply(header.from, response);
   // Only a reply that makes progress triggers the next send. Otherwise duplicated and
   // stale replies would each trigger one, and with duplication above loss the number of
   // messages in flight would grow without bound (the simulator found this).
@@ -203,6 +209,8 @@ void Raft::HandleInstallSnapshot(const Header& header, const InstallSnapshot& re
   response.success = true;
   response.match_index = snapshot.last_index;
   response.node_id = node_id_;
+  response.round = request.round;
+  response.nonce = lease_.Issue(now_);
   if (options_.mutations.snapshot_ack_before_persist) {
     actions_.sends.push_back(Message{.header = Header{.cluster_id = options_.cluster_id,
                                                       .from = options_.self,
@@ -287,23 +295,23 @@ void Raft::ApplyCommitted() {
     if (proposal == proposals_.end()) {
       continue;
     }
-    actions_.replies.push_back(ClientReply{.client_id = proposal->second.client_id,
-                                           .sequence = proposal->second.sequence,
-                                           .code = effective == LogIndex(0) ? ReplyCode::kStale
-                                                                            : ReplyCode::kApplied,
-                                           .applied_index = effective,
-                                           .leader_hint = leader_});
+    Reply(proposal->second.origin,
+          ClientReply{.client_id = proposal->second.command.client_id,
+                      .sequence = proposal->second.command.sequence,
+                      .code = effective == LogIndex(0) ? ReplyCode::kStale : ReplyCode::kApplied,
+                      .applied_index = effective,
+                      .leader_hint = leader_});
     proposals_.erase(proposal);
   }
 }
 
 void Raft::AbortPendingProposals() {
-  for (const auto& [index, command] : proposals_) {
-    actions_.replies.push_back(ClientReply{.client_id = command.client_id,
-                                           .sequence = command.sequence,
-                                           .code = ReplyCode::kUnknownOutcome,
-                                           .applied_index = LogIndex(0),
-                                           .leader_hint = std::nullopt});
+  for (const auto& [index, proposal] : proposals_) {
+    Reply(proposal.origin, ClientReply{.client_id = proposal.command.client_id,
+                                       .sequence = proposal.command.sequence,
+                                       .code = ReplyCode::kUnknownOutcome,
+                                       .applied_index = LogIndex(0),
+                                       .leader_hint = std::nullopt});
   }
   proposals_.clear();
 }

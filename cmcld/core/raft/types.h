@@ -41,10 +41,15 @@ inline LogIndex operator-(LogIndex index, uint64_t count) {
 // command recognisable. A client numbers its commands 1, 2, 3 ... and has at most one
 // outstanding, so the applied state keeps only the last sequence per client (Raft
 // thesis section 6.3).
+//
+// `revokes` names the nodes from which this command takes a resource they did not
+// release (DESIGN.md section 4, L3): no leader confirms a lease nonce of theirs while the
+// entry is uncommitted. Sorted, unique.
 struct Command {
   ClientId client_id;
   uint64_t sequence = 0;
   std::string payload;
+  std::vector<NodeName> revokes;
 
   friend bool operator==(const Command&, const Command&) = default;
 };

@@ -8,7 +8,7 @@
 namespace cmcl::storage {
 namespace {
 
-constexpr uint8_t kFormat = 1;
+constexpr uint8_t kFormat = 2;  // 2: entries carry Command::revokes.
 
 class Writer {
  public:
@@ -84,6 +84,10 @@ void WriteEntry(const raft::Entry& entry, Writer& out) {
   out.U64(entry.command.client_id.value());
   out.U64(entry.command.sequence);
   out.Str(entry.command.payload);
+  out.U32(static_cast<uint32_t>(entry.command.revokes.size()));
+  for (const NodeName& node : entry.command.revokes) {
+    out.Str(node.value());
+  }
 }
 
 raft::Entry ReadEntry(Reader& in) {
@@ -98,6 +102,10 @@ raft::Entry ReadEntry(Reader& in) {
   entry.command.client_id = raft::ClientId(in.U64());
   entry.command.sequence = in.U64();
   entry.command.payload = in.Str();
+  const uint32_t revokes = in.U32();
+  for (uint32_t i = 0; i < revokes && in.ok(); ++i) {
+    entry.command.revokes.emplace_back(in.Str());
+  }
   return entry;
 }
 

@@ -8,11 +8,11 @@
 // compacting writer puts at the start of a replacement file after a snapshot.
 //
 // Payload (little-endian; u64 fixed 8 bytes; str = u32 length + bytes; opt = u8 0/1 then
-// the value): u8 format (1); u64 persist id; hard state (u64 cluster_id, u64 node_id,
+// the value): u8 format (2); u64 persist id; hard state (u64 cluster_id, u64 node_id,
 // u64 term, opt str voted_for); opt snapshot (u64 last_index, u64 last_term, u32 count
 // then count x (u64 client_id, u64 sequence, u64 index), str state, u64 log_first); opt
 // log (u64 log_from, u32 count then count x entry); entry = u64 term, u64 index, u8 kind,
-// u64 client_id, u64 sequence, str payload.
+// u64 client_id, u64 sequence, str payload, u32 count then count x str revokes.
 //
 // Pure: the caller reads the file, calls RecoverRaftLog, truncates the file to
 // valid_length and logs dropped_reason if it is not empty.

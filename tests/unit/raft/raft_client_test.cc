@@ -11,7 +11,7 @@ using testing::Name;
 using testing::RaftCluster;
 
 Command Increment(uint64_t sequence) {
-  return Command{.client_id = ClientId(7), .sequence = sequence, .payload = "incr"};
+  return Command{.client_id = ClientId(7), .sequence = sequence, .payload = "incr", .revokes = {}};
 }
 
 TEST(RaftClient, FollowerRefusesACommandAndNamesTheLeader) {
@@ -118,7 +118,7 @@ TEST(RaftClient, LeaderRefusesCommandsBeyondItsPendingBound) {
   cluster.Elect("n1");
 
   cluster.Propose("n1", Increment(1));
-  cluster.Propose("n1", Command{.client_id = ClientId(8), .sequence = 1, .payload = "x"});
+  cluster.Propose("n1", Command{.client_id = ClientId(8), .sequence = 1, .payload = "x", .revokes = {}});
 
   ASSERT_EQ(cluster.replies.size(), 1u);
   EXPECT_EQ(cluster.replies[0].code, ReplyCode::kBusy);

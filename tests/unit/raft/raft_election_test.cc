@@ -206,7 +206,7 @@ TEST(RaftElection, ArbitratorVotesButNeverCampaigns) {
   const size_t sent_by_arbitrator = cluster.TakeInFlight().size();
   cluster.Elect("n1");
   cluster.Restart("n2");  // n2 is down; n1 needs the arbitrator's vote and ack.
-  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "x"});
+  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "x", .revokes = {}});
   cluster.Stabilize([](const Message& m) { return m.header.to != Name("n2"); });
 
   EXPECT_EQ(sent_by_arbitrator, 0u);

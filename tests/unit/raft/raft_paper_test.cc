@@ -148,7 +148,9 @@ TEST(RaftPaper, LeaderStepsDownOnAResponseWithAHigherTerm) {
                                                  .match_index = LogIndex(0),
                                                  .rejected_index = LogIndex(0),
                                                  .last_index = LogIndex(0),
-                                                 .node_id = NodeId(0)}});
+                                                 .node_id = NodeId(0),
+                                                 .round = 0,
+                                                 .nonce = {}}});
 
   EXPECT_EQ(cluster.node("n1").role(), Role::kFollower);
   EXPECT_EQ(cluster.node("n1").term(), Term(7));
@@ -302,7 +304,7 @@ TEST(RaftPaper, FollowersApplyCommittedEntriesInOrder) {
   cluster.StartAll();
   cluster.Elect("n1");
 
-  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a"});
+  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a", .revokes = {}});
   cluster.Stabilize();
   cluster.Fire("n1");  // The next heartbeat carries the new commit index.
   cluster.Stabilize();
@@ -324,8 +326,8 @@ TEST(RaftReplication, DuplicatedAppendReplyTriggersNoFurtherSend) {
   RaftCluster cluster(3, {}, options);
   cluster.StartAll();
   cluster.Elect("n1");
-  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a"});
-  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 2, .payload = "b"});
+  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a", .revokes = {}});
+  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 2, .payload = "b", .revokes = {}});
   for (const Message& message : cluster.TakeInFlight()) {
     if (message.header.to == Name("n2")) {
       cluster.Deliver(message);

@@ -67,7 +67,7 @@ TEST(RaftPersistence, AppendIsAcknowledgedOnlyOnceTheEntriesAreDurable) {
   cluster.Elect("n1");
   cluster.HoldPersists("n2", true);
 
-  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a"});
+  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a", .revokes = {}});
   cluster.Stabilize([](const Message& m) { return m.header.to != Name("n3"); });
   const LogIndex commit_before = cluster.node("n1").commit_index();
   cluster.CompletePersists("n2");
@@ -84,7 +84,7 @@ TEST(RaftPersistence, LeaderCountsItsOwnLogOnlyOnceDurable) {
   cluster.Elect("n1");
   cluster.HoldPersists("n1", true);
 
-  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a"});
+  cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a", .revokes = {}});
   cluster.Stabilize([](const Message& m) { return m.header.to != Name("n3"); });
   const LogIndex commit_before = cluster.node("n1").commit_index();
   cluster.CompletePersists("n1");

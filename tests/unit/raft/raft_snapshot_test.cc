@@ -14,7 +14,7 @@ using testing::RaftCluster;
 using testing::TermsOf;
 
 Command Cmd(uint64_t sequence) {
-  return Command{.client_id = ClientId(7), .sequence = sequence, .payload = "incr"};
+  return Command{.client_id = ClientId(7), .sequence = sequence, .payload = "incr", .revokes = {}};
 }
 
 RaftOptions KeepEntries(uint64_t keep) {

@@ -23,7 +23,7 @@ Entry CommandEntry(uint64_t index, uint64_t term, uint64_t client, uint64_t sequ
   return Entry{.term = Term(term),
                .index = LogIndex(index),
                .kind = EntryKind::kCommand,
-               .command = {.client_id = ClientId(client), .sequence = sequence, .payload = "x"}};
+               .command = {.client_id = ClientId(client), .sequence = sequence, .payload = "x", .revokes = {}}};
 }
 
 TEST(StateCheckerReview, TwoLeadersInOneTermAreFlagged) {

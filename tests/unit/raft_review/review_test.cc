@@ -57,7 +57,7 @@ std::vector<T> BodiesOf(const std::vector<Message>& messages, const std::string&
 }
 
 Command CommandOf(uint64_t client, uint64_t sequence) {
-  return Command{.client_id = ClientId(client), .sequence = sequence, .payload = "p"};
+  return Command{.client_id = ClientId(client), .sequence = sequence, .payload = "p", .revokes = {}};
 }
 
 // Lets time pass in steps of the heartbeat interval: every live node is ticked when

@@ -20,7 +20,7 @@ Entry Command(uint64_t term, uint64_t index, std::string payload) {
   return Entry{.term = Term(term),
                .index = LogIndex(index),
                .kind = raft::EntryKind::kCommand,
-               .command = {.client_id = raft::ClientId(3), .sequence = index, .payload = payload}};
+               .command = {.client_id = raft::ClientId(3), .sequence = index, .payload = payload, .revokes = {}}};
 }
 
 Entry Noop(uint64_t term, uint64_t index) {
