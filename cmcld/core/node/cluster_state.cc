@@ -5,6 +5,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "cmcld/core/common/check.h"
+
 namespace cmcl::node {
 namespace {
 
@@ -311,6 +313,26 @@ void ReadCollections(Reader& in, size_t events_max, std::map<PackageName, Assign
   }
 }
 
+// The status a report (other than stray) at the current epoch leaves R in.
+AssignmentStatus StatusAfter(ReportKind kind) {
+  switch (kind) {
+    case ReportKind::kStarted:
+      return AssignmentStatus::kStarted;
+    case ReportKind::kHalted:
+      return AssignmentStatus::kHalted;
+    case ReportKind::kFailed:
+      return AssignmentStatus::kFailed;
+    case ReportKind::kHaltFailed:
+      return AssignmentStatus::kHaltFailed;
+    case ReportKind::kFenced:
+      return AssignmentStatus::kFenced;
+    case ReportKind::kStray:
+      break;
+  }
+  CMCL_CHECK(false);  // kStray is recorded as an event only; kinds are decoded in range.
+  return AssignmentStatus::kFailed;
+}
+
 }  // namespace
 
 uint64_t HashEntry(const raft::Entry& entry) {
@@ -419,6 +441,7 @@ ClusterState::ClusterState(Options options)
 
 void ClusterState::Apply(const raft::ApplyEntry& apply) {
   const raft::Entry& entry = apply.entry;
+  CMCL_CHECK(entry.index > applied_) << "apply of entry " << entry.index << " after " << applied_;
   applied_ = entry.index;
   digest_ = NextDigest(digest_, entry);
   if (entry.kind != raft::EntryKind::kCommand || apply.duplicate) {
@@ -523,39 +546,21 @@ void ClusterState::ApplyReport(LogIndex index, const ReportOp& op) {
     return;
   }
   const auto it = assignments_.find(op.resource);
-  const bool current =
-      it != assignments_.end() && it->second.epoch == op.epoch && it->second.owner == op.node;
-  if (!current && !options_.mutation_report_without_epoch_check) {
+  if (it == assignments_.end()) {
     ++stale_reports_;
-    Event(
-        index, false,
-        "stale report: " + what + ", current " +
-            (it == assignments_.end() ? std::string("none")
-                                      : Epoch(it->second.epoch) + " on " +
-                                            (it->second.owner ? it->second.owner->value() : "-")) +
-            ": dropped");
+    Event(index, false, "stale report: " + what + ", never assigned: dropped");
     return;
   }
-  Assignment& a = assignments_[op.resource];
-  switch (op.kind) {
-    case ReportKind::kStarted:
-      a.status = AssignmentStatus::kStarted;
-      break;
-    case ReportKind::kHalted:
-      a.status = AssignmentStatus::kHalted;
-      break;
-    case ReportKind::kFailed:
-      a.status = AssignmentStatus::kFailed;
-      break;
-    case ReportKind::kHaltFailed:
-      a.status = AssignmentStatus::kHaltFailed;
-      break;
-    case ReportKind::kFenced:
-      a.status = AssignmentStatus::kFenced;
-      break;
-    case ReportKind::kStray:
-      break;
+  Assignment& a = it->second;
+  const bool current = a.epoch == op.epoch && a.owner == op.node;
+  if (!current && !options_.mutation_report_without_epoch_check) {
+    ++stale_reports_;
+    Event(index, false,
+          "stale report: " + what + ", current " + Epoch(a.epoch) + " on " +
+              (a.owner ? a.owner->value() : std::string("-")) + ": dropped");
+    return;
   }
+  a.status = StatusAfter(op.kind);
   a.reason = op.node.value() + " reported " + std::string(ReportKindName(op.kind));
   Event(index, op.kind == ReportKind::kHaltFailed, what);
 }

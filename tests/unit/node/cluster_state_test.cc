@@ -248,6 +248,17 @@ TEST(ClusterState, UnderTheEpochMutationAStaleReportApplies) {
   EXPECT_EQ(log.state().stale_reports(), 0u);
 }
 
+TEST(ClusterState, UnderTheEpochMutationAReportOnANeverAssignedResourceIsStillDropped) {
+  ClusterState::Options options;
+  options.mutation_report_without_epoch_check = true;
+  Log log(options);
+
+  log.Report(kR1, kN1, LogIndex(0), ReportKind::kStarted);
+
+  EXPECT_EQ(log.state().Find(kR1), nullptr);
+  EXPECT_EQ(log.state().stale_reports(), 1u);
+}
+
 TEST(ClusterState, AStrayReportIsRecordedAsCriticalWhateverTheEpoch) {
   Log log;
   const LogIndex epoch = log.Assign(kR1, kN2, LogIndex(0));
@@ -492,6 +503,13 @@ TEST(ClusterState, NoopsOnlyAdvanceAppliedAndDigest) {
   EXPECT_NE(log.state().digest(), 0u);
   EXPECT_EQ(log.state().executed(), 0u);
   EXPECT_TRUE(log.state().events().empty());
+}
+
+TEST(ClusterStateDeathTest, ApplyingAnEntryAtOrBelowTheAppliedIndexAborts) {
+  Log log;
+  log.Noop();
+
+  EXPECT_DEATH(log.state().Apply(CommandEntry(1, EncodeOps({ArmOp{}}), 1)), "apply of entry 1");
 }
 
 TEST(ClusterState, ADuplicateCommandIsNotExecuted) {
