@@ -31,7 +31,7 @@ raft::ApplyEntry CommandEntry(uint64_t index, const std::string& payload, uint64
                                                .kind = raft::EntryKind::kCommand,
                                                .command = {.client_id = raft::ClientId(7),
                                                            .sequence = sequence,
-                                                           .payload = payload}},
+                                                           .payload = payload, .revokes = {}}},
                           .duplicate = duplicate};
 }
 
