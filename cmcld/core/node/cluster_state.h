@@ -22,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -83,6 +84,8 @@ struct AssignOp {
   NodeName node;
   LogIndex from_epoch;
   std::string reason;
+
+  friend bool operator==(const AssignOp&, const AssignOp&) = default;
 };
 // A node's report about R at `epoch`.
 struct ReportOp {
@@ -90,30 +93,44 @@ struct ReportOp {
   NodeName node;
   LogIndex epoch;
   ReportKind kind = ReportKind::kStarted;
+
+  friend bool operator==(const ReportOp&, const ReportOp&) = default;
 };
 // Ask R's owner at `epoch` to halt it (a move's first step).
 struct ReleaseOp {
   PackageName resource;
   LogIndex epoch;
+
+  friend bool operator==(const ReleaseOp&, const ReleaseOp&) = default;
 };
 // DESIGN.md section 4, "Disarm is a long lease". `length` must be > 0 (an op without a
 // duration is refused at apply and counted as malformed, unless the simulator's
 // mutation disarm_without_duration is on, see Options).
 struct DisarmOp {
   Duration length = Duration(0);
+
+  friend bool operator==(const DisarmOp&, const DisarmOp&) = default;
 };
-struct ArmOp {};
+struct ArmOp {
+  friend bool operator==(const ArmOp&, const ArmOp&) = default;
+};
 // F's guard shortened its deadline after the latest arm.
 struct ArmedOp {
   NodeName node;
+
+  friend bool operator==(const ArmedOp&, const ArmedOp&) = default;
 };
 // The configured lease length L changes (config apply, issue 9). L_max keeps the longer
 // old value until a LeaseMaxOp commits (DESIGN.md section 4, notation).
 struct LeaseLengthOp {
   Duration length = Duration(0);
+
+  friend bool operator==(const LeaseLengthOp&, const LeaseLengthOp&) = default;
 };
 struct LeaseMaxOp {
   Duration length = Duration(0);
+
+  friend bool operator==(const LeaseMaxOp&, const LeaseMaxOp&) = default;
 };
 using Op = std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp,
                         LeaseMaxOp>;
@@ -168,11 +185,19 @@ class ClusterState {
   Duration lease_length_max() const { return lease_length_max_; }
   // The wait for `node` in L4/N2: D while the node may still hold a disarm lease (the
   // cluster is disarmed, or armed(node) has not been committed since the latest arm),
-  // else L_max.
+  // else L_max. "D" is the longest D of the disarms committed after the node's latest
+  // armed report, and at least L_max: the node may still hold an armed lease from before
+  // the disarm (F2 only extends), or a longer D of an earlier disarm it never armed
+  // from. With one disarm and D >= L_max this is just D. An armed report committed
+  // while disarmed is dropped (it answered an arm that the disarm overtook).
   Duration WaitFor(const NodeName& node) const;
   bool ArmedSinceLatestArm(const NodeName& node) const;
 
   uint64_t stale_reports() const { return stale_reports_; }
+  // Decisions made from an older state: assigns whose from_epoch is not current, and
+  // releases for an epoch that is not current (or not assigned/started). Dropped.
+  uint64_t stale_assigns() const { return stale_assigns_; }
+  uint64_t stale_releases() const { return stale_releases_; }
   uint64_t malformed_commands() const { return malformed_commands_; }
   const std::deque<ClusterEvent>& events() const { return events_; }
 
@@ -184,7 +209,15 @@ class ClusterState {
   friend bool operator==(const ClusterState&, const ClusterState&) = default;
 
  private:
+  // Why `op` can never apply (the whole batch is then refused), or nullopt.
+  std::optional<std::string> Refusal(const Op& op) const;
   void ApplyOp(LogIndex index, const Op& op);
+  void ApplyAssign(LogIndex index, const AssignOp& op);
+  void ApplyReport(LogIndex index, const ReportOp& op);
+  void ApplyRelease(LogIndex index, const ReleaseOp& op);
+  void ApplyDisarm(LogIndex index, const DisarmOp& op);
+  void ApplyArm(LogIndex index);
+  void ApplyArmed(LogIndex index, const ArmedOp& op);
   void Event(LogIndex index, bool critical, std::string text);
 
   Options options_;
@@ -195,12 +228,17 @@ class ClusterState {
   raft::LeaseMode mode_ = raft::LeaseMode::kArmed;
   Duration lease_length_;
   Duration lease_length_max_;
-  Duration disarm_length_ = Duration(0);  // D of the latest disarm.
-  LogIndex disarmed_at_;                  // Index of the latest disarm (0: never).
-  LogIndex armed_at_;                     // Index of the latest arm (0: never).
+  Duration disarm_length_ = Duration(0);        // D of the latest disarm.
+  LogIndex disarmed_at_;                        // Index of the latest disarm (0: never).
+  LogIndex armed_at_;                           // Index of the latest arm (0: never).
   std::map<NodeName, LogIndex> node_armed_at_;  // Latest armed(F) per node.
   uint64_t stale_reports_ = 0;
+  uint64_t stale_assigns_ = 0;
+  uint64_t stale_releases_ = 0;
   uint64_t malformed_commands_ = 0;
+  // (index, D) of the disarms a node may still hold a lease from: a disarm followed by
+  // a longer one is dropped, so D strictly decreases (and the list stays short).
+  std::vector<std::pair<LogIndex, Duration>> disarms_;
   std::deque<ClusterEvent> events_;
 };
 

@@ -30,9 +30,10 @@
 // only, one at a time, and never retried elsewhere: a decision is only good for the
 // state it was made from (AssignOp carries the epoch it replaces, compare-and-set).
 //
-// Order rule (extends raft/actions.h): raft actions first (persist, sends, restore,
-// applies, replies), then guard requests, then guest actions. A guest starts only from
-// the applied state, which is committed and durable here.
+// Order rule (extends raft/actions.h): the raft batches first, in order (each: persist,
+// sends, restore, applies, replies), then guard requests, then guest actions. A guest
+// starts only from the applied state, which is committed and durable here. Replies to
+// the node's own commands stay inside; `raft[].replies` holds only the callers'.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +42,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -123,8 +125,11 @@ struct LogLine {
   std::string text;
 };
 
+// One input can call Raft more than once (the input itself, then the agent's reports and
+// the coordinator's decisions): `raft` holds those batches in the order they must be
+// executed, each by the order rule of raft/actions.h.
 struct NodeActions {
-  raft::Actions raft;
+  std::vector<raft::Actions> raft;
   std::vector<GuardRequest> guard;
   std::vector<GuestAction> guests;
   std::vector<LogLine> log;
@@ -160,13 +165,72 @@ class Node {
   std::vector<GuestRef> LocalGuests() const;
 
  private:
-  // ... implementation state (node.cc).
-  NodeActions Finish(raft::Actions raft_actions);
+  enum class Phase : uint8_t { kQuerying, kStarting, kRunning, kStopping, kKilling, kStopped };
+  // A guest this node runs or knows about, by resource.
+  struct Local {
+    LogIndex epoch;
+    Phase phase = Phase::kQuerying;
+    bool fenced = false;       // Stopped by a fence (ours or the guard's).
+    bool failed = false;       // A start failed.
+    bool halted = false;       // Stopped cleanly after a release request.
+    bool kill_failed = false;  // A kill did not see it stop.
+    uint64_t register_id = 0;  // The guard request registering it at `epoch` (0: none).
+  };
+  // One of the node's own command streams (agent reports, coordinator decisions).
+  struct OwnClient {
+    raft::ClientId id;
+    uint64_t next_sequence = 1;
+    std::optional<raft::Command> in_flight;
+    Time resend_at;
+  };
+
+  void Absorb(raft::Actions actions);
+  void OnOwnReply(const raft::ClientReply& reply);
+  void Drive();
+  void PushGuardDeadline();
+  void Fence();
+  void Reconcile();
+  void ManageOwned();
+  void ManageLocals();
+  void TryStart(const PackageName& resource, const Assignment& assignment);
+  void Report(const PackageName& resource, LogIndex epoch, ReportKind kind);
+  void Coordinate();
+  void FlushReports();
+  void Resend(OwnClient& client);
+  void Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb);
+  uint64_t Guard(std::variant<SetDeadline, Register, Unregister> request);
+  bool Registered(const Local& local) const;
+  bool IsMember(const NodeName& node) const;
+  bool Up(const NodeName& node) const;
+  NodeActions Take();
 
   NodeOptions options_;
   std::unique_ptr<raft::Raft> raft_;
   ClusterState state_;
-  NodeActions pending_;
+  Time now_;
+  NodeActions out_;
+
+  // Agent.
+  bool attached_ = false;
+  bool reconciled_ = false;
+  bool guard_fenced_ = false;  // The guard fenced before this incarnation attached.
+  std::map<PackageName, Local> local_;
+  std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;
+  OpBatch report_queue_;
+  OwnClient agent_;
+  bool arming_ = false;  // Guard shortened or armed(F) reported, not yet committed.
+  std::optional<uint64_t> arm_deadline_request_;
+
+  // Guard bookkeeping.
+  uint64_t next_guard_id_ = 1;
+  uint64_t guard_acked_ = 0;
+  std::optional<Time> deadline_pushed_;
+  std::optional<Time> deadline_acked_;
+  std::map<uint64_t, Time> deadlines_pending_;  // SetDeadline requests by id.
+
+  // Coordinator.
+  OwnClient coordinator_;
+  std::optional<Time> coordinator_wakeup_;
 };
 
 }  // namespace cmcl::node

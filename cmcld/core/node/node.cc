@@ -1,0 +1,603 @@
+// Node: see node.h. Every input runs the same loop: call Raft, absorb its actions into
+// the ClusterState, then drive the agent and the coordinator from the state as it is
+// now (level-triggered: the decisions depend on the state, not on which input came).
+#include "cmcld/core/node/node.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "cmcld/core/common/check.h"
+
+namespace cmcl::node {
+namespace {
+
+constexpr Time kNever = Time::FromMilliseconds(std::numeric_limits<int64_t>::max());
+
+ClusterState RestoredState(const NodeOptions& options, const raft::PersistedState& state) {
+  if (!state.snapshot) {
+    return ClusterState(options.state);
+  }
+  std::optional<ClusterState> restored = ClusterState::Decode(state.snapshot->state, options.state);
+  CMCL_CHECK(restored.has_value()) << "the stored snapshot does not hold a cluster state";
+  return std::move(*restored);
+}
+
+}  // namespace
+
+std::string_view GuestVerbName(GuestVerb verb) {
+  switch (verb) {
+    case GuestVerb::kStart:
+      return "start";
+    case GuestVerb::kStop:
+      return "stop";
+    case GuestVerb::kKill:
+      return "kill";
+    case GuestVerb::kStatus:
+      return "status";
+  }
+  return "?";
+}
+
+Node::Node(NodeOptions options, raft::PersistedState state, Rng rng, Time now)
+    : options_(std::move(options)), state_(RestoredState(options_, state)), now_(now) {
+  Rng clients = rng.Fork("clients");
+  agent_.id = raft::ClientId(clients.Next());
+  coordinator_.id = raft::ClientId(clients.Next());
+  options_.raft.lease_length = state_.GrantLength();
+  raft_ = std::make_unique<raft::Raft>(options_.raft, std::move(state), rng.Fork("raft"), now);
+  raft_->SetLeaseTerms(state_.mode(), state_.GrantLength());
+}
+
+// --- Inputs ----------------------------------------------------------------------------
+
+NodeActions Node::Attach(Time now, const GuardState& guard) {
+  now_ = now;
+  CMCL_CHECK(!attached_) << "Attach is called once";
+  attached_ = true;
+  guard_fenced_ = guard.fenced;
+  deadline_acked_ = guard.deadline;
+  deadline_pushed_ = guard.deadline;
+  for (const GuestRef& guest : guard.registered) {
+    Local& local = local_[guest.resource];
+    local.epoch = guest.epoch;
+    local.phase = Phase::kQuerying;
+    local.fenced = guard.fenced;
+    local.register_id = 0;  // Registered by an earlier incarnation: acknowledged.
+    Guest(guest.resource, guest.epoch, GuestVerb::kStatus);
+  }
+  if (!guard.registered.empty() || guard.fenced) {
+    out_.log.push_back(LogLine{
+        .critical = guard.fenced,
+        .text = "attached to the guard: " + std::to_string(guard.registered.size()) +
+                " registered guest(s)" + (guard.fenced ? ", fenced at its deadline" : "")});
+  }
+  Drive();
+  return Take();
+}
+
+NodeActions Node::Step(Time now, const raft::Message& message) {
+  now_ = now;
+  Absorb(raft_->Step(now, message));
+  Drive();
+  return Take();
+}
+
+NodeActions Node::Tick(Time now) {
+  now_ = now;
+  Absorb(raft_->Tick(now));
+  Drive();
+  return Take();
+}
+
+NodeActions Node::Propose(Time now, raft::Command command) {
+  now_ = now;
+  Absorb(raft_->Propose(now, std::move(command)));
+  Drive();
+  return Take();
+}
+
+NodeActions Node::PersistCompleted(Time now, uint64_t up_to) {
+  now_ = now;
+  Absorb(raft_->PersistCompleted(now, up_to));
+  Drive();
+  return Take();
+}
+
+NodeActions Node::GuardAcked(Time now, uint64_t id) {
+  now_ = now;
+  guard_acked_ = std::max(guard_acked_, id);
+  for (auto it = deadlines_pending_.begin(); it != deadlines_pending_.end() && it->first <= id;) {
+    deadline_acked_ = it->second;
+    if (arm_deadline_request_ && it->first >= *arm_deadline_request_) {
+      // The guard shortened its deadline for arming: now armed(F) may be reported.
+      arm_deadline_request_.reset();
+      report_queue_.push_back(ArmedOp{.node = self()});
+    }
+    it = deadlines_pending_.erase(it);
+  }
+  Drive();
+  return Take();
+}
+
+NodeActions Node::GuestReported(Time now, const GuestRef& guest, GuestVerb verb,
+                                GuestStatus status) {
+  now_ = now;
+  const auto it = local_.find(guest.resource);
+  if (it == local_.end() || it->second.epoch != guest.epoch) {
+    return Take();  // About a guest this node no longer tracks at that epoch.
+  }
+  Local& local = it->second;
+  switch (verb) {
+    case GuestVerb::kStatus:
+      if (local.phase == Phase::kQuerying) {
+        // Unknown counts as running: the guest must be adopted or killed, not forgotten.
+        local.phase = status == GuestStatus::kStopped ? Phase::kStopped : Phase::kRunning;
+      }
+      break;
+    case GuestVerb::kStart:
+      if (local.phase == Phase::kStarting) {
+        local.phase = status == GuestStatus::kRunning ? Phase::kRunning : Phase::kStopped;
+        local.failed = status != GuestStatus::kRunning;
+      }
+      break;
+    case GuestVerb::kStop:
+    case GuestVerb::kKill:
+      if (status == GuestStatus::kStopped) {
+        local.halted = verb == GuestVerb::kStop && local.phase == Phase::kStopping;
+        local.phase = Phase::kStopped;
+        Guard(Unregister{.resource = guest.resource});
+      } else {
+        local.kill_failed = true;
+        out_.log.push_back(LogLine{.critical = true,
+                                   .text = guest.resource.value() + ": " +
+                                           std::string(GuestVerbName(verb)) +
+                                           " did not stop the guest"});
+      }
+      break;
+  }
+  Drive();
+  return Take();
+}
+
+NodeActions Node::Compact(Time now) {
+  now_ = now;
+  Absorb(raft_->Compact(now, state_.Encode()));
+  return Take();
+}
+
+// --- The loop --------------------------------------------------------------------------
+
+void Node::Absorb(raft::Actions actions) {
+  if (actions.restore) {
+    std::optional<ClusterState> restored =
+        ClusterState::Decode(actions.restore->state, options_.state);
+    CMCL_CHECK(restored.has_value()) << "a snapshot from the leader holds no cluster state";
+    state_ = std::move(*restored);
+  }
+  for (const raft::ApplyEntry& apply : actions.applies) {
+    state_.Apply(apply);
+  }
+  std::vector<raft::ClientReply> callers;
+  for (raft::ClientReply& reply : actions.replies) {
+    if (reply.client_id == agent_.id || reply.client_id == coordinator_.id) {
+      OnOwnReply(reply);
+    } else {
+      callers.push_back(std::move(reply));
+    }
+  }
+  actions.replies = std::move(callers);
+  raft_->SetLeaseTerms(state_.mode(), state_.GrantLength());
+  if (!actions.empty()) {
+    out_.raft.push_back(std::move(actions));
+  }
+}
+
+void Node::OnOwnReply(const raft::ClientReply& reply) {
+  OwnClient& client = reply.client_id == agent_.id ? agent_ : coordinator_;
+  if (!client.in_flight || client.in_flight->sequence != reply.sequence) {
+    return;  // A reply to a retry of a command already answered.
+  }
+  switch (reply.code) {
+    case raft::ReplyCode::kApplied:
+    case raft::ReplyCode::kStale:
+      client.in_flight.reset();
+      return;
+    case raft::ReplyCode::kNotLeader:
+    case raft::ReplyCode::kBusy:
+    case raft::ReplyCode::kUnknownOutcome:
+      if (&client == &coordinator_) {
+        // A decision is only good for the state it was made from: never retried.
+        client.in_flight.reset();
+      } else {
+        client.resend_at = now_ + options_.raft.heartbeat_interval;
+      }
+      return;
+  }
+}
+
+void Node::Drive() {
+  if (attached_) {
+    PushGuardDeadline();
+    Fence();
+    if (!reconciled_) {
+      Reconcile();
+    }
+    if (reconciled_) {
+      ManageOwned();
+      ManageLocals();
+    }
+    FlushReports();
+  }
+  Coordinate();
+}
+
+NodeActions Node::Take() { return std::exchange(out_, NodeActions{}); }
+
+// --- Agent -----------------------------------------------------------------------------
+
+void Node::PushGuardDeadline() {
+  const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
+  if (!fence_at) {
+    return;  // F4: a restarted node leaves the guard's deadline alone until a grant.
+  }
+  if (arming_ && state_.ArmedSinceLatestArm(self())) {
+    arming_ = false;  // armed(F) committed.
+  }
+  const bool shortened = raft_->TakeLeaseShortened();
+  const bool must_arm = state_.mode() == raft::LeaseMode::kArmed &&
+                        !state_.ArmedSinceLatestArm(self()) &&
+                        raft_->lease().mode() == raft::LeaseMode::kArmed;
+  if (shortened || (must_arm && !arming_)) {
+    // Arming (DESIGN.md section 4): the one case where the guard's deadline moves back,
+    // on this request only; armed(F) is reported once the guard acknowledged it.
+    arming_ = true;
+    deadline_pushed_ = *fence_at;
+    if (options_.mutations.guard_not_rearmed) {
+      report_queue_.push_back(ArmedOp{.node = self()});  // The bug: the guard keeps D.
+    } else {
+      arm_deadline_request_ = Guard(SetDeadline{.deadline = *fence_at, .allow_earlier = true});
+    }
+    return;
+  }
+  if (!deadline_pushed_ || *fence_at > *deadline_pushed_) {
+    deadline_pushed_ = *fence_at;
+    Guard(SetDeadline{.deadline = *fence_at, .allow_earlier = false});
+  }
+}
+
+void Node::Fence() {
+  const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
+  if (!fence_at || now_ < *fence_at) {
+    return;  // Without any lease yet (after a restart) the guard's deadline rules.
+  }
+  for (auto& [resource, local] : local_) {
+    if (local.phase == Phase::kStarting || local.phase == Phase::kRunning ||
+        local.phase == Phase::kStopping) {
+      // F4: fence early, so the guest is down by lease_end.
+      local.phase = Phase::kKilling;
+      local.fenced = true;
+      Guest(resource, local.epoch, GuestVerb::kKill);
+      out_.log.push_back(LogLine{.critical = true,
+                                 .text = resource.value() + ": fenced, the lease ends at " +
+                                         std::to_string(raft_->lease().lease_end()->milliseconds())});
+    }
+  }
+}
+
+// DESIGN.md section 4, "After a restart or a fence": nothing starts on this node's own
+// authority; once every guest's status is known and a grant with applied >= c is held,
+// running guests are adopted or killed and missing owned ones reported.
+void Node::Reconcile() {
+  for (const auto& [resource, local] : local_) {
+    if (local.phase == Phase::kQuerying) {
+      return;
+    }
+  }
+  if (!raft_->lease().Valid(now_) || state_.applied() < raft_->lease().min_applied()) {
+    return;
+  }
+  reconciled_ = true;
+  for (auto& [resource, local] : local_) {
+    const Assignment* assignment = state_.Find(resource);
+    const bool owned = state_.Owns(self(), resource) && assignment->epoch == local.epoch;
+    if (local.phase == Phase::kRunning) {
+      if (owned) {
+        out_.log.push_back(LogLine{.critical = false,
+                                   .text = resource.value() + ": adopted the running guest"});
+      } else {
+        local.phase = Phase::kKilling;
+        Guest(resource, local.epoch, GuestVerb::kKill);
+        out_.log.push_back(LogLine{.critical = true,
+                                   .text = resource.value() + ": runs here without ownership; "
+                                                              "killing it"});
+      }
+    }
+  }
+}
+
+void Node::ManageOwned() {
+  for (const auto& [resource, assignment] : state_.assignments()) {
+    if (!state_.Owns(self(), resource)) {
+      continue;
+    }
+    const LogIndex epoch = assignment.epoch;
+    auto it = local_.find(resource);
+    if (it != local_.end() && it->second.epoch != epoch &&
+        (it->second.phase == Phase::kRunning || it->second.phase == Phase::kStarting)) {
+      // Reassigned to us while our guest runs: it is ours at the new epoch.
+      it->second.epoch = epoch;
+      it->second.register_id = Guard(Register{.guest = {.resource = resource, .epoch = epoch}});
+    }
+    const bool here = it != local_.end() && it->second.epoch == epoch;
+    const Phase phase = here ? it->second.phase : Phase::kStopped;
+    if (assignment.release_requested) {
+      if (phase == Phase::kRunning) {
+        it->second.phase = Phase::kStopping;
+        Guest(resource, epoch, GuestVerb::kStop);
+      } else if (phase == Phase::kStopped) {
+        Report(resource, epoch, ReportKind::kHalted);
+      }
+      continue;
+    }
+    if (phase == Phase::kRunning) {
+      if (assignment.status == AssignmentStatus::kAssigned) {
+        Report(resource, epoch, ReportKind::kStarted);
+      }
+      continue;
+    }
+    if (phase != Phase::kStopped) {
+      continue;  // Starting, stopping or being killed: wait for the driver.
+    }
+    if (here && (it->second.fenced || it->second.failed || it->second.halted)) {
+      Report(resource, epoch,
+             it->second.fenced   ? ReportKind::kFenced
+             : it->second.failed ? ReportKind::kFailed
+                                 : ReportKind::kHalted);
+    } else if (assignment.status == AssignmentStatus::kStarted) {
+      // It ran here at this epoch and is gone (a node crash, or killed behind our back).
+      Report(resource, epoch, guard_fenced_ ? ReportKind::kFenced : ReportKind::kFailed);
+    } else {
+      TryStart(resource, assignment);
+    }
+  }
+}
+
+void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
+  // F3, the lease part: now + fence_timeout < lease_end and applied >= c.
+  const raft::LogIndex applied =
+      options_.mutations.start_without_min_applied ? raft::LogIndex(~0ULL) : state_.applied();
+  if (!raft_->lease().AllowsStart(now_, options_.fence_timeout, applied)) {
+    return;
+  }
+  auto [it, created] = local_.try_emplace(resource);
+  Local& local = it->second;
+  if (created) {
+    local.phase = Phase::kStopped;
+  }
+  if (local.epoch != assignment.epoch && local.phase != Phase::kStopped) {
+    return;  // The guest of an older epoch is still being stopped here.
+  }
+  if (local.epoch != assignment.epoch || local.register_id == 0) {
+    local = Local{};
+    local.epoch = assignment.epoch;
+    local.phase = Phase::kStopped;
+    local.register_id =
+        Guard(Register{.guest = {.resource = resource, .epoch = assignment.epoch}});
+  }
+  // F3, the guard part: it acknowledged the registration and a deadline far enough away.
+  if (!Registered(local) || !deadline_acked_ || *deadline_acked_ <= now_ + options_.fence_timeout) {
+    return;
+  }
+  local.phase = Phase::kStarting;
+  Guest(resource, assignment.epoch, GuestVerb::kStart);
+}
+
+void Node::ManageLocals() {
+  for (auto& [resource, local] : local_) {
+    if (local.phase != Phase::kRunning && local.phase != Phase::kStarting) {
+      continue;
+    }
+    const Assignment* assignment = state_.Find(resource);
+    if (state_.Owns(self(), resource) && assignment->epoch == local.epoch) {
+      continue;
+    }
+    // Not ours (any more): it must not run here. Never expected — a lease that ended
+    // fenced it first — so say so loudly.
+    local.phase = Phase::kKilling;
+    Guest(resource, local.epoch, GuestVerb::kKill);
+    out_.log.push_back(LogLine{
+        .critical = true, .text = resource.value() + ": running here but owned elsewhere; killing"});
+  }
+  for (const auto& [resource, local] : local_) {
+    if (local.kill_failed && !state_.Owns(self(), resource)) {
+      Report(resource, local.epoch, ReportKind::kStray);
+    }
+  }
+}
+
+void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind) {
+  if (!reported_.emplace(resource, epoch, kind).second) {
+    return;  // Epochs only grow: the same report is never needed twice.
+  }
+  report_queue_.push_back(
+      ReportOp{.resource = resource, .node = self(), .epoch = epoch, .kind = kind});
+}
+
+void Node::FlushReports() {
+  if (reported_.size() > 4 * options_.resources.size() + 64) {
+    // Forget reports about epochs that are over: they can never be needed again.
+    std::erase_if(reported_, [&](const auto& report) {
+      const Assignment* assignment = state_.Find(std::get<0>(report));
+      return assignment != nullptr && assignment->epoch > std::get<1>(report);
+    });
+  }
+  if (agent_.in_flight) {
+    if (now_ >= agent_.resend_at) {
+      Resend(agent_);
+    }
+    return;
+  }
+  if (report_queue_.empty()) {
+    return;
+  }
+  agent_.in_flight = raft::Command{.client_id = agent_.id,
+                                   .sequence = agent_.next_sequence++,
+                                   .payload = EncodeOps(report_queue_),
+                                   .revokes = {}};
+  report_queue_.clear();
+  Resend(agent_);
+}
+
+void Node::Resend(OwnClient& client) {
+  // No reply within an election timeout: the leader may have changed; the same sequence
+  // is applied at most once (thesis 6.3).
+  client.resend_at = now_ + options_.raft.election_timeout_min;
+  Absorb(raft_->Forward(now_, *client.in_flight));
+}
+
+void Node::Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb) {
+  out_.guests.push_back(
+      GuestAction{.guest = GuestRef{.resource = resource, .epoch = epoch}, .verb = verb});
+}
+
+uint64_t Node::Guard(std::variant<SetDeadline, Register, Unregister> request) {
+  const uint64_t id = next_guard_id_++;
+  if (const auto* deadline = std::get_if<SetDeadline>(&request)) {
+    deadlines_pending_[id] = deadline->deadline;
+  }
+  out_.guard.push_back(GuardRequest{.id = id, .request = std::move(request)});
+  return id;
+}
+
+bool Node::Registered(const Local& local) const {
+  return local.register_id == 0 || guard_acked_ >= local.register_id;
+}
+
+bool Node::HasAuthority(const PackageName& resource, Time now) const {
+  return state_.Owns(self(), resource) && raft_->lease().Valid(now) &&
+         state_.applied() >= raft_->lease().min_applied();
+}
+
+std::vector<GuestRef> Node::LocalGuests() const {
+  std::vector<GuestRef> guests;
+  for (const auto& [resource, local] : local_) {
+    if (local.phase != Phase::kStopped) {
+      guests.push_back(GuestRef{.resource = resource, .epoch = local.epoch});
+    }
+  }
+  return guests;
+}
+
+// --- Coordinator -----------------------------------------------------------------------
+
+bool Node::IsMember(const NodeName& node) const {
+  for (const raft::Voter& voter : options_.raft.voters) {
+    if (voter.name == node) {
+      return voter.role == config::NodeRole::kMember;
+    }
+  }
+  return false;
+}
+
+// A member whose nonces arrive: it answers this leader's requests both ways.
+bool Node::Up(const NodeName& node) const {
+  if (node == self()) {
+    return IsMember(node);
+  }
+  const std::optional<Time> heard = raft_->LastNonceAt(node);
+  return IsMember(node) && heard && now_ - *heard < options_.raft.election_timeout_min;
+}
+
+void Node::Coordinate() {
+  coordinator_wakeup_.reset();
+  if (!raft_->LeaderReady() || coordinator_.in_flight) {
+    return;  // N1: no placement before this term's no-op is applied.
+  }
+  std::map<NodeName, size_t> load;  // The running tally: a batch never double-books.
+  for (const raft::Voter& voter : options_.raft.voters) {
+    if (Up(voter.name)) {
+      load[voter.name] = 0;
+    }
+  }
+  for (const auto& [resource, assignment] : state_.assignments()) {
+    if (assignment.owner && load.contains(*assignment.owner) && !assignment.Free()) {
+      ++load[*assignment.owner];
+    }
+  }
+  const auto pick = [&](const std::optional<NodeName>& avoid) -> std::optional<NodeName> {
+    std::optional<NodeName> best;
+    for (const auto& [node, count] : load) {
+      if (node != avoid && (!best || count < load[*best])) {
+        best = node;
+      }
+    }
+    return best ? best : (avoid && load.contains(*avoid) ? avoid : std::nullopt);
+  };
+  OpBatch ops;
+  std::set<NodeName> revokes;
+  for (const PackageName& resource : options_.resources) {
+    const Assignment* assignment = state_.Find(resource);
+    if (assignment == nullptr || assignment->Free()) {
+      const std::optional<NodeName> avoid = assignment ? assignment->owner : std::nullopt;
+      const std::optional<NodeName> target = pick(avoid);
+      if (!target) {
+        continue;
+      }
+      ++load[*target];
+      ops.push_back(AssignOp{.resource = resource,
+                             .node = *target,
+                             .from_epoch = assignment ? assignment->epoch : LogIndex(0),
+                             .reason = assignment ? "was " + std::string(AssignmentStatusName(
+                                                                 assignment->status)) +
+                                                        " on " + assignment->owner->value()
+                                                  : "initial placement"});
+      continue;
+    }
+    if (assignment->status == AssignmentStatus::kHaltFailed || Up(*assignment->owner)) {
+      continue;  // halt_failed may still run: never reassigned here (DESIGN.md section 5).
+    }
+    const NodeName& owner = *assignment->owner;
+    // L4/N2: only once the owner's lease has certainly expired.
+    const Time expiry = *raft_->CertainExpiry(owner, state_.WaitFor(owner));
+    if (now_ < expiry) {
+      coordinator_wakeup_ = std::min(coordinator_wakeup_.value_or(kNever), expiry);
+      continue;
+    }
+    const std::optional<NodeName> target = pick(owner);
+    if (!target || *target == owner) {
+      continue;
+    }
+    ++load[*target];
+    revokes.insert(owner);  // L3: no grant to the old owner until this commits.
+    ops.push_back(AssignOp{.resource = resource,
+                           .node = *target,
+                           .from_epoch = assignment->epoch,
+                           .reason = owner.value() + "'s lease certainly expired"});
+  }
+  if (ops.empty()) {
+    return;
+  }
+  coordinator_.in_flight = raft::Command{.client_id = coordinator_.id,
+                                         .sequence = coordinator_.next_sequence++,
+                                         .payload = EncodeOps(ops),
+                                         .revokes = {revokes.begin(), revokes.end()}};
+  Absorb(raft_->Propose(now_, *coordinator_.in_flight));
+}
+
+Time Node::NextWakeup() const {
+  Time wakeup = raft_->NextWakeup();
+  if (coordinator_wakeup_) {
+    wakeup = std::min(wakeup, *coordinator_wakeup_);
+  }
+  if (agent_.in_flight) {
+    wakeup = std::min(wakeup, agent_.resend_at);
+  }
+  const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
+  if (fence_at && !LocalGuests().empty()) {
+    wakeup = std::min(wakeup, std::max(*fence_at, now_));
+  }
+  return wakeup;
+}
+
+}  // namespace cmcl::node

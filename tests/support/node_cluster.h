@@ -1,0 +1,282 @@
+// NodeCluster: a hand-driven, in-memory cluster of cmcl::node::Node cores for unit tests
+// (the node-level sibling of raft_cluster.h).
+//
+// Nothing happens on its own: the test advances `now` and calls Settle(), which delivers
+// messages, completes persists, applies guard requests (a fake guard per node that
+// acknowledges at once) and completes guest actions (a fake host per node whose guests
+// start and stop at once) until nothing is left. `drop` filters messages. Crash() models
+// a daemon crash (guard and guests survive), NodeCrash() a node crash (they do not).
+#pragma once
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cmcld/core/node/node.h"
+
+namespace cmcl::node::testing {
+
+struct FakeGuard {
+  std::optional<Time> deadline;
+  std::map<PackageName, LogIndex> registered;
+  bool fenced = false;
+  std::vector<GuardRequest> requests;  // Every request received, in order.
+};
+
+struct FakeHost {
+  std::map<PackageName, LogIndex> running;       // Physically running guests.
+  std::vector<GuestAction> actions;              // Every action received, in order.
+  std::set<PackageName> hold;                    // Actions on these are not completed.
+};
+
+class NodeCluster {
+ public:
+  // Members "n1".."nN" plus the named arbitrators; `resources` for the coordinator.
+  NodeCluster(size_t members, std::vector<std::string> resources,
+              std::vector<std::string> arbitrators = {}) {
+    std::vector<raft::Voter> voters;
+    for (size_t i = 1; i <= members; ++i) {
+      voters.push_back(raft::Voter{.name = NodeName("n" + std::to_string(i)),
+                                   .role = config::NodeRole::kMember});
+    }
+    for (const std::string& name : arbitrators) {
+      voters.push_back(
+          raft::Voter{.name = NodeName(name), .role = config::NodeRole::kArbitrator});
+    }
+    std::sort(voters.begin(), voters.end(),
+              [](const raft::Voter& a, const raft::Voter& b) { return a.name < b.name; });
+    base_.raft.cluster_id = raft::ClusterId(0xc1c1);
+    base_.raft.voters = voters;
+    base_.raft.election_timeout_min = Duration(1000);
+    base_.raft.heartbeat_interval = Duration(100);
+    base_.raft.lease_length = Duration(1000);
+    base_.fence_timeout = Duration(200);
+    base_.state.lease_length = Duration(1000);
+    for (const std::string& resource : resources) {
+      base_.resources.emplace_back(resource);
+    }
+    for (const raft::Voter& voter : voters) {
+      disks_[voter.name] = raft::PersistedState{
+          .hard_state = {.cluster_id = base_.raft.cluster_id,
+                         .node_id = raft::NodeId(disks_.size() + 100),
+                         .term = raft::Term(0),
+                         .voted_for = std::nullopt},
+          .snapshot = std::nullopt,
+          .entries = {}};
+    }
+  }
+
+  NodeOptions& options() { return base_; }
+
+  void StartAll() {
+    for (const auto& [name, disk] : disks_) {
+      Start(name.value());
+    }
+  }
+
+  // Starts (or restarts) `name` from its disk and attaches it to its guard.
+  void Start(const std::string& name) {
+    NodeOptions options = base_;
+    options.raft.self = NodeName(name);
+    nodes_[NodeName(name)] =
+        std::make_unique<Node>(options, disks_.at(NodeName(name)), Rng(seed_++), now);
+    const FakeGuard& guard = guards_[NodeName(name)];
+    GuardState state{.deadline = guard.deadline, .registered = {}, .fenced = guard.fenced};
+    for (const auto& [resource, epoch] : guard.registered) {
+      state.registered.push_back(GuestRef{.resource = resource, .epoch = epoch});
+    }
+    Absorb(NodeName(name), node(name).Attach(now, state));
+  }
+  // Daemon crash: the core is gone, its guard and guests stay.
+  void Crash(const std::string& name) { nodes_.erase(NodeName(name)); }
+  // Node crash: core, guard and guests are gone.
+  void NodeCrash(const std::string& name) {
+    Crash(name);
+    guards_[NodeName(name)] = FakeGuard{};
+    hosts_[NodeName(name)].running.clear();
+  }
+  bool Running(const std::string& name) const { return nodes_.contains(NodeName(name)); }
+
+  Node& node(const std::string& name) { return *nodes_.at(NodeName(name)); }
+  FakeGuard& guard(const std::string& name) { return guards_[NodeName(name)]; }
+  FakeHost& host(const std::string& name) { return hosts_[NodeName(name)]; }
+
+  // Ticks every running node whose wakeup is due, then settles.
+  void TickDue() {
+    for (auto& [name, node] : nodes_) {
+      if (node->NextWakeup() <= now) {
+        Absorb(name, node->Tick(now));
+      }
+    }
+    Settle();
+  }
+  // Advances time in `step` increments up to `until`, ticking due nodes and settling.
+  void RunUntil(Time until, Duration step = Duration(10)) {
+    while (now < until) {
+      now = std::min(until, now + step);
+      FireGuards();
+      TickDue();
+      if (on_step) {
+        on_step();
+      }
+    }
+  }
+  void RunFor(Duration duration, Duration step = Duration(10)) { RunUntil(now + duration, step); }
+
+  // The fake guards fence at their deadlines (on the cluster's one clock).
+  void FireGuards() {
+    for (auto& [name, guard] : guards_) {
+      if (guard.deadline && now >= *guard.deadline && !guard.registered.empty()) {
+        for (const auto& [resource, epoch] : guard.registered) {
+          hosts_[name].running.erase(resource);
+        }
+        guard.registered.clear();
+        guard.fenced = true;
+      }
+    }
+  }
+
+  void Settle() {
+    for (int i = 0; i < 10000 && !work_.empty(); ++i) {
+      std::function<void()> next = std::move(work_.front());
+      work_.pop_front();
+      next();
+    }
+  }
+
+  std::optional<std::string> Leader() {
+    for (auto& [name, node] : nodes_) {
+      if (node->raft().role() == raft::Role::kLeader) {
+        return name.value();
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Nodes physically running `resource`.
+  std::vector<std::string> Holders(const std::string& resource) {
+    std::vector<std::string> holders;
+    for (auto& [name, host] : hosts_) {
+      if (host.running.contains(PackageName(resource))) {
+        holders.push_back(name.value());
+      }
+    }
+    return holders;
+  }
+
+  void ProposeOps(const std::string& name, const OpBatch& ops) {
+    Absorb(NodeName(name), node(name).Propose(now, raft::Command{.client_id = raft::ClientId(77),
+                                                                .sequence = ++client_sequence_,
+                                                                .payload = EncodeOps(ops),
+                                                                .revokes = {}}));
+    Settle();
+  }
+
+  Time now = Time::FromMilliseconds(0);
+  // Messages for which this returns true are dropped.
+  std::function<bool(const raft::Message&)> drop;
+  std::function<void()> on_step;  // Called after every RunUntil step.
+  std::vector<raft::ClientReply> replies;
+  std::vector<LogLine> log;
+
+ private:
+  void Absorb(const NodeName& name, NodeActions actions) {
+    for (raft::Actions& batch : actions.raft) {
+      if (batch.persist) {
+        raft::ApplyPersist(*batch.persist, disks_.at(name));
+        const uint64_t id = batch.persist->id;
+        work_.push_back([this, name, id] {
+          if (nodes_.contains(name)) {
+            Absorb(name, nodes_.at(name)->PersistCompleted(now, id));
+          }
+        });
+      }
+      for (raft::Message& message : batch.sends) {
+        work_.push_back([this, message] {
+          if ((drop && drop(message)) || !nodes_.contains(message.header.to)) {
+            return;
+          }
+          Absorb(message.header.to, nodes_.at(message.header.to)->Step(now, message));
+        });
+      }
+      for (raft::ClientReply& reply : batch.replies) {
+        replies.push_back(reply);
+      }
+    }
+    for (const GuardRequest& request : actions.guard) {
+      ApplyGuard(name, request);
+    }
+    for (const GuestAction& action : actions.guests) {
+      Perform(name, action);
+    }
+    for (LogLine& line : actions.log) {
+      log.push_back(std::move(line));
+    }
+  }
+
+  void ApplyGuard(const NodeName& name, const GuardRequest& request) {
+    FakeGuard& guard = guards_[name];
+    guard.requests.push_back(request);
+    if (const auto* deadline = std::get_if<SetDeadline>(&request.request)) {
+      if (!guard.deadline || deadline->deadline > *guard.deadline || deadline->allow_earlier) {
+        guard.deadline = deadline->deadline;
+      }
+    } else if (const auto* reg = std::get_if<Register>(&request.request)) {
+      guard.registered[reg->guest.resource] = reg->guest.epoch;
+    } else if (const auto* unreg = std::get_if<Unregister>(&request.request)) {
+      guard.registered.erase(unreg->resource);
+    }
+    const uint64_t id = request.id;
+    work_.push_back([this, name, id] {
+      if (nodes_.contains(name)) {
+        Absorb(name, nodes_.at(name)->GuardAcked(now, id));
+      }
+    });
+  }
+
+  void Perform(const NodeName& name, const GuestAction& action) {
+    FakeHost& host = hosts_[name];
+    host.actions.push_back(action);
+    if (host.hold.contains(action.guest.resource)) {
+      return;
+    }
+    GuestStatus status = GuestStatus::kStopped;
+    switch (action.verb) {
+      case GuestVerb::kStart:
+        host.running[action.guest.resource] = action.guest.epoch;
+        status = GuestStatus::kRunning;
+        break;
+      case GuestVerb::kStop:
+      case GuestVerb::kKill:
+        host.running.erase(action.guest.resource);
+        break;
+      case GuestVerb::kStatus:
+        status = host.running.contains(action.guest.resource) ? GuestStatus::kRunning
+                                                             : GuestStatus::kStopped;
+        break;
+    }
+    work_.push_back([this, name, action, status] {
+      if (nodes_.contains(name)) {
+        Absorb(name, nodes_.at(name)->GuestReported(now, action.guest, action.verb, status));
+      }
+    });
+  }
+
+  NodeOptions base_;
+  uint64_t seed_ = 1;
+  uint64_t client_sequence_ = 0;
+  std::map<NodeName, raft::PersistedState> disks_;
+  std::map<NodeName, std::unique_ptr<Node>> nodes_;
+  std::map<NodeName, FakeGuard> guards_;
+  std::map<NodeName, FakeHost> hosts_;
+  std::deque<std::function<void()>> work_;
+};
+
+}  // namespace cmcl::node::testing
