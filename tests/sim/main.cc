@@ -177,7 +177,7 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
   if (!flags.mutation.empty()) {
     options.mutation_name = flags.mutation;
     g_mutation_active = 1;
-    if (!cmcl::sim::SetMutation(flags.mutation, options.mutations)) {
+    if (!cmcl::sim::SetMutation(flags.mutation, options)) {
       Usage("unknown mutation '" + flags.mutation + "' (see --list-mutations)");
     }
   }

@@ -66,14 +66,20 @@ size_t TagNode(uint64_t tag) { return static_cast<size_t>((tag >> 4) & 0xfff); }
 uint64_t TagStep(uint64_t tag) { return tag & 0xf; }
 uint64_t TagGeneration(uint64_t tag) { return tag >> 16; }
 
+// Daemon crash (kCrashRestart) or node crash (kNodeCrash), then a restart.
 class CrashRestart final : public Nemesis {
  public:
-  CrashRestart(const SimOptions& options, Rng rng, size_t index)
-      : options_(options), rng_(std::move(rng)), index_(index) {}
-  NemesisKind kind() const override { return NemesisKind::kCrashRestart; }
+  CrashRestart(const SimOptions& options, Rng rng, size_t index, NemesisKind kind)
+      : options_(options),
+        rng_(std::move(rng)),
+        index_(index),
+        kind_(kind),
+        interval_(kind == NemesisKind::kNodeCrash ? options.node_crash_interval_mean
+                                                  : options.crash_interval_mean) {}
+  NemesisKind kind() const override { return kind_; }
   void Start(NemesisHost& host) override {
     for (size_t node = 0; node < host.Names().size(); ++node) {
-      const Duration first = Duration(rng_.Between(0, 2 * options_.crash_interval_mean.count()));
+      const Duration first = Duration(rng_.Between(0, 2 * interval_.count()));
       host.ScheduleNemesis(host.Now() + first, index_, Tag(0, node, 0));
     }
   }
@@ -86,13 +92,16 @@ class CrashRestart final : public Nemesis {
       return;
     }
     if (host.IsRunning(node)) {
-      host.CrashNode(node);
+      if (kind_ == NemesisKind::kNodeCrash) {
+        host.CrashWholeNode(node);
+      } else {
+        host.CrashNode(node);
+      }
       const Duration down =
           Duration(rng_.Between(options_.downtime_min.count(), options_.downtime_max.count()));
       host.ScheduleNemesis(host.Now() + down, index_, Tag(0, node, 1));
     }
-    host.ScheduleNemesis(host.Now() + Around(rng_, options_.crash_interval_mean), index_,
-                         Tag(0, node, 0));
+    host.ScheduleNemesis(host.Now() + Around(rng_, interval_), index_, Tag(0, node, 0));
   }
   void Heal(NemesisHost& host) override {
     for (size_t node = 0; node < host.Names().size(); ++node) {
@@ -106,6 +115,8 @@ class CrashRestart final : public Nemesis {
   SimOptions options_;
   Rng rng_;
   size_t index_;
+  NemesisKind kind_;
+  Duration interval_;
 };
 
 class Pause final : public Nemesis {
@@ -398,7 +409,8 @@ std::unique_ptr<Nemesis> MakeNemesis(NemesisKind kind, const SimOptions& options
                                      size_t index) {
   switch (kind) {
     case NemesisKind::kCrashRestart:
-      return std::make_unique<CrashRestart>(options, std::move(rng), index);
+    case NemesisKind::kNodeCrash:
+      return std::make_unique<CrashRestart>(options, std::move(rng), index, kind);
     case NemesisKind::kPause:
       return std::make_unique<Pause>(options, std::move(rng), index);
     case NemesisKind::kPartition:

@@ -3,8 +3,11 @@
 // turns on (SimOptions::nemeses) that draws from its own forked Rng, so turning one on
 // or off does not shift another's draws, and each owns its faults, so they compose:
 //
-//  * crash_restart      a node's process dies (writes in flight are lost) and restarts
-//                       from its disk after a downtime.
+//  * crash_restart      daemon crash: a node's cmcld dies (writes in flight are lost)
+//                       and restarts from its disk after a downtime; its guard and
+//                       guests live on (the guard fences at its deadline).
+//  * node_crash         node crash: the whole node loses power: cmcld, guard and
+//                       guests die; it restarts from its disk with an empty guard.
 //  * pause              the process stops (SIGSTOP): nothing is processed, its timers do
 //                       not fire, messages to it queue; its clock keeps running. On
 //                       resume everything queued is delivered and due timers fire.
@@ -49,9 +52,10 @@ class NemesisHost {
   virtual Time Now() const = 0;
   virtual const std::vector<NodeName>& Names() const = 0;
   virtual std::optional<size_t> LeaderIndex() const = 0;
-  virtual bool IsRunning(size_t node) const = 0;  // Not crashed (paused counts).
+  virtual bool IsRunning(size_t node) const = 0;  // cmcld not crashed (paused counts).
   virtual bool IsPaused(size_t node) const = 0;
-  virtual void CrashNode(size_t node) = 0;
+  virtual void CrashNode(size_t node) = 0;       // Daemon crash.
+  virtual void CrashWholeNode(size_t node) = 0;  // Node crash.
   virtual void RestartNode(size_t node) = 0;
   virtual void PauseNode(size_t node) = 0;
   virtual void ResumeNode(size_t node) = 0;

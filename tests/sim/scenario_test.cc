@@ -29,7 +29,7 @@ class Cluster {
     sim_.Setup();
   }
   void RunFor(Duration duration) {
-    EXPECT_TRUE(sim_.RunUntil(sim_.now() + duration)) << *sim_.checker().violation();
+    EXPECT_TRUE(sim_.RunUntil(sim_.now() + duration)) << sim_.violation().value_or("");
   }
   std::string Leader() const {
     const std::optional<NodeName> leader = sim_.Leader();

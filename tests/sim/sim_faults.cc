@@ -16,26 +16,41 @@ void Simulation::ScheduleNemesis(Time at, size_t nemesis, uint64_t tag) {
   Schedule(at, NodeEvent(EventKind::kNemesis, nemesis, tag));
 }
 
+// Daemon crash: cmcld's core is gone; the guard holds its deadline and the guests run
+// on. The disk is treated as after a power loss (the unsynced tail is lost, partly
+// kept or torn, SimDisk::Crash): a superset of what a killed process can leave.
 void Simulation::CrashNode(size_t node) {
   NodeSlot& slot = nodes_[node];
-  if (slot.raft == nullptr) {
+  if (slot.core == nullptr) {
     return;
   }
-  const std::string detail = std::to_string(slot.disk.unsynced_writes()) +
-                             " unsynced writes, " + std::to_string(slot.queued.size()) +
-                             " queued events" + (slot.paused ? " (was paused)" : "");
-  slot.raft.reset();
+  const std::string detail = std::to_string(slot.disk.unsynced_writes()) + " unsynced writes, " +
+                             std::to_string(slot.queued.size()) + " queued events" +
+                             (slot.paused ? " (was paused)" : "") + ", " +
+                             std::to_string(slot.host->held().size()) + " guests run on";
+  slot.core.reset();
   slot.paused = false;
   slot.queued.clear();
-  // Power loss: the unsynced tail is lost, or partly kept, or torn (SimDisk::Crash).
   Rng rng = disk_rng_.Fork("crash/" + slot.name.value() + "/" + std::to_string(slot.incarnation));
   Trace(slot.name.value(), "crash", detail + "; " + slot.disk.Crash(rng));
+}
+
+// Node crash: power loss. cmcld, the guard and every guest die at once.
+void Simulation::CrashWholeNode(size_t node) {
+  NodeSlot& slot = nodes_[node];
+  const size_t guests = slot.host->held().size();
+  CrashNode(node);
+  slot.guard->Crash();
+  slot.host->Crash();
+  ScheduleGuard(node);
+  ScheduleHost(node);
+  Trace(slot.name.value(), "node-crash", std::to_string(guests) + " guests died with the node");
 }
 
 // The process stops; its clock does not. Events for it queue (DeferIfPaused).
 void Simulation::PauseNode(size_t node) {
   NodeSlot& slot = nodes_[node];
-  if (slot.raft == nullptr || slot.paused) {
+  if (slot.core == nullptr || slot.paused) {
     return;
   }
   slot.paused = true;
@@ -55,7 +70,7 @@ bool Simulation::DeferIfPaused(const Event& event) {
 // queue, as the seed picks (a resumed process may see its timers or its socket first).
 void Simulation::ResumeNode(size_t node) {
   NodeSlot& slot = nodes_[node];
-  if (slot.raft == nullptr || !slot.paused) {
+  if (slot.core == nullptr || !slot.paused) {
     return;
   }
   slot.paused = false;
@@ -67,16 +82,16 @@ void Simulation::ResumeNode(size_t node) {
             (timers_first ? "first" : "last") + ", local " +
             std::to_string(slot.clock.Peek(now_).milliseconds()));
   if (timers_first) {
-    Execute(node, slot.raft->Tick(LocalNow(node)));
+    Execute(node, slot.core->Tick(LocalNow(node)));
   }
   for (const Event& event : queued) {
-    if (slot.raft == nullptr || checker_.violation()) {
+    if (slot.core == nullptr || violation()) {
       return;
     }
     Dispatch(event);
   }
-  if (!timers_first && slot.raft != nullptr) {
-    Execute(node, slot.raft->Tick(LocalNow(node)));
+  if (!timers_first && slot.core != nullptr) {
+    Execute(node, slot.core->Tick(LocalNow(node)));
   }
 }
 
@@ -86,10 +101,13 @@ void Simulation::SetClockDrift(size_t node, int64_t drift_ppm) {
              drift_ppm <= options_.clock_drift_max_ppm);
   slot.clock.SetDrift(now_, drift_ppm);
   Trace(slot.name.value(), "drift", std::to_string(drift_ppm) + "ppm");
-  if (slot.raft != nullptr) {  // The pending timer was converted at the old rate.
+  if (slot.core != nullptr) {  // The pending timer was converted at the old rate.
     slot.wakeup_at.reset();
     ScheduleWakeup(node);
   }
+  slot.guard_at.reset();  // So is the guard's deadline.
+  ++slot.guard_token;
+  ScheduleGuard(node);
 }
 
 void Simulation::Clog(const Link& link) { clogged_.insert(link); }
@@ -138,7 +156,7 @@ void Simulation::SendMessage(size_t from, const Message& message) {
 bool Simulation::CoreCanElect(const std::vector<bool>& outcast) const {
   // Last term and index of the whole log, snapshot included (logs are compacted).
   const auto last = [&](size_t i) {
-    const Raft& raft = *nodes_[i].raft;
+    const Raft& raft = nodes_[i].core->raft();
     return std::make_pair(raft.last_term(), raft.last_index());
   };
   std::pair<raft::Term, raft::LogIndex> best;
@@ -186,15 +204,15 @@ void Simulation::PickOutcasts() {
     if (!outcast_[node]) {
       continue;
     }
-    const uint64_t how = rng.Uniform(3);
-    outcasts_ += " " + nodes_[node].name.value() +
-                 (how == 0   ? " crashed"
-                  : how == 1 ? " paused"
-                             : " isolated");
+    const uint64_t how = rng.Uniform(4);
+    static constexpr const char* kHow[] = {" crashed", " paused", " isolated", " node-crashed"};
+    outcasts_ += " " + nodes_[node].name.value() + kHow[how];
     if (how == 0) {
       CrashNode(node);
     } else if (how == 1) {
       PauseNode(node);
+    } else if (how == 3) {
+      CrashWholeNode(node);
     }
     for (const NodeName& other : names_) {
       if (how == 2 && other != nodes_[node].name) {

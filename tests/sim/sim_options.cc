@@ -17,9 +17,9 @@ T Pick(Rng& rng, const std::vector<T>& choices) {
 
 const std::vector<NemesisKind>& AllNemeses() {
   static const std::vector<NemesisKind> kinds = {
-      NemesisKind::kCrashRestart,      NemesisKind::kPause,      NemesisKind::kPartition,
-      NemesisKind::kFlappingPartition, NemesisKind::kOneWayLoss, NemesisKind::kFarDelay,
-      NemesisKind::kSwizzleClog,       NemesisKind::kClockDrift};
+      NemesisKind::kCrashRestart, NemesisKind::kNodeCrash,         NemesisKind::kPause,
+      NemesisKind::kPartition,    NemesisKind::kFlappingPartition, NemesisKind::kOneWayLoss,
+      NemesisKind::kFarDelay,     NemesisKind::kSwizzleClog,       NemesisKind::kClockDrift};
   return kinds;
 }
 
@@ -27,6 +27,8 @@ std::string NemesisName(NemesisKind kind) {
   switch (kind) {
     case NemesisKind::kCrashRestart:
       return "crash_restart";
+    case NemesisKind::kNodeCrash:
+      return "node_crash";
     case NemesisKind::kPause:
       return "pause";
     case NemesisKind::kPartition:
@@ -83,9 +85,24 @@ void PickSwarmFaults(Rng& rng, SimOptions& options) {
   options.pause_interval_mean = Duration(Pick(rng, std::vector<int64_t>{1000, 8000, 20000}));
   options.pause_max = Duration(Pick(rng, std::vector<int64_t>{100, 1500, 4000}));
   options.crash_interval_mean = Duration(Pick(rng, std::vector<int64_t>{1000, 5000, 15000}));
+  options.node_crash_interval_mean = Duration(Pick(rng, std::vector<int64_t>{2000, 10000, 30000}));
   options.downtime_max = Duration(Pick(rng, std::vector<int64_t>{100, 1000, 6000}));
   options.disk_latency_max = Duration(Pick(rng, std::vector<int64_t>{1, 15, 200}));
   options.clients = static_cast<int>(rng.Between(1, 5));
+}
+
+// Swarm: resources, fence timeout (within DESIGN.md section 4's rule for the run's
+// node_timeout and heartbeat_interval), guest latencies and the move and disarm load.
+void PickSwarmLeases(Rng rng, SimOptions& options) {
+  options.resources = Pick(rng, std::vector<int>{1, 3, 6});
+  const int64_t fence_max =
+      options.node_timeout.count() - 3 * options.heartbeat_interval.count() - 300;
+  options.fence_timeout = Duration(Pick(rng, std::vector<int64_t>{50, 200, fence_max}));
+  options.guest_latency_max = Duration(Pick(rng, std::vector<int64_t>{5, 60, 300}));
+  options.start_failure = Pick(rng, std::vector<double>{0.0, 0.01, 0.1});
+  options.move_chance = Pick(rng, std::vector<double>{0.0, 0.15, 0.4});
+  options.disarm_chance = Pick(rng, std::vector<double>{0.0, 0.01, 0.05});
+  options.disarm_length = Duration(Pick(rng, std::vector<int64_t>{1500, 3000, 8000}));
 }
 
 }  // namespace
@@ -118,6 +135,9 @@ SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, b
   const int voters = options.members + (options.arbitrator ? 1 : 0);
   const int minority = (voters - 1) / 2;
   options.outcasts = core_rng.Chance(1, 2) ? 0 : static_cast<int>(core_rng.Between(0, minority));
+  if (swarm) {
+    PickSwarmLeases(Rng(seed).Fork("options/lease"), options);  // Own stream.
+  }
   if (nemeses_override) {
     options.nemeses = *nemeses_override;
   }
@@ -164,24 +184,70 @@ std::string DescribeOptions(const SimOptions& o) {
     out << " crash~" << o.crash_interval_mean.count() << "ms downtime<=" << o.downtime_max.count()
         << "ms";
   }
+  if (on(NemesisKind::kNodeCrash)) {
+    out << " node_crash~" << o.node_crash_interval_mean.count() << "ms";
+  }
   if (on(NemesisKind::kPause)) {
     out << " pause~" << o.pause_interval_mean.count() << "ms pause<=" << o.pause_max.count()
         << "ms";
   }
   out << " disk<=" << o.disk_latency_max.count() << "ms batch=" << o.entries_per_message_max
-      << " compact=" << o.compact_every << "/keep" << o.compact_keep_entries << " clients=" << o.clients << " faults=" << o.fault_phase.count()
-      << "ms liveness<=" << o.liveness_bound.count() << "ms outcasts=" << o.outcasts;
+      << " compact=" << o.compact_every << "/keep" << o.compact_keep_entries
+      << " clients=" << o.clients << " faults=" << o.fault_phase.count()
+      << "ms liveness<=" << o.liveness_bound.count() << "ms outcasts=" << o.outcasts
+      << " resources=" << o.resources << " fence=" << o.fence_timeout.count()
+      << "ms guest<=" << o.guest_latency_max.count() << "ms moves=" << o.move_chance
+      << " disarm=" << o.disarm_chance << "/" << o.disarm_length.count() << "ms";
   return out.str();
 }
 
 const std::vector<std::string>& MutationNames() {
   static const std::vector<std::string> names = {
-      "commit_previous_term_by_count", "vote_not_persisted", "vote_without_log_check",
-      "snapshot_ack_before_persist", "snapshot_without_client_table"};
+      "commit_previous_term_by_count", "vote_not_persisted",
+      "vote_without_log_check",        "snapshot_ack_before_persist",
+      "snapshot_without_client_table", "anchor_at_receive_time",
+      "self_lease_without_majority",   "nonce_ignores_incarnation",
+      "expiry_on_not_heard_from",      "new_leader_wait_from_candidacy",
+      "start_without_min_applied",     "guard_not_rearmed",
+      "report_without_epoch_check",    "disarm_without_duration"};
   return names;
 }
 
-bool SetMutation(const std::string& name, raft::Mutations& mutations) {
+namespace {
+
+bool SetLeaseOrNodeMutation(const std::string& name, SimOptions& options) {
+  raft::LeaseMutations& lease = options.lease_mutations;
+  if (name == "anchor_at_receive_time") {
+    lease.anchor_at_receive_time = true;
+  } else if (name == "self_lease_without_majority") {
+    lease.self_lease_without_majority = true;
+  } else if (name == "nonce_ignores_incarnation") {
+    lease.nonce_ignores_incarnation = true;
+  } else if (name == "expiry_on_not_heard_from") {
+    lease.expiry_on_not_heard_from = true;
+  } else if (name == "new_leader_wait_from_candidacy") {
+    lease.new_leader_wait_from_candidacy = true;
+  } else if (name == "start_without_min_applied") {
+    options.node_mutations.start_without_min_applied = true;
+  } else if (name == "guard_not_rearmed") {
+    options.node_mutations.guard_not_rearmed = true;
+  } else if (name == "report_without_epoch_check") {
+    options.mutation_report_without_epoch_check = true;
+  } else if (name == "disarm_without_duration") {
+    options.mutation_disarm_without_duration = true;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool SetMutation(const std::string& name, SimOptions& options) {
+  raft::Mutations& mutations = options.mutations;
+  if (SetLeaseOrNodeMutation(name, options)) {
+    return true;
+  }
   if (name == "commit_previous_term_by_count") {
     mutations.commit_previous_term_by_count = true;
   } else if (name == "vote_not_persisted") {

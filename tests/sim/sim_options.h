@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "cmcld/core/common/time.h"
+#include "cmcld/core/node/cluster_state.h"
+#include "cmcld/core/node/node.h"
+#include "cmcld/core/raft/lease.h"
 #include "cmcld/core/raft/options.h"
 
 namespace cmcl::sim {
@@ -24,7 +27,8 @@ namespace cmcl::sim {
 // The fault kinds (nemesis.h has what each one does). Each is a named object the seed
 // turns on or off; --nemesis forces a set.
 enum class NemesisKind {
-  kCrashRestart,
+  kCrashRestart,  // Daemon crash: cmcld dies; its guard and guests live on.
+  kNodeCrash,     // Node crash: cmcld, guard and guests all die (power loss).
   kPause,
   kPartition,
   kFlappingPartition,
@@ -52,9 +56,9 @@ struct SimOptions {
   double loss = 0.02;
   double duplication = 0.02;
 
-  std::set<NemesisKind> nemeses = {NemesisKind::kCrashRestart, NemesisKind::kPause,
-                                   NemesisKind::kPartition, NemesisKind::kFarDelay,
-                                   NemesisKind::kClockDrift};
+  std::set<NemesisKind> nemeses = {NemesisKind::kCrashRestart, NemesisKind::kNodeCrash,
+                                   NemesisKind::kPause,        NemesisKind::kPartition,
+                                   NemesisKind::kFarDelay,     NemesisKind::kClockDrift};
   // FarDelay: a message held far beyond node_timeout (up to 3 x node_timeout).
   double delay_far = 0.002;
   // Partition: a new partition (or a heal) every [partition_interval_min, 2x).
@@ -79,11 +83,13 @@ struct SimOptions {
   Duration pause_interval_mean = Duration(8000);
   Duration pause_max = Duration(3000);
 
-  // CrashRestart: each node crashes after a mean of crash_interval_mean and stays down
-  // for [downtime_min, downtime_max].
+  // CrashRestart: each node's cmcld crashes after a mean of crash_interval_mean and
+  // stays down for [downtime_min, downtime_max]; NodeCrash: the same for the whole node
+  // (guard and guests die too), after a mean of node_crash_interval_mean.
   Duration crash_interval_mean = Duration(5000);
   Duration downtime_min = Duration(50);
   Duration downtime_max = Duration(4000);
+  Duration node_crash_interval_mean = Duration(10000);
   // Bound on entries per AppendRequest, from the seed: small batches make a leader
   // replicate old entries before its own no-op, the window figure 8 is about.
   uint64_t entries_per_message_max = 64;
@@ -114,7 +120,28 @@ struct SimOptions {
   Duration fault_phase = Duration(30'000);
   Duration liveness_bound = Duration(15'000);
 
+  // Leases and guests (issue 6). The coordinator keeps resources r1..rK placed on the
+  // members; fence_timeout obeys DESIGN.md section 4's rule fence_timeout +
+  // 3 x heartbeat_interval + 300ms <= node_timeout. Guest actions (start, stop,
+  // status) take [1, guest_latency_max]; kills [1, fence_timeout). The guard applies a
+  // request after [1, guard_latency_max].
+  int resources = 3;
+  Duration fence_timeout = Duration(300);
+  Duration guest_latency_max = Duration(60);
+  Duration guard_latency_max = Duration(3);
+  double start_failure = 0.01;
+  // Workload: of the clients' commands, `move_chance` are a ReleaseOp of a random
+  // resource (a move's first step); `disarm_chance` a DisarmOp for disarm_length,
+  // followed by an ArmOp after [1, 2] x disarm_length.
+  double move_chance = 0.15;
+  double disarm_chance = 0.01;
+  Duration disarm_length = Duration(3000);
+
   raft::Mutations mutations;
+  raft::LeaseMutations lease_mutations;
+  node::NodeMutations node_mutations;
+  bool mutation_report_without_epoch_check = false;
+  bool mutation_disarm_without_duration = false;
   std::string mutation_name;  // Empty for none.
   bool swarm = false;
   // Liveness phase: how many voters stay faulty (at most a minority) and how.
@@ -129,8 +156,9 @@ SimOptions OptionsFromSeed(uint64_t seed, std::optional<int> members_override, b
 // The first line of a run: "seed=... nodes=..." and every derived option.
 std::string DescribeOptions(const SimOptions& options);
 
-// Mutations by name (raft::Mutations); false for an unknown name.
-bool SetMutation(const std::string& name, raft::Mutations& mutations);
+// Mutations by name (raft, lease, node and cluster state ones); false for an unknown
+// name.
+bool SetMutation(const std::string& name, SimOptions& options);
 const std::vector<std::string>& MutationNames();
 
 }  // namespace cmcl::sim

@@ -1,5 +1,9 @@
 // The workload (clients with at most one command outstanding, retrying with the same
 // sequence after a timeout, a redirect or an unknown outcome) and the liveness phase.
+// A command is an encoded node::OpBatch: a move's first step (ReleaseOp of a random
+// resource at the epoch some node's applied state shows), now and then a disarm for
+// disarm_length (a third of them without a duration, which the state must refuse)
+// followed later by an arm, else an empty batch.
 #include <algorithm>
 #include <cstdint>
 #include <sstream>
@@ -9,6 +13,9 @@
 namespace cmcl::sim::internal {
 
 void Simulation::OnReply(const ClientReply& reply) {
+  if (reply.client_id.value() < 1 || reply.client_id.value() > clients_.size()) {
+    return;  // A node's own client (its reports).
+  }
   ClientState& client = clients_.at(reply.client_id.value() - 1);
   if (reply.sequence != client.sequence) {
     return;  // A late reply for a command already acknowledged.
@@ -19,10 +26,15 @@ void Simulation::OnReply(const ClientReply& reply) {
     case raft::ReplyCode::kApplied:
       detail << "applied at " << reply.applied_index;
       ++client.sequence;
+      client.payload.reset();
       Trace("-", "ack", detail.str());
-      RetryClient(reply.client_id.value() - 1,
-                  Duration(client_rng_.Between(0, options_.client_think_max.count())),
-                  client.target);
+      // The liveness phase is quieter: at full load a member that lags with small
+      // batches never reaches the leader's commit index, and so never the c of its
+      // grants (F3); that is throughput, not liveness.
+      RetryClient(
+          reply.client_id.value() - 1,
+          Duration(client_rng_.Between(0, (healed_ ? 4 : 1) * options_.client_think_max.count())),
+          client.target);
       return;
     case raft::ReplyCode::kNotLeader:
       Trace("-", "redirect", detail.str() + (reply.leader_hint ? reply.leader_hint->value() : "?"));
@@ -57,17 +69,45 @@ void Simulation::OnClientSend(size_t client) {
   Schedule(now_ + options_.client_retry_timeout,
            ClientEvent(EventKind::kClientTimeout, client, state.token));
   NodeSlot& slot = nodes_[*state.target];
+  if (!state.payload) {
+    state.payload = NextPayload();
+  }
   std::ostringstream detail;
-  detail << "c" << state.id << "." << state.sequence << " to " << slot.name;
+  detail << "c" << state.id << "." << state.sequence << " to " << slot.name << " "
+         << node::DescribeOps(*node::DecodeOps(*state.payload));
   Trace("-", "propose", detail.str());
-  if (slot.raft == nullptr) {
+  if (slot.core == nullptr) {
     return;  // The timeout retries elsewhere.
   }
   Event propose = NodeEvent(EventKind::kPropose, *state.target, state.sequence);
-  propose.command = raft::Command{.client_id = state.id,
-                                  .sequence = state.sequence,
-                                  .payload = "set x" + std::to_string(state.sequence), .revokes = {}};
+  propose.command = raft::Command{
+      .client_id = state.id, .sequence = state.sequence, .payload = *state.payload, .revokes = {}};
   Dispatch(propose);  // Queued if the node is paused.
+}
+
+std::string Simulation::NextPayload() {
+  node::OpBatch ops;
+  if (arm_after_ && (healed_ || now_ >= *arm_after_)) {
+    arm_after_.reset();
+    ops.push_back(node::ArmOp{});
+  } else if (healed_) {
+    // The liveness phase: commands that move nothing.
+  } else if (client_rng_.ChanceOf(options_.disarm_chance)) {
+    const bool without_duration = client_rng_.Chance(1, 3);
+    ops.push_back(
+        node::DisarmOp{.length = without_duration ? Duration(0) : options_.disarm_length});
+    arm_after_ = now_ + options_.disarm_length +
+                 Duration(client_rng_.Between(0, options_.disarm_length.count()));
+  } else if (client_rng_.ChanceOf(options_.move_chance)) {
+    const PackageName& resource = resources_[client_rng_.Uniform(resources_.size())];
+    const NodeSlot& reader = nodes_[client_rng_.Uniform(nodes_.size())];
+    const node::Assignment* assignment =
+        reader.core != nullptr ? reader.core->state().Find(resource) : nullptr;
+    if (assignment != nullptr && assignment->owner) {
+      ops.push_back(node::ReleaseOp{.resource = resource, .epoch = assignment->epoch});
+    }
+  }
+  return node::EncodeOps(ops);
 }
 
 void Simulation::OnHeal() {
@@ -82,13 +122,13 @@ void Simulation::OnHeal() {
     Unclog(link);
   }
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i].raft == nullptr) {
+    if (nodes_[i].core == nullptr) {
       StartNode(i);
     }
     ResumeNode(i);
   }
   PickOutcasts();
-  liveness_deadline_ = options_.liveness_bound + CatchUpAllowance();
+  liveness_deadline_ = options_.liveness_bound + CatchUpAllowance() + PlacementAllowance();
   Trace("-", "heal",
         "nemeses stopped, loss stopped; outcasts:" + outcasts_ + "; deadline in " +
             std::to_string(liveness_deadline_.count()) + "ms");
@@ -104,9 +144,9 @@ Duration Simulation::CatchUpAllowance() const {
   uint64_t longest = 0;
   uint64_t shortest = UINT64_MAX;
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!outcast_[i] && nodes_[i].raft != nullptr) {
-      longest = std::max<uint64_t>(longest, nodes_[i].raft->last_index().value());
-      shortest = std::min<uint64_t>(shortest, nodes_[i].raft->last_index().value());
+    if (!outcast_[i] && nodes_[i].core != nullptr) {
+      longest = std::max<uint64_t>(longest, nodes_[i].core->raft().last_index().value());
+      shortest = std::min<uint64_t>(shortest, nodes_[i].core->raft().last_index().value());
     }
   }
   const uint64_t batches =
@@ -117,21 +157,69 @@ Duration Simulation::CatchUpAllowance() const {
   return Duration(static_cast<int64_t>(batches) * round_trip);
 }
 
+// Live: a leader acknowledged a new command and applied everything acknowledged, and
+// its applied state has every resource started on an up member (not an outcast) whose
+// host runs it at that epoch.
+// Placing every resource after the heal may first wait for an outcast's lease to
+// expire for certain (stretch(L_max), or D if it may hold a disarm lease), then takes an
+// assignment's commit, a start and the started report's commit; a failed start repeats
+// that.
+Duration Simulation::PlacementAllowance() const {
+  const Duration lease = std::max(
+      options_.node_timeout, options_.disarm_chance > 0 ? options_.disarm_length : Duration(0));
+  return 2 * lease + options_.fence_timeout + 4 * options_.guest_latency_max + Duration(2000);
+}
+
 void Simulation::CheckLiveness() {
   for (const NodeSlot& slot : nodes_) {
-    if (slot.raft == nullptr || slot.paused || slot.raft->role() != Role::kLeader) {
+    if (slot.core == nullptr || slot.paused || slot.core->raft().role() != Role::kLeader) {
       continue;
     }
     if (!result_.leader_after_heal_ms) {
       result_.leader_after_heal_ms = (now_ - healed_at_).count();
     }
     if (checker_.acks() > acks_at_heal_ &&
-        slot.raft->applied_index() >= checker_.acked_index_max()) {
-      Trace(slot.name.value(), "live", "leader acknowledged a command after the heal");
+        slot.core->raft().applied_index() >= checker_.acked_index_max() &&
+        ResourcesPlaced(*slot.core, &missing_)) {
+      Trace(slot.name.value(), "live",
+            "leader acknowledged a command after the heal; every resource started");
       done_ = true;
       return;
     }
   }
+}
+
+bool Simulation::ResourcesPlaced(const node::Node& leader, std::string* missing) const {
+  for (const PackageName& resource : resources_) {
+    const node::Assignment* assignment = leader.state().Find(resource);
+    const std::optional<size_t> owner =
+        assignment != nullptr && assignment->owner ? IndexOf(*assignment->owner) : std::nullopt;
+    const bool placed = owner && assignment->status == node::AssignmentStatus::kStarted &&
+                        !outcast_[*owner] && nodes_[*owner].host->held().contains(resource) &&
+                        nodes_[*owner].host->held().at(resource).epoch == assignment->epoch;
+    if (!placed) {
+      std::ostringstream text;
+      text << resource << " (";
+      if (assignment == nullptr) {
+        text << "unknown";
+      } else {
+        text << node::AssignmentStatusName(assignment->status) << " on "
+             << (assignment->owner ? assignment->owner->value() : "-") << " @" << assignment->epoch;
+      }
+      if (owner) {
+        const auto held = nodes_[*owner].host->held().find(resource);
+        text << "; its host: "
+             << (held == nodes_[*owner].host->held().end()
+                     ? std::string("not running")
+                     : "running @" + std::to_string(held->second.epoch.value()));
+      }
+      text << ")";
+      *missing = text.str();
+      return false;
+    }
+  }
+  missing->clear();
+  return true;
 }
 
 }  // namespace cmcl::sim::internal

@@ -12,17 +12,21 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "cmcld/core/common/rng.h"
+#include "cmcld/core/node/node.h"
 #include "cmcld/core/raft/raft.h"
-#include "tests/sim/sim_disk.h"
+#include "tests/sim/exclusivity_checker.h"
 #include "tests/sim/nemesis.h"
 #include "tests/sim/sim_clock.h"
+#include "tests/sim/sim_disk.h"
+#include "tests/sim/sim_guard.h"
+#include "tests/sim/sim_host.h"
 #include "tests/sim/sim_network.h"
 #include "tests/sim/sim_options.h"
-#include "tests/sim/sim_state_machine.h"
 #include "tests/sim/simulator.h"
 #include "tests/sim/state_checker.h"
 #include "tests/sim/trace.h"
@@ -47,6 +51,10 @@ enum class EventKind {
   kClientTimeout,
   kHeal,
   kLivenessDeadline,
+  kGuardWakeup,  // token = the slot's guard_token.
+  kHostWakeup,   // token = the slot's host_token.
+  kGuardAck,     // To cmcld: token = incarnation, persist_id = the request id.
+  kGuestReport,  // To cmcld: token = incarnation, report set.
 };
 
 struct Event {
@@ -56,7 +64,8 @@ struct Event {
   uint64_t token = 0;  // Wakeup, incarnation or client token, by kind.
   uint64_t persist_id = 0;
   std::optional<Message> message;
-  std::optional<raft::Command> command;  // kPropose.
+  std::optional<raft::Command> command;   // kPropose.
+  std::optional<SimHost::Report> report;  // kGuestReport.
 };
 
 inline Event GlobalEvent(EventKind kind) {
@@ -79,11 +88,18 @@ inline Event ClientEvent(EventKind kind, size_t client, uint64_t token) {
   return event;
 }
 
+// One simulated machine: its disk, clock, guard and guests outlive a daemon crash; a
+// node crash takes the guard and the guests too.
 struct NodeSlot {
   NodeName name;
   SimDisk disk;
-  SimStateMachine machine;     // At raft->applied_index() between calls.
-  std::unique_ptr<Raft> raft;  // Null while crashed.
+  std::unique_ptr<node::Node> core;  // cmcld's core; null while cmcld is down.
+  std::unique_ptr<SimGuard> guard;
+  std::unique_ptr<SimHost> host;
+  uint64_t guard_token = 0;
+  std::optional<Time> guard_at;  // True time of the scheduled guard wakeup.
+  uint64_t host_token = 0;
+  std::optional<Time> host_at;
   uint64_t incarnation = 0;
   uint64_t wakeup_token = 0;
   std::optional<Time> wakeup_at;  // Local time.
@@ -98,11 +114,14 @@ struct NodeSlot {
 struct ClientState {
   raft::ClientId id;
   uint64_t sequence = 1;
+  std::optional<std::string> payload;  // Of `sequence`: a retry resends the same one.
   uint64_t token = 0;
   std::optional<size_t> target;
 };
 
 std::string DescribeMessage(const Message& message);
+std::string DescribeGuardRequest(const node::GuardRequest& request);
+std::string DescribeReport(const SimHost::Report& report);
 
 class Simulation final : public NemesisHost {
  public:
@@ -115,13 +134,25 @@ class Simulation final : public NemesisHost {
   bool RunUntil(std::optional<Time> until);
   RunResult Finish();
   Time now() const { return now_; }
-  std::optional<NodeName> Leader() const;           // The running leader of the highest term.
-  const Raft* Node(const std::string& name) const;  // Null while crashed.
+  std::optional<NodeName> Leader() const;                 // The running leader of the highest term.
+  const Raft* Node(const std::string& name) const;        // Null while crashed.
+  const node::Node* Core(const std::string& name) const;  // Null while crashed.
+  const SimGuard& Guard(const std::string& name) const;
+  const SimHost& Host(const std::string& name) const;
+  const ExclusivityChecker& exclusivity() const { return exclusivity_; }
   const StateChecker& checker() const { return checker_; }
+  // The first violation of any checker (or of liveness), if any.
+  std::optional<std::string> violation() const {
+    if (checker_.violation()) {
+      return checker_.violation();
+    }
+    return exclusivity_.violation() ? exclusivity_.violation() : result_.violation;
+  }
   void Isolate(const std::string& name);  // Both directions, from every other node.
   void Block(const std::string& from, const std::string& to);
   void HealNetwork();
-  void Crash(const std::string& name);
+  void Crash(const std::string& name);       // Daemon crash.
+  void CrashWhole(const std::string& name);  // Node crash.
   void Restart(const std::string& name);
   void Pause(const std::string& name);
   void Resume(const std::string& name);
@@ -132,9 +163,10 @@ class Simulation final : public NemesisHost {
   Time Now() const override { return now_; }
   const std::vector<NodeName>& Names() const override { return names_; }
   std::optional<size_t> LeaderIndex() const override;
-  bool IsRunning(size_t node) const override { return nodes_[node].raft != nullptr; }
+  bool IsRunning(size_t node) const override { return nodes_[node].core != nullptr; }
   bool IsPaused(size_t node) const override { return nodes_[node].paused; }
   void CrashNode(size_t node) override;
+  void CrashWholeNode(size_t node) override;
   void RestartNode(size_t node) override { StartNode(node); }
   void PauseNode(size_t node) override;
   void ResumeNode(size_t node) override;
@@ -153,12 +185,25 @@ class Simulation final : public NemesisHost {
   void Trace(const std::string& node, const std::string& what, const std::string& detail);
   void Dispatch(const Event& event);
   void DispatchGlobal(const Event& event);
-  void Execute(size_t node, Actions actions);
+  void Execute(size_t node, node::NodeActions actions);
+  void ExecuteRaft(size_t node, const Actions& actions);
   void ExecutePersist(size_t node, const raft::Persist& persist);
+  void DispatchMachine(const Event& event);
+  void OnGuardWakeup(size_t node);
+  void OnHostWakeup(size_t node);
+  void ScheduleGuard(size_t node);
+  void ScheduleHost(size_t node);
+  void CheckExclusivity();
+  void NoteReleases(const raft::ApplyEntry& apply);
+  node::NodeOptions NodeOptionsFor(size_t node) const;
+  std::string NextPayload();
+  Duration PlacementAllowance() const;
+  bool ResourcesPlaced(const node::Node& leader, std::string* missing) const;
   void AfterCall(size_t node);
   void CheckCommitment(size_t leader);
   void Restore(size_t node, const raft::Snapshot& snapshot);
   void StartNode(size_t node);
+  void PowerOn(size_t node);
   Time LocalNow(size_t node) { return nodes_[node].clock.Read(now_); }
   void ScheduleWakeup(size_t node);
   bool DeferIfPaused(const Event& event);
@@ -187,8 +232,16 @@ class Simulation final : public NemesisHost {
   std::set<Link> clogged_;
   std::vector<std::pair<Link, Message>> held_;  // Messages on clogged links, in send order.
   std::vector<bool> outcast_;                   // Per node, from the liveness phase on.
+  std::string missing_;   // Liveness: the first resource not placed, for the deadline text.
   std::string outcasts_;  // The liveness phase's faulty minority, for the deadline text.
   std::vector<ClientState> clients_;
+  Rng machine_rng_;  // Guards and hosts fork from it per node and power-on.
+  std::vector<PackageName> resources_;
+  std::optional<Time> arm_after_;  // Workload: a disarm was proposed; arm from then on.
+  ExclusivityChecker exclusivity_;
+  // Committed releases: (resource, epoch, node) of halted/failed/fenced reports.
+  std::set<std::tuple<PackageName, raft::LogIndex, NodeName>> released_;
+  raft::LogIndex releases_decoded_;
   std::unique_ptr<SimNetwork> network_;
   std::map<std::pair<int64_t, uint64_t>, Event> queue_;
   uint64_t sequence_ = 0;

@@ -115,7 +115,7 @@ TEST(SimSnapshot, NodeDownWhileTheOthersCompactCatchesUpBySnapshot) {
   const raft::LogIndex leader_snapshot = sim.Node(leader->value())->snapshot_index();
   const size_t restores_before = restores.size();
   sim.Restart(down);
-  ASSERT_TRUE(sim.RunUntil(sim.now() + Duration(3000))) << *sim.checker().violation();
+  ASSERT_TRUE(sim.RunUntil(sim.now() + Duration(3000))) << sim.violation().value_or("");
 
   EXPECT_GT(leader_snapshot, raft::LogIndex(40));
   EXPECT_GT(restores.size(), restores_before);  // It installed the leader's snapshot.

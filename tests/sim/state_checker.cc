@@ -2,8 +2,6 @@
 
 #include <sstream>
 
-#include "tests/sim/sim_state_machine.h"
-
 namespace cmcl::sim {
 namespace {
 
@@ -12,6 +10,9 @@ uint64_t Mix(uint64_t hash, uint64_t value) {
   return hash * 0x100000001b3ULL;
 }
 
+using node::HashEntry;
+using node::NextDigest;
+
 std::string Describe(const raft::Entry& entry) {
   std::ostringstream out;
   out << entry;
@@ -19,17 +20,6 @@ std::string Describe(const raft::Entry& entry) {
 }
 
 }  // namespace
-
-uint64_t HashEntry(const raft::Entry& entry) {
-  uint64_t hash = Mix(entry.term.value(), entry.index.value());
-  hash = Mix(hash, static_cast<uint64_t>(entry.kind));
-  hash = Mix(hash, entry.command.client_id.value());
-  hash = Mix(hash, entry.command.sequence);
-  for (const char c : entry.command.payload) {
-    hash = Mix(hash, static_cast<unsigned char>(c));
-  }
-  return hash;
-}
 
 void StateChecker::Fail(std::string text) {
   if (!violation_) {
@@ -100,13 +90,14 @@ void StateChecker::CheckSnapshot(const NodeName& node, const raft::Snapshot& sna
   ++snapshots_checked_;
   const std::string what =
       node.value() + "'s snapshot at " + std::to_string(snapshot.last_index.value());
-  const std::optional<SimStateMachine> machine = SimStateMachine::Decode(snapshot.state);
-  if (!machine || machine->applied != snapshot.last_index) {
-    Fail("snapshot: " + what + " does not hold the state machine at that index");
+  const std::optional<node::ClusterState> state =
+      node::ClusterState::Decode(snapshot.state, state_options_);
+  if (!state || state->applied() != snapshot.last_index) {
+    Fail("snapshot: " + what + " does not hold the cluster state at that index");
     return;
   }
   const auto digest = applied_digest_.find(snapshot.last_index.value());
-  if (digest == applied_digest_.end() || digest->second != machine->digest) {
+  if (digest == applied_digest_.end() || digest->second != state->digest()) {
     Fail("snapshot: " + what + " differs from the entries applied up to there" +
          (digest == applied_digest_.end() ? " (never applied anywhere)" : ""));
     return;

@@ -9,7 +9,8 @@
 //    entry in the logs that held it.
 //  * Snapshots: every snapshot taken, installed or read back from disk holds exactly
 //    the state of the entries applied cluster-wide up to its index (the digest of the
-//    applied sequence, SimStateMachine) and a dedup table that agrees with where each
+//    applied sequence, node::NextDigest, read from the node::ClusterState the snapshot
+//    decodes to) and a dedup table that agrees with where each
 //    command was executed; a restore moves the node's applied index to it.
 //  * State machine safety: no two nodes apply different entries at one index; applies
 //    come in index order from 1.
@@ -34,14 +35,15 @@
 #include <utility>
 #include <vector>
 
+#include "cmcld/core/node/cluster_state.h"
 #include "cmcld/core/raft/raft.h"
 
 namespace cmcl::sim {
 
-uint64_t HashEntry(const raft::Entry& entry);
-
 class StateChecker {
  public:
+  // The options snapshots' ClusterStates are decoded with.
+  void SetStateOptions(const node::ClusterState::Options& options) { state_options_ = options; }
   void OnRole(const NodeName& node, raft::Role role, raft::Term term);
   // The node's log changed from index `from` on (a persist with log_from), or was
   // reloaded after a restart (from = 1).
@@ -87,6 +89,7 @@ class StateChecker {
   void Extend(const NodeName& node, Chain& chain, const std::vector<raft::Entry>& log);
 
   std::optional<std::string> violation_;
+  node::ClusterState::Options state_options_;
   std::map<raft::Term, NodeName> leaders_;
   std::map<NodeName, Chain> chains_;
   std::map<uint64_t, uint64_t> applied_digest_;  // index -> digest of entries 1..index
