@@ -92,6 +92,17 @@ NodeActions Node::Tick(Time now) {
 
 NodeActions Node::Propose(Time now, raft::Command command) {
   now_ = now;
+  if (const std::optional<std::string> problem = CheckCommand(command)) {
+    raft::Actions refusal;
+    refusal.replies.push_back(raft::ClientReply{.client_id = command.client_id,
+                                                .sequence = command.sequence,
+                                                .code = raft::ReplyCode::kRejected,
+                                                .applied_index = LogIndex(0),
+                                                .leader_hint = std::nullopt,
+                                                .detail = *problem});
+    out_.raft.push_back(std::move(refusal));
+    return Take();
+  }
   Absorb(raft_->Propose(now, std::move(command)));
   Drive();
   return Take();
@@ -166,6 +177,25 @@ NodeActions Node::Compact(Time now) {
   return Take();
 }
 
+std::optional<std::string> Node::CheckCommand(const raft::Command& command) const {
+  const std::optional<OpBatch> ops = DecodeOps(command.payload);
+  if (!ops) {
+    return "the command does not decode as cluster operations";
+  }
+  for (const Op& op : *ops) {
+    if (const auto* disarm = std::get_if<DisarmOp>(&op)) {
+      if (disarm->length <= Duration(0) && !options_.state.mutation_disarm_without_duration) {
+        return "disarm needs a duration (--for DURATION)";
+      }
+      if (disarm->length > options_.disarm_max) {
+        return "disarm for " + FormatDuration(disarm->length) + " is longer than disarm_max (" +
+               FormatDuration(options_.disarm_max) + ")";
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 // --- The loop --------------------------------------------------------------------------
 
 void Node::Absorb(raft::Actions actions) {
@@ -201,6 +231,7 @@ void Node::OnOwnReply(const raft::ClientReply& reply) {
   switch (reply.code) {
     case raft::ReplyCode::kApplied:
     case raft::ReplyCode::kStale:
+    case raft::ReplyCode::kRejected:  // Never for our own commands; nothing to retry.
       client.in_flight.reset();
       return;
     case raft::ReplyCode::kNotLeader:
@@ -472,6 +503,11 @@ uint64_t Node::Guard(std::variant<SetDeadline, Register, Unregister> request) {
 
 bool Node::Registered(const Local& local) const {
   return local.register_id == 0 || guard_acked_ >= local.register_id;
+}
+
+bool Node::MayStartGuests(Time now) const {
+  return raft_->lease().AllowsStart(now, options_.fence_timeout, state_.applied()) &&
+         deadline_acked_ && *deadline_acked_ > now + options_.fence_timeout;
 }
 
 bool Node::HasAuthority(const PackageName& resource, Time now) const {

@@ -67,6 +67,8 @@ struct NodeOptions {
   // The virtual resources the coordinator keeps placed (issue 6; packages in issue 7).
   std::vector<PackageName> resources;
   ClusterState::Options state;
+  // Upper bound of `cluster disarm --for` (INTERFACE.md, disarm_max).
+  Duration disarm_max = std::chrono::hours(4);
   NodeMutations mutations;
 };
 
@@ -146,7 +148,9 @@ class Node {
   NodeActions Attach(Time now, const GuardState& guard);
   NodeActions Step(Time now, const raft::Message& message);
   NodeActions Tick(Time now);
-  // A client command (its payload an encoded OpBatch). Replies come in raft.replies.
+  // A client command (its payload an encoded OpBatch). Replies come in raft.replies. A
+  // payload that does not decode, or a disarm without a duration or longer than
+  // disarm_max, is answered kRejected with the reason and never reaches the log.
   NodeActions Propose(Time now, raft::Command command);
   NodeActions PersistCompleted(Time now, uint64_t up_to);
   NodeActions GuardAcked(Time now, uint64_t id);
@@ -161,6 +165,12 @@ class Node {
   // Checker B (DESIGN.md section 7): the applied state names this node R's owner at the
   // current epoch, its lease is valid and applied >= c.
   bool HasAuthority(const PackageName& resource, Time now) const;
+  // F3-F4 as this node sees them now (for view, metrics and the watchdog): it may keep
+  // guests; it may start one (lease part and guard deadline; ownership is per resource);
+  // when it fences (nullopt without a lease).
+  bool MayKeepGuests(Time now) const { return raft_->lease().Valid(now); }
+  bool MayStartGuests(Time now) const;
+  std::optional<Time> FenceAt() const { return raft_->lease().FenceAt(options_.fence_timeout); }
   // Guests this node believes it runs (starting, running, stopping or being killed).
   std::vector<GuestRef> LocalGuests() const;
 
@@ -185,6 +195,7 @@ class Node {
   };
 
   void Absorb(raft::Actions actions);
+  std::optional<std::string> CheckCommand(const raft::Command& command) const;
   void OnOwnReply(const raft::ClientReply& reply);
   void Drive();
   void PushGuardDeadline();

@@ -215,3 +215,30 @@ TEST(Node, ArmingShortensEveryGuardAndCommitsArmedForEveryMember) {
 
 }  // namespace
 }  // namespace cmcl::node
+
+namespace cmcl::node {
+namespace {
+
+TEST(Node, DisarmWithoutADurationOrLongerThanDisarmMaxIsRejectedBeforeTheLog) {
+  testing::NodeCluster cluster(1, {});
+  cluster.StartAll();
+  cluster.RunFor(Duration(3000));
+  const raft::LogIndex last = cluster.node("n1").raft().last_index();
+
+  cluster.ProposeOps("n1", {DisarmOp{.length = Duration(0)}});
+  cluster.ProposeOps("n1", {DisarmOp{.length = std::chrono::hours(5)}});
+  cluster.ProposeOps("n1", {DisarmOp{.length = std::chrono::minutes(30)}});
+  cluster.RunFor(Duration(500));
+
+  ASSERT_EQ(cluster.replies.size(), 3u);
+  EXPECT_EQ(cluster.replies[0].code, raft::ReplyCode::kRejected);
+  EXPECT_EQ(cluster.replies[0].detail, "disarm needs a duration (--for DURATION)");
+  EXPECT_EQ(cluster.replies[1].code, raft::ReplyCode::kRejected);
+  EXPECT_EQ(cluster.replies[1].detail, "disarm for 5h is longer than disarm_max (4h)");
+  EXPECT_EQ(cluster.replies[2].code, raft::ReplyCode::kApplied);
+  EXPECT_EQ(cluster.node("n1").raft().last_index(), last + 1) << "only the valid one logged";
+  EXPECT_EQ(cluster.node("n1").state().mode(), raft::LeaseMode::kDisarmed);
+}
+
+}  // namespace
+}  // namespace cmcl::node
