@@ -41,6 +41,10 @@ void Simulation::OnReply(const ClientReply& reply) {
       RetryClient(reply.client_id.value() - 1, kClientRedirectDelay,
                   reply.leader_hint ? IndexOf(*reply.leader_hint) : std::nullopt);
       return;
+    case raft::ReplyCode::kRejected:
+      // The core refused the command as malformed: a bug in the workload, not a fault.
+      CMCL_CHECK(false) << "command rejected: " << reply.detail;
+      return;
     case raft::ReplyCode::kStale:
       // A late copy of an older request: the client has moved on; nothing to do.
       Trace("-", "stale", detail.str());

@@ -41,6 +41,11 @@ std::string_view GuestVerbName(GuestVerb verb) {
 
 Node::Node(NodeOptions options, raft::PersistedState state, Rng rng, Time now)
     : options_(std::move(options)), state_(RestoredState(options_, state)), now_(now) {
+  // Every entry an earlier incarnation can have applied (and so acted on) is in the
+  // recovered log: applies only ever cover durable entries.
+  restart_horizon_ = state.entries.empty()
+                         ? (state.snapshot ? state.snapshot->last_index : LogIndex(0))
+                         : state.entries.back().index;
   Rng clients = rng.Fork("clients");
   agent_.id = raft::ClientId(clients.Next());
   coordinator_.id = raft::ClientId(clients.Next());
@@ -92,6 +97,17 @@ NodeActions Node::Tick(Time now) {
 
 NodeActions Node::Propose(Time now, raft::Command command) {
   now_ = now;
+  if (const std::optional<std::string> problem = CheckCommand(command)) {
+    raft::Actions refusal;
+    refusal.replies.push_back(raft::ClientReply{.client_id = command.client_id,
+                                                .sequence = command.sequence,
+                                                .code = raft::ReplyCode::kRejected,
+                                                .applied_index = LogIndex(0),
+                                                .leader_hint = std::nullopt,
+                                                .detail = *problem});
+    out_.raft.push_back(std::move(refusal));
+    return Take();
+  }
   Absorb(raft_->Propose(now, std::move(command)));
   Drive();
   return Take();
@@ -166,6 +182,25 @@ NodeActions Node::Compact(Time now) {
   return Take();
 }
 
+std::optional<std::string> Node::CheckCommand(const raft::Command& command) const {
+  const std::optional<OpBatch> ops = DecodeOps(command.payload);
+  if (!ops) {
+    return "the command does not decode as cluster operations";
+  }
+  for (const Op& op : *ops) {
+    if (const auto* disarm = std::get_if<DisarmOp>(&op)) {
+      if (disarm->length <= Duration(0) && !options_.state.mutation_disarm_without_duration) {
+        return "disarm needs a duration (--for DURATION)";
+      }
+      if (disarm->length > options_.disarm_max) {
+        return "disarm for " + FormatDuration(disarm->length) + " is longer than disarm_max (" +
+               FormatDuration(options_.disarm_max) + ")";
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 // --- The loop --------------------------------------------------------------------------
 
 void Node::Absorb(raft::Actions actions) {
@@ -201,6 +236,7 @@ void Node::OnOwnReply(const raft::ClientReply& reply) {
   switch (reply.code) {
     case raft::ReplyCode::kApplied:
     case raft::ReplyCode::kStale:
+    case raft::ReplyCode::kRejected:  // Never for our own commands; nothing to retry.
       client.in_flight.reset();
       return;
     case raft::ReplyCode::kNotLeader:
@@ -354,8 +390,11 @@ void Node::ManageOwned() {
              it->second.fenced   ? ReportKind::kFenced
              : it->second.failed ? ReportKind::kFailed
                                  : ReportKind::kHalted);
-    } else if (assignment.status == AssignmentStatus::kStarted) {
-      // It ran here at this epoch and is gone (a node crash, or killed behind our back).
+    } else if (assignment.status == AssignmentStatus::kStarted || epoch <= restart_horizon_) {
+      // It ran here at this epoch and is gone (a node crash, or killed behind our back),
+      // or an earlier incarnation may have acted on this assignment — started it, failed
+      // it and reported so (the report may still be on its way): DESIGN.md section 4,
+      // "an owned guest that is not running is reported, and the coordinator decides".
       Report(resource, epoch, guard_fenced_ ? ReportKind::kFenced : ReportKind::kFailed);
     } else {
       TryStart(resource, assignment);
@@ -474,9 +513,37 @@ bool Node::Registered(const Local& local) const {
   return local.register_id == 0 || guard_acked_ >= local.register_id;
 }
 
+bool Node::MayStartGuests(Time now) const {
+  return raft_->lease().AllowsStart(now, options_.fence_timeout, state_.applied()) &&
+         deadline_acked_ && *deadline_acked_ > now + options_.fence_timeout;
+}
+
+bool Node::GaveUp(const PackageName& resource, LogIndex epoch) const {
+  for (const ReportKind kind :
+       {ReportKind::kHalted, ReportKind::kFailed, ReportKind::kFenced, ReportKind::kStray}) {
+    if (reported_.contains({resource, epoch, kind})) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool Node::HasAuthority(const PackageName& resource, Time now) const {
-  return state_.Owns(self(), resource) && raft_->lease().Valid(now) &&
-         state_.applied() >= raft_->lease().min_applied();
+  if (!state_.Owns(self(), resource)) {
+    return false;
+  }
+  const Assignment& assignment = *state_.Find(resource);
+  if (assignment.release_requested || GaveUp(resource, assignment.epoch) ||
+      !raft_->lease().Valid(now) || state_.applied() < raft_->lease().min_applied()) {
+    return false;
+  }
+  if (assignment.epoch > restart_horizon_) {
+    return true;
+  }
+  // An assignment from before this incarnation: only a guest adopted at that epoch.
+  const auto local = local_.find(resource);
+  return reconciled_ && local != local_.end() && local->second.epoch == assignment.epoch &&
+         (local->second.phase == Phase::kRunning || local->second.phase == Phase::kStarting);
 }
 
 std::vector<GuestRef> Node::LocalGuests() const {

@@ -67,6 +67,8 @@ struct NodeOptions {
   // The virtual resources the coordinator keeps placed (issue 6; packages in issue 7).
   std::vector<PackageName> resources;
   ClusterState::Options state;
+  // Upper bound of `cluster disarm --for` (INTERFACE.md, disarm_max).
+  Duration disarm_max = std::chrono::hours(4);
   NodeMutations mutations;
 };
 
@@ -146,7 +148,9 @@ class Node {
   NodeActions Attach(Time now, const GuardState& guard);
   NodeActions Step(Time now, const raft::Message& message);
   NodeActions Tick(Time now);
-  // A client command (its payload an encoded OpBatch). Replies come in raft.replies.
+  // A client command (its payload an encoded OpBatch). Replies come in raft.replies. A
+  // payload that does not decode, or a disarm without a duration or longer than
+  // disarm_max, is answered kRejected with the reason and never reaches the log.
   NodeActions Propose(Time now, raft::Command command);
   NodeActions PersistCompleted(Time now, uint64_t up_to);
   NodeActions GuardAcked(Time now, uint64_t id);
@@ -158,9 +162,17 @@ class Node {
   const raft::Raft& raft() const { return *raft_; }
   const ClusterState& state() const { return state_; }
   const NodeName& self() const { return options_.raft.self; }
-  // Checker B (DESIGN.md section 7): the applied state names this node R's owner at the
-  // current epoch, its lease is valid and applied >= c.
+  // Checker B (DESIGN.md section 7): this node would keep or start R now — its applied
+  // state names it R's owner at the current epoch, no release is requested, it has not
+  // itself reported R stopped at that epoch, its lease is valid and applied >= c, and an
+  // assignment from before its last restart counts only for a guest it adopted.
   bool HasAuthority(const PackageName& resource, Time now) const;
+  // F3-F4 as this node sees them now (for view, metrics and the watchdog): it may keep
+  // guests; it may start one (lease part and guard deadline; ownership is per resource);
+  // when it fences (nullopt without a lease).
+  bool MayKeepGuests(Time now) const { return raft_->lease().Valid(now); }
+  bool MayStartGuests(Time now) const;
+  std::optional<Time> FenceAt() const { return raft_->lease().FenceAt(options_.fence_timeout); }
   // Guests this node believes it runs (starting, running, stopping or being killed).
   std::vector<GuestRef> LocalGuests() const;
 
@@ -185,6 +197,7 @@ class Node {
   };
 
   void Absorb(raft::Actions actions);
+  std::optional<std::string> CheckCommand(const raft::Command& command) const;
   void OnOwnReply(const raft::ClientReply& reply);
   void Drive();
   void PushGuardDeadline();
@@ -200,6 +213,8 @@ class Node {
   void Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb);
   uint64_t Guard(std::variant<SetDeadline, Register, Unregister> request);
   bool Registered(const Local& local) const;
+  // This incarnation reported R stopped (or stray) at `epoch`: it gave R up.
+  bool GaveUp(const PackageName& resource, LogIndex epoch) const;
   bool IsMember(const NodeName& node) const;
   bool Up(const NodeName& node) const;
   NodeActions Take();
@@ -214,6 +229,9 @@ class Node {
   bool attached_ = false;
   bool reconciled_ = false;
   bool guard_fenced_ = false;  // The guard fenced before this incarnation attached.
+  // The last log index recovered at start: assignments up to it may have been acted on
+  // by an earlier incarnation, so this one never starts them (it reports them instead).
+  LogIndex restart_horizon_;
   std::map<PackageName, Local> local_;
   std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;
   OpBatch report_queue_;

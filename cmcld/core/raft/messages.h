@@ -104,6 +104,7 @@ enum class ReplyCode : uint8_t {
                     // same sequence, it is applied at most once (kAborted).
   kStale,           // A retry of a sequence older than the client's latest applied one:
                     // it took effect before; its index is no longer known.
+  kRejected,        // Refused before it reached the log; `detail` says why (kInvalidArgument).
 };
 std::string_view ReplyCodeName(ReplyCode code);
 
@@ -113,6 +114,7 @@ struct ClientReply {
   ReplyCode code = ReplyCode::kNotLeader;
   LogIndex applied_index;  // kApplied: where the command took effect.
   std::optional<NodeName> leader_hint;
+  std::string detail;  // kRejected: what is wrong, for people.
 };
 
 // A command for the leader from another node (its own or its client's).

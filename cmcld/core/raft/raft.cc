@@ -62,6 +62,8 @@ std::string_view ReplyCodeName(ReplyCode code) {
       return "unknown_outcome";
     case ReplyCode::kStale:
       return "stale";
+    case ReplyCode::kRejected:
+      return "rejected";
   }
   return "?";
 }
@@ -188,7 +190,7 @@ Actions Raft::Propose(Time now, Command command) {
                                     .sequence = sequence,
                                     .code = *refused,
                                     .applied_index = LogIndex(0),
-                                    .leader_hint = leader_});
+                                    .leader_hint = leader_, .detail = {}});
   }
   return Finish();
 }
@@ -216,7 +218,7 @@ void Raft::HandleForwardRequest(const Header& header, const ForwardRequest& requ
                                    .sequence = sequence,
                                    .code = *refused,
                                    .applied_index = LogIndex(0),
-                                   .leader_hint = leader_});
+                                   .leader_hint = leader_, .detail = {}});
   }
 }
 
@@ -242,7 +244,7 @@ std::optional<ReplyCode> Raft::ProposeLocally(Command command, std::optional<Nod
                               .sequence = command.sequence,
                               .code = latest ? ReplyCode::kApplied : ReplyCode::kStale,
                               .applied_index = latest ? client->second.index : LogIndex(0),
-                              .leader_hint = leader_});
+                              .leader_hint = leader_, .detail = {}});
     return std::nullopt;
   }
   if (proposals_.size() >= options_.proposals_pending_max) {

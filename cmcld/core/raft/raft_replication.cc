@@ -300,7 +300,7 @@ void Raft::ApplyCommitted() {
                       .sequence = proposal->second.command.sequence,
                       .code = effective == LogIndex(0) ? ReplyCode::kStale : ReplyCode::kApplied,
                       .applied_index = effective,
-                      .leader_hint = leader_});
+                      .leader_hint = leader_, .detail = {}});
     proposals_.erase(proposal);
   }
 }
@@ -311,7 +311,7 @@ void Raft::AbortPendingProposals() {
                                        .sequence = proposal.command.sequence,
                                        .code = ReplyCode::kUnknownOutcome,
                                        .applied_index = LogIndex(0),
-                                       .leader_hint = std::nullopt});
+                                       .leader_hint = std::nullopt, .detail = {}});
   }
   proposals_.clear();
 }

@@ -215,3 +215,76 @@ TEST(Node, ArmingShortensEveryGuardAndCommitsArmedForEveryMember) {
 
 }  // namespace
 }  // namespace cmcl::node
+
+namespace cmcl::node {
+namespace {
+
+TEST(Node, DisarmWithoutADurationOrLongerThanDisarmMaxIsRejectedBeforeTheLog) {
+  testing::NodeCluster cluster(1, {});
+  cluster.StartAll();
+  cluster.RunFor(Duration(3000));
+  const raft::LogIndex last = cluster.node("n1").raft().last_index();
+
+  cluster.ProposeOps("n1", {DisarmOp{.length = Duration(0)}});
+  cluster.ProposeOps("n1", {DisarmOp{.length = std::chrono::hours(5)}});
+  cluster.ProposeOps("n1", {DisarmOp{.length = std::chrono::minutes(30)}});
+  cluster.RunFor(Duration(500));
+
+  ASSERT_EQ(cluster.replies.size(), 3u);
+  EXPECT_EQ(cluster.replies[0].code, raft::ReplyCode::kRejected);
+  EXPECT_EQ(cluster.replies[0].detail, "disarm needs a duration (--for DURATION)");
+  EXPECT_EQ(cluster.replies[1].code, raft::ReplyCode::kRejected);
+  EXPECT_EQ(cluster.replies[1].detail, "disarm for 5h is longer than disarm_max (4h)");
+  EXPECT_EQ(cluster.replies[2].code, raft::ReplyCode::kApplied);
+  EXPECT_EQ(cluster.node("n1").raft().last_index(), last + 1) << "only the valid one logged";
+  EXPECT_EQ(cluster.node("n1").state().mode(), raft::LeaseMode::kDisarmed);
+}
+
+}  // namespace
+}  // namespace cmcl::node
+
+namespace cmcl::node {
+namespace {
+
+// The danger this guards against: an earlier incarnation started R, saw it fail and
+// reported `failed` (still in flight) before the daemon restarted; the coordinator then
+// gives R to another node. Had the new incarnation started R again from its stale
+// applied state, R would run twice. So it reports instead, and the coordinator decides.
+TEST(Node, RestartedNodeNeverStartsAnAssignmentAnEarlierIncarnationMayHaveActedOn) {
+  testing::NodeCluster cluster(3, {"r1", "r2", "r3"});
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    cluster.host(name).hold = {PackageName("r1"), PackageName("r2"), PackageName("r3")};
+  }
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));  // Assigned; every start hangs in the driver.
+  const std::string leader = *cluster.Leader();
+  std::string resource;
+  for (const std::string candidate : {"r1", "r2", "r3"}) {
+    if (AssignmentOf(cluster, leader, candidate).owner->value() != leader) {
+      resource = candidate;
+    }
+  }
+  ASSERT_FALSE(resource.empty());
+  const std::string owner = AssignmentOf(cluster, leader, resource).owner->value();
+  const LogIndex epoch = AssignmentOf(cluster, leader, resource).epoch;
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    cluster.host(name).hold.clear();
+  }
+
+  cluster.Crash(owner);
+  cluster.Start(owner);
+  cluster.RunFor(Duration(5000));
+
+  size_t starts_at_epoch = 0;
+  for (const GuestAction& action : cluster.host(owner).actions) {
+    starts_at_epoch += action.verb == GuestVerb::kStart &&
+                       action.guest.resource.value() == resource && action.guest.epoch == epoch;
+  }
+  EXPECT_EQ(starts_at_epoch, 1u) << "only the first incarnation's (hung) start";
+  const Assignment& now = AssignmentOf(cluster, *cluster.Leader(), resource);
+  EXPECT_GT(now.epoch, epoch) << "reported, and the coordinator placed it again";
+  EXPECT_EQ(now.status, AssignmentStatus::kStarted);
+}
+
+}  // namespace
+}  // namespace cmcl::node

@@ -66,7 +66,7 @@ TEST(StateCheckerReview, AcknowledgementNamingAnIndexThatHoldsAnotherCommandIsFl
                                     .sequence = 2,
                                     .code = raft::ReplyCode::kApplied,
                                     .applied_index = LogIndex(1),
-                                    .leader_hint = std::nullopt});
+                                    .leader_hint = std::nullopt, .detail = {}});
 
   ASSERT_TRUE(checker.violation());
   EXPECT_NE(checker.violation()->find("acknowledged command lost"), std::string::npos);
