@@ -41,10 +41,20 @@ void Simulation::OnReply(const ClientReply& reply) {
       RetryClient(reply.client_id.value() - 1, kClientRedirectDelay,
                   reply.leader_hint ? IndexOf(*reply.leader_hint) : std::nullopt);
       return;
-    case raft::ReplyCode::kRejected:
-      // The core refused the command as malformed: a bug in the workload, not a fault.
-      CMCL_CHECK(false) << "command rejected: " << reply.detail;
+    case raft::ReplyCode::kRejected: {
+      // Only a disarm without a duration (an operator who forgot --for) may be refused;
+      // anything else is a bug in the workload. The command never reached a log, so
+      // the client reuses its sequence for the next one.
+      const std::optional<node::OpBatch> ops = node::DecodeOps(client.payload.value_or(""));
+      const auto* disarm =
+          ops && ops->size() == 1 ? std::get_if<node::DisarmOp>(&ops->front()) : nullptr;
+      CMCL_CHECK(disarm != nullptr && disarm->length <= Duration(0))
+          << "command rejected: " << reply.detail;
+      Trace("-", "rejected", detail.str() + reply.detail);
+      client.payload.reset();
+      RetryClient(reply.client_id.value() - 1, kClientRedirectDelay, client.target);
       return;
+    }
     case raft::ReplyCode::kStale:
       // A late copy of an older request: the client has moved on; nothing to do.
       Trace("-", "stale", detail.str());
