@@ -1,0 +1,224 @@
+// Hand-written lease scenarios on the deterministic simulator (DESIGN.md section 4 and
+// 7): the fault kinds told apart (daemon crash, node crash, pause), the guard fencing
+// without a core, and reassignment only after certain expiry. Same cluster, network and
+// checkers (StateChecker, ExclusivityChecker) as the seed sweep; random nemeses off.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "tests/sim/simulation.h"
+
+namespace cmcl::sim {
+namespace {
+
+SimOptions LeaseOptions() {
+  SimOptions options;
+  options.seed = 3;
+  options.members = 3;
+  options.loss = 0;
+  options.duplication = 0;
+  options.nemeses = {};
+  options.outcasts = 0;
+  options.fault_phase = Duration(1'000'000);  // The test places every fault.
+  options.clients = 2;
+  options.move_chance = 0;
+  options.disarm_chance = 0;
+  options.start_failure = 0;
+  return options;
+}
+
+class LeaseCluster {
+ public:
+  explicit LeaseCluster(SimOptions options = LeaseOptions())
+      : options_(std::move(options)), sim_(options_, trace_) {
+    sim_.Setup();
+  }
+  void RunFor(Duration duration) {
+    ASSERT_TRUE(sim_.RunUntil(sim_.now() + duration)) << sim_.violation().value_or("");
+  }
+  // Runs in 10ms steps until `done` or `limit`; true if `done`.
+  bool RunUntil(Duration limit, const std::function<bool()>& done) {
+    const Time end = sim_.now() + limit;
+    while (sim_.now() < end) {
+      if (!sim_.RunUntil(sim_.now() + Duration(10))) {
+        ADD_FAILURE() << *sim_.violation();
+        return false;
+      }
+      if (done()) {
+        return true;
+      }
+    }
+    return false;
+  }
+  const node::Node* LeaderCore() const {
+    const std::optional<NodeName> leader = sim_.Leader();
+    return leader ? sim_.Core(leader->value()) : nullptr;
+  }
+  // R's assignment in the leader's applied state (nullptr without a leader).
+  const node::Assignment* Assigned(const std::string& resource) const {
+    const node::Node* leader = LeaderCore();
+    return leader ? leader->state().Find(PackageName(resource)) : nullptr;
+  }
+  bool StartedOnItsOwner(const std::string& resource) const {
+    const node::Assignment* a = Assigned(resource);
+    if (a == nullptr || !a->owner || a->status != node::AssignmentStatus::kStarted) {
+      return false;
+    }
+    const auto& held = sim_.Host(a->owner->value()).held();
+    const auto it = held.find(PackageName(resource));
+    return it != held.end() && it->second.epoch == a->epoch;
+  }
+  bool AllStarted() const {
+    for (int r = 1; r <= options_.resources; ++r) {
+      if (!StartedOnItsOwner("r" + std::to_string(r))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  // A resource held by a member that is not the leader, and that member.
+  std::pair<std::string, std::string> FollowerHeldResource() const {
+    for (int r = 1; r <= options_.resources; ++r) {
+      const std::string resource = "r" + std::to_string(r);
+      const node::Assignment* a = Assigned(resource);
+      if (a != nullptr && a->owner && *a->owner != *sim_.Leader()) {
+        return {resource, a->owner->value()};
+      }
+    }
+    return {};
+  }
+  internal::Simulation& sim() { return sim_; }
+
+ private:
+  SimOptions options_;
+  std::function<void(const std::string&)> trace_;
+  internal::Simulation sim_;
+};
+
+TEST(LeaseScenario, TheCoordinatorPlacesEveryResourceOnAMemberAndItsGuestRuns) {
+  LeaseCluster cluster;
+
+  const bool started = cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); });
+
+  EXPECT_TRUE(started);
+  EXPECT_EQ(cluster.sim().exclusivity().max_physical(), 1u);
+}
+
+TEST(LeaseScenario, ADaemonCrashLeavesTheGuestRunningAndTheRestartedDaemonAdoptsIt) {
+  LeaseCluster cluster;
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
+  const auto [resource, holder] = cluster.FollowerHeldResource();
+  ASSERT_FALSE(holder.empty());
+  const raft::LogIndex epoch = cluster.Assigned(resource)->epoch;
+
+  cluster.sim().Crash(holder);
+  const bool runs_while_down = cluster.sim().Host(holder).Holds(PackageName(resource));
+  cluster.RunFor(Duration(200));  // Well within the lease: the guard does not fence.
+  cluster.sim().Restart(holder);
+  cluster.RunFor(Duration(3000));
+
+  EXPECT_TRUE(runs_while_down);
+  EXPECT_FALSE(cluster.sim().Guard(holder).fenced());
+  EXPECT_EQ(cluster.Assigned(resource)->epoch, epoch);  // Never reassigned.
+  EXPECT_TRUE(cluster.StartedOnItsOwner(resource));
+}
+
+TEST(LeaseScenario, TheGuardFencesACrashedDaemonsGuestsByItsDeadlineAndTheResourceMoves) {
+  LeaseCluster cluster;
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
+  const auto [resource, holder] = cluster.FollowerHeldResource();
+  ASSERT_FALSE(holder.empty());
+  const raft::LogIndex epoch = cluster.Assigned(resource)->epoch;
+
+  cluster.sim().Crash(holder);  // And it stays down.
+  const std::optional<Time> deadline = cluster.sim().Guard(holder).deadline();
+  const bool moved = cluster.RunUntil(Duration(10'000), [&] {
+    const node::Assignment* a = cluster.Assigned(resource);
+    return a != nullptr && a->epoch != epoch && cluster.StartedOnItsOwner(resource);
+  });
+
+  ASSERT_TRUE(deadline.has_value());
+  EXPECT_TRUE(cluster.sim().Guard(holder).fenced());
+  EXPECT_FALSE(cluster.sim().Host(holder).Holds(PackageName(resource)));
+  EXPECT_TRUE(moved);
+  EXPECT_NE(cluster.Assigned(resource)->owner, NodeName(holder));
+}
+
+TEST(LeaseScenario, ANodeCrashKillsItsGuestsAtOnceAndItsResourcesMoveAfterCertainExpiry) {
+  LeaseCluster cluster;
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
+  const auto [resource, holder] = cluster.FollowerHeldResource();
+  ASSERT_FALSE(holder.empty());
+  const raft::LogIndex epoch = cluster.Assigned(resource)->epoch;
+  const Time crashed_at = cluster.sim().now();
+
+  cluster.sim().CrashWhole(holder);
+  const bool guests_gone = cluster.sim().Host(holder).held().empty();
+  const bool guard_wiped = !cluster.sim().Guard(holder).deadline().has_value();
+  const bool moved = cluster.RunUntil(Duration(10'000), [&] {
+    const node::Assignment* a = cluster.Assigned(resource);
+    return a != nullptr && a->epoch != epoch;
+  });
+  const Duration took = cluster.sim().now() - crashed_at;
+
+  EXPECT_TRUE(guests_gone);
+  EXPECT_TRUE(guard_wiped);
+  ASSERT_TRUE(moved);
+  // Not on "not heard from": the holder's lease (L = 1s, granted at most a heartbeat
+  // round before the crash) must have certainly expired first.
+  EXPECT_GE(took, Duration(700));
+  EXPECT_TRUE(
+      cluster.RunUntil(Duration(5000), [&] { return cluster.StartedOnItsOwner(resource); }));
+}
+
+TEST(LeaseScenario, APausedDaemonIsFencedByItsGuardAndDoesNotRestartTheMovedGuestOnResume) {
+  LeaseCluster cluster;
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
+  const auto [resource, holder] = cluster.FollowerHeldResource();
+  ASSERT_FALSE(holder.empty());
+  const raft::LogIndex epoch = cluster.Assigned(resource)->epoch;
+
+  cluster.sim().Pause(holder);
+  cluster.RunFor(Duration(4000));
+  const bool fenced = cluster.sim().Guard(holder).fenced();
+  const bool moved = cluster.Assigned(resource)->epoch != epoch;
+  cluster.sim().Resume(holder);
+  cluster.RunFor(Duration(3000));
+
+  EXPECT_TRUE(fenced);
+  EXPECT_TRUE(moved);
+  EXPECT_NE(cluster.Assigned(resource)->owner, NodeName(holder));
+  EXPECT_FALSE(cluster.sim().Host(holder).Holds(PackageName(resource)));
+  EXPECT_TRUE(cluster.StartedOnItsOwner(resource));
+}
+
+// Known core bug (found by the sweep, e.g. `cmcl-sim --seed 44`; node.cc, Reconcile):
+// a daemon restarted just before its guard's deadline asks for its guests' status, the
+// guard fences them a moment later, and the node still adopts them on the strength of
+// the earlier "running" answer: the applied state says started, nothing runs, and
+// nobody restarts it. DISABLED until node.cc treats guests as fenced once the guard's
+// deadline passes (or asks again); enable it then.
+TEST(LeaseScenario, DISABLED_ARestartRacingTheGuardsFenceDoesNotAdoptTheFencedGuest) {
+  LeaseCluster cluster;
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
+  const auto [resource, holder] = cluster.FollowerHeldResource();
+  ASSERT_FALSE(holder.empty());
+  cluster.sim().Crash(holder);
+  const Time deadline = *cluster.sim().Guard(holder).deadline();
+  while (cluster.sim().LocalTime(holder) < deadline - Duration(5)) {
+    cluster.RunFor(Duration(1));
+  }
+
+  cluster.sim().Restart(holder);  // Its status query races the guard's kill.
+  cluster.RunFor(Duration(3000));
+  const bool placed =
+      cluster.RunUntil(Duration(10'000), [&] { return cluster.StartedOnItsOwner(resource); });
+
+  EXPECT_TRUE(cluster.sim().Guard(holder).fenced());
+  EXPECT_TRUE(placed) << resource << " is "
+                      << node::AssignmentStatusName(cluster.Assigned(resource)->status) << " on "
+                      << cluster.Assigned(resource)->owner->value() << " but runs nowhere";
+}
+
+}  // namespace
+}  // namespace cmcl::sim
