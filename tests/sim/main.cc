@@ -31,6 +31,7 @@ struct Flags {
   std::optional<uint64_t> first_seed;
   std::optional<int> nodes;
   bool swarm = false;
+  bool safety_only = false;
   bool trace = false;
   std::string mutation;
   std::string nemesis_text;  // As given, for the replay command.
@@ -59,6 +60,7 @@ void OnAbort(int) {
             << "usage: cmcl-sim [--seed S | --seeds N [--first-seed S]] [--nodes 2|3|5|7]\n"
             << "                [--swarm] [--nemesis NAME[,NAME...]|none] [--trace]\n"
             << "                [--mutation NAME] [--list-mutations] [--list-nemeses]\n"
+            << "                [--safety-only]\n"
             << "                [--time-budget 60s]\n"
             << "  A seed is a decimal number or a 40-hex git commit (its low 64 bits).\n"
             << "  --first-seed defaults to $CMCL_SIM_SEED or 1.\n";
@@ -119,6 +121,8 @@ Flags ParseFlags(int argc, char** argv) {
       }
     } else if (arg == "--swarm") {
       flags.swarm = true;
+    } else if (arg == "--safety-only") {
+      flags.safety_only = true;
     } else if (arg == "--trace") {
       flags.trace = true;
     } else if (arg == "--mutation") {
@@ -156,6 +160,9 @@ std::string ReplayCommand(const Flags& flags, const SimOptions& options) {
   if (flags.swarm) {
     command += " --swarm";
   }
+  if (flags.safety_only) {
+    command += " --safety-only";
+  }
   if (flags.nemeses) {
     command += " --nemesis " + flags.nemesis_text;
   }
@@ -174,6 +181,7 @@ struct Totals {
 // Runs one seed; prints its result line, or the violation report. False on violation.
 bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
   SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm, flags.nemeses);
+  options.safety_only = flags.safety_only;
   if (!flags.mutation.empty()) {
     options.mutation_name = flags.mutation;
     g_mutation_active = 1;

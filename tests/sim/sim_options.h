@@ -144,6 +144,9 @@ struct SimOptions {
   bool mutation_disarm_without_duration = false;
   std::string mutation_name;  // Empty for none.
   bool swarm = false;
+  // --safety-only: the liveness phase runs but missing its deadline is not a violation
+  // (the mutation tests of safety bugs use it, so that they prove a safety checker bit).
+  bool safety_only = false;
   // Liveness phase: how many voters stay faulty (at most a minority) and how.
   int outcasts = 0;
 };
