@@ -89,6 +89,8 @@ class LeaseCluster {
     return {};
   }
   internal::Simulation& sim() { return sim_; }
+  // Receives every trace line from now on.
+  void OnTrace(std::function<void(const std::string&)> trace) { trace_ = std::move(trace); }
 
  private:
   SimOptions options_;
@@ -243,6 +245,81 @@ TEST(LeaseScenario, UnderWideClockDriftAnIsolatedHoldersResourceMovesSafely) {
 
   EXPECT_FALSE(violation.has_value()) << *violation;
   EXPECT_TRUE(moved);
+}
+
+// F2 scoped to the incarnation (mutation nonce_ignores_incarnation): grants for the
+// holder's nonces are held, the holder's daemon restarts, and once the new incarnation
+// has itself issued those sequence numbers (its replies no longer reaching anybody),
+// the old grants arrive. Scoped, they are dropped; unscoped, they anchor a lease at the
+// new incarnation's send times, which the leader never saw, so the holder keeps
+// authority past the leader's certain expiry. The restart rule and the guard mask this
+// in random runs (a restarted node acts only on adopted guests), so the sweep does not
+// reach it; this scenario does.
+std::optional<std::string> ReplayOldGrantsAfterARestart(bool mutation, bool* released) {
+  SimOptions options = LeaseOptions();
+  options.fence_timeout = Duration(100);  // Fencing early would end its authority sooner.
+  if (mutation) {
+    EXPECT_TRUE(SetMutation("nonce_ignores_incarnation", options));
+  }
+  LeaseCluster cluster(options);
+  EXPECT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
+  const auto [resource, holder] = cluster.FollowerHeldResource();
+  EXPECT_FALSE(holder.empty());
+  uint64_t issued = 0;  // The latest nonce seq the holder put on the wire.
+  const std::string prefix = "AppendResponse " + holder + ">";
+  cluster.OnTrace([&](const std::string& line) {
+    const size_t at = line.find(prefix);
+    const size_t nonce = line.find(" nonce=", at == std::string::npos ? line.size() : at);
+    if (at != std::string::npos && nonce != std::string::npos) {
+      issued = std::stoull(line.substr(nonce + 7));
+    }
+  });
+  cluster.sim().HoldLeaseGrantsTo(holder, true);
+  cluster.RunFor(Duration(600));  // Short of its lease: its guests keep running.
+  cluster.sim().HoldLeaseGrantsTo(holder, false);
+  uint64_t first = UINT64_MAX;
+  uint64_t last = 0;
+  for (const raft::Message& grant : cluster.sim().held_grants()) {
+    const uint64_t seq = std::get<raft::LeaseGrant>(grant.body).grant.nonce.seq;
+    first = std::min(first, seq);
+    last = std::max(last, seq);
+  }
+  EXPECT_LT(first, last);
+
+  cluster.sim().Crash(holder);
+  cluster.sim().Restart(holder);  // Adopts its running guest, on grants of its own.
+  issued = 0;
+  EXPECT_TRUE(cluster.RunUntil(Duration(60'000), [&] { return issued + 1 >= first; }));
+  for (const NodeName& other : cluster.sim().Names()) {
+    if (other.value() != holder) {
+      cluster.sim().Block(holder, other.value());  // Its new nonces reach nobody.
+    }
+  }
+  EXPECT_TRUE(cluster.RunUntil(Duration(60'000), [&] { return issued >= last; }));
+  cluster.sim().Isolate(holder);
+  cluster.sim().ReleaseHeldGrants();
+  *released = true;
+  cluster.sim().RunUntil(cluster.sim().now() + Duration(4000));
+  return cluster.sim().violation();
+}
+
+TEST(LeaseScenario, MutationNonceIgnoresIncarnationIsCaughtByReplayingOldGrants) {
+  bool released = false;
+
+  const std::optional<std::string> violation = ReplayOldGrantsAfterARestart(true, &released);
+
+  ASSERT_TRUE(released);
+  ASSERT_TRUE(violation.has_value());
+  EXPECT_NE(violation->find("exclusivity"), std::string::npos) << *violation;
+}
+
+TEST(LeaseScenario, GrantsForAnEarlierIncarnationsNoncesAnchorNothing) {
+  bool released = false;
+
+  const std::optional<std::string> violation = ReplayOldGrantsAfterARestart(false, &released);
+
+  EXPECT_TRUE(released);
+  EXPECT_FALSE(violation.has_value()) << *violation;
 }
 
 // Known core bug (found by the sweep, e.g. `cmcl-sim --seed 44`; node.cc, Reconcile):

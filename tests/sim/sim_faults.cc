@@ -127,9 +127,32 @@ void Simulation::Unclog(const Link& link) {
   held_.swap(still);
 }
 
+void Simulation::HoldLeaseGrantsTo(const std::string& name, bool hold) {
+  if (hold) {
+    hold_grants_to_.insert(NodeName(name));
+  } else {
+    hold_grants_to_.erase(NodeName(name));
+  }
+}
+
+void Simulation::ReleaseHeldGrants() {
+  for (Message& message : held_grants_) {
+    Event event = NodeEvent(EventKind::kDeliver, *IndexOf(message.header.to));
+    event.message = std::move(message);
+    Schedule(now_ + Duration(1), std::move(event));
+  }
+  held_grants_.clear();
+}
+
 void Simulation::SendMessage(size_t from, const Message& message) {
   const std::optional<size_t> to = IndexOf(message.header.to);
   CMCL_CHECK(to.has_value()) << "send to unknown node " << message.header.to;
+  if (std::holds_alternative<raft::LeaseGrant>(message.body) &&
+      hold_grants_to_.contains(message.header.to)) {
+    Trace(nodes_[from].name.value(), "held", DescribeMessage(message));
+    held_grants_.push_back(message);
+    return;
+  }
   const Link link{message.header.from, message.header.to};
   if (clogged_.contains(link)) {
     Trace(nodes_[from].name.value(), "held", DescribeMessage(message));

@@ -157,7 +157,12 @@ class Simulation final : public NemesisHost {
   void Pause(const std::string& name);
   void Resume(const std::string& name);
   Time LocalTime(const std::string& name) const;  // The node's clock, now.
-  size_t held() const { return held_.size(); }    // Messages on clogged links.
+  // LeaseGrant messages to `name` are held while `hold` (a targeted delay, for lease
+  // scenarios); ReleaseHeldGrants() delivers them 1 ms later whatever the links' blocks.
+  void HoldLeaseGrantsTo(const std::string& name, bool hold);
+  void ReleaseHeldGrants();
+  const std::vector<Message>& held_grants() const { return held_grants_; }
+  size_t held() const { return held_.size(); }  // Messages on clogged links.
 
   // NemesisHost (sim_faults.cc).
   Time Now() const override { return now_; }
@@ -231,9 +236,11 @@ class Simulation final : public NemesisHost {
   std::vector<std::unique_ptr<Nemesis>> nemeses_;
   std::set<Link> clogged_;
   std::vector<std::pair<Link, Message>> held_;  // Messages on clogged links, in send order.
-  std::vector<bool> outcast_;                   // Per node, from the liveness phase on.
-  std::string missing_;   // Liveness: the first resource not placed, for the deadline text.
-  std::string outcasts_;  // The liveness phase's faulty minority, for the deadline text.
+  std::set<NodeName> hold_grants_to_;
+  std::vector<Message> held_grants_;
+  std::vector<bool> outcast_;  // Per node, from the liveness phase on.
+  std::string missing_;        // Liveness: the first resource not placed, for the deadline text.
+  std::string outcasts_;       // The liveness phase's faulty minority, for the deadline text.
   std::vector<ClientState> clients_;
   Rng machine_rng_;  // Guards and hosts fork from it per node and power-on.
   std::vector<PackageName> resources_;
