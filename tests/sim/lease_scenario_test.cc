@@ -274,12 +274,12 @@ std::optional<std::string> ReplayOldGrantsAfterARestart(bool mutation, bool* rel
       issued = std::stoull(line.substr(nonce + 7));
     }
   });
-  cluster.sim().HoldLeaseGrantsTo(holder, true);
+  cluster.sim().HoldMessagesTo(holder, "LeaseGrant", true);
   cluster.RunFor(Duration(600));  // Short of its lease: its guests keep running.
-  cluster.sim().HoldLeaseGrantsTo(holder, false);
+  cluster.sim().HoldMessagesTo(holder, "LeaseGrant", false);
   uint64_t first = UINT64_MAX;
   uint64_t last = 0;
-  for (const raft::Message& grant : cluster.sim().held_grants()) {
+  for (const raft::Message& grant : cluster.sim().held_messages()) {
     const uint64_t seq = std::get<raft::LeaseGrant>(grant.body).grant.nonce.seq;
     first = std::min(first, seq);
     last = std::max(last, seq);
@@ -297,7 +297,7 @@ std::optional<std::string> ReplayOldGrantsAfterARestart(bool mutation, bool* rel
   }
   EXPECT_TRUE(cluster.RunUntil(Duration(60'000), [&] { return issued >= last; }));
   cluster.sim().Isolate(holder);
-  cluster.sim().ReleaseHeldGrants();
+  cluster.sim().ReleaseHeld();
   *released = true;
   cluster.sim().RunUntil(cluster.sim().now() + Duration(4000));
   return cluster.sim().violation();

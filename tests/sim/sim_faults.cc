@@ -127,30 +127,30 @@ void Simulation::Unclog(const Link& link) {
   held_.swap(still);
 }
 
-void Simulation::HoldLeaseGrantsTo(const std::string& name, bool hold) {
+void Simulation::HoldMessagesTo(const std::string& name, const std::string& type, bool hold) {
   if (hold) {
-    hold_grants_to_.insert(NodeName(name));
+    hold_to_.insert({NodeName(name), type});
   } else {
-    hold_grants_to_.erase(NodeName(name));
+    hold_to_.erase({NodeName(name), type});
   }
 }
 
-void Simulation::ReleaseHeldGrants() {
-  for (Message& message : held_grants_) {
+void Simulation::ReleaseHeld() {
+  for (Message& message : held_messages_) {
     Event event = NodeEvent(EventKind::kDeliver, *IndexOf(message.header.to));
     event.message = std::move(message);
     Schedule(now_ + Duration(1), std::move(event));
   }
-  held_grants_.clear();
+  held_messages_.clear();
 }
 
 void Simulation::SendMessage(size_t from, const Message& message) {
   const std::optional<size_t> to = IndexOf(message.header.to);
   CMCL_CHECK(to.has_value()) << "send to unknown node " << message.header.to;
-  if (std::holds_alternative<raft::LeaseGrant>(message.body) &&
-      hold_grants_to_.contains(message.header.to)) {
+  if (!hold_to_.empty() &&
+      hold_to_.contains({message.header.to, std::string(raft::MessageTypeName(message))})) {
     Trace(nodes_[from].name.value(), "held", DescribeMessage(message));
-    held_grants_.push_back(message);
+    held_messages_.push_back(message);
     return;
   }
   const Link link{message.header.from, message.header.to};

@@ -76,6 +76,13 @@ void Simulation::RetryClient(size_t client, Duration after, std::optional<size_t
 
 void Simulation::OnClientSend(size_t client) {
   ClientState& state = clients_[client];
+  if (!state.payload && state.script) {
+    if (state.script->empty()) {
+      return;  // A scripted client that said everything.
+    }
+    state.payload = state.script->front();
+    state.script->pop_front();
+  }
   if (!state.target) {
     state.target = client_rng_.Uniform(nodes_.size());
   }
@@ -97,6 +104,14 @@ void Simulation::OnClientSend(size_t client) {
   propose.command = raft::Command{
       .client_id = state.id, .sequence = state.sequence, .payload = *state.payload, .revokes = {}};
   Dispatch(propose);  // Queued if the node is paused.
+}
+
+void Simulation::ScriptClient(const std::vector<node::OpBatch>& commands) {
+  std::deque<std::string> script;
+  for (const node::OpBatch& ops : commands) {
+    script.push_back(node::EncodeOps(ops));
+  }
+  clients_.at(0).script = std::move(script);
 }
 
 std::string Simulation::NextPayload() {

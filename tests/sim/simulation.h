@@ -115,6 +115,7 @@ struct ClientState {
   raft::ClientId id;
   uint64_t sequence = 1;
   std::optional<std::string> payload;  // Of `sequence`: a retry resends the same one.
+  std::optional<std::deque<std::string>> script;  // ScriptClient: what is left to send.
   uint64_t token = 0;
   std::optional<size_t> target;
 };
@@ -157,11 +158,14 @@ class Simulation final : public NemesisHost {
   void Pause(const std::string& name);
   void Resume(const std::string& name);
   Time LocalTime(const std::string& name) const;  // The node's clock, now.
-  // LeaseGrant messages to `name` are held while `hold` (a targeted delay, for lease
-  // scenarios); ReleaseHeldGrants() delivers them 1 ms later whatever the links' blocks.
-  void HoldLeaseGrantsTo(const std::string& name, bool hold);
-  void ReleaseHeldGrants();
-  const std::vector<Message>& held_grants() const { return held_grants_; }
+  // Messages of `type` (raft::MessageTypeName, e.g. "LeaseGrant") to `name` are held
+  // while `hold` (a targeted delay, for lease scenarios); ReleaseHeld() delivers them
+  // 1 ms later whatever the links' blocks.
+  void HoldMessagesTo(const std::string& name, const std::string& type, bool hold);
+  void ReleaseHeld();
+  const std::vector<Message>& held_messages() const { return held_messages_; }
+  // Client 1 sends these commands, in order, and then nothing more (for scenarios).
+  void ScriptClient(const std::vector<node::OpBatch>& commands);
   size_t held() const { return held_.size(); }  // Messages on clogged links.
 
   // NemesisHost (sim_faults.cc).
@@ -236,8 +240,8 @@ class Simulation final : public NemesisHost {
   std::vector<std::unique_ptr<Nemesis>> nemeses_;
   std::set<Link> clogged_;
   std::vector<std::pair<Link, Message>> held_;  // Messages on clogged links, in send order.
-  std::set<NodeName> hold_grants_to_;
-  std::vector<Message> held_grants_;
+  std::set<std::pair<NodeName, std::string>> hold_to_;
+  std::vector<Message> held_messages_;
   std::vector<bool> outcast_;  // Per node, from the liveness phase on.
   std::string missing_;        // Liveness: the first resource not placed, for the deadline text.
   std::string outcasts_;       // The liveness phase's faulty minority, for the deadline text.

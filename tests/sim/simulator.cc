@@ -113,6 +113,7 @@ Simulation::Simulation(const SimOptions& options,
     clients_.push_back(ClientState{.id = raft::ClientId(static_cast<uint64_t>(i + 1)),
                                    .sequence = 1,
                                    .payload = std::nullopt,
+                                   .script = std::nullopt,
                                    .token = 0,
                                    .target = std::nullopt});
   }
