@@ -114,7 +114,7 @@ struct NodeSlot {
 struct ClientState {
   raft::ClientId id;
   uint64_t sequence = 1;
-  std::optional<std::string> payload;  // Of `sequence`: a retry resends the same one.
+  std::optional<std::string> payload;             // Of `sequence`: a retry resends the same one.
   std::optional<std::deque<std::string>> script;  // ScriptClient: what is left to send.
   uint64_t token = 0;
   std::optional<size_t> target;
