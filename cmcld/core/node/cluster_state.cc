@@ -153,6 +153,7 @@ void WriteOp(const Op& op, Writer& out) {
         } else if constexpr (std::is_same_v<T, ArmedOp>) {
           out.U8(static_cast<uint8_t>(OpTag::kArmed));
           out.Str(o.node.value());
+          out.U64(o.arm.value());
         } else if constexpr (std::is_same_v<T, LeaseLengthOp>) {
           out.U8(static_cast<uint8_t>(OpTag::kLeaseLength));
           out.Ms(o.length);
@@ -202,7 +203,10 @@ std::optional<Op> ReadOp(Reader& in) {
     case OpTag::kArm:
       return ArmOp{};
     case OpTag::kArmed:
-      return ArmedOp{.node = NodeName(in.Name())};
+    {
+      NodeName node(in.Name());
+      return ArmedOp{.node = std::move(node), .arm = LogIndex(in.U64())};
+    }
     case OpTag::kLeaseLength:
       return LeaseLengthOp{.length = in.Ms()};
     case OpTag::kLeaseMax:
@@ -228,7 +232,7 @@ std::string DescribeOp(const Op& op) {
         } else if constexpr (std::is_same_v<T, ArmOp>) {
           return "arm";
         } else if constexpr (std::is_same_v<T, ArmedOp>) {
-          return "armed(" + o.node.value() + ")";
+          return "armed(" + o.node.value() + ",@" + Epoch(o.arm) + ")";
         } else if constexpr (std::is_same_v<T, LeaseLengthOp>) {
           return "lease_length(" + FormatDuration(o.length) + ")";
         } else {
@@ -342,6 +346,12 @@ uint64_t HashEntry(const raft::Entry& entry) {
   hash = Mix(hash, entry.command.sequence);
   for (const char c : entry.command.payload) {
     hash = Mix(hash, static_cast<unsigned char>(c));
+  }
+  for (const NodeName& node : entry.command.revokes) {
+    hash = Mix(hash, 0x2cULL);  // A separator, so ["ab"] and ["a","b"] differ.
+    for (const char c : node.value()) {
+      hash = Mix(hash, static_cast<unsigned char>(c));
+    }
   }
   return hash;
 }
@@ -612,6 +622,12 @@ void ClusterState::ApplyArmed(LogIndex index, const ArmedOp& op) {
   if (mode_ == raft::LeaseMode::kDisarmed) {
     // It answers an arm that a later disarm overtook: the node may hold a D-lease again.
     Event(index, false, op.node.value() + ": armed report while disarmed: dropped");
+    return;
+  }
+  if (op.arm != armed_at_ || armed_at_ == LogIndex(0)) {
+    Event(index, false,
+          op.node.value() + ": armed report for the arm at " + std::to_string(op.arm.value()) +
+              ", not the latest (" + std::to_string(armed_at_.value()) + "): dropped");
     return;
   }
   node_armed_at_[op.node] = index;

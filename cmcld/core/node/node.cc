@@ -126,9 +126,7 @@ NodeActions Node::GuardAcked(Time now, uint64_t id) {
   for (auto it = deadlines_pending_.begin(); it != deadlines_pending_.end() && it->first <= id;) {
     deadline_acked_ = it->second;
     if (arm_deadline_request_ && it->first >= *arm_deadline_request_) {
-      // The guard shortened its deadline for arming: now armed(F) may be reported.
-      arm_deadline_request_.reset();
-      report_queue_.push_back(ArmedOp{.node = self()});
+      arm_deadline_request_.reset();  // The guard took the short deadline (Drive reports).
     }
     it = deadlines_pending_.erase(it);
   }
@@ -277,21 +275,18 @@ void Node::PushGuardDeadline() {
   if (!fence_at) {
     return;  // F4: a restarted node leaves the guard's deadline alone until a grant.
   }
-  if (arming_ && state_.ArmedSinceLatestArm(self())) {
-    arming_ = false;  // armed(F) committed.
-  }
-  const bool shortened = raft_->TakeLeaseShortened();
-  const bool must_arm = state_.mode() == raft::LeaseMode::kArmed &&
-                        !state_.ArmedSinceLatestArm(self()) &&
-                        raft_->lease().mode() == raft::LeaseMode::kArmed;
-  if (shortened || (must_arm && !arming_)) {
-    // Arming (DESIGN.md section 4): the one case where the guard's deadline moves back,
-    // on this request only; armed(F) is reported once the guard acknowledged it.
-    arming_ = true;
-    deadline_pushed_ = *fence_at;
-    if (options_.mutations.guard_not_rearmed) {
-      report_queue_.push_back(ArmedOp{.node = self()});  // The bug: the guard keeps D.
-    } else {
+  // Arming (DESIGN.md section 4): once the arm is applied and an armed grant arrived, the
+  // guard must take the short deadline — the one case where it moves back, on this
+  // request only — and only then is armed(F) reported for that arm.
+  const LogIndex arm = state_.latest_arm();
+  if (state_.mode() == raft::LeaseMode::kArmed && !state_.ArmedSinceLatestArm(self()) &&
+      raft_->lease().mode() == raft::LeaseMode::kArmed && arm != armed_reported_for_) {
+    const bool guard_short = deadline_acked_ && *deadline_acked_ <= *fence_at;
+    if (guard_short || options_.mutations.guard_not_rearmed) {  // The mutation: never asks.
+      armed_reported_for_ = arm;
+      report_queue_.push_back(ArmedOp{.node = self(), .arm = arm});
+    } else if (!arm_deadline_request_) {
+      deadline_pushed_ = *fence_at;
       arm_deadline_request_ = Guard(SetDeadline{.deadline = *fence_at, .allow_earlier = true});
     }
     return;
