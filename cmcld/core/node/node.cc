@@ -299,20 +299,27 @@ void Node::PushGuardDeadline() {
 
 void Node::Fence() {
   const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
-  if (!fence_at || now_ < *fence_at) {
+  const bool lease_over = fence_at && now_ >= *fence_at;
+  // The guard fences every registered guest once its deadline passes, whatever this
+  // incarnation believes (a status answered "running" a moment before may be stale).
+  const bool guard_fired = deadline_acked_ && now_ >= *deadline_acked_;
+  if (!lease_over && !guard_fired) {
     return;  // Without any lease yet (after a restart) the guard's deadline rules.
   }
   for (auto& [resource, local] : local_) {
-    if (local.phase == Phase::kStarting || local.phase == Phase::kRunning ||
-        local.phase == Phase::kStopping) {
-      // F4: fence early, so the guest is down by lease_end.
-      local.phase = Phase::kKilling;
-      local.fenced = true;
-      Guest(resource, local.epoch, GuestVerb::kKill);
-      out_.log.push_back(LogLine{.critical = true,
-                                 .text = resource.value() + ": fenced, the lease ends at " +
-                                         std::to_string(raft_->lease().lease_end()->milliseconds())});
+    if (local.phase == Phase::kStopped || local.phase == Phase::kKilling) {
+      continue;
     }
+    // F4: fence early, so the guest is down by lease_end; our own kill confirms it.
+    local.phase = Phase::kKilling;
+    local.fenced = true;
+    Guest(resource, local.epoch, GuestVerb::kKill);
+    out_.log.push_back(LogLine{
+        .critical = true,
+        .text = resource.value() + (lease_over ? ": fenced, the lease ends at " +
+                                                     std::to_string(fence_at->milliseconds() +
+                                                                    options_.fence_timeout.count())
+                                               : ": fenced by the guard's deadline")});
   }
 }
 
@@ -655,9 +662,14 @@ Time Node::NextWakeup() const {
   if (agent_.in_flight) {
     wakeup = std::min(wakeup, agent_.resend_at);
   }
-  const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
-  if (fence_at && !LocalGuests().empty()) {
-    wakeup = std::min(wakeup, std::max(*fence_at, now_));
+  if (!LocalGuests().empty()) {
+    const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
+    if (fence_at) {
+      wakeup = std::min(wakeup, std::max(*fence_at, now_));
+    }
+    if (deadline_acked_) {
+      wakeup = std::min(wakeup, std::max(*deadline_acked_, now_));
+    }
   }
   return wakeup;
 }
