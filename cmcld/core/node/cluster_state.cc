@@ -337,6 +337,27 @@ AssignmentStatus StatusAfter(ReportKind kind) {
   return AssignmentStatus::kFailed;
 }
 
+// The order of statuses within one epoch: assigned, then started, then one stopped
+// status. The first stopped status stays, except that halt_failed ("may still run") is
+// resolved by a later report that it stopped (DESIGN.md section 5).
+bool Advances(AssignmentStatus from, AssignmentStatus to) {
+  const auto rank = [](AssignmentStatus status) {
+    switch (status) {
+      case AssignmentStatus::kAssigned:
+        return 0;
+      case AssignmentStatus::kStarted:
+        return 1;
+      default:
+        return 2;
+    }
+  };
+  if (from == AssignmentStatus::kHaltFailed) {
+    return to == AssignmentStatus::kHalted || to == AssignmentStatus::kFailed ||
+           to == AssignmentStatus::kFenced;
+  }
+  return rank(to) > rank(from);
+}
+
 }  // namespace
 
 uint64_t HashEntry(const raft::Entry& entry) {
@@ -570,7 +591,18 @@ void ClusterState::ApplyReport(LogIndex index, const ReportOp& op) {
               (a.owner ? a.owner->value() : std::string("-")) + ": dropped");
     return;
   }
-  a.status = StatusAfter(op.kind);
+  const AssignmentStatus next = StatusAfter(op.kind);
+  if (!Advances(a.status, next)) {
+    // Within an epoch the status only moves forward: a late `started` from an earlier
+    // incarnation (delayed in the network) must not undo the `fenced` its successor
+    // reported, or the resource would look up with nothing running (sim seed 5033).
+    ++stale_reports_;
+    Event(index, false,
+          "stale report: " + what + ", already " +
+              std::string(AssignmentStatusName(a.status)) + ": dropped");
+    return;
+  }
+  a.status = next;
   a.reason = op.node.value() + " reported " + std::string(ReportKindName(op.kind));
   Event(index, op.kind == ReportKind::kHaltFailed, what);
 }

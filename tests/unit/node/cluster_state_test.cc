@@ -768,3 +768,36 @@ TEST(ClusterStateOps, DescribeOpsNamesEveryOpInOrder) {
 
 }  // namespace
 }  // namespace cmcl::node
+
+namespace cmcl::node {
+namespace {
+
+TEST(ClusterState, ALateStartedReportDoesNotUndoAStoppedStatusOfTheSameEpoch) {
+  Log log(WithLease(seconds(2)));
+  const LogIndex epoch = log.Assign(kR1, kN1, LogIndex(0), "initial placement");
+  log.Report(kR1, kN1, epoch, ReportKind::kFenced);
+  const uint64_t stale = log.state().stale_reports();
+
+  log.Report(kR1, kN1, epoch, ReportKind::kStarted);  // An earlier incarnation's, delayed.
+
+  EXPECT_EQ(log.state().Find(kR1)->status, AssignmentStatus::kFenced);
+  EXPECT_TRUE(log.state().Find(kR1)->Free());
+  EXPECT_EQ(log.state().stale_reports(), stale + 1);
+}
+
+TEST(ClusterState, TheFirstStoppedStatusOfAnEpochStaysButHaltFailedIsResolvedByStopped) {
+  Log log(WithLease(seconds(2)));
+  const LogIndex r1 = log.Assign(kR1, kN1, LogIndex(0), "initial placement");
+  const LogIndex r2 = log.Assign(kR2, kN2, LogIndex(0), "initial placement");
+
+  log.Report(kR1, kN1, r1, ReportKind::kFailed);
+  log.Report(kR1, kN1, r1, ReportKind::kHaltFailed);
+  log.Report(kR2, kN2, r2, ReportKind::kHaltFailed);
+  log.Report(kR2, kN2, r2, ReportKind::kHalted);
+
+  EXPECT_EQ(log.state().Find(kR1)->status, AssignmentStatus::kFailed);
+  EXPECT_EQ(log.state().Find(kR2)->status, AssignmentStatus::kHalted);
+}
+
+}  // namespace
+}  // namespace cmcl::node
