@@ -153,6 +153,7 @@ void WriteOp(const Op& op, Writer& out) {
         } else if constexpr (std::is_same_v<T, ArmedOp>) {
           out.U8(static_cast<uint8_t>(OpTag::kArmed));
           out.Str(o.node.value());
+          out.U64(o.arm.value());
         } else if constexpr (std::is_same_v<T, LeaseLengthOp>) {
           out.U8(static_cast<uint8_t>(OpTag::kLeaseLength));
           out.Ms(o.length);
@@ -202,7 +203,10 @@ std::optional<Op> ReadOp(Reader& in) {
     case OpTag::kArm:
       return ArmOp{};
     case OpTag::kArmed:
-      return ArmedOp{.node = NodeName(in.Name())};
+    {
+      NodeName node(in.Name());
+      return ArmedOp{.node = std::move(node), .arm = LogIndex(in.U64())};
+    }
     case OpTag::kLeaseLength:
       return LeaseLengthOp{.length = in.Ms()};
     case OpTag::kLeaseMax:
@@ -228,7 +232,7 @@ std::string DescribeOp(const Op& op) {
         } else if constexpr (std::is_same_v<T, ArmOp>) {
           return "arm";
         } else if constexpr (std::is_same_v<T, ArmedOp>) {
-          return "armed(" + o.node.value() + ")";
+          return "armed(" + o.node.value() + ",@" + Epoch(o.arm) + ")";
         } else if constexpr (std::is_same_v<T, LeaseLengthOp>) {
           return "lease_length(" + FormatDuration(o.length) + ")";
         } else {
@@ -333,6 +337,27 @@ AssignmentStatus StatusAfter(ReportKind kind) {
   return AssignmentStatus::kFailed;
 }
 
+// The order of statuses within one epoch: assigned, then started, then one stopped
+// status. The first stopped status stays, except that halt_failed ("may still run") is
+// resolved by a later report that it stopped (DESIGN.md section 5).
+bool Advances(AssignmentStatus from, AssignmentStatus to) {
+  const auto rank = [](AssignmentStatus status) {
+    switch (status) {
+      case AssignmentStatus::kAssigned:
+        return 0;
+      case AssignmentStatus::kStarted:
+        return 1;
+      default:
+        return 2;
+    }
+  };
+  if (from == AssignmentStatus::kHaltFailed) {
+    return to == AssignmentStatus::kHalted || to == AssignmentStatus::kFailed ||
+           to == AssignmentStatus::kFenced;
+  }
+  return rank(to) > rank(from);
+}
+
 }  // namespace
 
 uint64_t HashEntry(const raft::Entry& entry) {
@@ -342,6 +367,12 @@ uint64_t HashEntry(const raft::Entry& entry) {
   hash = Mix(hash, entry.command.sequence);
   for (const char c : entry.command.payload) {
     hash = Mix(hash, static_cast<unsigned char>(c));
+  }
+  for (const NodeName& node : entry.command.revokes) {
+    hash = Mix(hash, 0x2cULL);  // A separator, so ["ab"] and ["a","b"] differ.
+    for (const char c : node.value()) {
+      hash = Mix(hash, static_cast<unsigned char>(c));
+    }
   }
   return hash;
 }
@@ -560,7 +591,18 @@ void ClusterState::ApplyReport(LogIndex index, const ReportOp& op) {
               (a.owner ? a.owner->value() : std::string("-")) + ": dropped");
     return;
   }
-  a.status = StatusAfter(op.kind);
+  const AssignmentStatus next = StatusAfter(op.kind);
+  if (!Advances(a.status, next)) {
+    // Within an epoch the status only moves forward: a late `started` from an earlier
+    // incarnation (delayed in the network) must not undo the `fenced` its successor
+    // reported, or the resource would look up with nothing running (sim seed 5033).
+    ++stale_reports_;
+    Event(index, false,
+          "stale report: " + what + ", already " +
+              std::string(AssignmentStatusName(a.status)) + ": dropped");
+    return;
+  }
+  a.status = next;
   a.reason = op.node.value() + " reported " + std::string(ReportKindName(op.kind));
   Event(index, op.kind == ReportKind::kHaltFailed, what);
 }
@@ -612,6 +654,12 @@ void ClusterState::ApplyArmed(LogIndex index, const ArmedOp& op) {
   if (mode_ == raft::LeaseMode::kDisarmed) {
     // It answers an arm that a later disarm overtook: the node may hold a D-lease again.
     Event(index, false, op.node.value() + ": armed report while disarmed: dropped");
+    return;
+  }
+  if (op.arm != armed_at_ || armed_at_ == LogIndex(0)) {
+    Event(index, false,
+          op.node.value() + ": armed report for the arm at " + std::to_string(op.arm.value()) +
+              ", not the latest (" + std::to_string(armed_at_.value()) + "): dropped");
     return;
   }
   node_armed_at_[op.node] = index;

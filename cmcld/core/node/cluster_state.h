@@ -115,8 +115,12 @@ struct ArmOp {
   friend bool operator==(const ArmOp&, const ArmOp&) = default;
 };
 // F's guard shortened its deadline after the latest arm.
+// F's guard took the short deadline after the arm committed at index `arm`. It counts
+// only for that arm (the latest one): an armed report that answers an earlier arm — a
+// disarm and another arm came between — says nothing about the lease F holds now.
 struct ArmedOp {
   NodeName node;
+  LogIndex arm;
 
   friend bool operator==(const ArmedOp&, const ArmedOp&) = default;
 };
@@ -192,6 +196,8 @@ class ClusterState {
   // while disarmed is dropped (it answered an arm that the disarm overtook).
   Duration WaitFor(const NodeName& node) const;
   bool ArmedSinceLatestArm(const NodeName& node) const;
+  // The index of the latest committed arm (0: never armed).
+  LogIndex latest_arm() const { return armed_at_; }
 
   uint64_t stale_reports() const { return stale_reports_; }
   // Decisions made from an older state: assigns whose from_epoch is not current, and

@@ -126,9 +126,7 @@ NodeActions Node::GuardAcked(Time now, uint64_t id) {
   for (auto it = deadlines_pending_.begin(); it != deadlines_pending_.end() && it->first <= id;) {
     deadline_acked_ = it->second;
     if (arm_deadline_request_ && it->first >= *arm_deadline_request_) {
-      // The guard shortened its deadline for arming: now armed(F) may be reported.
-      arm_deadline_request_.reset();
-      report_queue_.push_back(ArmedOp{.node = self()});
+      arm_deadline_request_.reset();  // The guard took the short deadline (Drive reports).
     }
     it = deadlines_pending_.erase(it);
   }
@@ -277,21 +275,18 @@ void Node::PushGuardDeadline() {
   if (!fence_at) {
     return;  // F4: a restarted node leaves the guard's deadline alone until a grant.
   }
-  if (arming_ && state_.ArmedSinceLatestArm(self())) {
-    arming_ = false;  // armed(F) committed.
-  }
-  const bool shortened = raft_->TakeLeaseShortened();
-  const bool must_arm = state_.mode() == raft::LeaseMode::kArmed &&
-                        !state_.ArmedSinceLatestArm(self()) &&
-                        raft_->lease().mode() == raft::LeaseMode::kArmed;
-  if (shortened || (must_arm && !arming_)) {
-    // Arming (DESIGN.md section 4): the one case where the guard's deadline moves back,
-    // on this request only; armed(F) is reported once the guard acknowledged it.
-    arming_ = true;
-    deadline_pushed_ = *fence_at;
-    if (options_.mutations.guard_not_rearmed) {
-      report_queue_.push_back(ArmedOp{.node = self()});  // The bug: the guard keeps D.
-    } else {
+  // Arming (DESIGN.md section 4): once the arm is applied and an armed grant arrived, the
+  // guard must take the short deadline — the one case where it moves back, on this
+  // request only — and only then is armed(F) reported for that arm.
+  const LogIndex arm = state_.latest_arm();
+  if (state_.mode() == raft::LeaseMode::kArmed && !state_.ArmedSinceLatestArm(self()) &&
+      raft_->lease().mode() == raft::LeaseMode::kArmed && arm != armed_reported_for_) {
+    const bool guard_short = deadline_acked_ && *deadline_acked_ <= *fence_at;
+    if (guard_short || options_.mutations.guard_not_rearmed) {  // The mutation: never asks.
+      armed_reported_for_ = arm;
+      report_queue_.push_back(ArmedOp{.node = self(), .arm = arm});
+    } else if (!arm_deadline_request_) {
+      deadline_pushed_ = *fence_at;
       arm_deadline_request_ = Guard(SetDeadline{.deadline = *fence_at, .allow_earlier = true});
     }
     return;
@@ -304,20 +299,27 @@ void Node::PushGuardDeadline() {
 
 void Node::Fence() {
   const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
-  if (!fence_at || now_ < *fence_at) {
+  const bool lease_over = fence_at && now_ >= *fence_at;
+  // The guard fences every registered guest once its deadline passes, whatever this
+  // incarnation believes (a status answered "running" a moment before may be stale).
+  const bool guard_fired = deadline_acked_ && now_ >= *deadline_acked_;
+  if (!lease_over && !guard_fired) {
     return;  // Without any lease yet (after a restart) the guard's deadline rules.
   }
   for (auto& [resource, local] : local_) {
-    if (local.phase == Phase::kStarting || local.phase == Phase::kRunning ||
-        local.phase == Phase::kStopping) {
-      // F4: fence early, so the guest is down by lease_end.
-      local.phase = Phase::kKilling;
-      local.fenced = true;
-      Guest(resource, local.epoch, GuestVerb::kKill);
-      out_.log.push_back(LogLine{.critical = true,
-                                 .text = resource.value() + ": fenced, the lease ends at " +
-                                         std::to_string(raft_->lease().lease_end()->milliseconds())});
+    if (local.phase == Phase::kStopped || local.phase == Phase::kKilling) {
+      continue;
     }
+    // F4: fence early, so the guest is down by lease_end; our own kill confirms it.
+    local.phase = Phase::kKilling;
+    local.fenced = true;
+    Guest(resource, local.epoch, GuestVerb::kKill);
+    out_.log.push_back(LogLine{
+        .critical = true,
+        .text = resource.value() + (lease_over ? ": fenced, the lease ends at " +
+                                                     std::to_string(fence_at->milliseconds() +
+                                                                    options_.fence_timeout.count())
+                                               : ": fenced by the guard's deadline")});
   }
 }
 
@@ -660,9 +662,14 @@ Time Node::NextWakeup() const {
   if (agent_.in_flight) {
     wakeup = std::min(wakeup, agent_.resend_at);
   }
-  const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
-  if (fence_at && !LocalGuests().empty()) {
-    wakeup = std::min(wakeup, std::max(*fence_at, now_));
+  if (!LocalGuests().empty()) {
+    const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
+    if (fence_at) {
+      wakeup = std::min(wakeup, std::max(*fence_at, now_));
+    }
+    if (deadline_acked_) {
+      wakeup = std::min(wakeup, std::max(*deadline_acked_, now_));
+    }
   }
   return wakeup;
 }

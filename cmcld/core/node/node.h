@@ -236,7 +236,7 @@ class Node {
   std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;
   OpBatch report_queue_;
   OwnClient agent_;
-  bool arming_ = false;  // Guard shortened or armed(F) reported, not yet committed.
+  LogIndex armed_reported_for_;  // The arm this incarnation reported armed(F) for.
   std::optional<uint64_t> arm_deadline_request_;
 
   // Guard bookkeeping.

@@ -349,7 +349,7 @@ TEST(ClusterState, AfterArmANodeWaitsDUntilItsArmedReportIsCommitted) {
   EXPECT_EQ(log.state().mode(), raft::LeaseMode::kArmed);
   EXPECT_EQ(log.state().GrantLength(), seconds(2));
   EXPECT_EQ(log.state().WaitFor(kN1), minutes(30));
-  log.Commit({ArmedOp{.node = kN1}});
+  log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});
   EXPECT_EQ(log.state().WaitFor(kN1), seconds(2));
   EXPECT_EQ(log.state().WaitFor(kN2), minutes(30));  // n2 has not armed yet.
 }
@@ -358,7 +358,7 @@ TEST(ClusterState, AnArmedReportFromBeforeTheLatestArmDoesNotCount) {
   Log log(WithLease(seconds(2)));
   log.Commit({DisarmOp{.length = minutes(30)}});
   log.Commit({ArmOp{}});
-  log.Commit({ArmedOp{.node = kN1}});
+  log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});
 
   log.Commit({DisarmOp{.length = minutes(30)}});
   log.Commit({ArmOp{}});
@@ -371,7 +371,7 @@ TEST(ClusterState, ArmingAnArmedClusterDoesNotRestartTheWaitForArmedReports) {
   Log log(WithLease(seconds(2)));
   log.Commit({DisarmOp{.length = minutes(30)}});
   log.Commit({ArmOp{}});
-  log.Commit({ArmedOp{.node = kN1}});
+  log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});
 
   log.Commit({ArmOp{}});
 
@@ -392,12 +392,30 @@ TEST(ClusterState, ALongDisarmANodeArmedFromNoLongerDecidesItsWait) {
   Log log(WithLease(seconds(2)));
   log.Commit({DisarmOp{.length = minutes(30)}});
   log.Commit({ArmOp{}});
-  log.Commit({ArmedOp{.node = kN1}});
+  log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});
 
   log.Commit({DisarmOp{.length = minutes(5)}});
 
   EXPECT_EQ(log.state().WaitFor(kN1), minutes(5));
   EXPECT_EQ(log.state().WaitFor(kN2), minutes(30));  // n2 never armed from the first.
+}
+
+// Arm, F's armed report is late; a disarm and a second arm come first. The late report
+// answers the first arm: F may hold the second disarm's D, so it must not count.
+TEST(ClusterState, AnArmedReportForAnEarlierArmDoesNotCountForTheLatest) {
+  Log log(WithLease(seconds(2)));
+  log.Commit({DisarmOp{.length = minutes(30)}});
+  log.Commit({ArmOp{}});
+  const LogIndex first_arm = log.state().latest_arm();
+  log.Commit({DisarmOp{.length = minutes(20)}});
+  log.Commit({ArmOp{}});
+
+  log.Commit({ArmedOp{.node = kN1, .arm = first_arm}});
+
+  EXPECT_FALSE(log.state().ArmedSinceLatestArm(kN1));
+  EXPECT_EQ(log.state().WaitFor(kN1), minutes(30));
+  log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});
+  EXPECT_TRUE(log.state().ArmedSinceLatestArm(kN1));
 }
 
 TEST(ClusterState, AnArmedReportCommittedWhileDisarmedIsDropped) {
@@ -406,7 +424,7 @@ TEST(ClusterState, AnArmedReportCommittedWhileDisarmedIsDropped) {
   log.Commit({ArmOp{}});
   log.Commit({DisarmOp{.length = minutes(30)}});
 
-  log.Commit({ArmedOp{.node = kN1}});  // Answers the first arm; the disarm overtook it.
+  log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});  // Answers the first arm; the disarm overtook it.
   log.Commit({ArmOp{}});
 
   EXPECT_EQ(log.state().WaitFor(kN1), minutes(30));
@@ -586,7 +604,7 @@ void BusyHistory(Log& log) {
   log.Report(kR2, kN2, LogIndex(1), ReportKind::kHalted);  // Stale.
   log.Commit({DisarmOp{.length = minutes(10)}});
   log.Commit({ArmOp{}});
-  log.Commit({ArmedOp{.node = kN2}});
+  log.Commit({ArmedOp{.node = kN2, .arm = log.state().latest_arm()}});
   log.Commit({LeaseLengthOp{.length = seconds(1)}});
   log.Raw("garbage");
   log.Duplicate({ArmOp{}});
@@ -683,7 +701,7 @@ TEST(ClusterState, TheEventRingKeepsTheNewestEventsMax) {
   options.events_max = 3;
   Log log(options);
 
-  for (int i = 0; i < 5; ++i) log.Commit({ArmedOp{.node = kN1}});
+  for (int i = 0; i < 5; ++i) log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});
 
   ASSERT_EQ(log.state().events().size(), 3u);
   EXPECT_EQ(log.state().events().front().index, LogIndex(3));
@@ -699,7 +717,7 @@ OpBatch EveryOp() {
       ReleaseOp{.resource = kR2, .epoch = LogIndex(9)},
       DisarmOp{.length = minutes(90)},
       ArmOp{},
-      ArmedOp{.node = kN3},
+      ArmedOp{.node = kN3, .arm = LogIndex(12)},
       LeaseLengthOp{.length = seconds(3)},
       LeaseMaxOp{.length = milliseconds(3500)}};
 }
@@ -735,7 +753,7 @@ TEST(ClusterStateOps, DecodeOpsRejectsAnUnknownTagAKindOutOfRangeAndAnInvalidNam
   std::string bad_kind = EncodeOps(
       {ReportOp{.resource = kR1, .node = kN1, .epoch = LogIndex(1), .kind = ReportKind::kStray}});
   bad_kind.back() = static_cast<char>(6);
-  const std::string bad_name = EncodeOps({ArmedOp{.node = NodeName("no spaces")}});
+  const std::string bad_name = EncodeOps({ArmedOp{.node = NodeName("no spaces"), .arm = LogIndex(1)}});
 
   EXPECT_FALSE(DecodeOps(unknown_tag).has_value());
   EXPECT_FALSE(DecodeOps(bad_kind).has_value());
@@ -745,7 +763,40 @@ TEST(ClusterStateOps, DecodeOpsRejectsAnUnknownTagAKindOutOfRangeAndAnInvalidNam
 TEST(ClusterStateOps, DescribeOpsNamesEveryOpInOrder) {
   EXPECT_EQ(DescribeOps(EveryOp()),
             "assign(r1,n2,from@3) report(r1,n2,@7,halt_failed) release(r2,@9) disarm(1h30m) "
-            "arm armed(n3) lease_length(3s) lease_max(3s500ms)");
+            "arm armed(n3,@12) lease_length(3s) lease_max(3s500ms)");
+}
+
+}  // namespace
+}  // namespace cmcl::node
+
+namespace cmcl::node {
+namespace {
+
+TEST(ClusterState, ALateStartedReportDoesNotUndoAStoppedStatusOfTheSameEpoch) {
+  Log log(WithLease(seconds(2)));
+  const LogIndex epoch = log.Assign(kR1, kN1, LogIndex(0), "initial placement");
+  log.Report(kR1, kN1, epoch, ReportKind::kFenced);
+  const uint64_t stale = log.state().stale_reports();
+
+  log.Report(kR1, kN1, epoch, ReportKind::kStarted);  // An earlier incarnation's, delayed.
+
+  EXPECT_EQ(log.state().Find(kR1)->status, AssignmentStatus::kFenced);
+  EXPECT_TRUE(log.state().Find(kR1)->Free());
+  EXPECT_EQ(log.state().stale_reports(), stale + 1);
+}
+
+TEST(ClusterState, TheFirstStoppedStatusOfAnEpochStaysButHaltFailedIsResolvedByStopped) {
+  Log log(WithLease(seconds(2)));
+  const LogIndex r1 = log.Assign(kR1, kN1, LogIndex(0), "initial placement");
+  const LogIndex r2 = log.Assign(kR2, kN2, LogIndex(0), "initial placement");
+
+  log.Report(kR1, kN1, r1, ReportKind::kFailed);
+  log.Report(kR1, kN1, r1, ReportKind::kHaltFailed);
+  log.Report(kR2, kN2, r2, ReportKind::kHaltFailed);
+  log.Report(kR2, kN2, r2, ReportKind::kHalted);
+
+  EXPECT_EQ(log.state().Find(kR1)->status, AssignmentStatus::kFailed);
+  EXPECT_EQ(log.state().Find(kR2)->status, AssignmentStatus::kHalted);
 }
 
 }  // namespace
