@@ -397,13 +397,11 @@ TEST(LeaseScenario, ANewLeaderElectedLateInItsCandidacyWaitsForTheOldLeadersDisa
   EXPECT_FALSE(violation.has_value()) << *violation;
 }
 
-// Known core bug (found by the sweep, e.g. `cmcl-sim --seed 44`; node.cc, Reconcile):
-// a daemon restarted just before its guard's deadline asks for its guests' status, the
-// guard fences them a moment later, and the node still adopts them on the strength of
-// the earlier "running" answer: the applied state says started, nothing runs, and
-// nobody restarts it. DISABLED until node.cc treats guests as fenced once the guard's
-// deadline passes (or asks again); enable it then.
-TEST(LeaseScenario, DISABLED_ARestartRacingTheGuardsFenceDoesNotAdoptTheFencedGuest) {
+// Found by the sweep (`cmcl-sim --seed 44` before node.cc 57f02ab): a daemon restarted
+// just before its guard's deadline asks for its guests' status, the guard fences them a
+// moment later, and the node must not adopt them on the strength of the earlier
+// "running" answer (the applied state would say started while nothing runs).
+TEST(LeaseScenario, ARestartRacingTheGuardsFenceDoesNotAdoptTheFencedGuest) {
   LeaseCluster cluster;
   ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
   const auto [resource, holder] = cluster.FollowerHeldResource();
