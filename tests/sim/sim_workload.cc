@@ -43,14 +43,16 @@ void Simulation::OnReply(const ClientReply& reply) {
       return;
     case raft::ReplyCode::kRejected: {
       // Only a disarm without a duration (an operator who forgot --for) may be refused;
-      // anything else is a bug in the workload. The command never reached a log, so
-      // the client reuses its sequence for the next one.
+      // anything else is a bug in the workload. The client moves on to its next
+      // sequence (not reusing this one: a second node's refusal of the same command may
+      // still be on its way, and must not be taken for a refusal of the next).
       const std::optional<node::OpBatch> ops = node::DecodeOps(client.payload.value_or(""));
       const auto* disarm =
           ops && ops->size() == 1 ? std::get_if<node::DisarmOp>(&ops->front()) : nullptr;
       CMCL_CHECK(disarm != nullptr && disarm->length <= Duration(0))
           << "command rejected: " << reply.detail;
       Trace("-", "rejected", detail.str() + reply.detail);
+      ++client.sequence;
       client.payload.reset();
       RetryClient(reply.client_id.value() - 1, kClientRedirectDelay, client.target);
       return;
