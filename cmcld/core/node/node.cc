@@ -569,13 +569,22 @@ bool Node::IsMember(const NodeName& node) const {
   return false;
 }
 
-// A member whose nonces arrive: it answers this leader's requests both ways.
+// A member that can take a resource now: its nonces arrive (it answers this leader's
+// requests both ways) and it holds every committed entry. A node far behind could not
+// start anything (F3 needs applied >= c, and c is the commit index), so placing there
+// would strand the resource until it caught up.
 bool Node::Up(const NodeName& node) const {
   if (node == self()) {
     return IsMember(node);
   }
+  return IsMember(node) && Reachable(node) &&
+         raft_->MatchIndex(node).value_or(LogIndex(0)) >= raft_->commit_index();
+}
+
+// Its nonces arrive: its lease is being renewed, so it is not lost.
+bool Node::Reachable(const NodeName& node) const {
   const std::optional<Time> heard = raft_->LastNonceAt(node);
-  return IsMember(node) && heard && now_ - *heard < options_.raft.election_timeout_min;
+  return heard && now_ - *heard < options_.raft.election_timeout_min;
 }
 
 void Node::Coordinate() {
@@ -623,7 +632,8 @@ void Node::Coordinate() {
                                                   : "initial placement"});
       continue;
     }
-    if (assignment->status == AssignmentStatus::kHaltFailed || Up(*assignment->owner)) {
+    if (assignment->status == AssignmentStatus::kHaltFailed ||
+        *assignment->owner == self() || Reachable(*assignment->owner)) {
       continue;  // halt_failed may still run: never reassigned here (DESIGN.md section 5).
     }
     const NodeName& owner = *assignment->owner;

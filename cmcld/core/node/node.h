@@ -217,6 +217,7 @@ class Node {
   bool GaveUp(const PackageName& resource, LogIndex epoch) const;
   bool IsMember(const NodeName& node) const;
   bool Up(const NodeName& node) const;
+  bool Reachable(const NodeName& node) const;
   NodeActions Take();
 
   NodeOptions options_;

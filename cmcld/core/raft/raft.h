@@ -129,6 +129,14 @@ class Raft {
   std::optional<Time> CertainExpiry(const NodeName& node, Duration wait) const;
   // Leader only: when the latest nonce of `node` arrived in this term.
   std::optional<Time> LastNonceAt(const NodeName& node) const;
+  // Leader only (else nullopt): the highest index known to be replicated on `node`.
+  std::optional<LogIndex> MatchIndex(const NodeName& node) const {
+    const auto it = progress_.find(node);
+    if (role_ != Role::kLeader || it == progress_.end()) {
+      return std::nullopt;
+    }
+    return it->second.match;
+  }
   // N1: leader, and its start-of-term no-op is applied.
   bool LeaderReady() const { return role_ == Role::kLeader && applied_ >= term_start_index_; }
   uint64_t non_voter_messages_dropped() const { return non_voter_messages_dropped_; }
