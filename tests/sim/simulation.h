@@ -100,6 +100,7 @@ struct ClientState {
   uint64_t sequence = 1;
   uint64_t token = 0;
   std::optional<size_t> target;
+  size_t cursor = 0;  // Advances at every timeout: the next node to try (round-robin).
 };
 
 std::string DescribeMessage(const Message& message);
