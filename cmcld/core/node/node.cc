@@ -654,6 +654,7 @@ void Node::Coordinate() {
                            .from_epoch = assignment->epoch,
                            .reason = owner.value() + "'s lease certainly expired"});
   }
+  LowerLeaseMax(ops);
   if (ops.empty()) {
     return;
   }
@@ -662,6 +663,26 @@ void Node::Coordinate() {
                                          .payload = EncodeOps(ops),
                                          .revokes = {revokes.begin(), revokes.end()}};
   Absorb(raft_->Propose(now_, *coordinator_.in_flight));
+}
+
+// DESIGN.md section 4, notation: after a shorter L is applied, grants of the old, longer
+// L may still be held; only stretch(old L) after this node applied the shorter one can
+// no such lease remain, and then L_max comes down to L.
+void Node::LowerLeaseMax(OpBatch& ops) {
+  if (state_.lease_length_max() <= state_.lease_length()) {
+    lease_shortened_at_.reset();
+    return;
+  }
+  if (!lease_shortened_at_) {
+    lease_shortened_at_ = now_;
+  }
+  const Time safe_at = *lease_shortened_at_ + raft::Stretch(state_.lease_length_max(),
+                                                             options_.raft.clock_drift_max_ppm);
+  if (now_ < safe_at) {
+    coordinator_wakeup_ = std::min(coordinator_wakeup_.value_or(kNever), safe_at);
+    return;
+  }
+  ops.push_back(LeaseMaxOp{.length = state_.lease_length()});
 }
 
 Time Node::NextWakeup() const {
