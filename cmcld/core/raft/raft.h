@@ -92,6 +92,8 @@ class Raft {
   // leader (the reply comes later, in `replies`); kNotLeader at once with no leader known.
   Actions Forward(Time now, Command command);
   // What grants carry from now on (the applied cluster mode: L, or D when disarmed).
+  // The driver calls it after executing a batch's applies and before its next call, so
+  // the terms match applied_index(); a leader grants nothing until LeaderReady().
   void SetLeaseTerms(LeaseMode mode, Duration length);
   // Storage made every persist with id <= up_to durable.
   Actions PersistCompleted(Time now, uint64_t up_to);
