@@ -17,7 +17,9 @@ void Raft::StartLeaderLeases() {
   }
   options.election_timeout_min = options_.election_timeout_min;
   options.drift_ppm = options_.clock_drift_max_ppm;
-  options.stickiness_credit = true;  // No leadership transfer in v1.
+  // N2: a leader elected by leadership transfer took votes that stickiness would have
+  // refused, so it takes no credit.
+  options.stickiness_credit = !transfer_candidacy_;
   options.mutations = options_.lease_mutations;
   leader_leases_.emplace(std::move(options), now_, candidacy_at_);
 }
@@ -50,7 +52,8 @@ void Raft::SendConfirmedGrants() {
     // leader may not yet have applied a committed `arm` (or `disarm`): it would grant D
     // to a node whose armed(F) is committed, and then wait for it only by L. Until its
     // no-op is applied (N1) it confirms nothing, its own lease included; later rounds
-    // confirm newer nonces, so nothing is lost but a round or two.
+    // confirm newer nonces, so nothing is lost but a round or two. A caretaker is never
+    // ready: it grants nothing (it leads only to hand over).
     return;
   }
   for (const LeaderLeases::Confirmed& confirmed : confirmed_rounds) {
