@@ -147,7 +147,8 @@ bool Simulation::CoreCanElect(const std::vector<bool>& outcast) const {
   }
   bool member_in_core = false;
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    member_in_core = member_in_core || (!outcast[i] && voters_[i].role == config::NodeRole::kMember);
+    member_in_core =
+        member_in_core || (!outcast[i] && voters_[i].role == config::NodeRole::kMember);
   }
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (!outcast[i] && last(i) == best &&

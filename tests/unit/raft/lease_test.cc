@@ -388,7 +388,9 @@ LeaderLeases::Options ThreeVoters(LeaseMutations mutations = {}) {
                                .mutations = mutations};
 }
 
-Nonce N(uint64_t incarnation, uint64_t seq) { return Nonce{.incarnation = incarnation, .seq = seq}; }
+Nonce N(uint64_t incarnation, uint64_t seq) {
+  return Nonce{.incarnation = incarnation, .seq = seq};
+}
 
 TEST(LeaderLeases, RoundsAreNumberedFromOne) {
   LeaderLeases leases(ThreeVoters(), At(0), At(0));
@@ -427,15 +429,15 @@ TEST(LeaderLeases, NonceIsNotConfirmedByTheRoundItAnswers) {
 }
 
 TEST(LeaderLeases, MinorityOfRepliesConfirmsNothing) {
-  LeaderLeases leases(LeaderLeases::Options{
-                          .self = NodeName("n1"),
-                          .voters = {NodeName("n1"), NodeName("n2"), NodeName("n3"),
-                                     NodeName("n4"), NodeName("n5")},
-                          .election_timeout_min = Ms(1000),
-                          .drift_ppm = 1000,
-                          .stickiness_credit = true,
-                          .mutations = {}},
-                      At(0), At(0));
+  LeaderLeases leases(
+      LeaderLeases::Options{.self = NodeName("n1"),
+                            .voters = {NodeName("n1"), NodeName("n2"), NodeName("n3"),
+                                       NodeName("n4"), NodeName("n5")},
+                            .election_timeout_min = Ms(1000),
+                            .drift_ppm = 1000,
+                            .stickiness_credit = true,
+                            .mutations = {}},
+      At(0), At(0));
   leases.OnReply(NodeName("n2"), 0, N(2, 1), At(50));
   const uint64_t round = leases.StartRound(At(100));
 
@@ -487,14 +489,13 @@ TEST(LeaderLeases, ReplyToAnEarlierRoundDoesNotAnswerALaterOne) {
 }
 
 TEST(LeaderLeases, OneVoterConfirmsItsRoundAtOnce) {
-  LeaderLeases leases(
-      LeaderLeases::Options{.self = NodeName("n1"),
-                            .voters = {NodeName("n1")},
-                            .election_timeout_min = Ms(1000),
-                            .drift_ppm = 1000,
-                            .stickiness_credit = true,
-                            .mutations = {}},
-      At(0), At(0));
+  LeaderLeases leases(LeaderLeases::Options{.self = NodeName("n1"),
+                                            .voters = {NodeName("n1")},
+                                            .election_timeout_min = Ms(1000),
+                                            .drift_ppm = 1000,
+                                            .stickiness_credit = true,
+                                            .mutations = {}},
+                      At(0), At(0));
 
   const uint64_t round = leases.StartRound(At(100));
   const std::vector<LeaderLeases::Confirmed> confirmed = leases.TakeConfirmed();
@@ -599,8 +600,8 @@ TEST(LeaderLeasesMutation, SelfLeaseWithoutMajorityConfirmsARoundNobodyAnswered)
 }
 
 TEST(LeaderLeasesMutation, ExpiryOnNotHeardFromIsLastMessagePlusWaitUnstretched) {
-  LeaderLeases leases(ThreeVoters(LeaseMutations{.expiry_on_not_heard_from = true}),
-                      At(10'000), At(8000));
+  LeaderLeases leases(ThreeVoters(LeaseMutations{.expiry_on_not_heard_from = true}), At(10'000),
+                      At(8000));
   leases.OnReply(NodeName("n2"), 0, N(2, 1), At(12'000));
   leases.OnReply(NodeName("n2"), 0, Nonce{}, At(13'000));
 

@@ -200,14 +200,15 @@ TEST(RaftLease, NoGrantLeavesBeforeAMajorityAnsweredARoundSentAfterTheNonce) {
   RaftCluster cluster(5);
   Settle(cluster);
   cluster.Fire("n1");
-  cluster.DeliverOnly([](const Message& m) { return std::holds_alternative<AppendRequest>(m.body); });
+  cluster.DeliverOnly(
+      [](const Message& m) { return std::holds_alternative<AppendRequest>(m.body); });
   std::vector<Message> replies = cluster.TakeInFlight();
   ASSERT_EQ(replies.size(), 4u);
 
   cluster.Deliver(replies[0]);  // n2 only: with n1, two of five.
-  const bool granted_by_minority = std::any_of(
-      cluster.in_flight.begin(), cluster.in_flight.end(),
-      [](const Message& m) { return std::holds_alternative<LeaseGrant>(m.body); });
+  const bool granted_by_minority =
+      std::any_of(cluster.in_flight.begin(), cluster.in_flight.end(),
+                  [](const Message& m) { return std::holds_alternative<LeaseGrant>(m.body); });
   cluster.Deliver(replies[1]);  // n3: three of five.
   const std::vector<Message> grants = cluster.TakeInFlight();
 
@@ -224,7 +225,8 @@ TEST(RaftLease, GrantedNonceIsTheLatestReceivedBeforeTheRoundNotTheRoundsOwnRepl
   RaftCluster cluster(3);
   Settle(cluster);
   cluster.Fire("n1");
-  cluster.DeliverOnly([](const Message& m) { return std::holds_alternative<AppendRequest>(m.body); });
+  cluster.DeliverOnly(
+      [](const Message& m) { return std::holds_alternative<AppendRequest>(m.body); });
   std::vector<Message> replies = cluster.TakeInFlight();
   ASSERT_EQ(replies.size(), 2u);
   const Nonce reply_nonce = std::get<AppendResponse>(replies[0].body).nonce;
@@ -244,7 +246,8 @@ TEST(RaftLease, LeaderLeasesItselfFromMajorityRoundsAtRoundSendTimePlusL) {
   Settle(cluster);
   cluster.Fire("n1");
   const Time round_sent = cluster.now;
-  cluster.DeliverOnly([](const Message& m) { return std::holds_alternative<AppendRequest>(m.body); });
+  cluster.DeliverOnly(
+      [](const Message& m) { return std::holds_alternative<AppendRequest>(m.body); });
   std::vector<Message> replies = cluster.TakeInFlight();
   ASSERT_EQ(replies.size(), 2u);
   cluster.now = cluster.now + Duration(300);
@@ -314,9 +317,8 @@ TEST(RaftLease, NewLeaderSendsNoGrantAndTakesNoLeaseBeforeItAppliedItsNoop) {
   Settle(cluster);
   cluster.now = cluster.now + Duration(5000);
   cluster.Fire("n2");
-  cluster.DeliverOnly([](const Message& m) {
-    return Is(m, "PreVoteRequest") || Is(m, "PreVoteResponse");
-  });
+  cluster.DeliverOnly(
+      [](const Message& m) { return Is(m, "PreVoteRequest") || Is(m, "PreVoteResponse"); });
   ASSERT_EQ(cluster.node("n2").role(), Role::kCandidate);
   cluster.HoldPersists("n2", true);  // Its no-op will not become durable.
   std::vector<Message> grants = StabilizeCollectingGrants(cluster);
@@ -450,7 +452,8 @@ TEST(RaftLease, CertainExpiryWithoutAnyNonceIsElectionPlusStretchMinusStickiness
   cluster.now = cluster.now + Duration(3000);
   cluster.Fire("n1");
   // Votes arrive, but no append reply.
-  cluster.Stabilize([](const Message& m) { return !std::holds_alternative<AppendResponse>(m.body); });
+  cluster.Stabilize(
+      [](const Message& m) { return !std::holds_alternative<AppendResponse>(m.body); });
   ASSERT_EQ(cluster.node("n1").role(), Role::kLeader);
   const Time elected = cluster.now;
 
@@ -642,11 +645,11 @@ TEST(RaftLeaseMutation, NewLeaderWaitFromCandidacyCountsFromThePreVote) {
   cluster.now = cluster.now + Duration(3000);
   cluster.Fire("n1");
   const Time candidacy = cluster.now;
-  cluster.DeliverOnly([](const Message& m) {
-    return Is(m, "PreVoteRequest") || Is(m, "PreVoteResponse");
-  });
+  cluster.DeliverOnly(
+      [](const Message& m) { return Is(m, "PreVoteRequest") || Is(m, "PreVoteResponse"); });
   cluster.now = cluster.now + Duration(400);  // The vote round takes 400ms.
-  cluster.Stabilize([](const Message& m) { return !std::holds_alternative<AppendResponse>(m.body); });
+  cluster.Stabilize(
+      [](const Message& m) { return !std::holds_alternative<AppendResponse>(m.body); });
   ASSERT_EQ(cluster.node("n1").role(), Role::kLeader);
 
   // Correct code: elected (candidacy + 400) + 2005 - 1000.

@@ -30,11 +30,10 @@ RaftCluster& ArbitratorAhead(RaftCluster& cluster) {
   cluster.StartAll();
   cluster.Elect("n1");
   cluster.Propose("n1", Cmd(1));
-  cluster.Stabilize([](const Message& m) {
-    return m.header.to != Name("n2") && m.header.from != Name("n2");
-  });
+  cluster.Stabilize(
+      [](const Message& m) { return m.header.to != Name("n2") && m.header.from != Name("n2"); });
   cluster.TakeInFlight();
-  cluster.replies.clear();  // n1's answer to its client.
+  cluster.replies.clear();                     // n1's answer to its client.
   cluster.now = cluster.now + Duration(5000);  // Nobody is sticky any more.
   return cluster;
 }
@@ -57,20 +56,18 @@ TEST(RaftTransfer, StickyArbitratorRefusingAMemberDoesNotCampaign) {
   cluster.StartAll();
   cluster.Elect("n1");
   cluster.Propose("n1", Cmd(1));
-  cluster.Stabilize([](const Message& m) {
-    return m.header.to != Name("n2") && m.header.from != Name("n2");
-  });
+  cluster.Stabilize(
+      [](const Message& m) { return m.header.to != Name("n2") && m.header.from != Name("n2"); });
   cluster.TakeInFlight();
   cluster.now = cluster.now + Duration(300);  // n3 heard n1 300ms ago: still sticky.
-  const Message prevote{
-      .header = {.cluster_id = RaftCluster::kClusterId,
-                 .from = Name("n2"),
-                 .to = Name("n3"),
-                 .term = NextTerm(cluster.node("n2").term())},
-      .body = VoteRequest{.kind = VoteKind::kPreVote,
-                          .last_log_index = cluster.node("n2").last_index(),
-                          .last_log_term = cluster.node("n2").last_term(),
-                          .transfer = false}};
+  const Message prevote{.header = {.cluster_id = RaftCluster::kClusterId,
+                                   .from = Name("n2"),
+                                   .to = Name("n3"),
+                                   .term = NextTerm(cluster.node("n2").term())},
+                        .body = VoteRequest{.kind = VoteKind::kPreVote,
+                                            .last_log_index = cluster.node("n2").last_index(),
+                                            .last_log_term = cluster.node("n2").last_term(),
+                                            .transfer = false}};
 
   cluster.Deliver(prevote);
 
@@ -223,8 +220,7 @@ TEST(RaftTransfer, LeaderElectedByTransferTakesNoStickinessCredit) {
 
   // n1 is dead: no nonce of it, so N2(a) alone, without the -election_timeout_min credit:
   // e + stretch(2000) = e + 2005.
-  EXPECT_EQ(cluster.node("n2").CertainExpiry(Name("n1"), Duration(2000)),
-            elected + Duration(2005));
+  EXPECT_EQ(cluster.node("n2").CertainExpiry(Name("n1"), Duration(2000)), elected + Duration(2005));
 }
 
 TEST(RaftTransfer, StickyVoterGrantsATransferVoteButNotAnOrdinaryOne) {
