@@ -170,12 +170,10 @@ void Simulation::SendMessage(size_t from, const Message& message) {
   }
 }
 
-// A core can elect a leader only if one of its members (arbitrators never campaign)
-// holds a log at least as up to date (5.4.1) as every other core node's: otherwise
-// every candidate in the core is refused by the node with the better log. With two
-// members and an arbitrator that holds entries the surviving member lacks, no leader is
-// possible until the other member returns; that is Raft, not a bug, so the liveness
-// phase never picks such a core.
+// A core can elect a leader only if some node of it holds a log at least as up to date
+// (5.4.1) as every other core node's and can campaign: a member, or an arbitrator that
+// leads as caretaker and hands over to a member of the core (raft.h). Otherwise every
+// candidate in the core is refused by the node with the better log.
 bool Simulation::CoreCanElect(const std::vector<bool>& outcast) const {
   // Last term and index of the whole log, snapshot included (logs are compacted).
   const auto last = [&](size_t i) {
@@ -188,8 +186,14 @@ bool Simulation::CoreCanElect(const std::vector<bool>& outcast) const {
       best = std::max(best, last(i));
     }
   }
+  bool member_in_core = false;
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!outcast[i] && voters_[i].role == config::NodeRole::kMember && last(i) == best) {
+    member_in_core =
+        member_in_core || (!outcast[i] && voters_[i].role == config::NodeRole::kMember);
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!outcast[i] && last(i) == best &&
+        (voters_[i].role == config::NodeRole::kMember || member_in_core)) {
       return true;
     }
   }

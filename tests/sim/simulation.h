@@ -118,6 +118,7 @@ struct ClientState {
   std::optional<std::deque<std::string>> script;  // ScriptClient: what is left to send.
   uint64_t token = 0;
   std::optional<size_t> target;
+  size_t cursor = 0;  // Advances at every timeout: the next node to try (round-robin).
 };
 
 std::string DescribeMessage(const Message& message);

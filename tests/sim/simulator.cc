@@ -479,13 +479,13 @@ void Simulation::DispatchGlobal(const Event& event) {
       return;
     case EventKind::kClientTimeout:
       if (event.token == clients_[event.client].token) {
-        // The next node in turn, not a random one: with random picks a client can keep
-        // landing on crashed or paused nodes for longer than the liveness bound while a
-        // live leader waits (seed 406226702197843532 --swarm, six picks in a row).
-        const std::optional<size_t> timed_out = clients_[event.client].target;
-        RetryClient(event.client, Duration(0),
-                    timed_out ? std::optional<size_t>((*timed_out + 1) % nodes_.size())
-                              : std::nullopt);
+        // The next node in turn, whatever the redirects said: a random pick could keep
+        // landing on crashed or paused nodes (seed 406226702197843532 --swarm), and
+        // "the timed-out node + 1" could cycle between two outcasts whose stale leader
+        // hints point at each other (seed 5788 --swarm: arb -> n7 -> arb).
+        ClientState& client = clients_[event.client];
+        client.cursor = (client.cursor + 1) % nodes_.size();
+        RetryClient(event.client, Duration(0), client.cursor);
       }
       return;
     case EventKind::kHeal:

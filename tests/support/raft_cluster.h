@@ -146,6 +146,9 @@ class RaftCluster {
   void Propose(const std::string& name, Command command) {
     Absorb(Name(name), node(name).Propose(now, std::move(command)));
   }
+  void Forward(const std::string& name, Command command) {
+    Absorb(Name(name), node(name).Forward(now, std::move(command)));
+  }
   // Advances time to `name`'s next wakeup and ticks it.
   void Fire(const std::string& name) {
     now = std::max(now, node(name).NextWakeup());
@@ -165,6 +168,31 @@ class RaftCluster {
         }
         ++delivered;
         Absorb(message.header.to, node(message.header.to.value()).Step(now, message));
+      }
+    }
+    return delivered;
+  }
+
+  // Delivers (in order) every in-flight message for which `accept` is true and keeps the
+  // rest in flight; repeats until no accepted message is left. Returns the number
+  // delivered.
+  size_t DeliverOnly(const std::function<bool(const Message&)>& accept) {
+    size_t delivered = 0;
+    for (int round = 0; round < 1000; ++round) {
+      std::vector<Message> kept;
+      std::vector<Message> batch;
+      for (Message& message : std::exchange(in_flight, {})) {
+        (accept(message) ? batch : kept).push_back(std::move(message));
+      }
+      in_flight = std::move(kept);
+      if (batch.empty()) {
+        break;
+      }
+      for (const Message& message : batch) {
+        if (nodes_.contains(message.header.to)) {
+          ++delivered;
+          Absorb(message.header.to, node(message.header.to.value()).Step(now, message));
+        }
       }
     }
     return delivered;

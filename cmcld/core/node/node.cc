@@ -569,13 +569,22 @@ bool Node::IsMember(const NodeName& node) const {
   return false;
 }
 
-// A member whose nonces arrive: it answers this leader's requests both ways.
+// A member that can take a resource now: its nonces arrive (it answers this leader's
+// requests both ways) and it holds every committed entry. A node far behind could not
+// start anything (F3 needs applied >= c, and c is the commit index), so placing there
+// would strand the resource until it caught up.
 bool Node::Up(const NodeName& node) const {
   if (node == self()) {
     return IsMember(node);
   }
+  return IsMember(node) && Reachable(node) &&
+         raft_->MatchIndex(node).value_or(LogIndex(0)) >= raft_->commit_index();
+}
+
+// Its nonces arrive: its lease is being renewed, so it is not lost.
+bool Node::Reachable(const NodeName& node) const {
   const std::optional<Time> heard = raft_->LastNonceAt(node);
-  return IsMember(node) && heard && now_ - *heard < options_.raft.election_timeout_min;
+  return heard && now_ - *heard < options_.raft.election_timeout_min;
 }
 
 void Node::Coordinate() {
@@ -623,7 +632,8 @@ void Node::Coordinate() {
                                                   : "initial placement"});
       continue;
     }
-    if (assignment->status == AssignmentStatus::kHaltFailed || Up(*assignment->owner)) {
+    if (assignment->status == AssignmentStatus::kHaltFailed ||
+        *assignment->owner == self() || Reachable(*assignment->owner)) {
       continue;  // halt_failed may still run: never reassigned here (DESIGN.md section 5).
     }
     const NodeName& owner = *assignment->owner;
@@ -644,6 +654,7 @@ void Node::Coordinate() {
                            .from_epoch = assignment->epoch,
                            .reason = owner.value() + "'s lease certainly expired"});
   }
+  LowerLeaseMax(ops);
   if (ops.empty()) {
     return;
   }
@@ -652,6 +663,26 @@ void Node::Coordinate() {
                                          .payload = EncodeOps(ops),
                                          .revokes = {revokes.begin(), revokes.end()}};
   Absorb(raft_->Propose(now_, *coordinator_.in_flight));
+}
+
+// DESIGN.md section 4, notation: after a shorter L is applied, grants of the old, longer
+// L may still be held; only stretch(old L) after this node applied the shorter one can
+// no such lease remain, and then L_max comes down to L.
+void Node::LowerLeaseMax(OpBatch& ops) {
+  if (state_.lease_length_max() <= state_.lease_length()) {
+    lease_shortened_at_.reset();
+    return;
+  }
+  if (!lease_shortened_at_) {
+    lease_shortened_at_ = now_;
+  }
+  const Time safe_at = *lease_shortened_at_ + raft::Stretch(state_.lease_length_max(),
+                                                             options_.raft.clock_drift_max_ppm);
+  if (now_ < safe_at) {
+    coordinator_wakeup_ = std::min(coordinator_wakeup_.value_or(kNever), safe_at);
+    return;
+  }
+  ops.push_back(LeaseMaxOp{.length = state_.lease_length()});
 }
 
 Time Node::NextWakeup() const {

@@ -208,6 +208,7 @@ class Node {
   void TryStart(const PackageName& resource, const Assignment& assignment);
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind);
   void Coordinate();
+  void LowerLeaseMax(OpBatch& ops);
   void FlushReports();
   void Resend(OwnClient& client);
   void Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb);
@@ -217,6 +218,7 @@ class Node {
   bool GaveUp(const PackageName& resource, LogIndex epoch) const;
   bool IsMember(const NodeName& node) const;
   bool Up(const NodeName& node) const;
+  bool Reachable(const NodeName& node) const;
   NodeActions Take();
 
   NodeOptions options_;
@@ -249,6 +251,8 @@ class Node {
   // Coordinator.
   OwnClient coordinator_;
   std::optional<Time> coordinator_wakeup_;
+  // When this node first applied a lease length below L_max (the old, longer L).
+  std::optional<Time> lease_shortened_at_;
 };
 
 }  // namespace cmcl::node

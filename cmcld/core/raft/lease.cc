@@ -47,8 +47,12 @@ bool FollowerLease::OnGrant(Time now, Term grant_term, Term current_term, const 
     ++grants_dropped_;
     return false;
   }
-  if (grant.mode == LeaseMode::kDisarmed && grant.nonce.seq < armed_from_seq_) {
-    ++grants_dropped_;  // A disarmed grant older than the arm that shortened the lease.
+  // A disarmed grant older than the arm that replaced the lease -- or for the arming nonce
+  // itself: a leader confirms the same nonce in two rounds when no newer reply arrived in
+  // between, disarmed before it applied `arm` and armed after, and the disarmed copy may
+  // arrive last. Accepting it would bring the D-lease back after armed(F) was reported.
+  if (grant.mode == LeaseMode::kDisarmed && grant.nonce.seq <= armed_from_seq_) {
+    ++grants_dropped_;
     return false;
   }
   // The anchor: our own send time (mutation: the grant's arrival, which delay extends).
@@ -77,7 +81,9 @@ void FollowerLease::Accept(Time sent_at, Duration lease, LeaseMode mode, LogInde
     }
     mode_ = LeaseMode::kArmed;
     armed_from_seq_ = seq;
-    shortened_ = lease_end_.has_value() && end < *lease_end_;
+    // Set whether or not `end` is earlier: the node must tell its guard and report
+    // armed(F) either way, or every wait for F keeps using D (TakeShortened).
+    shortened_ = true;
     lease_end_ = end;
   } else {
     if (mode == LeaseMode::kDisarmed) {

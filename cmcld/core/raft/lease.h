@@ -106,8 +106,8 @@ class FollowerLease {
   // F2: a grant from the leader of `grant_term` while this node is in `current_term`.
   // Dropped (returns false) for a nonce not issued by this incarnation or forgotten, or
   // for grant_term < current_term. Armed grant after disarmed ones: lease_end is
-  // *replaced* by sent_at + lease (shortening), and disarmed grants for nonces before it
-  // are dropped from then on. Returns true if lease_end or min_applied changed.
+  // *replaced* by sent_at + lease (shortening), and disarmed grants for that nonce or
+  // earlier ones are dropped from then on. Returns true if lease_end or min_applied changed.
   bool OnGrant(Time now, Term grant_term, Term current_term, const Grant& grant);
   // L2: the leader's own lease, from its round r sent at `round_sent_at`, confirmed by a
   // majority. Same rules as OnGrant with sent_at = round_sent_at.
@@ -116,8 +116,9 @@ class FollowerLease {
   std::optional<Time> lease_end() const { return lease_end_; }
   LogIndex min_applied() const { return min_applied_; }
   LeaseMode mode() const { return mode_; }
-  // True once an armed grant shortened a disarmed lease and the caller has not yet
-  // taken note (Node uses it to shorten the guard and then report armed(F)).
+  // True once the first armed grant replaced a disarmed lease (usually shortening it)
+  // and the caller has not yet taken note (Node uses it to shorten the guard and then
+  // report armed(F); it must report even when the new end happens to be later).
   bool TakeShortened();
   // F3: may keep guests: now < lease_end.
   bool Valid(Time now) const;
@@ -139,7 +140,7 @@ class FollowerLease {
   std::optional<Time> lease_end_;
   LogIndex min_applied_;
   LeaseMode mode_ = LeaseMode::kArmed;
-  uint64_t armed_from_seq_ = 0;  // Disarmed grants for nonces below it are dropped.
+  uint64_t armed_from_seq_ = 0;  // Disarmed grants for nonces up to it are dropped.
   bool shortened_ = false;
   uint64_t grants_dropped_ = 0;
 };

@@ -53,6 +53,10 @@ struct VoteRequest {
   VoteKind kind = VoteKind::kVote;
   LogIndex last_log_index;
   Term last_log_term;
+  // Thesis 3.10: the candidate campaigns because its leader sent it TimeoutNow. Voters
+  // grant such a vote despite stickiness; the leader it makes takes no stickiness
+  // credit (DESIGN.md section 4, N2).
+  bool transfer = false;
 };
 
 // Paper figure 2, RequestVote RPC results. A granted PreVote echoes the request's term.
@@ -117,6 +121,11 @@ struct ClientReply {
   std::string detail;  // kRejected: what is wrong, for people.
 };
 
+// Thesis 3.10, leadership transfer: the leader tells an up-to-date follower to start an
+// election at once (no PreVote; its vote requests are marked `transfer`). Only a
+// caretaker (an arbitrator elected to bring a member up to date) sends it.
+struct TimeoutNow {};
+
 // A command for the leader from another node (its own or its client's).
 struct ForwardRequest {
   Command command;
@@ -128,7 +137,8 @@ struct ForwardReply {
 };
 
 using Body = std::variant<VoteRequest, VoteResponse, AppendRequest, AppendResponse,
-                          InstallSnapshot, LeaseGrant, ForwardRequest, ForwardReply>;
+                          InstallSnapshot, LeaseGrant, ForwardRequest, ForwardReply,
+                          TimeoutNow>;
 
 struct Message {
   Header header;

@@ -15,7 +15,7 @@ namespace cmcl::raft {
 
 struct Voter {
   NodeName name;
-  // Arbitrators vote and hold the log, never campaign.
+  // Arbitrators vote and hold the log; they campaign only as a caretaker (raft.h).
   config::NodeRole role = config::NodeRole::kMember;
 };
 

@@ -46,6 +46,7 @@ std::string MessageTypeName(const Message& message) {
     std::string operator()(const LeaseGrant&) const { return "LeaseGrant"; }
     std::string operator()(const ForwardRequest&) const { return "ForwardRequest"; }
     std::string operator()(const ForwardReply&) const { return "ForwardReply"; }
+    std::string operator()(const TimeoutNow&) const { return "TimeoutNow"; }
   };
   return std::visit(Namer{}, message.body);
 }
@@ -163,6 +164,8 @@ Actions Raft::Step(Time now, const Message& message) {
     HandleForwardRequest(header, *forward);
   } else if (const auto* answer = std::get_if<ForwardReply>(&message.body)) {
     actions_.replies.push_back(answer->reply);
+  } else if (std::holds_alternative<TimeoutNow>(message.body)) {
+    HandleTimeoutNow(header);
   }
   return Finish();
 }
@@ -175,7 +178,7 @@ Actions Raft::Tick(Time now) {
     }
     return Finish();
   }
-  if (!is_arbitrator_ && now_ >= election_deadline_) {
+  if ((!is_arbitrator_ || caretaker_wanted_) && now_ >= election_deadline_) {
     StartPreVote();
   }
   return Finish();
@@ -190,13 +193,15 @@ Actions Raft::Propose(Time now, Command command) {
                                     .sequence = sequence,
                                     .code = *refused,
                                     .applied_index = LogIndex(0),
-                                    .leader_hint = leader_, .detail = {}});
+                                    .leader_hint = LeaderHint(),
+                                    .detail = {}});
   }
   return Finish();
 }
 
 Actions Raft::Forward(Time now, Command command) {
-  if (role_ == Role::kLeader || !leader_) {
+  // A caretaker leader would only refuse it: answer kNotLeader here at once.
+  if (role_ == Role::kLeader || !leader_ || IsArbitrator(*leader_)) {
     return Propose(now, std::move(command));
   }
   Begin(now);
@@ -218,7 +223,8 @@ void Raft::HandleForwardRequest(const Header& header, const ForwardRequest& requ
                                    .sequence = sequence,
                                    .code = *refused,
                                    .applied_index = LogIndex(0),
-                                   .leader_hint = leader_, .detail = {}});
+                                   .leader_hint = LeaderHint(),
+                                   .detail = {}});
   }
 }
 
@@ -231,7 +237,8 @@ void Raft::Reply(const std::optional<NodeName>& origin, ClientReply reply) {
 }
 
 std::optional<ReplyCode> Raft::ProposeLocally(Command command, std::optional<NodeName> origin) {
-  if (role_ != Role::kLeader) {
+  // A caretaker serves no commands: it leads only to hand over to a member (raft.h).
+  if (role_ != Role::kLeader || caretaker()) {
     return ReplyCode::kNotLeader;
   }
   const auto client = clients_.find(command.client_id);
@@ -312,7 +319,7 @@ Time Raft::NextWakeup() const {
   if (role_ == Role::kLeader) {
     return heartbeat_deadline_;
   }
-  if (is_arbitrator_) {
+  if (is_arbitrator_ && !caretaker_wanted_) {
     return Time::FromMilliseconds(std::numeric_limits<int64_t>::max());
   }
   return election_deadline_;
@@ -450,6 +457,20 @@ void Raft::AppendToLog(Entry entry) {
 void Raft::ResetElectionTimer() {
   const auto min = static_cast<uint64_t>(options_.election_timeout_min.count());
   election_deadline_ = now_ + Duration(static_cast<int64_t>(min + rng_.Uniform(min)));
+}
+
+std::optional<NodeName> Raft::LeaderHint() const {
+  // A caretaker is about to hand over; naming it would only send the client back here.
+  if (caretaker() || (leader_ && IsArbitrator(*leader_))) {
+    return std::nullopt;
+  }
+  return leader_;
+}
+
+bool Raft::IsArbitrator(const NodeName& name) const {
+  return std::any_of(options_.voters.begin(), options_.voters.end(), [&](const Voter& voter) {
+    return voter.name == name && voter.role == config::NodeRole::kArbitrator;
+  });
 }
 
 bool Raft::InLease() const { return now_ < leader_heard_at_ + options_.election_timeout_min; }

@@ -17,8 +17,17 @@
 //  * A new leader appends a no-op in its term (paper section 8) and commits only entries
 //    of its current term by counting replicas (section 5.4.2); earlier entries commit
 //    with them.
-//  * Arbitrators vote and hold the log but never campaign: their election timer never
-//    runs.
+//  * Arbitrators vote and hold the log and campaign only as a caretaker: an arbitrator
+//    that refused a member's (Pre)Vote because its own log is ahead (5.4.1) would
+//    otherwise leave a two-member cluster without a leader for as long as the other
+//    member is down (docs/KNOWN_GAPS.md history). Such an arbitrator runs its election
+//    timer until it hears from a leader and, if elected, leads one term as caretaker():
+//    it refuses every command (kNotLeader, no leader hint), grants no lease and is never
+//    LeaderReady() (so it places nothing); it appends its no-op, replicates, and as soon
+//    as a member's log matches its own sends that member TimeoutNow (thesis 3.10), again
+//    at every heartbeat round until it steps down. The member campaigns at once, without
+//    PreVote, with vote requests marked `transfer`, which voters grant despite
+//    stickiness; a leader elected so takes no stickiness credit (N2).
 //  * Persistence: see actions.h for the order rule. The leader counts its own log
 //    towards commitment only up to what PersistCompleted reported durable.
 //  * Client commands carry (client_id, sequence). Only the leader accepts them; it
@@ -92,6 +101,8 @@ class Raft {
   // leader (the reply comes later, in `replies`); kNotLeader at once with no leader known.
   Actions Forward(Time now, Command command);
   // What grants carry from now on (the applied cluster mode: L, or D when disarmed).
+  // The driver calls it after executing a batch's applies and before its next call, so
+  // the terms match applied_index(); a leader grants nothing until LeaderReady().
   void SetLeaseTerms(LeaseMode mode, Duration length);
   // Storage made every persist with id <= up_to durable.
   Actions PersistCompleted(Time now, uint64_t up_to);
@@ -129,8 +140,21 @@ class Raft {
   std::optional<Time> CertainExpiry(const NodeName& node, Duration wait) const;
   // Leader only: when the latest nonce of `node` arrived in this term.
   std::optional<Time> LastNonceAt(const NodeName& node) const;
-  // N1: leader, and its start-of-term no-op is applied.
-  bool LeaderReady() const { return role_ == Role::kLeader && applied_ >= term_start_index_; }
+  // Leader only (else nullopt): the highest index known to be replicated on `node`.
+  std::optional<LogIndex> MatchIndex(const NodeName& node) const {
+    const auto it = progress_.find(node);
+    if (role_ != Role::kLeader || it == progress_.end()) {
+      return std::nullopt;
+    }
+    return it->second.match;
+  }
+  // N1: leader (not a caretaker), and its start-of-term no-op is applied.
+  bool LeaderReady() const {
+    return role_ == Role::kLeader && !caretaker() && applied_ >= term_start_index_;
+  }
+  // An arbitrator leading only to hand over to a member (see above): node code must not
+  // place anything through it.
+  bool caretaker() const { return role_ == Role::kLeader && is_arbitrator_; }
   uint64_t non_voter_messages_dropped() const { return non_voter_messages_dropped_; }
 
  private:
@@ -179,6 +203,9 @@ class Raft {
   size_t VoterCount() const { return options_.voters.size(); }
   size_t Majority() const { return VoterCount() / 2 + 1; }
   bool IsVoter(const NodeName& name) const;
+  bool IsArbitrator(const NodeName& name) const;
+  // leader_, except none while a caretaker leads (it would refuse the client anyway).
+  std::optional<NodeName> LeaderHint() const;
   void ResetElectionTimer();
   bool InLease() const;
 
@@ -198,12 +225,18 @@ class Raft {
   // raft_election.cc
   void BecomeFollower(Term term, std::optional<NodeName> leader);
   void StartPreVote();
-  void BecomeCandidate();
+  // `transfer`: campaigning on TimeoutNow (thesis 3.10), without PreVote.
+  void BecomeCandidate(bool transfer = false);
   void BecomeLeader();
   void HandleVoteRequest(const Header& header, const VoteRequest& request);
   void HandleVoteResponse(const Header& header, const VoteResponse& response);
   bool LogUpToDate(LogIndex last_index, Term last_term) const;
   size_t CountGrants() const;
+  void HandleTimeoutNow(const Header& header);
+  // Arbitrator: a member asked for a vote with a log behind ours (caretaker_wanted_).
+  void NoteMemberBehind(const NodeName& from, const VoteRequest& request);
+  // A caretaker hands over to the most recently heard member whose log matches its own.
+  void MaybeHandOver();
 
   // raft_replication.cc
   void HeartbeatRound();
@@ -264,6 +297,8 @@ class Raft {
   LeaseMode grant_mode_ = LeaseMode::kArmed;
   Duration grant_length_;
   Time candidacy_at_;       // When the last PreVote round started (a mutation uses it).
+  bool caretaker_wanted_ = false;  // Arbitrator: refused a member whose log is behind.
+  bool transfer_candidacy_ = false;  // This candidacy (and its leadership) came from TimeoutNow.
   LogIndex term_start_index_;  // The leader's no-op.
   uint64_t foreign_messages_dropped_ = 0;
   uint64_t non_voter_messages_dropped_ = 0;

@@ -27,7 +27,7 @@ void Raft::BecomeFollower(Term term, std::optional<NodeName> leader) {
 }
 
 void Raft::StartPreVote() {
-  CMCL_CHECK(!is_arbitrator_) << "arbitrators never campaign";
+  CMCL_CHECK(!is_arbitrator_ || caretaker_wanted_) << "arbitrators campaign only as caretakers";
   // Thesis 9.6: ask whether we could win in term+1 before disturbing anyone's term.
   role_ = Role::kPreCandidate;
   candidacy_at_ = now_;
@@ -50,11 +50,12 @@ void Raft::StartPreVote() {
   }
 }
 
-void Raft::BecomeCandidate() {
+void Raft::BecomeCandidate(bool transfer) {
   // Paper figure 2, candidates: "increment currentTerm, vote for self, reset election
   // timer, send RequestVote RPCs to all other servers". The requests wait in the outbox
   // until the new term and the self-vote are durable.
   role_ = Role::kCandidate;
+  transfer_candidacy_ = transfer;
   term_ = NextTerm(term_);
   voted_for_ = options_.self;
   leader_.reset();
@@ -69,8 +70,10 @@ void Raft::BecomeCandidate() {
   for (const Voter& voter : options_.voters) {
     if (voter.name != options_.self) {
       Send(voter.name,
-           VoteRequest{
-               .kind = VoteKind::kVote, .last_log_index = LastIndex(), .last_log_term = LastTerm()},
+           VoteRequest{.kind = VoteKind::kVote,
+                       .last_log_index = LastIndex(),
+                       .last_log_term = LastTerm(),
+                       .transfer = transfer},
            term_);
     }
   }
@@ -78,6 +81,7 @@ void Raft::BecomeCandidate() {
 
 void Raft::BecomeLeader() {
   role_ = Role::kLeader;
+  caretaker_wanted_ = false;  // A caretaker leads for this one term only.
   leader_ = options_.self;
   leader_since_ = now_;
   votes_.clear();
@@ -119,8 +123,10 @@ void Raft::HandleVoteRequest(const Header& header, const VoteRequest& request) {
     Send(header.from,
          VoteResponse{.kind = request.kind, .granted = granted, .voter_node_id = node_id_}, term);
   };
-  if (InLease()) {
-    // DESIGN.md section 3, stickiness: refuse, and do not adopt the requester's term.
+  if (InLease() && !(request.kind == VoteKind::kVote && request.transfer)) {
+    // DESIGN.md section 3, stickiness: refuse, and do not adopt the requester's term. A
+    // transfer candidate (thesis 3.10) was told to campaign by its leader; it takes no
+    // stickiness credit for it (N2), so granting it is safe.
     respond(false, term_);
     return;
   }
@@ -130,6 +136,7 @@ void Raft::HandleVoteRequest(const Header& header, const VoteRequest& request) {
     const bool grant =
         header.term > term_ && LogUpToDate(request.last_log_index, request.last_log_term);
     respond(grant, grant ? header.term : term_);
+    NoteMemberBehind(header.from, request);
     return;
   }
   if (header.term > term_) {
@@ -149,6 +156,51 @@ void Raft::HandleVoteRequest(const Header& header, const VoteRequest& request) {
     ResetElectionTimer();
   }
   respond(grant, term_);
+  NoteMemberBehind(header.from, request);  // After BecomeFollower reset the timer.
+}
+
+void Raft::NoteMemberBehind(const NodeName& from, const VoteRequest& request) {
+  // raft.h, caretaker: only an arbitrator, only for a member, only when our log is ahead
+  // (not for refusals by stickiness, which mean a leader is alive). Campaign at the next
+  // Tick.
+  if (!is_arbitrator_ || IsArbitrator(from) || role_ == Role::kLeader ||
+      LogUpToDate(request.last_log_index, request.last_log_term)) {
+    return;
+  }
+  if (!caretaker_wanted_) {
+    caretaker_wanted_ = true;
+    election_deadline_ = now_;
+  }
+}
+
+void Raft::HandleTimeoutNow(const Header& header) {
+  // Thesis 3.10: only from our leader, in our term; a late or duplicated one (we have
+  // moved on) is ignored. Arbitrators are never the target.
+  if (is_arbitrator_ || role_ != Role::kFollower || header.term != term_ ||
+      leader_ != header.from) {
+    return;
+  }
+  BecomeCandidate(/*transfer=*/true);
+}
+
+void Raft::MaybeHandOver() {
+  if (!caretaker()) {
+    return;
+  }
+  const Progress* best = nullptr;
+  const NodeName* target = nullptr;
+  for (const auto& [name, progress] : progress_) {
+    if (IsArbitrator(name) || progress.match != LastIndex() || !progress.last_response_at) {
+      continue;
+    }
+    if (best == nullptr || *progress.last_response_at > *best->last_response_at) {
+      best = &progress;
+      target = &name;
+    }
+  }
+  if (target != nullptr) {
+    Send(*target, TimeoutNow{}, term_);
+  }
 }
 
 void Raft::HandleVoteResponse(const Header& header, const VoteResponse& response) {

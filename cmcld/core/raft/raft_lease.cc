@@ -2,6 +2,7 @@
 // grants with L3's hold, and the follower's handling of grants.
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "cmcld/core/common/check.h"
 #include "cmcld/core/raft/raft.h"
@@ -16,7 +17,9 @@ void Raft::StartLeaderLeases() {
   }
   options.election_timeout_min = options_.election_timeout_min;
   options.drift_ppm = options_.clock_drift_max_ppm;
-  options.stickiness_credit = true;  // No leadership transfer in v1.
+  // N2: a leader elected by leadership transfer took votes that stickiness would have
+  // refused, so it takes no credit.
+  options.stickiness_credit = !transfer_candidacy_;
   options.mutations = options_.lease_mutations;
   leader_leases_.emplace(std::move(options), now_, candidacy_at_);
 }
@@ -43,7 +46,17 @@ bool Raft::RevokePending(const NodeName& node) const {
 }
 
 void Raft::SendConfirmedGrants() {
-  for (const LeaderLeases::Confirmed& confirmed : leader_leases_->TakeConfirmed()) {
+  std::vector<LeaderLeases::Confirmed> confirmed_rounds = leader_leases_->TakeConfirmed();
+  if (!LeaderReady()) {
+    // What grants carry (SetLeaseTerms) follows this node's applied state, and a new
+    // leader may not yet have applied a committed `arm` (or `disarm`): it would grant D
+    // to a node whose armed(F) is committed, and then wait for it only by L. Until its
+    // no-op is applied (N1) it confirms nothing, its own lease included; later rounds
+    // confirm newer nonces, so nothing is lost but a round or two. A caretaker is never
+    // ready: it grants nothing (it leads only to hand over).
+    return;
+  }
+  for (const LeaderLeases::Confirmed& confirmed : confirmed_rounds) {
     // L2: the leader's own lease, from majority rounds only; L3 holds it too.
     if (!RevokePending(options_.self)) {
       lease_.OnSelfGrant(confirmed.round_sent_at, grant_length_, grant_mode_, commit_);

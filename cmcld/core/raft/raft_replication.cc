@@ -30,6 +30,7 @@ void Raft::HeartbeatRound() {
   leader_leases_->StartRound(now_);  // L1.
   BroadcastAppend();
   SendConfirmedGrants();  // A one-voter cluster confirms its round at once.
+  MaybeHandOver();        // A caretaker repeats TimeoutNow until it steps down.
 }
 
 bool Raft::QuorumActive() const {
@@ -96,6 +97,7 @@ bool Raft::FollowSender(const Header& header, LogIndex rejected_index) {
     BecomeFollower(header.term, header.from);
   }
   leader_heard_at_ = now_;
+  caretaker_wanted_ = false;  // A leader exists: no caretaker needed.
   ResetElectionTimer();
   return true;
 }
@@ -179,6 +181,7 @@ void Raft::HandleAppendResponse(const Header& header, const AppendResponse& resp
     if (progress.next <= LastIndex()) {
       SendAppend(header.from);
     }
+    MaybeHandOver();
     return;
   }
   if (response.rejected_index != progress.next - 1) {

@@ -288,3 +288,30 @@ TEST(Node, RestartedNodeNeverStartsAnAssignmentAnEarlierIncarnationMayHaveActedO
 
 }  // namespace
 }  // namespace cmcl::node
+
+namespace cmcl::node {
+namespace {
+
+// DESIGN.md section 4, notation: waits keep the old, longer L until stretch(old L) after
+// the coordinator applied the shorter one; then it commits lease_max and waits shrink.
+TEST(Node, AShorterLeaseLengthLowersLMaxOnlyAStretchedOldLeaseLater) {
+  testing::NodeCluster cluster(3, {});
+  cluster.StartAll();
+  cluster.RunFor(Duration(3000));
+  const std::string leader = *cluster.Leader();
+
+  cluster.ProposeOps(leader, {LeaseLengthOp{.length = Duration(600)}});
+  const Time applied_at = cluster.now;
+  cluster.RunUntil(applied_at + Duration(900));
+
+  const ClusterState& state = cluster.node(leader).state();
+  EXPECT_EQ(state.lease_length(), Duration(600));
+  EXPECT_EQ(state.lease_length_max(), Duration(1000));
+  EXPECT_EQ(state.WaitFor(NodeName("n1")), Duration(1000));
+  cluster.RunUntil(applied_at + Duration(1300));
+  EXPECT_EQ(cluster.node(leader).state().lease_length_max(), Duration(600));
+  EXPECT_EQ(cluster.node(leader).state().WaitFor(NodeName("n1")), Duration(600));
+}
+
+}  // namespace
+}  // namespace cmcl::node

@@ -76,6 +76,39 @@ TEST(RaftRecords, PersistWithSnapshotVoteAndEntriesRoundTrips) {
   EXPECT_EQ(decoded->entries, persist.entries);
 }
 
+TEST(RaftRecords, CommandRevokesSurviveEncoding) {
+  // L3 (DESIGN.md section 4): a restarted leader must still know which uncommitted
+  // entries take something from whom.
+  Entry revoking = Command(4, 6, "assign p1 to n3");
+  revoking.command.revokes = {NodeName("n1"), NodeName("n2")};
+  raft::Persist persist = Append(9, 4, {revoking, Command(4, 7, "no revoke")});
+
+  const Result<RecoveredRecords> records = RecoverRecords(EncodePersistRecord(persist));
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->records.size(), 1u);
+  const std::optional<raft::Persist> decoded = DecodePersist(records->records[0].payload);
+
+  ASSERT_TRUE(decoded.has_value());
+  ASSERT_EQ(decoded->entries.size(), 2u);
+  EXPECT_EQ(decoded->entries[0].command.revokes,
+            (std::vector<NodeName>{NodeName("n1"), NodeName("n2")}));
+  EXPECT_TRUE(decoded->entries[1].command.revokes.empty());
+  EXPECT_EQ(decoded->entries, persist.entries);
+}
+
+TEST(RaftRecords, CommandRevokesSurviveACheckpoint) {
+  raft::PersistedState state = Fresh();
+  Entry revoking = Command(1, 1, "assign");
+  revoking.command.revokes = {NodeName("n3")};
+  state.entries = {revoking};
+
+  const Result<RecoveredRaftLog> recovered = RecoverRaftLog(EncodeCheckpointRecord(state));
+
+  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  ASSERT_EQ(recovered->state.entries.size(), 1u);
+  EXPECT_EQ(recovered->state.entries[0].command.revokes, std::vector<NodeName>{NodeName("n3")});
+}
+
 TEST(RaftRecords, RecoveryReplaysPersistsInOrderLikeApplyPersist) {
   std::string file = EncodeCheckpointRecord(Fresh());
   const std::vector<raft::Persist> persists = {
