@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "cmcld/core/common/check.h"
 #include "cmcld/core/validation/validate.h"
 
 namespace cmcl::placement {
@@ -152,6 +153,8 @@ std::vector<PlacementDecision> PlaceBatch(const validation::ConfigIndex& index,
 
 std::vector<PlacementDecision> PlaceBatch(ClusterView& view,
                                           const std::vector<PlacementRequest>& requests) {
+  // Offline facts place nothing, so validation would not see the tally (Whereabouts).
+  CMCL_CHECK(!view.facts().offline) << "placement needs online cluster facts";
   std::vector<std::optional<PlacementDecision>> decided(requests.size());
   std::set<PackageName> seen;
   for (const size_t i : DecisionOrder(view, requests)) {

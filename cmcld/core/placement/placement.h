@@ -14,10 +14,11 @@
 // chosen, and not listed. A candidate in the request's `avoid` set (failed-node memory,
 // the node a failover leaves) is skipped unvalidated, verdict "avoided: tried before";
 // the set applies to an explicit target too, so the caller decides whether an operator
-// overrides the memory (`enable -n` clears it). Every other candidate is validated with
-// ValidateMigration against the view; it is eligible when no check failed (unchecked
-// checks do not refuse: they are in its verdict for the caller to log, DESIGN.md
-// section 6).
+// overrides the memory (`enable -n` clears it). A package's current node is a candidate
+// like any other: a failover or a node halt puts the node it leaves into `avoid`. Each
+// candidate not avoided is validated with ValidateMigration against the view; it is
+// eligible when no check failed (unchecked checks do not refuse: they are in its verdict
+// for the caller to log, DESIGN.md section 6).
 //   configured_node   the first eligible candidate; later ones are not considered.
 //   min_package_node  every candidate is validated; the eligible one with the fewest
 //                     placed packages (any occupancy, earlier decisions included) wins,
