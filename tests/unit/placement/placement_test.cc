@@ -312,6 +312,20 @@ TEST(MinPackageNode, CountsTheBatchsEarlierDecisions) {
   EXPECT_EQ(Chosen(decisions), (std::vector<std::string>{"ivmcl02", "ivmcl03", "ivmcl02"}));
 }
 
+TEST(MinPackageNode, ANodeTheBatchAlreadyFilledIsRefusedForCapacityNotChosen) {
+  Cluster cluster;
+  const FailoverPolicy fewest = FailoverPolicy::kMinPackageNode;
+  cluster.others = {Plain("big1", 5, fewest), Plain("big2", 5, fewest), Plain("web01", 1)};
+  cluster.facts.placements[PackageName("web01")] = {NodeName("ivmcl03"), Occupancy::kUp};
+
+  const std::vector<PlacementDecision> decisions = cluster.Place({Start("big1"), Start("big2")});
+
+  EXPECT_EQ(Chosen(decisions), (std::vector<std::string>{"ivmcl02", "ivmcl03"}));
+  EXPECT_EQ(decisions[1].reason,
+            "big2: cluster start; ivmcl02 refused (ivmcl02 has 3 of 8 vCPUs free; big2 needs 5); "
+            "started on ivmcl03");
+}
+
 // ---- the running tally -------------------------------------------------------------
 
 TEST(Tally, TwoPackagesThatFitOnlyAloneGoToDifferentNodes) {
@@ -392,6 +406,18 @@ TEST(Priority, EqualPrioritiesAreDecidedInNameOrder) {
 }
 
 // ---- odd requests ------------------------------------------------------------------
+
+TEST(Placement, APackageWhoseListNamesNoMemberGetsNoNode) {
+  Cluster cluster;
+  cluster.hpvm1.Nodes({"ivmq"});
+
+  const PlacementDecision decision = cluster.PlaceOne(Lost01());
+
+  EXPECT_EQ(decision.node, std::nullopt);
+  EXPECT_TRUE(decision.candidates.empty());
+  EXPECT_EQ(decision.reason,
+            "hpvm1: ivmcl01 lost; no node can run it: its node list names no member");
+}
 
 TEST(Placement, AnUnknownPackageGetsNoNode) {
   Cluster cluster;
