@@ -1,8 +1,11 @@
 #include "cmcld/core/validation/cluster_view.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <utility>
+
+#include "cmcld/core/common/check.h"
 
 namespace cmcl::validation {
 
@@ -48,10 +51,25 @@ void ClusterView::IndexUsage() {
   for (const auto& [name, placement] : facts_.placements) {
     const config::PackageSpec* package = FindPackage(name);
     if (package == nullptr) continue;
-    Usage& usage = usage_[placement.node];
-    usage.vcpus += package->guest.vcpus;
-    usage.memory_bytes += package->guest.memory.bytes();
+    AddUsage(placement.node, *package);
   }
+}
+
+void ClusterView::AddUsage(const NodeName& node, const config::PackageSpec& package) {
+  Usage& usage = usage_[node];
+  usage.vcpus += package.guest.vcpus;
+  usage.memory_bytes += package.guest.memory.bytes();
+  usage.packages += 1;
+}
+
+void ClusterView::RemoveUsage(const NodeName& node, const config::PackageSpec& package) {
+  Usage& usage = usage_[node];
+  CMCL_CHECK(usage.packages > 0 && usage.vcpus >= package.guest.vcpus &&
+             usage.memory_bytes >= package.guest.memory.bytes())
+      << "usage of " << node << " does not hold " << package.name;
+  usage.vcpus -= package.guest.vcpus;
+  usage.memory_bytes -= package.guest.memory.bytes();
+  usage.packages -= 1;
 }
 
 // Each package's disks by path, and by every WWID known for them: the pinned one and the
@@ -102,17 +120,62 @@ std::optional<NodeName> ClusterView::SourceOf(const config::PackageSpec& package
   return std::nullopt;
 }
 
+const Placement* ClusterView::PlacementOf(const PackageName& package) const {
+  const auto added = added_.find(package);
+  if (added != added_.end()) return &added->second;
+  const auto placed = facts_.placements.find(package);
+  return placed == facts_.placements.end() ? nullptr : &placed->second;
+}
+
+bool ClusterView::CountsOn(const PackageName& package, const NodeName& node) const {
+  const auto placed = facts_.placements.find(package);
+  if (placed != facts_.placements.end() && placed->second.node == node) return true;
+  const auto added = added_.find(package);
+  return added != added_.end() && added->second.node == node;
+}
+
 Usage ClusterView::UsedOn(const NodeName& node, const PackageName& except) const {
   const auto it = usage_.find(node);
   if (it == usage_.end()) return Usage{};
   Usage usage = it->second;
-  const auto placed = facts_.placements.find(except);
-  if (placed == facts_.placements.end() || placed->second.node != node) return usage;
+  if (!CountsOn(except, node)) return usage;
   const config::PackageSpec* package = FindPackage(except);
   if (package == nullptr) return usage;
   usage.vcpus -= package->guest.vcpus;
   usage.memory_bytes -= package->guest.memory.bytes();
+  usage.packages -= 1;
   return usage;
+}
+
+bool ClusterView::AddPlacement(const PackageName& name, const Placement& placement) {
+  const config::PackageSpec* package = FindPackage(name);
+  if (package == nullptr) return false;
+  const auto placed = facts_.placements.find(name);
+  const NodeName* in_facts = placed == facts_.placements.end() ? nullptr : &placed->second.node;
+  const auto added = added_.find(name);
+  if (added != added_.end() && (in_facts == nullptr || added->second.node != *in_facts)) {
+    RemoveUsage(added->second.node, *package);
+  }
+  if (in_facts == nullptr || placement.node != *in_facts) AddUsage(placement.node, *package);
+  added_.insert_or_assign(name, placement);
+  AddWwidsOn(static_cast<size_t>(package - config().packages.data()), placement.node);
+  return true;
+}
+
+// The WWIDs `node` reports for the package's disks join the ones IndexStorage found at
+// its home, each once per package.
+void ClusterView::AddWwidsOn(size_t package_index, const NodeName& node) {
+  const inventory::InventoryIndex* inventory = Inventory(node);
+  if (inventory == nullptr || !inventory->devices_known()) return;
+  for (const config::GuestStorage& storage : config().packages[package_index].guest.storage) {
+    const Wwid* wwid = inventory->FindDiskWwid(storage.path);
+    if (wwid == nullptr) continue;
+    std::vector<StorageUse>& users = wwid_users_[wwid->value];
+    const auto same = [&](const StorageUse& use) { return use.package_index == package_index; };
+    if (std::none_of(users.begin(), users.end(), same)) {
+      users.push_back({package_index, storage.shared});
+    }
+  }
 }
 
 const std::vector<StorageUse>& ClusterView::UsersOfPath(const std::string& path) const {

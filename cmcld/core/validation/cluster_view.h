@@ -13,6 +13,13 @@
 // a few lookups per device per (package, node) pair, which is what lets the readiness
 // matrix be recomputed on every change. A view borrows: the config (or the ConfigIndex)
 // and the facts must outlive it. Pure and deterministic.
+//
+// A view can also carry a tally on top of its facts: AddPlacement records a decision
+// (a guest about to start on a node) in O(the package's disks), without copying the
+// facts or rebuilding the indexes, so that placing a batch of packages validates each
+// one against the capacity and disks the batch's earlier decisions already took
+// (DESIGN.md section 5: a batch never double-books). Every question a view answers
+// (UsedOn, PlacementOf, UsersOfWwid, and so validation) sees those placements.
 #pragma once
 
 #include <cstdint>
@@ -62,10 +69,11 @@ struct ClusterFacts {
   }
 };
 
-// vCPUs and memory that running guests take on one node.
+// vCPUs and memory that running guests take on one node, and how many guests.
 struct Usage {
   uint64_t vcpus = 0;
   uint64_t memory_bytes = 0;
+  uint64_t packages = 0;  // Placed packages (any occupancy): min_package_node's count.
 };
 
 // One package's use of one disk, found by path or WWID.
@@ -106,16 +114,35 @@ class ClusterView {
   // offline, the first node of the package's list other than `target`. nullopt: none.
   std::optional<NodeName> SourceOf(const config::PackageSpec& package,
                                    const std::optional<NodeName>& target) const;
+  // Where the package's guest may run: its last AddPlacement, else the facts' placement;
+  // nullptr when neither places it.
+  const Placement* PlacementOf(const PackageName& package) const;
   // What other packages' guests take on `node` (never counts `except`).
   Usage UsedOn(const NodeName& node, const PackageName& except) const;
   // Packages using the disk at `path` / with WWID `wwid`; empty when none.
   const std::vector<StorageUse>& UsersOfPath(const std::string& path) const;
   const std::vector<StorageUse>& UsersOfWwid(const Wwid& wwid) const;
 
+  // The tally of a placement batch: from now on this view answers as if the facts
+  // placed `package`'s guest on `placement.node` (the facts themselves are not
+  // changed). The node's usage gains the guest, and the WWIDs that node reports for the
+  // guest's disks become the package's too, so storage_in_use sees them. Where the facts
+  // place the guest elsewhere, that node keeps carrying it: the guest runs there until
+  // it is halted (DESIGN.md section 5, move). A second AddPlacement of the same package
+  // replaces the first's usage; WWIDs once added stay (conservative: at worst an extra
+  // storage_in_use). Costs O(the package's disks x users of each of its WWIDs).
+  // Returns false, changing nothing, when the package is not configured.
+  bool AddPlacement(const PackageName& package, const Placement& placement);
+
  private:
   void IndexUsage();
   void IndexStorage();
   std::optional<NodeName> HomeOf(const config::PackageSpec& package) const;
+  // Whether `node`'s usage counts the package: the facts or an AddPlacement put it there.
+  bool CountsOn(const PackageName& package, const NodeName& node) const;
+  void AddUsage(const NodeName& node, const config::PackageSpec& package);
+  void RemoveUsage(const NodeName& node, const config::PackageSpec& package);
+  void AddWwidsOn(size_t package_index, const NodeName& node);
 
   std::optional<ConfigIndex> owned_index_;  // Set by the first constructor only.
   const ConfigIndex& index_;
@@ -124,6 +151,7 @@ class ClusterView {
   std::unordered_map<NodeName, Usage> usage_;  // Of every placed package.
   std::unordered_map<std::string, std::vector<StorageUse>> path_users_;
   std::unordered_map<std::string, std::vector<StorageUse>> wwid_users_;
+  std::unordered_map<PackageName, Placement> added_;  // By AddPlacement.
 };
 
 }  // namespace cmcl::validation

@@ -66,10 +66,9 @@ std::vector<PackageReadiness> ComputeReadiness(const ClusterView& cluster) {
   std::vector<PackageReadiness> readiness;
   readiness.reserve(cluster.config().packages.size());
   for (const config::PackageSpec& package : cluster.config().packages) {
-    const auto placed = cluster.facts().placements.find(package.name);
-    const std::optional<NodeName> here = placed == cluster.facts().placements.end()
-                                             ? std::nullopt
-                                             : std::optional(placed->second.node);
+    const Placement* placed = cluster.PlacementOf(package.name);
+    const std::optional<NodeName> here =
+        placed == nullptr ? std::nullopt : std::optional(placed->node);
     readiness.push_back(Report(cluster, package, cluster.SourceOf(package, std::nullopt),
                                AllBut(cluster.NodesOf(package), here)));
   }

@@ -395,10 +395,10 @@ std::vector<const Wwid*> Validator::WwidsOf(const GuestStorage& storage,
 // that could run is a conflict waiting to happen.
 std::optional<std::string> Validator::Whereabouts(const PackageSpec& other) const {
   if (!cluster_.facts().offline) {
-    const auto placed = cluster_.facts().placements.find(other.name);
-    if (placed == cluster_.facts().placements.end()) return std::nullopt;
-    return std::string(OccupancyName(placed->second.occupancy)) + " on " +
-           placed->second.node.value();
+    // The view's placement: the facts', or a decision earlier in the same batch.
+    const Placement* placed = cluster_.PlacementOf(other.name);
+    if (placed == nullptr) return std::nullopt;
+    return std::string(OccupancyName(placed->occupancy)) + " on " + placed->node.value();
   }
   if (other.all_nodes) return "which may run on every member";
   std::string nodes;
