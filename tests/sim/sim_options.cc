@@ -93,11 +93,21 @@ void PickSwarmFaults(Rng& rng, SimOptions& options) {
 
 // Swarm: resources, fence timeout (within DESIGN.md section 4's rule for the run's
 // node_timeout and heartbeat_interval), guest latencies and the move and disarm load.
+//
+// The fence timeout also stays within what the network allows a start: F3 needs a
+// guard deadline later than now + fence_timeout, i.e. lease_end > now + 2 x
+// fence_timeout, and a grant arrives about four network delays and a heartbeat after
+// the nonce it confirms left. With delays up to 150 ms on a 1 s node_timeout and a
+// 400 ms fence no start ever succeeds (seeds 6559 and 7219 --swarm stalled so) — a
+// real limit, written down in docs/KNOWN_GAPS.md, not a fault to hunt in every seed.
 void PickSwarmLeases(Rng rng, SimOptions& options) {
   options.resources = Pick(rng, std::vector<int>{1, 3, 6});
   const int64_t fence_max =
       options.node_timeout.count() - 3 * options.heartbeat_interval.count() - 300;
-  options.fence_timeout = Duration(Pick(rng, std::vector<int64_t>{50, 200, fence_max}));
+  const int64_t start_max = (options.node_timeout.count() - 4 * options.delay_max.count() -
+                             options.heartbeat_interval.count()) / 2 - 20;
+  options.fence_timeout = Duration(std::max<int64_t>(
+      20, std::min(start_max, Pick(rng, std::vector<int64_t>{50, 200, fence_max}))));
   options.guest_latency_max = Duration(Pick(rng, std::vector<int64_t>{5, 60, 300}));
   options.start_failure = Pick(rng, std::vector<double>{0.0, 0.01, 0.1});
   options.move_chance = Pick(rng, std::vector<double>{0.0, 0.15, 0.4});
