@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "cmcld/core/common/bytes.h"
 #include "cmcld/core/storage/record_log.h"
 
 namespace cmcl::storage {
@@ -10,72 +11,8 @@ namespace {
 
 constexpr uint8_t kFormat = 2;  // 2: entries carry Command::revokes.
 
-class Writer {
- public:
-  void U8(uint8_t value) { out_.push_back(static_cast<char>(value)); }
-  void U32(uint32_t value) {
-    for (int i = 0; i < 4; ++i) {
-      out_.push_back(static_cast<char>((value >> (8 * i)) & 0xffU));
-    }
-  }
-  void U64(uint64_t value) {
-    for (int i = 0; i < 8; ++i) {
-      out_.push_back(static_cast<char>((value >> (8 * i)) & 0xffU));
-    }
-  }
-  void Str(std::string_view value) {
-    U32(static_cast<uint32_t>(value.size()));
-    out_.append(value);
-  }
-  std::string Take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-// Reads fields in order; once a read runs past the end every later read fails too.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  void Fail() { ok_ = false; }
-  bool done() const { return ok_ && at_ == in_.size(); }
-  uint64_t Fixed(size_t bytes) {
-    if (!ok_ || in_.size() - at_ < bytes) {
-      ok_ = false;
-      return 0;
-    }
-    uint64_t value = 0;
-    for (size_t i = 0; i < bytes; ++i) {
-      value |= static_cast<uint64_t>(static_cast<unsigned char>(in_[at_ + i])) << (8 * i);
-    }
-    at_ += bytes;
-    return value;
-  }
-  uint8_t U8() { return static_cast<uint8_t>(Fixed(1)); }
-  uint32_t U32() { return static_cast<uint32_t>(Fixed(4)); }
-  uint64_t U64() { return Fixed(8); }
-  bool Flag() {
-    const uint8_t value = U8();
-    ok_ = ok_ && value <= 1;
-    return value == 1;
-  }
-  std::string Str() {
-    const uint32_t size = U32();
-    if (!ok_ || in_.size() - at_ < size) {
-      ok_ = false;
-      return {};
-    }
-    std::string value(in_.substr(at_, size));
-    at_ += size;
-    return value;
-  }
-
- private:
-  std::string_view in_;
-  size_t at_ = 0;
-  bool ok_ = true;
-};
+using Writer = ByteWriter;
+using Reader = ByteReader;
 
 void WriteEntry(const raft::Entry& entry, Writer& out) {
   out.U64(entry.term.value());
