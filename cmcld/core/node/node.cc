@@ -587,12 +587,10 @@ bool Node::Reachable(const NodeName& node) const {
   return heard && now_ - *heard < options_.raft.election_timeout_min;
 }
 
-void Node::Coordinate() {
-  coordinator_wakeup_.reset();
-  if (!raft_->LeaderReady() || coordinator_.in_flight) {
-    return;  // N1: no placement before this term's no-op is applied.
-  }
-  std::map<NodeName, size_t> load;  // The running tally: a batch never double-books.
+// Resources held per up member: the tally a batch of decisions adds to, so it never
+// double-books a node.
+std::map<NodeName, size_t> Node::LoadOfUpMembers() const {
+  std::map<NodeName, size_t> load;
   for (const raft::Voter& voter : options_.raft.voters) {
     if (Up(voter.name)) {
       load[voter.name] = 0;
@@ -603,6 +601,15 @@ void Node::Coordinate() {
       ++load[*assignment.owner];
     }
   }
+  return load;
+}
+
+void Node::Coordinate() {
+  coordinator_wakeup_.reset();
+  if (!raft_->LeaderReady() || coordinator_.in_flight) {
+    return;  // N1: no placement before this term's no-op is applied.
+  }
+  std::map<NodeName, size_t> load = LoadOfUpMembers();  // The running tally.
   const auto pick = [&](const std::optional<NodeName>& avoid) -> std::optional<NodeName> {
     std::optional<NodeName> best;
     for (const auto& [node, count] : load) {

@@ -208,6 +208,7 @@ class Node {
   void TryStart(const PackageName& resource, const Assignment& assignment);
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind);
   void Coordinate();
+  std::map<NodeName, size_t> LoadOfUpMembers() const;
   void LowerLeaseMax(OpBatch& ops);
   void FlushReports();
   void Resend(OwnClient& client);
