@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cmcld/core/validation/readiness.h"
+#include "tests/bench/synthetic_cluster.h"
 #include "tests/support/config_builder.h"
 
 namespace {
@@ -26,6 +27,7 @@ namespace {
 using cmcl::NodeName;
 using cmcl::PackageName;
 using cmcl::test_support::Gib;
+using namespace cmcl::bench;  // NOLINT: the shared synthetic cluster.
 
 struct Options {
   int packages = 3000;
@@ -33,47 +35,14 @@ struct Options {
   int runs = 9;
 };
 
-std::string Wwid(int disk, bool odd) {
-  char text[40];
-  std::snprintf(text, sizeof text, "0x600508b4000156d7%014x%02x", disk, odd ? 1 : 0);
-  return text;
-}
-
-std::string DiskPath(int disk) { return "/dev/rdisk/disk" + std::to_string(disk); }
-std::string NodeNameOf(int node) {
-  char text[16];
-  std::snprintf(text, sizeof text, "node%02d", node);
-  return text;
-}
-
 cmcl::inventory::NodeInventory Inventory(const Options& options, int node) {
-  const bool odd_node = node % 8 == 7;
-  cmcl::test_support::InventoryBuilder inventory;
-  for (int disk = 0; disk < options.packages * 2; ++disk) {
-    inventory.Disk(DiskPath(disk), Wwid(disk, odd_node && disk % 97 == 0));
-  }
-  for (int vswitch = 0; vswitch < 4; ++vswitch) {
-    const bool moved = odd_node && vswitch == 3;
-    inventory.Vswitch("vlan" + std::to_string(vswitch),
-                      "lan" + std::to_string(moved ? 9 : vswitch));
-  }
-  return inventory.Capacity(512, Gib(4096)).Build();
+  return SyntheticInventory(options.packages, node).Capacity(512, Gib(4096)).Build();
 }
 
 cmcl::config::PackageSpec Package(const Options& options, int index) {
-  std::vector<std::string> nodes;
-  for (int i = 0; i < options.nodes; ++i) nodes.push_back(NodeNameOf((index + i) % options.nodes));
-  const int shared_neighbour = index % 50 == 49 ? index - 1 : index;
   char name[16];
   std::snprintf(name, sizeof name, "pkg%04d", index);
-  return cmcl::test_support::PackageBuilder(name)
-      .Nodes(nodes)
-      .Vcpus(static_cast<uint32_t>(1 + index % 2))
-      .Memory(Gib(static_cast<uint64_t>(1 + index % 4)))
-      .Disk(DiskPath(shared_neighbour * 2))
-      .Disk(DiskPath(index * 2 + 1))
-      .Network("vlan" + std::to_string(index % 4))
-      .Build();
+  return SyntheticPackage(name, index, index % options.nodes, options.nodes);
 }
 
 Options Parse(int argc, char** argv) {
@@ -85,15 +54,6 @@ Options Parse(int argc, char** argv) {
     if (std::strcmp(argv[i], "--runs") == 0) options.runs = value;
   }
   return options;
-}
-
-double Milliseconds(std::chrono::steady_clock::duration duration) {
-  return std::chrono::duration<double, std::milli>(duration).count();
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 struct Timing {
