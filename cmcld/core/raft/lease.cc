@@ -81,9 +81,8 @@ void FollowerLease::Accept(Time sent_at, Duration lease, LeaseMode mode, LogInde
     }
     mode_ = LeaseMode::kArmed;
     armed_from_seq_ = seq;
-    // Set whether or not `end` is earlier: the node must tell its guard and report
-    // armed(F) either way, or every wait for F keeps using D (TakeShortened).
-    shortened_ = true;
+    // Whether or not `end` is earlier, mode() now says armed: Node shortens its guard
+    // and reports armed(F) from that and its applied state (level-triggered).
     lease_end_ = end;
   } else {
     if (mode == LeaseMode::kDisarmed) {
@@ -93,8 +92,6 @@ void FollowerLease::Accept(Time sent_at, Duration lease, LeaseMode mode, LogInde
   }
   min_applied_ = std::max(min_applied_, min_applied);
 }
-
-bool FollowerLease::TakeShortened() { return std::exchange(shortened_, false); }
 
 bool FollowerLease::Valid(Time now) const { return lease_end_ && now < *lease_end_; }
 

@@ -116,10 +116,6 @@ class FollowerLease {
   std::optional<Time> lease_end() const { return lease_end_; }
   LogIndex min_applied() const { return min_applied_; }
   LeaseMode mode() const { return mode_; }
-  // True once the first armed grant replaced a disarmed lease (usually shortening it)
-  // and the caller has not yet taken note (Node uses it to shorten the guard and then
-  // report armed(F); it must report even when the new end happens to be later).
-  bool TakeShortened();
   // F3: may keep guests: now < lease_end.
   bool Valid(Time now) const;
   // F3's lease part: now + fence_timeout < lease_end and applied >= min_applied.
@@ -141,7 +137,6 @@ class FollowerLease {
   LogIndex min_applied_;
   LeaseMode mode_ = LeaseMode::kArmed;
   uint64_t armed_from_seq_ = 0;  // Disarmed grants for nonces up to it are dropped.
-  bool shortened_ = false;
   uint64_t grants_dropped_ = 0;
 };
 

@@ -133,8 +133,6 @@ class Raft {
   uint64_t foreign_messages_dropped() const { return foreign_messages_dropped_; }
   // This node's lease (F2-F4), also while it leads.
   const FollowerLease& lease() const { return lease_; }
-  // True once, after an armed grant shortened a disarmed lease (DESIGN.md section 4).
-  bool TakeLeaseShortened() { return lease_.TakeShortened(); }
   // Leader only (else nullopt): when `node`'s lease has certainly expired on this
   // node's clock, for a lease length `wait` (L_max, or D), per L4 and N2.
   std::optional<Time> CertainExpiry(const NodeName& node, Duration wait) const;

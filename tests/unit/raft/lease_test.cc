@@ -249,10 +249,9 @@ TEST(FollowerLease, DisarmedGrantsExtendTheLeaseByD) {
 
   EXPECT_EQ(lease.mode(), LeaseMode::kDisarmed);
   EXPECT_EQ(lease.lease_end(), At(61'200));
-  EXPECT_FALSE(lease.TakeShortened());
 }
 
-TEST(FollowerLease, FirstArmedGrantReplacesTheDisarmedLeaseAndSaysSoOnce) {
+TEST(FollowerLease, FirstArmedGrantReplacesTheDisarmedLease) {
   FollowerLease lease(kIncarnation);
   const Nonce disarmed = lease.Issue(At(1000));
   const Nonce armed = lease.Issue(At(5000));
@@ -263,8 +262,7 @@ TEST(FollowerLease, FirstArmedGrantReplacesTheDisarmedLeaseAndSaysSoOnce) {
   EXPECT_TRUE(changed);
   EXPECT_EQ(lease.mode(), LeaseMode::kArmed);
   EXPECT_EQ(lease.lease_end(), At(7000));  // Shortened from 61'000.
-  EXPECT_TRUE(lease.TakeShortened());
-  EXPECT_FALSE(lease.TakeShortened());
+  EXPECT_EQ(lease.mode(), LeaseMode::kArmed);
 }
 
 TEST(FollowerLease, ArmedGrantsAfterTheFirstExtendByMaxAgain) {
@@ -274,12 +272,10 @@ TEST(FollowerLease, ArmedGrantsAfterTheFirstExtendByMaxAgain) {
   const Nonce next = lease.Issue(At(5200));
   lease.OnGrant(At(1100), kTerm, kTerm, DisarmedGrant(disarmed, 60'000));
   lease.OnGrant(At(5100), kTerm, kTerm, ArmedGrant(armed, 2000));
-  lease.TakeShortened();
 
   lease.OnGrant(At(5300), kTerm, kTerm, ArmedGrant(next, 2000));
 
   EXPECT_EQ(lease.lease_end(), At(7200));
-  EXPECT_FALSE(lease.TakeShortened());
 }
 
 TEST(FollowerLease, DisarmedGrantForAnOlderNonceIsIgnoredAfterTheArm) {
@@ -306,7 +302,7 @@ TEST(FollowerLease, DisarmedGrantForTheArmingNonceItselfIsIgnoredAfterTheArm) {
   const Nonce nonce = lease.Issue(At(1000));
   lease.OnGrant(At(1100), kTerm, kTerm, DisarmedGrant(nonce, 60'000));
   lease.OnGrant(At(1200), kTerm, kTerm, ArmedGrant(nonce, 2000));
-  ASSERT_TRUE(lease.TakeShortened());
+  ASSERT_EQ(lease.mode(), LeaseMode::kArmed);
 
   const bool changed = lease.OnGrant(At(1300), kTerm, kTerm, DisarmedGrant(nonce, 60'000));
 
@@ -331,7 +327,7 @@ TEST(FollowerLease, DisarmedGrantForANewerNonceAfterTheArmDisarmsAgain) {
 
 TEST(FollowerLease, ArmingIsReportedEvenWhenTheArmedLeaseEndsLater) {
   // The disarmed lease was about to run out; the first armed grant replaces it with a
-  // later end. The node must still learn that it is armed, or it never reports armed(F)
+  // later end. The node must still learn that it is armed (its lease mode), or it never reports armed(F)
   // and every wait for it keeps using D.
   FollowerLease lease(kIncarnation);
   const Nonce disarmed = lease.Issue(At(1000));
@@ -341,8 +337,7 @@ TEST(FollowerLease, ArmingIsReportedEvenWhenTheArmedLeaseEndsLater) {
   lease.OnGrant(At(10'600), kTerm, kTerm, ArmedGrant(armed, 2000));
 
   EXPECT_EQ(lease.lease_end(), At(12'500));
-  EXPECT_TRUE(lease.TakeShortened());
-  EXPECT_FALSE(lease.TakeShortened());
+  EXPECT_EQ(lease.mode(), LeaseMode::kArmed);
 }
 
 TEST(FollowerLease, ArmedSelfGrantReplacesADisarmedLease) {
@@ -352,7 +347,7 @@ TEST(FollowerLease, ArmedSelfGrantReplacesADisarmedLease) {
   lease.OnSelfGrant(At(2000), Ms(2000), LeaseMode::kArmed, LogIndex(0));
 
   EXPECT_EQ(lease.lease_end(), At(4000));
-  EXPECT_TRUE(lease.TakeShortened());
+  EXPECT_EQ(lease.mode(), LeaseMode::kArmed);
 }
 
 // --- FollowerLease: mutations ----------------------------------------------------------
