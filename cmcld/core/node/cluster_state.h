@@ -12,6 +12,23 @@
 // assignment; otherwise it is stale: dropped, counted and logged. `stray` reports apply
 // whatever the epoch (they are facts about a guest that runs where it must not).
 //
+// Issue 7: *packages*. The assignment above is the safety kernel of a package (who may
+// run it at which epoch); PackageRecord adds what the operator and the coordinator
+// decide around it (DESIGN.md sections 3 and 5): the wish that it runs, global and
+// per-node switching, failed-node memory, restart and relocation counters, a pending
+// multi-step intent (move, failback, node-halt migration), overrides, and the outcome of
+// the last operator command for `pkgctl` to wait on. Records are created lazily: a
+// package without one follows its configuration (auto_run). Per-node records hold the
+// admin state (`node halt`) and the node_id `node readmit` committed; the cluster record
+// whether initial placement has started and the applied configuration version.
+//
+// Who writes what: operator ops (RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp,
+// ReadmitOp, ClusterRunOp, ClusterHaltOp, ConfigApplyOp) come from pkgctl through the
+// control API and carry who issued them; coordinator ops (AssignOp, ReleaseOp,
+// IntentStepOp, IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp) from the leader; node
+// agents send ReportOp and ArmedOp. Apply never needs the configuration: every number
+// that depends on it (max_restarts, the next node) was decided by whoever proposed.
+//
 // A command's payload is an encoded OpBatch (several ops, applied in order, all with the
 // entry's index as epoch). Decoding is total: a malformed payload applies nothing and is
 // counted, so a bad entry cannot stop the state machine.
@@ -21,6 +38,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -51,6 +69,44 @@ enum class ReportKind : uint8_t {
 };
 std::string_view ReportKindName(ReportKind kind);
 
+// Why a `failed` (or `halt_failed`) report says the guest stopped (DESIGN.md section 5,
+// exit-code contract). Decides what follows: kExit1 turns global switching off (never
+// restarted, never started elsewhere); kExit2, kTimeout and kServiceFailed restart, then
+// relocate; kLost (found dead: a crash, a kill behind cmcld's back) is handled as a
+// failover from this node.
+enum class FailureKind : uint8_t {
+  kNone,
+  kExit1,          // Run script exit 1 (or any exit other than 0 and 2).
+  kExit2,          // Run script exit 2: failed here, may start elsewhere.
+  kTimeout,        // Run script passed run_timeout.
+  kServiceFailed,  // A service failed past its restarts, or the guest died while up.
+  kLost,           // Found not running (after a restart, or gone without a word).
+  kHaltScript,     // The halt script failed (with halt_failed, or cleaned up by kill).
+};
+std::string_view FailureKindName(FailureKind kind);
+
+// CMCL_REASON (DESIGN.md section 5): why a run or halt script runs. Carried by AssignOp
+// (why the node starts it) and by halts.
+enum class ActionReason : uint8_t {
+  kStart,
+  kRestart,
+  kFailover,
+  kMove,
+  kFailback,
+  kHalt,
+  kNodeHalt,
+  kShutdown,
+  kRunFailed,
+  kServiceFailed,
+  kFence,
+  kDependency,
+};
+std::string_view ActionReasonName(ActionReason reason);  // "start", "node_halt", ...
+
+// The six values of INTERFACE.md (`view`, package `status`).
+enum class PackageStatus : uint8_t { kDown, kStarting, kUp, kHalting, kFailed, kHaltFailed };
+std::string_view PackageStatusName(PackageStatus status);
+
 enum class AssignmentStatus : uint8_t {
   kAssigned,    // Owner may start it.
   kStarted,     // Owner reported it running.
@@ -65,8 +121,16 @@ struct Assignment {
   std::optional<NodeName> owner;  // nullopt: never assigned.
   LogIndex epoch;                 // The index of the entry that made this assignment.
   AssignmentStatus status = AssignmentStatus::kHalted;
-  bool release_requested = false;  // A move asked the owner to halt it (epoch-scoped).
+  bool release_requested = false;  // Halt it (a move's first step, halt, node halt).
   std::string reason;              // Why the last transition happened, for people.
+  // Issue 7. Why the owner starts it (CMCL_REASON) and, for a failover or move, the node
+  // it comes from (CMCL_SOURCE_NODE). `halt_reason` is CMCL_REASON of the halt that a
+  // release asks for. `failure` is the last failed/halt_failed report's kind.
+  ActionReason start_reason = ActionReason::kStart;
+  std::optional<NodeName> source;
+  ActionReason halt_reason = ActionReason::kHalt;
+  FailureKind failure = FailureKind::kNone;
+  bool clear_requested = false;  // `pkgctl clear` asked the owner for the guest's status.
 
   // True when the resource may be given to a node without waiting for anybody's lease:
   // never assigned, or its owner reported it stopped for certain at this epoch.
@@ -79,20 +143,36 @@ struct Assignment {
 // Give R to `node` at epoch = this entry's index, if R's current epoch is still
 // `from_epoch` (0 = never assigned): a compare-and-set, so a decision made from an older
 // state applies nothing (counted as stale). `reason` goes to the event ring.
+//
+// Issue 7: `why` is the owner's CMCL_REASON. The counters follow it: kRestart counts a
+// restart on the same node; any other reason on another node resets the restarts; a
+// `remember`ed node joins the failed-node memory and counts one relocation. Apply also
+// sets the assignment's `source` (the previous owner, when it differs) for
+// CMCL_SOURCE_NODE. A pending run ends when the assignment it led to reports.
 struct AssignOp {
   PackageName resource;
   NodeName node;
   LogIndex from_epoch;
   std::string reason;
+  ActionReason why = ActionReason::kStart;
+  std::optional<NodeName> remember;
 
   friend bool operator==(const AssignOp&, const AssignOp&) = default;
 };
 // A node's report about R at `epoch`.
+//
+// Issue 7: `failure` says why a failed/halt_failed report stopped it; `detail` is for
+// people ("run script exit 2", "run script timed out after 60s"). A failed report with
+// kExit1 turns the package's global switching off and drops the wish to run it.
+// A halt_failed report at an epoch already halt_failed answers a `clear`: the guest
+// still runs, so the clear is refused (outcome) and nothing else changes.
 struct ReportOp {
   PackageName resource;
   NodeName node;
   LogIndex epoch;
   ReportKind kind = ReportKind::kStarted;
+  FailureKind failure = FailureKind::kNone;
+  std::string detail;
 
   friend bool operator==(const ReportOp&, const ReportOp&) = default;
 };
@@ -100,6 +180,7 @@ struct ReportOp {
 struct ReleaseOp {
   PackageName resource;
   LogIndex epoch;
+  ActionReason why = ActionReason::kHalt;  // CMCL_REASON of the halt script.
 
   friend bool operator==(const ReleaseOp&, const ReleaseOp&) = default;
 };
@@ -136,8 +217,229 @@ struct LeaseMaxOp {
 
   friend bool operator==(const LeaseMaxOp&, const LeaseMaxOp&) = default;
 };
+
+// --- Package records (issue 7) -----------------------------------------------------
+
+// A multi-step operation (DESIGN.md section 5, "Multi-step operations are replicated
+// intents"). Steps, each committed:
+//   kValidating  committed by the MoveOp; the coordinator validates the target against
+//                the state and either refuses (IntentDoneOp, nothing was halted) or
+//                moves to kHalting (IntentStepOp, which also asks the source to halt).
+//   kHalting     the source halts; once its `halted` report for source_epoch is applied
+//                the coordinator assigns the target (AssignOp why=kMove) and commits
+//                kStarting in the same batch. A halt_failed ends the intent (failed).
+//   kStarting    the target starts it; `started` ends the intent (ok). A failed start
+//                brings the guest back: the source is validated and assigned
+//                (AssignOp) with kReturning in the same batch.
+//   kReturning   `started` on the source ends the intent (failed, "back on SOURCE");
+//                a failure there too ends it failed and leaves the package to the
+//                failover policy.
+// A new coordinator reads the intent from the state and continues from its step; when
+// the target is no longer eligible before kStarting it aborts (= the kReturning path
+// from kHalting: start again on the source, after validation).
+enum class IntentKind : uint8_t { kMove, kFailback, kNodeHalt };
+enum class IntentStep : uint8_t { kValidating, kHalting, kStarting, kReturning };
+std::string_view IntentKindName(IntentKind kind);
+std::string_view IntentStepName(IntentStep step);
+
+struct Intent {
+  LogIndex index;  // The entry that committed it: its id (pkgctl waits on it).
+  IntentKind kind = IntentKind::kMove;
+  NodeName source;
+  NodeName target;
+  LogIndex source_epoch;  // The assignment it moves the package away from.
+  IntentStep step = IntentStep::kValidating;
+  std::optional<uint32_t> vcpus;        // `move --vcpus`: committed as an override
+  std::optional<uint64_t> memory_mb;    // when the target starts it.
+  friend bool operator==(const Intent&, const Intent&) = default;
+};
+
+// Which operator command a package's `pending` outcome answers.
+enum class CommandKind : uint8_t { kRun, kHalt, kMove, kClear, kEnable };
+std::string_view CommandKindName(CommandKind kind);
+
+// The end of an operator command (`pkgctl run/halt/move/clear` wait for it).
+struct Outcome {
+  LogIndex command;  // The index of the entry that committed the command.
+  CommandKind kind = CommandKind::kRun;
+  bool ok = false;
+  std::string message;  // "started on ivmcl02", "refused: ...", "halt script failed"
+  friend bool operator==(const Outcome&, const Outcome&) = default;
+};
+
+struct PackageRecord {
+  // nullopt: as configured (auto_run). `wanted`: it should run (run/enable set it, halt
+  // and a run exit 1 clear it). `switching`: global switching — whether it may be placed
+  // automatically after a failure or its owner's loss, and at cluster start.
+  std::optional<bool> wanted;
+  std::optional<bool> switching;
+  std::set<NodeName> switching_off;  // Node switching disabled (`disable -n`).
+  std::set<NodeName> failed_nodes;   // Tried nodes (restart-then-relocate memory).
+  uint32_t restarts = 0;             // On the current node since it came there.
+  uint32_t relocations = 0;          // Since the last operator run.
+  std::optional<NodeName> last_node;  // The last node that reported it started.
+  std::optional<NodeName> run_target;  // A pending `run -n NODE`.
+  std::optional<Intent> intent;
+  std::optional<uint32_t> vcpus;  // Overrides committed by a finished move.
+  std::optional<uint64_t> memory_mb;
+  // The operator command still waiting for its end (run, halt, clear), and the last end.
+  std::optional<std::pair<LogIndex, CommandKind>> pending;
+  std::optional<Outcome> outcome;
+  std::string note;  // The coordinator's last word when it cannot act ("no node can run it: …").
+
+  bool Wanted(bool auto_run) const { return wanted.value_or(auto_run); }
+  bool Switching(bool auto_run) const { return switching.value_or(auto_run); }
+  friend bool operator==(const PackageRecord&, const PackageRecord&) = default;
+};
+
+struct NodeRecord {
+  bool halted = false;     // `node halt`: out of service until `node run`.
+  uint64_t node_id = 0;    // Committed by `node readmit` (0: the bootstrap one).
+  std::string by;          // Who changed it last.
+  friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
+};
+
+// --- Operator ops (issue 7). `by` is who issued it ("root", "uid 1000"), for events. --
+
+// `run PKG [-n NODE]`: wish it to run (now); `enable_switching` also turns global
+// switching on (pkgctl run does; the cmrunpkg alias does not). Resets the restart and
+// relocation counters; a target is taken out of the failed-node memory. Ends (outcome)
+// at once when it is already up or starting ("already up on N"; with a different -n:
+// refused, "use move"); else when it starts (ok), fails, or no node can run it.
+struct RunOp {
+  PackageName package;
+  std::optional<NodeName> node;
+  bool enable_switching = true;
+  std::string by;
+  friend bool operator==(const RunOp&, const RunOp&) = default;
+};
+// `halt PKG`: global switching off, no wish to run, any intent dropped (its outcome:
+// "interrupted by halt"), and the owner asked to halt it (release, why=kHalt). Ends when
+// it is halted (ok), halt_failed (failed), or at once when it runs nowhere.
+struct HaltOp {
+  PackageName package;
+  std::string by;
+  friend bool operator==(const HaltOp&, const HaltOp&) = default;
+};
+// `move PKG -n NODE [--vcpus N] [--memory SIZE]`: an intent (kMove, kValidating).
+// Refused at apply (outcome) when it is not up, already on NODE, or another intent runs.
+//
+// The coordinator proposes MoveOps too: kind kNodeHalt (shutdown_policy migrate) and
+// kFailback (failback automatic); they never have an outcome of their own.
+struct MoveOp {
+  PackageName package;
+  NodeName target;
+  IntentKind kind = IntentKind::kMove;
+  std::optional<uint32_t> vcpus;
+  std::optional<uint64_t> memory_mb;
+  std::string by;
+  friend bool operator==(const MoveOp&, const MoveOp&) = default;
+};
+// `enable/disable PKG [-n NODE]`: global switching (enable also wishes it to run, as
+// `cmmodpkg -e` starts a halted package) or node switching on NODE (enable -n also
+// clears NODE from the failed-node memory).
+struct EnableOp {
+  PackageName package;
+  std::optional<NodeName> node;
+  bool enable = true;
+  std::string by;
+  friend bool operator==(const EnableOp&, const EnableOp&) = default;
+};
+// `clear PKG [--owner-is-down NODE]`. On halt_failed: with owner_is_down naming the
+// owner, the operator's word ends it (failed, free to place; recorded with `by`);
+// without, the owner is asked (clear_requested) and answers with a report: halted (it
+// stopped: cleared) or halt_failed (still runs: refused). On failed: clears the failure
+// and the failed-node memory. Otherwise: nothing to clear (ok).
+struct ClearOp {
+  PackageName package;
+  std::optional<NodeName> owner_is_down;
+  std::string by;
+  friend bool operator==(const ClearOp&, const ClearOp&) = default;
+};
+// `node halt NODE` / `node run NODE`: out of (back into) service. The coordinator moves
+// or halts its packages per shutdown_policy.
+struct NodeAdminOp {
+  NodeName node;
+  bool halted = true;
+  std::string by;
+  friend bool operator==(const NodeAdminOp&, const NodeAdminOp&) = default;
+};
+// `node readmit NODE`: the node's new node_id (DESIGN.md section 3).
+struct ReadmitOp {
+  NodeName node;
+  uint64_t node_id = 0;
+  std::string by;
+  friend bool operator==(const ReadmitOp&, const ReadmitOp&) = default;
+};
+// `cluster run`: initial placement starts now, without waiting for every member.
+struct ClusterRunOp {
+  std::string by;
+  friend bool operator==(const ClusterRunOp&, const ClusterRunOp&) = default;
+};
+// `cluster halt [--force]`: without force it is refused at apply (event) while any
+// package is up or starting; with force every package gets a HaltOp's effect, and
+// initial placement will wait again (cluster start) once nothing runs.
+struct ClusterHaltOp {
+  bool force = false;
+  std::string by;
+  friend bool operator==(const ClusterHaltOp&, const ClusterHaltOp&) = default;
+};
+// `config apply`: the version and bundle hash now applied (bundle mechanics: issue 9).
+struct ConfigApplyOp {
+  uint64_t version = 0;
+  std::string bundle_hash;
+  std::string by;
+  friend bool operator==(const ConfigApplyOp&, const ConfigApplyOp&) = default;
+};
+
+// --- Coordinator ops (issue 7) -----------------------------------------------------
+
+// Moves the intent committed at `intent` to `step`. To kHalting it also requests the
+// release of the source epoch (why=kMove, or kNodeHalt). Stale (counted, dropped) when
+// the package has no such intent.
+struct IntentStepOp {
+  PackageName package;
+  LogIndex intent;
+  IntentStep step = IntentStep::kHalting;
+  std::string reason;
+  friend bool operator==(const IntentStepOp&, const IntentStepOp&) = default;
+};
+// Ends the intent with its outcome. An ok move commits its vcpus/memory overrides.
+struct IntentDoneOp {
+  PackageName package;
+  LogIndex intent;
+  bool ok = false;
+  std::string message;
+  friend bool operator==(const IntentDoneOp&, const IntentDoneOp&) = default;
+};
+// The coordinator cannot act on the package ("no node can run it: …", "waiting for
+// every member (2 of 3 up)"): recorded as its note, and ends a pending run (failed).
+// Proposed only when the note changes, so a package that stays down never loops.
+struct NoteOp {
+  PackageName package;
+  std::string note;
+  bool ends_run = false;  // The pending run (if any) ends failed with this note.
+  friend bool operator==(const NoteOp&, const NoteOp&) = default;
+};
+// The owner at `from_epoch` is certainly gone (lease expired) and the package is not to
+// be placed again (not wanted, or switching off): it becomes down, owned by nobody, at
+// epoch = this entry. Compare-and-set like AssignOp.
+struct UnassignOp {
+  PackageName package;
+  LogIndex from_epoch;
+  std::string reason;
+  friend bool operator==(const UnassignOp&, const UnassignOp&) = default;
+};
+// Initial placement begins (every member is up, or cluster_start_wait passed).
+struct ClusterStartOp {
+  std::string reason;
+  friend bool operator==(const ClusterStartOp&, const ClusterStartOp&) = default;
+};
+
 using Op = std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp,
-                        LeaseMaxOp>;
+                        LeaseMaxOp, RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp,
+                        ReadmitOp, ClusterRunOp, ClusterHaltOp, ConfigApplyOp, IntentStepOp,
+                        IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp>;
 using OpBatch = std::vector<Op>;
 
 std::string EncodeOps(const OpBatch& ops);
@@ -177,6 +479,24 @@ class ClusterState {
   uint64_t executed() const { return executed_; }  // Commands applied, not duplicates.
 
   const std::map<PackageName, Assignment>& assignments() const { return assignments_; }
+  // Issue 7.
+  const std::map<PackageName, PackageRecord>& packages() const { return packages_; }
+  const PackageRecord* FindPackage(const PackageName& package) const;
+  const std::map<NodeName, NodeRecord>& nodes() const { return nodes_; }
+  bool NodeHalted(const NodeName& node) const;
+  // Initial placement has begun (ClusterStartOp or ClusterRunOp; a forced cluster halt
+  // resets it).
+  bool cluster_started() const { return cluster_started_; }
+  uint64_t config_version() const { return config_version_; }
+  const std::string& bundle_hash() const { return bundle_hash_; }
+  // INTERFACE.md's package status from the assignment and record alone (a lost owner's
+  // package is still `up` here; the view adds `owner_lost` from liveness).
+  PackageStatus StatusOf(const PackageName& package) const;
+  // The latest ended command on the package whose command index is `command`, if ended.
+  std::optional<Outcome> OutcomeOf(const PackageName& package, LogIndex command) const;
+  // A cluster-wide refusal (cluster halt without --force while packages run): the
+  // command index and the message.
+  const std::optional<Outcome>& cluster_outcome() const { return cluster_outcome_; }
   const Assignment* Find(const PackageName& resource) const;
   // True if `node` owns R at its current epoch and R is assigned or started.
   bool Owns(const NodeName& node, const PackageName& resource) const;
@@ -225,6 +545,22 @@ class ClusterState {
   void ApplyArm(LogIndex index);
   void ApplyArmed(LogIndex index, const ArmedOp& op);
   void Event(LogIndex index, bool critical, std::string text);
+  // Issue 7 (cluster_state_packages.cc).
+  void ApplyPackageOp(LogIndex index, const Op& op);
+  void ApplyRun(LogIndex index, const RunOp& op);
+  void ApplyHalt(LogIndex index, const HaltOp& op);
+  void ApplyMove(LogIndex index, const MoveOp& op);
+  void ApplyEnable(LogIndex index, const EnableOp& op);
+  void ApplyClear(LogIndex index, const ClearOp& op);
+  void ApplyClusterHalt(LogIndex index, const ClusterHaltOp& op);
+  void ApplyIntentStep(LogIndex index, const IntentStepOp& op);
+  void ApplyIntentDone(LogIndex index, const IntentDoneOp& op);
+  void ApplyNote(LogIndex index, const NoteOp& op);
+  void ApplyUnassign(LogIndex index, const UnassignOp& op);
+  // After an assignment's status changed: end the pending command or intent it answers.
+  void AfterReport(LogIndex index, const PackageName& package, const ReportOp& op);
+  void End(LogIndex index, const PackageName& package, bool ok, std::string message);
+  void EndIntent(LogIndex index, const PackageName& package, bool ok, std::string message);
 
   Options options_;
   LogIndex applied_;
@@ -246,6 +582,13 @@ class ClusterState {
   // a longer one is dropped, so D strictly decreases (and the list stays short).
   std::vector<std::pair<LogIndex, Duration>> disarms_;
   std::deque<ClusterEvent> events_;
+  // Issue 7.
+  std::map<PackageName, PackageRecord> packages_;
+  std::map<NodeName, NodeRecord> nodes_;
+  bool cluster_started_ = false;
+  uint64_t config_version_ = 1;
+  std::string bundle_hash_;
+  std::optional<Outcome> cluster_outcome_;
 };
 
 }  // namespace cmcl::node

@@ -17,6 +17,17 @@
 //  * At lease_end - fence_timeout the node fences: kills every guest it runs (F4). Every
 //    change of lease_end is pushed to the guard (SetDeadline), forward only, except the
 //    shortening that arming asks for; armed(F) is reported once the guard acknowledged.
+//  * Packages (issue 7, DESIGN.md section 5). Start = the run script (kRun, CMCL_REASON
+//    = the assignment's start_reason). Exit 0: report started. Any run failure is
+//    cleaned up before anything is reported: the halt script (reason run_failed), then
+//    driver kill, then driver status; stopped → report failed with the failure kind
+//    (exit 2 → kExit2, timeout → kTimeout, any other exit → kExit1); otherwise
+//    halt_failed. Halt (a release) = the halt script with the release's reason; exit 0 →
+//    halted; a failure → driver status: stopped → halted, else (node_fail_fast_enabled:
+//    kill, then status) halt_failed. A guest found dead while up (an unsolicited status
+//    `stopped`) is cleaned up like a run failure (reason service_failed) and reported
+//    failed kServiceFailed. `clear` on a halt_failed package this node owns: driver
+//    status; stopped → halted, else halt_failed again (the clear is refused).
 //  * Reports (started, halted, failed, fenced, stray, armed) are batched into commands
 //    of the node's own client, forwarded to the leader, and retried with the same
 //    sequence until applied (at most once, thesis 6.3).
@@ -48,7 +59,9 @@
 
 #include "cmcld/core/common/rng.h"
 #include "cmcld/core/common/time.h"
+#include "cmcld/core/config/cluster_config.h"
 #include "cmcld/core/node/cluster_state.h"
+#include "cmcld/core/node/coordinator.h"
 #include "cmcld/core/raft/raft.h"
 
 namespace cmcl::node {
@@ -64,8 +77,12 @@ struct NodeOptions {
   raft::RaftOptions raft;  // Its lease_mutations and drift bound included.
   // F4: how long a fence may take; guests are killed this long before lease_end.
   Duration fence_timeout = std::chrono::milliseconds(500);
-  // The virtual resources the coordinator keeps placed (issue 6; packages in issue 7).
-  std::vector<PackageName> resources;
+  // The applied configuration: packages (the coordinator places them, the agent runs
+  // their scripts), nodes and their inventories, cluster_start_wait, shutdown_policy.
+  // Shared, immutable; a config apply (issue 9) swaps it.
+  std::shared_ptr<const config::ClusterConfig> config;
+  // fence_action reboot (DESIGN.md section 4): see Liveness::watchdog_fence.
+  bool watchdog_fence = false;
   ClusterState::Options state;
   // Upper bound of `cluster disarm --for` (INTERFACE.md, disarm_max).
   Duration disarm_max = std::chrono::hours(4);
@@ -105,21 +122,38 @@ struct GuardRequest {
 
 // --- Guests ------------------------------------------------------------------------
 
-enum class GuestVerb : uint8_t { kStart, kStop, kKill, kStatus };
+// kRun and kHalt run the package's run and halt scripts (from the applied bundle, in
+// their own process group, with the CMCL_* environment of DESIGN.md section 5); the
+// runner enforces run_timeout / halt_timeout (SIGTERM to the group, then SIGKILL after
+// kill_timeout) and says so in GuestResult::timed_out. kKill and kStatus call the
+// driver. Each action is answered by exactly one GuestReported with the same guest and
+// verb.
+enum class GuestVerb : uint8_t { kRun, kHalt, kKill, kStatus };
 std::string_view GuestVerbName(GuestVerb verb);
 
-// Run the driver (or the run/halt script) for `guest`. Each action is answered by one
-// GuestReported with the same guest.
 struct GuestAction {
   GuestRef guest;
   GuestVerb verb = GuestVerb::kStatus;
+  // For kRun and kHalt: CMCL_REASON, CMCL_SOURCE_NODE (failover and move), and the
+  // vCPU/memory overrides a move committed (CMCL_GUEST_VCPUS / _MEMORY_MB otherwise
+  // come from the package's guest spec).
+  ActionReason reason = ActionReason::kStart;
+  std::optional<NodeName> source;
+  std::optional<uint32_t> vcpus;
+  std::optional<uint64_t> memory_mb;
 };
 
 enum class GuestStatus : uint8_t {
-  kRunning,  // start succeeded, or status says running.
-  kStopped,  // stop/kill succeeded, or status says stopped.
-  kFailed,   // start failed (stopped for certain) — issue 7 refines run failures.
-  kUnknown,  // kill did not see it stop, or status could not tell.
+  kRunning,  // kRun exited 0, or kStatus says running.
+  kStopped,  // kHalt exited 0, kKill saw it stop, or kStatus says stopped.
+  kFailed,   // kRun or kHalt exited non-zero or timed out (see exit_code, timed_out).
+  kUnknown,  // kKill did not see it stop, or kStatus could not tell.
+};
+
+struct GuestResult {
+  GuestStatus status = GuestStatus::kUnknown;
+  int exit_code = 0;       // kRun / kHalt: the script's exit status (-1: killed).
+  bool timed_out = false;  // kRun / kHalt: passed its timeout; the runner killed it.
 };
 
 struct LogLine {
@@ -154,7 +188,11 @@ class Node {
   NodeActions Propose(Time now, raft::Command command);
   NodeActions PersistCompleted(Time now, uint64_t up_to);
   NodeActions GuardAcked(Time now, uint64_t id);
-  NodeActions GuestReported(Time now, const GuestRef& guest, GuestVerb verb, GuestStatus status);
+  // The answer to a GuestAction. Also unsolicited, from the runtime's monitoring: a
+  // kStatus with kStopped for a guest the agent believes up means the guest died (handled
+  // as a service failure: cleanup, then restart-then-relocate).
+  NodeActions GuestReported(Time now, const GuestRef& guest, GuestVerb verb,
+                            const GuestResult& result);
   // Snapshot the ClusterState and compact the log (raft::Raft::Compact).
   NodeActions Compact(Time now);
   Time NextWakeup() const;

@@ -1,0 +1,87 @@
+// The coordinator's decisions (DESIGN.md section 5): what the leader proposes, given the
+// applied ClusterState, the configuration and what it knows about the other nodes'
+// liveness. One pure function; Node calls it whenever its state or liveness may have
+// changed (level-triggered) and proposes the ops as one command, one at a time.
+//
+// Per package, in configuration order, at most one step per call:
+//
+//  * Cluster start. Until ClusterState::cluster_started(), nothing is placed except a
+//    pending `run`. ClusterStartOp is proposed when every member is up, when
+//    `cluster_start_wait` has passed since this node became the ready leader, or when
+//    some package already runs (a coordinator change, not a cold start); meanwhile each
+//    wanted package carries the note "waiting for every member (2 of 3 up) or
+//    cluster_start_wait (41s left)".
+//  * Owned, owner reachable (or self). Not wanted → ReleaseOp(kHalt). Owner `node halt`ed
+//    → shutdown_policy: `migrate` proposes MoveOp(kind kNodeHalt) to the node placement
+//    picks (owner avoided), else (policy halt, or nowhere to go) ReleaseOp(kNodeHalt).
+//    Failback `automatic` (configured_node policy): a more preferred node up and eligible
+//    → MoveOp(kind kFailback).
+//  * Owned, owner unreachable. Waits until Liveness::certain_expiry (L4/N2; wakeup). Then
+//    halt_failed is left alone (note: "clear with --owner-is-down N") unless the cluster
+//    fences with a watchdog; otherwise, wanted and switching on → failover
+//    (AssignOp why=kFailover, the owner in `revokes`, L3); else UnassignOp (revokes too).
+//  * Free (never assigned, halted, failed, fenced). If wanted (or a run is pending):
+//    after failed kExit2/kTimeout/kServiceFailed on N → restart on N while restarts <
+//    max_restarts (why=kRestart), then — switching on and relocations < max_relocations
+//    (default: the package's node count) — relocate, avoiding N and the failed-node
+//    memory, remembering N (why=kFailover); after kExit1 nothing (apply cleared the
+//    wish); after kLost/fenced, or a release of a node halt → place by policy
+//    (why=kFailover) when switching is on; never assigned (or operator run) → place
+//    (why=kStart, explicit target for `run -n`). No node → NoteOp with placement's reason
+//    (ending a pending run), proposed only when the note differs from the record's.
+//  * Intent (IntentStep comment in cluster_state.h): kValidating → validate the target
+//    (PlaceBatch with the explicit target) → IntentStepOp(kHalting), or IntentDoneOp
+//    refused with the violations; kHalting and the source reported halted (or failed,
+//    fenced, or certainly expired) → AssignOp(target, why=kMove) + IntentStepOp(kStarting),
+//    or, the target no longer eligible, AssignOp(source) + IntentStepOp(kReturning);
+//    kStarting and the target failed (or certainly expired) → AssignOp(source) +
+//    IntentStepOp(kReturning); kReturning and the source failed → IntentDoneOp failed.
+//    Apply itself ends intents on `started` (ClusterState::AfterReport).
+//
+// Every placement goes through placement::PlaceBatch, once per call, with every request
+// of the call: validation decides who may run it, and the running tally keeps one batch
+// from double-booking a node. Facts: up members = Liveness::up minus halted nodes;
+// switching_disabled from the records; placements from every non-free assignment
+// (assigned → starting, started → up or halting, halt_failed); last nodes from records.
+// Cost: O(packages) to scan; the view and placement only when some package needs one.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "cmcld/core/common/names.h"
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/config/cluster_config.h"
+#include "cmcld/core/node/cluster_state.h"
+#include "cmcld/core/validation/config_index.h"
+
+namespace cmcl::node {
+
+struct Liveness {
+  NodeName self;
+  Time now;
+  // Members that can take a package now (Node::Up: reachable and caught up); self too.
+  std::set<NodeName> up;
+  // Nodes whose nonces arrive (their leases are being renewed): not lost. Self too.
+  std::set<NodeName> reachable;
+  // For every owner that is not reachable: when its lease has certainly expired.
+  std::map<NodeName, Time> certain_expiry;
+  // When this node became the ready leader (cluster_start_wait counts from it).
+  Time leader_since;
+  // fence_action reboot: a lost owner's halt_failed package may be re-placed after its
+  // lease certainly expired (the watchdog reset it, DESIGN.md section 5).
+  bool watchdog_fence = false;
+};
+
+struct Decision {
+  OpBatch ops;
+  std::set<NodeName> revokes;  // L3: owners an assignment takes a package from.
+  std::optional<Time> wakeup;  // When calling again may decide more (a lease expiry).
+};
+
+// REQUIRES: `index` indexes `config` (and the inventories nodes reported).
+Decision Decide(const config::ClusterConfig& config, const validation::ConfigIndex& index,
+                const ClusterState& state, const Liveness& liveness);
+
+}  // namespace cmcl::node
