@@ -117,6 +117,11 @@ class NodeCluster {
     hosts_[NodeName(name)].running.clear();
   }
   bool Running(const std::string& name) const { return nodes_.contains(NodeName(name)); }
+  // SIGTERM for `name`'s daemon (Node::Shutdown).
+  void Shutdown(const std::string& name) {
+    Absorb(NodeName(name), node(name).Shutdown(now));
+    Settle();
+  }
 
   Node& node(const std::string& name) { return *nodes_.at(NodeName(name)); }
   FakeGuard& guard(const std::string& name) { return guards_[NodeName(name)]; }

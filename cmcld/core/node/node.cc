@@ -388,12 +388,47 @@ void Node::Drive() {
       ManageOwned();
       ManageLocals();
     }
+    if (shutting_down_) {
+      ShutdownStep();
+    }
     FlushReports();
   }
   Coordinate();
 }
 
 NodeActions Node::Take() { return std::exchange(out_, NodeActions{}); }
+
+NodeActions Node::Shutdown(Time now) {
+  now_ = now;
+  if (!shutting_down_) {
+    shutting_down_ = true;
+    out_.log.push_back(LogLine{.critical = false,
+                               .text = "shutting down: " + std::to_string(LocalGuests().size()) +
+                                       " guest(s) to leave this node"});
+  }
+  Drive();
+  return Take();
+}
+
+// With quorum the node asks for its own `node halt` and the coordinator moves or halts
+// its packages (shutdown_policy); without a lease nobody else may act for it, so it halts
+// its guests itself — stopping never needs quorum (DESIGN.md section 5).
+void Node::ShutdownStep() {
+  if (!shutdown_proposed_ && !state_.NodeHalted(self())) {
+    shutdown_proposed_ = true;
+    report_queue_.push_back(
+        NodeAdminOp{.node = self(), .halted = true, .by = "cmcld shutdown on " + self().value()});
+  }
+  if (raft_->lease().Valid(now_)) {
+    return;
+  }
+  for (auto& [resource, local] : local_) {
+    if (local.phase == Phase::kRunning) {
+      local.phase = Phase::kStopping;
+      Guest(resource, local.epoch, GuestVerb::kHalt, ActionReason::kShutdown);
+    }
+  }
+}
 
 // --- Agent -----------------------------------------------------------------------------
 
@@ -627,6 +662,9 @@ void Node::AnswerClears() {
 }
 
 void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
+  if (shutting_down_) {
+    return;  // A node on its way out starts nothing new.
+  }
   // F3, the lease part: now + fence_timeout < lease_end and applied >= c.
   const raft::LogIndex applied =
       options_.mutations.start_without_min_applied ? raft::LogIndex(~0ULL) : state_.applied();

@@ -197,6 +197,14 @@ class Node {
   // as a service failure: cleanup, then restart-then-relocate).
   NodeActions GuestReported(Time now, const GuestRef& guest, GuestVerb verb,
                             const GuestResult& result);
+  // SIGTERM (or the runtime's own stop) for this node, DESIGN.md section 5 "Cluster
+  // start": from now on nothing new starts here. With quorum the node commits its own
+  // `node halt` and the coordinator moves or halts its packages per shutdown_policy;
+  // whenever it holds no lease it halts its running guests itself (halt scripts, reason
+  // shutdown), since stopping never needs quorum. ShutdownDone() once no guest runs here
+  // (a halt_failed guest keeps it from being done: the runtime's stop timeout decides).
+  NodeActions Shutdown(Time now);
+  bool ShutdownDone() const { return shutting_down_ && LocalGuests().empty(); }
   // Snapshot the ClusterState and compact the log (raft::Raft::Compact).
   NodeActions Compact(Time now);
   Time NextWakeup() const;
@@ -274,6 +282,7 @@ class Node {
                std::string detail, ActionReason reason);
   bool FailFast(const PackageName& resource) const;  // node_fail_fast_enabled.
   void GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment);
+  void ShutdownStep();
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
               FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
@@ -306,6 +315,8 @@ class Node {
   // by an earlier incarnation, so this one never starts them (it reports them instead).
   LogIndex restart_horizon_;
   std::map<PackageName, Local> local_;
+  bool shutting_down_ = false;
+  bool shutdown_proposed_ = false;  // This node's own NodeAdminOp is queued.
   // Owned packages not started yet: the epoch and since when (GiveUpStartAfterTimeout).
   std::map<PackageName, std::pair<LogIndex, Time>> start_waits_;
   std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;

@@ -204,6 +204,52 @@ TEST(Node, AnOwnerThatCannotStartWithinRunTimeoutReportsTheStartFailedWithoutRun
   }
 }
 
+TEST(Node, ShutdownWithQuorumCommitsTheNodesOwnHaltAndStartsNothingNew) {
+  NodeCluster cluster(3, {"r1", "r2"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+
+  cluster.ProposeOps(leader, {HaltOp{.package = PackageName("r2")}});
+  cluster.RunFor(Duration(1000));
+  const size_t actions_before = cluster.host(owner).actions.size();
+
+  cluster.Shutdown(owner);
+  cluster.ProposeOps(leader, {RunOp{.package = PackageName("r2"), .node = NodeName(owner)}});
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_TRUE(cluster.node(leader).state().NodeHalted(NodeName(owner)));
+  const std::vector<GuestAction>& actions = cluster.host(owner).actions;
+  for (size_t i = actions_before; i < actions.size(); ++i) {
+    EXPECT_NE(actions[i].verb, GuestVerb::kRun) << "a node on its way out starts nothing";
+  }
+}
+
+TEST(Node, ShutdownWithoutALeaseHaltsItsGuestsItselfWithReasonShutdown) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  cluster.Crash(owner);  // The guard and the guest survive the daemon.
+  cluster.drop = [owner](const raft::Message& message) {
+    return message.header.from.value() == owner || message.header.to.value() == owner;
+  };
+  cluster.Start(owner);  // No grant will come: it stays without a lease.
+
+  cluster.Shutdown(owner);
+
+  bool halted_for_shutdown = false;
+  for (const GuestAction& action : cluster.host(owner).actions) {
+    halted_for_shutdown = halted_for_shutdown || (action.verb == GuestVerb::kHalt &&
+                                                  action.reason == ActionReason::kShutdown);
+  }
+  EXPECT_TRUE(halted_for_shutdown);
+  EXPECT_TRUE(cluster.Holders("r1").empty());
+  EXPECT_TRUE(cluster.node(owner).ShutdownDone());
+}
+
 TEST(Node, DisarmedClusterKeepsAnIsolatedOwnersGuestRunningPastTheNormalLease) {
   NodeCluster cluster(3, {"r1"});
   cluster.StartAll();
