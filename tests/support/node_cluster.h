@@ -117,6 +117,14 @@ class NodeCluster {
     hosts_[NodeName(name)].running.clear();
   }
   bool Running(const std::string& name) const { return nodes_.contains(NodeName(name)); }
+  const config::ClusterConfig& config() const { return *base_.config; }
+  // Config apply on every running node (and on later starts).
+  void SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
+    base_.config = config;
+    for (auto& [name, node] : nodes_) {
+      node->SetConfig(config);
+    }
+  }
   // SIGTERM for `name`'s daemon (Node::Shutdown).
   void Shutdown(const std::string& name) {
     Absorb(NodeName(name), node(name).Shutdown(now));

@@ -398,6 +398,14 @@ void Node::Drive() {
 
 NodeActions Node::Take() { return std::exchange(out_, NodeActions{}); }
 
+void Node::SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
+  CMCL_CHECK(config != nullptr) << "a node needs its configuration";
+  // The index borrows the configuration: the new one first, then the old config goes.
+  auto index = std::make_unique<validation::ConfigIndex>(*config, reported_inventories_);
+  index_ = std::move(index);
+  options_.config = std::move(config);
+}
+
 NodeActions Node::Shutdown(Time now) {
   now_ = now;
   if (!shutting_down_) {

@@ -197,6 +197,10 @@ class Node {
   // as a service failure: cleanup, then restart-then-relocate).
   NodeActions GuestReported(Time now, const GuestRef& guest, GuestVerb verb,
                             const GuestResult& result);
+  // A new applied configuration (config apply, issue 9): the packages, nodes and
+  // inventories every later decision and script uses. The runtime calls it once the
+  // ConfigApplyOp is applied and the bundle materialized.
+  void SetConfig(std::shared_ptr<const config::ClusterConfig> config);
   // SIGTERM (or the runtime's own stop) for this node, DESIGN.md section 5 "Cluster
   // start": from now on nothing new starts here. With quorum the node commits its own
   // `node halt` and the coordinator moves or halts its packages per shutdown_policy;

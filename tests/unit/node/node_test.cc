@@ -204,6 +204,23 @@ TEST(Node, AnOwnerThatCannotStartWithinRunTimeoutReportsTheStartFailedWithoutRun
   }
 }
 
+TEST(Node, APackageAddedByANewConfigurationIsPlaced) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  auto config = std::make_shared<config::ClusterConfig>(cluster.config());
+  config::PackageSpec added = config->packages.front();
+  added.name = PackageName("r2");
+  config->packages.push_back(added);
+
+  cluster.SetConfig(config);
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_EQ(cluster.node(*cluster.Leader()).state().StatusOf(PackageName("r2")),
+            PackageStatus::kUp);
+  EXPECT_EQ(cluster.Holders("r2").size(), 1U);
+}
+
 TEST(Node, ShutdownWithQuorumCommitsTheNodesOwnHaltAndStartsNothingNew) {
   NodeCluster cluster(3, {"r1", "r2"});
   cluster.StartAll();
