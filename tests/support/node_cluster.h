@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "cmcld/core/common/check.h"
 #include "cmcld/core/node/node.h"
 
 namespace cmcl::node::testing {
@@ -124,6 +125,18 @@ class NodeCluster {
     for (auto& [name, node] : nodes_) {
       node->SetConfig(config);
     }
+  }
+  // The runtime's report that a service of `resource` failed past its max_restarts.
+  void ServiceFails(const std::string& name, const std::string& resource,
+                    const std::string& service) {
+    const auto it = hosts_[NodeName(name)].running.find(PackageName(resource));
+    CMCL_CHECK(it != hosts_[NodeName(name)].running.end()) << resource << " runs on " << name;
+    const GuestRef guest{.resource = PackageName(resource), .epoch = it->second};
+    Absorb(NodeName(name),
+           node(name).GuestReported(now, guest, GuestVerb::kStatus,
+                                    GuestResult{.status = GuestStatus::kRunning,
+                                                .failed_service = service}));
+    Settle();
   }
   // SIGTERM for `name`'s daemon (Node::Shutdown).
   void Shutdown(const std::string& name) {

@@ -182,7 +182,19 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       }
       return;
     case Phase::kRunning:
-      if (verb == GuestVerb::kStatus && stopped) {
+      if (verb == GuestVerb::kStatus && !result.failed_service.empty() &&
+          ServiceFailFast(resource)) {
+        out_.log.push_back(LogLine{.critical = true,
+                                   .text = resource.value() + ": service " +
+                                           result.failed_service +
+                                           " failed with service_fail_fast_enabled: fencing "
+                                           "this node"});
+        fail_fast_fence_ = true;  // Fence() kills every guest here; they are reported fenced.
+      } else if (verb == GuestVerb::kStatus && !result.failed_service.empty()) {
+        CleanUp(resource, local, FailureKind::kServiceFailed,
+                "service " + result.failed_service + " failed past its max_restarts",
+                ActionReason::kServiceFailed);
+      } else if (verb == GuestVerb::kStatus && stopped) {
         CleanUp(resource, local, FailureKind::kServiceFailed, "the guest stopped by itself",
                 ActionReason::kServiceFailed);
       }
@@ -294,6 +306,11 @@ void Node::CleanUp(const PackageName& resource, Local& local, FailureKind failur
   }
   local.phase = Phase::kCleanupHalt;
   Guest(resource, local.epoch, GuestVerb::kHalt, reason);
+}
+
+bool Node::ServiceFailFast(const PackageName& resource) const {
+  const config::PackageSpec* spec = index_->FindPackage(resource);
+  return spec != nullptr && spec->service_fail_fast_enabled;
 }
 
 bool Node::FailFast(const PackageName& resource) const {
@@ -473,7 +490,7 @@ void Node::Fence() {
   // The guard fences every registered guest once its deadline passes, whatever this
   // incarnation believes (a status answered "running" a moment before may be stale).
   const bool guard_fired = deadline_acked_ && now_ >= *deadline_acked_;
-  if (!lease_over && !guard_fired) {
+  if (!lease_over && !guard_fired && !fail_fast_fence_) {
     return;  // Without any lease yet (after a restart) the guard's deadline rules.
   }
   for (auto& [resource, local] : local_) {
@@ -486,10 +503,12 @@ void Node::Fence() {
     Guest(resource, local.epoch, GuestVerb::kKill);
     out_.log.push_back(LogLine{
         .critical = true,
-        .text = resource.value() + (lease_over ? ": fenced, the lease ends at " +
-                                                     std::to_string(fence_at->milliseconds() +
-                                                                    options_.fence_timeout.count())
-                                               : ": fenced by the guard's deadline")});
+        .text = resource.value() +
+                (lease_over    ? ": fenced, the lease ends at " +
+                                  std::to_string(fence_at->milliseconds() +
+                                                 options_.fence_timeout.count())
+                 : guard_fired ? ": fenced by the guard's deadline"
+                               : ": fenced (service_fail_fast_enabled)")});
   }
 }
 
@@ -670,8 +689,8 @@ void Node::AnswerClears() {
 }
 
 void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
-  if (shutting_down_) {
-    return;  // A node on its way out starts nothing new.
+  if (shutting_down_ || fail_fast_fence_) {
+    return;  // A node on its way out, or fenced by a service, starts nothing new.
   }
   // F3, the lease part: now + fence_timeout < lease_end and applied >= c.
   const raft::LogIndex applied =

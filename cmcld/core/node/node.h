@@ -158,6 +158,13 @@ struct GuestResult {
   GuestStatus status = GuestStatus::kUnknown;
   int exit_code = 0;       // kRun / kHalt: the script's exit status (-1: killed).
   bool timed_out = false;  // kRun / kHalt: passed its timeout; the runner killed it.
+  // Unsolicited (with verb kStatus): this service of the package failed past its
+  // max_restarts. Services are the runtime's: it starts them after the run script, and
+  // restarts a service that exits up to its max_restarts without running the run script
+  // again (Serviceguard's service_restart); past that it reports here, and the agent
+  // halts the package (reason service_failed, the run-failure cleanup) — or, with
+  // service_fail_fast_enabled, fences the whole node at once.
+  std::string failed_service;
 };
 
 struct LogLine {
@@ -285,6 +292,7 @@ class Node {
   void CleanUp(const PackageName& resource, Local& local, FailureKind failure,
                std::string detail, ActionReason reason);
   bool FailFast(const PackageName& resource) const;  // node_fail_fast_enabled.
+  bool ServiceFailFast(const PackageName& resource) const;
   void GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment);
   void ShutdownStep();
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
@@ -320,6 +328,10 @@ class Node {
   LogIndex restart_horizon_;
   std::map<PackageName, Local> local_;
   bool shutting_down_ = false;
+  // A service failed with service_fail_fast_enabled: this node fences (kills every
+  // guest, reported fenced) and starts nothing more; with fence_action reboot the
+  // runtime resets the machine (issue 12).
+  bool fail_fast_fence_ = false;
   bool shutdown_proposed_ = false;  // This node's own NodeAdminOp is queued.
   // Owned packages not started yet: the epoch and since when (GiveUpStartAfterTimeout).
   std::map<PackageName, std::pair<LogIndex, Time>> start_waits_;

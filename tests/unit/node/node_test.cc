@@ -221,6 +221,63 @@ TEST(Node, APackageAddedByANewConfigurationIsPlaced) {
   EXPECT_EQ(cluster.Holders("r2").size(), 1U);
 }
 
+bool HasEvent(const ClusterState& state, const std::vector<std::string>& parts) {
+  for (const ClusterEvent& event : state.events()) {
+    bool all = true;
+    for (const std::string& part : parts) {
+      all = all && event.text.find(part) != std::string::npos;
+    }
+    if (all) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(Node, AServiceFailedPastItsRestartsIsCleanedUpAndReportedServiceFailed) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  const size_t before = cluster.host(owner).actions.size();
+
+  cluster.ServiceFails(owner, "r1", "guestmon");
+  cluster.RunFor(Duration(2000));
+
+  const std::vector<GuestAction>& actions = cluster.host(owner).actions;
+  ASSERT_GE(actions.size(), before + 3);
+  EXPECT_EQ(actions[before].verb, GuestVerb::kHalt);
+  EXPECT_EQ(actions[before].reason, ActionReason::kServiceFailed);
+  EXPECT_EQ(actions[before + 1].verb, GuestVerb::kKill);
+  EXPECT_EQ(actions[before + 2].verb, GuestVerb::kStatus);
+  EXPECT_TRUE(HasEvent(cluster.node(leader).state(),
+                       {owner + " reported failed", "service guestmon failed"}));
+}
+
+TEST(Node, AServiceFailureWithServiceFailFastFencesEveryGuestOfTheNode) {
+  NodeCluster cluster(3, {"r1", "r2", "r3", "r4", "r5", "r6"});
+  auto config = std::make_shared<config::ClusterConfig>(cluster.config());
+  for (config::PackageSpec& package : config->packages) {
+    package.service_fail_fast_enabled = true;
+  }
+  cluster.SetConfig(config);
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  const std::map<PackageName, LogIndex> ran_there = cluster.host(owner).running;
+  ASSERT_FALSE(ran_there.empty());
+
+  cluster.ServiceFails(owner, "r1", "guestmon");
+
+  for (const auto& [resource, epoch] : ran_there) {
+    EXPECT_FALSE(cluster.host(owner).running.contains(resource)) << resource << " killed";
+  }
+  cluster.RunFor(Duration(2000));
+  EXPECT_TRUE(HasEvent(cluster.node(leader).state(), {"r1: " + owner + " reported fenced"}));
+}
+
 TEST(Node, ShutdownWithQuorumCommitsTheNodesOwnHaltAndStartsNothingNew) {
   NodeCluster cluster(3, {"r1", "r2"});
   cluster.StartAll();
