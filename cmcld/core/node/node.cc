@@ -415,12 +415,34 @@ void Node::Drive() {
 
 NodeActions Node::Take() { return std::exchange(out_, NodeActions{}); }
 
+const std::vector<validation::PackageReadiness>& Node::Readiness() {
+  Liveness liveness = CurrentLiveness();
+  if (!raft_->LeaderReady()) {
+    liveness.up.clear();
+    for (const NodeName& member : options_.config->Members()) {
+      liveness.up.insert(member);
+    }
+  }
+  if (!readiness_.valid || readiness_.applied != state_.applied() ||
+      readiness_.config_generation != config_generation_ || readiness_.up != liveness.up) {
+    const validation::ClusterFacts facts = FactsOf(state_, liveness);
+    const validation::ClusterView view(*index_, facts);
+    readiness_ = ReadinessCache{.applied = state_.applied(),
+                                .config_generation = config_generation_,
+                                .up = liveness.up,
+                                .valid = true,
+                                .result = validation::ComputeReadiness(view)};
+  }
+  return readiness_.result;
+}
+
 void Node::SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
   CMCL_CHECK(config != nullptr) << "a node needs its configuration";
   // The index borrows the configuration: the new one first, then the old config goes.
   auto index = std::make_unique<validation::ConfigIndex>(*config, reported_inventories_);
   index_ = std::move(index);
   options_.config = std::move(config);
+  ++config_generation_;
 }
 
 NodeActions Node::Shutdown(Time now) {

@@ -64,6 +64,7 @@
 #include "cmcld/core/node/coordinator.h"
 #include "cmcld/core/raft/raft.h"
 #include "cmcld/core/validation/config_index.h"
+#include "cmcld/core/validation/readiness.h"
 
 namespace cmcl::node {
 
@@ -204,6 +205,12 @@ class Node {
   // as a service failure: cleanup, then restart-then-relocate).
   NodeActions GuestReported(Time now, const GuestRef& guest, GuestVerb verb,
                             const GuestResult& result);
+  // The readiness view (DESIGN.md section 6): every package validated against every
+  // other node it may run on, from the applied state, the configuration and its
+  // inventories, recomputed when any of them changed since the last call. On the leader
+  // "up" is what the coordinator sees; on a follower, which cannot see the others'
+  // liveness, every configured member that is not halted counts as up.
+  const std::vector<validation::PackageReadiness>& Readiness();
   // A new applied configuration (config apply, issue 9): the packages, nodes and
   // inventories every later decision and script uses. The runtime calls it once the
   // ConfigApplyOp is applied and the bundle materialized.
@@ -352,6 +359,15 @@ class Node {
   validation::ReportedInventories reported_inventories_;  // Issue 8 fills it (probe).
   std::unique_ptr<validation::ConfigIndex> index_;        // Of options_.config.
   std::optional<Time> leader_since_;  // When this node last became the ready leader.
+  struct ReadinessCache {
+    LogIndex applied;
+    uint64_t config_generation = 0;
+    std::set<NodeName> up;
+    bool valid = false;
+    std::vector<validation::PackageReadiness> result;
+  };
+  ReadinessCache readiness_;
+  uint64_t config_generation_ = 1;  // SetConfig counts up.
   OwnClient coordinator_;
   std::optional<Time> coordinator_wakeup_;
   // When this node first applied a lease length below L_max (the old, longer L).

@@ -278,6 +278,46 @@ TEST(Node, AServiceFailureWithServiceFailFastFencesEveryGuestOfTheNode) {
   EXPECT_TRUE(HasEvent(cluster.node(leader).state(), {"r1: " + owner + " reported fenced"}));
 }
 
+// Every member has vswitch vlan2 on `nic_of(member)`; r1 uses vlan2.
+std::shared_ptr<config::ClusterConfig> WithVswitches(
+    const config::ClusterConfig& base, const std::function<std::string(const NodeName&)>& nic_of) {
+  auto config = std::make_shared<config::ClusterConfig>(base);
+  for (config::NodeSpec& node : config->nodes) {
+    node.inventory_source = config::InventorySource::kInline;
+    node.inventory.vswitches = {{"vlan2", nic_of(node.name)}};
+  }
+  config->packages.front().guest.networks = {config::GuestNetwork{.vswitch = "vlan2"}};
+  return config;
+}
+
+TEST(Node, ReadinessFollowsAConfigurationChange) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.SetConfig(WithVswitches(cluster.config(), [](const NodeName&) { return "lan0"; }));
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  Node& leader = cluster.node(*cluster.Leader());
+  const auto mismatches = [&leader] {
+    size_t count = 0;
+    for (const validation::PackageReadiness& report : leader.Readiness()) {
+      for (const validation::NodeResult& result : report.results) {
+        for (const validation::Violation& violation : result.result.violations) {
+          count += violation.code == validation::ViolationCode::kVswitchMismatch ? 1 : 0;
+        }
+      }
+    }
+    return count;
+  };
+  ASSERT_EQ(leader.Readiness().size(), 1U);
+  EXPECT_EQ(leader.Readiness()[0].results.size(), 2U) << "every node but the owner";
+  EXPECT_EQ(mismatches(), 0U);
+
+  cluster.SetConfig(WithVswitches(cluster.config(), [](const NodeName& node) {
+    return node.value() == "n3" ? "lan1" : "lan0";
+  }));
+
+  EXPECT_GE(mismatches(), 1U) << "n3's vlan2 is on another NIC now";
+}
+
 TEST(Node, ShutdownWithQuorumCommitsTheNodesOwnHaltAndStartsNothingNew) {
   NodeCluster cluster(3, {"r1", "r2"});
   cluster.StartAll();
