@@ -83,7 +83,8 @@ class CoordinatorTest : public ::testing::Test {
   }
   void Report(const PackageName& package, ReportKind kind,
               FailureKind failure = FailureKind::kNone) {
-    const Assignment& a = *state_.Find(package);
+    const Assignment a = A(package);
+    ASSERT_TRUE(a.owner.has_value()) << package << " is not assigned";
     Commit({ReportOp{.resource = package, .node = *a.owner, .epoch = a.epoch, .kind = kind,
                      .failure = failure, .detail = ""}});
   }
@@ -95,9 +96,14 @@ class CoordinatorTest : public ::testing::Test {
       if (a.status == AssignmentStatus::kAssigned) Report(package, ReportKind::kStarted);
     }
   }
-  const Assignment& A(const PackageName& package) const { return *state_.Find(package); }
-  const PackageRecord& Record(const PackageName& package) const {
-    return *state_.FindPackage(package);
+  // Copies, so that a test of a package the state does not know fails instead of crashing.
+  Assignment A(const PackageName& package) const {
+    const Assignment* a = state_.Find(package);
+    return a != nullptr ? *a : Assignment{};
+  }
+  PackageRecord Record(const PackageName& package) const {
+    const PackageRecord* record = state_.FindPackage(package);
+    return record != nullptr ? *record : PackageRecord{};
   }
   void Lose(const NodeName& node, Time expiry) {
     live_.up.erase(node);
@@ -280,6 +286,19 @@ TEST_F(CoordinatorTest, HaltFailedIsReplacedAfterCertainExpiryWhenTheOwnerFences
   EXPECT_EQ(decision.revokes, std::set<NodeName>{kN1});
   EXPECT_EQ(A(kP1).owner, kN2);
   EXPECT_EQ(A(kP1).status, AssignmentStatus::kAssigned);
+}
+
+TEST_F(CoordinatorTest, TheWakeupIsTheEarliestPendingCertainExpiry) {
+  Configure({PackageBuilder("hpvm1").Nodes({"ivmcl02", "ivmcl01"}).Build(),
+             PackageBuilder("hpvm2").Nodes({"ivmcl03", "ivmcl01"}).Build()});
+  StartAll();
+  Lose(kN2, live_.now + seconds(5));
+  Lose(kN3, live_.now + seconds(3));
+
+  const Decision decision = Decide();
+
+  EXPECT_TRUE(decision.ops.empty());
+  EXPECT_EQ(decision.wakeup, live_.now + seconds(3));
 }
 
 // --- Placement policy and the tally -------------------------------------------------
@@ -530,7 +549,7 @@ TEST_F(MoveTest, AMoveValidatesHaltsTheSourceThenStartsOnTheTarget) {
   const Decision halting = Step();
   Report(kP1, ReportKind::kHalted);
   const Decision target = Step();
-  const IntentStep step = Record(kP1).intent->step;
+  const IntentStep step = Record(kP1).intent.value_or(Intent{}).step;
   Report(kP1, ReportKind::kStarted);
 
   ASSERT_EQ(OpsOf<IntentStepOp>(validated).size(), 1u);
@@ -576,7 +595,7 @@ TEST_F(MoveTest, AStartThatFailsOnTheTargetBringsTheGuestBackToTheSource) {
 
   Report(kP1, ReportKind::kFailed, FailureKind::kExit2);
   const Decision back = Step();
-  const IntentStep step = Record(kP1).intent->step;
+  const IntentStep step = Record(kP1).intent.value_or(Intent{}).step;
   Report(kP1, ReportKind::kStarted);
 
   ASSERT_EQ(OpsOf<AssignOp>(back).size(), 1u);
@@ -598,8 +617,25 @@ TEST_F(MoveTest, ATargetNoLongerEligibleAfterTheHaltReturnsToTheSource) {
 
   ASSERT_EQ(OpsOf<AssignOp>(decision).size(), 1u);
   EXPECT_EQ(OpsOf<AssignOp>(decision)[0].node, kN1);
-  EXPECT_EQ(Record(kP1).intent->step, IntentStep::kReturning);
+  EXPECT_EQ(Record(kP1).intent.value_or(Intent{}).step, IntentStep::kReturning);
   EXPECT_EQ(A(kP1).owner, kN1);
+}
+
+TEST_F(MoveTest, ASourceLostWhileHaltingIsLeftOnlyAfterItsLeaseCertainlyExpired) {
+  Move(kN2);
+  Step();
+  live_.self = kN3;
+  Lose(kN1, live_.now + seconds(2));
+
+  const Decision early = Step();
+  live_.now = live_.now + seconds(2);
+  const Decision decision = Step();
+
+  EXPECT_TRUE(early.ops.empty()) << DescribeOps(early.ops);
+  ASSERT_EQ(OpsOf<AssignOp>(decision).size(), 1u);
+  EXPECT_EQ(decision.revokes, std::set<NodeName>{kN1});
+  EXPECT_EQ(A(kP1).owner, kN2);
+  EXPECT_EQ(Record(kP1).intent.value_or(Intent{}).step, IntentStep::kStarting);
 }
 
 TEST_F(MoveTest, ANewCoordinatorResumesAnIntentFromItsCommittedStep) {
