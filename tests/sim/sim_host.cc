@@ -22,7 +22,7 @@ void SimHost::Submit(Time now, uint64_t incarnation, const node::GuestAction& ac
   } else {
     latency = Duration(rng_.Between(1, options_.action_latency_max.count()));
   }
-  if (action.verb == GuestVerb::kStart) {
+  if (action.verb == GuestVerb::kRun) {
     // From this instant the driver may have the guest up.
     held_[resource] = Held{.epoch = action.guest.epoch, .since = now};
     ++generation_[resource];
@@ -66,7 +66,7 @@ void SimHost::Complete(const Pending& pending, uint64_t live_incarnation,
   const bool same_guest = generation_[resource] == pending.generation;
   GuestStatus status = GuestStatus::kUnknown;
   switch (pending.action.verb) {
-    case GuestVerb::kStart:
+    case GuestVerb::kRun:
       status = GuestStatus::kRunning;
       if (same_guest && held_.contains(resource) && rng_.ChanceOf(options_.start_failure)) {
         held_.erase(resource);  // The run failed: stopped for certain.
@@ -75,7 +75,7 @@ void SimHost::Complete(const Pending& pending, uint64_t live_incarnation,
         status = GuestStatus::kFailed;  // Stopped (or replaced) before it came up.
       }
       break;
-    case GuestVerb::kStop:
+    case GuestVerb::kHalt:
     case GuestVerb::kKill:
       if (same_guest) {
         held_.erase(resource);

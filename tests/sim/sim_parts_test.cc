@@ -65,7 +65,7 @@ TEST(SimGuard, FencesAtItsDeadlineOnTheNodesClockWithNoCoreAttached) {
   SimHost host(HostOptions(), Rng(1));
   SimGuard guard(SimGuard::Options{}, Rng(2));
   Time now = T(0);
-  host.Submit(now, 1, GuestAction{.guest = Guest("r1", 5), .verb = GuestVerb::kStart});
+  host.Submit(now, 1, GuestAction{.guest = Guest("r1", 5), .verb = GuestVerb::kRun});
   guard.Submit(now, 1, {Deadline(1, 12'000), Register(2, Guest("r1", 5))});
 
   // Act: nobody talks to the guard any more (cmcld crashed).
@@ -122,7 +122,7 @@ TEST(SimGuard, KillsAGuestRegisteredAfterItsDeadlinePassed) {
   guard.Submit(now, 1, {Deadline(1, 100)});
   RunGuard(guard, host, clock, now, T(200));
 
-  host.Submit(now, 1, GuestAction{.guest = Guest("r2", 9), .verb = GuestVerb::kStart});
+  host.Submit(now, 1, GuestAction{.guest = Guest("r2", 9), .verb = GuestVerb::kRun});
   guard.Submit(now, 1, {Register(2, Guest("r2", 9))});
   RunGuard(guard, host, clock, now, T(200 + 3 + 500));
 
@@ -150,10 +150,10 @@ TEST(SimGuard, ANodeCrashWipesItsDeadlineAndRegistrations) {
 TEST(SimHost, AGuestHoldsItsResourceFromTheStartsIssueUntilItsStopCompletes) {
   SimHost host(HostOptions(), Rng(7));
 
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStart});
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kRun});
   const bool held_at_issue = host.Holds(R("r1"));
   const std::vector<SimHost::Report> started = host.Advance(T(20), 1);
-  host.Submit(T(20), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStop});
+  host.Submit(T(20), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kHalt});
   const bool held_while_stopping = host.Holds(R("r1"));
   const std::vector<SimHost::Report> stopped = host.Advance(T(40), 1);
 
@@ -164,13 +164,13 @@ TEST(SimHost, AGuestHoldsItsResourceFromTheStartsIssueUntilItsStopCompletes) {
   EXPECT_EQ(started[0].status, GuestStatus::kRunning);
   EXPECT_EQ(started[0].guest, Guest("r1", 4));
   ASSERT_EQ(stopped.size(), 1u);
-  EXPECT_EQ(stopped[0].verb, GuestVerb::kStop);
+  EXPECT_EQ(stopped[0].verb, GuestVerb::kHalt);
   EXPECT_EQ(stopped[0].status, GuestStatus::kStopped);
 }
 
 TEST(SimHost, ADaemonCrashDropsTheReportButTheStartedGuestRunsAndStatusSeesIt) {
   SimHost host(HostOptions(), Rng(8));
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStart});
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kRun});
 
   const std::vector<SimHost::Report> lost = host.Advance(T(20), /*live_incarnation=*/2);
   host.Submit(T(20), 2, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStatus});
@@ -187,7 +187,7 @@ TEST(SimHost, AKillCompletesWithinTheFenceTimeout) {
   SimHost host(HostOptions(), Rng(9));
   for (int i = 0; i < 50; ++i) {
     host.Submit(T(0), 1,
-                GuestAction{.guest = Guest("r" + std::to_string(i), 1), .verb = GuestVerb::kStart});
+                GuestAction{.guest = Guest("r" + std::to_string(i), 1), .verb = GuestVerb::kRun});
     host.Submit(T(0), 1,
                 GuestAction{.guest = Guest("r" + std::to_string(i), 1), .verb = GuestVerb::kKill});
   }
@@ -199,9 +199,9 @@ TEST(SimHost, AKillCompletesWithinTheFenceTimeout) {
 
 TEST(SimHost, AnOldStopDoesNotEndANewerStartOfTheSameResource) {
   SimHost host(HostOptions(), Rng(10));
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStart});
-  host.Submit(T(1), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStop});
-  host.Submit(T(2), 1, GuestAction{.guest = Guest("r1", 9), .verb = GuestVerb::kStart});
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kRun});
+  host.Submit(T(1), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kHalt});
+  host.Submit(T(2), 1, GuestAction{.guest = Guest("r1", 9), .verb = GuestVerb::kRun});
 
   host.Advance(T(100), 1);
 
@@ -211,8 +211,8 @@ TEST(SimHost, AnOldStopDoesNotEndANewerStartOfTheSameResource) {
 
 TEST(SimHost, ANodeCrashKillsEveryGuestAndLosesEveryActionInFlight) {
   SimHost host(HostOptions(), Rng(11));
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStart});
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r2", 5), .verb = GuestVerb::kStart});
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kRun});
+  host.Submit(T(0), 1, GuestAction{.guest = Guest("r2", 5), .verb = GuestVerb::kRun});
 
   host.Crash();
 

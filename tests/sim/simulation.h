@@ -206,6 +206,7 @@ class Simulation final : public NemesisHost {
   void CheckExclusivity();
   void NoteReleases(const raft::ApplyEntry& apply);
   node::NodeOptions NodeOptionsFor(size_t node) const;
+  std::shared_ptr<const config::ClusterConfig> BuildConfig() const;
   std::string NextPayload();
   Duration PlacementAllowance() const;
   bool ResourcesPlaced(const node::Node& leader, std::string* missing) const;
@@ -249,6 +250,7 @@ class Simulation final : public NemesisHost {
   std::vector<ClientState> clients_;
   Rng machine_rng_;  // Guards and hosts fork from it per node and power-on.
   std::vector<PackageName> resources_;
+  std::shared_ptr<const config::ClusterConfig> config_;  // Built from voters_ and resources_.
   std::optional<Time> arm_after_;  // Workload: a disarm was proposed; arm from then on.
   ExclusivityChecker exclusivity_;
   // Committed releases: (resource, epoch, node) of halted/failed/fenced reports.

@@ -83,6 +83,7 @@ Simulation::Simulation(const SimOptions& options,
   }
   std::sort(voters_.begin(), voters_.end(),
             [](const raft::Voter& a, const raft::Voter& b) { return a.name < b.name; });
+  config_ = BuildConfig();
   for (const raft::Voter& voter : voters_) {
     names_.push_back(voter.name);
     NodeSlot slot;
@@ -135,11 +136,33 @@ raft::RaftOptions Simulation::RaftOptionsFor(size_t node) const {
   return options;
 }
 
+// The cluster the nodes run: every voter, and one package per resource that may run on
+// every member.
+std::shared_ptr<const config::ClusterConfig> Simulation::BuildConfig() const {
+  auto config = std::make_shared<config::ClusterConfig>();
+  config->cluster_name = ClusterName("sim");
+  for (const raft::Voter& voter : voters_) {
+    config::NodeSpec node;
+    node.name = voter.name;
+    node.role = voter.role;
+    config->nodes.push_back(std::move(node));
+  }
+  for (const PackageName& resource : resources_) {
+    config::PackageSpec package;
+    package.name = resource;
+    package.all_nodes = true;
+    package.nodes = config->Members();
+    package.max_restarts = 1000;  // A failed start keeps being retried (issue 6's model).
+    config->packages.push_back(std::move(package));
+  }
+  return config;
+}
+
 node::NodeOptions Simulation::NodeOptionsFor(size_t node) const {
   node::NodeOptions options;
   options.raft = RaftOptionsFor(node);
   options.fence_timeout = options_.fence_timeout;
-  options.resources = resources_;
+  options.config = config_;
   options.state.lease_length = options_.node_timeout;
   options.state.mutation_report_without_epoch_check = options_.mutation_report_without_epoch_check;
   options.state.mutation_disarm_without_duration = options_.mutation_disarm_without_duration;
@@ -402,8 +425,14 @@ void Simulation::DispatchMachine(const Event& event) {
       if (slot.core != nullptr && event.token == slot.incarnation && !DeferIfPaused(event)) {
         const SimHost::Report& report = *event.report;
         Trace(slot.name.value(), "reported", DescribeReport(report));
+        // A failed start is a run script exit 2 (may start elsewhere), so that the
+        // coordinator keeps placing the resource.
+        const node::GuestResult result{
+            .status = report.status,
+            .exit_code = report.status == node::GuestStatus::kFailed ? 2 : 0,
+            .timed_out = false};
         Execute(event.node, slot.core->GuestReported(LocalNow(event.node), report.guest,
-                                                     report.verb, report.status));
+                                                     report.verb, result));
       }
       return;
     default:
