@@ -74,6 +74,8 @@ class NodeCluster {
       package.name = PackageName(resource);
       package.all_nodes = true;
       package.nodes = config->Members();
+      // Spread over the members (the tests want guests on several nodes).
+      package.failover_policy = config::FailoverPolicy::kMinPackageNode;
       config->packages.push_back(std::move(package));
     }
     base_.config = std::move(config);
