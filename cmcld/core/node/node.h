@@ -246,6 +246,9 @@ class Node {
     bool halt_failed = false;  // Could not be stopped: may still run.
     bool fail_fast_done = false;
     bool kill_failed = false;  // A kill did not see it stop.
+    // The `clear` (its command index; 0 if none is pending) this node already asked the
+    // driver about: each clear is answered once, not on every input until it applies.
+    std::optional<LogIndex> clear_asked;
     uint64_t register_id = 0;  // The guard request registering it at `epoch` (0: none).
   };
   // One of the node's own command streams (agent reports, coordinator decisions).
