@@ -42,6 +42,7 @@ struct FakeHost {
   std::map<PackageName, int> halt_exit;          // The halt script's exit (default 0).
   std::set<PackageName> survives_halt;           // The halt script leaves the guest up.
   std::set<PackageName> survives_kill;           // A driver kill does not stop it.
+  std::set<PackageName> status_unknown;          // The driver's status cannot tell.
 };
 
 class NodeCluster {
@@ -324,6 +325,9 @@ class NodeCluster {
       case GuestVerb::kStatus:
         result.status = host.running.contains(action.guest.resource) ? GuestStatus::kRunning
                                                                     : GuestStatus::kStopped;
+        if (host.status_unknown.contains(action.guest.resource)) {
+          result.status = GuestStatus::kUnknown;
+        }
         break;
     }
     work_.push_back([this, name, action, result] {

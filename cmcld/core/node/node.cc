@@ -279,6 +279,14 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       }
       return;
     case Phase::kHaltFailed:
+      if (verb == GuestVerb::kStatus && stopped) {
+        // The runtime saw the guest stop after its halt failed: the owner's word that it
+        // stopped at this epoch frees it (DESIGN.md section 5); AnswerClears reports it.
+        local.halt_failed = false;
+        local.halted = true;
+        stop();
+      }
+      return;
     case Phase::kStopped:
       return;
   }

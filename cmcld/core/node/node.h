@@ -27,7 +27,8 @@
 //    kill, then status) halt_failed. A guest found dead while up (an unsolicited status
 //    `stopped`) is cleaned up like a run failure (reason service_failed) and reported
 //    failed kServiceFailed. `clear` on a halt_failed package this node owns: driver
-//    status; stopped → halted, else halt_failed again (the clear is refused).
+//    status, once per clear; stopped → halted, else halt_failed again (the clear is
+//    refused). A halt_failed guest seen stopped (unsolicited status) is reported halted.
 //  * Reports (started, halted, failed, fenced, stray, armed) are batched into commands
 //    of the node's own client, forwarded to the leader, and retried with the same
 //    sequence until applied (at most once, thesis 6.3).

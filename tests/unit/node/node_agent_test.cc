@@ -174,6 +174,19 @@ TEST(NodeAgent, AGuestThatSurvivesTheRunFailureCleanupIsHaltFailedAndStillRuns) 
       << "still fenced by the guard if the lease ends";
 }
 
+TEST(NodeAgent, ARunFailureWhoseCleanupStatusCannotTellIsHaltFailed) {
+  NodeCluster cluster(1, {});
+  Boot(cluster);
+  cluster.host("n1").run_exit[PackageName("x1")] = 2;
+  cluster.host("n1").status_unknown.insert(PackageName("x1"));
+
+  Assign(cluster, "x1", "n1");
+
+  EXPECT_EQ(Actions(cluster, "n1", "x1"), "run(start) halt(run_failed) kill status");
+  EXPECT_EQ(AssignmentOf(cluster, "x1").status, AssignmentStatus::kHaltFailed)
+      << "unknown is not stopped: it may still run";
+}
+
 // --- halt -------------------------------------------------------------------------------
 
 TEST(NodeAgent, AHaltRunsTheHaltScriptWithReasonHaltAndReportsHalted) {
@@ -218,7 +231,7 @@ TEST(NodeAgent, AFailedHaltScriptWhoseGuestStillRunsIsHaltFailed) {
   EXPECT_FALSE(record->outcome->ok);
 }
 
-TEST(NodeAgent, AHaltScriptTimeoutIsCheckedWithTheDriverLikeAFailure) {
+TEST(NodeAgent, AHaltScriptKilledByTheRunnerIsCheckedWithTheDriverLikeAnyFailure) {
   NodeCluster cluster(1, {"r1"});
   Boot(cluster);
   cluster.host("n1").halt_exit[PackageName("r1")] = -1;
@@ -337,6 +350,21 @@ TEST(NodeAgent, ClearOnHaltFailedClearsItOnceTheDriverSaysTheGuestStopped) {
   EXPECT_TRUE(record->outcome->ok);
   EXPECT_EQ(record->outcome->message, "cleared: the guest is stopped on n1");
   EXPECT_EQ(State(cluster).stale_reports(), stale) << "one halted report, not two";
+  EXPECT_FALSE(cluster.guard("n1").registered.contains(PackageName("x1")));
+}
+
+TEST(NodeAgent, AHaltFailedGuestSeenToStopIsReportedHaltedAndFreed) {
+  NodeCluster cluster(1, {});
+  Boot(cluster);
+  LeaveHaltFailed(cluster);
+
+  cluster.GuestDies("n1", "x1");
+  cluster.RunFor(Duration(500));
+
+  EXPECT_EQ(State(cluster).StatusOf(PackageName("x1")), PackageStatus::kDown);
+  EXPECT_TRUE(AssignmentOf(cluster, "x1").Free());
+  EXPECT_EQ(AssignmentOf(cluster, "x1").reason,
+            "n1 reported halted (the guest stopped after its halt failed)");
   EXPECT_FALSE(cluster.guard("n1").registered.contains(PackageName("x1")));
 }
 
