@@ -95,7 +95,8 @@ TEST(NodeAgent, ARunScriptExit0ReportsStartedAndThePackageIsUp) {
   EXPECT_EQ(State(cluster).StatusOf(PackageName("r1")), PackageStatus::kUp);
   EXPECT_EQ(cluster.Holders("r1"), std::vector<std::string>{"n1"});
   EXPECT_EQ(Actions(cluster, "n1", "r1"), "run(start)");
-  EXPECT_EQ(cluster.guard("n1").registered.at(PackageName("r1")), AssignmentOf(cluster, "r1").epoch);
+  EXPECT_EQ(cluster.guard("n1").registered.at(PackageName("r1")),
+            AssignmentOf(cluster, "r1").epoch);
 }
 
 TEST(NodeAgent, ARunScriptExit2IsCleanedUpThenReportedFailedWithExit2) {
