@@ -53,7 +53,10 @@ void WriteRecord(const PackageRecord& r, Writer& out) {
   if (r.outcome) {
     codec::Put(out, r.outcome->command, r.outcome->kind, r.outcome->ok, r.outcome->message);
   }
-  codec::Put(out, r.note);
+  codec::Put(out, r.note, static_cast<uint32_t>(r.earlier.size()));
+  for (const Outcome& o : r.earlier) {
+    codec::Put(out, o.command, o.kind, o.ok, o.message);
+  }
 }
 
 PackageRecord ReadRecord(Reader& in) {
@@ -74,7 +77,14 @@ PackageRecord ReadRecord(Reader& in) {
     codec::Get(in, o.command, o.kind, o.ok, o.message);
     r.outcome = std::move(o);
   }
-  codec::Get(in, r.note);
+  uint32_t earlier = 0;
+  codec::Get(in, r.note, earlier);
+  in.Require(earlier <= PackageRecord::kEarlierOutcomes);
+  for (uint32_t i = 0; i < earlier && in.ok(); ++i) {
+    Outcome o;
+    codec::Get(in, o.command, o.kind, o.ok, o.message);
+    r.earlier.push_back(std::move(o));
+  }
   return r;
 }
 

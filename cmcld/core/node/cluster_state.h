@@ -286,6 +286,13 @@ struct PackageRecord {
   // The operator command still waiting for its end (run, halt, clear), and the last end.
   std::optional<std::pair<LogIndex, CommandKind>> pending;
   std::optional<Outcome> outcome;
+  // The outcomes before `outcome`, oldest first, at most kEarlierOutcomes: one op can end
+  // two commands (a halt ends a pending run and itself), and each waiting pkgctl must
+  // still find its own (OutcomeOf).
+  std::vector<Outcome> earlier;
+  static constexpr size_t kEarlierOutcomes = 3;
+  // Records `o` as the latest outcome, keeping the one it replaces in `earlier`.
+  void SetOutcome(Outcome o);
   std::string note;  // The coordinator's last word when it cannot act ("no node can run it: …").
 
   bool Wanted(bool auto_run) const { return wanted.value_or(auto_run); }

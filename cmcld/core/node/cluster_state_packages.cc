@@ -64,6 +64,16 @@ std::optional<std::pair<bool, std::string>> IntentEndFor(const Intent& intent,
 
 }  // namespace
 
+void PackageRecord::SetOutcome(Outcome o) {
+  if (outcome) {
+    earlier.push_back(std::move(*outcome));
+    if (earlier.size() > kEarlierOutcomes) {
+      earlier.erase(earlier.begin());
+    }
+  }
+  outcome = std::move(o);
+}
+
 const PackageRecord* ClusterState::FindPackage(const PackageName& package) const {
   const auto it = packages_.find(package);
   return it == packages_.end() ? nullptr : &it->second;
@@ -98,10 +108,18 @@ PackageStatus ClusterState::StatusOf(const PackageName& package) const {
 std::optional<Outcome> ClusterState::OutcomeOf(const PackageName& package,
                                                LogIndex command) const {
   const PackageRecord* record = FindPackage(package);
-  if (record == nullptr || !record->outcome || record->outcome->command != command) {
+  if (record == nullptr) {
     return std::nullopt;
   }
-  return record->outcome;
+  if (record->outcome && record->outcome->command == command) {
+    return record->outcome;
+  }
+  for (const Outcome& earlier : record->earlier) {
+    if (earlier.command == command) {
+      return earlier;
+    }
+  }
+  return std::nullopt;
 }
 
 void ClusterState::ApplyPackageOp(LogIndex index, const Op& op) {
@@ -164,17 +182,17 @@ void ClusterState::ApplyRun(LogIndex index, const RunOp& op) {
   const std::string by = " (" + op.by + ")";
   const PackageStatus status = StatusOf(op.package);
   if (status == PackageStatus::kHaltFailed) {
-    r.outcome = Outcome{index, CommandKind::kRun, false,
+    r.SetOutcome(Outcome{index, CommandKind::kRun, false,
                         "halt_failed on " + a->owner->value() +
-                            ": it may still run there; clear it first (pkgctl clear)"};
+                            ": it may still run there; clear it first (pkgctl clear)"});
     return;
   }
   if (status == PackageStatus::kUp || status == PackageStatus::kStarting) {
     const bool elsewhere = op.node && *op.node != *a->owner;
-    r.outcome = Outcome{index, CommandKind::kRun, !elsewhere,
+    r.SetOutcome(Outcome{index, CommandKind::kRun, !elsewhere,
                         (status == PackageStatus::kUp ? "already up on " : "already starting on ") +
                             a->owner->value() +
-                            (elsewhere ? "; use move to take it to " + op.node->value() : "")};
+                            (elsewhere ? "; use move to take it to " + op.node->value() : "")});
     if (!elsewhere && op.enable_switching) {
       r.switching = true;
     }
@@ -219,10 +237,10 @@ void ClusterState::ApplyHalt(LogIndex index, const HaltOp& op) {
     return;
   }
   const bool may_run = a != nullptr && a->status == AssignmentStatus::kHaltFailed;
-  r.outcome = Outcome{index, CommandKind::kHalt, !may_run,
+  r.SetOutcome(Outcome{index, CommandKind::kHalt, !may_run,
                       may_run ? "halt_failed on " + a->owner->value() +
                                     ": it may still run there; clear it (pkgctl clear)"
-                              : "already down"};
+                              : "already down"});
 }
 
 void ClusterState::ApplyMove(LogIndex index, const MoveOp& op) {
@@ -240,7 +258,7 @@ void ClusterState::ApplyMove(LogIndex index, const MoveOp& op) {
   }
   if (!refusal.empty()) {
     if (op.kind == IntentKind::kMove) {
-      r.outcome = Outcome{index, CommandKind::kMove, false, refusal};
+      r.SetOutcome(Outcome{index, CommandKind::kMove, false, refusal});
     }
     Event(index, false, op.package.value() + ": " + std::string(IntentKindName(op.kind)) +
                             " to " + op.target.value() + " refused: " + refusal);
@@ -280,14 +298,14 @@ void ClusterState::ApplyEnable(LogIndex index, const EnableOp& op) {
     }
     Event(index, false, op.package.value() + ": global switching " + what + " (" + op.by + ")");
   }
-  r.outcome = Outcome{index, CommandKind::kEnable, true, "switching " + what};
+  r.SetOutcome(Outcome{index, CommandKind::kEnable, true, "switching " + what});
 }
 
 void ClusterState::ApplyClear(LogIndex index, const ClearOp& op) {
   Assignment* a = assignments_.contains(op.package) ? &assignments_[op.package] : nullptr;
   PackageRecord& r = packages_[op.package];
   const auto done = [&](bool ok, std::string message) {
-    r.outcome = Outcome{index, CommandKind::kClear, ok, std::move(message)};
+    r.SetOutcome(Outcome{index, CommandKind::kClear, ok, std::move(message)});
   };
   if (a != nullptr && a->status == AssignmentStatus::kHaltFailed) {
     if (!op.owner_is_down) {
@@ -500,10 +518,10 @@ void ClusterState::End(LogIndex index, const PackageName& package, bool ok, std:
   if (!r.pending) {
     return;
   }
-  r.outcome = Outcome{.command = r.pending->first,
+  r.SetOutcome(Outcome{.command = r.pending->first,
                       .kind = r.pending->second,
                       .ok = ok,
-                      .message = std::move(message)};
+                      .message = std::move(message)});
   r.pending.reset();
   Event(index, !ok,
         package.value() + ": " + std::string(CommandKindName(r.outcome->kind)) + " " +
@@ -521,8 +539,8 @@ void ClusterState::EndIntent(LogIndex index, const PackageName& package, bool ok
     r.memory_mb = intent.memory_mb ? intent.memory_mb : r.memory_mb;
   }
   if (intent.kind == IntentKind::kMove) {
-    r.outcome = Outcome{
-        .command = intent.index, .kind = CommandKind::kMove, .ok = ok, .message = message};
+    r.SetOutcome(Outcome{
+        .command = intent.index, .kind = CommandKind::kMove, .ok = ok, .message = message});
   }
   Event(index, !ok,
         package.value() + ": " + std::string(IntentKindName(intent.kind)) + " to " +

@@ -203,7 +203,8 @@ TEST(ClusterStatePackages, RunOnAPackageAlreadyUpEndsAtOnceOk) {
   const LogIndex same = log.Run(kP1, kN1);
 
   EXPECT_FALSE(log.record(kP1).pending.has_value());
-  EXPECT_EQ(log.state().OutcomeOf(kP1, run), std::nullopt) << "only the latest is kept";
+  ASSERT_TRUE(log.state().OutcomeOf(kP1, run).has_value()) << "earlier outcomes are kept";
+  EXPECT_TRUE(log.state().OutcomeOf(kP1, run)->ok);
   const Outcome outcome = OutcomeOf(log, kP1, same);
   EXPECT_TRUE(outcome.ok);
   EXPECT_EQ(outcome.message, "already up on n1");
@@ -363,10 +364,13 @@ TEST(ClusterStatePackages, AHaltWhileStartingEndsOkWhenTheStartFailsAndStopsTheG
 // a record keeps one outcome (reported to the lead as a limitation for pkgctl's wait).
 TEST(ClusterStatePackages, AHaltInterruptsAPendingRun) {
   Log log;
-  log.Run(kP1, kN2);
+  const LogIndex run = log.Run(kP1, kN2);
 
   const LogIndex halt = log.Halt(kP1);
 
+  ASSERT_TRUE(log.state().OutcomeOf(kP1, run).has_value()) << "the run finds its own end";
+  EXPECT_FALSE(log.state().OutcomeOf(kP1, run)->ok);
+  EXPECT_EQ(log.state().OutcomeOf(kP1, run)->message, "interrupted by a halt (root)");
   EXPECT_FALSE(log.record(kP1).pending.has_value());
   EXPECT_FALSE(log.record(kP1).run_target.has_value());
   EXPECT_EQ(log.record(kP1).wanted, false);
