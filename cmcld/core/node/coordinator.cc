@@ -99,6 +99,7 @@ struct Plan {
   std::optional<NodeName> revoke;  // L3: the owner an assignment takes the package from.
   bool unassign_if_none = false;   // A lost owner's package with nowhere to go.
   bool relocate_if_none = false;   // A restart refused: relocate instead (round two).
+  bool owner_if_none = false;      // Failover from a node that is back: it, if nothing else.
 };
 
 // One call of Decide: the inputs, and what it has decided so far.
@@ -127,7 +128,6 @@ class Decider {
   void Emit(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next);
   void EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
                     std::vector<Plan>& next);
-  validation::ClusterFacts Facts() const;
 
   bool Reachable(const NodeName& node) const {
     return node == live_.self || live_.reachable.contains(node);
@@ -400,8 +400,12 @@ void Decider::Unowned(Plan plan) {
   }
 }
 
+// The node it leaves is avoided; unless its owner was lost (unreachable), that node may
+// still take it when no other can (Serviceguard restarts a package on its returning node
+// when no adoptive node is up): a fence or a crash is not the package's fault.
 void Decider::Failover(Plan plan, const std::string& why) {
   const NodeName owner = *plan.assignment->owner;
+  plan.owner_if_none = !plan.unassign_if_none;
   plan.why = ActionReason::kFailover;
   plan.request = Request(plan, why, With(plan.record->failed_nodes, owner));
   plans_.push_back(std::move(plan));
@@ -551,13 +555,11 @@ void Decider::IntentReturning(Plan plan, const node::Intent& intent) {
 
 // --- Placement ---------------------------------------------------------------------
 
-validation::ClusterFacts Decider::Facts() const { return FactsOf(state_, live_); }
-
 // Every request of the call in one PlaceBatch (the tally), then, on the same view, the
 // second choices of the refused ones (a refused restart relocates, a refused move target
-// returns to the source).
+// returns to the source, a failover nobody else takes goes back to its node).
 void Decider::PlaceAll() {
-  const validation::ClusterFacts facts = Facts();
+  const validation::ClusterFacts facts = FactsOf(state_, live_);
   validation::ClusterView view(index_, facts);
   std::vector<Plan> round = std::move(plans_);
   plans_.clear();  // Relocate queues second choices here (EmitUnplaced).
@@ -626,6 +628,13 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
         Relocate(plan);  // Queues the relocation in plans_, or notes why not.
         for (Plan& relocation : plans_) next.push_back(std::move(relocation));
         plans_.clear();
+        return;
+      }
+      if (plan.owner_if_none) {
+        Plan again = plan;
+        again.owner_if_none = false;
+        again.request.avoid = plan.record->failed_nodes;
+        next.push_back(std::move(again));
         return;
       }
       if (plan.unassign_if_none) {

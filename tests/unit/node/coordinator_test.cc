@@ -451,6 +451,19 @@ TEST_F(CoordinatorTest, AFencedPackageFailsOverAwayFromTheNodeThatFencedIt) {
   EXPECT_TRUE(Record(kP1).failed_nodes.empty());  // A fence is not the package's fault.
 }
 
+TEST_F(CoordinatorTest, AFencedPackageNoOtherNodeCanTakeGoesBackToItsNode) {
+  Configure({PackageBuilder("hpvm1").Build()});
+  StartAll();
+  live_.up = live_.reachable = {kN1, kN3};  // ivmcl02, the other node of its list, is down.
+
+  Report(kP1, ReportKind::kFenced);
+  const Decision decision = Step();
+
+  ASSERT_EQ(OpsOf<AssignOp>(decision).size(), 1u);
+  EXPECT_EQ(A(kP1).owner, kN1);
+  EXPECT_EQ(A(kP1).start_reason, ActionReason::kFailover);
+}
+
 TEST_F(CoordinatorTest, ARunNoNodeCanTakeEndsFailedWithTheReasonAndSettles) {
   config::PackageSpec package = PackageBuilder("hpvm1").Vcpus(10).Build();
   package.auto_run = false;
