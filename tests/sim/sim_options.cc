@@ -91,7 +91,7 @@ void PickSwarmFaults(Rng& rng, SimOptions& options) {
   options.clients = static_cast<int>(rng.Between(1, 5));
 }
 
-// Swarm: resources, fence timeout (within DESIGN.md section 4's rule for the run's
+// Swarm: packages, fence timeout (within DESIGN.md section 4's rule for the run's
 // node_timeout and heartbeat_interval), guest latencies and the move and disarm load.
 //
 // The fence timeout also stays within what the network allows a start: F3 needs a
@@ -101,7 +101,7 @@ void PickSwarmFaults(Rng& rng, SimOptions& options) {
 // 400 ms fence no start ever succeeds (seeds 6559 and 7219 --swarm stalled so) — a
 // real limit, written down in docs/KNOWN_GAPS.md, not a fault to hunt in every seed.
 void PickSwarmLeases(Rng rng, SimOptions& options) {
-  options.resources = Pick(rng, std::vector<int>{1, 3, 6});
+  options.packages = Pick(rng, std::vector<int>{1, 4, 8});
   const int64_t fence_max =
       options.node_timeout.count() - 3 * options.heartbeat_interval.count() - 300;
   const int64_t start_max = (options.node_timeout.count() - 4 * options.delay_max.count() -
@@ -109,8 +109,11 @@ void PickSwarmLeases(Rng rng, SimOptions& options) {
   options.fence_timeout = Duration(std::max<int64_t>(
       20, std::min(start_max, Pick(rng, std::vector<int64_t>{50, 200, fence_max}))));
   options.guest_latency_max = Duration(Pick(rng, std::vector<int64_t>{5, 60, 300}));
-  options.start_failure = Pick(rng, std::vector<double>{0.0, 0.01, 0.1});
-  options.move_chance = Pick(rng, std::vector<double>{0.0, 0.15, 0.4});
+  options.kill_failure = Pick(rng, std::vector<double>{0.0, 0.01, 0.05});
+  options.operator_chance = Pick(rng, std::vector<double>{0.0, 0.15, 0.4});
+  options.run_timeouts = Pick(rng, std::vector<std::vector<int64_t>>{
+                                       {300, 800, 2000}, {100, 200}, {1000, 3000}});
+  options.cluster_start_wait = Duration(Pick(rng, std::vector<int64_t>{500, 3000, 10000}));
   options.disarm_chance = Pick(rng, std::vector<double>{0.0, 0.01, 0.05});
   options.disarm_length = Duration(Pick(rng, std::vector<int64_t>{1500, 3000, 8000}));
 }
@@ -205,8 +208,11 @@ std::string DescribeOptions(const SimOptions& o) {
       << " compact=" << o.compact_every << "/keep" << o.compact_keep_entries
       << " clients=" << o.clients << " faults=" << o.fault_phase.count()
       << "ms liveness<=" << o.liveness_bound.count() << "ms outcasts=" << o.outcasts
-      << " resources=" << o.resources << " fence=" << o.fence_timeout.count()
-      << "ms guest<=" << o.guest_latency_max.count() << "ms moves=" << o.move_chance
+      << " packages=" << o.packages << (o.package_faults ? "" : "(healthy)")
+      << " fence=" << o.fence_timeout.count() << "ms guest<=" << o.guest_latency_max.count()
+      << "ms run_timeout=" << o.run_timeouts.front() << ".." << o.run_timeouts.back()
+      << "ms kill_failure=" << o.kill_failure << " start_wait=" << o.cluster_start_wait.count()
+      << "ms operator=" << o.operator_chance
       << " disarm=" << o.disarm_chance << "/" << o.disarm_length.count() << "ms";
   return out.str();
 }

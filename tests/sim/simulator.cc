@@ -56,9 +56,15 @@ std::string DescribeGuardRequest(const node::GuardRequest& request) {
 
 std::string DescribeReport(const SimHost::Report& report) {
   static constexpr const char* kStatus[] = {"running", "stopped", "failed", "unknown"};
-  return std::string(node::GuestVerbName(report.verb)) + " " + report.guest.resource.value() + "@" +
-         std::to_string(report.guest.epoch.value()) + " " +
-         kStatus[static_cast<size_t>(report.status)];
+  std::string text = std::string(node::GuestVerbName(report.verb)) + " " +
+                     report.guest.resource.value() + "@" +
+                     std::to_string(report.guest.epoch.value()) + " " +
+                     kStatus[static_cast<size_t>(report.result.status)];
+  if (report.result.status == node::GuestStatus::kFailed) {
+    text += report.result.timed_out ? " (timed out)"
+                                    : " (exit " + std::to_string(report.result.exit_code) + ")";
+  }
+  return text;
 }
 
 Simulation::Simulation(const SimOptions& options,
@@ -70,9 +76,6 @@ Simulation::Simulation(const SimOptions& options,
       client_rng_(root_.Fork("clients")),
       disk_rng_(root_.Fork("disk")),
       machine_rng_(root_.Fork("machines")) {
-  for (int r = 1; r <= options_.resources; ++r) {
-    resources_.push_back(PackageName("r" + std::to_string(r)));
-  }
   result_.trace_hash = kTraceHashSeed;
   for (int i = 1; i <= options_.members; ++i) {
     voters_.push_back(
@@ -83,6 +86,12 @@ Simulation::Simulation(const SimOptions& options,
   }
   std::sort(voters_.begin(), voters_.end(),
             [](const raft::Voter& a, const raft::Voter& b) { return a.name < b.name; });
+  std::vector<NodeName> voter_names;
+  for (const raft::Voter& voter : voters_) {
+    voter_names.push_back(voter.name);
+  }
+  packages_ = std::make_shared<const SimPackages>(
+      MakeSimPackages(options_, voter_names, root_.Fork("packages")));
   for (const raft::Voter& voter : voters_) {
     names_.push_back(voter.name);
     NodeSlot slot;
@@ -103,6 +112,8 @@ Simulation::Simulation(const SimOptions& options,
     PowerOn(nodes_.size() - 1);
   }
   checker_.SetStateOptions(NodeOptionsFor(0).state);
+  package_checker_ = std::make_unique<PackageChecker>(packages_->config, NodeOptionsFor(0).state,
+                                                      /*watchdog_fence=*/false);
   outcast_.assign(nodes_.size(), false);
   network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names_);
   for (const NemesisKind kind : options_.nemeses) {
@@ -139,7 +150,7 @@ node::NodeOptions Simulation::NodeOptionsFor(size_t node) const {
   node::NodeOptions options;
   options.raft = RaftOptionsFor(node);
   options.fence_timeout = options_.fence_timeout;
-  options.resources = resources_;
+  options.config = packages_->config;
   options.state.lease_length = options_.node_timeout;
   options.state.mutation_report_without_epoch_check = options_.mutation_report_without_epoch_check;
   options.state.mutation_disarm_without_duration = options_.mutation_disarm_without_duration;
@@ -154,11 +165,16 @@ void Simulation::PowerOn(size_t node) {
   slot.guard =
       std::make_unique<SimGuard>(SimGuard::Options{.ipc_latency_max = options_.guard_latency_max},
                                  machine_rng_.Fork("guard/" + name));
-  slot.host =
-      std::make_unique<SimHost>(SimHost::Options{.action_latency_max = options_.guest_latency_max,
-                                                 .fence_timeout = options_.fence_timeout,
-                                                 .start_failure = options_.start_failure},
-                                machine_rng_.Fork("host/" + name));
+  slot.host = std::make_unique<SimHost>(
+      SimHost::Options{.node = slot.name,
+                       .packages = packages_,
+                       .action_latency_max = options_.guest_latency_max,
+                       .fence_timeout = options_.fence_timeout,
+                       .kill_failure = options_.kill_failure},
+      machine_rng_.Fork("host/" + name));
+  if (healed_) {
+    slot.host->Calm();
+  }
   slot.guard_at.reset();
   slot.host_at.reset();
   ++slot.guard_token;
@@ -210,6 +226,7 @@ RunResult Simulation::Run() {
 
 void Simulation::Setup() {
   Trace("-", "options", DescribeOptions(options_));
+  Trace("-", "packages", packages_->Describe());
   for (size_t i = 0; i < nodes_.size(); ++i) {
     std::ostringstream detail;
     detail << "offset " << nodes_[i].clock.Peek(now_) << " drift " << nodes_[i].clock.drift_ppm()
@@ -228,8 +245,7 @@ void Simulation::Setup() {
 }
 
 bool Simulation::RunUntil(std::optional<Time> until) {
-  while (!queue_.empty() && !done_ && !checker_.violation() && !exclusivity_.violation() &&
-         !result_.violation) {
+  while (!queue_.empty() && !done_ && !violation()) {
     if (until && Time::FromMilliseconds(queue_.begin()->first.first) > *until) {
       now_ = *until;
       return true;
@@ -254,6 +270,8 @@ RunResult Simulation::Finish() {
     result_.violation = checker_.violation();
   } else if (exclusivity_.violation()) {
     result_.violation = exclusivity_.violation();
+  } else if (package_checker_->violation()) {
+    result_.violation = package_checker_->violation();
   }
   result_.simulated_ms = now_.milliseconds();
   result_.acknowledged = checker_.acks();
@@ -403,7 +421,7 @@ void Simulation::DispatchMachine(const Event& event) {
         const SimHost::Report& report = *event.report;
         Trace(slot.name.value(), "reported", DescribeReport(report));
         Execute(event.node, slot.core->GuestReported(LocalNow(event.node), report.guest,
-                                                     report.verb, report.status));
+                                                     report.verb, report.result));
       }
       return;
     default:
@@ -497,8 +515,8 @@ void Simulation::DispatchGlobal(const Event& event) {
         done_ = true;
       } else if (!done_) {
         result_.violation =
-            "liveness: no leader acknowledging a new command with every "
-            "resource started within " +
+            "liveness: no leader acknowledging a new command with every package "
+            "that should run up within " +
             std::to_string(liveness_deadline_.count()) +
             "ms after the faults healed (outcasts:" + outcasts_ + ")" +
             (missing_.empty() ? "" : "; not placed: " + missing_);
@@ -523,9 +541,16 @@ void Simulation::Execute(size_t node, node::NodeActions actions) {
     ScheduleGuard(node);
   }
   for (const node::GuestAction& action : actions.guests) {
-    Trace(slot.name.value(), "driver",
-          std::string(node::GuestVerbName(action.verb)) + " " + action.guest.resource.value() +
-              "@" + std::to_string(action.guest.epoch.value()));
+    std::string detail = std::string(node::GuestVerbName(action.verb)) + " " +
+                         action.guest.resource.value() + "@" +
+                         std::to_string(action.guest.epoch.value());
+    if (action.verb == node::GuestVerb::kRun || action.verb == node::GuestVerb::kHalt) {
+      detail += std::string(" reason=") + std::string(node::ActionReasonName(action.reason));
+    }
+    Trace(slot.name.value(), "driver", detail);
+    if (action.verb == node::GuestVerb::kRun) {
+      package_checker_->OnRun(now_, slot.name, action.guest);
+    }
     slot.host->Submit(now_, slot.incarnation, action);
   }
   if (!actions.guests.empty()) {
@@ -558,6 +583,7 @@ void Simulation::ExecuteRaft(size_t node, const Actions& actions) {
   for (const raft::ApplyEntry& apply : actions.applies) {
     CMCL_CHECK(apply.entry.index <= raft.commit_index()) << "applied past commit";
     checker_.OnApply(slot.name, apply);
+    package_checker_->OnCommitted(apply);
     NoteReleases(apply);
   }
   for (const ClientReply& reply : actions.replies) {
@@ -763,7 +789,7 @@ void Simulation::CheckExclusivity() {
     if (slot.core == nullptr) {
       continue;
     }
-    for (const PackageName& resource : resources_) {
+    for (const PackageName& resource : packages_->names) {
       if (slot.core->HasAuthority(resource, local)) {
         const node::Assignment* assignment = slot.core->state().Find(resource);
         if (released_.contains({resource, assignment->epoch, slot.name})) {
