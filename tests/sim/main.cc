@@ -186,7 +186,8 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
     options.mutation_name = flags.mutation;
     g_mutation_active = 1;
     if (!cmcl::sim::SetMutation(flags.mutation, options)) {
-      Usage("unknown mutation '" + flags.mutation + "' (see --list-mutations)");
+      Usage("unknown mutation '" + flags.mutation +
+            "' (see --list-mutations; a listed one this core lacks the flag for)");
     }
   }
   const std::string replay = ReplayCommand(flags, options);

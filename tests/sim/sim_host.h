@@ -58,9 +58,9 @@ namespace cmcl::sim {
 class SimHost {
  public:
   struct Options {
-    NodeName node;                               // Whose host this is (for "bad on").
-    std::shared_ptr<const SimPackages> packages;  // Null: every package healthy, default
-                                                  // timeouts (60 s run/halt, 10 s kill).
+    NodeName node = {};                          // Whose host this is (for "bad on").
+    std::shared_ptr<const SimPackages> packages = {};  // Null: every package healthy,
+                                                       // default timeouts.
     Duration action_latency_max = Duration(50);  // kRun, kHalt, kStatus: [1, this].
     Duration fence_timeout = Duration(500);      // kKill: [1, fence_timeout).
     double kill_failure = 0.0;                   // A driver kill reports kUnknown.

@@ -225,11 +225,51 @@ const std::vector<std::string>& MutationNames() {
       "self_lease_without_majority",   "nonce_ignores_incarnation",
       "expiry_on_not_heard_from",      "new_leader_wait_from_candidacy",
       "start_without_min_applied",     "guard_not_rearmed",
-      "report_without_epoch_check",    "disarm_without_duration"};
+      "report_without_epoch_check",    "disarm_without_duration",
+      // Issue 7 (packages): flags of node::NodeMutations, see SetPackageMutation.
+      "failover_without_validation",   "start_before_halted",
+      "run_failure_not_cleaned_up",    "halt_failed_reassigned",
+      "intent_lost_on_coordinator_change", "capacity_not_tallied"};
   return names;
 }
 
 namespace {
+
+// The package mutations live in node::NodeMutations (cmcld/core), where they act:
+//   failover_without_validation  the coordinator fails a lost owner's package over to
+//                                the first up member of its list, unvalidated
+//   start_before_halted          a move assigns the target without waiting for the
+//                                source's committed halted report
+//   run_failure_not_cleaned_up   the agent reports a failed run at once: no halt
+//                                script, kill and status, so a surviving guest runs on
+//   halt_failed_reassigned       a lost owner's halt_failed package is failed over
+//                                after its lease expired, like a started one
+//   intent_lost_on_coordinator_change  a coordinator ignores intents committed before
+//                                its term
+//   capacity_not_tallied         placement validates each request of a batch against
+//                                the facts alone (no running tally)
+// A core that lacks a flag does not know the mutation (SetMutation returns false), so a
+// mutation test fails loudly instead of passing vacuously.
+template <typename M>
+bool SetPackageMutation(const std::string& name, M& m) {
+#define CMCL_SIM_PACKAGE_MUTATION(flag)              \
+  if (name == #flag) {                               \
+    if constexpr (requires { m.flag = true; }) {     \
+      m.flag = true;                                 \
+      return true;                                   \
+    } else {                                         \
+      return false;                                  \
+    }                                                \
+  }
+  CMCL_SIM_PACKAGE_MUTATION(failover_without_validation)
+  CMCL_SIM_PACKAGE_MUTATION(start_before_halted)
+  CMCL_SIM_PACKAGE_MUTATION(run_failure_not_cleaned_up)
+  CMCL_SIM_PACKAGE_MUTATION(halt_failed_reassigned)
+  CMCL_SIM_PACKAGE_MUTATION(intent_lost_on_coordinator_change)
+  CMCL_SIM_PACKAGE_MUTATION(capacity_not_tallied)
+#undef CMCL_SIM_PACKAGE_MUTATION
+  return false;
+}
 
 bool SetLeaseOrNodeMutation(const std::string& name, SimOptions& options) {
   raft::LeaseMutations& lease = options.lease_mutations;
@@ -252,7 +292,7 @@ bool SetLeaseOrNodeMutation(const std::string& name, SimOptions& options) {
   } else if (name == "disarm_without_duration") {
     options.mutation_disarm_without_duration = true;
   } else {
-    return false;
+    return SetPackageMutation(name, options.node_mutations);
   }
   return true;
 }

@@ -40,8 +40,14 @@ struct PackagePlan {
   NodeName odd;
 };
 
-PackagePlan PlanPackage(Rng& rng, const std::vector<NodeName>& members) {
+PackagePlan PlanPackage(Rng& rng, const SimOptions& options,
+                        const std::vector<NodeName>& members) {
   PackagePlan plan;
+  if (!options.package_variety) {
+    plan.all_nodes = true;
+    plan.nodes = members;
+    return plan;
+  }
   std::vector<NodeName> order = members;
   for (size_t i = order.size(); i > 1; --i) {
     std::swap(order[i - 1], order[rng.Uniform(i)]);
@@ -108,6 +114,9 @@ config::PackageSpec BuildSpec(Rng& rng, const SimOptions& options, size_t k,
     builder.Network("vsw1", "lan1");
   }
   config::PackageSpec spec = builder.Build();
+  if (!options.package_variety) {
+    return spec;
+  }
   spec.auto_run = !rng.Chance(1, 8);
   spec.failover_policy = rng.Chance(1, 2) ? config::FailoverPolicy::kConfiguredNode
                                           : config::FailoverPolicy::kMinPackageNode;
@@ -120,11 +129,15 @@ config::PackageSpec BuildSpec(Rng& rng, const SimOptions& options, size_t k,
   return spec;
 }
 
-inventory::NodeInventory BuildInventory(Rng& rng, const NodeName& node,
+inventory::NodeInventory BuildInventory(Rng& rng, const SimOptions& options, const NodeName& node,
                                         const std::vector<PackagePlan>& plans) {
   InventoryBuilder inventory;
-  inventory.Capacity(static_cast<uint32_t>(Pick(rng, std::vector<int64_t>{4, 6, 8})),
-                     Gib(static_cast<uint64_t>(Pick(rng, std::vector<int64_t>{6, 8, 16}))));
+  if (options.package_variety) {
+    inventory.Capacity(static_cast<uint32_t>(Pick(rng, std::vector<int64_t>{4, 6, 8})),
+                       Gib(static_cast<uint64_t>(Pick(rng, std::vector<int64_t>{6, 8, 16}))));
+  } else {
+    inventory.Capacity(1000, Gib(10'000));
+  }
   bool has_vsw1 = true;
   std::string vsw1_nic = "lan1";
   for (size_t k = 1; k <= plans.size(); ++k) {
@@ -195,14 +208,14 @@ SimPackages MakeSimPackages(const SimOptions& options, const std::vector<NodeNam
   std::vector<PackagePlan> plans;
   SimPackages packages;
   for (int k = 1; k <= options.packages; ++k) {
-    plans.push_back(PlanPackage(rng, members));
+    plans.push_back(PlanPackage(rng, options, members));
   }
   ClusterBuilder cluster("sim");
   for (const NodeName& voter : voters) {
     if (voter.value() == "arb") {
       cluster.Arbitrator(voter.value());
     } else {
-      cluster.Node(voter.value(), BuildInventory(rng, voter, plans));
+      cluster.Node(voter.value(), BuildInventory(rng, options, voter, plans));
     }
   }
   for (size_t k = 1; k <= plans.size(); ++k) {

@@ -46,7 +46,7 @@ struct PackageBehaviour {
   double halt_hang = 0.0;
   // A guest that came up dies on its own some time later.
   double die = 0.0;
-  std::set<NodeName> bad_on;  // The run script exits 2 on these nodes, always.
+  std::set<NodeName> bad_on = {};  // The run script exits 2 on these nodes, always.
 
   bool Healthy() const {
     return exit1 == 0 && exit2 == 0 && hang == 0 && halt_fail == 0 && halt_hang == 0 &&
