@@ -199,6 +199,15 @@ std::string SimPackages::Describe() const {
   return out.str();
 }
 
+void ApplySimTimings(const SimOptions& options, config::ClusterConfig& config) {
+  config.node_timeout = options.node_timeout;
+  config.heartbeat_interval = options.heartbeat_interval;
+  config.fence_timeout = options.fence_timeout;
+  config.clock_drift_max =
+      Percentage::FromPartsPerMillion(static_cast<uint32_t>(options.clock_drift_max_ppm));
+  config.cluster_start_wait = options.cluster_start_wait;
+}
+
 SimPackages MakeSimPackages(const SimOptions& options, const std::vector<NodeName>& voters,
                             Rng rng) {
   std::vector<NodeName> members;
@@ -225,12 +234,7 @@ SimPackages MakeSimPackages(const SimOptions& options, const std::vector<NodeNam
     cluster.Package(std::move(spec));
   }
   config::ClusterConfig config = cluster.Build();
-  config.node_timeout = options.node_timeout;
-  config.heartbeat_interval = options.heartbeat_interval;
-  config.fence_timeout = options.fence_timeout;
-  config.clock_drift_max =
-      Percentage::FromPartsPerMillion(static_cast<uint32_t>(options.clock_drift_max_ppm));
-  config.cluster_start_wait = options.cluster_start_wait;
+  ApplySimTimings(options, config);
   config.shutdown_policy =
       rng.Chance(1, 2) ? config::ShutdownPolicy::kMigrate : config::ShutdownPolicy::kHalt;
   config.allow_two_node_without_arbitrator = true;

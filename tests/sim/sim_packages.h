@@ -65,6 +65,10 @@ struct SimPackages {
   std::string Describe() const;
 };
 
+// The cluster-wide settings the simulator's options decide (node_timeout, heartbeat,
+// fence_timeout, drift bound, cluster_start_wait), written into `config`.
+void ApplySimTimings(const SimOptions& options, config::ClusterConfig& config);
+
 // `voters`: every voter's name (members n1..nN, "arb" an arbitrator), sorted.
 SimPackages MakeSimPackages(const SimOptions& options, const std::vector<NodeName>& voters,
                             Rng rng);

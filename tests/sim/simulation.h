@@ -129,7 +129,10 @@ std::string DescribeReport(const SimHost::Report& report);
 
 class Simulation final : public NemesisHost {
  public:
-  Simulation(const SimOptions& options, const std::function<void(const std::string&)>& trace);
+  // `packages`: the configuration and behaviours to use (scenarios); null: drawn from
+  // the seed (MakeSimPackages).
+  Simulation(const SimOptions& options, const std::function<void(const std::string&)>& trace,
+             std::shared_ptr<const SimPackages> packages = nullptr);
   RunResult Run();  // Setup(), RunUntil(nullopt), Finish().
 
   // The pieces of Run, and the controls scenario tests use (STYLE.md rule 36).

@@ -68,7 +68,8 @@ std::string DescribeReport(const SimHost::Report& report) {
 }
 
 Simulation::Simulation(const SimOptions& options,
-                       const std::function<void(const std::string&)>& trace)
+                       const std::function<void(const std::string&)>& trace,
+                       std::shared_ptr<const SimPackages> packages)
     : options_(options),
       trace_(trace),
       root_(options.seed),
@@ -90,8 +91,10 @@ Simulation::Simulation(const SimOptions& options,
   for (const raft::Voter& voter : voters_) {
     voter_names.push_back(voter.name);
   }
-  packages_ = std::make_shared<const SimPackages>(
-      MakeSimPackages(options_, voter_names, root_.Fork("packages")));
+  packages_ = packages != nullptr
+                  ? std::move(packages)
+                  : std::make_shared<const SimPackages>(
+                        MakeSimPackages(options_, voter_names, root_.Fork("packages")));
   for (const raft::Voter& voter : voters_) {
     names_.push_back(voter.name);
     NodeSlot slot;
