@@ -1,5 +1,6 @@
 #include "tests/sim/package_checker.h"
 
+#include <algorithm>
 #include <sstream>
 #include <utility>
 #include <variant>
@@ -54,6 +55,11 @@ PackageChecker::PackageChecker(std::shared_ptr<const config::ClusterConfig> conf
 // Per AssignOp (by its position in the batch): why validation refuses it, or nothing.
 std::map<size_t, std::string> PackageChecker::ValidateAssigns(const node::OpBatch& ops) const {
   std::map<size_t, std::string> refused;
+  if (std::none_of(ops.begin(), ops.end(), [](const node::Op& op) {
+        return std::holds_alternative<node::AssignOp>(op);
+      })) {
+    return refused;  // The facts cost O(packages): only a batch with an assign needs them.
+  }
   const validation::ClusterFacts facts = FactsOfState(*config_, state_);
   validation::ClusterView view(index_, facts);
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -96,7 +102,12 @@ void PackageChecker::OnCommitted(const raft::ApplyEntry& apply) {
   std::map<PackageName, node::Assignment> before;
   if (ops) {
     refused = ValidateAssigns(*ops);
-    before = state_.assignments();
+    if (std::any_of(ops->begin(), ops->end(), [](const node::Op& op) {
+          return std::holds_alternative<node::AssignOp>(op) ||
+                 std::holds_alternative<node::UnassignOp>(op);
+        })) {
+      before = state_.assignments();
+    }
   }
   state_.Apply(apply);
   if (!ops) {
