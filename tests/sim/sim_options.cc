@@ -240,8 +240,9 @@ namespace {
 //                                the first up member of its list, unvalidated
 //   start_before_halted          a move assigns the target without waiting for the
 //                                source's committed halted report
-//   run_failure_not_cleaned_up   the agent reports a failed run at once: no halt
-//                                script, kill and status, so a surviving guest runs on
+//   run_failure_not_cleaned_up   (flag skip_run_failure_cleanup) the agent reports a
+//                                failed run at once: no halt script, kill and status,
+//                                so a guest that survived its run script runs on
 //   halt_failed_reassigned       a lost owner's halt_failed package is failed over
 //                                after its lease expired, like a started one
 //   intent_lost_on_coordinator_change  a coordinator ignores intents committed before
@@ -252,21 +253,21 @@ namespace {
 // mutation test fails loudly instead of passing vacuously.
 template <typename M>
 bool SetPackageMutation(const std::string& name, M& m) {
-#define CMCL_SIM_PACKAGE_MUTATION(flag)              \
-  if (name == #flag) {                               \
-    if constexpr (requires { m.flag = true; }) {     \
-      m.flag = true;                                 \
-      return true;                                   \
-    } else {                                         \
-      return false;                                  \
-    }                                                \
+#define CMCL_SIM_PACKAGE_MUTATION(mutation, flag) \
+  if (name == mutation) {                         \
+    if constexpr (requires { m.flag = true; }) {  \
+      m.flag = true;                              \
+      return true;                                \
+    } else {                                      \
+      return false;                               \
+    }                                             \
   }
-  CMCL_SIM_PACKAGE_MUTATION(failover_without_validation)
-  CMCL_SIM_PACKAGE_MUTATION(start_before_halted)
-  CMCL_SIM_PACKAGE_MUTATION(run_failure_not_cleaned_up)
-  CMCL_SIM_PACKAGE_MUTATION(halt_failed_reassigned)
-  CMCL_SIM_PACKAGE_MUTATION(intent_lost_on_coordinator_change)
-  CMCL_SIM_PACKAGE_MUTATION(capacity_not_tallied)
+  CMCL_SIM_PACKAGE_MUTATION("failover_without_validation", failover_without_validation)
+  CMCL_SIM_PACKAGE_MUTATION("start_before_halted", start_before_halted)
+  CMCL_SIM_PACKAGE_MUTATION("run_failure_not_cleaned_up", skip_run_failure_cleanup)
+  CMCL_SIM_PACKAGE_MUTATION("halt_failed_reassigned", halt_failed_reassigned)
+  CMCL_SIM_PACKAGE_MUTATION("intent_lost_on_coordinator_change", intent_lost_on_coordinator_change)
+  CMCL_SIM_PACKAGE_MUTATION("capacity_not_tallied", capacity_not_tallied)
 #undef CMCL_SIM_PACKAGE_MUTATION
   return false;
 }
