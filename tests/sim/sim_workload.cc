@@ -57,14 +57,21 @@ void Simulation::OnReply(const ClientReply& reply) {
                   reply.leader_hint ? IndexOf(*reply.leader_hint) : std::nullopt);
       return;
     case raft::ReplyCode::kRejected: {
-      // Only a disarm without a duration (an operator who forgot --for) may be refused;
-      // anything else is a bug in the workload. The client moves on to its next
-      // sequence (not reusing this one: a second node's refusal of the same command may
-      // still be on its way, and must not be taken for a refusal of the next).
+      // Only a disarm without a duration (an operator who forgot --for) or an operator
+      // command (which may name a node that does not exist) may be refused; anything
+      // else is a bug in the workload. The client moves on to its next sequence (not
+      // reusing this one: a second node's refusal of the same command may still be on
+      // its way, and must not be taken for a refusal of the next).
       const std::optional<node::OpBatch> ops = node::DecodeOps(client.payload.value_or(""));
       const auto* disarm =
           ops && ops->size() == 1 ? std::get_if<node::DisarmOp>(&ops->front()) : nullptr;
-      CMCL_CHECK(disarm != nullptr && disarm->length <= Duration(0))
+      const bool restore = restore_ && restore_->first == reply.client_id.value() - 1 &&
+                           restore_->second == reply.sequence;
+      const bool operator_command =
+          ops && ops->size() == 1 && !restore &&
+          !std::holds_alternative<node::DisarmOp>(ops->front()) &&
+          !std::holds_alternative<node::ArmOp>(ops->front());
+      CMCL_CHECK((disarm != nullptr && disarm->length <= Duration(0)) || operator_command)
           << "command rejected: " << reply.detail;
       Trace("-", "rejected", detail.str() + reply.detail);
       ++client.sequence;
@@ -107,12 +114,11 @@ void Simulation::OnClientSend(size_t client) {
   Schedule(now_ + options_.client_retry_timeout,
            ClientEvent(EventKind::kClientTimeout, client, state.token));
   NodeSlot& slot = nodes_[*state.target];
-  if (!state.payload) {
+  if (!state.payload && healed_ && !restore_ && options_.operator_chance > 0) {
+    state.payload = node::EncodeOps(RestoreCommand());
+    restore_ = {client, state.sequence};
+  } else if (!state.payload) {
     state.payload = NextPayload();
-    if (healed_ && !restore_ && options_.operator_chance > 0) {
-      state.payload = node::EncodeOps(RestoreCommand());
-      restore_ = {client, state.sequence};
-    }
   }
   std::ostringstream detail;
   detail << "c" << state.id << "." << state.sequence << " to " << slot.name << " "
