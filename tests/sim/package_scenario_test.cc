@@ -76,10 +76,16 @@ std::shared_ptr<const SimPackages> OnePackage(const SimOptions& options,
 
 class PackageCluster {
  public:
-  explicit PackageCluster(const PackageBehaviour& behaviour, uint32_t max_restarts = 0)
-      : options_(QuietOptions()),
+  explicit PackageCluster(const PackageBehaviour& behaviour, uint32_t max_restarts = 0,
+                          SimOptions options = QuietOptions())
+      : options_(std::move(options)),
         sim_(options_, trace_, OnePackage(options_, behaviour, max_restarts)) {
     sim_.Setup();
+  }
+  // Runs for `duration`; the first violation, if any (for the mutation scenarios).
+  std::optional<std::string> ViolationWithin(Duration duration) {
+    sim_.RunUntil(sim_.now() + duration);
+    return sim_.violation();
   }
   // Runs in 10ms steps until `done` or `limit`; true if `done`. Fails on a violation.
   bool RunUntil(Duration limit, const std::function<bool()>& done) {
@@ -199,6 +205,31 @@ TEST(PackageScenario, AHaltFailedPackageIsNotReassignedWhenItsOwnerIsLost) {
   EXPECT_EQ(cluster.P1()->status, node::AssignmentStatus::kHaltFailed);
   EXPECT_EQ(cluster.P1()->owner, NodeName("n1"));
   EXPECT_EQ(cluster.P1()->epoch, epoch);
+}
+
+// The mutation halt_failed_reassigned (sim_options.cc) in the same scenario: the
+// coordinator fails the halt_failed package over once n1's lease certainly expired, and
+// the package checker catches it. The test above is its twin without the mutation.
+TEST(PackageScenario, MutationHaltFailedReassignedIsCaughtWhenTheOwnerIsLost) {
+  SimOptions options = QuietOptions();
+  ASSERT_TRUE(SetMutation("halt_failed_reassigned", options))
+      << "this core has no NodeMutations flag for halt_failed_reassigned";
+  PackageCluster cluster(PackageBehaviour{.survive = 1.0, .halt_fail = 1.0}, 0, options);
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.UpOn("n1"); }));
+  cluster.sim().ScriptClient({{node::HaltOp{.package = PackageName("p1"), .by = "test"}}});
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] {
+    return cluster.P1()->status == node::AssignmentStatus::kHaltFailed;
+  }));
+  // Halted packages are not wanted: `run` makes it wanted again, so that the mutated
+  // coordinator has a reason to place it once n1 is gone.
+  cluster.sim().ScriptClient({{node::RunOp{
+      .package = PackageName("p1"), .node = std::nullopt, .enable_switching = true, .by = "test"}}});
+
+  cluster.sim().CrashWhole("n1");
+  const std::optional<std::string> violation = cluster.ViolationWithin(Duration(10'000));
+
+  ASSERT_TRUE(violation.has_value());
+  EXPECT_NE(violation->find("halt_failed reassigned: p1"), std::string::npos) << *violation;
 }
 
 }  // namespace
