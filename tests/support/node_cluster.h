@@ -34,6 +34,7 @@ struct FakeHost {
   std::map<PackageName, LogIndex> running;       // Physically running guests.
   std::vector<GuestAction> actions;              // Every action received, in order.
   std::set<PackageName> hold;                    // Actions on these are not completed.
+  std::map<PackageName, int> run_exit;           // The run script's exit (default 0).
 };
 
 class NodeCluster {
@@ -59,9 +60,21 @@ class NodeCluster {
     base_.raft.lease_length = Duration(1000);
     base_.fence_timeout = Duration(200);
     base_.state.lease_length = Duration(1000);
-    for (const std::string& resource : resources) {
-      base_.resources.emplace_back(resource);
+    auto config = std::make_shared<config::ClusterConfig>();
+    config->cluster_name = ClusterName("test");
+    for (const raft::Voter& voter : voters) {
+      config->nodes.push_back(config::NodeSpec{});
+      config->nodes.back().name = voter.name;
+      config->nodes.back().role = voter.role;
     }
+    for (const std::string& resource : resources) {
+      config::PackageSpec package;
+      package.name = PackageName(resource);
+      package.all_nodes = true;
+      package.nodes = config->Members();
+      config->packages.push_back(std::move(package));
+    }
+    base_.config = std::move(config);
     for (const raft::Voter& voter : voters) {
       disks_[voter.name] = raft::PersistedState{
           .hard_state = {.cluster_id = base_.raft.cluster_id,
@@ -247,24 +260,27 @@ class NodeCluster {
     if (host.hold.contains(action.guest.resource)) {
       return;
     }
-    GuestStatus status = GuestStatus::kStopped;
+    GuestResult result{.status = GuestStatus::kStopped, .exit_code = 0, .timed_out = false};
     switch (action.verb) {
-      case GuestVerb::kStart:
+      case GuestVerb::kRun: {
         host.running[action.guest.resource] = action.guest.epoch;
-        status = GuestStatus::kRunning;
+        const auto exit = host.run_exit.find(action.guest.resource);
+        result.exit_code = exit == host.run_exit.end() ? 0 : exit->second;
+        result.status = result.exit_code == 0 ? GuestStatus::kRunning : GuestStatus::kFailed;
         break;
-      case GuestVerb::kStop:
+      }
+      case GuestVerb::kHalt:
       case GuestVerb::kKill:
         host.running.erase(action.guest.resource);
         break;
       case GuestVerb::kStatus:
-        status = host.running.contains(action.guest.resource) ? GuestStatus::kRunning
-                                                             : GuestStatus::kStopped;
+        result.status = host.running.contains(action.guest.resource) ? GuestStatus::kRunning
+                                                                    : GuestStatus::kStopped;
         break;
     }
-    work_.push_back([this, name, action, status] {
+    work_.push_back([this, name, action, result] {
       if (nodes_.contains(name)) {
-        Absorb(name, nodes_.at(name)->GuestReported(now, action.guest, action.verb, status));
+        Absorb(name, nodes_.at(name)->GuestReported(now, action.guest, action.verb, result));
       }
     });
   }

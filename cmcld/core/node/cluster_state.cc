@@ -7,6 +7,7 @@
 
 #include "cmcld/core/common/bytes.h"
 #include "cmcld/core/common/check.h"
+#include "cmcld/core/node/codec.h"
 
 namespace cmcl::node {
 namespace {
@@ -14,177 +15,67 @@ namespace {
 // Snapshot and payload formats. A leading version lets a later release read (or refuse
 // with a clear nullopt) what an older one wrote.
 constexpr std::string_view kStateMagic = "cmclst";
-constexpr uint8_t kStateFormat = 1;
-constexpr uint8_t kOpsFormat = 1;
-
-// Op tags on the wire: never renumber, only append.
-enum class OpTag : uint8_t {
-  kAssign = 1,
-  kReport = 2,
-  kRelease = 3,
-  kDisarm = 4,
-  kArm = 5,
-  kArmed = 6,
-  kLeaseLength = 7,
-  kLeaseMax = 8,
-};
+constexpr uint8_t kStateFormat = 2;  // 2: issue 7's package and node records.
 
 uint64_t Mix(uint64_t hash, uint64_t value) {
   hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
   return hash * 0x100000001b3ULL;
 }
 
-using Writer = ByteWriter;
-using Reader = ByteReader;
-
 std::string Epoch(LogIndex epoch) { return std::to_string(epoch.value()); }
 
-// --- Ops on the wire ------------------------------------------------------------------
-
-void WriteOp(const Op& op, Writer& out) {
-  std::visit(
-      [&out](const auto& o) {
-        using T = std::decay_t<decltype(o)>;
-        if constexpr (std::is_same_v<T, AssignOp>) {
-          out.U8(static_cast<uint8_t>(OpTag::kAssign));
-          out.Str(o.resource.value());
-          out.Str(o.node.value());
-          out.U64(o.from_epoch.value());
-          out.Str(o.reason);
-        } else if constexpr (std::is_same_v<T, ReportOp>) {
-          out.U8(static_cast<uint8_t>(OpTag::kReport));
-          out.Str(o.resource.value());
-          out.Str(o.node.value());
-          out.U64(o.epoch.value());
-          out.U8(static_cast<uint8_t>(o.kind));
-        } else if constexpr (std::is_same_v<T, ReleaseOp>) {
-          out.U8(static_cast<uint8_t>(OpTag::kRelease));
-          out.Str(o.resource.value());
-          out.U64(o.epoch.value());
-        } else if constexpr (std::is_same_v<T, DisarmOp>) {
-          out.U8(static_cast<uint8_t>(OpTag::kDisarm));
-          out.Ms(o.length);
-        } else if constexpr (std::is_same_v<T, ArmOp>) {
-          out.U8(static_cast<uint8_t>(OpTag::kArm));
-        } else if constexpr (std::is_same_v<T, ArmedOp>) {
-          out.U8(static_cast<uint8_t>(OpTag::kArmed));
-          out.Str(o.node.value());
-          out.U64(o.arm.value());
-        } else if constexpr (std::is_same_v<T, LeaseLengthOp>) {
-          out.U8(static_cast<uint8_t>(OpTag::kLeaseLength));
-          out.Ms(o.length);
-        } else {
-          static_assert(std::is_same_v<T, LeaseMaxOp>);
-          out.U8(static_cast<uint8_t>(OpTag::kLeaseMax));
-          out.Ms(o.length);
-        }
-      },
-      op);
-}
-
-ReportKind ReadReportKind(Reader& in) {
-  const uint8_t kind = in.U8();
-  in.Require(kind <= static_cast<uint8_t>(ReportKind::kStray));
-  return static_cast<ReportKind>(in.ok() ? kind : 0);
-}
-
-// nullopt on an unknown tag; a failed field read leaves `in` failed instead.
-std::optional<Op> ReadOp(Reader& in) {
-  switch (static_cast<OpTag>(in.U8())) {
-    case OpTag::kAssign: {
-      AssignOp op{.resource = PackageName(in.Name()),
-                  .node = NodeName(in.Name()),
-                  .from_epoch = LogIndex(0),
-                  .reason = {}};
-      op.from_epoch = LogIndex(in.U64());
-      op.reason = in.Str();
-      return op;
-    }
-    case OpTag::kReport: {
-      ReportOp op{.resource = PackageName(in.Name()),
-                  .node = NodeName(in.Name()),
-                  .epoch = LogIndex(0),
-                  .kind = ReportKind::kStarted};
-      op.epoch = LogIndex(in.U64());
-      op.kind = ReadReportKind(in);
-      return op;
-    }
-    case OpTag::kRelease: {
-      ReleaseOp op{.resource = PackageName(in.Name()), .epoch = LogIndex(0)};
-      op.epoch = LogIndex(in.U64());
-      return op;
-    }
-    case OpTag::kDisarm:
-      return DisarmOp{.length = in.Ms()};
-    case OpTag::kArm:
-      return ArmOp{};
-    case OpTag::kArmed:
-    {
-      NodeName node(in.Name());
-      return ArmedOp{.node = std::move(node), .arm = LogIndex(in.U64())};
-    }
-    case OpTag::kLeaseLength:
-      return LeaseLengthOp{.length = in.Ms()};
-    case OpTag::kLeaseMax:
-      return LeaseMaxOp{.length = in.Ms()};
-  }
-  return std::nullopt;
-}
-
-std::string DescribeOp(const Op& op) {
-  return std::visit(
-      [](const auto& o) -> std::string {
-        using T = std::decay_t<decltype(o)>;
-        if constexpr (std::is_same_v<T, AssignOp>) {
-          return "assign(" + o.resource.value() + "," + o.node.value() + ",from@" +
-                 Epoch(o.from_epoch) + ")";
-        } else if constexpr (std::is_same_v<T, ReportOp>) {
-          return "report(" + o.resource.value() + "," + o.node.value() + ",@" + Epoch(o.epoch) +
-                 "," + std::string(ReportKindName(o.kind)) + ")";
-        } else if constexpr (std::is_same_v<T, ReleaseOp>) {
-          return "release(" + o.resource.value() + ",@" + Epoch(o.epoch) + ")";
-        } else if constexpr (std::is_same_v<T, DisarmOp>) {
-          return "disarm(" + FormatDuration(o.length) + ")";
-        } else if constexpr (std::is_same_v<T, ArmOp>) {
-          return "arm";
-        } else if constexpr (std::is_same_v<T, ArmedOp>) {
-          return "armed(" + o.node.value() + ",@" + Epoch(o.arm) + ")";
-        } else if constexpr (std::is_same_v<T, LeaseLengthOp>) {
-          return "lease_length(" + FormatDuration(o.length) + ")";
-        } else {
-          return "lease_max(" + FormatDuration(o.length) + ")";
-        }
-      },
-      op);
-}
+using Writer = ByteWriter;
+using Reader = ByteReader;
 
 // --- The snapshot's parts ---------------------------------------------------------------
 
 void WriteAssignment(const PackageName& resource, const Assignment& a, Writer& out) {
-  out.Str(resource.value());
-  out.Flag(a.owner.has_value());
-  out.Str(a.owner ? a.owner->value() : std::string());
-  out.U64(a.epoch.value());
-  out.U8(static_cast<uint8_t>(a.status));
-  out.Flag(a.release_requested);
-  out.Str(a.reason);
+  codec::Put(out, resource, a.owner, a.epoch, a.status, a.release_requested, a.reason,
+             a.start_reason, a.source, a.halt_reason, a.failure, a.clear_requested);
 }
 
 Assignment ReadAssignment(Reader& in) {
   Assignment a;
-  const bool has_owner = in.Flag();
-  std::string owner = in.Str();
-  in.Require(has_owner ? IsValidName(owner) : owner.empty());
-  if (has_owner) {
-    a.owner = NodeName(std::move(owner));
-  }
-  a.epoch = LogIndex(in.U64());
-  const uint8_t status = in.U8();
-  in.Require(status <= static_cast<uint8_t>(AssignmentStatus::kFenced));
-  a.status = static_cast<AssignmentStatus>(in.ok() ? status : 0);
-  a.release_requested = in.Flag();
-  a.reason = in.Str();
+  codec::Get(in, a.owner, a.epoch, a.status, a.release_requested, a.reason, a.start_reason,
+             a.source, a.halt_reason, a.failure, a.clear_requested);
   return a;
+}
+
+void WriteRecord(const PackageRecord& r, Writer& out) {
+  codec::Put(out, r.wanted, r.switching, r.switching_off, r.failed_nodes, r.restarts,
+             r.relocations, r.last_node, r.run_target, r.intent.has_value());
+  if (r.intent) {
+    const Intent& i = *r.intent;
+    codec::Put(out, i.index, i.kind, i.source, i.target, i.source_epoch, i.step, i.vcpus,
+               i.memory_mb);
+  }
+  codec::Put(out, r.vcpus, r.memory_mb, r.pending, r.outcome.has_value());
+  if (r.outcome) {
+    codec::Put(out, r.outcome->command, r.outcome->kind, r.outcome->ok, r.outcome->message);
+  }
+  codec::Put(out, r.note);
+}
+
+PackageRecord ReadRecord(Reader& in) {
+  PackageRecord r;
+  bool has_intent = false;
+  codec::Get(in, r.wanted, r.switching, r.switching_off, r.failed_nodes, r.restarts,
+             r.relocations, r.last_node, r.run_target, has_intent);
+  if (has_intent) {
+    Intent i;
+    codec::Get(in, i.index, i.kind, i.source, i.target, i.source_epoch, i.step, i.vcpus,
+               i.memory_mb);
+    r.intent = std::move(i);
+  }
+  bool has_outcome = false;
+  codec::Get(in, r.vcpus, r.memory_mb, r.pending, has_outcome);
+  if (has_outcome) {
+    Outcome o;
+    codec::Get(in, o.command, o.kind, o.ok, o.message);
+    r.outcome = std::move(o);
+  }
+  codec::Get(in, r.note);
+  return r;
 }
 
 // Indexes strictly increase and durations strictly decrease (ApplyDisarm).
@@ -298,85 +189,9 @@ uint64_t NextDigest(uint64_t digest, const raft::Entry& entry) {
   return digest * 0x100000001b3ULL;
 }
 
-std::string_view ReportKindName(ReportKind kind) {
-  switch (kind) {
-    case ReportKind::kStarted:
-      return "started";
-    case ReportKind::kHalted:
-      return "halted";
-    case ReportKind::kFailed:
-      return "failed";
-    case ReportKind::kHaltFailed:
-      return "halt_failed";
-    case ReportKind::kFenced:
-      return "fenced";
-    case ReportKind::kStray:
-      return "stray";
-  }
-  return "unknown";
-}
-
-std::string_view AssignmentStatusName(AssignmentStatus status) {
-  switch (status) {
-    case AssignmentStatus::kAssigned:
-      return "assigned";
-    case AssignmentStatus::kStarted:
-      return "started";
-    case AssignmentStatus::kHalted:
-      return "halted";
-    case AssignmentStatus::kFailed:
-      return "failed";
-    case AssignmentStatus::kHaltFailed:
-      return "halt_failed";
-    case AssignmentStatus::kFenced:
-      return "fenced";
-  }
-  return "unknown";
-}
-
 bool Assignment::Free() const {
   return !owner || status == AssignmentStatus::kHalted || status == AssignmentStatus::kFailed ||
          status == AssignmentStatus::kFenced;
-}
-
-std::string EncodeOps(const OpBatch& ops) {
-  Writer out;
-  out.U8(kOpsFormat);
-  out.U32(static_cast<uint32_t>(ops.size()));
-  for (const Op& op : ops) {
-    WriteOp(op, out);
-  }
-  return out.Take();
-}
-
-std::optional<OpBatch> DecodeOps(const std::string& payload) {
-  Reader in(payload);
-  in.Require(in.U8() == kOpsFormat);
-  const uint32_t count = in.U32();
-  OpBatch ops;
-  // No reserve(count): a garbage count must not allocate; the loop stops at the end.
-  for (uint32_t i = 0; i < count && in.ok(); ++i) {
-    std::optional<Op> op = ReadOp(in);
-    if (!op) {
-      return std::nullopt;
-    }
-    ops.push_back(std::move(*op));
-  }
-  if (!in.done()) {
-    return std::nullopt;
-  }
-  return ops;
-}
-
-std::string DescribeOps(const OpBatch& ops) {
-  std::string text;
-  for (const Op& op : ops) {
-    if (!text.empty()) {
-      text += ' ';
-    }
-    text += DescribeOp(op);
-  }
-  return text;
 }
 
 // --- ClusterState ---------------------------------------------------------------------
@@ -456,9 +271,11 @@ void ClusterState::ApplyOp(LogIndex index, const Op& op) {
           Event(index, false,
                 "lease length " + FormatDuration(o.length) + " (L_max " +
                     FormatDuration(lease_length_max_) + ")");
-        } else {
+        } else if constexpr (std::is_same_v<T, LeaseMaxOp>) {
           lease_length_max_ = std::max(o.length, lease_length_);
           Event(index, false, "L_max " + FormatDuration(lease_length_max_));
+        } else {
+          ApplyPackageOp(index, o);
         }
       },
       op);
@@ -475,11 +292,26 @@ void ClusterState::ApplyAssign(LogIndex index, const AssignOp& op) {
     return;
   }
   Assignment& a = assignments_[op.resource];
+  const std::optional<NodeName> previous = a.owner ? a.owner : std::optional<NodeName>();
+  a = Assignment{};
   a.owner = op.node;
   a.epoch = index;
   a.status = AssignmentStatus::kAssigned;
-  a.release_requested = false;
   a.reason = op.reason;
+  a.start_reason = op.why;
+  a.source = previous != op.node ? previous : std::nullopt;
+  PackageRecord& r = packages_[op.resource];
+  if (op.why == ActionReason::kRestart) {
+    ++r.restarts;
+  } else if (previous != op.node) {
+    r.restarts = 0;
+  }
+  if (op.remember) {
+    r.failed_nodes.insert(*op.remember);
+    ++r.relocations;
+  }
+  r.run_target.reset();
+  r.note.clear();
   Event(index, false,
         op.resource.value() + ": assigned to " + op.node.value() + " (" + op.reason + ")");
 }
@@ -507,6 +339,15 @@ void ClusterState::ApplyReport(LogIndex index, const ReportOp& op) {
               (a.owner ? a.owner->value() : std::string("-")) + ": dropped");
     return;
   }
+  if (op.kind == ReportKind::kHaltFailed && a.status == AssignmentStatus::kHaltFailed &&
+      a.clear_requested) {
+    // The owner's answer to `clear`: the guest still runs. Nothing else changes.
+    a.clear_requested = false;
+    Event(index, true, what + ": the guest still runs; clear refused");
+    End(index, op.resource, false,
+        "the guest still runs on " + op.node.value() + (op.detail.empty() ? "" : ": " + op.detail));
+    return;
+  }
   const AssignmentStatus next = StatusAfter(op.kind);
   if (!Advances(a.status, next)) {
     // Within an epoch the status only moves forward: a late `started` from an earlier
@@ -519,8 +360,15 @@ void ClusterState::ApplyReport(LogIndex index, const ReportOp& op) {
     return;
   }
   a.status = next;
-  a.reason = op.node.value() + " reported " + std::string(ReportKindName(op.kind));
-  Event(index, op.kind == ReportKind::kHaltFailed, what);
+  a.reason = op.node.value() + " reported " + std::string(ReportKindName(op.kind)) +
+             (op.detail.empty() ? "" : " (" + op.detail + ")");
+  if (op.kind == ReportKind::kFailed || op.kind == ReportKind::kHaltFailed) {
+    a.failure = op.failure;
+  }
+  a.clear_requested = false;
+  Event(index, op.kind == ReportKind::kHaltFailed,
+        what + (op.detail.empty() ? "" : " (" + op.detail + ")"));
+  AfterReport(index, op.resource, op);
 }
 
 void ClusterState::ApplyRelease(LogIndex index, const ReleaseOp& op) {
@@ -535,6 +383,7 @@ void ClusterState::ApplyRelease(LogIndex index, const ReleaseOp& op) {
     return;
   }
   it->second.release_requested = true;
+  it->second.halt_reason = op.why;
   Event(index, false,
         op.resource.value() + ": release requested from " + it->second.owner->value() +
             " at epoch " + Epoch(op.epoch));
@@ -681,6 +530,21 @@ std::string ClusterState::Encode() const {
     out.Flag(event.critical);
     out.Str(event.text);
   }
+  out.U32(static_cast<uint32_t>(packages_.size()));
+  for (const auto& [package, record] : packages_) {
+    codec::Put(out, package);
+    WriteRecord(record, out);
+  }
+  out.U32(static_cast<uint32_t>(nodes_.size()));
+  for (const auto& [node, record] : nodes_) {
+    codec::Put(out, node, record.halted, record.node_id, record.by);
+  }
+  codec::Put(out, cluster_started_, cluster_halted_, config_version_, bundle_hash_,
+             cluster_outcome_.has_value());
+  if (cluster_outcome_) {
+    codec::Put(out, cluster_outcome_->command, cluster_outcome_->kind, cluster_outcome_->ok,
+               cluster_outcome_->message);
+  }
   return out.Take();
 }
 
@@ -711,6 +575,30 @@ std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Optio
                  ? state.disarmed_at_ == LogIndex(0) && state.disarm_length_ == Duration(0)
                  : state.disarms_.back() == std::pair(state.disarmed_at_, state.disarm_length_));
   ReadCollections(in, options.events_max, state.assignments_, state.node_armed_at_, state.events_);
+  const uint32_t package_count = in.U32();
+  for (uint32_t i = 0; i < package_count && in.ok(); ++i) {
+    PackageName package;
+    codec::Get(in, package);
+    PackageRecord record = ReadRecord(in);
+    in.Require(state.packages_.empty() || state.packages_.rbegin()->first < package);
+    state.packages_.emplace_hint(state.packages_.end(), std::move(package), std::move(record));
+  }
+  const uint32_t node_count = in.U32();
+  for (uint32_t i = 0; i < node_count && in.ok(); ++i) {
+    NodeName node;
+    NodeRecord record;
+    codec::Get(in, node, record.halted, record.node_id, record.by);
+    in.Require(state.nodes_.empty() || state.nodes_.rbegin()->first < node);
+    state.nodes_.emplace_hint(state.nodes_.end(), std::move(node), std::move(record));
+  }
+  bool has_outcome = false;
+  codec::Get(in, state.cluster_started_, state.cluster_halted_, state.config_version_,
+             state.bundle_hash_, has_outcome);
+  if (has_outcome) {
+    Outcome o;
+    codec::Get(in, o.command, o.kind, o.ok, o.message);
+    state.cluster_outcome_ = std::move(o);
+  }
   if (!in.done()) {
     return std::nullopt;
   }

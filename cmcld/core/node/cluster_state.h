@@ -376,9 +376,10 @@ struct ClusterRunOp {
   std::string by;
   friend bool operator==(const ClusterRunOp&, const ClusterRunOp&) = default;
 };
-// `cluster halt [--force]`: without force it is refused at apply (event) while any
-// package is up or starting; with force every package gets a HaltOp's effect, and
-// initial placement will wait again (cluster start) once nothing runs.
+// `cluster halt [--force]`: without force it is refused at apply (cluster_outcome) while
+// any package is up, starting or halting; with force every owned package is released
+// (why kHalt), every package's wish and switching go back to its configuration, and the
+// cluster is halted: nothing is placed until `cluster run` (cluster_halted()).
 struct ClusterHaltOp {
   bool force = false;
   std::string by;
@@ -487,6 +488,9 @@ class ClusterState {
   // Initial placement has begun (ClusterStartOp or ClusterRunOp; a forced cluster halt
   // resets it).
   bool cluster_started() const { return cluster_started_; }
+  // A forced `cluster halt` happened and no `cluster run` since: nothing starts on its
+  // own (the coordinator never proposes ClusterStartOp), as after Serviceguard's cmhaltcl.
+  bool cluster_halted() const { return cluster_halted_; }
   uint64_t config_version() const { return config_version_; }
   const std::string& bundle_hash() const { return bundle_hash_; }
   // INTERFACE.md's package status from the assignment and record alone (a lost owner's
@@ -586,6 +590,7 @@ class ClusterState {
   std::map<PackageName, PackageRecord> packages_;
   std::map<NodeName, NodeRecord> nodes_;
   bool cluster_started_ = false;
+  bool cluster_halted_ = false;
   uint64_t config_version_ = 1;
   std::string bundle_hash_;
   std::optional<Outcome> cluster_outcome_;

@@ -27,10 +27,10 @@ ClusterState RestoredState(const NodeOptions& options, const raft::PersistedStat
 
 std::string_view GuestVerbName(GuestVerb verb) {
   switch (verb) {
-    case GuestVerb::kStart:
-      return "start";
-    case GuestVerb::kStop:
-      return "stop";
+    case GuestVerb::kRun:
+      return "run";
+    case GuestVerb::kHalt:
+      return "halt";
     case GuestVerb::kKill:
       return "kill";
     case GuestVerb::kStatus:
@@ -52,6 +52,8 @@ Node::Node(NodeOptions options, raft::PersistedState state, Rng rng, Time now)
   options_.raft.lease_length = state_.GrantLength();
   raft_ = std::make_unique<raft::Raft>(options_.raft, std::move(state), rng.Fork("raft"), now);
   raft_->SetLeaseTerms(state_.mode(), state_.GrantLength());
+  CMCL_CHECK(options_.config != nullptr) << "a node needs its configuration";
+  index_ = std::make_unique<validation::ConfigIndex>(*options_.config, reported_inventories_);
 }
 
 // --- Inputs ----------------------------------------------------------------------------
@@ -135,43 +137,168 @@ NodeActions Node::GuardAcked(Time now, uint64_t id) {
 }
 
 NodeActions Node::GuestReported(Time now, const GuestRef& guest, GuestVerb verb,
-                                GuestStatus status) {
+                                const GuestResult& result) {
   now_ = now;
   const auto it = local_.find(guest.resource);
   if (it == local_.end() || it->second.epoch != guest.epoch) {
     return Take();  // About a guest this node no longer tracks at that epoch.
   }
-  Local& local = it->second;
-  switch (verb) {
-    case GuestVerb::kStatus:
-      if (local.phase == Phase::kQuerying) {
-        // Unknown counts as running: the guest must be adopted or killed, not forgotten.
-        local.phase = status == GuestStatus::kStopped ? Phase::kStopped : Phase::kRunning;
-      }
-      break;
-    case GuestVerb::kStart:
-      if (local.phase == Phase::kStarting) {
-        local.phase = status == GuestStatus::kRunning ? Phase::kRunning : Phase::kStopped;
-        local.failed = status != GuestStatus::kRunning;
-      }
-      break;
-    case GuestVerb::kStop:
-    case GuestVerb::kKill:
-      if (status == GuestStatus::kStopped) {
-        local.halted = verb == GuestVerb::kStop && local.phase == Phase::kStopping;
-        local.phase = Phase::kStopped;
-        Guard(Unregister{.resource = guest.resource});
-      } else {
-        local.kill_failed = true;
-        out_.log.push_back(LogLine{.critical = true,
-                                   .text = guest.resource.value() + ": " +
-                                           std::string(GuestVerbName(verb)) +
-                                           " did not stop the guest"});
-      }
-      break;
-  }
+  OnScriptOrDriver(guest.resource, it->second, verb, result);
   Drive();
   return Take();
+}
+
+// One step of DESIGN.md section 5's sequences. A result that does not fit the phase (a
+// script that finished after a fence took over) is ignored: the newer action decides.
+void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb verb,
+                            const GuestResult& result) {
+  const bool stopped = result.status == GuestStatus::kStopped;
+  const auto script = [&](std::string_view what) {
+    return std::string(what) + (result.timed_out ? " timed out"
+                                                 : " exit " + std::to_string(result.exit_code));
+  };
+  const auto stop = [&] {
+    local.phase = Phase::kStopped;
+    Guard(Unregister{.resource = resource});
+  };
+  switch (local.phase) {
+    case Phase::kQuerying:
+      if (verb == GuestVerb::kStatus) {
+        // Unknown counts as running: the guest must be adopted or killed, not forgotten.
+        local.phase = stopped ? Phase::kStopped : Phase::kRunning;
+      }
+      return;
+    case Phase::kStarting:
+      if (verb == GuestVerb::kRun) {
+        if (result.status == GuestStatus::kRunning) {
+          local.phase = Phase::kRunning;
+        } else {
+          CleanUp(resource, local,
+                  result.timed_out         ? FailureKind::kTimeout
+                  : result.exit_code == 2  ? FailureKind::kExit2
+                                           : FailureKind::kExit1,
+                  script("run script"), ActionReason::kRunFailed);
+        }
+      }
+      return;
+    case Phase::kRunning:
+      if (verb == GuestVerb::kStatus && stopped) {
+        CleanUp(resource, local, FailureKind::kServiceFailed, "the guest stopped by itself",
+                ActionReason::kServiceFailed);
+      }
+      return;
+    case Phase::kStopping:
+      if (verb == GuestVerb::kHalt) {
+        if (stopped) {
+          local.halted = true;
+          stop();
+        } else {
+          local.detail = script("halt script");
+          local.phase = Phase::kHaltCheck;
+          Guest(resource, local.epoch, GuestVerb::kStatus);
+        }
+      }
+      return;
+    case Phase::kFailFastKill:
+      if (verb == GuestVerb::kKill) {
+        local.phase = Phase::kHaltCheck;
+        Guest(resource, local.epoch, GuestVerb::kStatus);
+      }
+      return;
+    case Phase::kHaltCheck:
+      if (verb != GuestVerb::kStatus) {
+        return;
+      }
+      if (stopped) {
+        local.halted = true;
+        local.detail += "; the guest is stopped";
+        stop();
+      } else if (!local.fail_fast_done && FailFast(resource)) {
+        local.fail_fast_done = true;
+        local.phase = Phase::kFailFastKill;
+        Guest(resource, local.epoch, GuestVerb::kKill);
+      } else {
+        local.phase = Phase::kHaltFailed;
+        local.halt_failed = true;
+        local.failure = FailureKind::kHaltScript;
+      }
+      return;
+    case Phase::kCleanupHalt:
+      if (verb == GuestVerb::kHalt) {
+        local.phase = Phase::kCleanupKill;
+        Guest(resource, local.epoch, GuestVerb::kKill);
+      }
+      return;
+    case Phase::kCleanupKill:
+      if (verb == GuestVerb::kKill) {
+        local.phase = Phase::kCleanupStatus;
+        Guest(resource, local.epoch, GuestVerb::kStatus);
+      }
+      return;
+    case Phase::kCleanupStatus:
+      if (verb == GuestVerb::kStatus) {
+        if (stopped) {
+          stop();
+        } else {
+          local.phase = Phase::kHaltFailed;
+          local.halt_failed = true;
+          local.detail += "; the cleanup could not stop the guest";
+        }
+      }
+      return;
+    case Phase::kClearStatus:
+      if (verb == GuestVerb::kStatus) {
+        // The answer to `clear`, sent even though halt_failed was reported before.
+        report_queue_.push_back(ReportOp{
+            .resource = resource,
+            .node = self(),
+            .epoch = local.epoch,
+            .kind = stopped ? ReportKind::kHalted : ReportKind::kHaltFailed,
+            .failure = stopped ? FailureKind::kNone : FailureKind::kHaltScript,
+            .detail = stopped ? "the guest is stopped" : "the driver says it still runs"});
+        if (stopped) {
+          local.halt_failed = false;
+          local.halted = true;
+          stop();
+        } else {
+          local.phase = Phase::kHaltFailed;
+        }
+      }
+      return;
+    case Phase::kKilling:
+      if (verb == GuestVerb::kKill) {
+        if (stopped) {
+          stop();
+        } else {
+          local.kill_failed = true;
+          out_.log.push_back(LogLine{
+              .critical = true, .text = resource.value() + ": kill did not stop the guest"});
+        }
+      }
+      return;
+    case Phase::kHaltFailed:
+    case Phase::kStopped:
+      return;
+  }
+}
+
+// DESIGN.md section 5: any run failure (or a guest found dead) is cleaned up before
+// anything is reported: the halt script, then driver kill, then driver status.
+void Node::CleanUp(const PackageName& resource, Local& local, FailureKind failure,
+                   std::string detail, ActionReason reason) {
+  local.failure = failure;
+  local.detail = std::move(detail);
+  if (options_.mutations.skip_run_failure_cleanup) {
+    local.phase = Phase::kStopped;  // The mutation: reports failed with the guest running.
+    return;
+  }
+  local.phase = Phase::kCleanupHalt;
+  Guest(resource, local.epoch, GuestVerb::kHalt, reason);
+}
+
+bool Node::FailFast(const PackageName& resource) const {
+  const config::PackageSpec* spec = index_->FindPackage(resource);
+  return spec != nullptr && spec->node_fail_fast_enabled;
 }
 
 NodeActions Node::Compact(Time now) {
@@ -372,9 +499,15 @@ void Node::ManageOwned() {
     if (assignment.release_requested) {
       if (phase == Phase::kRunning) {
         it->second.phase = Phase::kStopping;
-        Guest(resource, epoch, GuestVerb::kStop);
+        Guest(resource, epoch, GuestVerb::kHalt, assignment.halt_reason);
       } else if (phase == Phase::kStopped) {
-        Report(resource, epoch, ReportKind::kHalted);
+        if (here) {
+          ReportStopped(resource, it->second);
+        } else {
+          Report(resource, epoch, ReportKind::kHalted, FailureKind::kNone, "it was not running");
+        }
+      } else if (phase == Phase::kHaltFailed) {
+        ReportStopped(resource, it->second);
       }
       continue;
     }
@@ -384,22 +517,73 @@ void Node::ManageOwned() {
       }
       continue;
     }
-    if (phase != Phase::kStopped) {
-      continue;  // Starting, stopping or being killed: wait for the driver.
+    if (phase == Phase::kHaltFailed) {
+      ReportStopped(resource, it->second);
+      continue;
     }
-    if (here && (it->second.fenced || it->second.failed || it->second.halted)) {
-      Report(resource, epoch,
-             it->second.fenced   ? ReportKind::kFenced
-             : it->second.failed ? ReportKind::kFailed
-                                 : ReportKind::kHalted);
+    if (phase != Phase::kStopped) {
+      continue;  // A script or the driver is at work: wait for it.
+    }
+    if (here && (it->second.fenced || it->second.failure != FailureKind::kNone ||
+                 it->second.halted)) {
+      ReportStopped(resource, it->second);
     } else if (assignment.status == AssignmentStatus::kStarted || epoch <= restart_horizon_) {
       // It ran here at this epoch and is gone (a node crash, or killed behind our back),
       // or an earlier incarnation may have acted on this assignment — started it, failed
       // it and reported so (the report may still be on its way): DESIGN.md section 4,
       // "an owned guest that is not running is reported, and the coordinator decides".
-      Report(resource, epoch, guard_fenced_ ? ReportKind::kFenced : ReportKind::kFailed);
+      Report(resource, epoch, guard_fenced_ ? ReportKind::kFenced : ReportKind::kFailed,
+             FailureKind::kLost, guard_fenced_ ? "fenced by the guard" : "found not running");
     } else {
       TryStart(resource, assignment);
+    }
+  }
+  AnswerClears();
+}
+
+// What a stopped (or stuck) guest's history says, as one report.
+void Node::ReportStopped(const PackageName& resource, const Local& local) {
+  if (local.fenced) {
+    Report(resource, local.epoch, ReportKind::kFenced);
+  } else if (local.halt_failed) {
+    Report(resource, local.epoch, ReportKind::kHaltFailed, local.failure, local.detail);
+  } else if (local.failure != FailureKind::kNone) {
+    Report(resource, local.epoch, ReportKind::kFailed, local.failure, local.detail);
+  } else {
+    Report(resource, local.epoch, ReportKind::kHalted, FailureKind::kNone, local.detail);
+  }
+}
+
+// Packages this node left halt_failed: answer a `clear` with the driver's status, and
+// report a guest that has stopped since (a fence or a kill did it).
+void Node::AnswerClears() {
+  for (const auto& [resource, assignment] : state_.assignments()) {
+    if (assignment.status != AssignmentStatus::kHaltFailed || assignment.owner != self()) {
+      continue;
+    }
+    auto it = local_.find(resource);
+    if (it != local_.end() && it->second.epoch == assignment.epoch &&
+        it->second.phase == Phase::kStopped) {
+      Report(resource, assignment.epoch, it->second.fenced ? ReportKind::kFenced
+                                                           : ReportKind::kHalted,
+             FailureKind::kNone, "the guest stopped after its halt failed");
+      continue;
+    }
+    if (!assignment.clear_requested) {
+      continue;
+    }
+    if (it == local_.end() || it->second.epoch != assignment.epoch) {
+      // Not tracked here (an earlier incarnation's): ask the driver all the same.
+      Local& local = local_[resource];
+      local = Local{};
+      local.epoch = assignment.epoch;
+      local.phase = Phase::kHaltFailed;
+      local.halt_failed = true;
+      it = local_.find(resource);
+    }
+    if (it->second.phase == Phase::kHaltFailed) {
+      it->second.phase = Phase::kClearStatus;
+      Guest(resource, assignment.epoch, GuestVerb::kStatus);
     }
   }
 }
@@ -431,7 +615,7 @@ void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
     return;
   }
   local.phase = Phase::kStarting;
-  Guest(resource, assignment.epoch, GuestVerb::kStart);
+  Guest(resource, assignment.epoch, GuestVerb::kRun, assignment.start_reason);
 }
 
 void Node::ManageLocals() {
@@ -457,16 +641,21 @@ void Node::ManageLocals() {
   }
 }
 
-void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind) {
+void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
+                  FailureKind failure, std::string detail) {
   if (!reported_.emplace(resource, epoch, kind).second) {
     return;  // Epochs only grow: the same report is never needed twice.
   }
-  report_queue_.push_back(
-      ReportOp{.resource = resource, .node = self(), .epoch = epoch, .kind = kind});
+  report_queue_.push_back(ReportOp{.resource = resource,
+                                   .node = self(),
+                                   .epoch = epoch,
+                                   .kind = kind,
+                                   .failure = failure,
+                                   .detail = std::move(detail)});
 }
 
 void Node::FlushReports() {
-  if (reported_.size() > 4 * options_.resources.size() + 64) {
+  if (reported_.size() > 4 * options_.config->packages.size() + 64) {
     // Forget reports about epochs that are over: they can never be needed again.
     std::erase_if(reported_, [&](const auto& report) {
       const Assignment* assignment = state_.Find(std::get<0>(report));
@@ -497,9 +686,28 @@ void Node::Resend(OwnClient& client) {
   Absorb(raft_->Forward(now_, *client.in_flight));
 }
 
-void Node::Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb) {
-  out_.guests.push_back(
-      GuestAction{.guest = GuestRef{.resource = resource, .epoch = epoch}, .verb = verb});
+void Node::Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb,
+                 ActionReason reason) {
+  GuestAction action{.guest = GuestRef{.resource = resource, .epoch = epoch},
+                     .verb = verb,
+                     .reason = reason,
+                     .source = std::nullopt,
+                     .vcpus = std::nullopt,
+                     .memory_mb = std::nullopt};
+  if (verb == GuestVerb::kRun) {
+    // CMCL_SOURCE_NODE and the overrides: a move's own (while it starts on its target),
+    // else those a finished move committed.
+    if (const Assignment* assignment = state_.Find(resource)) {
+      action.source = assignment->source;
+    }
+    if (const PackageRecord* record = state_.FindPackage(resource)) {
+      const bool moving = record->intent && record->intent->step == IntentStep::kStarting;
+      action.vcpus = moving && record->intent->vcpus ? record->intent->vcpus : record->vcpus;
+      action.memory_mb =
+          moving && record->intent->memory_mb ? record->intent->memory_mb : record->memory_mb;
+    }
+  }
+  out_.guests.push_back(std::move(action));
 }
 
 uint64_t Node::Guard(std::variant<SetDeadline, Register, Unregister> request) {
@@ -587,88 +795,51 @@ bool Node::Reachable(const NodeName& node) const {
   return heard && now_ - *heard < options_.raft.election_timeout_min;
 }
 
-// Resources held per up member: the tally a batch of decisions adds to, so it never
-// double-books a node.
-std::map<NodeName, size_t> Node::LoadOfUpMembers() const {
-  std::map<NodeName, size_t> load;
+Liveness Node::CurrentLiveness() const {
+  Liveness liveness{.self = self(),
+                    .now = now_,
+                    .up = {},
+                    .reachable = {},
+                    .certain_expiry = {},
+                    .leader_since = leader_since_.value_or(now_),
+                    .watchdog_fence = options_.watchdog_fence};
   for (const raft::Voter& voter : options_.raft.voters) {
     if (Up(voter.name)) {
-      load[voter.name] = 0;
+      liveness.up.insert(voter.name);
+    }
+    if (voter.name == self() || Reachable(voter.name)) {
+      liveness.reachable.insert(voter.name);
+    } else if (const std::optional<Time> expiry =
+                   raft_->CertainExpiry(voter.name, state_.WaitFor(voter.name))) {
+      liveness.certain_expiry[voter.name] = *expiry;
     }
   }
-  for (const auto& [resource, assignment] : state_.assignments()) {
-    if (assignment.owner && load.contains(*assignment.owner) && !assignment.Free()) {
-      ++load[*assignment.owner];
-    }
-  }
-  return load;
+  return liveness;
 }
 
 void Node::Coordinate() {
   coordinator_wakeup_.reset();
-  if (!raft_->LeaderReady() || coordinator_.in_flight) {
-    return;  // N1: no placement before this term's no-op is applied.
+  if (!raft_->LeaderReady()) {
+    leader_since_.reset();
+    return;
   }
-  std::map<NodeName, size_t> load = LoadOfUpMembers();  // The running tally.
-  const auto pick = [&](const std::optional<NodeName>& avoid) -> std::optional<NodeName> {
-    std::optional<NodeName> best;
-    for (const auto& [node, count] : load) {
-      if (node != avoid && (!best || count < load[*best])) {
-        best = node;
-      }
-    }
-    return best ? best : (avoid && load.contains(*avoid) ? avoid : std::nullopt);
-  };
-  OpBatch ops;
-  std::set<NodeName> revokes;
-  for (const PackageName& resource : options_.resources) {
-    const Assignment* assignment = state_.Find(resource);
-    if (assignment == nullptr || assignment->Free()) {
-      const std::optional<NodeName> avoid = assignment ? assignment->owner : std::nullopt;
-      const std::optional<NodeName> target = pick(avoid);
-      if (!target) {
-        continue;
-      }
-      ++load[*target];
-      ops.push_back(AssignOp{.resource = resource,
-                             .node = *target,
-                             .from_epoch = assignment ? assignment->epoch : LogIndex(0),
-                             .reason = assignment ? "was " + std::string(AssignmentStatusName(
-                                                                 assignment->status)) +
-                                                        " on " + assignment->owner->value()
-                                                  : "initial placement"});
-      continue;
-    }
-    if (assignment->status == AssignmentStatus::kHaltFailed ||
-        *assignment->owner == self() || Reachable(*assignment->owner)) {
-      continue;  // halt_failed may still run: never reassigned here (DESIGN.md section 5).
-    }
-    const NodeName& owner = *assignment->owner;
-    // L4/N2: only once the owner's lease has certainly expired.
-    const Time expiry = *raft_->CertainExpiry(owner, state_.WaitFor(owner));
-    if (now_ < expiry) {
-      coordinator_wakeup_ = std::min(coordinator_wakeup_.value_or(kNever), expiry);
-      continue;
-    }
-    const std::optional<NodeName> target = pick(owner);
-    if (!target || *target == owner) {
-      continue;
-    }
-    ++load[*target];
-    revokes.insert(owner);  // L3: no grant to the old owner until this commits.
-    ops.push_back(AssignOp{.resource = resource,
-                           .node = *target,
-                           .from_epoch = assignment->epoch,
-                           .reason = owner.value() + "'s lease certainly expired"});
+  if (!leader_since_) {
+    leader_since_ = now_;
   }
-  LowerLeaseMax(ops);
-  if (ops.empty()) {
+  if (coordinator_.in_flight) {
+    return;  // N1: no placement before this term's no-op is applied; one at a time.
+  }
+  Decision decision = Decide(*options_.config, *index_, state_, CurrentLiveness());
+  coordinator_wakeup_ = decision.wakeup;
+  LowerLeaseMax(decision.ops);
+  if (decision.ops.empty()) {
     return;
   }
   coordinator_.in_flight = raft::Command{.client_id = coordinator_.id,
                                          .sequence = coordinator_.next_sequence++,
-                                         .payload = EncodeOps(ops),
-                                         .revokes = {revokes.begin(), revokes.end()}};
+                                         .payload = EncodeOps(decision.ops),
+                                         .revokes = {decision.revokes.begin(),
+                                                     decision.revokes.end()}};
   Absorb(raft_->Propose(now_, *coordinator_.in_flight));
 }
 

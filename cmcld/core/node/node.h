@@ -63,6 +63,7 @@
 #include "cmcld/core/node/cluster_state.h"
 #include "cmcld/core/node/coordinator.h"
 #include "cmcld/core/raft/raft.h"
+#include "cmcld/core/validation/config_index.h"
 
 namespace cmcl::node {
 
@@ -71,6 +72,9 @@ namespace cmcl::node {
 struct NodeMutations {
   bool start_without_min_applied = false;  // F3 without applied >= c.
   bool guard_not_rearmed = false;          // Arm: armed(F) reported, guard left at D.
+  // Issue 7: a failed run is reported `failed` without the halt/kill/status cleanup,
+  // leaving a guest that survived its run script running.
+  bool skip_run_failure_cleanup = false;
 };
 
 struct NodeOptions {
@@ -215,14 +219,32 @@ class Node {
   std::vector<GuestRef> LocalGuests() const;
 
  private:
-  enum class Phase : uint8_t { kQuerying, kStarting, kRunning, kStopping, kKilling, kStopped };
+  // What the agent is doing with a guest (DESIGN.md section 5's sequences).
+  enum class Phase : uint8_t {
+    kQuerying,       // kStatus after attach.
+    kStarting,       // The run script runs.
+    kRunning,        // Up (or found running).
+    kStopping,       // The halt script runs (a release).
+    kHaltCheck,      // The halt script failed: kStatus.
+    kFailFastKill,   // node_fail_fast_enabled: kill after a failed halt, then kHaltCheck.
+    kCleanupHalt,    // A run failure or a dead guest: the halt script (run_failed/...),
+    kCleanupKill,    // then driver kill,
+    kCleanupStatus,  // then driver status.
+    kHaltFailed,     // May still run: halt_failed reported; waits for clear or a fence.
+    kClearStatus,    // `clear`: kStatus of a halt_failed guest.
+    kKilling,        // A fence, or a guest that must not run here.
+    kStopped,
+  };
   // A guest this node runs or knows about, by resource.
   struct Local {
     LogIndex epoch;
     Phase phase = Phase::kQuerying;
     bool fenced = false;       // Stopped by a fence (ours or the guard's).
-    bool failed = false;       // A start failed.
+    FailureKind failure = FailureKind::kNone;  // Why it stopped, if it failed.
+    std::string detail;        // For the report: "run script exit 2".
     bool halted = false;       // Stopped cleanly after a release request.
+    bool halt_failed = false;  // Could not be stopped: may still run.
+    bool fail_fast_done = false;
     bool kill_failed = false;  // A kill did not see it stop.
     uint64_t register_id = 0;  // The guard request registering it at `epoch` (0: none).
   };
@@ -244,13 +266,22 @@ class Node {
   void ManageOwned();
   void ManageLocals();
   void TryStart(const PackageName& resource, const Assignment& assignment);
-  void Report(const PackageName& resource, LogIndex epoch, ReportKind kind);
+  void ReportStopped(const PackageName& resource, const Local& local);
+  void AnswerClears();
+  void OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb verb,
+                        const GuestResult& result);
+  void CleanUp(const PackageName& resource, Local& local, FailureKind failure,
+               std::string detail, ActionReason reason);
+  bool FailFast(const PackageName& resource) const;  // node_fail_fast_enabled.
+  void Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
+              FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
-  std::map<NodeName, size_t> LoadOfUpMembers() const;
+  Liveness CurrentLiveness() const;
   void LowerLeaseMax(OpBatch& ops);
   void FlushReports();
   void Resend(OwnClient& client);
-  void Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb);
+  void Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb,
+             ActionReason reason = ActionReason::kStart);
   uint64_t Guard(std::variant<SetDeadline, Register, Unregister> request);
   bool Registered(const Local& local) const;
   // This incarnation reported R stopped (or stray) at `epoch`: it gave R up.
@@ -288,6 +319,9 @@ class Node {
   std::map<uint64_t, Time> deadlines_pending_;  // SetDeadline requests by id.
 
   // Coordinator.
+  validation::ReportedInventories reported_inventories_;  // Issue 8 fills it (probe).
+  std::unique_ptr<validation::ConfigIndex> index_;        // Of options_.config.
+  std::optional<Time> leader_since_;  // When this node last became the ready leader.
   OwnClient coordinator_;
   std::optional<Time> coordinator_wakeup_;
   // When this node first applied a lease length below L_max (the old, longer L).

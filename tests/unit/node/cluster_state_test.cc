@@ -752,7 +752,8 @@ TEST(ClusterStateOps, DecodeOpsRejectsAnUnknownTagAKindOutOfRangeAndAnInvalidNam
   unknown_tag.back() = static_cast<char>(99);
   std::string bad_kind = EncodeOps(
       {ReportOp{.resource = kR1, .node = kN1, .epoch = LogIndex(1), .kind = ReportKind::kStray}});
-  bad_kind.back() = static_cast<char>(6);
+  // The kind byte comes before the failure kind (1 byte) and the empty detail (4 bytes).
+  bad_kind[bad_kind.size() - 6] = static_cast<char>(6);
   const std::string bad_name = EncodeOps({ArmedOp{.node = NodeName("no spaces"), .arm = LogIndex(1)}});
 
   EXPECT_FALSE(DecodeOps(unknown_tag).has_value());
@@ -762,8 +763,9 @@ TEST(ClusterStateOps, DecodeOpsRejectsAnUnknownTagAKindOutOfRangeAndAnInvalidNam
 
 TEST(ClusterStateOps, DescribeOpsNamesEveryOpInOrder) {
   EXPECT_EQ(DescribeOps(EveryOp()),
-            "assign(r1,n2,from@3) report(r1,n2,@7,halt_failed) release(r2,@9) disarm(1h30m) "
-            "arm armed(n3,@12) lease_length(3s) lease_max(3s500ms)");
+            "assign(r1,n2,@3,\"move\",start,-) report(r1,n2,@7,halt_failed,none,\"\") "
+            "release(r2,@9,halt) disarm(1h30m) arm() armed(n3,@12) lease_length(3s) "
+            "lease_max(3s500ms)");
 }
 
 }  // namespace

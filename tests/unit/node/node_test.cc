@@ -132,7 +132,7 @@ TEST(Node, DaemonRestartedWithinItsLeaseAdoptsItsRunningGuestWithoutAFailover) {
   const std::vector<GuestAction>& actions = cluster.host(owner).actions;
   size_t starts = 0;
   for (const GuestAction& action : actions) {
-    starts += action.verb == GuestVerb::kStart && action.guest.resource.value() == resource;
+    starts += action.verb == GuestVerb::kRun && action.guest.resource.value() == resource;
   }
   EXPECT_EQ(starts, 1u) << "adopted, not started again";
 }
@@ -155,7 +155,7 @@ TEST(Node, NodeCrashOfTheOwnerFailsTheResourceOverToAnotherMember) {
   EXPECT_EQ(cluster.Holders("r1"), std::vector<std::string>{moved.owner->value()});
 }
 
-TEST(Node, ReleaseRequestStopsTheGuestReportsHaltedAndTheResourceMovesElsewhere) {
+TEST(Node, HaltRunsTheHaltScriptAndThePackageStaysDownUntilRunAgain) {
   NodeCluster cluster(3, {"r1"});
   cluster.StartAll();
   cluster.RunFor(Duration(5000));
@@ -163,13 +163,21 @@ TEST(Node, ReleaseRequestStopsTheGuestReportsHaltedAndTheResourceMovesElsewhere)
   const Assignment before = AssignmentOf(cluster, leader, "r1");
   WatchExclusivity(cluster, {"r1"});
 
-  cluster.ProposeOps(leader, {ReleaseOp{.resource = PackageName("r1"), .epoch = before.epoch}});
+  cluster.ProposeOps(leader, {HaltOp{.package = PackageName("r1"), .by = "root"}});
   cluster.RunFor(Duration(2000));
 
-  const Assignment& after = AssignmentOf(cluster, leader, "r1");
-  EXPECT_NE(after.owner, before.owner) << "the coordinator avoids the node that released it";
-  EXPECT_EQ(after.status, AssignmentStatus::kStarted);
-  EXPECT_EQ(cluster.Holders("r1"), std::vector<std::string>{after.owner->value()});
+  const ClusterState& state = cluster.node(leader).state();
+  EXPECT_EQ(state.StatusOf(PackageName("r1")), PackageStatus::kDown);
+  EXPECT_EQ(AssignmentOf(cluster, leader, "r1").epoch, before.epoch) << "not placed again";
+  EXPECT_TRUE(cluster.Holders("r1").empty());
+  ASSERT_TRUE(state.FindPackage(PackageName("r1"))->outcome.has_value());
+  EXPECT_TRUE(state.FindPackage(PackageName("r1"))->outcome->ok);
+
+  cluster.ProposeOps(leader, {RunOp{.package = PackageName("r1"), .by = "root"}});
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r1")), PackageStatus::kUp);
+  EXPECT_EQ(cluster.Holders("r1").size(), 1U);
 }
 
 TEST(Node, DisarmedClusterKeepsAnIsolatedOwnersGuestRunningPastTheNormalLease) {
@@ -277,7 +285,7 @@ TEST(Node, RestartedNodeNeverStartsAnAssignmentAnEarlierIncarnationMayHaveActedO
 
   size_t starts_at_epoch = 0;
   for (const GuestAction& action : cluster.host(owner).actions) {
-    starts_at_epoch += action.verb == GuestVerb::kStart &&
+    starts_at_epoch += action.verb == GuestVerb::kRun &&
                        action.guest.resource.value() == resource && action.guest.epoch == epoch;
   }
   EXPECT_EQ(starts_at_epoch, 1u) << "only the first incarnation's (hung) start";

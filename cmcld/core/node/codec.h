@@ -1,0 +1,141 @@
+// Field codecs for the cluster state's wire and snapshot formats (internal to node/).
+//
+// Put(out, a, b, c) writes fields in order; Get(in, a, b, c) reads them back into the
+// same variables. Each field type has one encoding: names are checked (IsValidName) on
+// read, enums are range-checked against their last value, optionals carry a flag, sets
+// are written in order and must read back strictly ascending, so every accepted
+// encoding is the canonical one (Encode(Decode(b)) == b). A failed read leaves the
+// reader failed (ByteReader::ok()); the values read are then unspecified but valid.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "cmcld/core/common/bytes.h"
+#include "cmcld/core/common/names.h"
+#include "cmcld/core/node/cluster_state.h"
+#include "cmcld/core/raft/types.h"
+
+namespace cmcl::node::codec {
+
+// The last value of each enum written on the wire (range check on read).
+template <typename E>
+constexpr E kLast = E{};
+template <>
+inline constexpr ReportKind kLast<ReportKind> = ReportKind::kStray;
+template <>
+inline constexpr AssignmentStatus kLast<AssignmentStatus> = AssignmentStatus::kFenced;
+template <>
+inline constexpr FailureKind kLast<FailureKind> = FailureKind::kHaltScript;
+template <>
+inline constexpr ActionReason kLast<ActionReason> = ActionReason::kDependency;
+template <>
+inline constexpr IntentKind kLast<IntentKind> = IntentKind::kNodeHalt;
+template <>
+inline constexpr IntentStep kLast<IntentStep> = IntentStep::kReturning;
+template <>
+inline constexpr CommandKind kLast<CommandKind> = CommandKind::kEnable;
+
+inline void PutOne(ByteWriter& out, bool value) { out.Flag(value); }
+inline void PutOne(ByteWriter& out, uint32_t value) { out.U32(value); }
+inline void PutOne(ByteWriter& out, uint64_t value) { out.U64(value); }
+inline void PutOne(ByteWriter& out, const std::string& value) { out.Str(value); }
+inline void PutOne(ByteWriter& out, const NodeName& value) { out.Str(value.value()); }
+inline void PutOne(ByteWriter& out, const PackageName& value) { out.Str(value.value()); }
+inline void PutOne(ByteWriter& out, raft::LogIndex value) { out.U64(value.value()); }
+inline void PutOne(ByteWriter& out, Duration value) { out.Ms(value); }
+template <typename E>
+  requires std::is_enum_v<E>
+void PutOne(ByteWriter& out, E value) {
+  out.U8(static_cast<uint8_t>(value));
+}
+template <typename T>
+void PutOne(ByteWriter& out, const std::optional<T>& value);
+template <typename T>
+void PutOne(ByteWriter& out, const std::set<T>& values);
+template <typename A, typename B>
+void PutOne(ByteWriter& out, const std::pair<A, B>& value);
+
+template <typename T>
+void PutOne(ByteWriter& out, const std::optional<T>& value) {
+  out.Flag(value.has_value());
+  if (value) {
+    PutOne(out, *value);
+  }
+}
+template <typename T>
+void PutOne(ByteWriter& out, const std::set<T>& values) {
+  out.U32(static_cast<uint32_t>(values.size()));
+  for (const T& value : values) {
+    PutOne(out, value);
+  }
+}
+template <typename A, typename B>
+void PutOne(ByteWriter& out, const std::pair<A, B>& value) {
+  PutOne(out, value.first);
+  PutOne(out, value.second);
+}
+
+template <typename... T>
+void Put(ByteWriter& out, const T&... values) {
+  (PutOne(out, values), ...);
+}
+
+inline void GetOne(ByteReader& in, bool& value) { value = in.Flag(); }
+inline void GetOne(ByteReader& in, uint32_t& value) { value = in.U32(); }
+inline void GetOne(ByteReader& in, uint64_t& value) { value = in.U64(); }
+inline void GetOne(ByteReader& in, std::string& value) { value = in.Str(); }
+inline void GetOne(ByteReader& in, NodeName& value) { value = NodeName(in.Name()); }
+inline void GetOne(ByteReader& in, PackageName& value) { value = PackageName(in.Name()); }
+inline void GetOne(ByteReader& in, raft::LogIndex& value) { value = raft::LogIndex(in.U64()); }
+inline void GetOne(ByteReader& in, Duration& value) { value = in.Ms(); }
+template <typename E>
+  requires std::is_enum_v<E>
+void GetOne(ByteReader& in, E& value) {
+  const uint8_t raw = in.U8();
+  in.Require(raw <= static_cast<uint8_t>(kLast<E>));
+  value = static_cast<E>(in.ok() ? raw : 0);
+}
+template <typename T>
+void GetOne(ByteReader& in, std::optional<T>& value);
+template <typename T>
+void GetOne(ByteReader& in, std::set<T>& values);
+template <typename A, typename B>
+void GetOne(ByteReader& in, std::pair<A, B>& value);
+
+template <typename T>
+void GetOne(ByteReader& in, std::optional<T>& value) {
+  value.reset();
+  if (in.Flag()) {
+    T inner{};
+    GetOne(in, inner);
+    value = std::move(inner);
+  }
+}
+template <typename T>
+void GetOne(ByteReader& in, std::set<T>& values) {
+  values.clear();
+  const uint32_t count = in.U32();
+  for (uint32_t i = 0; i < count && in.ok(); ++i) {
+    T value{};
+    GetOne(in, value);
+    in.Require(values.empty() || *values.rbegin() < value);
+    values.insert(values.end(), std::move(value));
+  }
+}
+template <typename A, typename B>
+void GetOne(ByteReader& in, std::pair<A, B>& value) {
+  GetOne(in, value.first);
+  GetOne(in, value.second);
+}
+
+template <typename... T>
+void Get(ByteReader& in, T&... values) {
+  (GetOne(in, values), ...);
+}
+
+}  // namespace cmcl::node::codec
