@@ -6,6 +6,7 @@
 #include "tests/sim/exclusivity_checker.h"
 #include "tests/sim/sim_guard.h"
 #include "tests/sim/sim_host.h"
+#include "cmcld/core/validation/readiness.h"
 #include "tests/support/config_builder.h"
 
 namespace cmcl::sim {
@@ -334,6 +335,50 @@ TEST(SimHost, AGuestThatDiesOnItsOwnIsReportedAsAnUnsolicitedStoppedStatus) {
   EXPECT_EQ(reports[0].guest, Guest("p1", 4));
   EXPECT_FALSE(host.Holds(R("p1")));
   EXPECT_EQ(host.deaths(), 1u);
+}
+
+TEST(SimPackages, InventoriesDifferSoThatSomePackagesCannotRunOnSomeOfTheirNodes) {
+  SimOptions options;
+  options.packages = 8;
+  const std::vector<NodeName> voters = {NodeName("n1"), NodeName("n2"), NodeName("n3"),
+                                        NodeName("n4"), NodeName("n5")};
+  int refused = 0;
+  int accepted = 0;
+  std::set<validation::ViolationCode> codes;
+
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    const SimPackages packages = MakeSimPackages(options, voters, Rng(seed));
+    for (const PackageName& package : packages.names) {
+      const Result<validation::CheckReport> report =
+          validation::CheckOffline(*packages.config, package, std::nullopt);
+      ASSERT_TRUE(report.ok());
+      for (const validation::NodeResult& result : report->results) {
+        result.result.ok() ? ++accepted : ++refused;
+        for (const validation::ViolationCode code : result.result.Codes()) codes.insert(code);
+      }
+    }
+  }
+
+  EXPECT_GT(accepted, 5 * refused);  // Most placements are fine,
+  EXPECT_TRUE(codes.contains(validation::ViolationCode::kWwidMismatch));  // but not all.
+  EXPECT_TRUE(codes.contains(validation::ViolationCode::kDeviceMissing));
+  EXPECT_TRUE(codes.contains(validation::ViolationCode::kVswitchMismatch));
+}
+
+TEST(SimPackages, TheSameSeedGivesTheSameConfigurationAndBehaviours) {
+  SimOptions options;
+  const std::vector<NodeName> voters = {NodeName("arb"), NodeName("n1"), NodeName("n2")};
+
+  const SimPackages a = MakeSimPackages(options, voters, Rng(42));
+  const SimPackages b = MakeSimPackages(options, voters, Rng(42));
+
+  EXPECT_EQ(a.Describe(), b.Describe());
+  EXPECT_EQ(a.config->nodes.size(), 3u);
+  EXPECT_EQ(a.config->Members().size(), 2u);
+  ASSERT_EQ(a.config->packages.size(), b.config->packages.size());
+  for (size_t i = 0; i < a.config->packages.size(); ++i) {
+    EXPECT_EQ(a.config->packages[i].nodes, b.config->packages[i].nodes);
+  }
 }
 
 ExclusivityChecker::Claim Claim(const std::string& node, const std::string& resource,
