@@ -215,6 +215,7 @@ class Simulation final : public NemesisHost {
   void ScheduleHost(size_t node);
   void CheckExclusivity();
   void NoteReleases(const raft::ApplyEntry& apply);
+  void TraceCommitted(const raft::ApplyEntry& apply);
   node::NodeOptions NodeOptionsFor(size_t node) const;
   std::string NextPayload();
   Duration PlacementAllowance() const;

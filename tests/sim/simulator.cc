@@ -586,7 +586,7 @@ void Simulation::ExecuteRaft(size_t node, const Actions& actions) {
   for (const raft::ApplyEntry& apply : actions.applies) {
     CMCL_CHECK(apply.entry.index <= raft.commit_index()) << "applied past commit";
     checker_.OnApply(slot.name, apply);
-    package_checker_->OnCommitted(apply);
+    TraceCommitted(apply);
     NoteReleases(apply);
   }
   for (const ClientReply& reply : actions.replies) {
@@ -599,6 +599,31 @@ void Simulation::ExecuteRaft(size_t node, const Actions& actions) {
         << "reply for an index not applied yet";
     checker_.OnReply(reply);
     OnReply(reply);
+  }
+}
+
+// The first apply of each entry goes to the package checker, and into the trace with
+// its ops and the events the committed state logged for it (a replay shows what the
+// coordinator decided and why).
+void Simulation::TraceCommitted(const raft::ApplyEntry& apply) {
+  const node::ClusterState& state = package_checker_->state();
+  if (apply.entry.index <= state.applied()) {
+    return;
+  }
+  package_checker_->OnCommitted(apply);
+  if (apply.entry.kind != raft::EntryKind::kCommand || apply.duplicate) {
+    return;
+  }
+  const std::optional<node::OpBatch> ops = node::DecodeOps(apply.entry.command.payload);
+  Trace("-", "commit",
+        "@" + std::to_string(apply.entry.index.value()) + " c" +
+            std::to_string(apply.entry.command.client_id.value()) + " " +
+            (ops ? node::DescribeOps(*ops) : std::string("(malformed)")));
+  for (auto it = state.events().rbegin(); it != state.events().rend(); ++it) {
+    if (it->index != apply.entry.index) {
+      break;
+    }
+    Trace("-", it->critical ? "event!" : "event", it->text);
   }
 }
 
