@@ -372,8 +372,19 @@ std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
                                                       static_cast<uint32_t>(nodes))) {
     return "relocations used up";
   }
+  // The node it failed on with exit 2, a timeout or a service failure counts as tried
+  // once its restarts there are used up (restart, then relocate).
+  std::optional<NodeName> exhausted;
+  if (assignment != nullptr && assignment->owner &&
+      assignment->status == node::AssignmentStatus::kFailed &&
+      (assignment->failure == node::FailureKind::kExit2 ||
+       assignment->failure == node::FailureKind::kTimeout ||
+       assignment->failure == node::FailureKind::kServiceFailed) &&
+      (record != nullptr ? record->restarts : 0) >= spec.max_restarts) {
+    exhausted = assignment->owner;
+  }
   for (const NodeName& node : view.NodesOf(spec)) {
-    if (!facts.up_members.contains(node) ||
+    if (!facts.up_members.contains(node) || node == exhausted ||
         (record != nullptr &&
          (record->failed_nodes.contains(node) || record->switching_off.contains(node)))) {
       continue;
