@@ -27,6 +27,7 @@ struct FakeGuard {
   std::optional<Time> deadline;
   std::map<PackageName, LogIndex> registered;
   bool fenced = false;
+  bool mute = false;  // Requests are taken but never acknowledged (a stuck guard).
   std::vector<GuardRequest> requests;  // Every request received, in order.
 };
 
@@ -245,6 +246,9 @@ class NodeCluster {
       guard.registered[reg->guest.resource] = reg->guest.epoch;
     } else if (const auto* unreg = std::get_if<Unregister>(&request.request)) {
       guard.registered.erase(unreg->resource);
+    }
+    if (guard.mute) {
+      return;
     }
     const uint64_t id = request.id;
     work_.push_back([this, name, id] {

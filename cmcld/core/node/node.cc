@@ -536,9 +536,47 @@ void Node::ManageOwned() {
              FailureKind::kLost, guard_fenced_ ? "fenced by the guard" : "found not running");
     } else {
       TryStart(resource, assignment);
+      GiveUpStartAfterTimeout(resource, assignment);
     }
   }
   AnswerClears();
+}
+
+// An owner that cannot start its package (no lease with applied >= c: it lags far
+// behind; or the guard does not answer) would keep it forever, since its lease is being
+// renewed and so never certainly expires. After run_timeout it gives up: it reports the
+// start failed (kTimeout) — true, since it never ran the run script at this epoch — and
+// the coordinator restarts or relocates it (docs/KNOWN_GAPS.md, issue 6's lagging owner).
+void Node::GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment) {
+  const auto it = local_.find(resource);
+  if (it != local_.end() && it->second.epoch == assignment.epoch &&
+      it->second.phase != Phase::kStopped) {
+    start_waits_.erase(resource);  // The run script runs (or ran): not waiting any more.
+    return;
+  }
+  auto [wait, created] = start_waits_.try_emplace(resource, assignment.epoch, now_);
+  if (created || wait->second.first != assignment.epoch) {
+    wait->second = {assignment.epoch, now_};
+    return;
+  }
+  const config::PackageSpec* spec = index_->FindPackage(resource);
+  const Duration timeout = spec != nullptr ? spec->run_timeout : Duration(60000);
+  if (now_ < wait->second.second + timeout) {
+    return;
+  }
+  start_waits_.erase(wait);
+  Local& local = local_[resource];
+  if (local.epoch == assignment.epoch && local.register_id != 0) {
+    Guard(Unregister{.resource = resource});
+  }
+  local = Local{};
+  local.epoch = assignment.epoch;
+  local.phase = Phase::kStopped;
+  local.failure = FailureKind::kTimeout;
+  local.detail = "could not start within run_timeout " + FormatDuration(timeout) +
+                 " (no lease with the log caught up, or the guard did not answer)";
+  out_.log.push_back(LogLine{.critical = true, .text = resource.value() + ": " + local.detail});
+  ReportStopped(resource, local);
 }
 
 // What a stopped (or stuck) guest's history says, as one report.

@@ -273,6 +273,7 @@ class Node {
   void CleanUp(const PackageName& resource, Local& local, FailureKind failure,
                std::string detail, ActionReason reason);
   bool FailFast(const PackageName& resource) const;  // node_fail_fast_enabled.
+  void GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment);
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
               FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
@@ -305,6 +306,8 @@ class Node {
   // by an earlier incarnation, so this one never starts them (it reports them instead).
   LogIndex restart_horizon_;
   std::map<PackageName, Local> local_;
+  // Owned packages not started yet: the epoch and since when (GiveUpStartAfterTimeout).
+  std::map<PackageName, std::pair<LogIndex, Time>> start_waits_;
   std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;
   OpBatch report_queue_;
   OwnClient agent_;

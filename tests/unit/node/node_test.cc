@@ -180,6 +180,30 @@ TEST(Node, HaltRunsTheHaltScriptAndThePackageStaysDownUntilRunAgain) {
   EXPECT_EQ(cluster.Holders("r1").size(), 1U);
 }
 
+TEST(Node, AnOwnerThatCannotStartWithinRunTimeoutReportsTheStartFailedWithoutRunningIt) {
+  NodeCluster cluster(3, {"r1"});
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    cluster.guard(name).mute = true;  // F3's guard part never holds: nothing may start.
+  }
+  cluster.StartAll();
+
+  cluster.RunFor(Duration(65000));  // run_timeout is 60s by default.
+
+  const std::string leader = *cluster.Leader();
+  bool reported = false;
+  for (const ClusterEvent& event : cluster.node(leader).state().events()) {
+    reported = reported || (event.text.find("reported failed") != std::string::npos &&
+                            event.text.find("could not start within run_timeout") !=
+                                std::string::npos);
+  }
+  EXPECT_TRUE(reported) << "the owner gives the package back instead of keeping it forever";
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    for (const GuestAction& action : cluster.host(name).actions) {
+      EXPECT_NE(action.verb, GuestVerb::kRun) << name << " ran a run script without F3";
+    }
+  }
+}
+
 TEST(Node, DisarmedClusterKeepsAnIsolatedOwnersGuestRunningPastTheNormalLease) {
   NodeCluster cluster(3, {"r1"});
   cluster.StartAll();
