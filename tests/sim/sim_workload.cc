@@ -328,6 +328,7 @@ Duration Simulation::PlacementAllowance() const {
 }
 
 void Simulation::CheckLiveness() {
+  std::string excused;
   for (const NodeSlot& slot : nodes_) {
     if (slot.core == nullptr || slot.paused || slot.core->raft().role() != Role::kLeader) {
       continue;
@@ -337,9 +338,10 @@ void Simulation::CheckLiveness() {
     }
     if (checker_.acks() > acks_at_heal_ && (restore_acked_ || options_.operator_chance == 0) &&
         slot.core->raft().applied_index() >= checker_.acked_index_max() &&
-        PackagesPlaced(*slot.core, &missing_)) {
+        PackagesPlaced(*slot.core, &missing_, &excused)) {
       Trace(slot.name.value(), "live",
-            "leader acknowledged a command after the heal; every package that should run is up");
+            "leader acknowledged a command after the heal; every package that should run is "
+            "up" + (excused.empty() ? std::string() : "; not required:" + excused));
       done_ = true;
       return;
     }
@@ -383,6 +385,16 @@ std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
       (record != nullptr ? record->restarts : 0) >= spec.max_restarts) {
     exhausted = assignment->owner;
   }
+  // Known gap (SimOptions::excuse_known_gaps): found dead or fenced on a node, the
+  // package is never placed there again.
+  std::optional<NodeName> lost_on;
+  if (options_.excuse_known_gaps && assignment != nullptr && assignment->owner &&
+      (assignment->status == node::AssignmentStatus::kFenced ||
+       (assignment->status == node::AssignmentStatus::kFailed &&
+        assignment->failure == node::FailureKind::kLost))) {
+    lost_on = assignment->owner;
+  }
+  bool only_lost_node = false;
   for (const NodeName& node : view.NodesOf(spec)) {
     if (!facts.up_members.contains(node) || node == exhausted ||
         (record != nullptr &&
@@ -390,13 +402,19 @@ std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
       continue;
     }
     if (validation::ValidateMigration(spec, node, view).ok()) {
-      return std::nullopt;  // An eligible node: it must run.
+      if (node != lost_on) {
+        return std::nullopt;  // An eligible node: it must run.
+      }
+      only_lost_node = true;
     }
   }
-  return "no eligible node";
+  return only_lost_node ? "known gap: only eligible on the node it was lost on"
+                        : "no eligible node";
 }
 
-bool Simulation::PackagesPlaced(const node::Node& leader, std::string* missing) const {
+bool Simulation::PackagesPlaced(const node::Node& leader, std::string* missing,
+                                std::string* excused) const {
+  excused->clear();
   std::set<NodeName> up;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (!outcast_[i]) {
@@ -418,8 +436,11 @@ bool Simulation::PackagesPlaced(const node::Node& leader, std::string* missing) 
       continue;
     }
     const node::PackageRecord* record = state.FindPackage(package);
-    if (!(record != nullptr && record->intent) && Excuse(state, package, facts, view)) {
-      continue;
+    if (!(record != nullptr && record->intent)) {
+      if (const std::optional<std::string> why = Excuse(state, package, facts, view)) {
+        *excused += " " + package.value() + " (" + *why + ")";
+        continue;
+      }
     }
     std::ostringstream text;
     text << package << " (" << node::PackageStatusName(state.StatusOf(package));

@@ -219,7 +219,10 @@ class Simulation final : public NemesisHost {
   node::NodeOptions NodeOptionsFor(size_t node) const;
   std::string NextPayload();
   Duration PlacementAllowance() const;
-  bool PackagesPlaced(const node::Node& leader, std::string* missing) const;
+  // Every package that should run is up; else false with the first one in `missing`.
+  // `excused`: the packages that need not run, and why.
+  bool PackagesPlaced(const node::Node& leader, std::string* missing,
+                      std::string* excused) const;
   std::optional<std::string> Excuse(const node::ClusterState& state, const PackageName& package,
                                     const validation::ClusterFacts& facts,
                                     const validation::ClusterView& view) const;
