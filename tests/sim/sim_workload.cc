@@ -391,7 +391,8 @@ std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
   if (options_.excuse_known_gaps && assignment != nullptr && assignment->owner &&
       (assignment->status == node::AssignmentStatus::kFenced ||
        (assignment->status == node::AssignmentStatus::kFailed &&
-        assignment->failure == node::FailureKind::kLost))) {
+        (assignment->failure == node::FailureKind::kLost ||
+         assignment->failure == node::FailureKind::kNone)))) {  // kNone: after a clear.
     lost_on = assignment->owner;
   }
   bool only_lost_node = false;
