@@ -154,9 +154,9 @@ struct SimOptions {
   std::string mutation_name;  // Empty for none.
   bool swarm = false;
   // Liveness excuses for core gaps that are reported and not fixed yet
-  // (docs/KNOWN_GAPS.md, "simulator"): a package found dead or fenced on a node is
-  // re-placed avoiding that node for good, so when it is the only eligible node the
-  // package stays down. --strict-liveness turns the excuse off (the seeds that need
+  // (docs/KNOWN_GAPS.md, "simulator"): a package found dead, fenced or halted by `node
+  // halt` on a node is re-placed avoiding that node for good, so when it is the only
+  // eligible node the package stays down. --strict-liveness turns the excuse off (the seeds that need
   // it then fail).
   bool excuse_known_gaps = true;
   // --safety-only: the liveness phase runs but missing its deadline is not a violation

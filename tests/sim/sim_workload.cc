@@ -385,11 +385,14 @@ std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
       (record != nullptr ? record->restarts : 0) >= spec.max_restarts) {
     exhausted = assignment->owner;
   }
-  // Known gap (SimOptions::excuse_known_gaps): found dead or fenced on a node, the
-  // package is never placed there again.
+  // Known gap (SimOptions::excuse_known_gaps): found dead, fenced, or halted by a
+  // `node halt` on a node, the package is never placed there again (not even after
+  // `node run`, `clear` or `run`).
   std::optional<NodeName> lost_on;
   if (options_.excuse_known_gaps && assignment != nullptr && assignment->owner &&
       (assignment->status == node::AssignmentStatus::kFenced ||
+       (assignment->status == node::AssignmentStatus::kHalted &&
+        assignment->halt_reason == node::ActionReason::kNodeHalt) ||
        (assignment->status == node::AssignmentStatus::kFailed &&
         (assignment->failure == node::FailureKind::kLost ||
          assignment->failure == node::FailureKind::kNone)))) {  // kNone: after a clear.
