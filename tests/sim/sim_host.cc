@@ -223,7 +223,10 @@ void SimHost::Complete(const Pending& pending, uint64_t live_incarnation,
         result = CompleteHalt(pending);
         break;
       case GuestVerb::kKill:
-        if (pending.incarnation != 0 && !calm_ && rng_.ChanceOf(options_.kill_failure)) {
+        // Only a live guest can resist a kill: killing nothing always works (idempotent).
+        if (pending.incarnation != 0 && !calm_ && held_.contains(package) &&
+            generation_[package] == pending.generation &&
+            rng_.ChanceOf(options_.kill_failure)) {
           result.status = GuestStatus::kUnknown;  // The driver could not kill it.
           break;
         }
