@@ -115,6 +115,9 @@ config::PackageSpec BuildSpec(Rng& rng, const SimOptions& options, size_t k,
   }
   config::PackageSpec spec = builder.Build();
   if (!options.package_variety) {
+    // Spread over the members as issue 6's resources were (the lease scenarios need a
+    // package on the leader and one on a follower).
+    spec.failover_policy = config::FailoverPolicy::kMinPackageNode;
     return spec;
   }
   spec.auto_run = !rng.Chance(1, 8);
