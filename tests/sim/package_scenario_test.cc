@@ -36,6 +36,7 @@ SimOptions QuietOptions() {
   options.operator_chance = 0;
   options.disarm_chance = 0;
   options.kill_failure = 0;
+  options.cluster_start_wait = Duration(0);
   return options;
 }
 

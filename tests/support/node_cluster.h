@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "cmcld/core/common/check.h"
 #include "cmcld/core/node/node.h"
 
 namespace cmcl::node::testing {
@@ -73,6 +74,8 @@ class NodeCluster {
       package.name = PackageName(resource);
       package.all_nodes = true;
       package.nodes = config->Members();
+      // Spread over the members (the tests want guests on several nodes).
+      package.failover_policy = config::FailoverPolicy::kMinPackageNode;
       config->packages.push_back(std::move(package));
     }
     base_.config = std::move(config);
@@ -117,6 +120,31 @@ class NodeCluster {
     hosts_[NodeName(name)].running.clear();
   }
   bool Running(const std::string& name) const { return nodes_.contains(NodeName(name)); }
+  const config::ClusterConfig& config() const { return *base_.config; }
+  // Config apply on every running node (and on later starts).
+  void SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
+    base_.config = config;
+    for (auto& [name, node] : nodes_) {
+      node->SetConfig(config);
+    }
+  }
+  // The runtime's report that a service of `resource` failed past its max_restarts.
+  void ServiceFails(const std::string& name, const std::string& resource,
+                    const std::string& service) {
+    const auto it = hosts_[NodeName(name)].running.find(PackageName(resource));
+    CMCL_CHECK(it != hosts_[NodeName(name)].running.end()) << resource << " runs on " << name;
+    const GuestRef guest{.resource = PackageName(resource), .epoch = it->second};
+    Absorb(NodeName(name),
+           node(name).GuestReported(now, guest, GuestVerb::kStatus,
+                                    GuestResult{.status = GuestStatus::kRunning,
+                                                .failed_service = service}));
+    Settle();
+  }
+  // SIGTERM for `name`'s daemon (Node::Shutdown).
+  void Shutdown(const std::string& name) {
+    Absorb(NodeName(name), node(name).Shutdown(now));
+    Settle();
+  }
 
   Node& node(const std::string& name) { return *nodes_.at(NodeName(name)); }
   FakeGuard& guard(const std::string& name) { return guards_[NodeName(name)]; }

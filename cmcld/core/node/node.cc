@@ -182,7 +182,19 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       }
       return;
     case Phase::kRunning:
-      if (verb == GuestVerb::kStatus && stopped) {
+      if (verb == GuestVerb::kStatus && !result.failed_service.empty() &&
+          ServiceFailFast(resource)) {
+        out_.log.push_back(LogLine{.critical = true,
+                                   .text = resource.value() + ": service " +
+                                           result.failed_service +
+                                           " failed with service_fail_fast_enabled: fencing "
+                                           "this node"});
+        fail_fast_fence_ = true;  // Fence() kills every guest here; they are reported fenced.
+      } else if (verb == GuestVerb::kStatus && !result.failed_service.empty()) {
+        CleanUp(resource, local, FailureKind::kServiceFailed,
+                "service " + result.failed_service + " failed past its max_restarts",
+                ActionReason::kServiceFailed);
+      } else if (verb == GuestVerb::kStatus && stopped) {
         CleanUp(resource, local, FailureKind::kServiceFailed, "the guest stopped by itself",
                 ActionReason::kServiceFailed);
       }
@@ -296,6 +308,11 @@ void Node::CleanUp(const PackageName& resource, Local& local, FailureKind failur
   Guest(resource, local.epoch, GuestVerb::kHalt, reason);
 }
 
+bool Node::ServiceFailFast(const PackageName& resource) const {
+  const config::PackageSpec* spec = index_->FindPackage(resource);
+  return spec != nullptr && spec->service_fail_fast_enabled;
+}
+
 bool Node::FailFast(const PackageName& resource) const {
   const config::PackageSpec* spec = index_->FindPackage(resource);
   return spec != nullptr && spec->node_fail_fast_enabled;
@@ -388,12 +405,77 @@ void Node::Drive() {
       ManageOwned();
       ManageLocals();
     }
+    if (shutting_down_) {
+      ShutdownStep();
+    }
     FlushReports();
   }
   Coordinate();
 }
 
 NodeActions Node::Take() { return std::exchange(out_, NodeActions{}); }
+
+const std::vector<validation::PackageReadiness>& Node::Readiness() {
+  Liveness liveness = CurrentLiveness();
+  if (!raft_->LeaderReady()) {
+    liveness.up.clear();
+    for (const NodeName& member : options_.config->Members()) {
+      liveness.up.insert(member);
+    }
+  }
+  if (!readiness_.valid || readiness_.applied != state_.applied() ||
+      readiness_.config_generation != config_generation_ || readiness_.up != liveness.up) {
+    const validation::ClusterFacts facts = FactsOf(state_, liveness);
+    const validation::ClusterView view(*index_, facts);
+    readiness_ = ReadinessCache{.applied = state_.applied(),
+                                .config_generation = config_generation_,
+                                .up = liveness.up,
+                                .valid = true,
+                                .result = validation::ComputeReadiness(view)};
+  }
+  return readiness_.result;
+}
+
+void Node::SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
+  CMCL_CHECK(config != nullptr) << "a node needs its configuration";
+  // The index borrows the configuration: the new one first, then the old config goes.
+  auto index = std::make_unique<validation::ConfigIndex>(*config, reported_inventories_);
+  index_ = std::move(index);
+  options_.config = std::move(config);
+  ++config_generation_;
+}
+
+NodeActions Node::Shutdown(Time now) {
+  now_ = now;
+  if (!shutting_down_) {
+    shutting_down_ = true;
+    out_.log.push_back(LogLine{.critical = false,
+                               .text = "shutting down: " + std::to_string(LocalGuests().size()) +
+                                       " guest(s) to leave this node"});
+  }
+  Drive();
+  return Take();
+}
+
+// With quorum the node asks for its own `node halt` and the coordinator moves or halts
+// its packages (shutdown_policy); without a lease nobody else may act for it, so it halts
+// its guests itself — stopping never needs quorum (DESIGN.md section 5).
+void Node::ShutdownStep() {
+  if (!shutdown_proposed_ && !state_.NodeHalted(self())) {
+    shutdown_proposed_ = true;
+    report_queue_.push_back(
+        NodeAdminOp{.node = self(), .halted = true, .by = "cmcld shutdown on " + self().value()});
+  }
+  if (raft_->lease().Valid(now_)) {
+    return;
+  }
+  for (auto& [resource, local] : local_) {
+    if (local.phase == Phase::kRunning) {
+      local.phase = Phase::kStopping;
+      Guest(resource, local.epoch, GuestVerb::kHalt, ActionReason::kShutdown);
+    }
+  }
+}
 
 // --- Agent -----------------------------------------------------------------------------
 
@@ -430,7 +512,7 @@ void Node::Fence() {
   // The guard fences every registered guest once its deadline passes, whatever this
   // incarnation believes (a status answered "running" a moment before may be stale).
   const bool guard_fired = deadline_acked_ && now_ >= *deadline_acked_;
-  if (!lease_over && !guard_fired) {
+  if (!lease_over && !guard_fired && !fail_fast_fence_) {
     return;  // Without any lease yet (after a restart) the guard's deadline rules.
   }
   for (auto& [resource, local] : local_) {
@@ -443,10 +525,12 @@ void Node::Fence() {
     Guest(resource, local.epoch, GuestVerb::kKill);
     out_.log.push_back(LogLine{
         .critical = true,
-        .text = resource.value() + (lease_over ? ": fenced, the lease ends at " +
-                                                     std::to_string(fence_at->milliseconds() +
-                                                                    options_.fence_timeout.count())
-                                               : ": fenced by the guard's deadline")});
+        .text = resource.value() +
+                (lease_over    ? ": fenced, the lease ends at " +
+                                  std::to_string(fence_at->milliseconds() +
+                                                 options_.fence_timeout.count())
+                 : guard_fired ? ": fenced by the guard's deadline"
+                               : ": fenced (service_fail_fast_enabled)")});
   }
 }
 
@@ -627,6 +711,9 @@ void Node::AnswerClears() {
 }
 
 void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
+  if (shutting_down_ || fail_fast_fence_) {
+    return;  // A node on its way out, or fenced by a service, starts nothing new.
+  }
   // F3, the lease part: now + fence_timeout < lease_end and applied >= c.
   const raft::LogIndex applied =
       options_.mutations.start_without_min_applied ? raft::LogIndex(~0ULL) : state_.applied();
