@@ -30,6 +30,7 @@ SimOptions LeaseOptions() {
   // Placement at once, as in issue 6: the scenarios time their faults from the first
   // placement (cluster_start_wait itself is covered by coordinator_test).
   options.cluster_start_wait = Duration(0);
+  options.packages = 3;  // As issue 6's three resources.
   return options;
 }
 
