@@ -46,21 +46,24 @@ validation::ClusterFacts FactsOfState(const config::ClusterConfig& config,
 }
 
 PackageChecker::PackageChecker(std::shared_ptr<const config::ClusterConfig> config,
-                               node::ClusterState::Options options, bool watchdog_fence)
+                               node::ClusterState::Options options, bool watchdog_fence,
+                               bool excuse_stale_decisions)
     : config_(std::move(config)),
       index_(*config_, reported_),
       state_(options),
-      watchdog_fence_(watchdog_fence) {}
+      watchdog_fence_(watchdog_fence),
+      excuse_stale_decisions_(excuse_stale_decisions) {}
 
 // Per AssignOp (by its position in the batch): why validation refuses it, or nothing.
-std::map<size_t, std::string> PackageChecker::ValidateAssigns(const node::OpBatch& ops) const {
+std::map<size_t, std::string> PackageChecker::ValidateAssigns(const node::ClusterState& state,
+                                                              const node::OpBatch& ops) const {
   std::map<size_t, std::string> refused;
   if (std::none_of(ops.begin(), ops.end(), [](const node::Op& op) {
         return std::holds_alternative<node::AssignOp>(op);
       })) {
     return refused;  // The facts cost O(packages): only a batch with an assign needs them.
   }
-  const validation::ClusterFacts facts = FactsOfState(*config_, state_);
+  const validation::ClusterFacts facts = FactsOfState(*config_, state);
   validation::ClusterView view(index_, facts);
   for (size_t i = 0; i < ops.size(); ++i) {
     const auto* assign = std::get_if<node::AssignOp>(&ops[i]);
@@ -101,7 +104,23 @@ void PackageChecker::OnCommitted(const raft::ApplyEntry& apply) {
   std::map<size_t, std::string> refused;
   std::map<PackageName, node::Assignment> before;
   if (ops) {
-    refused = ValidateAssigns(*ops);
+    refused = ValidateAssigns(state_, *ops);
+    // A coordinator's first command was decided after its term's no-op (N1) applied.
+    const auto previous = after_previous_.find(apply.entry.command.client_id);
+    const node::ClusterState* decided_after =
+        previous != after_previous_.end() ? &previous->second
+                                          : (after_noop_ ? &*after_noop_ : nullptr);
+    if (excuse_stale_decisions_ && !refused.empty() && decided_after != nullptr) {
+      const std::map<size_t, std::string> then = ValidateAssigns(*decided_after, *ops);
+      for (auto it = refused.begin(); it != refused.end();) {
+        if (then.contains(it->first)) {
+          ++it;
+        } else {
+          ++stale_decisions_;  // Valid when it may have been decided: overtaken since.
+          it = refused.erase(it);
+        }
+      }
+    }
     if (std::any_of(ops->begin(), ops->end(), [](const node::Op& op) {
           return std::holds_alternative<node::AssignOp>(op) ||
                  std::holds_alternative<node::UnassignOp>(op);
@@ -110,8 +129,16 @@ void PackageChecker::OnCommitted(const raft::ApplyEntry& apply) {
     }
   }
   state_.Apply(apply);
+  if (excuse_stale_decisions_ && apply.entry.kind == raft::EntryKind::kNoop) {
+    after_noop_ = state_;
+  }
   if (!ops) {
     return;
+  }
+  // Node clients (reports, coordinator decisions) have random 64-bit ids; the
+  // simulator's operator clients are 1..clients and never assign.
+  if (excuse_stale_decisions_ && apply.entry.command.client_id.value() > 1'000'000) {
+    after_previous_.insert_or_assign(apply.entry.command.client_id, state_);
   }
   const raft::LogIndex index = apply.entry.index;
   for (size_t i = 0; i < ops->size(); ++i) {

@@ -116,7 +116,8 @@ Simulation::Simulation(const SimOptions& options,
   }
   checker_.SetStateOptions(NodeOptionsFor(0).state);
   package_checker_ = std::make_unique<PackageChecker>(packages_->config, NodeOptionsFor(0).state,
-                                                      /*watchdog_fence=*/false);
+                                                      /*watchdog_fence=*/false,
+                                                      options_.excuse_known_gaps);
   outcast_.assign(nodes_.size(), false);
   network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names_);
   for (const NemesisKind kind : options_.nemeses) {
