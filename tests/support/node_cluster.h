@@ -4,7 +4,8 @@
 // Nothing happens on its own: the test advances `now` and calls Settle(), which delivers
 // messages, completes persists, applies guard requests (a fake guard per node that
 // acknowledges at once) and completes guest actions (a fake host per node whose guests
-// start and stop at once) until nothing is left. `drop` filters messages. Crash() models
+// start and stop at once; FakeHost's knobs make scripts fail, time out, or leave guests
+// that will not stop) until nothing is left. `drop` filters messages. Crash() models
 // a daemon crash (guard and guests survive), NodeCrash() a node crash (they do not).
 #pragma once
 
@@ -37,6 +38,12 @@ struct FakeHost {
   std::vector<GuestAction> actions;              // Every action received, in order.
   std::set<PackageName> hold;                    // Actions on these are not completed.
   std::map<PackageName, int> run_exit;           // The run script's exit (default 0).
+  // The run script passes run_timeout (the runner kills it; the guest may be up).
+  std::set<PackageName> run_timeout;
+  std::map<PackageName, int> halt_exit;          // The halt script's exit (default 0).
+  std::set<PackageName> survives_halt;           // The halt script leaves the guest up.
+  std::set<PackageName> survives_kill;           // A driver kill does not stop it.
+  std::set<PackageName> status_unknown;          // The driver's status cannot tell.
 };
 
 class NodeCluster {
@@ -78,6 +85,7 @@ class NodeCluster {
       package.failover_policy = config::FailoverPolicy::kMinPackageNode;
       config->packages.push_back(std::move(package));
     }
+    config_ = config;
     base_.config = std::move(config);
     for (const raft::Voter& voter : voters) {
       disks_[voter.name] = raft::PersistedState{
@@ -91,6 +99,16 @@ class NodeCluster {
   }
 
   NodeOptions& options() { return base_; }
+  // A configured package, to change before Start (the nodes share the configuration).
+  config::PackageSpec& package(const std::string& name) {
+    for (config::PackageSpec& spec : config_->packages) {
+      if (spec.name.value() == name) {
+        return spec;
+      }
+    }
+    CMCL_CHECK(false) << "no package " << name;
+    return config_->packages.front();
+  }
 
   void StartAll() {
     for (const auto& [name, disk] : disks_) {
@@ -213,6 +231,21 @@ class NodeCluster {
     return holders;
   }
 
+  // The runtime's monitoring saw `resource`'s guest on `name` die (unsolicited status).
+  void GuestDies(const std::string& name, const std::string& resource) {
+    FakeHost& host = hosts_[NodeName(name)];
+    const auto it = host.running.find(PackageName(resource));
+    CMCL_CHECK(it != host.running.end()) << resource << " does not run on " << name;
+    const GuestRef guest{.resource = it->first, .epoch = it->second};
+    host.running.erase(it);
+    Absorb(NodeName(name),
+           node(name).GuestReported(now, guest, GuestVerb::kStatus,
+                                    GuestResult{.status = GuestStatus::kStopped,
+                                                .exit_code = 0,
+                                                .timed_out = false}));
+    Settle();
+  }
+
   void ProposeOps(const std::string& name, const OpBatch& ops) {
     Absorb(NodeName(name), node(name).Propose(now, raft::Command{.client_id = raft::ClientId(77),
                                                                 .sequence = ++client_sequence_,
@@ -298,16 +331,34 @@ class NodeCluster {
         host.running[action.guest.resource] = action.guest.epoch;
         const auto exit = host.run_exit.find(action.guest.resource);
         result.exit_code = exit == host.run_exit.end() ? 0 : exit->second;
+        result.timed_out = host.run_timeout.contains(action.guest.resource);
+        result.exit_code = result.timed_out ? -1 : result.exit_code;
         result.status = result.exit_code == 0 ? GuestStatus::kRunning : GuestStatus::kFailed;
         break;
       }
-      case GuestVerb::kHalt:
+      case GuestVerb::kHalt: {
+        const auto exit = host.halt_exit.find(action.guest.resource);
+        result.exit_code = exit == host.halt_exit.end() ? 0 : exit->second;
+        result.status = result.exit_code == 0 ? GuestStatus::kStopped : GuestStatus::kFailed;
+        if (!host.survives_halt.contains(action.guest.resource)) {
+          host.running.erase(action.guest.resource);
+        }
+        break;
+      }
       case GuestVerb::kKill:
-        host.running.erase(action.guest.resource);
+        if (host.survives_kill.contains(action.guest.resource) &&
+            host.running.contains(action.guest.resource)) {
+          result.status = GuestStatus::kUnknown;
+        } else {
+          host.running.erase(action.guest.resource);
+        }
         break;
       case GuestVerb::kStatus:
         result.status = host.running.contains(action.guest.resource) ? GuestStatus::kRunning
                                                                     : GuestStatus::kStopped;
+        if (host.status_unknown.contains(action.guest.resource)) {
+          result.status = GuestStatus::kUnknown;
+        }
         break;
     }
     work_.push_back([this, name, action, result] {
@@ -318,6 +369,7 @@ class NodeCluster {
   }
 
   NodeOptions base_;
+  std::shared_ptr<config::ClusterConfig> config_;  // base_.config, for package().
   uint64_t seed_ = 1;
   uint64_t client_sequence_ = 0;
   std::map<NodeName, raft::PersistedState> disks_;

@@ -551,28 +551,7 @@ void Decider::IntentReturning(Plan plan, const node::Intent& intent) {
 
 // --- Placement ---------------------------------------------------------------------
 
-validation::ClusterFacts Decider::Facts() const {
-  validation::ClusterFacts facts;
-  facts.up_members = up_members_;
-  for (const auto& [package, record] : state_.packages()) {
-    for (const NodeName& node : record.switching_off) {
-      facts.switching_disabled.emplace(package, node);
-    }
-    if (record.last_node) facts.last_nodes.emplace(package, *record.last_node);
-  }
-  for (const auto& [package, a] : state_.assignments()) {
-    if (a.Free()) continue;
-    validation::Occupancy occupancy = validation::Occupancy::kHaltFailed;
-    if (a.status == AssignmentStatus::kAssigned) {
-      occupancy = validation::Occupancy::kStarting;
-    } else if (a.status == AssignmentStatus::kStarted) {
-      occupancy = a.release_requested ? validation::Occupancy::kHalting
-                                      : validation::Occupancy::kUp;
-    }
-    facts.placements.emplace(package, validation::Placement{*a.owner, occupancy});
-  }
-  return facts;
-}
+validation::ClusterFacts Decider::Facts() const { return FactsOf(state_, live_); }
 
 // Every request of the call in one PlaceBatch (the tally), then, on the same view, the
 // second choices of the refused ones (a refused restart relocates, a refused move target

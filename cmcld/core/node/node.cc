@@ -260,19 +260,21 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       return;
     case Phase::kClearStatus:
       if (verb == GuestVerb::kStatus) {
-        // The answer to `clear`, sent even though halt_failed was reported before.
-        report_queue_.push_back(ReportOp{
-            .resource = resource,
-            .node = self(),
-            .epoch = local.epoch,
-            .kind = stopped ? ReportKind::kHalted : ReportKind::kHaltFailed,
-            .failure = stopped ? FailureKind::kNone : FailureKind::kHaltScript,
-            .detail = stopped ? "the guest is stopped" : "the driver says it still runs"});
         if (stopped) {
+          // Once, like every report (AnswerClears would report the stopped guest again).
+          Report(resource, local.epoch, ReportKind::kHalted, FailureKind::kNone,
+                 "the guest is stopped");
           local.halt_failed = false;
           local.halted = true;
           stop();
         } else {
+          // The answer to `clear`, sent even though halt_failed was reported before.
+          report_queue_.push_back(ReportOp{.resource = resource,
+                                           .node = self(),
+                                           .epoch = local.epoch,
+                                           .kind = ReportKind::kHaltFailed,
+                                           .failure = FailureKind::kHaltScript,
+                                           .detail = "the driver says it still runs"});
           local.phase = Phase::kHaltFailed;
         }
       }
@@ -289,6 +291,14 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       }
       return;
     case Phase::kHaltFailed:
+      if (verb == GuestVerb::kStatus && stopped) {
+        // The runtime saw the guest stop after its halt failed: the owner's word that it
+        // stopped at this epoch frees it (DESIGN.md section 5); AnswerClears reports it.
+        local.halt_failed = false;
+        local.halted = true;
+        stop();
+      }
+      return;
     case Phase::kStopped:
       return;
   }
@@ -703,7 +713,14 @@ void Node::AnswerClears() {
       local.halt_failed = true;
       it = local_.find(resource);
     }
-    if (it->second.phase == Phase::kHaltFailed) {
+    // Asked once per clear: the answer takes a commit to reset clear_requested.
+    const PackageRecord* record = state_.FindPackage(resource);
+    const LogIndex clear = record != nullptr && record->pending &&
+                                   record->pending->second == CommandKind::kClear
+                               ? record->pending->first
+                               : LogIndex(0);
+    if (it->second.phase == Phase::kHaltFailed && it->second.clear_asked != clear) {
+      it->second.clear_asked = clear;
       it->second.phase = Phase::kClearStatus;
       Guest(resource, assignment.epoch, GuestVerb::kStatus);
     }
@@ -822,7 +839,11 @@ void Node::Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb,
   if (verb == GuestVerb::kRun) {
     // CMCL_SOURCE_NODE and the overrides: a move's own (while it starts on its target),
     // else those a finished move committed.
-    if (const Assignment* assignment = state_.Find(resource)) {
+    // Only a guest that comes from somewhere has a source (DESIGN.md section 5); a start
+    // after a halt elsewhere does not, though the assignment remembers the last owner.
+    const bool from_elsewhere = reason == ActionReason::kFailover ||
+                                reason == ActionReason::kMove || reason == ActionReason::kFailback;
+    if (const Assignment* assignment = state_.Find(resource); assignment && from_elsewhere) {
       action.source = assignment->source;
     }
     if (const PackageRecord* record = state_.FindPackage(resource)) {

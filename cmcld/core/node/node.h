@@ -27,7 +27,8 @@
 //    kill, then status) halt_failed. A guest found dead while up (an unsolicited status
 //    `stopped`) is cleaned up like a run failure (reason service_failed) and reported
 //    failed kServiceFailed. `clear` on a halt_failed package this node owns: driver
-//    status; stopped → halted, else halt_failed again (the clear is refused).
+//    status, once per clear; stopped → halted, else halt_failed again (the clear is
+//    refused). A halt_failed guest seen stopped (unsolicited status) is reported halted.
 //  * Reports (started, halted, failed, fenced, stray, armed) are batched into commands
 //    of the node's own client, forwarded to the leader, and retried with the same
 //    sequence until applied (at most once, thesis 6.3).
@@ -272,6 +273,9 @@ class Node {
     bool halt_failed = false;  // Could not be stopped: may still run.
     bool fail_fast_done = false;
     bool kill_failed = false;  // A kill did not see it stop.
+    // The `clear` (its command index; 0 if none is pending) this node already asked the
+    // driver about: each clear is answered once, not on every input until it applies.
+    std::optional<LogIndex> clear_asked;
     uint64_t register_id = 0;  // The guard request registering it at `epoch` (0: none).
   };
   // One of the node's own command streams (agent reports, coordinator decisions).
