@@ -22,9 +22,15 @@ SimOptions LeaseOptions() {
   options.outcasts = 0;
   options.fault_phase = Duration(1'000'000);  // The test places every fault.
   options.clients = 2;
-  options.move_chance = 0;
+  options.operator_chance = 0;
   options.disarm_chance = 0;
-  options.start_failure = 0;
+  options.package_faults = false;  // Healthy packages, driver kills that work,
+  options.package_variety = false;  // every member eligible for every package.
+  options.kill_failure = 0;
+  // Placement at once, as in issue 6: the scenarios time their faults from the first
+  // placement (cluster_start_wait itself is covered by coordinator_test).
+  options.cluster_start_wait = Duration(0);
+  options.packages = 3;  // As issue 6's three resources.
   return options;
 }
 
@@ -70,8 +76,8 @@ class LeaseCluster {
     return it != held.end() && it->second.epoch == a->epoch;
   }
   bool AllStarted() const {
-    for (int r = 1; r <= options_.resources; ++r) {
-      if (!StartedOnItsOwner("r" + std::to_string(r))) {
+    for (int r = 1; r <= options_.packages; ++r) {
+      if (!StartedOnItsOwner("p" + std::to_string(r))) {
         return false;
       }
     }
@@ -79,8 +85,8 @@ class LeaseCluster {
   }
   // A resource held by a member that is not the leader, and that member.
   std::pair<std::string, std::string> FollowerHeldResource() const {
-    for (int r = 1; r <= options_.resources; ++r) {
-      const std::string resource = "r" + std::to_string(r);
+    for (int r = 1; r <= options_.packages; ++r) {
+      const std::string resource = "p" + std::to_string(r);
       const node::Assignment* a = Assigned(resource);
       if (a != nullptr && a->owner && *a->owner != *sim_.Leader()) {
         return {resource, a->owner->value()};

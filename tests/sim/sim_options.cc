@@ -91,7 +91,7 @@ void PickSwarmFaults(Rng& rng, SimOptions& options) {
   options.clients = static_cast<int>(rng.Between(1, 5));
 }
 
-// Swarm: resources, fence timeout (within DESIGN.md section 4's rule for the run's
+// Swarm: packages, fence timeout (within DESIGN.md section 4's rule for the run's
 // node_timeout and heartbeat_interval), guest latencies and the move and disarm load.
 //
 // The fence timeout also stays within what the network allows a start: F3 needs a
@@ -101,7 +101,7 @@ void PickSwarmFaults(Rng& rng, SimOptions& options) {
 // 400 ms fence no start ever succeeds (seeds 6559 and 7219 --swarm stalled so) — a
 // real limit, written down in docs/KNOWN_GAPS.md, not a fault to hunt in every seed.
 void PickSwarmLeases(Rng rng, SimOptions& options) {
-  options.resources = Pick(rng, std::vector<int>{1, 3, 6});
+  options.packages = Pick(rng, std::vector<int>{1, 4, 8});
   const int64_t fence_max =
       options.node_timeout.count() - 3 * options.heartbeat_interval.count() - 300;
   const int64_t start_max = (options.node_timeout.count() - 4 * options.delay_max.count() -
@@ -109,8 +109,11 @@ void PickSwarmLeases(Rng rng, SimOptions& options) {
   options.fence_timeout = Duration(std::max<int64_t>(
       20, std::min(start_max, Pick(rng, std::vector<int64_t>{50, 200, fence_max}))));
   options.guest_latency_max = Duration(Pick(rng, std::vector<int64_t>{5, 60, 300}));
-  options.start_failure = Pick(rng, std::vector<double>{0.0, 0.01, 0.1});
-  options.move_chance = Pick(rng, std::vector<double>{0.0, 0.15, 0.4});
+  options.kill_failure = Pick(rng, std::vector<double>{0.0, 0.01, 0.05});
+  options.operator_chance = Pick(rng, std::vector<double>{0.0, 0.15, 0.4});
+  options.run_timeouts = Pick(rng, std::vector<std::vector<int64_t>>{
+                                       {300, 800, 2000}, {100, 200}, {1000, 3000}});
+  options.cluster_start_wait = Duration(Pick(rng, std::vector<int64_t>{500, 3000, 10000}));
   options.disarm_chance = Pick(rng, std::vector<double>{0.0, 0.01, 0.05});
   options.disarm_length = Duration(Pick(rng, std::vector<int64_t>{1500, 3000, 8000}));
 }
@@ -205,8 +208,11 @@ std::string DescribeOptions(const SimOptions& o) {
       << " compact=" << o.compact_every << "/keep" << o.compact_keep_entries
       << " clients=" << o.clients << " faults=" << o.fault_phase.count()
       << "ms liveness<=" << o.liveness_bound.count() << "ms outcasts=" << o.outcasts
-      << " resources=" << o.resources << " fence=" << o.fence_timeout.count()
-      << "ms guest<=" << o.guest_latency_max.count() << "ms moves=" << o.move_chance
+      << " packages=" << o.packages << (o.package_faults ? "" : "(healthy)")
+      << " fence=" << o.fence_timeout.count() << "ms guest<=" << o.guest_latency_max.count()
+      << "ms run_timeout=" << o.run_timeouts.front() << ".." << o.run_timeouts.back()
+      << "ms kill_failure=" << o.kill_failure << " start_wait=" << o.cluster_start_wait.count()
+      << "ms operator=" << o.operator_chance
       << " disarm=" << o.disarm_chance << "/" << o.disarm_length.count() << "ms";
   return out.str();
 }
@@ -219,11 +225,52 @@ const std::vector<std::string>& MutationNames() {
       "self_lease_without_majority",   "nonce_ignores_incarnation",
       "expiry_on_not_heard_from",      "new_leader_wait_from_candidacy",
       "start_without_min_applied",     "guard_not_rearmed",
-      "report_without_epoch_check",    "disarm_without_duration"};
+      "report_without_epoch_check",    "disarm_without_duration",
+      // Issue 7 (packages): flags of node::NodeMutations, see SetPackageMutation.
+      "failover_without_validation",   "start_before_halted",
+      "run_failure_not_cleaned_up",    "halt_failed_reassigned",
+      "intent_lost_on_coordinator_change", "capacity_not_tallied"};
   return names;
 }
 
 namespace {
+
+// The package mutations live in node::NodeMutations (cmcld/core), where they act:
+//   failover_without_validation  the coordinator fails a lost owner's package over to
+//                                the first up member of its list, unvalidated
+//   start_before_halted          a move assigns the target without waiting for the
+//                                source's committed halted report
+//   run_failure_not_cleaned_up   (flag skip_run_failure_cleanup) the agent reports a
+//                                failed run at once: no halt script, kill and status,
+//                                so a guest that survived its run script runs on
+//   halt_failed_reassigned       a lost owner's halt_failed package is failed over
+//                                after its lease expired, like a started one
+//   intent_lost_on_coordinator_change  a coordinator ignores intents committed before
+//                                its term
+//   capacity_not_tallied         placement validates each request of a batch against
+//                                the facts alone (no running tally)
+// A core that lacks a flag does not know the mutation (SetMutation returns false), so a
+// mutation test fails loudly instead of passing vacuously.
+template <typename M>
+bool SetPackageMutation(const std::string& name, M& m) {
+#define CMCL_SIM_PACKAGE_MUTATION(mutation, flag) \
+  if (name == mutation) {                         \
+    if constexpr (requires { m.flag = true; }) {  \
+      m.flag = true;                              \
+      return true;                                \
+    } else {                                      \
+      return false;                               \
+    }                                             \
+  }
+  CMCL_SIM_PACKAGE_MUTATION("failover_without_validation", failover_without_validation)
+  CMCL_SIM_PACKAGE_MUTATION("start_before_halted", start_before_halted)
+  CMCL_SIM_PACKAGE_MUTATION("run_failure_not_cleaned_up", skip_run_failure_cleanup)
+  CMCL_SIM_PACKAGE_MUTATION("halt_failed_reassigned", halt_failed_reassigned)
+  CMCL_SIM_PACKAGE_MUTATION("intent_lost_on_coordinator_change", intent_lost_on_coordinator_change)
+  CMCL_SIM_PACKAGE_MUTATION("capacity_not_tallied", capacity_not_tallied)
+#undef CMCL_SIM_PACKAGE_MUTATION
+  return false;
+}
 
 bool SetLeaseOrNodeMutation(const std::string& name, SimOptions& options) {
   raft::LeaseMutations& lease = options.lease_mutations;
@@ -246,7 +293,7 @@ bool SetLeaseOrNodeMutation(const std::string& name, SimOptions& options) {
   } else if (name == "disarm_without_duration") {
     options.mutation_disarm_without_duration = true;
   } else {
-    return false;
+    return SetPackageMutation(name, options.node_mutations);
   }
   return true;
 }

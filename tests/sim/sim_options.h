@@ -120,20 +120,29 @@ struct SimOptions {
   Duration fault_phase = Duration(30'000);
   Duration liveness_bound = Duration(15'000);
 
-  // Leases and guests (issue 6). The coordinator keeps resources r1..rK placed on the
-  // members; fence_timeout obeys DESIGN.md section 4's rule fence_timeout +
-  // 3 x heartbeat_interval + 300ms <= node_timeout. Guest actions (start, stop,
-  // status) take [1, guest_latency_max]; kills [1, fence_timeout). The guard applies a
+  // Leases and guests (issue 6). fence_timeout obeys DESIGN.md section 4's rule
+  // fence_timeout + 3 x heartbeat_interval + 300ms <= node_timeout. Scripts and driver
+  // status take [1, guest_latency_max]; kills [1, fence_timeout). The guard applies a
   // request after [1, guard_latency_max].
-  int resources = 3;
   Duration fence_timeout = Duration(300);
   Duration guest_latency_max = Duration(60);
   Duration guard_latency_max = Duration(3);
-  double start_failure = 0.01;
-  // Workload: of the clients' commands, `move_chance` are a ReleaseOp of a random
-  // resource (a move's first step); `disarm_chance` a DisarmOp for disarm_length,
-  // followed by an ArmOp after [1, 2] x disarm_length.
-  double move_chance = 0.15;
+  // Packages (issue 7, sim_packages.h): p1..pK placed by the coordinator. With
+  // package_faults some are flaky or bad on a node (and driver kills may fail); run and halt timeouts are drawn
+  // from run_timeouts (ms); a driver kill fails with kill_failure.
+  int packages = 4;
+  bool package_faults = true;
+  // False: every package may run on every member ("*"), auto_run, configured_node,
+  // failback manual, no inventory differences, room for all (hand-written scenarios).
+  bool package_variety = true;
+  std::vector<int64_t> run_timeouts = {300, 800, 2000};
+  double kill_failure = 0.01;
+  Duration cluster_start_wait = Duration(3000);
+  // Workload: of the clients' commands, `operator_chance` are operator commands (run,
+  // halt, move, enable/disable, clear, node halt/run, cluster run; sim_workload.cc);
+  // `disarm_chance` a DisarmOp for disarm_length, followed by an ArmOp after [1, 2] x
+  // disarm_length.
+  double operator_chance = 0.15;
   double disarm_chance = 0.01;
   Duration disarm_length = Duration(3000);
 
@@ -144,6 +153,12 @@ struct SimOptions {
   bool mutation_disarm_without_duration = false;
   std::string mutation_name;  // Empty for none.
   bool swarm = false;
+  // Liveness excuses for core gaps that are reported and not fixed yet
+  // (docs/KNOWN_GAPS.md, "simulator"): a package found dead, fenced or halted by `node
+  // halt` on a node is re-placed avoiding that node for good, so when it is the only
+  // eligible node the package stays down. --strict-liveness turns the excuse off (the seeds that need
+  // it then fail).
+  bool excuse_known_gaps = true;
   // --safety-only: the liveness phase runs but missing its deadline is not a violation
   // (the mutation tests of safety bugs use it, so that they prove a safety checker bit).
   bool safety_only = false;

@@ -1,11 +1,13 @@
 // The simulator's new parts as specifications: the simulated guard (sim_guard.h), the
-// physical guests of a node (sim_host.h) and the exclusivity checker
-// (exclusivity_checker.h). No cluster and no core: each piece alone.
+// physical guests and scripts of a node (sim_host.h) and the exclusivity checker
+// (exclusivity_checker.h); the package checker has its own file. No cluster and no core: each piece alone.
 #include <gtest/gtest.h>
 
 #include "tests/sim/exclusivity_checker.h"
 #include "tests/sim/sim_guard.h"
 #include "tests/sim/sim_host.h"
+#include "cmcld/core/validation/readiness.h"
+#include "tests/support/config_builder.h"
 
 namespace cmcl::sim {
 namespace {
@@ -20,6 +22,13 @@ Time T(int64_t ms) { return Time::FromMilliseconds(ms); }
 PackageName R(const std::string& name) { return PackageName(name); }
 GuestRef Guest(const std::string& resource, uint64_t epoch) {
   return GuestRef{.resource = R(resource), .epoch = raft::LogIndex(epoch)};
+}
+
+GuestAction Act(const GuestRef& guest, GuestVerb verb) {
+  GuestAction action;
+  action.guest = guest;
+  action.verb = verb;
+  return action;
 }
 
 GuardRequest Deadline(uint64_t id, int64_t local_ms, bool allow_earlier = false) {
@@ -65,7 +74,7 @@ TEST(SimGuard, FencesAtItsDeadlineOnTheNodesClockWithNoCoreAttached) {
   SimHost host(HostOptions(), Rng(1));
   SimGuard guard(SimGuard::Options{}, Rng(2));
   Time now = T(0);
-  host.Submit(now, 1, GuestAction{.guest = Guest("r1", 5), .verb = GuestVerb::kRun});
+  host.Submit(now, 1, Act(Guest("r1", 5), GuestVerb::kRun));
   guard.Submit(now, 1, {Deadline(1, 12'000), Register(2, Guest("r1", 5))});
 
   // Act: nobody talks to the guard any more (cmcld crashed).
@@ -122,7 +131,7 @@ TEST(SimGuard, KillsAGuestRegisteredAfterItsDeadlinePassed) {
   guard.Submit(now, 1, {Deadline(1, 100)});
   RunGuard(guard, host, clock, now, T(200));
 
-  host.Submit(now, 1, GuestAction{.guest = Guest("r2", 9), .verb = GuestVerb::kRun});
+  host.Submit(now, 1, Act(Guest("r2", 9), GuestVerb::kRun));
   guard.Submit(now, 1, {Register(2, Guest("r2", 9))});
   RunGuard(guard, host, clock, now, T(200 + 3 + 500));
 
@@ -147,49 +156,48 @@ TEST(SimGuard, ANodeCrashWipesItsDeadlineAndRegistrations) {
   EXPECT_FALSE(guard.NextEvent(clock, now).has_value());
 }
 
-TEST(SimHost, AGuestHoldsItsResourceFromTheStartsIssueUntilItsStopCompletes) {
+TEST(SimHost, AGuestRunsFromTheRunsIssueUntilItsHaltCompletes) {
   SimHost host(HostOptions(), Rng(7));
 
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kRun});
+  host.Submit(T(0), 1, Act(Guest("r1", 4), GuestVerb::kRun));
   const bool held_at_issue = host.Holds(R("r1"));
   const std::vector<SimHost::Report> started = host.Advance(T(20), 1);
-  host.Submit(T(20), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kHalt});
-  const bool held_while_stopping = host.Holds(R("r1"));
+  host.Submit(T(20), 1, Act(Guest("r1", 4), GuestVerb::kHalt));
+  const bool held_while_halting = host.Holds(R("r1"));
   const std::vector<SimHost::Report> stopped = host.Advance(T(40), 1);
 
   EXPECT_TRUE(held_at_issue);
   EXPECT_EQ(host.held().size(), 0u);
-  EXPECT_TRUE(held_while_stopping);
+  EXPECT_TRUE(held_while_halting);
   ASSERT_EQ(started.size(), 1u);
-  EXPECT_EQ(started[0].status, GuestStatus::kRunning);
+  EXPECT_EQ(started[0].result.status, GuestStatus::kRunning);
+  EXPECT_EQ(started[0].result.exit_code, 0);
   EXPECT_EQ(started[0].guest, Guest("r1", 4));
   ASSERT_EQ(stopped.size(), 1u);
   EXPECT_EQ(stopped[0].verb, GuestVerb::kHalt);
-  EXPECT_EQ(stopped[0].status, GuestStatus::kStopped);
+  EXPECT_EQ(stopped[0].result.status, GuestStatus::kStopped);
 }
 
-TEST(SimHost, ADaemonCrashDropsTheReportButTheStartedGuestRunsAndStatusSeesIt) {
+TEST(SimHost, ADaemonCrashDropsTheReportButTheGuestRunsOnAndStatusSeesIt) {
   SimHost host(HostOptions(), Rng(8));
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kRun});
+  host.Submit(T(0), 1, Act(Guest("r1", 4), GuestVerb::kRun));
 
   const std::vector<SimHost::Report> lost = host.Advance(T(20), /*live_incarnation=*/2);
-  host.Submit(T(20), 2, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kStatus});
+  host.Submit(T(20), 2, Act(Guest("r1", 4), GuestVerb::kStatus));
   const std::vector<SimHost::Report> status = host.Advance(T(40), 2);
 
   EXPECT_TRUE(lost.empty());
   EXPECT_EQ(host.reports_dropped(), 1u);
   EXPECT_TRUE(host.Holds(R("r1")));
   ASSERT_EQ(status.size(), 1u);
-  EXPECT_EQ(status[0].status, GuestStatus::kRunning);
+  EXPECT_EQ(status[0].result.status, GuestStatus::kRunning);
 }
 
 TEST(SimHost, AKillCompletesWithinTheFenceTimeout) {
   SimHost host(HostOptions(), Rng(9));
   for (int i = 0; i < 50; ++i) {
-    host.Submit(T(0), 1,
-                GuestAction{.guest = Guest("r" + std::to_string(i), 1), .verb = GuestVerb::kRun});
-    host.Submit(T(0), 1,
-                GuestAction{.guest = Guest("r" + std::to_string(i), 1), .verb = GuestVerb::kKill});
+    host.Submit(T(0), 1, Act(Guest("r" + std::to_string(i), 1), GuestVerb::kRun));
+    host.Submit(T(0), 1, Act(Guest("r" + std::to_string(i), 1), GuestVerb::kKill));
   }
 
   host.Advance(T(499), 1);
@@ -197,11 +205,11 @@ TEST(SimHost, AKillCompletesWithinTheFenceTimeout) {
   EXPECT_TRUE(host.held().empty());
 }
 
-TEST(SimHost, AnOldStopDoesNotEndANewerStartOfTheSameResource) {
+TEST(SimHost, AnOldHaltDoesNotEndANewerRunOfTheSamePackage) {
   SimHost host(HostOptions(), Rng(10));
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kRun});
-  host.Submit(T(1), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kHalt});
-  host.Submit(T(2), 1, GuestAction{.guest = Guest("r1", 9), .verb = GuestVerb::kRun});
+  host.Submit(T(0), 1, Act(Guest("r1", 4), GuestVerb::kRun));
+  host.Submit(T(1), 1, Act(Guest("r1", 4), GuestVerb::kHalt));
+  host.Submit(T(2), 1, Act(Guest("r1", 9), GuestVerb::kRun));
 
   host.Advance(T(100), 1);
 
@@ -211,13 +219,166 @@ TEST(SimHost, AnOldStopDoesNotEndANewerStartOfTheSameResource) {
 
 TEST(SimHost, ANodeCrashKillsEveryGuestAndLosesEveryActionInFlight) {
   SimHost host(HostOptions(), Rng(11));
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r1", 4), .verb = GuestVerb::kRun});
-  host.Submit(T(0), 1, GuestAction{.guest = Guest("r2", 5), .verb = GuestVerb::kRun});
+  host.Submit(T(0), 1, Act(Guest("r1", 4), GuestVerb::kRun));
+  host.Submit(T(0), 1, Act(Guest("r2", 5), GuestVerb::kRun));
 
   host.Crash();
 
   EXPECT_TRUE(host.held().empty());
   EXPECT_FALSE(host.NextEvent().has_value());
+}
+
+// One package p1 (run_timeout 100 ms, kill_timeout 20 ms) with `behaviour`, on n1.
+SimHost::Options PackageHost(const PackageBehaviour& behaviour, double kill_failure = 0.0) {
+  auto packages = std::make_shared<SimPackages>();
+  config::PackageSpec spec = test_support::PackageBuilder("p1").Nodes({"n1", "n2"}).Build();
+  spec.run_timeout = Duration(100);
+  spec.halt_timeout = Duration(100);
+  spec.kill_timeout = Duration(20);
+  packages->config = std::make_shared<const config::ClusterConfig>(
+      test_support::ClusterBuilder().Package(spec).Build());
+  packages->behaviour[R("p1")] = behaviour;
+  packages->names = {R("p1")};
+  SimHost::Options options = HostOptions();
+  options.node = NodeName("n1");
+  options.packages = packages;
+  options.kill_failure = kill_failure;
+  return options;
+}
+
+TEST(SimHost, ARunScriptThatHangsIsKilledAtRunTimeoutAndReportedTimedOut) {
+  SimHost host(PackageHost(PackageBehaviour{.hang = 1.0}), Rng(12));
+  host.Submit(T(0), 1, Act(Guest("p1", 4), GuestVerb::kRun));
+
+  const std::vector<SimHost::Report> early = host.Advance(T(99), 1);
+  const std::vector<SimHost::Report> late = host.Advance(T(120), 1);
+
+  EXPECT_TRUE(early.empty());
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].result.status, GuestStatus::kFailed);
+  EXPECT_TRUE(late[0].result.timed_out);
+  EXPECT_EQ(late[0].result.exit_code, -1);
+  EXPECT_FALSE(host.Holds(R("p1")));  // It did not survive (survive = 0).
+}
+
+TEST(SimHost, AFailedRunScriptMayLeaveItsGuestRunningUntilAKillStopsIt) {
+  SimHost host(PackageHost(PackageBehaviour{.exit2 = 1.0, .survive = 1.0}), Rng(13));
+  host.Submit(T(0), 1, Act(Guest("p1", 4), GuestVerb::kRun));
+
+  const std::vector<SimHost::Report> failed = host.Advance(T(60), 1);
+  const bool survived = host.Holds(R("p1"));
+  host.Submit(T(60), 1, Act(Guest("p1", 4), GuestVerb::kKill));
+  const std::vector<SimHost::Report> killed = host.Advance(T(600), 1);
+
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].result.status, GuestStatus::kFailed);
+  EXPECT_EQ(failed[0].result.exit_code, 2);
+  EXPECT_TRUE(survived);
+  EXPECT_EQ(host.survivors(), 1u);
+  ASSERT_EQ(killed.size(), 1u);
+  EXPECT_EQ(killed[0].result.status, GuestStatus::kStopped);
+  EXPECT_FALSE(host.Holds(R("p1")));
+}
+
+TEST(SimHost, ARunScriptBadOnThisNodeExitsTwoEvenWhenCalm) {
+  SimHost host(PackageHost(PackageBehaviour{.bad_on = {NodeName("n1")}}), Rng(14));
+  host.Calm();
+  host.Submit(T(0), 1, Act(Guest("p1", 4), GuestVerb::kRun));
+
+  const std::vector<SimHost::Report> reports = host.Advance(T(60), 1);
+
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].result.exit_code, 2);
+  EXPECT_FALSE(host.Holds(R("p1")));
+}
+
+TEST(SimHost, AFailedHaltScriptMayLeaveTheGuestRunning) {
+  SimHost host(PackageHost(PackageBehaviour{.survive = 1.0, .halt_fail = 1.0}), Rng(15));
+  host.Submit(T(0), 1, Act(Guest("p1", 4), GuestVerb::kRun));
+  host.Advance(T(60), 1);
+  host.Submit(T(60), 1, Act(Guest("p1", 4), GuestVerb::kHalt));
+
+  const std::vector<SimHost::Report> halted = host.Advance(T(200), 1);
+
+  ASSERT_EQ(halted.size(), 1u);
+  EXPECT_EQ(halted[0].result.status, GuestStatus::kFailed);
+  EXPECT_EQ(halted[0].result.exit_code, 1);
+  EXPECT_TRUE(host.Holds(R("p1")));
+}
+
+TEST(SimHost, AFailedDriverKillReportsUnknownAndTheGuestKeepsRunning) {
+  SimHost host(PackageHost(PackageBehaviour{}, /*kill_failure=*/1.0), Rng(16));
+  host.Submit(T(0), 1, Act(Guest("p1", 4), GuestVerb::kRun));
+  host.Advance(T(60), 1);
+  host.Submit(T(60), 1, Act(Guest("p1", 4), GuestVerb::kKill));
+
+  const std::vector<SimHost::Report> reports = host.Advance(T(600), 1);
+
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].verb, GuestVerb::kKill);
+  EXPECT_EQ(reports[0].result.status, GuestStatus::kUnknown);
+  EXPECT_TRUE(host.Holds(R("p1")));
+}
+
+TEST(SimHost, AGuestThatDiesOnItsOwnIsReportedAsAnUnsolicitedStoppedStatus) {
+  SimHost host(PackageHost(PackageBehaviour{.die = 1.0}), Rng(17));
+  host.Submit(T(0), 1, Act(Guest("p1", 4), GuestVerb::kRun));
+  host.Advance(T(60), 1);
+  const bool up = host.Holds(R("p1"));
+
+  const std::vector<SimHost::Report> reports = host.Advance(T(6000), 1);
+
+  EXPECT_TRUE(up);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].verb, GuestVerb::kStatus);
+  EXPECT_EQ(reports[0].result.status, GuestStatus::kStopped);
+  EXPECT_EQ(reports[0].guest, Guest("p1", 4));
+  EXPECT_FALSE(host.Holds(R("p1")));
+  EXPECT_EQ(host.deaths(), 1u);
+}
+
+TEST(SimPackages, InventoriesDifferSoThatSomePackagesCannotRunOnSomeOfTheirNodes) {
+  SimOptions options;
+  options.packages = 8;
+  const std::vector<NodeName> voters = {NodeName("n1"), NodeName("n2"), NodeName("n3"),
+                                        NodeName("n4"), NodeName("n5")};
+  int refused = 0;
+  int accepted = 0;
+  std::set<validation::ViolationCode> codes;
+
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    const SimPackages packages = MakeSimPackages(options, voters, Rng(seed));
+    for (const PackageName& package : packages.names) {
+      const Result<validation::CheckReport> report =
+          validation::CheckOffline(*packages.config, package, std::nullopt);
+      ASSERT_TRUE(report.ok());
+      for (const validation::NodeResult& result : report->results) {
+        result.result.ok() ? ++accepted : ++refused;
+        for (const validation::ViolationCode code : result.result.Codes()) codes.insert(code);
+      }
+    }
+  }
+
+  EXPECT_GT(accepted, 5 * refused);  // Most placements are fine,
+  EXPECT_TRUE(codes.contains(validation::ViolationCode::kWwidMismatch));  // but not all.
+  EXPECT_TRUE(codes.contains(validation::ViolationCode::kDeviceMissing));
+  EXPECT_TRUE(codes.contains(validation::ViolationCode::kVswitchMismatch));
+}
+
+TEST(SimPackages, TheSameSeedGivesTheSameConfigurationAndBehaviours) {
+  SimOptions options;
+  const std::vector<NodeName> voters = {NodeName("arb"), NodeName("n1"), NodeName("n2")};
+
+  const SimPackages a = MakeSimPackages(options, voters, Rng(42));
+  const SimPackages b = MakeSimPackages(options, voters, Rng(42));
+
+  EXPECT_EQ(a.Describe(), b.Describe());
+  EXPECT_EQ(a.config->nodes.size(), 3u);
+  EXPECT_EQ(a.config->Members().size(), 2u);
+  ASSERT_EQ(a.config->packages.size(), b.config->packages.size());
+  for (size_t i = 0; i < a.config->packages.size(); ++i) {
+    EXPECT_EQ(a.config->packages[i].nodes, b.config->packages[i].nodes);
+  }
 }
 
 ExclusivityChecker::Claim Claim(const std::string& node, const std::string& resource,

@@ -1,13 +1,16 @@
 // The workload (clients with at most one command outstanding, retrying with the same
 // sequence after a timeout, a redirect or an unknown outcome) and the liveness phase.
-// A command is an encoded node::OpBatch: a move's first step (ReleaseOp of a random
-// resource at the epoch some node's applied state shows), now and then a disarm for
-// disarm_length (a third of them without a duration, which the state must refuse)
-// followed later by an arm, else an empty batch.
+// A command is an encoded node::OpBatch: an operator command (OperatorCommand: run with
+// or without -n, halt, move to a valid or an invalid target, enable/disable with or
+// without -n, clear with or without --owner-is-down, node halt/run, cluster run), now
+// and then a disarm for disarm_length (a third of them without a duration, which the
+// state must refuse) followed later by an arm, else an empty batch. The liveness phase
+// starts with one command that puts everything back in service (RestoreCommand).
 #include <algorithm>
 #include <cstdint>
 #include <sstream>
 
+#include "cmcld/core/validation/validate.h"
 #include "tests/sim/simulation.h"
 
 namespace cmcl::sim::internal {
@@ -25,6 +28,11 @@ void Simulation::OnReply(const ClientReply& reply) {
   switch (reply.code) {
     case raft::ReplyCode::kApplied:
       detail << "applied at " << reply.applied_index;
+      if (restore_ && restore_->first == reply.client_id.value() - 1 &&
+          restore_->second == reply.sequence) {
+        restore_acked_ = true;
+        detail << " (restore)";
+      }
       ++client.sequence;
       client.payload.reset();
       Trace("-", "ack", detail.str());
@@ -49,14 +57,21 @@ void Simulation::OnReply(const ClientReply& reply) {
                   reply.leader_hint ? IndexOf(*reply.leader_hint) : std::nullopt);
       return;
     case raft::ReplyCode::kRejected: {
-      // Only a disarm without a duration (an operator who forgot --for) may be refused;
-      // anything else is a bug in the workload. The client moves on to its next
-      // sequence (not reusing this one: a second node's refusal of the same command may
-      // still be on its way, and must not be taken for a refusal of the next).
+      // Only a disarm without a duration (an operator who forgot --for) or an operator
+      // command (which may name a node that does not exist) may be refused; anything
+      // else is a bug in the workload. The client moves on to its next sequence (not
+      // reusing this one: a second node's refusal of the same command may still be on
+      // its way, and must not be taken for a refusal of the next).
       const std::optional<node::OpBatch> ops = node::DecodeOps(client.payload.value_or(""));
       const auto* disarm =
           ops && ops->size() == 1 ? std::get_if<node::DisarmOp>(&ops->front()) : nullptr;
-      CMCL_CHECK(disarm != nullptr && disarm->length <= Duration(0))
+      const bool restore = restore_ && restore_->first == reply.client_id.value() - 1 &&
+                           restore_->second == reply.sequence;
+      const bool operator_command =
+          ops && ops->size() == 1 && !restore &&
+          !std::holds_alternative<node::DisarmOp>(ops->front()) &&
+          !std::holds_alternative<node::ArmOp>(ops->front());
+      CMCL_CHECK((disarm != nullptr && disarm->length <= Duration(0)) || operator_command)
           << "command rejected: " << reply.detail;
       Trace("-", "rejected", detail.str() + reply.detail);
       ++client.sequence;
@@ -99,7 +114,10 @@ void Simulation::OnClientSend(size_t client) {
   Schedule(now_ + options_.client_retry_timeout,
            ClientEvent(EventKind::kClientTimeout, client, state.token));
   NodeSlot& slot = nodes_[*state.target];
-  if (!state.payload) {
+  if (!state.payload && healed_ && !restore_ && options_.operator_chance > 0) {
+    state.payload = node::EncodeOps(RestoreCommand());
+    restore_ = {client, state.sequence};
+  } else if (!state.payload) {
     state.payload = NextPayload();
   }
   std::ostringstream detail;
@@ -136,16 +154,96 @@ std::string Simulation::NextPayload() {
         node::DisarmOp{.length = without_duration ? Duration(0) : options_.disarm_length});
     arm_after_ = now_ + options_.disarm_length +
                  Duration(client_rng_.Between(0, options_.disarm_length.count()));
-  } else if (client_rng_.ChanceOf(options_.move_chance)) {
-    const PackageName& resource = resources_[client_rng_.Uniform(resources_.size())];
-    const NodeSlot& reader = nodes_[client_rng_.Uniform(nodes_.size())];
-    const node::Assignment* assignment =
-        reader.core != nullptr ? reader.core->state().Find(resource) : nullptr;
-    if (assignment != nullptr && assignment->owner) {
-      ops.push_back(node::ReleaseOp{.resource = resource, .epoch = assignment->epoch});
-    }
+  } else if (client_rng_.ChanceOf(options_.operator_chance)) {
+    ops = OperatorCommand();
   }
   return node::EncodeOps(ops);
+}
+
+// The owner of `package` as some node's applied state shows it (operators read `view`
+// from whichever node they are on).
+std::optional<NodeName> Simulation::OwnerSeenBySomeNode(const PackageName& package) {
+  const NodeSlot& reader = nodes_[client_rng_.Uniform(nodes_.size())];
+  const node::Assignment* assignment =
+      reader.core != nullptr ? reader.core->state().Find(package) : nullptr;
+  return assignment != nullptr ? assignment->owner : std::nullopt;
+}
+
+node::OpBatch Simulation::OperatorCommand() {
+  const std::string by = "sim";
+  const PackageName package = packages_->names[client_rng_.Uniform(packages_->names.size())];
+  // Any voter (an arbitrator is never a valid target) or, now and then, no such node.
+  const auto any_node = [&] {
+    return client_rng_.Chance(1, 10) ? NodeName("n9")
+                                     : names_[client_rng_.Uniform(names_.size())];
+  };
+  const std::optional<NodeName> node =
+      client_rng_.Chance(1, 2) ? std::optional<NodeName>(any_node()) : std::nullopt;
+  switch (client_rng_.Uniform(15)) {
+    case 0:
+    case 1:
+    case 2:
+      return {node::RunOp{.package = package, .node = node, .enable_switching = true, .by = by}};
+    case 3:
+      return {node::HaltOp{.package = package, .by = by}};
+    case 4:
+    case 5:
+    case 6:
+      return {node::MoveOp{.package = package,
+                           .target = any_node(),
+                           .kind = node::IntentKind::kMove,
+                           .vcpus = std::nullopt,
+                           .memory_mb = std::nullopt,
+                           .by = by}};
+    case 7:
+    case 8:
+      return {node::EnableOp{
+          .package = package, .node = node, .enable = client_rng_.Chance(1, 2), .by = by}};
+    case 9:
+    case 10: {
+      // --owner-is-down only when it is true (the owner's host runs no guest of it) or
+      // names the wrong node (which must be refused): the operator's word is trusted.
+      std::optional<NodeName> down;
+      const std::optional<NodeName> owner = OwnerSeenBySomeNode(package);
+      if (owner && client_rng_.Chance(1, 2)) {
+        const std::optional<size_t> at = IndexOf(*owner);
+        if (at && !nodes_[*at].host->Holds(package)) {
+          down = owner;
+        } else if (node && node != owner) {
+          down = node;
+        }
+      }
+      return {node::ClearOp{.package = package, .owner_is_down = down, .by = by}};
+    }
+    case 11:
+      return {node::NodeAdminOp{.node = any_node(), .halted = true, .by = by}};
+    case 12:
+    case 13:
+      return {node::NodeAdminOp{.node = any_node(), .halted = false, .by = by}};
+    default:
+      return {node::ClusterRunOp{.by = by}};
+  }
+}
+
+// Everything back in service: every node `node run`, and every package cleared, node
+// switching on everywhere (which also clears the failed-node memory) and `run`.
+node::OpBatch Simulation::RestoreCommand() const {
+  node::OpBatch ops;
+  const std::string by = "sim (liveness)";
+  for (const NodeName& name : packages_->config->Members()) {
+    ops.push_back(node::NodeAdminOp{.node = name, .halted = false, .by = by});
+  }
+  for (const PackageName& package : packages_->names) {
+    ops.push_back(node::ClearOp{.package = package, .owner_is_down = std::nullopt, .by = by});
+    const config::PackageSpec& spec = packages_->Spec(package);
+    for (const NodeName& name : spec.all_nodes ? packages_->config->Members() : spec.nodes) {
+      ops.push_back(
+          node::EnableOp{.package = package, .node = name, .enable = true, .by = by});
+    }
+    ops.push_back(node::RunOp{
+        .package = package, .node = std::nullopt, .enable_switching = true, .by = by});
+  }
+  return ops;
 }
 
 void Simulation::OnHeal() {
@@ -160,6 +258,7 @@ void Simulation::OnHeal() {
     Unclog(link);
   }
   for (size_t i = 0; i < nodes_.size(); ++i) {
+    nodes_[i].host->Calm();
     if (nodes_[i].core == nullptr) {
       StartNode(i);
     }
@@ -199,20 +298,37 @@ Duration Simulation::CatchUpAllowance() const {
   return Duration(2 * static_cast<int64_t>(batches) * round_trip);
 }
 
-// Live: a leader acknowledged a new command and applied everything acknowledged, and
-// its applied state has every resource started on an up member (not an outcast) whose
-// host runs it at that epoch.
-// Placing every resource after the heal may first wait for an outcast's lease to
-// expire for certain (stretch(L_max), or D if it may hold a disarm lease), then takes an
-// assignment's commit, a start and the started report's commit; a failed start repeats
-// that.
+// Live: a leader acknowledged a new command (and the restore command) and applied
+// everything acknowledged, and its applied state has every package that should be up
+// started on an up member (not an outcast) whose host runs it at that epoch (Excuse
+// says which need not be).
+//
+// The placement allowance: an outcast's lease must expire for certain (stretch(L_max),
+// or D if it may hold a disarm lease) and the fence finish; a cold cluster waits
+// cluster_start_wait; then each attempt of the worst package — (max_restarts + 1) per
+// node of its list, restart then relocate — takes at most an assignment's commit, a
+// run script up to run_timeout (+ kill_timeout), the cleanup (halt script up to
+// halt_timeout + kill_timeout, a driver kill and a status) and the report's commit.
 Duration Simulation::PlacementAllowance() const {
   const Duration lease = std::max(
       options_.node_timeout, options_.disarm_chance > 0 ? options_.disarm_length : Duration(0));
-  return 2 * lease + options_.fence_timeout + 4 * options_.guest_latency_max + Duration(2000);
+  const Duration commit = 4 * options_.delay_max + 2 * options_.disk_latency_max +
+                          2 * options_.heartbeat_interval;
+  Duration worst(0);
+  for (const config::PackageSpec& spec : packages_->config->packages) {
+    const size_t nodes =
+        spec.all_nodes ? packages_->config->Members().size() : spec.nodes.size();
+    const Duration attempt = 2 * commit + spec.run_timeout + spec.halt_timeout +
+                             2 * spec.kill_timeout + options_.fence_timeout +
+                             3 * options_.guest_latency_max;
+    worst = std::max(worst, static_cast<int64_t>((spec.max_restarts + 1) * nodes) * attempt);
+  }
+  return 2 * lease + options_.fence_timeout + options_.cluster_start_wait + worst +
+         Duration(2000);
 }
 
 void Simulation::CheckLiveness() {
+  std::string excused;
   for (const NodeSlot& slot : nodes_) {
     if (slot.core == nullptr || slot.paused || slot.core->raft().role() != Role::kLeader) {
       continue;
@@ -220,45 +336,139 @@ void Simulation::CheckLiveness() {
     if (!result_.leader_after_heal_ms) {
       result_.leader_after_heal_ms = (now_ - healed_at_).count();
     }
-    if (checker_.acks() > acks_at_heal_ &&
+    if (checker_.acks() > acks_at_heal_ && (restore_acked_ || options_.operator_chance == 0) &&
         slot.core->raft().applied_index() >= checker_.acked_index_max() &&
-        ResourcesPlaced(*slot.core, &missing_)) {
+        PackagesPlaced(*slot.core, &missing_, &excused)) {
       Trace(slot.name.value(), "live",
-            "leader acknowledged a command after the heal; every resource started");
+            "leader acknowledged a command after the heal; every package that should run is "
+            "up" + (excused.empty() ? std::string() : "; not required:" + excused));
       done_ = true;
       return;
     }
   }
 }
 
-bool Simulation::ResourcesPlaced(const node::Node& leader, std::string* missing) const {
-  for (const PackageName& resource : resources_) {
-    const node::Assignment* assignment = leader.state().Find(resource);
+// Why `package` need not be up after the heal, or nullopt if it must be.
+std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
+                                              const PackageName& package,
+                                              const validation::ClusterFacts& facts,
+                                              const validation::ClusterView& view) const {
+  const config::PackageSpec& spec = packages_->Spec(package);
+  const node::PackageRecord* record = state.FindPackage(package);
+  const node::Assignment* assignment = state.Find(package);
+  if (record != nullptr && record->intent) {
+    return std::nullopt;  // A move in flight must end.
+  }
+  if (!(record ? record->Wanted(spec.auto_run) : spec.auto_run)) {
+    return "not wanted";
+  }
+  if (assignment != nullptr && assignment->status == node::AssignmentStatus::kHaltFailed) {
+    return "halt_failed";
+  }
+  const bool switching = record ? record->Switching(spec.auto_run) : spec.auto_run;
+  if (!switching) {
+    return "switching off";
+  }
+  const size_t nodes = spec.all_nodes ? packages_->config->Members().size() : spec.nodes.size();
+  if (record != nullptr && record->relocations >= spec.max_relocations.value_or(
+                                                      static_cast<uint32_t>(nodes))) {
+    return "relocations used up";
+  }
+  // The node it failed on with exit 2, a timeout or a service failure counts as tried
+  // once its restarts there are used up (restart, then relocate).
+  std::optional<NodeName> exhausted;
+  if (assignment != nullptr && assignment->owner &&
+      assignment->status == node::AssignmentStatus::kFailed &&
+      (assignment->failure == node::FailureKind::kExit2 ||
+       assignment->failure == node::FailureKind::kTimeout ||
+       assignment->failure == node::FailureKind::kServiceFailed) &&
+      (record != nullptr ? record->restarts : 0) >= spec.max_restarts) {
+    exhausted = assignment->owner;
+  }
+  // Known gap (SimOptions::excuse_known_gaps): found dead, fenced, or halted by a
+  // `node halt` on a node, the package is never placed there again (not even after
+  // `node run`, `clear` or `run`).
+  std::optional<NodeName> lost_on;
+  if (options_.excuse_known_gaps && assignment != nullptr && assignment->owner &&
+      (assignment->status == node::AssignmentStatus::kFenced ||
+       (assignment->status == node::AssignmentStatus::kHalted &&
+        assignment->halt_reason == node::ActionReason::kNodeHalt) ||
+       (assignment->status == node::AssignmentStatus::kFailed &&
+        (assignment->failure == node::FailureKind::kLost ||
+         assignment->failure == node::FailureKind::kNone)))) {  // kNone: after a clear.
+    lost_on = assignment->owner;
+  }
+  bool only_lost_node = false;
+  for (const NodeName& node : view.NodesOf(spec)) {
+    if (!facts.up_members.contains(node) || node == exhausted ||
+        (record != nullptr &&
+         (record->failed_nodes.contains(node) || record->switching_off.contains(node)))) {
+      continue;
+    }
+    if (validation::ValidateMigration(spec, node, view).ok()) {
+      if (node != lost_on) {
+        return std::nullopt;  // An eligible node: it must run.
+      }
+      only_lost_node = true;
+    }
+  }
+  return only_lost_node ? "known gap: only eligible on the node it was lost on"
+                        : "no eligible node";
+}
+
+bool Simulation::PackagesPlaced(const node::Node& leader, std::string* missing,
+                                std::string* excused) const {
+  excused->clear();
+  std::set<NodeName> up;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!outcast_[i]) {
+      up.insert(nodes_[i].name);
+    }
+  }
+  const node::ClusterState& state = leader.state();
+  const validation::ClusterFacts facts = FactsOfState(*packages_->config, state, up);
+  const validation::ClusterView view(*packages_->config, facts);
+  for (const PackageName& package : packages_->names) {
+    const node::Assignment* assignment = state.Find(package);
     const std::optional<size_t> owner =
         assignment != nullptr && assignment->owner ? IndexOf(*assignment->owner) : std::nullopt;
     const bool placed = owner && assignment->status == node::AssignmentStatus::kStarted &&
-                        !outcast_[*owner] && nodes_[*owner].host->held().contains(resource) &&
-                        nodes_[*owner].host->held().at(resource).epoch == assignment->epoch;
-    if (!placed) {
-      std::ostringstream text;
-      text << resource << " (";
-      if (assignment == nullptr) {
-        text << "unknown";
-      } else {
-        text << node::AssignmentStatusName(assignment->status) << " on "
-             << (assignment->owner ? assignment->owner->value() : "-") << " @" << assignment->epoch;
-      }
-      if (owner) {
-        const auto held = nodes_[*owner].host->held().find(resource);
-        text << "; its host: "
-             << (held == nodes_[*owner].host->held().end()
-                     ? std::string("not running")
-                     : "running @" + std::to_string(held->second.epoch.value()));
-      }
-      text << ")";
-      *missing = text.str();
-      return false;
+                        !assignment->release_requested && !outcast_[*owner] &&
+                        nodes_[*owner].host->held().contains(package) &&
+                        nodes_[*owner].host->held().at(package).epoch == assignment->epoch;
+    if (placed) {
+      continue;
     }
+    const node::PackageRecord* record = state.FindPackage(package);
+    if (!(record != nullptr && record->intent)) {
+      if (const std::optional<std::string> why = Excuse(state, package, facts, view)) {
+        *excused += " " + package.value() + " (" + *why + ")";
+        continue;
+      }
+    }
+    std::ostringstream text;
+    text << package << " (" << node::PackageStatusName(state.StatusOf(package));
+    if (assignment != nullptr) {
+      text << ", " << node::AssignmentStatusName(assignment->status) << " on "
+           << (assignment->owner ? assignment->owner->value() : "-") << " @" << assignment->epoch;
+    }
+    if (record != nullptr && record->intent) {
+      text << ", intent " << node::IntentKindName(record->intent->kind) << " to "
+           << record->intent->target << " at step " << node::IntentStepName(record->intent->step);
+    }
+    if (record != nullptr && !record->note.empty()) {
+      text << ", note: " << record->note;
+    }
+    if (owner) {
+      const auto held = nodes_[*owner].host->held().find(package);
+      text << "; its host: "
+           << (held == nodes_[*owner].host->held().end()
+                   ? std::string("not running")
+                   : "running @" + std::to_string(held->second.epoch.value()));
+    }
+    text << ")";
+    *missing = text.str();
+    return false;
   }
   missing->clear();
   return true;

@@ -21,12 +21,14 @@
 #include "cmcld/core/raft/raft.h"
 #include "tests/sim/exclusivity_checker.h"
 #include "tests/sim/nemesis.h"
+#include "tests/sim/package_checker.h"
 #include "tests/sim/sim_clock.h"
 #include "tests/sim/sim_disk.h"
 #include "tests/sim/sim_guard.h"
 #include "tests/sim/sim_host.h"
 #include "tests/sim/sim_network.h"
 #include "tests/sim/sim_options.h"
+#include "tests/sim/sim_packages.h"
 #include "tests/sim/simulator.h"
 #include "tests/sim/state_checker.h"
 #include "tests/sim/trace.h"
@@ -127,7 +129,10 @@ std::string DescribeReport(const SimHost::Report& report);
 
 class Simulation final : public NemesisHost {
  public:
-  Simulation(const SimOptions& options, const std::function<void(const std::string&)>& trace);
+  // `packages`: the configuration and behaviours to use (scenarios); null: drawn from
+  // the seed (MakeSimPackages).
+  Simulation(const SimOptions& options, const std::function<void(const std::string&)>& trace,
+             std::shared_ptr<const SimPackages> packages = nullptr);
   RunResult Run();  // Setup(), RunUntil(nullopt), Finish().
 
   // The pieces of Run, and the controls scenario tests use (STYLE.md rule 36).
@@ -142,13 +147,18 @@ class Simulation final : public NemesisHost {
   const SimGuard& Guard(const std::string& name) const;
   const SimHost& Host(const std::string& name) const;
   const ExclusivityChecker& exclusivity() const { return exclusivity_; }
+  const PackageChecker& packages_checker() const { return *package_checker_; }
+  const SimPackages& packages() const { return *packages_; }
   const StateChecker& checker() const { return checker_; }
   // The first violation of any checker (or of liveness), if any.
   std::optional<std::string> violation() const {
     if (checker_.violation()) {
       return checker_.violation();
     }
-    return exclusivity_.violation() ? exclusivity_.violation() : result_.violation;
+    if (exclusivity_.violation()) {
+      return exclusivity_.violation();
+    }
+    return package_checker_->violation() ? package_checker_->violation() : result_.violation;
   }
   void Isolate(const std::string& name);  // Both directions, from every other node.
   void Block(const std::string& from, const std::string& to);
@@ -205,11 +215,20 @@ class Simulation final : public NemesisHost {
   void ScheduleHost(size_t node);
   void CheckExclusivity();
   void NoteReleases(const raft::ApplyEntry& apply);
+  void TraceCommitted(const raft::ApplyEntry& apply);
   node::NodeOptions NodeOptionsFor(size_t node) const;
-  std::shared_ptr<const config::ClusterConfig> BuildConfig() const;
   std::string NextPayload();
   Duration PlacementAllowance() const;
-  bool ResourcesPlaced(const node::Node& leader, std::string* missing) const;
+  // Every package that should run is up; else false with the first one in `missing`.
+  // `excused`: the packages that need not run, and why.
+  bool PackagesPlaced(const node::Node& leader, std::string* missing,
+                      std::string* excused) const;
+  std::optional<std::string> Excuse(const node::ClusterState& state, const PackageName& package,
+                                    const validation::ClusterFacts& facts,
+                                    const validation::ClusterView& view) const;
+  node::OpBatch OperatorCommand();
+  node::OpBatch RestoreCommand() const;
+  std::optional<NodeName> OwnerSeenBySomeNode(const PackageName& package);
   void AfterCall(size_t node);
   void CheckCommitment(size_t leader);
   void Restore(size_t node, const raft::Snapshot& snapshot);
@@ -249,10 +268,14 @@ class Simulation final : public NemesisHost {
   std::string outcasts_;       // The liveness phase's faulty minority, for the deadline text.
   std::vector<ClientState> clients_;
   Rng machine_rng_;  // Guards and hosts fork from it per node and power-on.
-  std::vector<PackageName> resources_;
-  std::shared_ptr<const config::ClusterConfig> config_;  // Built from voters_ and resources_.
-  std::optional<Time> arm_after_;  // Workload: a disarm was proposed; arm from then on.
+  std::shared_ptr<const SimPackages> packages_;
+  std::optional<Time> arm_after_;
+  // Liveness phase: the first command after the heal puts every node back in service
+  // and runs every package (RestoreCommand); liveness waits for its acknowledgement.
+  std::optional<std::pair<size_t, uint64_t>> restore_;  // (client, sequence) once sent.
+  bool restore_acked_ = false;  // Workload: a disarm was proposed; arm from then on.
   ExclusivityChecker exclusivity_;
+  std::unique_ptr<PackageChecker> package_checker_;
   // Committed releases: (resource, epoch, node) of halted/failed/fenced reports.
   std::set<std::tuple<PackageName, raft::LogIndex, NodeName>> released_;
   raft::LogIndex releases_decoded_;

@@ -56,13 +56,20 @@ std::string DescribeGuardRequest(const node::GuardRequest& request) {
 
 std::string DescribeReport(const SimHost::Report& report) {
   static constexpr const char* kStatus[] = {"running", "stopped", "failed", "unknown"};
-  return std::string(node::GuestVerbName(report.verb)) + " " + report.guest.resource.value() + "@" +
-         std::to_string(report.guest.epoch.value()) + " " +
-         kStatus[static_cast<size_t>(report.status)];
+  std::string text = std::string(node::GuestVerbName(report.verb)) + " " +
+                     report.guest.resource.value() + "@" +
+                     std::to_string(report.guest.epoch.value()) + " " +
+                     kStatus[static_cast<size_t>(report.result.status)];
+  if (report.result.status == node::GuestStatus::kFailed) {
+    text += report.result.timed_out ? " (timed out)"
+                                    : " (exit " + std::to_string(report.result.exit_code) + ")";
+  }
+  return text;
 }
 
 Simulation::Simulation(const SimOptions& options,
-                       const std::function<void(const std::string&)>& trace)
+                       const std::function<void(const std::string&)>& trace,
+                       std::shared_ptr<const SimPackages> packages)
     : options_(options),
       trace_(trace),
       root_(options.seed),
@@ -70,9 +77,6 @@ Simulation::Simulation(const SimOptions& options,
       client_rng_(root_.Fork("clients")),
       disk_rng_(root_.Fork("disk")),
       machine_rng_(root_.Fork("machines")) {
-  for (int r = 1; r <= options_.resources; ++r) {
-    resources_.push_back(PackageName("r" + std::to_string(r)));
-  }
   result_.trace_hash = kTraceHashSeed;
   for (int i = 1; i <= options_.members; ++i) {
     voters_.push_back(
@@ -83,7 +87,14 @@ Simulation::Simulation(const SimOptions& options,
   }
   std::sort(voters_.begin(), voters_.end(),
             [](const raft::Voter& a, const raft::Voter& b) { return a.name < b.name; });
-  config_ = BuildConfig();
+  std::vector<NodeName> voter_names;
+  for (const raft::Voter& voter : voters_) {
+    voter_names.push_back(voter.name);
+  }
+  packages_ = packages != nullptr
+                  ? std::move(packages)
+                  : std::make_shared<const SimPackages>(
+                        MakeSimPackages(options_, voter_names, root_.Fork("packages")));
   for (const raft::Voter& voter : voters_) {
     names_.push_back(voter.name);
     NodeSlot slot;
@@ -104,6 +115,9 @@ Simulation::Simulation(const SimOptions& options,
     PowerOn(nodes_.size() - 1);
   }
   checker_.SetStateOptions(NodeOptionsFor(0).state);
+  package_checker_ = std::make_unique<PackageChecker>(packages_->config, NodeOptionsFor(0).state,
+                                                      /*watchdog_fence=*/false,
+                                                      options_.excuse_known_gaps);
   outcast_.assign(nodes_.size(), false);
   network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names_);
   for (const NemesisKind kind : options_.nemeses) {
@@ -136,39 +150,11 @@ raft::RaftOptions Simulation::RaftOptionsFor(size_t node) const {
   return options;
 }
 
-// The cluster the nodes run: every voter, and one package per resource that may run on
-// every member.
-std::shared_ptr<const config::ClusterConfig> Simulation::BuildConfig() const {
-  auto config = std::make_shared<config::ClusterConfig>();
-  config->cluster_name = ClusterName("sim");
-  // Placement at once, as in issue 6: the hand-written scenarios time their faults from
-  // the first placement (cluster_start_wait itself is covered by coordinator_test).
-  config->cluster_start_wait = Duration(0);
-  for (const raft::Voter& voter : voters_) {
-    config::NodeSpec node;
-    node.name = voter.name;
-    node.role = voter.role;
-    config->nodes.push_back(std::move(node));
-  }
-  for (const PackageName& resource : resources_) {
-    config::PackageSpec package;
-    package.name = resource;
-    package.all_nodes = true;
-    package.nodes = config->Members();
-    package.max_restarts = 1000;  // A failed start keeps being retried (issue 6's model).
-    // Spread over the members, as issue 6's least-loaded placement did: the scenarios
-    // and mutations expect guests on several nodes.
-    package.failover_policy = config::FailoverPolicy::kMinPackageNode;
-    config->packages.push_back(std::move(package));
-  }
-  return config;
-}
-
 node::NodeOptions Simulation::NodeOptionsFor(size_t node) const {
   node::NodeOptions options;
   options.raft = RaftOptionsFor(node);
   options.fence_timeout = options_.fence_timeout;
-  options.config = config_;
+  options.config = packages_->config;
   options.state.lease_length = options_.node_timeout;
   options.state.mutation_report_without_epoch_check = options_.mutation_report_without_epoch_check;
   options.state.mutation_disarm_without_duration = options_.mutation_disarm_without_duration;
@@ -183,11 +169,16 @@ void Simulation::PowerOn(size_t node) {
   slot.guard =
       std::make_unique<SimGuard>(SimGuard::Options{.ipc_latency_max = options_.guard_latency_max},
                                  machine_rng_.Fork("guard/" + name));
-  slot.host =
-      std::make_unique<SimHost>(SimHost::Options{.action_latency_max = options_.guest_latency_max,
-                                                 .fence_timeout = options_.fence_timeout,
-                                                 .start_failure = options_.start_failure},
-                                machine_rng_.Fork("host/" + name));
+  slot.host = std::make_unique<SimHost>(
+      SimHost::Options{.node = slot.name,
+                       .packages = packages_,
+                       .action_latency_max = options_.guest_latency_max,
+                       .fence_timeout = options_.fence_timeout,
+                       .kill_failure = options_.kill_failure},
+      machine_rng_.Fork("host/" + name));
+  if (healed_) {
+    slot.host->Calm();
+  }
   slot.guard_at.reset();
   slot.host_at.reset();
   ++slot.guard_token;
@@ -239,6 +230,7 @@ RunResult Simulation::Run() {
 
 void Simulation::Setup() {
   Trace("-", "options", DescribeOptions(options_));
+  Trace("-", "packages", packages_->Describe());
   for (size_t i = 0; i < nodes_.size(); ++i) {
     std::ostringstream detail;
     detail << "offset " << nodes_[i].clock.Peek(now_) << " drift " << nodes_[i].clock.drift_ppm()
@@ -257,8 +249,7 @@ void Simulation::Setup() {
 }
 
 bool Simulation::RunUntil(std::optional<Time> until) {
-  while (!queue_.empty() && !done_ && !checker_.violation() && !exclusivity_.violation() &&
-         !result_.violation) {
+  while (!queue_.empty() && !done_ && !violation()) {
     if (until && Time::FromMilliseconds(queue_.begin()->first.first) > *until) {
       now_ = *until;
       return true;
@@ -283,6 +274,8 @@ RunResult Simulation::Finish() {
     result_.violation = checker_.violation();
   } else if (exclusivity_.violation()) {
     result_.violation = exclusivity_.violation();
+  } else if (package_checker_->violation()) {
+    result_.violation = package_checker_->violation();
   }
   result_.simulated_ms = now_.milliseconds();
   result_.acknowledged = checker_.acks();
@@ -431,14 +424,8 @@ void Simulation::DispatchMachine(const Event& event) {
       if (slot.core != nullptr && event.token == slot.incarnation && !DeferIfPaused(event)) {
         const SimHost::Report& report = *event.report;
         Trace(slot.name.value(), "reported", DescribeReport(report));
-        // A failed start is a run script exit 2 (may start elsewhere), so that the
-        // coordinator keeps placing the resource.
-        const node::GuestResult result{
-            .status = report.status,
-            .exit_code = report.status == node::GuestStatus::kFailed ? 2 : 0,
-            .timed_out = false};
         Execute(event.node, slot.core->GuestReported(LocalNow(event.node), report.guest,
-                                                     report.verb, result));
+                                                     report.verb, report.result));
       }
       return;
     default:
@@ -532,8 +519,8 @@ void Simulation::DispatchGlobal(const Event& event) {
         done_ = true;
       } else if (!done_) {
         result_.violation =
-            "liveness: no leader acknowledging a new command with every "
-            "resource started within " +
+            "liveness: no leader acknowledging a new command with every package "
+            "that should run up within " +
             std::to_string(liveness_deadline_.count()) +
             "ms after the faults healed (outcasts:" + outcasts_ + ")" +
             (missing_.empty() ? "" : "; not placed: " + missing_);
@@ -558,9 +545,16 @@ void Simulation::Execute(size_t node, node::NodeActions actions) {
     ScheduleGuard(node);
   }
   for (const node::GuestAction& action : actions.guests) {
-    Trace(slot.name.value(), "driver",
-          std::string(node::GuestVerbName(action.verb)) + " " + action.guest.resource.value() +
-              "@" + std::to_string(action.guest.epoch.value()));
+    std::string detail = std::string(node::GuestVerbName(action.verb)) + " " +
+                         action.guest.resource.value() + "@" +
+                         std::to_string(action.guest.epoch.value());
+    if (action.verb == node::GuestVerb::kRun || action.verb == node::GuestVerb::kHalt) {
+      detail += std::string(" reason=") + std::string(node::ActionReasonName(action.reason));
+    }
+    Trace(slot.name.value(), "driver", detail);
+    if (action.verb == node::GuestVerb::kRun) {
+      package_checker_->OnRun(now_, slot.name, action.guest);
+    }
     slot.host->Submit(now_, slot.incarnation, action);
   }
   if (!actions.guests.empty()) {
@@ -593,6 +587,7 @@ void Simulation::ExecuteRaft(size_t node, const Actions& actions) {
   for (const raft::ApplyEntry& apply : actions.applies) {
     CMCL_CHECK(apply.entry.index <= raft.commit_index()) << "applied past commit";
     checker_.OnApply(slot.name, apply);
+    TraceCommitted(apply);
     NoteReleases(apply);
   }
   for (const ClientReply& reply : actions.replies) {
@@ -605,6 +600,31 @@ void Simulation::ExecuteRaft(size_t node, const Actions& actions) {
         << "reply for an index not applied yet";
     checker_.OnReply(reply);
     OnReply(reply);
+  }
+}
+
+// The first apply of each entry goes to the package checker, and into the trace with
+// its ops and the events the committed state logged for it (a replay shows what the
+// coordinator decided and why).
+void Simulation::TraceCommitted(const raft::ApplyEntry& apply) {
+  const node::ClusterState& state = package_checker_->state();
+  if (apply.entry.index <= state.applied()) {
+    return;
+  }
+  package_checker_->OnCommitted(apply);
+  if (apply.entry.kind != raft::EntryKind::kCommand || apply.duplicate) {
+    return;
+  }
+  const std::optional<node::OpBatch> ops = node::DecodeOps(apply.entry.command.payload);
+  Trace("-", "commit",
+        "@" + std::to_string(apply.entry.index.value()) + " c" +
+            std::to_string(apply.entry.command.client_id.value()) + " " +
+            (ops ? node::DescribeOps(*ops) : std::string("(malformed)")));
+  for (auto it = state.events().rbegin(); it != state.events().rend(); ++it) {
+    if (it->index != apply.entry.index) {
+      break;
+    }
+    Trace("-", it->critical ? "event!" : "event", it->text);
   }
 }
 
@@ -798,7 +818,7 @@ void Simulation::CheckExclusivity() {
     if (slot.core == nullptr) {
       continue;
     }
-    for (const PackageName& resource : resources_) {
+    for (const PackageName& resource : packages_->names) {
       if (slot.core->HasAuthority(resource, local)) {
         const node::Assignment* assignment = slot.core->state().Find(resource);
         if (released_.contains({resource, assignment->epoch, slot.name})) {
