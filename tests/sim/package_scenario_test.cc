@@ -174,7 +174,7 @@ TEST(PackageScenario, AMoveToANodeThatFailsValidationHaltsNothing) {
 // Node::Up requires the target's match index >= the commit index, which a follower
 // misses right after every commit, the move's own included (docs/KNOWN_GAPS.md,
 // "simulator"). Enable once Up tolerates that lag.
-TEST(PackageScenario, DISABLED_AValidMoveHaltsTheSourceBeforeTheTargetStarts) {
+TEST(PackageScenario, AValidMoveHaltsTheSourceBeforeTheTargetStarts) {
   PackageCluster cluster(PackageBehaviour{});
   ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.UpOn("n1"); }));
 

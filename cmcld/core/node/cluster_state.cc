@@ -301,6 +301,16 @@ void ClusterState::ApplyAssign(LogIndex index, const AssignOp& op) {
               Epoch(op.from_epoch) + ", current " + Epoch(current) + ": dropped");
     return;
   }
+  const PackageRecord* record = FindPackage(op.resource);
+  if (NodeHalted(op.node) || (record != nullptr && record->switching_off.contains(op.node))) {
+    // Decided before a `node halt` or `disable -n` committed: the compare-and-set on the
+    // epoch does not see those, so apply does (sim seed 1077).
+    ++stale_assigns_;
+    Event(index, false,
+          op.resource.value() + ": assign to " + op.node.value() + " dropped: " +
+              (NodeHalted(op.node) ? "the node is halted" : "node switching is off there"));
+    return;
+  }
   Assignment& a = assignments_[op.resource];
   const std::optional<NodeName> previous = a.owner ? a.owner : std::optional<NodeName>();
   a = Assignment{};

@@ -924,15 +924,19 @@ bool Node::IsMember(const NodeName& node) const {
 }
 
 // A member that can take a resource now: its nonces arrive (it answers this leader's
-// requests both ways) and it holds every committed entry. A node far behind could not
-// start anything (F3 needs applied >= c, and c is the commit index), so placing there
-// would strand the resource until it caught up.
+// requests both ways) and it is not far behind. A node far behind could not start
+// anything soon (F3 needs applied >= c, and c is the commit index), so placing there
+// would strand the resource until it caught up (or gave up after run_timeout). "Far" is
+// more than kUpLagEntries: demanding match >= commit dropped a healthy node after every
+// commit, until its next acknowledgement, and refused moves to it at random (sim seed 34).
 bool Node::Up(const NodeName& node) const {
+  constexpr uint64_t kUpLagEntries = 64;
   if (node == self()) {
     return IsMember(node);
   }
   return IsMember(node) && Reachable(node) &&
-         raft_->MatchIndex(node).value_or(LogIndex(0)) >= raft_->commit_index();
+         raft_->MatchIndex(node).value_or(LogIndex(0)).value() + kUpLagEntries >=
+             raft_->commit_index().value();
 }
 
 // Its nonces arrive: its lease is being renewed, so it is not lost.
