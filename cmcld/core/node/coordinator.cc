@@ -1,81 +1,691 @@
-// TEMPORARY minimal coordinator (the issue-6 placement ported to Decide) so that main
-// builds while the full one (coordinator.h) is written on the `coord` branch.
 #include "cmcld/core/node/coordinator.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cmcld/core/placement/placement.h"
+#include "cmcld/core/validation/cluster_view.h"
 
 namespace cmcl::node {
 
+namespace {
+
+using config::PackageSpec;
+using placement::PlacementDecision;
+using placement::PlacementRequest;
+
+// Who proposes the coordinator's own MoveOps (events show it as the issuer).
+constexpr const char* kCoordinator = "coordinator";
+
+// A package without a record follows its configuration.
+const PackageRecord& NoRecord() {
+  static const PackageRecord record;
+  return record;
+}
+
+std::string FailureText(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kExit1:
+      return "run script exit 1";
+    case FailureKind::kExit2:
+      return "run script exit 2";
+    case FailureKind::kTimeout:
+      return "run script timed out";
+    case FailureKind::kServiceFailed:
+      return "service failed";
+    case FailureKind::kLost:
+      return "found not running";
+    case FailureKind::kHaltScript:
+      return "halt script failed";
+    case FailureKind::kNone:
+      break;
+  }
+  return "failed";
+}
+
+// Failures that restart on the node, then relocate (DESIGN.md section 5).
+bool Restartable(FailureKind kind) {
+  return kind == FailureKind::kExit2 || kind == FailureKind::kTimeout ||
+         kind == FailureKind::kServiceFailed;
+}
+
+std::string Join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string joined;
+  for (const std::string& part : parts) {
+    if (!joined.empty()) joined += separator;
+    joined += part;
+  }
+  return joined;
+}
+
+// The violations of an explicit target's verdict ("refused: A; B"), else the reason line.
+std::string RefusalText(const PlacementDecision& decision) {
+  std::vector<std::string> messages;
+  for (const placement::CandidateVerdict& verdict : decision.candidates) {
+    for (const validation::Violation& violation : verdict.result.violations) {
+      messages.push_back(violation.message);
+    }
+  }
+  return messages.empty() ? decision.reason : Join(messages, "; ");
+}
+
+std::set<NodeName> With(std::set<NodeName> nodes, const NodeName& node) {
+  nodes.insert(node);
+  return nodes;
+}
+
+// What to do with a placement decision once PlaceBatch made it.
+enum class PlanKind {
+  kAssign,        // AssignOp; none: a note (or unassign, or relocate in round two).
+  kNodeHalt,      // MoveOp kNodeHalt; none: ReleaseOp kNodeHalt.
+  kFailback,      // MoveOp kFailback; none: nothing.
+  kValidate,      // IntentStepOp kHalting; none: IntentDoneOp refused.
+  kIntentTarget,  // AssignOp target + kStarting; none: return to the source (round two).
+  kIntentReturn,  // AssignOp source + kReturning; none: IntentDoneOp failed.
+};
+
+struct Plan {
+  PlanKind kind = PlanKind::kAssign;
+  size_t slot = 0;  // The package's position in the configuration: the ops' order.
+  const PackageSpec* package = nullptr;
+  const PackageRecord* record = nullptr;
+  const Assignment* assignment = nullptr;  // nullptr: never assigned.
+  PlacementRequest request;
+  ActionReason why = ActionReason::kStart;
+  std::optional<NodeName> remember;
+  std::optional<NodeName> revoke;  // L3: the owner an assignment takes the package from.
+  bool unassign_if_none = false;   // A lost owner's package with nowhere to go.
+  bool relocate_if_none = false;   // A restart refused: relocate instead (round two).
+};
+
+// One call of Decide: the inputs, and what it has decided so far.
+class Decider {
+ public:
+  Decider(const config::ClusterConfig& config, const validation::ConfigIndex& index,
+          const ClusterState& state, const Liveness& live)
+      : config_(config), index_(index), state_(state), live_(live) {}
+
+  Decision Run();
+
+ private:
+  void ClusterStart();
+  void Package(size_t slot, const PackageSpec& package);
+  void Owned(Plan plan);
+  void OwnerLost(Plan plan);
+  void Unowned(Plan plan);
+  void RestartOrRelocate(Plan plan);
+  void Relocate(Plan plan);
+  void Failover(Plan plan, const std::string& why);
+  void Intent(Plan plan);
+  void IntentHalting(Plan plan, const node::Intent& intent);
+  void IntentStarting(Plan plan, const node::Intent& intent);
+  void IntentReturning(Plan plan, const node::Intent& intent);
+  void PlaceAll();
+  void Emit(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next);
+  void EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
+                    std::vector<Plan>& next);
+  validation::ClusterFacts Facts() const;
+
+  bool Reachable(const NodeName& node) const {
+    return node == live_.self || live_.reachable.contains(node);
+  }
+  // L4/N2: true once `node`'s lease certainly expired; else notes when to look again.
+  bool CertainlyExpired(const NodeName& node);
+  PlacementRequest Request(const Plan& plan, std::string why, std::set<NodeName> avoid,
+                           std::optional<NodeName> target = std::nullopt) const;
+  void Add(size_t slot, Op op) { ops_[slot].push_back(std::move(op)); }
+  void Note(const Plan& plan, std::string note);
+  void Done(const Plan& plan, bool ok, std::string message);
+  void Wake(Time at) { decision_.wakeup = std::min(decision_.wakeup.value_or(at), at); }
+
+  const config::ClusterConfig& config_;
+  const validation::ConfigIndex& index_;
+  const ClusterState& state_;
+  const Liveness& live_;
+  std::set<NodeName> up_members_;
+  bool started_ = false;
+  bool starting_now_ = false;  // This call proposes ClusterStartOp.
+  std::string waiting_;        // The cluster start note's stable part; empty: not waiting.
+  std::string waiting_left_;   // Its time left: " (41s left)".
+  std::map<size_t, OpBatch> ops_;
+  std::vector<Plan> plans_;
+  Decision decision_;
+};
+
+Decision Decider::Run() {
+  for (const NodeName& node : live_.up) {
+    if (!state_.NodeHalted(node)) up_members_.insert(node);
+  }
+  started_ = state_.cluster_started();
+  if (!started_) ClusterStart();
+  for (size_t slot = 0; slot < config_.packages.size(); ++slot) {
+    Package(slot, config_.packages[slot]);
+  }
+  if (!plans_.empty()) PlaceAll();
+  for (auto& [slot, ops] : ops_) {
+    for (Op& op : ops) decision_.ops.push_back(std::move(op));
+  }
+  return std::move(decision_);
+}
+
+// Cold start: wait for every member (not halted) or cluster_start_wait; a coordinator
+// change while packages run is not a cold start.
+void Decider::ClusterStart() {
+  size_t members = 0;
+  size_t up = 0;
+  for (const NodeName& member : config_.Members()) {
+    if (state_.NodeHalted(member)) continue;
+    ++members;
+    if (live_.up.contains(member)) ++up;
+  }
+  bool runs = false;
+  for (const auto& [package, assignment] : state_.assignments()) {
+    if (assignment.Free() || assignment.release_requested) continue;
+    const PackageSpec* spec = index_.FindPackage(package);
+    const PackageRecord* record = state_.FindPackage(package);
+    const bool auto_run = spec == nullptr || spec->auto_run;
+    runs = runs || (record == nullptr ? auto_run : record->Wanted(auto_run));
+  }
+  const std::string count = std::to_string(up) + " of " + std::to_string(members) + " up";
+  const Time deadline = live_.leader_since + config_.cluster_start_wait;
+  std::string reason;
+  if (runs) {
+    reason = "packages already run (a coordinator change)";
+  } else if (up == members) {
+    reason = "every member is up (" + count + ")";
+  } else if (live_.now >= deadline) {
+    reason = "cluster_start_wait (" + FormatDuration(config_.cluster_start_wait) +
+             ") passed with " + count;
+  } else {
+    const int64_t left_ms = (deadline - live_.now).count();
+    waiting_ = "waiting for every member (" + count + ") or cluster_start_wait";
+    waiting_left_ = " (" + std::to_string((left_ms + 999) / 1000) + "s left)";
+    Wake(deadline);
+    return;
+  }
+  started_ = true;
+  starting_now_ = true;
+  decision_.ops.push_back(ClusterStartOp{.reason = std::move(reason)});
+}
+
+void Decider::Package(size_t slot, const PackageSpec& package) {
+  const PackageRecord* record = state_.FindPackage(package.name);
+  Plan plan;
+  plan.slot = slot;
+  plan.package = &package;
+  plan.record = record != nullptr ? record : &NoRecord();
+  plan.assignment = state_.Find(package.name);
+  if (plan.record->intent) {
+    Intent(std::move(plan));
+  } else if (plan.assignment != nullptr && !plan.assignment->Free()) {
+    Owned(std::move(plan));
+  } else {
+    Unowned(std::move(plan));
+  }
+}
+
+bool Decider::CertainlyExpired(const NodeName& node) {
+  const auto it = live_.certain_expiry.find(node);
+  if (it == live_.certain_expiry.end()) return false;  // Unknown yet: keep waiting.
+  if (live_.now >= it->second) return true;
+  Wake(it->second);
+  return false;
+}
+
+PlacementRequest Decider::Request(const Plan& plan, std::string why, std::set<NodeName> avoid,
+                                  std::optional<NodeName> target) const {
+  return PlacementRequest{.package = plan.package->name,
+                          .why = std::move(why),
+                          .avoid = std::move(avoid),
+                          .target = std::move(target)};
+}
+
+// A note is proposed only when it changes (so a package that stays down never loops),
+// or when it must end a pending run.
+void Decider::Note(const Plan& plan, std::string note) {
+  const bool ends_run = plan.record->pending && plan.record->pending->second == CommandKind::kRun;
+  if (note == plan.record->note && !ends_run) return;
+  Add(plan.slot, NoteOp{.package = plan.package->name, .note = std::move(note),
+                        .ends_run = ends_run});
+}
+
+void Decider::Done(const Plan& plan, bool ok, std::string message) {
+  Add(plan.slot, IntentDoneOp{.package = plan.package->name,
+                              .intent = plan.record->intent->index,
+                              .ok = ok,
+                              .message = std::move(message)});
+}
+
+// --- Owned packages ----------------------------------------------------------------
+
+void Decider::Owned(Plan plan) {
+  const Assignment& a = *plan.assignment;
+  const NodeName& owner = *a.owner;
+  if (!Reachable(owner)) {
+    OwnerLost(std::move(plan));
+    return;
+  }
+  if (a.status == AssignmentStatus::kHaltFailed || a.release_requested) return;
+  const PackageSpec& package = *plan.package;
+  if (!plan.record->Wanted(package.auto_run)) {
+    Add(plan.slot, ReleaseOp{.resource = package.name, .epoch = a.epoch,
+                             .why = ActionReason::kHalt});
+    return;
+  }
+  const bool up = a.status == AssignmentStatus::kStarted;
+  if (state_.NodeHalted(owner)) {
+    const config::ShutdownPolicy policy =
+        package.shutdown_policy.value_or(config_.shutdown_policy);
+    if (policy == config::ShutdownPolicy::kMigrate && up) {
+      plan.kind = PlanKind::kNodeHalt;
+      plan.request = Request(plan, owner.value() + " halted",
+                             With(plan.record->failed_nodes, owner));
+      plans_.push_back(std::move(plan));
+    } else {
+      Add(plan.slot, ReleaseOp{.resource = package.name, .epoch = a.epoch,
+                               .why = ActionReason::kNodeHalt});
+    }
+    return;
+  }
+  if (!up || package.failback_policy != config::FailbackPolicy::kAutomatic ||
+      package.failover_policy != config::FailoverPolicy::kConfiguredNode) {
+    return;
+  }
+  // Failback: only the nodes before the owner in the list are candidates. A cheap look
+  // first, so a package already home (the usual case) builds no view.
+  std::set<NodeName> avoid = With(plan.record->failed_nodes, owner);
+  bool preferred_up = false;
+  bool before = true;
+  for (const NodeName& node : index_.NodesOf(package)) {
+    if (node == owner) before = false;
+    if (!before) {
+      avoid.insert(node);
+    } else if (up_members_.contains(node) && !plan.record->failed_nodes.contains(node) &&
+               !plan.record->switching_off.contains(node)) {
+      preferred_up = true;
+    }
+  }
+  if (!preferred_up || before) return;  // `before`: the owner is not in the list.
+  plan.kind = PlanKind::kFailback;
+  plan.request = Request(plan, "failback from " + owner.value(), std::move(avoid));
+  plans_.push_back(std::move(plan));
+}
+
+// L4/N2: nothing moves before the owner's lease has certainly expired.
+void Decider::OwnerLost(Plan plan) {
+  const Assignment& a = *plan.assignment;
+  const NodeName owner = *a.owner;
+  if (!CertainlyExpired(owner)) return;
+  if (a.status == AssignmentStatus::kHaltFailed && !live_.watchdog_fence) {
+    Note(plan, "halt_failed on " + owner.value() + ", which is lost: it may still run; " +
+                   "clear with --owner-is-down " + owner.value());
+    return;
+  }
+  const bool wanted = plan.record->Wanted(plan.package->auto_run);
+  if (wanted && plan.record->Switching(plan.package->auto_run)) {
+    plan.revoke = owner;
+    plan.unassign_if_none = true;
+    Failover(std::move(plan), owner.value() + " lost");
+    return;
+  }
+  decision_.revokes.insert(owner);
+  Add(plan.slot, UnassignOp{.package = plan.package->name,
+                            .from_epoch = a.epoch,
+                            .reason = owner.value() + " lost; " +
+                                      (wanted ? "global switching is off" : "not to run")});
+}
+
+// --- Free packages -----------------------------------------------------------------
+
+void Decider::Unowned(Plan plan) {
+  const PackageRecord& record = *plan.record;
+  const PackageSpec& package = *plan.package;
+  const Assignment* a = plan.assignment;
+  if (record.pending && record.pending->second == CommandKind::kRun) {
+    plan.request = Request(plan, "operator run", record.failed_nodes, record.run_target);
+    plans_.push_back(std::move(plan));
+    return;
+  }
+  if (!record.Wanted(package.auto_run) || !record.Switching(package.auto_run)) {
+    // Not to run, or not automatically. A failed restart needs no switching (it stays
+    // on its node); relocating it does, which RestartOrRelocate checks.
+    const bool restart = a != nullptr && a->owner && a->status == AssignmentStatus::kFailed &&
+                         Restartable(a->failure) && record.Wanted(package.auto_run) &&
+                         record.restarts < package.max_restarts;
+    if (restart) RestartOrRelocate(std::move(plan));
+    return;
+  }
+  if (!started_) {
+    // The time left is written once per change of the stable part: a note that changed
+    // every second would be proposed on every call.
+    if (!record.note.starts_with(waiting_ + " (")) Note(plan, waiting_ + waiting_left_);
+    return;
+  }
+  if (a == nullptr || !a->owner) {
+    plan.request = Request(plan, starting_now_ ? "cluster start" : "start", record.failed_nodes);
+    plans_.push_back(std::move(plan));
+    return;
+  }
+  const NodeName& owner = *a->owner;
+  switch (a->status) {
+    case AssignmentStatus::kFailed:
+      if (Restartable(a->failure)) {
+        RestartOrRelocate(std::move(plan));
+      } else if (a->failure == FailureKind::kExit1) {
+        // Wanted again after exit 1 (enable): a start, as after a halt.
+        plan.request = Request(plan, "start", record.failed_nodes);
+        plans_.push_back(std::move(plan));
+      } else {
+        Failover(std::move(plan), "failed on " + owner.value() + " (" +
+                                      FailureText(a->failure) + ")");
+      }
+      return;
+    case AssignmentStatus::kFenced:
+      Failover(std::move(plan), "fenced on " + owner.value());
+      return;
+    default:  // kHalted: after a node halt or an ended move, a failover; else a start.
+      if (a->halt_reason == ActionReason::kNodeHalt || a->halt_reason == ActionReason::kMove) {
+        Failover(std::move(plan), "halted on " + owner.value());
+      } else {
+        plan.request = Request(plan, "start", record.failed_nodes);
+        plans_.push_back(std::move(plan));
+      }
+      return;
+  }
+}
+
+void Decider::Failover(Plan plan, const std::string& why) {
+  const NodeName owner = *plan.assignment->owner;
+  plan.why = ActionReason::kFailover;
+  plan.request = Request(plan, why, With(plan.record->failed_nodes, owner));
+  plans_.push_back(std::move(plan));
+}
+
+// DESIGN.md section 5, restart then relocate.
+void Decider::RestartOrRelocate(Plan plan) {
+  const Assignment& a = *plan.assignment;
+  const NodeName& owner = *a.owner;
+  const uint32_t restarts = plan.record->restarts;
+  if (restarts >= plan.package->max_restarts) {
+    Relocate(std::move(plan));
+    return;
+  }
+  plan.why = ActionReason::kRestart;
+  plan.relocate_if_none = true;
+  plan.request = Request(plan,
+                         "failed on " + owner.value() + " (" + FailureText(a.failure) +
+                             "); restart " + std::to_string(restarts + 1) + " of " +
+                             std::to_string(plan.package->max_restarts),
+                         {}, owner);
+  plans_.push_back(std::move(plan));
+}
+
+void Decider::Relocate(Plan plan) {
+  const Assignment& a = *plan.assignment;
+  const NodeName owner = *a.owner;
+  const PackageSpec& package = *plan.package;
+  const std::string why = "failed on " + owner.value() + " (" + FailureText(a.failure) + ")";
+  const auto max_relocations = package.max_relocations.value_or(
+      static_cast<uint32_t>(index_.NodesOf(package).size()));
+  if (!plan.record->Switching(package.auto_run)) {
+    Note(plan, package.name.value() + ": " + why + "; not relocated: global switching is off");
+    return;
+  }
+  if (plan.record->relocations >= max_relocations) {
+    Note(plan, package.name.value() + ": " + why + "; not relocated: " +
+                   std::to_string(max_relocations) + " relocations (max_relocations) done");
+    return;
+  }
+  plan.kind = PlanKind::kAssign;
+  plan.why = ActionReason::kFailover;
+  plan.relocate_if_none = false;
+  plan.remember = owner;
+  plan.request = Request(plan, why, With(plan.record->failed_nodes, owner));
+  plans_.push_back(std::move(plan));
+}
+
+// --- Intents -----------------------------------------------------------------------
+
+std::string IntentWhy(const node::Intent& intent) {
+  switch (intent.kind) {
+    case IntentKind::kFailback:
+      return "failback to " + intent.target.value();
+    case IntentKind::kNodeHalt:
+      return intent.source.value() + " halted; move to " + intent.target.value();
+    case IntentKind::kMove:
+      break;
+  }
+  return "move to " + intent.target.value();
+}
+
+void Decider::Intent(Plan plan) {
+  const node::Intent& intent = *plan.record->intent;
+  const Assignment* a = plan.assignment;
+  switch (intent.step) {
+    case IntentStep::kValidating:
+      if (a == nullptr || a->epoch != intent.source_epoch ||
+          a->status != AssignmentStatus::kStarted) {
+        Done(plan, false, "not up on " + intent.source.value() + " any more");
+        return;
+      }
+      plan.kind = PlanKind::kValidate;
+      plan.request = Request(plan, IntentWhy(intent), {}, intent.target);
+      plans_.push_back(std::move(plan));
+      return;
+    case IntentStep::kHalting:
+      IntentHalting(std::move(plan), intent);
+      return;
+    case IntentStep::kStarting:
+      IntentStarting(std::move(plan), intent);
+      return;
+    case IntentStep::kReturning:
+      IntentReturning(std::move(plan), intent);
+      return;
+  }
+}
+
+void Decider::IntentHalting(Plan plan, const node::Intent& intent) {
+  const Assignment* a = plan.assignment;
+  if (a == nullptr || a->epoch != intent.source_epoch) {
+    Done(plan, false, "interrupted: reassigned while halting on " + intent.source.value());
+    return;
+  }
+  if (a->status == AssignmentStatus::kHaltFailed) {
+    Done(plan, false, "halt failed on " + intent.source.value());
+    return;
+  }
+  if (!a->Free()) {
+    if (Reachable(intent.source) || !CertainlyExpired(intent.source)) return;
+    plan.revoke = intent.source;  // Lost while halting: its lease certainly expired.
+  }
+  plan.kind = PlanKind::kIntentTarget;
+  plan.why = intent.kind == IntentKind::kFailback ? ActionReason::kFailback : ActionReason::kMove;
+  plan.request = Request(plan, IntentWhy(intent), {}, intent.target);
+  plans_.push_back(std::move(plan));
+}
+
+void Decider::IntentStarting(Plan plan, const node::Intent& intent) {
+  const Assignment* a = plan.assignment;
+  if (a == nullptr || a->owner != intent.target || a->epoch <= intent.source_epoch) {
+    Done(plan, false, "interrupted: reassigned while starting on " + intent.target.value());
+    return;
+  }
+  if (a->status == AssignmentStatus::kHaltFailed) {
+    Done(plan, false, "start on " + intent.target.value() + " failed and halt_failed");
+    return;
+  }
+  if (a->status == AssignmentStatus::kFailed && a->failure == FailureKind::kExit1) {
+    Done(plan, false, "start on " + intent.target.value() + " failed (run script exit 1)");
+    return;
+  }
+  if (!a->Free()) {
+    if (Reachable(intent.target) || !CertainlyExpired(intent.target)) return;
+    plan.revoke = intent.target;
+  }
+  plan.kind = PlanKind::kIntentReturn;
+  plan.why = ActionReason::kMove;
+  plan.request = Request(plan, "start on " + intent.target.value() + " failed; back to " +
+                                   intent.source.value(),
+                         {}, intent.source);
+  plans_.push_back(std::move(plan));
+}
+
+void Decider::IntentReturning(Plan plan, const node::Intent& intent) {
+  const Assignment* a = plan.assignment;
+  if (a == nullptr || a->owner != intent.source) {
+    Done(plan, false, "interrupted: reassigned while returning to " + intent.source.value());
+    return;
+  }
+  const bool lost = !a->Free() && !Reachable(intent.source) && CertainlyExpired(intent.source);
+  if (a->Free() || a->status == AssignmentStatus::kHaltFailed || lost) {
+    Done(plan, false, "start on " + intent.target.value() + " failed, and back on " +
+                          intent.source.value() + " too");
+  }
+}
+
+// --- Placement ---------------------------------------------------------------------
+
+validation::ClusterFacts Decider::Facts() const {
+  validation::ClusterFacts facts;
+  facts.up_members = up_members_;
+  for (const auto& [package, record] : state_.packages()) {
+    for (const NodeName& node : record.switching_off) {
+      facts.switching_disabled.emplace(package, node);
+    }
+    if (record.last_node) facts.last_nodes.emplace(package, *record.last_node);
+  }
+  for (const auto& [package, a] : state_.assignments()) {
+    if (a.Free()) continue;
+    validation::Occupancy occupancy = validation::Occupancy::kHaltFailed;
+    if (a.status == AssignmentStatus::kAssigned) {
+      occupancy = validation::Occupancy::kStarting;
+    } else if (a.status == AssignmentStatus::kStarted) {
+      occupancy = a.release_requested ? validation::Occupancy::kHalting
+                                      : validation::Occupancy::kUp;
+    }
+    facts.placements.emplace(package, validation::Placement{*a.owner, occupancy});
+  }
+  return facts;
+}
+
+// Every request of the call in one PlaceBatch (the tally), then, on the same view, the
+// second choices of the refused ones (a refused restart relocates, a refused move target
+// returns to the source).
+void Decider::PlaceAll() {
+  const validation::ClusterFacts facts = Facts();
+  validation::ClusterView view(index_, facts);
+  std::vector<Plan> round = std::move(plans_);
+  plans_.clear();  // Relocate queues second choices here (EmitUnplaced).
+  for (int pass = 0; pass < 2 && !round.empty(); ++pass) {
+    std::vector<PlacementRequest> requests;
+    requests.reserve(round.size());
+    for (const Plan& plan : round) requests.push_back(plan.request);
+    const std::vector<PlacementDecision> decisions = placement::PlaceBatch(view, requests);
+    std::vector<Plan> next;
+    for (size_t i = 0; i < round.size(); ++i) Emit(round[i], decisions[i], next);
+    round = std::move(next);
+  }
+}
+
+void Decider::Emit(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next) {
+  if (!decision.node) {
+    EmitUnplaced(plan, decision, next);
+    return;
+  }
+  const NodeName& node = *decision.node;
+  const PackageName& name = plan.package->name;
+  const LogIndex from = plan.assignment != nullptr ? plan.assignment->epoch : LogIndex(0);
+  if (plan.revoke) decision_.revokes.insert(*plan.revoke);
+  switch (plan.kind) {
+    case PlanKind::kAssign:
+    case PlanKind::kIntentTarget:
+    case PlanKind::kIntentReturn:
+      Add(plan.slot, AssignOp{.resource = name, .node = node, .from_epoch = from,
+                              .reason = decision.reason, .why = plan.why,
+                              .remember = plan.remember});
+      if (plan.kind != PlanKind::kAssign) {
+        Add(plan.slot, IntentStepOp{.package = name,
+                                    .intent = plan.record->intent->index,
+                                    .step = plan.kind == PlanKind::kIntentTarget
+                                                ? IntentStep::kStarting
+                                                : IntentStep::kReturning,
+                                    .reason = decision.reason});
+      }
+      return;
+    case PlanKind::kNodeHalt:
+    case PlanKind::kFailback:
+      Add(plan.slot, MoveOp{.package = name,
+                            .target = node,
+                            .kind = plan.kind == PlanKind::kNodeHalt ? IntentKind::kNodeHalt
+                                                                     : IntentKind::kFailback,
+                            .vcpus = std::nullopt,
+                            .memory_mb = std::nullopt,
+                            .by = kCoordinator});
+      return;
+    case PlanKind::kValidate:
+      Add(plan.slot, IntentStepOp{.package = name, .intent = plan.record->intent->index,
+                                  .step = IntentStep::kHalting,
+                                  .reason = name.value() + ": " + node.value() +
+                                            " validated; halting on " +
+                                            plan.record->intent->source.value()});
+      return;
+  }
+}
+
+void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
+                           std::vector<Plan>& next) {
+  const PackageName& name = plan.package->name;
+  switch (plan.kind) {
+    case PlanKind::kAssign:
+      if (plan.relocate_if_none) {
+        Relocate(plan);  // Queues the relocation in plans_, or notes why not.
+        for (Plan& relocation : plans_) next.push_back(std::move(relocation));
+        plans_.clear();
+        return;
+      }
+      if (plan.unassign_if_none) {
+        decision_.revokes.insert(*plan.revoke);
+        Add(plan.slot, UnassignOp{.package = name, .from_epoch = plan.assignment->epoch,
+                                  .reason = decision.reason});
+      }
+      Note(plan, decision.reason);
+      return;
+    case PlanKind::kNodeHalt:
+      Add(plan.slot, ReleaseOp{.resource = name, .epoch = plan.assignment->epoch,
+                               .why = ActionReason::kNodeHalt});
+      return;
+    case PlanKind::kFailback:
+      return;
+    case PlanKind::kValidate:
+      Done(plan, false, "refused: " + RefusalText(decision));
+      return;
+    case PlanKind::kIntentTarget: {
+      const node::Intent& intent = *plan.record->intent;
+      Plan back = plan;
+      back.kind = PlanKind::kIntentReturn;
+      back.why = ActionReason::kMove;
+      back.request = Request(plan, intent.target.value() + " refused (" +
+                                       RefusalText(decision) + "); back to " +
+                                       intent.source.value(),
+                             {}, intent.source);
+      next.push_back(std::move(back));
+      return;
+    }
+    case PlanKind::kIntentReturn:
+      Done(plan, false, "not back on " + plan.record->intent->source.value() + ": " +
+                            RefusalText(decision));
+      return;
+  }
+}
+
+}  // namespace
+
 Decision Decide(const config::ClusterConfig& config, const validation::ConfigIndex& index,
                 const ClusterState& state, const Liveness& liveness) {
-  (void)index;
-  Decision decision;
-  std::map<NodeName, size_t> load;
-  for (const NodeName& node : liveness.up) {
-    if (!state.NodeHalted(node)) {
-      load[node] = 0;
-    }
-  }
-  for (const auto& [package, a] : state.assignments()) {
-    if (a.owner && load.contains(*a.owner) && !a.Free()) {
-      ++load[*a.owner];
-    }
-  }
-  const auto pick = [&](const std::optional<NodeName>& avoid) -> std::optional<NodeName> {
-    std::optional<NodeName> best;
-    for (const auto& [node, count] : load) {
-      if (node != avoid && (!best || count < load[*best])) {
-        best = node;
-      }
-    }
-    return best;
-  };
-  for (const config::PackageSpec& spec : config.packages) {
-    const Assignment* a = state.Find(spec.name);
-    const PackageRecord* found = state.FindPackage(spec.name);
-    const PackageRecord record = found ? *found : PackageRecord{};
-    if (!record.Wanted(spec.auto_run)) {
-      continue;
-    }
-    if (a == nullptr || a->Free()) {
-      const std::optional<NodeName> target = pick(std::nullopt);
-      if (!target) {
-        continue;
-      }
-      ++load[*target];
-      decision.ops.push_back(AssignOp{.resource = spec.name,
-                                      .node = *target,
-                                      .from_epoch = a ? a->epoch : LogIndex(0),
-                                      .reason = "placed",
-                                      .why = ActionReason::kStart,
-                                      .remember = std::nullopt});
-      continue;
-    }
-    if (a->status == AssignmentStatus::kHaltFailed || liveness.reachable.contains(*a->owner)) {
-      continue;
-    }
-    const auto expiry = liveness.certain_expiry.find(*a->owner);
-    if (expiry == liveness.certain_expiry.end()) {
-      continue;
-    }
-    if (liveness.now < expiry->second) {
-      decision.wakeup = std::min(decision.wakeup.value_or(expiry->second), expiry->second);
-      continue;
-    }
-    const std::optional<NodeName> target = pick(a->owner);
-    if (!target) {
-      continue;
-    }
-    ++load[*target];
-    decision.revokes.insert(*a->owner);
-    decision.ops.push_back(AssignOp{.resource = spec.name,
-                                    .node = *target,
-                                    .from_epoch = a->epoch,
-                                    .reason = a->owner->value() + "'s lease certainly expired",
-                                    .why = ActionReason::kFailover,
-                                    .remember = std::nullopt});
-  }
-  return decision;
+  return Decider(config, index, state, liveness).Run();
 }
 
 }  // namespace cmcl::node
