@@ -71,6 +71,7 @@ struct Options {
   int nodes = 32;
   int runs = 15;
   int step_ms = 1;
+  int heartbeat_ms = 100;  // NodeCluster's heartbeat_interval (node_timeout is 1s).
   bool start_wait_zero = true;  // --start-wait 60 keeps the default cluster_start_wait.
   // --only steady / --only failover: time only that Decide call (for callgrind).
   std::string only;
@@ -95,6 +96,7 @@ Options Parse(int argc, char** argv) {
     if (std::strcmp(argv[i], "--nodes") == 0) options.nodes = value;
     if (std::strcmp(argv[i], "--runs") == 0) options.runs = value;
     if (std::strcmp(argv[i], "--step") == 0) options.step_ms = value;
+    if (std::strcmp(argv[i], "--heartbeat") == 0) options.heartbeat_ms = value;
     if (std::strcmp(argv[i], "--only") == 0) options.only = argv[i + 1];
     if (std::strcmp(argv[i], "--start-wait") == 0) options.start_wait_zero = value == 0;
   }
@@ -287,23 +289,7 @@ using cmcl::node::testing::NodeCluster;
 // One step of simulated time, with every queued delivery and completion done.
 void Advance(NodeCluster& cluster, int step_ms) {
   cluster.RunFor(Duration(step_ms), Duration(step_ms));
-  for (int i = 0; !cluster.Settled(); ++i) {
-    cluster.Settle();
-    if (std::getenv("PB_TRACE") && i == 2) {
-      for (const std::string& name : {std::string("n1"), std::string("n2"), std::string("n3")}) {
-        const auto& log = cluster.node(name).raft().log();
-        std::fprintf(stderr, "%s role=%d log=%zu\n", name.c_str(),
-                     int(cluster.node(name).raft().role()), log.size());
-        for (size_t k = log.size() > 5 ? log.size() - 5 : 0; k < log.size(); ++k) {
-          const auto ops = cmcl::node::DecodeOps(log[k].command.payload);
-          std::fprintf(stderr, "  %llu: %s\n",
-                       static_cast<unsigned long long>(log[k].index.value()),
-                       ops ? cmcl::node::DescribeOps(*ops).substr(0, 6000).c_str() : "-");
-        }
-      }
-      std::exit(2);
-    }
-  }
+  while (!cluster.Settled()) cluster.Settle();
 }
 
 const cmcl::node::Node* LeaderNode(NodeCluster& cluster) {
@@ -331,25 +317,6 @@ size_t RunUntilQuiet(NodeCluster& cluster, int step_ms, Duration quiet, Duration
   while (cluster.now - start < limit) {
     Advance(cluster, step_ms);
     const size_t now_started = StartedCount(cluster);
-    if (std::getenv("PB_TRACE") && cluster.now.milliseconds() % 500 == 0) {
-      const cmcl::node::Node* l = LeaderNode(cluster);
-      std::fprintf(stderr, "t=%lld started=%zu leader=%s applied=%llu stale=%llu/%llu cs=%d\n",
-                   static_cast<long long>(cluster.now.milliseconds()), now_started,
-                   l ? l->self().value().c_str() : "-",
-                   l ? static_cast<unsigned long long>(l->state().applied().value()) : 0ull,
-                   l ? static_cast<unsigned long long>(l->state().stale_assigns()) : 0ull,
-                   l ? static_cast<unsigned long long>(l->state().stale_reports()) : 0ull,
-                   l ? int(l->state().cluster_started()) : -1);
-      if (l != nullptr) {
-        size_t notes = 0;
-        std::string last;
-        for (const auto& [p, r] : l->state().packages()) {
-          if (!r.note.empty()) ++notes, last = p.value() + ": " + r.note;
-        }
-        std::fprintf(stderr, "  notes=%zu log=%zu %s\n", notes, l->raft().log().size(),
-                     last.substr(0, 400).c_str());
-      }
-    }
     if (now_started != started) {
       started = now_started;
       changed = cluster.now;
@@ -422,6 +389,7 @@ long long Since(Time from, const std::optional<Time>& to) {
 void RunFailover(const Options& options) {
   const int packages = *options.failover_packages;
   NodeCluster cluster(static_cast<size_t>(options.nodes), {});
+  cluster.options().raft.heartbeat_interval = Duration(options.heartbeat_ms);
   // Every package can run on every node, with room for all of them on a bare majority:
   // the coordinator never has a "no node can run it" note to write, whatever members
   // are caught up when it starts the cluster (docs/BENCHMARKS.md says why that matters).
@@ -449,11 +417,11 @@ void RunFailover(const Options& options) {
   const double failover_wall_ms = Milliseconds(Clock::now() - failover_start);
   std::printf(
       "{\"benchmark\":\"packages\",\"part\":\"failover\",\"nodes\":%d,\"packages\":%d,"
-      "\"step_ms\":%d,\"started_before_crash\":%zu,\"setup_sim_ms\":%lld,"
+      "\"step_ms\":%d,\"heartbeat_ms\":%d,\"started_before_crash\":%zu,\"setup_sim_ms\":%lld,"
       "\"setup_wall_s\":%.1f,\"leader\":\"%s\",\"crashed\":\"%s\",\"lost\":%zu,"
       "\"lease_wait_ms\":%lld,\"first_assign_ms\":%lld,\"all_assigned_ms\":%lld,"
       "\"all_running_ms\":%lld,\"all_started_ms\":%lld,\"started_elsewhere\":%zu,\"failover_wall_ms\":%.1f}\n",
-      options.nodes, packages, options.step_ms, started,
+      options.nodes, packages, options.step_ms, options.heartbeat_ms, started,
       static_cast<long long>(setup_sim.milliseconds()), setup_wall_s, leader.c_str(),
       victim.c_str(), lost.size(), Since(crash, times.expiry), Since(crash, times.first_assign),
       Since(crash, times.all_assigned), Since(crash, times.all_running),
