@@ -7,9 +7,11 @@
 // every package's two SAN disks and four vswitches, one node in eight differs in some
 // WWIDs and one vswitch's NIC, one package in fifty shares a disk with its neighbour.
 // Package i's list starts at node i mod nodes (so every node is first for ~N/nodes
-// packages) and names every node, except every third package, which may run on only 8
-// consecutive nodes; policies alternate configured_node / min_package_node; one package
-// in ten has a priority; node capacity is about 1.25 times an even spread.
+// packages); policies alternate configured_node / min_package_node; one package in ten
+// has a priority; node capacities are 0.8, 1 or 1.2 times an even share of a total
+// "room" over what the packages need. Part "decide": room 1.25, every third package may
+// run on only 8 consecutive nodes, disk pairs as in placement_bench. Part "failover":
+// room 3, every package on every node, no disk pairs (Config, RunFailover say why).
 //
 // Part "decide" (--decide 750,1500,3000,6000): for each package count, a ClusterState
 // built by applying committed entries (cluster run, one batch of assigns to each
