@@ -4,7 +4,8 @@
 // Nothing happens on its own: the test advances `now` and calls Settle(), which delivers
 // messages, completes persists, applies guard requests (a fake guard per node that
 // acknowledges at once) and completes guest actions (a fake host per node whose guests
-// start and stop at once) until nothing is left. `drop` filters messages. Crash() models
+// start and stop at once; FakeHost's knobs make scripts fail, time out, or leave guests
+// that will not stop) until nothing is left. `drop` filters messages. Crash() models
 // a daemon crash (guard and guests survive), NodeCrash() a node crash (they do not).
 #pragma once
 
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "cmcld/core/common/check.h"
 #include "cmcld/core/node/node.h"
 
 namespace cmcl::node::testing {
@@ -27,6 +29,7 @@ struct FakeGuard {
   std::optional<Time> deadline;
   std::map<PackageName, LogIndex> registered;
   bool fenced = false;
+  bool mute = false;  // Requests are taken but never acknowledged (a stuck guard).
   std::vector<GuardRequest> requests;  // Every request received, in order.
 };
 
@@ -35,6 +38,12 @@ struct FakeHost {
   std::vector<GuestAction> actions;              // Every action received, in order.
   std::set<PackageName> hold;                    // Actions on these are not completed.
   std::map<PackageName, int> run_exit;           // The run script's exit (default 0).
+  // The run script passes run_timeout (the runner kills it; the guest may be up).
+  std::set<PackageName> run_timeout;
+  std::map<PackageName, int> halt_exit;          // The halt script's exit (default 0).
+  std::set<PackageName> survives_halt;           // The halt script leaves the guest up.
+  std::set<PackageName> survives_kill;           // A driver kill does not stop it.
+  std::set<PackageName> status_unknown;          // The driver's status cannot tell.
 };
 
 class NodeCluster {
@@ -72,8 +81,11 @@ class NodeCluster {
       package.name = PackageName(resource);
       package.all_nodes = true;
       package.nodes = config->Members();
+      // Spread over the members (the tests want guests on several nodes).
+      package.failover_policy = config::FailoverPolicy::kMinPackageNode;
       config->packages.push_back(std::move(package));
     }
+    config_ = config;
     base_.config = std::move(config);
     for (const raft::Voter& voter : voters) {
       disks_[voter.name] = raft::PersistedState{
@@ -87,6 +99,16 @@ class NodeCluster {
   }
 
   NodeOptions& options() { return base_; }
+  // A configured package, to change before Start (the nodes share the configuration).
+  config::PackageSpec& package(const std::string& name) {
+    for (config::PackageSpec& spec : config_->packages) {
+      if (spec.name.value() == name) {
+        return spec;
+      }
+    }
+    CMCL_CHECK(false) << "no package " << name;
+    return config_->packages.front();
+  }
 
   void StartAll() {
     for (const auto& [name, disk] : disks_) {
@@ -116,6 +138,31 @@ class NodeCluster {
     hosts_[NodeName(name)].running.clear();
   }
   bool Running(const std::string& name) const { return nodes_.contains(NodeName(name)); }
+  const config::ClusterConfig& config() const { return *base_.config; }
+  // Config apply on every running node (and on later starts).
+  void SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
+    base_.config = config;
+    for (auto& [name, node] : nodes_) {
+      node->SetConfig(config);
+    }
+  }
+  // The runtime's report that a service of `resource` failed past its max_restarts.
+  void ServiceFails(const std::string& name, const std::string& resource,
+                    const std::string& service) {
+    const auto it = hosts_[NodeName(name)].running.find(PackageName(resource));
+    CMCL_CHECK(it != hosts_[NodeName(name)].running.end()) << resource << " runs on " << name;
+    const GuestRef guest{.resource = PackageName(resource), .epoch = it->second};
+    Absorb(NodeName(name),
+           node(name).GuestReported(now, guest, GuestVerb::kStatus,
+                                    GuestResult{.status = GuestStatus::kRunning,
+                                                .failed_service = service}));
+    Settle();
+  }
+  // SIGTERM for `name`'s daemon (Node::Shutdown).
+  void Shutdown(const std::string& name) {
+    Absorb(NodeName(name), node(name).Shutdown(now));
+    Settle();
+  }
 
   Node& node(const std::string& name) { return *nodes_.at(NodeName(name)); }
   FakeGuard& guard(const std::string& name) { return guards_[NodeName(name)]; }
@@ -186,6 +233,21 @@ class NodeCluster {
     return holders;
   }
 
+  // The runtime's monitoring saw `resource`'s guest on `name` die (unsolicited status).
+  void GuestDies(const std::string& name, const std::string& resource) {
+    FakeHost& host = hosts_[NodeName(name)];
+    const auto it = host.running.find(PackageName(resource));
+    CMCL_CHECK(it != host.running.end()) << resource << " does not run on " << name;
+    const GuestRef guest{.resource = it->first, .epoch = it->second};
+    host.running.erase(it);
+    Absorb(NodeName(name),
+           node(name).GuestReported(now, guest, GuestVerb::kStatus,
+                                    GuestResult{.status = GuestStatus::kStopped,
+                                                .exit_code = 0,
+                                                .timed_out = false}));
+    Settle();
+  }
+
   void ProposeOps(const std::string& name, const OpBatch& ops) {
     Absorb(NodeName(name), node(name).Propose(now, raft::Command{.client_id = raft::ClientId(77),
                                                                 .sequence = ++client_sequence_,
@@ -248,6 +310,9 @@ class NodeCluster {
     } else if (const auto* unreg = std::get_if<Unregister>(&request.request)) {
       guard.registered.erase(unreg->resource);
     }
+    if (guard.mute) {
+      return;
+    }
     const uint64_t id = request.id;
     work_.push_back([this, name, id] {
       if (nodes_.contains(name)) {
@@ -268,16 +333,34 @@ class NodeCluster {
         host.running[action.guest.resource] = action.guest.epoch;
         const auto exit = host.run_exit.find(action.guest.resource);
         result.exit_code = exit == host.run_exit.end() ? 0 : exit->second;
+        result.timed_out = host.run_timeout.contains(action.guest.resource);
+        result.exit_code = result.timed_out ? -1 : result.exit_code;
         result.status = result.exit_code == 0 ? GuestStatus::kRunning : GuestStatus::kFailed;
         break;
       }
-      case GuestVerb::kHalt:
+      case GuestVerb::kHalt: {
+        const auto exit = host.halt_exit.find(action.guest.resource);
+        result.exit_code = exit == host.halt_exit.end() ? 0 : exit->second;
+        result.status = result.exit_code == 0 ? GuestStatus::kStopped : GuestStatus::kFailed;
+        if (!host.survives_halt.contains(action.guest.resource)) {
+          host.running.erase(action.guest.resource);
+        }
+        break;
+      }
       case GuestVerb::kKill:
-        host.running.erase(action.guest.resource);
+        if (host.survives_kill.contains(action.guest.resource) &&
+            host.running.contains(action.guest.resource)) {
+          result.status = GuestStatus::kUnknown;
+        } else {
+          host.running.erase(action.guest.resource);
+        }
         break;
       case GuestVerb::kStatus:
         result.status = host.running.contains(action.guest.resource) ? GuestStatus::kRunning
                                                                     : GuestStatus::kStopped;
+        if (host.status_unknown.contains(action.guest.resource)) {
+          result.status = GuestStatus::kUnknown;
+        }
         break;
     }
     work_.push_back([this, name, action, result] {
@@ -288,6 +371,7 @@ class NodeCluster {
   }
 
   NodeOptions base_;
+  std::shared_ptr<config::ClusterConfig> config_;  // base_.config, for package().
   uint64_t seed_ = 1;
   uint64_t client_sequence_ = 0;
   std::map<NodeName, raft::PersistedState> disks_;

@@ -230,10 +230,11 @@ struct LeaseMaxOp {
 //                kStarting in the same batch. A halt_failed ends the intent (failed).
 //   kStarting    the target starts it; `started` ends the intent (ok). A failed start
 //                brings the guest back: the source is validated and assigned
-//                (AssignOp) with kReturning in the same batch.
+//                (AssignOp) with kReturning in the same batch. A halt_failed there
+//                (a start that could not be cleaned up) ends the intent (failed).
 //   kReturning   `started` on the source ends the intent (failed, "back on SOURCE");
-//                a failure there too ends it failed and leaves the package to the
-//                failover policy.
+//                a failure (or halt_failed) there too ends it failed and leaves the
+//                package to the failover policy.
 // A new coordinator reads the intent from the state and continues from its step; when
 // the target is no longer eligible before kStarting it aborts (= the kReturning path
 // from kHalting: start again on the source, after validation).
@@ -305,7 +306,8 @@ struct NodeRecord {
 // switching on (pkgctl run does; the cmrunpkg alias does not). Resets the restart and
 // relocation counters; a target is taken out of the failed-node memory. Ends (outcome)
 // at once when it is already up or starting ("already up on N"; with a different -n:
-// refused, "use move"); else when it starts (ok), fails, or no node can run it.
+// refused, "use move"); else when it starts (ok), fails, or no node can run it. A
+// command still pending (a run, a halt) ends failed, superseded by this run.
 struct RunOp {
   PackageName package;
   std::optional<NodeName> node;
@@ -315,7 +317,8 @@ struct RunOp {
 };
 // `halt PKG`: global switching off, no wish to run, any intent dropped (its outcome:
 // "interrupted by halt"), and the owner asked to halt it (release, why=kHalt). Ends when
-// it is halted (ok), halt_failed (failed), or at once when it runs nowhere.
+// it is halted or fenced (ok), failed (ok: a start that failed, it is down),
+// halt_failed (failed), or at once when it runs nowhere.
 struct HaltOp {
   PackageName package;
   std::string by;
@@ -348,8 +351,10 @@ struct EnableOp {
 // `clear PKG [--owner-is-down NODE]`. On halt_failed: with owner_is_down naming the
 // owner, the operator's word ends it (failed, free to place; recorded with `by`);
 // without, the owner is asked (clear_requested) and answers with a report: halted (it
-// stopped: cleared) or halt_failed (still runs: refused). On failed: clears the failure
-// and the failed-node memory. Otherwise: nothing to clear (ok).
+// stopped: cleared) or halt_failed (still runs: refused); a clear still waiting for the
+// owner's answer ends with the owner_is_down one (cleared) or a later clear (superseded).
+// On failed: clears the failure and the failed-node memory. Otherwise: nothing to
+// clear (ok).
 struct ClearOp {
   PackageName package;
   std::optional<NodeName> owner_is_down;

@@ -1,6 +1,7 @@
 // ClusterState: the apply of issue 7's package, node and cluster ops (cluster_state.h).
 // Every op here either changes the state and says so in the event ring, or ends the
 // operator command it answers with an outcome; none can fail the batch.
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -17,6 +18,48 @@ std::string At(LogIndex index) { return std::to_string(index.value()); }
 bool Owned(const Assignment* a) {
   return a != nullptr && a->owner &&
          (a->status == AssignmentStatus::kAssigned || a->status == AssignmentStatus::kStarted);
+}
+
+// Whether the report `op` (at the current epoch) ends `intent`, and how (IntentStep in
+// cluster_state.h): the target's start ends a move ok; the source's start while
+// returning, its failure, and a halt_failed at the step's node end it failed.
+std::optional<std::pair<bool, std::string>> IntentEndFor(const Intent& intent,
+                                                          const ReportOp& op) {
+  const bool at_target = intent.step == IntentStep::kStarting && op.node == intent.target;
+  const bool at_source = intent.step == IntentStep::kReturning && op.node == intent.source;
+  const std::string& target = intent.target.value();
+  switch (op.kind) {
+    case ReportKind::kStarted:
+      if (at_target) {
+        return std::pair(true, "moved to " + target);
+      }
+      if (at_source) {
+        return std::pair(false, "the start on " + target + " failed; back on " + op.node.value());
+      }
+      break;
+    case ReportKind::kFailed:
+      if (at_source) {
+        return std::pair(false, "the start on " + target + " failed and so did the return to " +
+                                    op.node.value());
+      }
+      break;
+    case ReportKind::kHaltFailed:
+      if (intent.step == IntentStep::kHalting) {
+        return std::pair(false, "the halt on " + op.node.value() +
+                                    " failed; the guest may still run there");
+      }
+      if (at_target || at_source) {
+        // A failed start that could not be cleaned up: the guest may run there, so the
+        // package can neither go on nor go back; the intent ends rather than hang.
+        return std::pair(false, "the start on " + op.node.value() +
+                                    " failed and could not be cleaned up; the guest may "
+                                    "still run there");
+      }
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -137,9 +180,9 @@ void ClusterState::ApplyRun(LogIndex index, const RunOp& op) {
     }
     return;
   }
-  if (r.pending && r.pending->second == CommandKind::kRun) {
-    End(index, op.package, false, "superseded by the run at " + At(index));
-  }
+  // Any command still waiting (a run, a halt still halting) ends here: its waiter must
+  // hear that this run took over.
+  End(index, op.package, false, "superseded by the run at " + At(index));
   r.wanted = true;
   if (op.enable_switching) {
     r.switching = true;
@@ -248,6 +291,7 @@ void ClusterState::ApplyClear(LogIndex index, const ClearOp& op) {
   };
   if (a != nullptr && a->status == AssignmentStatus::kHaltFailed) {
     if (!op.owner_is_down) {
+      End(index, op.package, false, "superseded by the clear at " + At(index));
       a->clear_requested = true;
       r.pending = std::pair(index, CommandKind::kClear);
       Event(index, false,
@@ -264,6 +308,8 @@ void ClusterState::ApplyClear(LogIndex index, const ClearOp& op) {
     a->clear_requested = false;
     a->reason = "cleared by " + op.by + ": " + a->owner->value() + " declared down";
     Event(index, true, op.package.value() + ": halt_failed " + a->reason);
+    // A clear that asked the (unreachable) owner ends too: nobody will answer it.
+    End(index, op.package, true, "cleared: " + a->owner->value() + " declared down by " + op.by);
     done(true, "cleared: " + a->owner->value() + " declared down by " + op.by);
     return;
   }
@@ -397,22 +443,19 @@ void ClusterState::ApplyUnassign(LogIndex index, const UnassignOp& op) {
 // The report `op` changed R's status at its current epoch: end what it answers.
 void ClusterState::AfterReport(LogIndex index, const PackageName& package, const ReportOp& op) {
   PackageRecord& r = packages_[package];
+  if (r.intent) {
+    if (std::optional<std::pair<bool, std::string>> end = IntentEndFor(*r.intent, op)) {
+      EndIntent(index, package, end->first, std::move(end->second));
+    }
+  }
   const std::string on = " on " + op.node.value();
   const std::string detail = op.detail.empty() ? "" : ": " + op.detail;
-  const bool pending_run = r.pending && r.pending->second == CommandKind::kRun;
-  const bool pending_halt = r.pending && r.pending->second == CommandKind::kHalt;
+  const std::optional<CommandKind> pending =
+      r.pending ? std::optional(r.pending->second) : std::nullopt;
   switch (op.kind) {
     case ReportKind::kStarted:
       r.last_node = op.node;
-      if (r.intent && r.intent->step == IntentStep::kStarting && op.node == r.intent->target) {
-        EndIntent(index, package, true, "moved to " + op.node.value());
-      } else if (r.intent && r.intent->step == IntentStep::kReturning &&
-                 op.node == r.intent->source) {
-        EndIntent(index, package, false,
-                  "the start on " + r.intent->target.value() + " failed; back on " +
-                      op.node.value());
-      }
-      if (pending_run) {
+      if (pending == CommandKind::kRun) {
         End(index, package, true, "started" + on);
       }
       break;
@@ -424,30 +467,25 @@ void ClusterState::AfterReport(LogIndex index, const PackageName& package, const
               package.value() + ": run script exit 1" + on +
                   ": global switching disabled, it is not started anywhere");
       }
-      if (r.intent && r.intent->step == IntentStep::kReturning && op.node == r.intent->source) {
-        EndIntent(index, package, false,
-                  "the start on " + r.intent->target.value() + " failed and so did the return to " +
-                      op.node.value());
-      }
-      if (pending_run) {
+      if (pending == CommandKind::kRun) {
         End(index, package, false, "failed" + on + detail);
+      } else if (pending == CommandKind::kHalt) {
+        // Halted while starting, and the start failed: down for certain, as asked.
+        End(index, package, true, "failed" + on + detail);
+      } else if (pending == CommandKind::kClear) {
+        End(index, package, true, "cleared: the guest is stopped" + on);
       }
       break;
     case ReportKind::kHalted:
     case ReportKind::kFenced:
-      if (pending_halt) {
+      if (pending == CommandKind::kHalt) {
         End(index, package, true, std::string(ReportKindName(op.kind)) + on);
-      }
-      if (r.pending && r.pending->second == CommandKind::kClear) {
+      } else if (pending == CommandKind::kClear) {
         End(index, package, true, "cleared: the guest is stopped" + on);
       }
       break;
     case ReportKind::kHaltFailed:
-      if (r.intent && r.intent->step == IntentStep::kHalting) {
-        EndIntent(index, package, false,
-                  "the halt on " + op.node.value() + " failed; the guest may still run there");
-      }
-      if (pending_halt || pending_run) {
+      if (pending == CommandKind::kHalt || pending == CommandKind::kRun) {
         End(index, package, false, "halt_failed" + on + detail);
       }
       break;

@@ -160,7 +160,9 @@ Decision Decider::Run() {
     if (!state_.NodeHalted(node)) up_members_.insert(node);
   }
   started_ = state_.cluster_started();
-  if (!started_) ClusterStart();
+  // After a forced cluster halt only `cluster run` starts placement again (no note: the
+  // view says the cluster is halted).
+  if (!started_ && !state_.cluster_halted()) ClusterStart();
   for (size_t slot = 0; slot < config_.packages.size(); ++slot) {
     Package(slot, config_.packages[slot]);
   }
@@ -359,6 +361,7 @@ void Decider::Unowned(Plan plan) {
     return;
   }
   if (!started_) {
+    if (waiting_.empty()) return;  // The cluster is halted.
     // The time left is written once per change of the stable part: a note that changed
     // every second would be proposed on every call.
     if (!record.note.starts_with(waiting_ + " (")) Note(plan, waiting_ + waiting_left_);
@@ -548,28 +551,7 @@ void Decider::IntentReturning(Plan plan, const node::Intent& intent) {
 
 // --- Placement ---------------------------------------------------------------------
 
-validation::ClusterFacts Decider::Facts() const {
-  validation::ClusterFacts facts;
-  facts.up_members = up_members_;
-  for (const auto& [package, record] : state_.packages()) {
-    for (const NodeName& node : record.switching_off) {
-      facts.switching_disabled.emplace(package, node);
-    }
-    if (record.last_node) facts.last_nodes.emplace(package, *record.last_node);
-  }
-  for (const auto& [package, a] : state_.assignments()) {
-    if (a.Free()) continue;
-    validation::Occupancy occupancy = validation::Occupancy::kHaltFailed;
-    if (a.status == AssignmentStatus::kAssigned) {
-      occupancy = validation::Occupancy::kStarting;
-    } else if (a.status == AssignmentStatus::kStarted) {
-      occupancy = a.release_requested ? validation::Occupancy::kHalting
-                                      : validation::Occupancy::kUp;
-    }
-    facts.placements.emplace(package, validation::Placement{*a.owner, occupancy});
-  }
-  return facts;
-}
+validation::ClusterFacts Decider::Facts() const { return FactsOf(state_, live_); }
 
 // Every request of the call in one PlaceBatch (the tally), then, on the same view, the
 // second choices of the refused ones (a refused restart relocates, a refused move target
@@ -647,9 +629,13 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
         return;
       }
       if (plan.unassign_if_none) {
+        // Down, owned by nobody: placed when a node can take it (its own node back
+        // included). The note comes from that next call's placement, not from this
+        // one's: two notes in a row would differ only in their first words.
         decision_.revokes.insert(*plan.revoke);
         Add(plan.slot, UnassignOp{.package = name, .from_epoch = plan.assignment->epoch,
                                   .reason = decision.reason});
+        return;
       }
       Note(plan, decision.reason);
       return;

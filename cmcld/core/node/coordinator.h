@@ -54,6 +54,7 @@
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/config/cluster_config.h"
 #include "cmcld/core/node/cluster_state.h"
+#include "cmcld/core/validation/cluster_view.h"
 #include "cmcld/core/validation/config_index.h"
 
 namespace cmcl::node {
@@ -79,6 +80,13 @@ struct Decision {
   std::set<NodeName> revokes;  // L3: owners an assignment takes a package from.
   std::optional<Time> wakeup;  // When calling again may decide more (a lease expiry).
 };
+
+// What validation knows from the applied state and liveness (cmcld/core/node/facts.cc):
+// up members = Liveness::up minus halted nodes; switching_disabled from the records'
+// switching_off; placements from every non-free assignment (assigned → starting, started
+// → up, or halting while a release is requested; halt_failed); last nodes from the
+// records. Decide, the readiness view and `pkgctl check` all validate against these.
+validation::ClusterFacts FactsOf(const ClusterState& state, const Liveness& liveness);
 
 // REQUIRES: `index` indexes `config` (and the inventories nodes reported).
 Decision Decide(const config::ClusterConfig& config, const validation::ConfigIndex& index,

@@ -182,7 +182,19 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       }
       return;
     case Phase::kRunning:
-      if (verb == GuestVerb::kStatus && stopped) {
+      if (verb == GuestVerb::kStatus && !result.failed_service.empty() &&
+          ServiceFailFast(resource)) {
+        out_.log.push_back(LogLine{.critical = true,
+                                   .text = resource.value() + ": service " +
+                                           result.failed_service +
+                                           " failed with service_fail_fast_enabled: fencing "
+                                           "this node"});
+        fail_fast_fence_ = true;  // Fence() kills every guest here; they are reported fenced.
+      } else if (verb == GuestVerb::kStatus && !result.failed_service.empty()) {
+        CleanUp(resource, local, FailureKind::kServiceFailed,
+                "service " + result.failed_service + " failed past its max_restarts",
+                ActionReason::kServiceFailed);
+      } else if (verb == GuestVerb::kStatus && stopped) {
         CleanUp(resource, local, FailureKind::kServiceFailed, "the guest stopped by itself",
                 ActionReason::kServiceFailed);
       }
@@ -248,19 +260,21 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       return;
     case Phase::kClearStatus:
       if (verb == GuestVerb::kStatus) {
-        // The answer to `clear`, sent even though halt_failed was reported before.
-        report_queue_.push_back(ReportOp{
-            .resource = resource,
-            .node = self(),
-            .epoch = local.epoch,
-            .kind = stopped ? ReportKind::kHalted : ReportKind::kHaltFailed,
-            .failure = stopped ? FailureKind::kNone : FailureKind::kHaltScript,
-            .detail = stopped ? "the guest is stopped" : "the driver says it still runs"});
         if (stopped) {
+          // Once, like every report (AnswerClears would report the stopped guest again).
+          Report(resource, local.epoch, ReportKind::kHalted, FailureKind::kNone,
+                 "the guest is stopped");
           local.halt_failed = false;
           local.halted = true;
           stop();
         } else {
+          // The answer to `clear`, sent even though halt_failed was reported before.
+          report_queue_.push_back(ReportOp{.resource = resource,
+                                           .node = self(),
+                                           .epoch = local.epoch,
+                                           .kind = ReportKind::kHaltFailed,
+                                           .failure = FailureKind::kHaltScript,
+                                           .detail = "the driver says it still runs"});
           local.phase = Phase::kHaltFailed;
         }
       }
@@ -277,6 +291,14 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       }
       return;
     case Phase::kHaltFailed:
+      if (verb == GuestVerb::kStatus && stopped) {
+        // The runtime saw the guest stop after its halt failed: the owner's word that it
+        // stopped at this epoch frees it (DESIGN.md section 5); AnswerClears reports it.
+        local.halt_failed = false;
+        local.halted = true;
+        stop();
+      }
+      return;
     case Phase::kStopped:
       return;
   }
@@ -294,6 +316,11 @@ void Node::CleanUp(const PackageName& resource, Local& local, FailureKind failur
   }
   local.phase = Phase::kCleanupHalt;
   Guest(resource, local.epoch, GuestVerb::kHalt, reason);
+}
+
+bool Node::ServiceFailFast(const PackageName& resource) const {
+  const config::PackageSpec* spec = index_->FindPackage(resource);
+  return spec != nullptr && spec->service_fail_fast_enabled;
 }
 
 bool Node::FailFast(const PackageName& resource) const {
@@ -388,12 +415,77 @@ void Node::Drive() {
       ManageOwned();
       ManageLocals();
     }
+    if (shutting_down_) {
+      ShutdownStep();
+    }
     FlushReports();
   }
   Coordinate();
 }
 
 NodeActions Node::Take() { return std::exchange(out_, NodeActions{}); }
+
+const std::vector<validation::PackageReadiness>& Node::Readiness() {
+  Liveness liveness = CurrentLiveness();
+  if (!raft_->LeaderReady()) {
+    liveness.up.clear();
+    for (const NodeName& member : options_.config->Members()) {
+      liveness.up.insert(member);
+    }
+  }
+  if (!readiness_.valid || readiness_.applied != state_.applied() ||
+      readiness_.config_generation != config_generation_ || readiness_.up != liveness.up) {
+    const validation::ClusterFacts facts = FactsOf(state_, liveness);
+    const validation::ClusterView view(*index_, facts);
+    readiness_ = ReadinessCache{.applied = state_.applied(),
+                                .config_generation = config_generation_,
+                                .up = liveness.up,
+                                .valid = true,
+                                .result = validation::ComputeReadiness(view)};
+  }
+  return readiness_.result;
+}
+
+void Node::SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
+  CMCL_CHECK(config != nullptr) << "a node needs its configuration";
+  // The index borrows the configuration: the new one first, then the old config goes.
+  auto index = std::make_unique<validation::ConfigIndex>(*config, reported_inventories_);
+  index_ = std::move(index);
+  options_.config = std::move(config);
+  ++config_generation_;
+}
+
+NodeActions Node::Shutdown(Time now) {
+  now_ = now;
+  if (!shutting_down_) {
+    shutting_down_ = true;
+    out_.log.push_back(LogLine{.critical = false,
+                               .text = "shutting down: " + std::to_string(LocalGuests().size()) +
+                                       " guest(s) to leave this node"});
+  }
+  Drive();
+  return Take();
+}
+
+// With quorum the node asks for its own `node halt` and the coordinator moves or halts
+// its packages (shutdown_policy); without a lease nobody else may act for it, so it halts
+// its guests itself — stopping never needs quorum (DESIGN.md section 5).
+void Node::ShutdownStep() {
+  if (!shutdown_proposed_ && !state_.NodeHalted(self())) {
+    shutdown_proposed_ = true;
+    report_queue_.push_back(
+        NodeAdminOp{.node = self(), .halted = true, .by = "cmcld shutdown on " + self().value()});
+  }
+  if (raft_->lease().Valid(now_)) {
+    return;
+  }
+  for (auto& [resource, local] : local_) {
+    if (local.phase == Phase::kRunning) {
+      local.phase = Phase::kStopping;
+      Guest(resource, local.epoch, GuestVerb::kHalt, ActionReason::kShutdown);
+    }
+  }
+}
 
 // --- Agent -----------------------------------------------------------------------------
 
@@ -430,7 +522,7 @@ void Node::Fence() {
   // The guard fences every registered guest once its deadline passes, whatever this
   // incarnation believes (a status answered "running" a moment before may be stale).
   const bool guard_fired = deadline_acked_ && now_ >= *deadline_acked_;
-  if (!lease_over && !guard_fired) {
+  if (!lease_over && !guard_fired && !fail_fast_fence_) {
     return;  // Without any lease yet (after a restart) the guard's deadline rules.
   }
   for (auto& [resource, local] : local_) {
@@ -443,10 +535,12 @@ void Node::Fence() {
     Guest(resource, local.epoch, GuestVerb::kKill);
     out_.log.push_back(LogLine{
         .critical = true,
-        .text = resource.value() + (lease_over ? ": fenced, the lease ends at " +
-                                                     std::to_string(fence_at->milliseconds() +
-                                                                    options_.fence_timeout.count())
-                                               : ": fenced by the guard's deadline")});
+        .text = resource.value() +
+                (lease_over    ? ": fenced, the lease ends at " +
+                                  std::to_string(fence_at->milliseconds() +
+                                                 options_.fence_timeout.count())
+                 : guard_fired ? ": fenced by the guard's deadline"
+                               : ": fenced (service_fail_fast_enabled)")});
   }
 }
 
@@ -536,9 +630,47 @@ void Node::ManageOwned() {
              FailureKind::kLost, guard_fenced_ ? "fenced by the guard" : "found not running");
     } else {
       TryStart(resource, assignment);
+      GiveUpStartAfterTimeout(resource, assignment);
     }
   }
   AnswerClears();
+}
+
+// An owner that cannot start its package (no lease with applied >= c: it lags far
+// behind; or the guard does not answer) would keep it forever, since its lease is being
+// renewed and so never certainly expires. After run_timeout it gives up: it reports the
+// start failed (kTimeout) — true, since it never ran the run script at this epoch — and
+// the coordinator restarts or relocates it (docs/KNOWN_GAPS.md, issue 6's lagging owner).
+void Node::GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment) {
+  const auto it = local_.find(resource);
+  if (it != local_.end() && it->second.epoch == assignment.epoch &&
+      it->second.phase != Phase::kStopped) {
+    start_waits_.erase(resource);  // The run script runs (or ran): not waiting any more.
+    return;
+  }
+  auto [wait, created] = start_waits_.try_emplace(resource, assignment.epoch, now_);
+  if (created || wait->second.first != assignment.epoch) {
+    wait->second = {assignment.epoch, now_};
+    return;
+  }
+  const config::PackageSpec* spec = index_->FindPackage(resource);
+  const Duration timeout = spec != nullptr ? spec->run_timeout : Duration(60000);
+  if (now_ < wait->second.second + timeout) {
+    return;
+  }
+  start_waits_.erase(wait);
+  Local& local = local_[resource];
+  if (local.epoch == assignment.epoch && local.register_id != 0) {
+    Guard(Unregister{.resource = resource});
+  }
+  local = Local{};
+  local.epoch = assignment.epoch;
+  local.phase = Phase::kStopped;
+  local.failure = FailureKind::kTimeout;
+  local.detail = "could not start within run_timeout " + FormatDuration(timeout) +
+                 " (no lease with the log caught up, or the guard did not answer)";
+  out_.log.push_back(LogLine{.critical = true, .text = resource.value() + ": " + local.detail});
+  ReportStopped(resource, local);
 }
 
 // What a stopped (or stuck) guest's history says, as one report.
@@ -581,7 +713,14 @@ void Node::AnswerClears() {
       local.halt_failed = true;
       it = local_.find(resource);
     }
-    if (it->second.phase == Phase::kHaltFailed) {
+    // Asked once per clear: the answer takes a commit to reset clear_requested.
+    const PackageRecord* record = state_.FindPackage(resource);
+    const LogIndex clear = record != nullptr && record->pending &&
+                                   record->pending->second == CommandKind::kClear
+                               ? record->pending->first
+                               : LogIndex(0);
+    if (it->second.phase == Phase::kHaltFailed && it->second.clear_asked != clear) {
+      it->second.clear_asked = clear;
       it->second.phase = Phase::kClearStatus;
       Guest(resource, assignment.epoch, GuestVerb::kStatus);
     }
@@ -589,6 +728,9 @@ void Node::AnswerClears() {
 }
 
 void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
+  if (shutting_down_ || fail_fast_fence_) {
+    return;  // A node on its way out, or fenced by a service, starts nothing new.
+  }
   // F3, the lease part: now + fence_timeout < lease_end and applied >= c.
   const raft::LogIndex applied =
       options_.mutations.start_without_min_applied ? raft::LogIndex(~0ULL) : state_.applied();
@@ -697,7 +839,11 @@ void Node::Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb,
   if (verb == GuestVerb::kRun) {
     // CMCL_SOURCE_NODE and the overrides: a move's own (while it starts on its target),
     // else those a finished move committed.
-    if (const Assignment* assignment = state_.Find(resource)) {
+    // Only a guest that comes from somewhere has a source (DESIGN.md section 5); a start
+    // after a halt elsewhere does not, though the assignment remembers the last owner.
+    const bool from_elsewhere = reason == ActionReason::kFailover ||
+                                reason == ActionReason::kMove || reason == ActionReason::kFailback;
+    if (const Assignment* assignment = state_.Find(resource); assignment && from_elsewhere) {
       action.source = assignment->source;
     }
     if (const PackageRecord* record = state_.FindPackage(resource)) {

@@ -27,7 +27,8 @@
 //    kill, then status) halt_failed. A guest found dead while up (an unsolicited status
 //    `stopped`) is cleaned up like a run failure (reason service_failed) and reported
 //    failed kServiceFailed. `clear` on a halt_failed package this node owns: driver
-//    status; stopped → halted, else halt_failed again (the clear is refused).
+//    status, once per clear; stopped → halted, else halt_failed again (the clear is
+//    refused). A halt_failed guest seen stopped (unsolicited status) is reported halted.
 //  * Reports (started, halted, failed, fenced, stray, armed) are batched into commands
 //    of the node's own client, forwarded to the leader, and retried with the same
 //    sequence until applied (at most once, thesis 6.3).
@@ -64,6 +65,7 @@
 #include "cmcld/core/node/coordinator.h"
 #include "cmcld/core/raft/raft.h"
 #include "cmcld/core/validation/config_index.h"
+#include "cmcld/core/validation/readiness.h"
 
 namespace cmcl::node {
 
@@ -158,6 +160,13 @@ struct GuestResult {
   GuestStatus status = GuestStatus::kUnknown;
   int exit_code = 0;       // kRun / kHalt: the script's exit status (-1: killed).
   bool timed_out = false;  // kRun / kHalt: passed its timeout; the runner killed it.
+  // Unsolicited (with verb kStatus): this service of the package failed past its
+  // max_restarts. Services are the runtime's: it starts them after the run script, and
+  // restarts a service that exits up to its max_restarts without running the run script
+  // again (Serviceguard's service_restart); past that it reports here, and the agent
+  // halts the package (reason service_failed, the run-failure cleanup) — or, with
+  // service_fail_fast_enabled, fences the whole node at once.
+  std::string failed_service;
 };
 
 struct LogLine {
@@ -197,6 +206,24 @@ class Node {
   // as a service failure: cleanup, then restart-then-relocate).
   NodeActions GuestReported(Time now, const GuestRef& guest, GuestVerb verb,
                             const GuestResult& result);
+  // The readiness view (DESIGN.md section 6): every package validated against every
+  // other node it may run on, from the applied state, the configuration and its
+  // inventories, recomputed when any of them changed since the last call. On the leader
+  // "up" is what the coordinator sees; on a follower, which cannot see the others'
+  // liveness, every configured member that is not halted counts as up.
+  const std::vector<validation::PackageReadiness>& Readiness();
+  // A new applied configuration (config apply, issue 9): the packages, nodes and
+  // inventories every later decision and script uses. The runtime calls it once the
+  // ConfigApplyOp is applied and the bundle materialized.
+  void SetConfig(std::shared_ptr<const config::ClusterConfig> config);
+  // SIGTERM (or the runtime's own stop) for this node, DESIGN.md section 5 "Cluster
+  // start": from now on nothing new starts here. With quorum the node commits its own
+  // `node halt` and the coordinator moves or halts its packages per shutdown_policy;
+  // whenever it holds no lease it halts its running guests itself (halt scripts, reason
+  // shutdown), since stopping never needs quorum. ShutdownDone() once no guest runs here
+  // (a halt_failed guest keeps it from being done: the runtime's stop timeout decides).
+  NodeActions Shutdown(Time now);
+  bool ShutdownDone() const { return shutting_down_ && LocalGuests().empty(); }
   // Snapshot the ClusterState and compact the log (raft::Raft::Compact).
   NodeActions Compact(Time now);
   Time NextWakeup() const;
@@ -246,6 +273,9 @@ class Node {
     bool halt_failed = false;  // Could not be stopped: may still run.
     bool fail_fast_done = false;
     bool kill_failed = false;  // A kill did not see it stop.
+    // The `clear` (its command index; 0 if none is pending) this node already asked the
+    // driver about: each clear is answered once, not on every input until it applies.
+    std::optional<LogIndex> clear_asked;
     uint64_t register_id = 0;  // The guard request registering it at `epoch` (0: none).
   };
   // One of the node's own command streams (agent reports, coordinator decisions).
@@ -273,6 +303,9 @@ class Node {
   void CleanUp(const PackageName& resource, Local& local, FailureKind failure,
                std::string detail, ActionReason reason);
   bool FailFast(const PackageName& resource) const;  // node_fail_fast_enabled.
+  bool ServiceFailFast(const PackageName& resource) const;
+  void GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment);
+  void ShutdownStep();
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
               FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
@@ -305,6 +338,14 @@ class Node {
   // by an earlier incarnation, so this one never starts them (it reports them instead).
   LogIndex restart_horizon_;
   std::map<PackageName, Local> local_;
+  bool shutting_down_ = false;
+  // A service failed with service_fail_fast_enabled: this node fences (kills every
+  // guest, reported fenced) and starts nothing more; with fence_action reboot the
+  // runtime resets the machine (issue 12).
+  bool fail_fast_fence_ = false;
+  bool shutdown_proposed_ = false;  // This node's own NodeAdminOp is queued.
+  // Owned packages not started yet: the epoch and since when (GiveUpStartAfterTimeout).
+  std::map<PackageName, std::pair<LogIndex, Time>> start_waits_;
   std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;
   OpBatch report_queue_;
   OwnClient agent_;
@@ -322,6 +363,15 @@ class Node {
   validation::ReportedInventories reported_inventories_;  // Issue 8 fills it (probe).
   std::unique_ptr<validation::ConfigIndex> index_;        // Of options_.config.
   std::optional<Time> leader_since_;  // When this node last became the ready leader.
+  struct ReadinessCache {
+    LogIndex applied;
+    uint64_t config_generation = 0;
+    std::set<NodeName> up;
+    bool valid = false;
+    std::vector<validation::PackageReadiness> result;
+  };
+  ReadinessCache readiness_;
+  uint64_t config_generation_ = 1;  // SetConfig counts up.
   OwnClient coordinator_;
   std::optional<Time> coordinator_wakeup_;
   // When this node first applied a lease length below L_max (the old, longer L).

@@ -235,21 +235,42 @@ TEST_F(CoordinatorTest, ALostOwnersPackageWithSwitchingOffIsUnassignedWithARevok
   EXPECT_EQ(state_.StatusOf(kP1), PackageStatus::kDown);
 }
 
-TEST_F(CoordinatorTest, AFailoverNoNodeCanTakeIsUnassignedAndNotedWithValidationsWords) {
+TEST_F(CoordinatorTest, AFailoverNoNodeCanTakeIsUnassignedThenNotedWithValidationsWords) {
   Configure({PackageBuilder("hpvm1").Vcpus(6).Build()}, 8, 4);
   StartAll();
   live_.self = kN2;
   Lose(kN1, live_.now);
 
   const Decision decision = Step();
+  const Decision noted = Step();
   const Decision again = Step();
 
-  ASSERT_EQ(OpsOf<NoteOp>(decision).size(), 1u);
-  EXPECT_EQ(OpsOf<UnassignOp>(decision).size(), 1u);
-  EXPECT_THAT(Record(kP1).note, HasSubstr("hpvm1: ivmcl01 lost; no node can run it: ivmcl02 "
-                                          "refused (ivmcl02 has 4 of 4 vCPUs free; hpvm1 needs"));
+  ASSERT_EQ(OpsOf<UnassignOp>(decision).size(), 1u);
+  EXPECT_THAT(OpsOf<UnassignOp>(decision)[0].reason,
+              HasSubstr("hpvm1: ivmcl01 lost; no node can run it: ivmcl02 refused (ivmcl02 has "
+                        "4 of 4 vCPUs free; hpvm1 needs 6)"));
+  EXPECT_TRUE(OpsOf<AssignOp>(decision).empty());
   EXPECT_EQ(decision.revokes, std::set<NodeName>{kN1});
+  EXPECT_EQ(state_.StatusOf(kP1), PackageStatus::kDown);
+  EXPECT_EQ(OpsOf<NoteOp>(noted).size(), 1u);
+  EXPECT_THAT(Record(kP1).note, HasSubstr("ivmcl02 has 4 of 4 vCPUs free; hpvm1 needs 6"));
   EXPECT_TRUE(again.ops.empty()) << DescribeOps(again.ops);
+}
+
+TEST_F(CoordinatorTest, AnUnassignedPackageReturnsToItsNodeWhenTheNodeComesBack) {
+  Configure({PackageBuilder("hpvm1").Vcpus(6).Build()}, 8, 4);
+  StartAll();
+  live_.self = kN2;
+  Lose(kN1, live_.now);
+  Step();
+  Step();
+
+  live_.up = live_.reachable = {kN1, kN2, kN3};
+  const Decision decision = Step();
+
+  ASSERT_EQ(OpsOf<AssignOp>(decision).size(), 1u);
+  EXPECT_EQ(A(kP1).owner, kN1);
+  EXPECT_EQ(Record(kP1).note, "");  // The assignment cleared it.
 }
 
 TEST_F(CoordinatorTest, HaltFailedIsNotReplacedWhenItsOwnerIsLost) {
@@ -308,12 +329,16 @@ TEST_F(CoordinatorTest, ConfiguredNodeGivesThePreferredNodeToTheFirstAndTheNextT
   Configure({PackageBuilder("hpvm1").Vcpus(3).Build(),
              PackageBuilder("hpvm2").Vcpus(3).Build()},
             4);
+  Commit({ClusterRunOp{.by = "root"}});
 
-  StartAll();
+  const Decision decision = Step();
 
+  ASSERT_EQ(OpsOf<AssignOp>(decision).size(), 2u);
   EXPECT_EQ(A(kP1).owner, kN1);
   EXPECT_EQ(A(kP2).owner, kN2);
-  EXPECT_THAT(A(kP2).reason, HasSubstr("ivmcl01 refused (ivmcl01 has 1 of 4 vCPUs free"));
+  EXPECT_EQ(OpsOf<AssignOp>(decision)[1].reason,
+            "hpvm2: start; ivmcl01 refused (ivmcl01 has 1 of 4 vCPUs free; hpvm2 needs 3); "
+            "started on ivmcl02");
 }
 
 TEST_F(CoordinatorTest, MinPackageNodeSpreadsOneBatchOverTheLeastLoadedNodes) {
@@ -654,7 +679,7 @@ TEST_F(MoveTest, ANewCoordinatorResumesAnIntentFromItsCommittedStep) {
   EXPECT_EQ(OpsOf<IntentStepOp>(new_leader)[0].step, IntentStep::kStarting);
 }
 
-TEST_F(MoveTest, AMoveWhoseBothEndsFailEndsFailed) {
+TEST_F(MoveTest, AMoveWhoseBothEndsFailIsLeftToTheFailoverPolicy) {
   const LogIndex move = Move(kN2);
   Step();
   Report(kP1, ReportKind::kHalted);
@@ -662,7 +687,26 @@ TEST_F(MoveTest, AMoveWhoseBothEndsFailEndsFailed) {
   Report(kP1, ReportKind::kFailed, FailureKind::kExit2);
   Step();
 
+  Report(kP1, ReportKind::kFailed, FailureKind::kExit2);  // Apply ends the intent.
+  const Decision decision = Step();
+
+  EXPECT_FALSE(Record(kP1).intent.has_value());
+  ASSERT_TRUE(state_.OutcomeOf(kP1, move).has_value());
+  EXPECT_FALSE(state_.OutcomeOf(kP1, move)->ok);
+  ASSERT_EQ(OpsOf<AssignOp>(decision).size(), 1u);  // Relocated, remembering ivmcl01.
+  EXPECT_EQ(OpsOf<AssignOp>(decision)[0].remember, kN1);
+}
+
+TEST_F(MoveTest, AReturnToALostSourceEndsTheMoveFailedAfterCertainExpiry) {
+  const LogIndex move = Move(kN2);
+  Step();
+  Report(kP1, ReportKind::kHalted);
+  Step();
   Report(kP1, ReportKind::kFailed, FailureKind::kExit2);
+  Step();
+  live_.self = kN3;
+  Lose(kN1, live_.now);
+
   const Decision decision = Step();
 
   ASSERT_EQ(OpsOf<IntentDoneOp>(decision).size(), 1u);

@@ -180,6 +180,190 @@ TEST(Node, HaltRunsTheHaltScriptAndThePackageStaysDownUntilRunAgain) {
   EXPECT_EQ(cluster.Holders("r1").size(), 1U);
 }
 
+TEST(Node, AnOwnerThatCannotStartWithinRunTimeoutReportsTheStartFailedWithoutRunningIt) {
+  NodeCluster cluster(3, {"r1"});
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    cluster.guard(name).mute = true;  // F3's guard part never holds: nothing may start.
+  }
+  cluster.StartAll();
+
+  cluster.RunFor(Duration(65000));  // run_timeout is 60s by default.
+
+  const std::string leader = *cluster.Leader();
+  bool reported = false;
+  for (const ClusterEvent& event : cluster.node(leader).state().events()) {
+    reported = reported || (event.text.find("reported failed") != std::string::npos &&
+                            event.text.find("could not start within run_timeout") !=
+                                std::string::npos);
+  }
+  EXPECT_TRUE(reported) << "the owner gives the package back instead of keeping it forever";
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    for (const GuestAction& action : cluster.host(name).actions) {
+      EXPECT_NE(action.verb, GuestVerb::kRun) << name << " ran a run script without F3";
+    }
+  }
+}
+
+TEST(Node, APackageAddedByANewConfigurationIsPlaced) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  auto config = std::make_shared<config::ClusterConfig>(cluster.config());
+  config::PackageSpec added = config->packages.front();
+  added.name = PackageName("r2");
+  config->packages.push_back(added);
+
+  cluster.SetConfig(config);
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_EQ(cluster.node(*cluster.Leader()).state().StatusOf(PackageName("r2")),
+            PackageStatus::kUp);
+  EXPECT_EQ(cluster.Holders("r2").size(), 1U);
+}
+
+bool HasEvent(const ClusterState& state, const std::vector<std::string>& parts) {
+  for (const ClusterEvent& event : state.events()) {
+    bool all = true;
+    for (const std::string& part : parts) {
+      all = all && event.text.find(part) != std::string::npos;
+    }
+    if (all) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST(Node, AServiceFailedPastItsRestartsIsCleanedUpAndReportedServiceFailed) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  const size_t before = cluster.host(owner).actions.size();
+
+  cluster.ServiceFails(owner, "r1", "guestmon");
+  cluster.RunFor(Duration(2000));
+
+  const std::vector<GuestAction>& actions = cluster.host(owner).actions;
+  ASSERT_GE(actions.size(), before + 3);
+  EXPECT_EQ(actions[before].verb, GuestVerb::kHalt);
+  EXPECT_EQ(actions[before].reason, ActionReason::kServiceFailed);
+  EXPECT_EQ(actions[before + 1].verb, GuestVerb::kKill);
+  EXPECT_EQ(actions[before + 2].verb, GuestVerb::kStatus);
+  EXPECT_TRUE(HasEvent(cluster.node(leader).state(),
+                       {owner + " reported failed", "service guestmon failed"}));
+}
+
+TEST(Node, AServiceFailureWithServiceFailFastFencesEveryGuestOfTheNode) {
+  NodeCluster cluster(3, {"r1", "r2", "r3", "r4", "r5", "r6"});
+  auto config = std::make_shared<config::ClusterConfig>(cluster.config());
+  for (config::PackageSpec& package : config->packages) {
+    package.service_fail_fast_enabled = true;
+  }
+  cluster.SetConfig(config);
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  const std::map<PackageName, LogIndex> ran_there = cluster.host(owner).running;
+  ASSERT_FALSE(ran_there.empty());
+
+  cluster.ServiceFails(owner, "r1", "guestmon");
+
+  for (const auto& [resource, epoch] : ran_there) {
+    EXPECT_FALSE(cluster.host(owner).running.contains(resource)) << resource << " killed";
+  }
+  cluster.RunFor(Duration(2000));
+  EXPECT_TRUE(HasEvent(cluster.node(leader).state(), {"r1: " + owner + " reported fenced"}));
+}
+
+// Every member has vswitch vlan2 on `nic_of(member)`; r1 uses vlan2.
+std::shared_ptr<config::ClusterConfig> WithVswitches(
+    const config::ClusterConfig& base, const std::function<std::string(const NodeName&)>& nic_of) {
+  auto config = std::make_shared<config::ClusterConfig>(base);
+  for (config::NodeSpec& node : config->nodes) {
+    node.inventory_source = config::InventorySource::kInline;
+    node.inventory.vswitches = {{"vlan2", nic_of(node.name)}};
+  }
+  config->packages.front().guest.networks = {config::GuestNetwork{.vswitch = "vlan2"}};
+  return config;
+}
+
+TEST(Node, ReadinessFollowsAConfigurationChange) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.SetConfig(WithVswitches(cluster.config(), [](const NodeName&) { return "lan0"; }));
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  Node& leader = cluster.node(*cluster.Leader());
+  const auto mismatches = [&leader] {
+    size_t count = 0;
+    for (const validation::PackageReadiness& report : leader.Readiness()) {
+      for (const validation::NodeResult& result : report.results) {
+        for (const validation::Violation& violation : result.result.violations) {
+          count += violation.code == validation::ViolationCode::kVswitchMismatch ? 1 : 0;
+        }
+      }
+    }
+    return count;
+  };
+  ASSERT_EQ(leader.Readiness().size(), 1U);
+  EXPECT_EQ(leader.Readiness()[0].results.size(), 2U) << "every node but the owner";
+  EXPECT_EQ(mismatches(), 0U);
+
+  cluster.SetConfig(WithVswitches(cluster.config(), [](const NodeName& node) {
+    return node.value() == "n3" ? "lan1" : "lan0";
+  }));
+
+  EXPECT_GE(mismatches(), 1U) << "n3's vlan2 is on another NIC now";
+}
+
+TEST(Node, ShutdownWithQuorumCommitsTheNodesOwnHaltAndStartsNothingNew) {
+  NodeCluster cluster(3, {"r1", "r2"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+
+  cluster.ProposeOps(leader, {HaltOp{.package = PackageName("r2")}});
+  cluster.RunFor(Duration(1000));
+  const size_t actions_before = cluster.host(owner).actions.size();
+
+  cluster.Shutdown(owner);
+  cluster.ProposeOps(leader, {RunOp{.package = PackageName("r2"), .node = NodeName(owner)}});
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_TRUE(cluster.node(leader).state().NodeHalted(NodeName(owner)));
+  const std::vector<GuestAction>& actions = cluster.host(owner).actions;
+  for (size_t i = actions_before; i < actions.size(); ++i) {
+    EXPECT_NE(actions[i].verb, GuestVerb::kRun) << "a node on its way out starts nothing";
+  }
+}
+
+TEST(Node, ShutdownWithoutALeaseHaltsItsGuestsItselfWithReasonShutdown) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  cluster.Crash(owner);  // The guard and the guest survive the daemon.
+  cluster.drop = [owner](const raft::Message& message) {
+    return message.header.from.value() == owner || message.header.to.value() == owner;
+  };
+  cluster.Start(owner);  // No grant will come: it stays without a lease.
+
+  cluster.Shutdown(owner);
+
+  bool halted_for_shutdown = false;
+  for (const GuestAction& action : cluster.host(owner).actions) {
+    halted_for_shutdown = halted_for_shutdown || (action.verb == GuestVerb::kHalt &&
+                                                  action.reason == ActionReason::kShutdown);
+  }
+  EXPECT_TRUE(halted_for_shutdown);
+  EXPECT_TRUE(cluster.Holders("r1").empty());
+  EXPECT_TRUE(cluster.node(owner).ShutdownDone());
+}
+
 TEST(Node, DisarmedClusterKeepsAnIsolatedOwnersGuestRunningPastTheNormalLease) {
   NodeCluster cluster(3, {"r1"});
   cluster.StartAll();
