@@ -43,11 +43,14 @@ inline test_support::InventoryBuilder SyntheticInventory(int packages, int node)
   return inventory;
 }
 
-// Package number `index` named `name`, with every node in the list starting at `home`.
+// Package number `index` named `name`, with `span` nodes in its list starting at `home`
+// (every node when `span` is 0); `node_name` names node numbers (node00, node01, ...).
 inline config::PackageSpec SyntheticPackage(const std::string& name, int index, int home,
-                                            int nodes) {
+                                            int nodes, int span = 0,
+                                            std::string (*node_name)(int) = NodeNameOf) {
   std::vector<std::string> list;
-  for (int i = 0; i < nodes; ++i) list.push_back(NodeNameOf((home + i) % nodes));
+  const int listed = span > 0 ? std::min(span, nodes) : nodes;
+  for (int i = 0; i < listed; ++i) list.push_back(node_name((home + i) % nodes));
   const int shared_neighbour = index % 50 == 49 ? index - 1 : index;
   return test_support::PackageBuilder(name)
       .Nodes(list)

@@ -210,6 +210,8 @@ class NodeCluster {
       next();
     }
   }
+  // True when Settle() left nothing undone (it stops after 10,000 steps).
+  bool Settled() const { return work_.empty(); }
 
   std::optional<std::string> Leader() {
     for (auto& [name, node] : nodes_) {
