@@ -170,10 +170,8 @@ TEST(PackageScenario, AMoveToANodeThatFailsValidationHaltsNothing) {
   EXPECT_EQ(cluster.P1()->epoch, epoch);  // Never halted, never reassigned.
 }
 
-// DISABLED: the core refuses the move ("target node n2 is not an up member") because
-// Node::Up requires the target's match index >= the commit index, which a follower
-// misses right after every commit, the move's own included (docs/KNOWN_GAPS.md,
-// "simulator"). Enable once Up tolerates that lag.
+// It once failed: Node::Up required the target's match index >= the commit index,
+// which a follower misses right after every commit (the move's own included).
 TEST(PackageScenario, AValidMoveHaltsTheSourceBeforeTheTargetStarts) {
   PackageCluster cluster(PackageBehaviour{});
   ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.UpOn("n1"); }));
@@ -215,8 +213,7 @@ TEST(PackageScenario, AHaltFailedPackageIsNotReassignedWhenItsOwnerIsLost) {
 // The mutation halt_failed_reassigned (sim_options.cc) in the same scenario: the
 // coordinator fails the halt_failed package over once n1's lease certainly expired, and
 // the package checker catches it. The test above is its twin without the mutation.
-// DISABLED until node::NodeMutations has halt_failed_reassigned (sim_options.cc).
-TEST(PackageScenario, DISABLED_MutationHaltFailedReassignedIsCaughtWhenTheOwnerIsLost) {
+TEST(PackageScenario, MutationHaltFailedReassignedIsCaughtWhenTheOwnerIsLost) {
   SimOptions options = QuietOptions();
   ASSERT_TRUE(SetMutation("halt_failed_reassigned", options))
       << "this core has no NodeMutations flag for halt_failed_reassigned";

@@ -106,8 +106,8 @@ struct Plan {
 class Decider {
  public:
   Decider(const config::ClusterConfig& config, const validation::ConfigIndex& index,
-          const ClusterState& state, const Liveness& live)
-      : config_(config), index_(index), state_(state), live_(live) {}
+          const ClusterState& state, const Liveness& live, const CoordinatorMutations& mutations)
+      : config_(config), index_(index), state_(state), live_(live), mutations_(mutations) {}
 
   Decision Run();
 
@@ -145,6 +145,7 @@ class Decider {
   const validation::ConfigIndex& index_;
   const ClusterState& state_;
   const Liveness& live_;
+  const CoordinatorMutations& mutations_;
   std::set<NodeName> up_members_;
   bool started_ = false;
   bool starting_now_ = false;  // This call proposes ClusterStartOp.
@@ -321,7 +322,8 @@ void Decider::OwnerLost(Plan plan) {
   const Assignment& a = *plan.assignment;
   const NodeName owner = *a.owner;
   if (!CertainlyExpired(owner)) return;
-  if (a.status == AssignmentStatus::kHaltFailed && !live_.watchdog_fence) {
+  if (a.status == AssignmentStatus::kHaltFailed && !live_.watchdog_fence &&
+      !mutations_.halt_failed_reassigned) {
     Note(plan, "halt_failed on " + owner.value() + ", which is lost: it may still run; " +
                    "clear with --owner-is-down " + owner.value());
     return;
@@ -405,6 +407,19 @@ void Decider::Unowned(Plan plan) {
 // when no adoptive node is up): a fence or a crash is not the package's fault.
 void Decider::Failover(Plan plan, const std::string& why) {
   const NodeName owner = *plan.assignment->owner;
+  if (mutations_.failover_without_validation) {  // DELIBERATE BUG (simulator only).
+    for (const NodeName& node : index_.NodesOf(*plan.package)) {
+      if (node != owner && up_members_.contains(node)) {
+        if (plan.revoke) decision_.revokes.insert(*plan.revoke);
+        Add(plan.slot, AssignOp{.resource = plan.package->name,
+                                .node = node,
+                                .from_epoch = plan.assignment->epoch,
+                                .reason = why + "; unvalidated",
+                                .why = ActionReason::kFailover});
+        return;
+      }
+    }
+  }
   plan.owner_if_none = !plan.unassign_if_none;
   plan.why = ActionReason::kFailover;
   plan.request = Request(plan, why, With(plan.record->failed_nodes, owner));
@@ -567,7 +582,14 @@ void Decider::PlaceAll() {
     std::vector<PlacementRequest> requests;
     requests.reserve(round.size());
     for (const Plan& plan : round) requests.push_back(plan.request);
-    const std::vector<PlacementDecision> decisions = placement::PlaceBatch(view, requests);
+    std::vector<PlacementDecision> decisions;
+    if (mutations_.capacity_not_tallied) {  // DELIBERATE BUG (simulator only).
+      for (const PlacementRequest& request : requests) {
+        decisions.push_back(placement::PlaceBatch(index_, facts, {request}).front());
+      }
+    } else {
+      decisions = placement::PlaceBatch(view, requests);
+    }
     std::vector<Plan> next;
     for (size_t i = 0; i < round.size(); ++i) Emit(round[i], decisions[i], next);
     round = std::move(next);
@@ -679,8 +701,9 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
 }  // namespace
 
 Decision Decide(const config::ClusterConfig& config, const validation::ConfigIndex& index,
-                const ClusterState& state, const Liveness& liveness) {
-  return Decider(config, index, state, liveness).Run();
+                const ClusterState& state, const Liveness& liveness,
+                const CoordinatorMutations& mutations) {
+  return Decider(config, index, state, liveness, mutations).Run();
 }
 
 }  // namespace cmcl::node

@@ -75,6 +75,13 @@ struct Liveness {
   bool watchdog_fence = false;
 };
 
+// Known bugs the simulator switches on (tests/sim only), each one of issue 7's list.
+struct CoordinatorMutations {
+  bool failover_without_validation = false;  // A lost owner's package to the first up member.
+  bool halt_failed_reassigned = false;       // halt_failed failed over on owner loss.
+  bool capacity_not_tallied = false;         // Each request of a batch on a fresh view.
+};
+
 struct Decision {
   OpBatch ops;
   std::set<NodeName> revokes;  // L3: owners an assignment takes a package from.
@@ -90,6 +97,7 @@ validation::ClusterFacts FactsOf(const ClusterState& state, const Liveness& live
 
 // REQUIRES: `index` indexes `config` (and the inventories nodes reported).
 Decision Decide(const config::ClusterConfig& config, const validation::ConfigIndex& index,
-                const ClusterState& state, const Liveness& liveness);
+                const ClusterState& state, const Liveness& liveness,
+                const CoordinatorMutations& mutations = {});
 
 }  // namespace cmcl::node

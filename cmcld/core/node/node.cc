@@ -979,7 +979,11 @@ void Node::Coordinate() {
   if (coordinator_.in_flight) {
     return;  // N1: no placement before this term's no-op is applied; one at a time.
   }
-  Decision decision = Decide(*options_.config, *index_, state_, CurrentLiveness());
+  const CoordinatorMutations mutations{
+      .failover_without_validation = options_.mutations.failover_without_validation,
+      .halt_failed_reassigned = options_.mutations.halt_failed_reassigned,
+      .capacity_not_tallied = options_.mutations.capacity_not_tallied};
+  Decision decision = Decide(*options_.config, *index_, state_, CurrentLiveness(), mutations);
   coordinator_wakeup_ = decision.wakeup;
   LowerLeaseMax(decision.ops);
   if (decision.ops.empty()) {

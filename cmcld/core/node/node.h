@@ -77,6 +77,10 @@ struct NodeMutations {
   // Issue 7: a failed run is reported `failed` without the halt/kill/status cleanup,
   // leaving a guest that survived its run script running.
   bool skip_run_failure_cleanup = false;
+  // The coordinator's (CoordinatorMutations).
+  bool failover_without_validation = false;
+  bool halt_failed_reassigned = false;
+  bool capacity_not_tallied = false;
 };
 
 struct NodeOptions {
