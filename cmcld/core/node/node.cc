@@ -280,13 +280,22 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       }
       return;
     case Phase::kKilling:
-      if (verb == GuestVerb::kKill) {
+      // A kill that did not see the guest stop is followed by a status, and the kill is
+      // tried again while the status does not say stopped: a guest that died late must
+      // not leave its package stuck (sim seed 900024 --swarm).
+      if (verb == GuestVerb::kKill && stopped) {
+        stop();
+      } else if (verb == GuestVerb::kKill) {
+        local.kill_failed = true;
+        out_.log.push_back(LogLine{
+            .critical = true, .text = resource.value() + ": kill did not stop the guest"});
+        Guest(resource, local.epoch, GuestVerb::kStatus);
+      } else if (verb == GuestVerb::kStatus && local.kill_failed) {
         if (stopped) {
+          local.kill_failed = false;  // Not a stray: it is gone.
           stop();
         } else {
-          local.kill_failed = true;
-          out_.log.push_back(LogLine{
-              .critical = true, .text = resource.value() + ": kill did not stop the guest"});
+          Guest(resource, local.epoch, GuestVerb::kKill);
         }
       }
       return;
