@@ -205,6 +205,7 @@ void SimHost::Complete(const Pending& pending, uint64_t live_incarnation,
   GuestVerb verb = pending.action.verb;
   node::GuestRef guest = pending.action.guest;
   uint64_t incarnation = pending.incarnation;
+  const bool held_before = held_.contains(package);
   if (pending.death) {
     if (calm_ || generation_[package] != pending.generation || !held_.contains(package)) {
       return;  // Stopped already, or the faults healed: it lives on.
@@ -243,6 +244,14 @@ void SimHost::Complete(const Pending& pending, uint64_t live_incarnation,
   }
   if (incarnation != live_incarnation) {
     ++reports_dropped_;
+    if (live_incarnation != 0 && held_before && !held_.contains(package)) {
+      // An action of a crashed incarnation (a run script that failed after the daemon
+      // died) stopped the guest: the runtime's monitoring tells the live one.
+      reports.push_back(Report{.incarnation = live_incarnation,
+                               .guest = guest,
+                               .verb = GuestVerb::kStatus,
+                               .result = GuestResult{.status = GuestStatus::kStopped}});
+    }
     return;
   }
   reports.push_back(
