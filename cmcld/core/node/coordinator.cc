@@ -221,8 +221,13 @@ void Decider::Package(size_t slot, const PackageSpec& package) {
   plan.package = &package;
   plan.record = record != nullptr ? record : &NoRecord();
   plan.assignment = state_.Find(package.name);
-  if (plan.record->intent) {
+  const bool intent_forgotten =  // DELIBERATE BUG (simulator only).
+      mutations_.intent_lost_on_coordinator_change && plan.record->intent &&
+      plan.record->intent->index < live_.term_start;
+  if (plan.record->intent && !intent_forgotten) {
     Intent(std::move(plan));
+  } else if (intent_forgotten) {
+    return;
   } else if (plan.assignment != nullptr && !plan.assignment->Free()) {
     Owned(std::move(plan));
   } else {
@@ -519,7 +524,7 @@ void Decider::IntentHalting(Plan plan, const node::Intent& intent) {
     Done(plan, false, "halt failed on " + intent.source.value());
     return;
   }
-  if (!a->Free()) {
+  if (!a->Free() && !mutations_.start_before_halted) {  // The mutation: DELIBERATE BUG.
     if (Reachable(intent.source) || !CertainlyExpired(intent.source)) return;
     plan.revoke = intent.source;  // Lost while halting: its lease certainly expired.
   }

@@ -73,6 +73,9 @@ struct Liveness {
   // fence_action reboot: a lost owner's halt_failed package may be re-placed after its
   // lease certainly expired (the watchdog reset it, DESIGN.md section 5).
   bool watchdog_fence = false;
+  // The applied index when this node became the ready leader (simulator mutation
+  // intent_lost_on_coordinator_change only).
+  LogIndex term_start;
 };
 
 // Known bugs the simulator switches on (tests/sim only), each one of issue 7's list.
@@ -80,6 +83,8 @@ struct CoordinatorMutations {
   bool failover_without_validation = false;  // A lost owner's package to the first up member.
   bool halt_failed_reassigned = false;       // halt_failed failed over on owner loss.
   bool capacity_not_tallied = false;         // Each request of a batch on a fresh view.
+  bool start_before_halted = false;          // A move assigns the target before `halted`.
+  bool intent_lost_on_coordinator_change = false;  // Intents from before this term ignored.
 };
 
 struct Decision {

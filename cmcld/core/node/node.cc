@@ -961,7 +961,8 @@ Liveness Node::CurrentLiveness() const {
                     .reachable = {},
                     .certain_expiry = {},
                     .leader_since = leader_since_.value_or(now_),
-                    .watchdog_fence = options_.watchdog_fence};
+                    .watchdog_fence = options_.watchdog_fence,
+                    .term_start = leader_term_start_};
   for (const raft::Voter& voter : options_.raft.voters) {
     if (Up(voter.name)) {
       liveness.up.insert(voter.name);
@@ -984,6 +985,7 @@ void Node::Coordinate() {
   }
   if (!leader_since_) {
     leader_since_ = now_;
+    leader_term_start_ = state_.applied();
   }
   if (coordinator_.in_flight) {
     return;  // N1: no placement before this term's no-op is applied; one at a time.
@@ -991,7 +993,10 @@ void Node::Coordinate() {
   const CoordinatorMutations mutations{
       .failover_without_validation = options_.mutations.failover_without_validation,
       .halt_failed_reassigned = options_.mutations.halt_failed_reassigned,
-      .capacity_not_tallied = options_.mutations.capacity_not_tallied};
+      .capacity_not_tallied = options_.mutations.capacity_not_tallied,
+      .start_before_halted = options_.mutations.start_before_halted,
+      .intent_lost_on_coordinator_change =
+          options_.mutations.intent_lost_on_coordinator_change};
   Decision decision = Decide(*options_.config, *index_, state_, CurrentLiveness(), mutations);
   coordinator_wakeup_ = decision.wakeup;
   LowerLeaseMax(decision.ops);

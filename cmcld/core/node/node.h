@@ -81,6 +81,8 @@ struct NodeMutations {
   bool failover_without_validation = false;
   bool halt_failed_reassigned = false;
   bool capacity_not_tallied = false;
+  bool start_before_halted = false;
+  bool intent_lost_on_coordinator_change = false;
 };
 
 struct NodeOptions {
@@ -367,6 +369,7 @@ class Node {
   validation::ReportedInventories reported_inventories_;  // Issue 8 fills it (probe).
   std::unique_ptr<validation::ConfigIndex> index_;        // Of options_.config.
   std::optional<Time> leader_since_;  // When this node last became the ready leader.
+  LogIndex leader_term_start_;        // The applied index then.
   struct ReadinessCache {
     LogIndex applied;
     uint64_t config_generation = 0;
