@@ -32,7 +32,7 @@ struct Flags {
   std::optional<int> nodes;
   bool swarm = false;
   bool safety_only = false;
-  bool strict_liveness = false;
+  bool excuse_known_gaps = false;
   bool trace = false;
   std::string mutation;
   std::string nemesis_text;  // As given, for the replay command.
@@ -61,7 +61,7 @@ void OnAbort(int) {
             << "usage: cmcl-sim [--seed S | --seeds N [--first-seed S]] [--nodes 2|3|5|7]\n"
             << "                [--swarm] [--nemesis NAME[,NAME...]|none] [--trace]\n"
             << "                [--mutation NAME] [--list-mutations] [--list-nemeses]\n"
-            << "                [--safety-only] [--strict-liveness]\n"
+            << "                [--safety-only] [--excuse-known-gaps]\n"
             << "                [--time-budget 60s]\n"
             << "  A seed is a decimal number or a 40-hex git commit (its low 64 bits).\n"
             << "  --first-seed defaults to $CMCL_SIM_SEED or 1.\n";
@@ -124,8 +124,8 @@ Flags ParseFlags(int argc, char** argv) {
       flags.swarm = true;
     } else if (arg == "--safety-only") {
       flags.safety_only = true;
-    } else if (arg == "--strict-liveness") {
-      flags.strict_liveness = true;
+    } else if (arg == "--excuse-known-gaps") {
+      flags.excuse_known_gaps = true;
     } else if (arg == "--trace") {
       flags.trace = true;
     } else if (arg == "--mutation") {
@@ -166,8 +166,8 @@ std::string ReplayCommand(const Flags& flags, const SimOptions& options) {
   if (flags.safety_only) {
     command += " --safety-only";
   }
-  if (flags.strict_liveness) {
-    command += " --strict-liveness";
+  if (flags.excuse_known_gaps) {
+    command += " --excuse-known-gaps";
   }
   if (flags.nemeses) {
     command += " --nemesis " + flags.nemesis_text;
@@ -188,7 +188,7 @@ struct Totals {
 bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
   SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm, flags.nemeses);
   options.safety_only = flags.safety_only;
-  options.excuse_known_gaps = !flags.strict_liveness;
+  options.excuse_known_gaps = flags.excuse_known_gaps;
   if (!flags.mutation.empty()) {
     options.mutation_name = flags.mutation;
     g_mutation_active = 1;

@@ -404,8 +404,9 @@ void ClusterState::ApplyIntentStep(LogIndex index, const IntentStepOp& op) {
     if (it != assignments_.end() && it->second.epoch == intent.source_epoch &&
         Owned(&it->second)) {
       it->second.release_requested = true;
-      it->second.halt_reason =
-          intent.kind == IntentKind::kNodeHalt ? ActionReason::kNodeHalt : ActionReason::kMove;
+      it->second.halt_reason = intent.kind == IntentKind::kNodeHalt ? ActionReason::kNodeHalt
+                               : intent.kind == IntentKind::kFailback ? ActionReason::kFailback
+                                                                       : ActionReason::kMove;
     }
   }
   Event(index, false,

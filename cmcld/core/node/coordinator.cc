@@ -397,7 +397,8 @@ void Decider::Unowned(Plan plan) {
       Failover(std::move(plan), "fenced on " + owner.value());
       return;
     default:  // kHalted: after a node halt or an ended move, a failover; else a start.
-      if (a->halt_reason == ActionReason::kNodeHalt || a->halt_reason == ActionReason::kMove) {
+      if (a->halt_reason == ActionReason::kNodeHalt || a->halt_reason == ActionReason::kMove ||
+          a->halt_reason == ActionReason::kFailback) {
         Failover(std::move(plan), "halted on " + owner.value());
       } else {
         plan.request = Request(plan, "start", record.failed_nodes);
