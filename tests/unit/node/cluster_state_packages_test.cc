@@ -466,7 +466,7 @@ TEST(ClusterStatePackages, ACoordinatorMoveThatIsRefusedHasNoOutcome) {
 TEST(ClusterStatePackages, TheHaltingStepAsksTheSourceToHaltWithTheIntentsReason) {
   const std::vector<std::pair<IntentKind, ActionReason>> cases = {
       {IntentKind::kMove, ActionReason::kMove},
-      {IntentKind::kFailback, ActionReason::kMove},
+      {IntentKind::kFailback, ActionReason::kFailback},
       {IntentKind::kNodeHalt, ActionReason::kNodeHalt}};
   for (const auto& [kind, reason] : cases) {
     Log log;
