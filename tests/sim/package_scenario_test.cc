@@ -159,7 +159,8 @@ TEST(PackageScenario, AMoveToANodeThatFailsValidationHaltsNothing) {
                                             .by = "test"}}});
   const bool ended = cluster.RunUntil(Duration(10'000), [&] {
     const node::PackageRecord* record = cluster.Leader()->FindPackage(PackageName("p1"));
-    return record != nullptr && record->outcome && record->outcome->kind == node::CommandKind::kMove;
+    return record != nullptr && record->outcome &&
+           record->outcome->kind == node::CommandKind::kMove;
   });
 
   ASSERT_TRUE(ended);
@@ -226,7 +227,10 @@ TEST(PackageScenario, MutationHaltFailedReassignedIsCaughtWhenTheOwnerIsLost) {
   // Halted packages are not wanted: `run` makes it wanted again, so that the mutated
   // coordinator has a reason to place it once n1 is gone.
   cluster.sim().ScriptClient({{node::RunOp{
-      .package = PackageName("p1"), .node = std::nullopt, .enable_switching = true, .by = "test"}}});
+      .package = PackageName("p1"),
+      .node = std::nullopt,
+      .enable_switching = true,
+      .by = "test"}}});
 
   cluster.sim().CrashWhole("n1");
   const std::optional<std::string> violation = cluster.ViolationWithin(Duration(10'000));

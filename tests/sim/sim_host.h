@@ -33,8 +33,8 @@
 // incarnation that has since crashed is dropped (counted), but the physical effect
 // stays — and when that effect stopped the guest (a run script that failed after the
 // daemon died), the live incarnation gets an unsolicited kStatus kStopped, as the
-// runtime's monitoring would see it. The guard (sim_guard.h) kills guests here too; its kills always work (they are
-// the backstop of F4) and produce no report.
+// runtime's monitoring would see it. The guard (sim_guard.h) kills guests here too; its
+// kills always work (they are the backstop of F4) and produce no report.
 //
 // A halt or kill ends only the guest it was issued against: if a newer kRun of the same
 // package came in between, the older halt's completion leaves the new guest.

@@ -128,8 +128,8 @@ struct SimOptions {
   Duration guest_latency_max = Duration(60);
   Duration guard_latency_max = Duration(3);
   // Packages (issue 7, sim_packages.h): p1..pK placed by the coordinator. With
-  // package_faults some are flaky or bad on a node (and driver kills may fail); run and halt timeouts are drawn
-  // from run_timeouts (ms); a driver kill fails with kill_failure.
+  // package_faults some are flaky or bad on a node (and driver kills may fail); run and
+  // halt timeouts are drawn from run_timeouts (ms); a driver kill fails with kill_failure.
   int packages = 4;
   bool package_faults = true;
   // False: every package may run on every member ("*"), auto_run, configured_node,

@@ -66,7 +66,8 @@ PackagePlan PlanPackage(Rng& rng, const SimOptions& options,
     plan.odd = plan.nodes[rng.Uniform(plan.nodes.size())];
     plan.oddity = Pick(rng, std::vector<Oddity>{Oddity::kWwid, Oddity::kMissingDisk,
                                                 Oddity::kNoVsw1, Oddity::kVsw1OtherNic});
-    if (!plan.uses_vsw1 && (plan.oddity == Oddity::kNoVsw1 || plan.oddity == Oddity::kVsw1OtherNic)) {
+    if (!plan.uses_vsw1 &&
+        (plan.oddity == Oddity::kNoVsw1 || plan.oddity == Oddity::kVsw1OtherNic)) {
       plan.uses_vsw1 = true;
     }
   }

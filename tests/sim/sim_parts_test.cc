@@ -1,6 +1,7 @@
 // The simulator's new parts as specifications: the simulated guard (sim_guard.h), the
 // physical guests and scripts of a node (sim_host.h) and the exclusivity checker
-// (exclusivity_checker.h); the package checker has its own file. No cluster and no core: each piece alone.
+// (exclusivity_checker.h); the package checker has its own file. No cluster and no core:
+// each piece alone.
 #include <gtest/gtest.h>
 
 #include "tests/sim/exclusivity_checker.h"

@@ -128,8 +128,11 @@ std::string EncodeOps(const OpBatch& ops) {
   out.U32(static_cast<uint32_t>(ops.size()));
   for (const Op& op : ops) {
     out.U8(static_cast<uint8_t>(op.index() + 1));
-    std::visit([&out](const auto& o) { Fields(o, [&out](const auto&... f) { codec::Put(out, f...); }); },
-               op);
+    std::visit(
+        [&out](const auto& o) {
+          Fields(o, [&out](const auto&... f) { codec::Put(out, f...); });
+        },
+        op);
   }
   return out.Take();
 }

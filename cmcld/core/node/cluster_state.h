@@ -408,8 +408,8 @@ struct ConfigApplyOp {
 // --- Coordinator ops (issue 7) -----------------------------------------------------
 
 // Moves the intent committed at `intent` to `step`. To kHalting it also requests the
-// release of the source epoch (why = kMove, kFailback or kNodeHalt, as the intent). Stale (counted, dropped) when
-// the package has no such intent.
+// release of the source epoch (why = kMove, kFailback or kNodeHalt, as the intent).
+// Stale (counted, dropped) when the package has no such intent.
 struct IntentStepOp {
   PackageName package;
   LogIndex intent;

@@ -783,7 +783,8 @@ void Node::ManageLocals() {
     local.phase = Phase::kKilling;
     Guest(resource, local.epoch, GuestVerb::kKill);
     out_.log.push_back(LogLine{
-        .critical = true, .text = resource.value() + ": running here but owned elsewhere; killing"});
+        .critical = true,
+        .text = resource.value() + ": running here but owned elsewhere; killing"});
   }
   for (const auto& [resource, local] : local_) {
     if (local.kill_failed && !state_.Owns(self(), resource)) {

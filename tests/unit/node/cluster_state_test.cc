@@ -424,7 +424,8 @@ TEST(ClusterState, AnArmedReportCommittedWhileDisarmedIsDropped) {
   log.Commit({ArmOp{}});
   log.Commit({DisarmOp{.length = minutes(30)}});
 
-  log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});  // Answers the first arm; the disarm overtook it.
+  // Answers the first arm; the disarm overtook it.
+  log.Commit({ArmedOp{.node = kN1, .arm = log.state().latest_arm()}});
   log.Commit({ArmOp{}});
 
   EXPECT_EQ(log.state().WaitFor(kN1), minutes(30));
@@ -754,7 +755,8 @@ TEST(ClusterStateOps, DecodeOpsRejectsAnUnknownTagAKindOutOfRangeAndAnInvalidNam
       {ReportOp{.resource = kR1, .node = kN1, .epoch = LogIndex(1), .kind = ReportKind::kStray}});
   // The kind byte comes before the failure kind (1 byte) and the empty detail (4 bytes).
   bad_kind[bad_kind.size() - 6] = static_cast<char>(6);
-  const std::string bad_name = EncodeOps({ArmedOp{.node = NodeName("no spaces"), .arm = LogIndex(1)}});
+  const std::string bad_name =
+      EncodeOps({ArmedOp{.node = NodeName("no spaces"), .arm = LogIndex(1)}});
 
   EXPECT_FALSE(DecodeOps(unknown_tag).has_value());
   EXPECT_FALSE(DecodeOps(bad_kind).has_value());
