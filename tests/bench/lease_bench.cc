@@ -53,9 +53,11 @@ SimOptions BenchOptions(uint64_t seed, Duration node_timeout, Duration heartbeat
   const Duration rule_max = node_timeout - 3 * heartbeat - Duration(300);
   options.fence_timeout = std::min(Duration(300), rule_max);
   options.clients = 2;
-  options.move_chance = 0;
+  options.operator_chance = 0;  // No operator commands: only the crash moves packages.
   options.disarm_chance = 0;
-  options.start_failure = 0;
+  options.package_faults = false;  // Scripts succeed: the numbers are the lease's.
+  options.package_variety = false;
+  options.cluster_start_wait = Duration(0);
   return options;
 }
 
@@ -71,7 +73,7 @@ bool AllStarted(const Simulation& sim, int resources) {
     return false;
   }
   for (int r = 1; r <= resources; ++r) {
-    const cmcl::node::Assignment* a = leader->state().Find(PackageName("r" + std::to_string(r)));
+    const cmcl::node::Assignment* a = leader->state().Find(PackageName("p" + std::to_string(r)));
     if (a == nullptr || a->status != cmcl::node::AssignmentStatus::kStarted) {
       return false;
     }
@@ -158,13 +160,13 @@ bool RunHolderCrash(const SimOptions& options, Samples& reassign) {
   const std::function<void(const std::string&)> no_trace;
   Simulation sim(options, no_trace);
   sim.Setup();
-  if (!RunUntilTrue(sim, Duration(30'000), [&] { return AllStarted(sim, options.resources); })) {
+  if (!RunUntilTrue(sim, Duration(30'000), [&] { return AllStarted(sim, options.packages); })) {
     return false;
   }
   sim.RunUntil(sim.now() + Duration(500));
   const cmcl::node::Node* leader = LeaderCore(sim);
-  for (int r = 1; r <= options.resources && leader != nullptr; ++r) {
-    const PackageName resource("r" + std::to_string(r));
+  for (int r = 1; r <= options.packages && leader != nullptr; ++r) {
+    const PackageName resource("p" + std::to_string(r));
     const cmcl::node::Assignment* a = leader->state().Find(resource);
     if (a == nullptr || !a->owner || *a->owner == leader->self()) {
       continue;
@@ -183,7 +185,7 @@ bool RunCoordinatorCrash(const SimOptions& options, Samples& able, Samples& reas
   const std::function<void(const std::string&)> no_trace;
   Simulation sim(options, no_trace);
   sim.Setup();
-  if (!RunUntilTrue(sim, Duration(30'000), [&] { return AllStarted(sim, options.resources); })) {
+  if (!RunUntilTrue(sim, Duration(30'000), [&] { return AllStarted(sim, options.packages); })) {
     return false;
   }
   sim.RunUntil(sim.now() + Duration(500));
