@@ -1,0 +1,85 @@
+// ControlService: the control API that pkgctl talks to (DESIGN.md sections 2 and 9;
+// INTERFACE.md "pkgctl"), gRPC over a Unix socket (default /run/cmcld/cmcld.sock).
+//
+// The socket: its directory is created 0755, the socket itself 0666 (authorization is
+// per caller, below); a path longer than 107 bytes, or one a live daemon answers on,
+// is refused by Start() (the daemon exits 2); a stale socket file is replaced. Each
+// accepted connection's caller is read with SO_PEERCRED at accept, the fd made
+// non-blocking and handed to gRPC (grpc::AddInsecureChannelFromFd; TOOLCHAIN.md), so a
+// handler knows the caller's uid/gid by ServerContext::peer() ("fd:N"). Issue 8
+// authorizes by uid alone: root may do everything, anyone else only reads (view, check,
+// readiness, events); issue 9 adds the `access` list. A refused caller gets
+// PERMISSION_DENIED with a clear message and nothing changes. Commands are recorded
+// with who issued them (`by`: "root@node1", "uid 1000@node1").
+//
+// Requests (control.proto): view, run, halt, move, check, readiness, events. Each answer
+// carries the exit status of INTERFACE.md and both renderings: `json` (INTERFACE.md
+// "JSON output") and `text` (the table form); pkgctl prints one. run/halt/move propose
+// their op through CoreAccess::Propose, and — unless no_wait — wait (bounded by the
+// request's timeout; exit 4 when it expires) until ClusterState::OutcomeOf(package,
+// command index) appears on this node; OnApplied() is called by the runtime after every
+// input the core processed, so waiters complete as soon as the outcome is applied here.
+// A move refused by validation answers the violations (INTERFACE.md error form).
+//
+// Threads: gRPC's handler threads post every request onto the io_context and wait for
+// its answer; all CoreAccess calls and all state reads happen on the io thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "cmcld/core/common/status.h"
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/config/cluster_config.h"
+#include "cmcld/core/node/cluster_state.h"
+#include "cmcld/core/node/node.h"
+#include "cmcld/io/peer/peer_transport.h"
+
+namespace cmcl::io {
+
+// What the control API needs from the running daemon. Every call on the io thread.
+class CoreAccess {
+ public:
+  virtual ~CoreAccess() = default;
+  virtual const node::Node& node() = 0;
+  virtual const config::ClusterConfig& config() const = 0;
+  virtual Time Now() const = 0;
+  // Proposes `ops` as one command of the daemon's control client; `done` gets the final
+  // reply on the io thread: kApplied with the index the command took effect at, or a
+  // refusal (kRejected with its reason). The runtime retries kNotLeader, kBusy and
+  // kUnknownOutcome (same sequence, at most once) until `deadline`, then answers the
+  // last reply it had (kNotLeader: "no quorum").
+  virtual void Propose(node::OpBatch ops, Time deadline,
+                       std::function<void(const raft::ClientReply&)> done) = 0;
+  // The heartbeat networks to every peer, for view.
+  virtual std::map<NodeName, std::vector<NetworkStatus>> Networks() const = 0;
+};
+
+class ControlService {
+ public:
+  struct Options {
+    std::string socket_path = "/run/cmcld/cmcld.sock";
+    Duration default_timeout = std::chrono::seconds(120);  // When pkgctl sends none.
+  };
+
+  ControlService(boost::asio::io_context& io, CoreAccess& core, Options options);
+  ~ControlService();  // Stops the server; outstanding requests are answered "shutting down".
+
+  // Binds the socket and starts serving. InvalidArgument for a path > 107 bytes,
+  // Unavailable when another daemon answers there.
+  Status Start();
+  // After every input the core processed: completes the waiters whose outcome is
+  // applied here, and those whose timeout passed.
+  void OnApplied();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmcl::io

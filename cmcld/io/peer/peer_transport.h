@@ -1,0 +1,115 @@
+// PeerTransport: raft::Messages between cmcld nodes over gRPC, authenticated with the
+// cluster key (DESIGN.md sections 2, 3 and 9; STYLE.md rule 8, the weak transport
+// contract: a message may be lost, duplicated or reordered, and the core copes).
+//
+// Networks. A node listens on each of its `addresses` (one gRPC server per address)
+// and keeps, per peer and per address of that peer, one outgoing connection — each
+// address pair is a heartbeat network with its own up/down state. A message goes out on
+// the first up network (the primary when it is up), or on every network when none is up.
+// A network is up while its connection is authenticated and something arrived on it
+// within node_timeout (heartbeats make that continuous).
+//
+// Authentication (DESIGN.md section 9), per connection, on one bidirectional stream:
+//   client → Hello{cluster_id, from, to, nonce_c (32 random bytes)}
+//   server → Challenge{nonce_s, mac_s = HMAC-SHA256(key, "cmcl-server" | cluster_id |
+//            from | to | nonce_c | nonce_s)}
+//   client → Proof{mac_c = HMAC-SHA256(key, "cmcl-client" | cluster_id | from | to |
+//            nonce_c | nonce_s)}        (each side checks the other's MAC first)
+//   session key = HMAC-SHA256(key, "cmcl-session" | nonce_c | nonce_s)
+//   then frames {seq, payload, mac = HMAC-SHA256(session, direction | seq | payload)}
+//   with seq strictly increasing per direction from 1: a frame with a bad MAC or a seq
+//   not above the last accepted one is dropped and counted (a replay), and a connection
+//   with a bad MAC is closed. A Hello for another cluster_id, from a name that is not a
+//   configured peer, or addressed to another node is refused and counted, with one log
+//   line per peer and reason at most every 10 s ("peer ivmcl03 belongs to another
+//   cluster"). Messages that decode but whose Header does not match the connection's
+//   authenticated sender (header.from), or carry another cluster_id, are dropped.
+//
+// Reconnects use a backoff of about the heartbeat interval (gRPC's
+// GRPC_ARG_{INITIAL,MIN,MAX}_RECONNECT_BACKOFF_MS; TOOLCHAIN.md) and keepalive. A send
+// never blocks the io thread: each connection has a bounded queue (`queue_max`
+// messages; when full the oldest is dropped and counted — Raft retransmits).
+//
+// Threads: gRPC's own. Receive callbacks are posted onto the io_context; Send, Networks
+// and counters may be called from the io thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "cmcld/core/common/names.h"
+#include "cmcld/core/common/status.h"
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/common/units.h"
+#include "cmcld/core/raft/messages.h"
+
+namespace cmcl::io {
+
+struct PeerOptions {
+  raft::ClusterId cluster_id;
+  NodeName self;
+  std::vector<SocketAddress> listen;  // This node's addresses, primary first.
+  // Every other voter and its addresses (primary first), from the configuration.
+  std::map<NodeName, std::vector<SocketAddress>> peers;
+  std::string key;  // The cluster key file's bytes (>= 32).
+  Duration heartbeat_interval = std::chrono::milliseconds(200);
+  Duration node_timeout = std::chrono::seconds(2);
+  size_t queue_max = 1024;
+  size_t message_bytes_max = 16U << 20;  // InstallSnapshot carries up to 8 MiB of state.
+};
+
+struct PeerCounters {
+  uint64_t sent = 0;
+  uint64_t received = 0;
+  uint64_t dropped_queue_full = 0;
+  uint64_t dropped_bad_mac = 0;
+  uint64_t dropped_replay = 0;
+  uint64_t dropped_other_cluster = 0;
+  uint64_t dropped_non_member = 0;
+  uint64_t dropped_malformed = 0;
+  uint64_t auth_failures = 0;  // Handshakes refused (either side).
+};
+
+struct NetworkStatus {
+  SocketAddress address;  // The peer's address of this network.
+  bool up = false;
+  Duration last_heard_age = Duration(0);  // Since anything arrived on it (if ever).
+};
+
+class PeerTransport {
+ public:
+  using ReceiveFn = std::function<void(raft::Message message)>;  // On the io thread.
+
+  // Binds every listen address (an address in use: Unavailable "address 127.0.0.1:7101
+  // is in use"), starts connecting to the peers. `on_message` gets every authenticated
+  // message addressed to this node, on the io thread.
+  static Result<std::unique_ptr<PeerTransport>> Start(boost::asio::io_context& io,
+                                                      PeerOptions options, ReceiveFn on_message);
+  // Stops the servers and connections; no callback runs after it returns.
+  ~PeerTransport();
+
+  // Queues `message` for message.header.to (which must be a configured peer).
+  void Send(const raft::Message& message);
+  // Per peer, one status per network (the peer's addresses, in configured order).
+  std::map<NodeName, std::vector<NetworkStatus>> Networks() const;
+  PeerCounters counters() const;
+
+ private:
+  PeerTransport() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The wire format of raft::Message (protobuf; DESIGN.md: "the wire format stays out of
+// the core"). Decoding is total: malformed bytes give nullopt, never a crash.
+std::string EncodePeerMessage(const raft::Message& message);
+std::optional<raft::Message> DecodePeerMessage(const std::string& bytes);
+
+}  // namespace cmcl::io
