@@ -47,7 +47,7 @@ class CoreAccess {
  public:
   virtual ~CoreAccess() = default;
   virtual const node::Node& node() = 0;
-  virtual const config::ClusterConfig& config() const = 0;
+  virtual const cmcl::config::ClusterConfig& config() const = 0;
   virtual Time Now() const = 0;
   // Proposes `ops` as one command of the daemon's control client; `done` gets the final
   // reply on the io thread: kApplied with the index the command took effect at, or a

@@ -73,14 +73,14 @@ class GuestRunner {
 
   // Performs `action` for `package`, whose folder (in the applied bundle) is
   // `package_dir` (absolute).
-  void Submit(const node::GuestAction& action, const config::PackageSpec& package,
+  void Submit(const node::GuestAction& action, const cmcl::config::PackageSpec& package,
               const std::string& package_dir);
   // The absolute path of `package`'s driver, or "" without one.
-  std::string DriverPath(const config::PackageSpec& package) const;
+  std::string DriverPath(const cmcl::config::PackageSpec& package) const;
   // The CMCL_* environment (KEY=VALUE) a script of `package` gets for `action` (the guard
   // gets the same at registration).
   std::vector<std::string> Environment(const node::GuestAction& action,
-                                       const config::PackageSpec& package,
+                                       const cmcl::config::PackageSpec& package,
                                        const std::string& package_dir) const;
 
  private:

@@ -1,0 +1,524 @@
+#include "cmcld/io/runtime/daemon.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cmcld/core/common/rng.h"
+#include "cmcld/core/config/diagnostic.h"
+#include "cmcld/core/node/node.h"
+#include "cmcld/core/node/node_options.h"
+#include "cmcld/io/clock.h"
+#include "cmcld/io/config/load.h"
+#include "cmcld/io/control/control_service.h"
+#include "cmcld/io/guard/guard_client.h"
+#include "cmcld/io/guest/guest_runner.h"
+#include "cmcld/io/peer/peer_transport.h"
+#include "cmcld/io/runtime/bootstrap_bundle.h"
+#include "cmcld/io/storage/raft_storage.h"
+#include "cmcld/io/storage/state_dir.h"
+
+namespace cmcl::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Compact once this many entries were applied since the last snapshot: bounds the log
+// file and recovery time; a snapshot of a few thousand packages is a few hundred KiB.
+constexpr uint64_t kCompactEvery = 2000;
+// A control command that got no answer is resent (same sequence: applied at most once)
+// after this long; the leader may have changed or the forward may have been lost.
+constexpr Duration kProposalResend = std::chrono::milliseconds(500);
+// After kNotLeader or kBusy, the next try waits this long (an election is under way).
+constexpr Duration kProposalRetry = std::chrono::milliseconds(100);
+
+uint64_t RandomSeed() {
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
+    seed = static_cast<uint64_t>(BootNow().milliseconds()) ^ (static_cast<uint64_t>(getpid()) << 32);
+  }
+  return seed;
+}
+
+std::string ReadKey(const std::string& path, Status& status) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    status = Status::FailedPrecondition("cannot read the cluster key " + path);
+  }
+  return bytes.str();
+}
+
+std::string DefaultGuardBinary() {
+  std::error_code error;
+  const fs::path self = fs::read_symlink("/proc/self/exe", error);
+  for (const fs::path& candidate :
+       {self.parent_path() / "cmcl-guard", self.parent_path() / "guard" / "cmcl-guard"}) {
+    if (fs::exists(candidate, error)) {
+      return candidate.string();
+    }
+  }
+  return "cmcl-guard";
+}
+
+}  // namespace
+
+struct Daemon::Impl final : CoreAccess {
+  explicit Impl(DaemonOptions daemon_options) : options(std::move(daemon_options)) {}
+
+  // --- CoreAccess ---------------------------------------------------------------
+  const node::Node& node() override { return *core; }
+  const cmcl::config::ClusterConfig& config() const override { return *cluster; }
+  Time Now() const override { return BootNow(); }
+  void Propose(node::OpBatch ops, Time deadline,
+               std::function<void(const raft::ClientReply&)> done) override;
+  std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
+    return peers->Networks();
+  }
+
+  Status Start();
+  Status LoadConfiguration();
+  Status OpenStorage();
+  Status StartAdapters();
+  void StartCore();
+
+  // Every input ends here: the core's answer is executed, then the waiters, the
+  // shutdown and the timer are looked at.
+  void Execute(node::NodeActions actions);
+  void ExecuteGuard(const node::GuardRequest& request);
+  void ExecuteGuest(const node::GuestAction& action);
+  void AfterInput();
+  void ArmTimer();
+  void OnReply(const raft::ClientReply& reply);
+  void SendProposal();
+  void ArmProposalTimer(Duration after);
+  void OnSignal(int signal);
+  void Finish(int status);
+  std::string PackageDir(const PackageName& package) const {
+    return bundle_dir + "/packages/" + package.value();
+  }
+
+  DaemonOptions options;
+  boost::asio::io_context io;
+  std::shared_ptr<const cmcl::config::ClusterConfig> cluster;
+  NodeName self;
+  std::string state_dir;
+  std::string bundle_dir;
+  Rng rng{RandomSeed()};
+  std::unique_ptr<StateDir> dir;
+  std::unique_ptr<RaftStorage> storage;
+  std::unique_ptr<PeerTransport> peers;
+  std::unique_ptr<ControlService> control;
+  std::unique_ptr<GuardClient> guard;
+  std::unique_ptr<GuestRunner> runner;
+  std::unique_ptr<node::Node> core;
+  boost::asio::steady_timer wakeup{io};
+  boost::asio::signal_set signals{io, SIGTERM, SIGINT};
+  boost::asio::steady_timer stop_timer{io};
+  bool executing = false;
+  bool stopping = false;
+  int exit_status = 0;
+
+  // Control commands: one in flight at a time, so that a retry with the same sequence is
+  // always the latest of this client (raft's at-most-once table keeps one per client).
+  struct Proposal {
+    node::OpBatch ops;
+    Time deadline;
+    std::function<void(const raft::ClientReply&)> done;
+  };
+  std::deque<Proposal> proposals;
+  raft::ClientId control_client;
+  uint64_t control_sequence = 0;
+  bool proposal_in_flight = false;
+  std::optional<raft::ClientReply> last_reply;
+  boost::asio::steady_timer proposal_timer{io};
+};
+
+Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Daemon::~Daemon() = default;
+Status Daemon::Start() { return impl_->Start(); }
+
+int Daemon::Run() {
+  impl_->io.run();
+  return impl_->exit_status;
+}
+
+Status Daemon::Impl::Start() {
+  for (Status step : {LoadConfiguration(), OpenStorage(), StartAdapters()}) {
+    if (!step.ok()) {
+      return step;
+    }
+  }
+  StartCore();
+  return Status::Ok();
+}
+
+Status Daemon::Impl::LoadConfiguration() {
+  io::config::LoadedConfig loaded = io::config::LoadCluster(options.config_path);
+  if (!loaded.ok()) {
+    for (const cmcl::config::Diagnostic& diagnostic : loaded.diagnostics) {
+      if (diagnostic.severity == cmcl::config::Severity::kError) {
+        return Status::InvalidArgument(cmcl::config::FormatDiagnostic(diagnostic));
+      }
+    }
+  }
+  cluster = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded.config));
+  self = NodeName(options.node);
+  const cmcl::config::NodeSpec* spec = cluster->FindNode(self);
+  if (spec == nullptr) {
+    std::vector<std::string> names;
+    for (const cmcl::config::NodeSpec& node : cluster->nodes) {
+      names.push_back(node.name.value());
+    }
+    const std::string close = ClosestMatch(options.node, names);
+    return Status::InvalidArgument("node '" + options.node + "' is not in " +
+                                   options.config_path +
+                                   (close.empty() ? "" : " (did you mean '" + close + "'?)"));
+  }
+  if (cluster->fence_action == cmcl::config::FenceAction::kReboot) {
+    return Status::InvalidArgument(
+        "fence_action: reboot (the watchdog fence) comes with the issue \"Operating it for "
+        "real\"; this cmcld supports fence_action: kill");
+  }
+  state_dir = options.state_dir.empty() ? spec->state_dir : options.state_dir;
+  return Status::Ok();
+}
+
+Status Daemon::Impl::OpenStorage() {
+  const raft::ClusterId cluster_id = node::ClusterIdOf(*cluster);
+  Result<std::unique_ptr<StateDir>> opened = StateDir::Open(state_dir, self, cluster_id, rng);
+  if (!opened.ok()) {
+    return opened.status();
+  }
+  dir = std::move(opened).value();
+  const raft::HardState initial{.cluster_id = cluster_id,
+                                .node_id = dir->node_id(),
+                                .term = raft::Term(0),
+                                .voted_for = std::nullopt};
+  Result<std::unique_ptr<RaftStorage>> log = RaftStorage::Open(
+      io, *dir, initial, RaftStorage::Options{}, [this](uint64_t persist_id) {
+        Execute(core->PersistCompleted(BootNow(), persist_id));
+      });
+  if (!log.ok()) {
+    return log.status();
+  }
+  storage = std::move(log).value();
+  if (!storage->recovery_note().empty()) {
+    spdlog::warn("raft log of {}: {}", state_dir, storage->recovery_note());
+  }
+  Result<std::string> bundle = MaterializeBootstrapBundle(*cluster, state_dir);
+  if (!bundle.ok()) {
+    return bundle.status();
+  }
+  bundle_dir = *bundle;
+  return Status::Ok();
+}
+
+Status Daemon::Impl::StartAdapters() {
+  Status key_status;
+  PeerOptions peer_options{.cluster_id = node::ClusterIdOf(*cluster),
+                           .self = self,
+                           .listen = cluster->FindNode(self)->addresses,
+                           .peers = {},
+                           .key = ReadKey(cluster->security.key_file, key_status),
+                           .heartbeat_interval = cluster->heartbeat_interval,
+                           .node_timeout = cluster->node_timeout};
+  if (!key_status.ok()) {
+    return key_status;
+  }
+  for (const cmcl::config::NodeSpec& node : cluster->nodes) {
+    if (node.name != self) {
+      peer_options.peers[node.name] = node.addresses;
+    }
+  }
+  Result<std::unique_ptr<PeerTransport>> transport =
+      PeerTransport::Start(io, std::move(peer_options), [this](raft::Message message) {
+        if (core) {
+          Execute(core->Step(BootNow(), message));
+        }
+      });
+  if (!transport.ok()) {
+    return transport.status();
+  }
+  peers = std::move(transport).value();
+
+  ControlService::Options control_options;
+  if (!options.socket_path.empty()) {
+    control_options.socket_path = options.socket_path;
+  }
+  control = std::make_unique<ControlService>(io, *this, control_options);
+  if (Status started = control->Start(); !started.ok()) {
+    return started;
+  }
+
+  GuardClient::Options guard_options{
+      .state_dir = state_dir,
+      .guard_binary = options.guard_binary.empty() ? DefaultGuardBinary() : options.guard_binary,
+      .fence_timeout = cluster->fence_timeout};
+  Result<std::unique_ptr<GuardClient>> attached = GuardClient::Attach(
+      io, guard_options,
+      [this](uint64_t id) {
+        if (core) {
+          Execute(core->GuardAcked(BootNow(), id));
+        }
+      },
+      [this](const std::string& why) {
+        // Without its guard nothing enforces the lease deadline if this process dies:
+        // stop here, loudly; a restarted cmcld starts a new guard and reconciles.
+        spdlog::critical("lost cmcl-guard: {}; cmcld stops (guests stay as they are)", why);
+        Finish(1);
+      });
+  if (!attached.ok()) {
+    return attached.status();
+  }
+  guard = std::move(attached).value();
+
+  runner = std::make_unique<GuestRunner>(
+      io,
+      GuestRunner::Options{.node = self,
+                           .state_dir = state_dir,
+                           .driver_dir = cluster->driver_dir},
+      [this](const node::GuestRef& guest, node::GuestVerb verb, const node::GuestResult& result) {
+        Execute(core->GuestReported(BootNow(), guest, verb, result));
+      },
+      [this](const PackageName& package, int pgid) { guard->SetRunGroup(package, pgid); });
+  return Status::Ok();
+}
+
+void Daemon::Impl::StartCore() {
+  control_client = raft::ClientId(rng.Next());
+  core = std::make_unique<node::Node>(node::NodeOptionsFor(cluster, self), storage->recovered(),
+                                      rng.Fork("node"), BootNow());
+  spdlog::info("cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, guard pid {}",
+               self.value(), cluster->cluster_name.value(), state_dir,
+               core->raft().term().value(), storage->recovered().entries.size(),
+               guard->guard_pid());
+  signals.async_wait([this](const boost::system::error_code& error, int signal) {
+    if (!error) {
+      OnSignal(signal);
+    }
+  });
+  boost::asio::post(io, [this] { Execute(core->Attach(BootNow(), guard->attached())); });
+}
+
+// node.h's order rule: the raft batches first, in order (each: persist, sends, replies;
+// restores and applies happened inside the Node), then guard requests, then guest
+// actions, then log lines.
+void Daemon::Impl::Execute(node::NodeActions actions) {
+  const bool outermost = !executing;
+  executing = true;
+  for (raft::Actions& batch : actions.raft) {
+    if (batch.persist) {
+      storage->Submit(std::move(*batch.persist));
+    }
+    for (const raft::Message& message : batch.sends) {
+      peers->Send(message);
+    }
+    for (const raft::ClientReply& reply : batch.replies) {
+      OnReply(reply);
+    }
+  }
+  for (const node::GuardRequest& request : actions.guard) {
+    ExecuteGuard(request);
+  }
+  for (const node::GuestAction& action : actions.guests) {
+    ExecuteGuest(action);
+  }
+  for (const node::LogLine& line : actions.log) {
+    if (line.critical) {
+      spdlog::critical("{}", line.text);
+    } else {
+      spdlog::info("{}", line.text);
+    }
+  }
+  if (outermost) {
+    executing = false;
+    AfterInput();
+  }
+}
+
+void Daemon::Impl::ExecuteGuard(const node::GuardRequest& request) {
+  const auto* registration = std::get_if<node::Register>(&request.request);
+  if (registration == nullptr) {
+    guard->Submit(request);
+    return;
+  }
+  const PackageName& package = registration->guest.resource;
+  GuardGuest guest{.guest = registration->guest};
+  if (const cmcl::config::PackageSpec* spec = cluster->FindPackage(package)) {
+    const std::string package_dir = PackageDir(package);
+    const node::GuestAction fence{.guest = registration->guest,
+                                  .verb = node::GuestVerb::kKill,
+                                  .reason = node::ActionReason::kFence};
+    guest.driver = runner->DriverPath(*spec);
+    guest.halt_script = package_dir + "/" + spec->halt_script;
+    guest.work_dir = package_dir;
+    guest.env = runner->Environment(fence, *spec, package_dir);
+  }
+  guard->Submit(request, &guest);
+}
+
+void Daemon::Impl::ExecuteGuest(const node::GuestAction& action) {
+  const cmcl::config::PackageSpec* spec = cluster->FindPackage(action.guest.resource);
+  if (spec == nullptr) {
+    spdlog::error("guest action for {} which is not configured here; answered unknown",
+                  action.guest.resource.value());
+    boost::asio::post(io, [this, action] {
+      Execute(core->GuestReported(BootNow(), action.guest, action.verb,
+                                  node::GuestResult{.status = node::GuestStatus::kUnknown}));
+    });
+    return;
+  }
+  runner->Submit(action, *spec, PackageDir(action.guest.resource));
+}
+
+void Daemon::Impl::AfterInput() {
+  const raft::Raft& raft = core->raft();
+  if (raft.applied_index().value() >= raft.snapshot_index().value() + kCompactEvery &&
+      core->state().applied() == raft.applied_index()) {
+    Execute(core->Compact(BootNow()));
+    return;  // That Execute ends here again.
+  }
+  control->OnApplied();
+  if (stopping && core->ShutdownDone()) {
+    spdlog::info("{} left the cluster cleanly; cmcld exits", self.value());
+    Finish(0);
+    return;
+  }
+  ArmTimer();
+}
+
+void Daemon::Impl::ArmTimer() {
+  const Time next = core->NextWakeup();
+  const Duration delay = std::max(Duration(0), next - BootNow());
+  wakeup.expires_after(std::min<Duration>(delay, std::chrono::seconds(3600)));
+  wakeup.async_wait([this](const boost::system::error_code& error) {
+    if (!error) {
+      Execute(core->Tick(BootNow()));
+    }
+  });
+}
+
+// --- Control commands ---------------------------------------------------------------
+
+void Daemon::Impl::Propose(node::OpBatch ops, Time deadline,
+                           std::function<void(const raft::ClientReply&)> done) {
+  proposals.push_back(Proposal{std::move(ops), deadline, std::move(done)});
+  if (!proposal_in_flight) {
+    proposal_in_flight = true;
+    ++control_sequence;
+    last_reply.reset();
+    boost::asio::post(io, [this] { SendProposal(); });
+  }
+}
+
+void Daemon::Impl::SendProposal() {
+  if (proposals.empty() || stopping) {
+    return;
+  }
+  const Proposal& proposal = proposals.front();
+  const Time now = BootNow();
+  if (now >= proposal.deadline) {
+    raft::ClientReply reply = last_reply.value_or(raft::ClientReply{
+        .client_id = control_client, .sequence = control_sequence});
+    if (reply.code == raft::ReplyCode::kNotLeader && reply.detail.empty()) {
+      reply.detail = "no quorum: no coordinator answered before the timeout";
+    }
+    OnReply(reply);
+    return;
+  }
+  ArmProposalTimer(kProposalResend);
+  Execute(core->Propose(now, raft::Command{.client_id = control_client,
+                                           .sequence = control_sequence,
+                                           .payload = node::EncodeOps(proposal.ops),
+                                           .revokes = {}}));
+}
+
+void Daemon::Impl::ArmProposalTimer(Duration after) {
+  proposal_timer.expires_after(after);
+  proposal_timer.async_wait([this](const boost::system::error_code& error) {
+    if (!error) {
+      SendProposal();
+    }
+  });
+}
+
+void Daemon::Impl::OnReply(const raft::ClientReply& reply) {
+  if (reply.client_id != control_client || reply.sequence != control_sequence ||
+      proposals.empty()) {
+    return;  // An earlier answer to a command already answered.
+  }
+  switch (reply.code) {
+    case raft::ReplyCode::kNotLeader:
+    case raft::ReplyCode::kBusy:
+    case raft::ReplyCode::kUnknownOutcome:
+      last_reply = reply;
+      if (BootNow() < proposals.front().deadline) {
+        ArmProposalTimer(kProposalRetry);
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  proposal_timer.cancel();
+  Proposal proposal = std::move(proposals.front());
+  proposals.pop_front();
+  proposal.done(reply);
+  proposal_in_flight = !proposals.empty();
+  if (proposal_in_flight) {
+    ++control_sequence;
+    last_reply.reset();
+    boost::asio::post(io, [this] { SendProposal(); });
+  }
+}
+
+// --- Stopping -----------------------------------------------------------------------
+
+void Daemon::Impl::OnSignal(int signal) {
+  if (stopping) {
+    spdlog::warn("second signal {}: cmcld exits now; cmcl-guard keeps guarding", signal);
+    Finish(0);
+    return;
+  }
+  stopping = true;
+  spdlog::info("signal {}: {} leaves the cluster (shutdown_policy), then cmcld exits", signal,
+               self.value());
+  signals.async_wait([this](const boost::system::error_code& error, int next) {
+    if (!error) {
+      OnSignal(next);
+    }
+  });
+  stop_timer.expires_after(options.stop_timeout);
+  stop_timer.async_wait([this](const boost::system::error_code& error) {
+    if (!error) {
+      spdlog::error("stop timeout: guests still here are left to cmcl-guard; cmcld exits");
+      Finish(0);
+    }
+  });
+  Execute(core->Shutdown(BootNow()));
+}
+
+void Daemon::Impl::Finish(int status) {
+  exit_status = status;
+  if (guard && status == 0) {
+    guard->Detach();
+  }
+  io.stop();
+}
+
+}  // namespace cmcl::io

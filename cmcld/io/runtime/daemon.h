@@ -1,0 +1,61 @@
+// Daemon: one running cmcld (DESIGN.md section 2; INTERFACE.md "cmcld"). It owns the
+// core::Node and every adapter, and is the only place where they meet.
+//
+// Threads. One Asio io_context thread owns the Node: every input — a peer message, the
+// wakeup timer, a persist made durable, a guard ack, a guest report, a control request,
+// a signal — arrives there as a posted handler, calls the Node, and the returned
+// NodeActions are executed at once, in the order node.h prescribes: each raft batch
+// (persist submitted to storage, sends, replies), then guard requests, then guest
+// actions, then log lines. No locks around core state: the adapters' own threads
+// (storage, gRPC, the guard socket) only ever post.
+//
+// Start order, each step's failure a one-line error and exit 2 before anything else is
+// started: configuration (loaded and validated; fence_action reboot refused until the
+// issue "Operating it for real"), state_dir (identity, lock), the raft log (recovered,
+// torn tail truncated), the bootstrap bundle (state_dir/config/v1: the cluster file and
+// every package folder, copied once; scripts run only from there), the guard (attached
+// or started), the peer servers, the control socket; then the Node is built from the
+// recovered state and attached to what the guard holds.
+//
+// Stop. SIGTERM or SIGINT: Node::Shutdown (DESIGN.md section 5: per shutdown_policy with
+// quorum, halt scripts without), then the daemon exits 0 once ShutdownDone() — or after
+// `stop_timeout`, leaving whatever still runs to the guard. A second signal exits at
+// once (the guard still guards). Detaching from the guard lets it exit when nothing is
+// registered.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cmcld/core/common/status.h"
+#include "cmcld/core/common/time.h"
+
+namespace cmcl::io {
+
+struct DaemonOptions {
+  std::string config_path;
+  std::string node;
+  std::string state_dir;    // Empty: the node's state_dir from the configuration.
+  std::string socket_path;  // Empty: /run/cmcld/cmcld.sock.
+  std::string guard_binary; // Empty: cmcl-guard next to cmcld (or in its guard/ folder).
+  Duration stop_timeout = std::chrono::seconds(300);
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Everything of "Start order" above. An error is the one line to print before exit 2.
+  Status Start();
+  // Serves until stopped; returns the exit status.
+  int Run();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmcl::io
