@@ -1,0 +1,208 @@
+// Integration tests: real cmcld processes driven by pkgctl (DESIGN.md section 7;
+// issue 8). Ground truth is the process driver's disk lock and ledger, not the daemons'
+// own views: a guest that runs holds an exclusive lock on its stand-in disk, and each
+// start, stop and kill is recorded with a CLOCK_BOOTTIME stamp.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+#include <string>
+
+#include "tests/integration/local_cluster.h"
+
+namespace cmcl::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+LocalCluster::Options ThreeNodesTwoGuests() {
+  LocalCluster::Options options;
+  options.packages = {
+      PackageDef{.name = "g1", .nodes = {"node1", "node2", "node3"}},
+      PackageDef{.name = "g2", .nodes = {"node2", "node3", "node1"}},
+      PackageDef{.name = "g3", .nodes = {"node1", "node2", "node3"},
+                 .wwid_differs_on = {"node3"}},
+  };
+  return options;
+}
+
+// True once `package` is up on `node` as seen from observer `from`.
+bool UpOn(const LocalCluster& cluster, int from, const std::string& package,
+          const std::string& node) {
+  const JsonValue entry = cluster.Package(from, package);
+  return entry["status"].String() == "up" && entry["node"].String() == node;
+}
+
+// Every start in the ledger came after the stop or kill of the copy before it: two
+// copies never ran at once (the disk lock makes a second start fail besides).
+void ExpectNoOverlap(const std::vector<LedgerRecord>& ledger) {
+  bool running = false;
+  for (const LedgerRecord& record : ledger) {
+    if (record.what == "start") {
+      EXPECT_FALSE(running) << "a second copy started at " << record.at_ms << " on "
+                            << record.node << " while one ran";
+      running = true;
+    } else if (record.what == "stop" || record.what == "kill") {
+      running = false;
+    }
+  }
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  LocalCluster cluster{ThreeNodesTwoGuests()};
+};
+
+TEST_F(ClusterTest, StartsEveryAutoRunPackageOnItsFirstNode) {
+  cluster.StartAll();
+
+  EXPECT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node1"); }, seconds(20)));
+  EXPECT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 1, "g2", "node2"); }, seconds(20)));
+  EXPECT_EQ(cluster.RunningCopies("g1"), 1);
+  EXPECT_EQ(cluster.RunningCopies("g2"), 1);
+  const std::optional<JsonValue> view = cluster.View(2);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_TRUE((*view)["cluster"]["quorum"].Bool());
+  EXPECT_EQ(view->Named("nodes", "node1")["status"].String(), "up");
+}
+
+TEST_F(ClusterTest, HaltStopsTheGuestAndRunStartsItAgain) {
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node1"); }, seconds(20)));
+
+  const CommandResult halted = cluster.Pkgctl(2, {"halt", "g1"});
+  EXPECT_EQ(halted.exit_status, 0) << halted.out << halted.err;
+  EXPECT_EQ(cluster.Package(2, "g1")["status"].String(), "down");
+  EXPECT_EQ(cluster.RunningCopies("g1"), 0);
+
+  const CommandResult run = cluster.Pkgctl(1, {"run", "g1", "-n", "node2"});
+  EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
+  EXPECT_TRUE(UpOn(cluster, 1, "g1", "node2"));
+  EXPECT_EQ(cluster.RunningCopies("g1"), 1);
+  ExpectNoOverlap(cluster.Ledger("g1"));
+}
+
+TEST_F(ClusterTest, MoveHaltsOnTheSourceThenStartsOnTheTarget) {
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node1"); }, seconds(20)));
+
+  const CommandResult moved = cluster.Pkgctl(0, {"move", "g1", "-n", "node3"});
+
+  EXPECT_EQ(moved.exit_status, 0) << moved.out << moved.err;
+  EXPECT_TRUE(UpOn(cluster, 0, "g1", "node3"));
+  const std::vector<LedgerRecord> ledger = cluster.Ledger("g1");
+  ASSERT_GE(ledger.size(), 3U);
+  EXPECT_EQ(ledger.back().what, "start");
+  EXPECT_EQ(ledger.back().node, "node3");
+  ExpectNoOverlap(ledger);
+}
+
+TEST_F(ClusterTest, MoveRefusedByValidationLeavesTheGuestRunning) {
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g3", "node1"); }, seconds(20)));
+  const size_t records = cluster.Ledger("g3").size();
+
+  const CommandResult refused = cluster.Pkgctl(0, {"move", "g3", "-n", "node3"});
+
+  EXPECT_EQ(refused.exit_status, 1) << refused.out << refused.err;
+  const std::optional<JsonValue> error = JsonValue::Parse(refused.out);
+  ASSERT_TRUE(error.has_value()) << refused.out;
+  EXPECT_EQ((*error)["error"]["code"].String(), "validation_failed");
+  EXPECT_EQ((*error)["error"]["violations"][size_t{0}]["code"].String(), "wwid_mismatch");
+  EXPECT_TRUE(UpOn(cluster, 1, "g3", "node1"));
+  EXPECT_EQ(cluster.Ledger("g3").size(), records) << "the guest was stopped or restarted";
+  EXPECT_EQ(cluster.RunningCopies("g3"), 1);
+}
+
+TEST_F(ClusterTest, CheckListsTheViolationsOfEveryNode) {
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g3", "node1"); }, seconds(20)));
+
+  const CommandResult refused = cluster.Pkgctl(1, {"check", "g3", "-n", "node3"});
+  const CommandResult fine = cluster.Pkgctl(1, {"check", "g3", "-n", "node2"});
+
+  EXPECT_EQ(refused.exit_status, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("wwid_mismatch"), std::string::npos) << refused.out;
+  EXPECT_EQ(fine.exit_status, 0) << fine.out << fine.err;
+}
+
+TEST_F(ClusterTest, NodeCrashFailsItsPackagesOverAfterTheLease) {
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g2", "node2"); }, seconds(20)));
+
+  const auto crashed_at = std::chrono::steady_clock::now();
+  cluster.CrashNode(1);
+
+  EXPECT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g2", "node3"); }, seconds(20)));
+  const auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
+                                                             crashed_at);
+  std::cout << "g2 up on node3 " << took.count() << " ms after node2 crashed\n";
+  EXPECT_EQ(cluster.RunningCopies("g2"), 1);
+  ExpectNoOverlap(cluster.Ledger("g2"));
+}
+
+TEST_F(ClusterTest, DaemonCrashGuardFencesBeforeTheFailover) {
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g2", "node2"); }, seconds(20)));
+
+  cluster.CrashDaemon(1);
+
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g2", "node3"); }, seconds(20)));
+  const std::vector<LedgerRecord> ledger = cluster.Ledger("g2");
+  ASSERT_GE(ledger.size(), 3U);
+  // The guard killed node2's copy (kill record from node2) before node3 started one.
+  const LedgerRecord& fenced = ledger[ledger.size() - 2];
+  EXPECT_EQ(fenced.what, "kill");
+  EXPECT_EQ(fenced.node, "node2");
+  EXPECT_EQ(ledger.back().what, "start");
+  EXPECT_EQ(ledger.back().node, "node3");
+  EXPECT_LT(fenced.at_ms, ledger.back().at_ms);
+  ExpectNoOverlap(ledger);
+}
+
+TEST_F(ClusterTest, RestartedDaemonAdoptsItsGuestsAndKeepsCommittedCommands) {
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node1"); }, seconds(20)));
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g2", "node2"); }, seconds(20)));
+  const CommandResult halted = cluster.Pkgctl(0, {"halt", "g3"});
+  ASSERT_EQ(halted.exit_status, 0) << halted.out << halted.err;
+  const size_t g1_records = cluster.Ledger("g1").size();
+
+  // A daemon crash and a restart well within the lease: the guest is adopted.
+  cluster.CrashDaemon(0);
+  cluster.Start(0);
+
+  EXPECT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node1"); }, seconds(10)));
+  EXPECT_EQ(cluster.Ledger("g1").size(), g1_records) << "g1 was restarted, not adopted";
+  EXPECT_EQ(cluster.RunningCopies("g1"), 1);
+
+  // Every node restarted: the acknowledged halt of g3 survives in the persisted log.
+  for (int i = 0; i < 3; ++i) {
+    cluster.CrashNode(i);
+  }
+  cluster.StartAll();
+  EXPECT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 2, "g1", "node1"); }, seconds(30)));
+  EXPECT_EQ(cluster.Package(2, "g3")["status"].String(), "down");
+  EXPECT_EQ(cluster.RunningCopies("g3"), 0);
+}
+
+TEST_F(ClusterTest, NodeWithTheWrongClusterKeyCannotJoin) {
+  cluster.UseWrongKey(2);
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node1"); }, seconds(20)));
+
+  // Three more seconds of heartbeats: node3 never becomes an up member.
+  std::this_thread::sleep_for(seconds(3));
+
+  const std::optional<JsonValue> view = cluster.View(0);
+  ASSERT_TRUE(view.has_value());
+  EXPECT_NE(view->Named("nodes", "node3")["status"].String(), "up");
+  const std::optional<JsonValue> outsider = cluster.View(2);
+  ASSERT_TRUE(outsider.has_value());
+  EXPECT_FALSE((*outsider)["cluster"]["quorum"].Bool());
+}
+
+}  // namespace
+}  // namespace cmcl::testing

@@ -1,0 +1,132 @@
+// LocalCluster: real cmcld processes on loopback for integration tests (DESIGN.md
+// section 7, "Integration tests").
+//
+// Each node is a "machine": a PID namespace (unshare --pid --fork --mount-proc) whose
+// init is a tiny reaper shell. cmcld is started inside it with nsenter, so its guard and
+// its guests (started by scripts and drivers) live there too. Then:
+//   CrashNode(i)   SIGKILL to the namespace's init: the kernel kills every process of
+//                  the machine at once — daemon, guard and guests (a power cut).
+//   CrashDaemon(i) SIGKILL to cmcld alone: guard and guests stay (a daemon crash).
+//   Restart(i)     start cmcld again (powering the machine on again after a crash).
+// Nodes listen on 127.0.0.1 with ports the kernel had free; every node has its own
+// state_dir, control socket and log under one temporary folder. Guests use the `process`
+// driver (packages/drivers/process): a guest holds an exclusive lock on its stand-in
+// disk file and appends start/stop records to DISK.ledger, the ground truth a test reads.
+//
+// The destructor kills every process it started, by PID (never by name), and removes
+// the folder — on failure too. On a failed test it prints the tail of every log.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/json_value.h"
+#include "tests/support/temp_dir.h"
+
+namespace cmcl::testing {
+
+struct CommandResult {
+  int exit_status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (argv[0] a path), waits for it (at most `timeout`; then SIGKILL).
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// One line of a stand-in disk's ledger: "start|stop|kill <boottime ms> <node> <epoch> <pid>".
+struct LedgerRecord {
+  std::string what;
+  double at_ms = 0;
+  std::string node;
+  std::string epoch;
+  std::string pid;
+};
+
+struct PackageDef {
+  std::string name;
+  std::vector<std::string> nodes;  // Preference order.
+  bool auto_run = true;
+  // Nodes that see this package's disk with another WWID (validation refuses them).
+  std::vector<std::string> wwid_differs_on;
+};
+
+class LocalCluster {
+ public:
+  struct Options {
+    int nodes = 3;
+    std::vector<PackageDef> packages;
+    std::string node_timeout = "1s";
+    std::string heartbeat_interval = "100ms";
+    std::string fence_timeout = "200ms";
+    std::string cluster_start_wait = "10s";
+  };
+
+  explicit LocalCluster(Options options);
+  ~LocalCluster();
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  std::string Name(int node) const { return "node" + std::to_string(node + 1); }
+  int IndexOf(const std::string& name) const;
+  const std::string& config_path() const { return config_path_; }
+  std::string Socket(int node) const;
+
+  // Powers the machine on (if needed) and starts cmcld; waits until its socket answers.
+  void Start(int node, const std::vector<std::string>& extra_args = {});
+  void StartAll();
+  void CrashNode(int node);
+  void CrashDaemon(int node);
+  // SIGTERM to cmcld; true if it exited within `timeout` (its exit status in *status).
+  bool StopDaemon(int node, std::chrono::milliseconds timeout, int* status = nullptr);
+  bool DaemonAlive(int node) const;
+  pid_t daemon_pid(int node) const { return machines_.at(static_cast<size_t>(node)).daemon; }
+
+  // pkgctl against `node`'s socket: `pkgctl --socket S -o json ARGS...` when json.
+  CommandResult Pkgctl(int node, const std::vector<std::string>& args, bool json = true) const;
+  // `view -o json` on `node`, parsed (nullopt when it did not answer JSON).
+  std::optional<JsonValue> View(int node) const;
+  // The package's entry in `node`'s view (null when not answered).
+  JsonValue Package(int node, const std::string& package) const;
+
+  std::vector<LedgerRecord> Ledger(const std::string& package) const;
+  // The number of guest processes of `package` alive on the whole machine right now.
+  int RunningCopies(const std::string& package) const;
+
+  // Polls `condition` every 50 ms until it holds or `timeout` passes.
+  static bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+  // Writes another key into a copy of the configuration for `node` (wrong-key test):
+  // the node then starts with that copy.
+  void UseWrongKey(int node);
+  std::string LogTail(int node, size_t lines = 40) const;
+  void DumpLogs() const;
+
+ private:
+  struct Machine {
+    pid_t unshare = -1;  // The unshare process (host PID).
+    pid_t init = -1;     // The namespace's init (host PID).
+    pid_t launcher = -1; // nsenter, waiting for cmcld.
+    pid_t daemon = -1;   // cmcld (host PID).
+    std::string config;  // The cluster file this node starts with.
+  };
+  void WriteConfiguration();
+  void PowerOn(int node);
+  void Reap(pid_t pid) const;
+  std::string NodeDir(int node) const { return dir_ / Name(node); }
+
+  Options options_;
+  TempDir dir_;
+  std::string config_path_;
+  std::vector<int> ports_;
+  std::vector<Machine> machines_;
+};
+
+}  // namespace cmcl::testing
