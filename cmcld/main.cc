@@ -1,6 +1,7 @@
 // cmcld: the cluster daemon (INTERFACE.md "cmcld"; DESIGN.md section 2).
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -96,6 +97,9 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(level);
 
+  // A peer or the guard that goes away must be an error on that socket, not the end of
+  // the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
   cmcl::io::Daemon daemon(options);
   if (const cmcl::Status started = daemon.Start(); !started.ok()) {
     std::cerr << "cmcld: " << started.message() << "\n";

@@ -312,7 +312,8 @@ void Daemon::Impl::StartCore() {
       OnSignal(signal);
     }
   });
-  boost::asio::post(io, [this] { Execute(core->Attach(BootNow(), guard->attached())); });
+  // node.h: Attach right after construction, before any other input.
+  Execute(core->Attach(BootNow(), guard->attached()));
 }
 
 // node.h's order rule: the raft batches first, in order (each: persist, sends, replies;
