@@ -43,7 +43,7 @@ struct RaftStorage::Impl {
   // Runs `attempt` until it returns 0, waiting retry_interval between failures; false if
   // told to stop while failing. Logs the start and the end of a stall, once each.
   template <typename Attempt>
-  bool UntilDurable(const char* what, Attempt attempt);
+  bool UntilDurable(Attempt attempt);
   int TryAppend(std::string_view bytes);
   int TryRewrite(std::string_view bytes);
   int Inject(IoStep step, size_t bytes) const {
@@ -63,7 +63,8 @@ struct RaftStorage::Impl {
 
   int fd = -1;
   uint64_t durable_length = 0;
-  raft::PersistedState state;  // After every persist written, for compaction.
+  const char* failed_step = "";  // What the last failed attempt could not do, for the log.
+  raft::PersistedState state;    // After every persist written, for compaction.
 
   std::mutex mutex;
   std::condition_variable wake;
@@ -97,7 +98,7 @@ bool RaftStorage::Impl::WriteBatch(std::deque<raft::Persist>& batch) {
     // The whole state after the batch replaces the file: the snapshot dropped the entries
     // the old records hold, and the rest of the batch is in the checkpoint too.
     const std::string bytes = storage::EncodeCheckpointRecord(state);
-    if (!UntilDurable("rewrite", [&] { return TryRewrite(bytes); })) return false;
+    if (!UntilDurable([&] { return TryRewrite(bytes); })) return false;
     ReportDurable(batch.back().id);
     return true;
   }
@@ -105,7 +106,7 @@ bool RaftStorage::Impl::WriteBatch(std::deque<raft::Persist>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     buffer += storage::EncodePersistRecord(batch[i]);
     if (i + 1 < batch.size() && buffer.size() < options.group_commit_bytes_max) continue;
-    if (!UntilDurable("write", [&] { return TryAppend(buffer); })) return false;
+    if (!UntilDurable([&] { return TryAppend(buffer); })) return false;
     ReportDurable(batch[i].id);
     buffer.clear();
   }
@@ -113,15 +114,15 @@ bool RaftStorage::Impl::WriteBatch(std::deque<raft::Persist>& batch) {
 }
 
 template <typename Attempt>
-bool RaftStorage::Impl::UntilDurable(const char* what, Attempt attempt) {
+bool RaftStorage::Impl::UntilDurable(Attempt attempt) {
   uint64_t failures = 0;
   while (true) {
     const int err = attempt();
     if (err == 0) break;
     if (failures++ == 0) {
       stalled = true;
-      spdlog::error("state dir {}: cannot {} {}: {}; not acknowledging until writes succeed",
-                    dir_path, what, kLogName, std::strerror(err));
+      spdlog::error("state dir {}: cannot {}: {}; not acknowledging until writes succeed", dir_path,
+                    failed_step, std::strerror(err));
     }
     std::unique_lock lock(mutex);
     if (wake.wait_for(lock, options.retry_interval, [&] { return stopping; })) {
@@ -149,9 +150,13 @@ int RaftStorage::Impl::Write(int to, std::string_view bytes, uint64_t offset) co
 // length, so the retry rewrites the same bytes: a retried fdatasync alone could report
 // success for pages the kernel dropped after the first failure (Linux marks them clean).
 int RaftStorage::Impl::TryAppend(std::string_view bytes) {
+  failed_step = "write raft.log";
   int err = Write(fd, bytes, durable_length);
-  if (err == 0) err = Inject(IoStep::kSync, bytes.size());
-  if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+  if (err == 0) {
+    failed_step = "fdatasync raft.log";
+    err = Inject(IoStep::kSync, bytes.size());
+    if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+  }
   if (err != 0) {
     if (::ftruncate(fd, static_cast<off_t>(durable_length)) != 0) {
       spdlog::warn("state dir {}: cannot truncate {} back to {} bytes: {}", dir_path, kLogName,
@@ -168,12 +173,20 @@ int RaftStorage::Impl::TryAppend(std::string_view bytes) {
 // the directory fsync is what is missing).
 int RaftStorage::Impl::TryRewrite(std::string_view bytes) {
   const std::string tmp = file + ".tmp";
+  failed_step = "create raft.log.tmp";
   const int tmp_fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (tmp_fd < 0) return errno;
+  failed_step = "write raft.log.tmp";
   int err = Write(tmp_fd, bytes, 0);
-  if (err == 0) err = Inject(IoStep::kSync, bytes.size());
-  if (err == 0 && ::fsync(tmp_fd) != 0) err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), file.c_str()) != 0) err = errno;
+  if (err == 0) {
+    failed_step = "fsync raft.log.tmp";
+    err = Inject(IoStep::kSync, bytes.size());
+    if (err == 0 && ::fsync(tmp_fd) != 0) err = errno;
+  }
+  if (err == 0) {
+    failed_step = "rename raft.log.tmp over raft.log";
+    if (::rename(tmp.c_str(), file.c_str()) != 0) err = errno;
+  }
   if (err != 0) {
     ::close(tmp_fd);
     ::unlink(tmp.c_str());
@@ -182,6 +195,7 @@ int RaftStorage::Impl::TryRewrite(std::string_view bytes) {
   ::close(fd);
   fd = tmp_fd;
   durable_length = bytes.size();
+  failed_step = "fsync the state dir after renaming raft.log";
   return storage_internal::FsyncDir(dir_path);
 }
 
@@ -221,8 +235,8 @@ Result<std::unique_ptr<RaftStorage>> RaftStorage::Open(boost::asio::io_context& 
   impl.fd = ::open(impl.file.c_str(), O_RDWR | O_CLOEXEC);
   if (impl.fd < 0 && errno == ENOENT) {
     const raft::PersistedState fresh{.hard_state = initial, .snapshot = {}, .entries = {}};
-    Status created = storage_internal::WriteFileAtomically(
-        impl.dir_path, kLogName, storage::EncodeCheckpointRecord(fresh));
+    Status created = storage_internal::WriteFileAtomically(impl.dir_path, kLogName,
+                                                           storage::EncodeCheckpointRecord(fresh));
     if (!created.ok()) return Status::FailedPrecondition("raft log: " + created.message());
     impl.fd = ::open(impl.file.c_str(), O_RDWR | O_CLOEXEC);
   }

@@ -56,8 +56,8 @@ std::map<std::string, std::string> SplitIdentity(std::string_view text, std::str
     if (space == std::string_view::npos || space == 0 || space + 1 == line.size()) {
       error = "line " + std::to_string(line_number) + " is not \"key value\"";
     } else if (!fields.emplace(line.substr(0, space), line.substr(space + 1)).second) {
-      error = "line " + std::to_string(line_number) + " repeats " +
-              std::string(line.substr(0, space));
+      error =
+          "line " + std::to_string(line_number) + " repeats " + std::string(line.substr(0, space));
     }
   }
   return fields;
@@ -152,8 +152,8 @@ Status StateDir::Lock() {
   // The pid is for the message above only: no fsync, a stale pid after a crash is harmless
   // because the lock, not the file, decides.
   const std::string pid = std::to_string(::getpid()) + "\n";
-  const int err = ::ftruncate(lock_fd_, 0) == 0 ? storage_internal::WriteAllAt(lock_fd_, pid, 0)
-                                                 : errno;
+  const int err =
+      ::ftruncate(lock_fd_, 0) == 0 ? storage_internal::WriteAllAt(lock_fd_, pid, 0) : errno;
   if (err != 0) return ErrnoStatus("state dir " + path_ + ": cannot write " + file, err);
   return Status::Ok();
 }
@@ -168,22 +168,21 @@ Status StateDir::Identify(const NodeName& node, raft::ClusterId cluster_id, Rng&
   ::close(fd);
   if (err != 0) return ErrnoStatus("state dir " + path_ + ": cannot read " + file, err);
   Result<Identity> identity = ParseIdentity(text, file);
-  if (!identity.ok()) return Status::FailedPrecondition("state dir " + path_ + ": " +
-                                                        identity.status().message());
+  if (!identity.ok())
+    return Status::FailedPrecondition("state dir " + path_ + ": " + identity.status().message());
   if (identity->format_version > kStateDirFormatVersion) {
     return Status::FailedPrecondition(
         "state dir " + path_ + " has format_version " + std::to_string(identity->format_version) +
         ", newer than this cmcld's " + std::to_string(kStateDirFormatVersion));
   }
   if (identity->cluster_id != cluster_id.value()) {
-    return Status::FailedPrecondition("state dir " + path_ + " belongs to cluster " +
-                                      std::to_string(identity->cluster_id) +
-                                      ", this configuration is cluster " +
-                                      std::to_string(cluster_id.value()));
+    return Status::FailedPrecondition(
+        "state dir " + path_ + " belongs to cluster " + std::to_string(identity->cluster_id) +
+        ", this configuration is cluster " + std::to_string(cluster_id.value()));
   }
   if (identity->node != node.value()) {
-    return Status::FailedPrecondition("state dir " + path_ + " belongs to node " +
-                                      identity->node + ", this node is " + node.value());
+    return Status::FailedPrecondition("state dir " + path_ + " belongs to node " + identity->node +
+                                      ", this node is " + node.value());
   }
   cluster_id_ = cluster_id;
   node_id_ = raft::NodeId(identity->node_id);

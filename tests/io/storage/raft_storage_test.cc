@@ -66,8 +66,10 @@ class RaftStorageTest : public ::testing::Test {
         StateDir::Open(temp_.path(), NodeName("ivmcl01"), raft::ClusterId(456), rng);
     ASSERT_TRUE(dir.ok()) << dir.status().ToString();
     dir_ = std::move(dir).value();
-    initial_ = raft::HardState{.cluster_id = dir_->cluster_id(), .node_id = dir_->node_id(),
-                               .term = raft::Term(0), .voted_for = std::nullopt};
+    initial_ = raft::HardState{.cluster_id = dir_->cluster_id(),
+                               .node_id = dir_->node_id(),
+                               .term = raft::Term(0),
+                               .voted_for = std::nullopt};
     expected_.hard_state = initial_;
   }
 
@@ -99,8 +101,7 @@ class RaftStorageTest : public ::testing::Test {
   }
 
   // The persist made `last_index` a snapshot, keeping entries from `log_first` on.
-  static raft::Persist Compacting(raft::Persist persist, uint64_t last_index,
-                                  uint64_t log_first) {
+  static raft::Persist Compacting(raft::Persist persist, uint64_t last_index, uint64_t log_first) {
     persist.snapshot = raft::Snapshot{.last_index = raft::LogIndex(last_index),
                                       .last_term = raft::Term(1),
                                       .clients = {},
@@ -232,9 +233,9 @@ TEST_F(RaftStorageTest, ATornLastRecordIsCutOffAndTheStateBeforeItRecovered) {
 
   ASSERT_TRUE(storage);
   ExpectSameState(storage->recovered(), before_last);
-  EXPECT_NE(storage->recovery_note().find("torn record at offset " +
-                                          std::to_string(length_before_last)),
-            std::string::npos)
+  EXPECT_NE(
+      storage->recovery_note().find("torn record at offset " + std::to_string(length_before_last)),
+      std::string::npos)
       << storage->recovery_note();
   EXPECT_EQ(FileSize(LogPath()), length_before_last);
 }
@@ -269,10 +270,9 @@ TEST_F(RaftStorageTest, CorruptionBeforeTheTailIsRefusedNamingTheFile) {
   Submit(*storage, Appending(1, 3, 2));
   ASSERT_TRUE(WaitDurable(2));
   storage.reset();
-  const uint64_t initial_length = storage::EncodeCheckpointRecord({.hard_state = initial_,
-                                                                   .snapshot = {},
-                                                                   .entries = {}})
-                                      .size();
+  const uint64_t initial_length =
+      storage::EncodeCheckpointRecord({.hard_state = initial_, .snapshot = {}, .entries = {}})
+          .size();
   std::string bytes = ReadFile(LogPath());
   bytes[initial_length + 20] = static_cast<char>(bytes[initial_length + 20] ^ 0x40);
   WriteFile(LogPath(), bytes);

@@ -144,8 +144,9 @@ TEST(StateDir, AnIdentityOfAnotherClusterIsRefused) {
   Result<std::unique_ptr<StateDir>> dir = OpenDir(temp.path());
 
   ASSERT_FALSE(dir.ok());
-  EXPECT_EQ(dir.status().message(), "state dir " + temp.path() +
-                                        " belongs to cluster 123, this configuration is cluster 456");
+  EXPECT_EQ(
+      dir.status().message(),
+      "state dir " + temp.path() + " belongs to cluster 123, this configuration is cluster 456");
 }
 
 TEST(StateDir, AnIdentityOfAnotherNodeIsRefused) {
@@ -174,9 +175,9 @@ TEST(StateDir, AnIdentityThatDoesNotParseIsRefusedNamingTheFile) {
     Result<std::unique_ptr<StateDir>> dir = OpenDir(temp.path());
 
     ASSERT_FALSE(dir.ok()) << text;
-    EXPECT_NE(dir.status().message().find("identity file " + temp.path() +
-                                          "/identity does not parse"),
-              std::string::npos)
+    EXPECT_NE(
+        dir.status().message().find("identity file " + temp.path() + "/identity does not parse"),
+        std::string::npos)
         << dir.status().message();
   }
 }
@@ -188,9 +189,8 @@ TEST(StateDir, APathItCannotCreateIsRefusedNamingIt) {
   Result<std::unique_ptr<StateDir>> dir = OpenDir(temp / "file/state");
 
   ASSERT_FALSE(dir.ok());
-  EXPECT_EQ(dir.status().message(),
-            "state dir " + temp.path() + "/file/state: cannot create " + temp.path() +
-                "/file/state: Not a directory");
+  EXPECT_EQ(dir.status().message(), "state dir " + temp.path() + "/file/state: cannot create " +
+                                        temp.path() + "/file/state: Not a directory");
 }
 
 TEST(StateDir, ARaftLogWithoutAnIdentityIsNotAnEmptyStateDir) {
@@ -200,8 +200,7 @@ TEST(StateDir, ARaftLogWithoutAnIdentityIsNotAnEmptyStateDir) {
   Result<std::unique_ptr<StateDir>> dir = OpenDir(temp.path());
 
   ASSERT_FALSE(dir.ok());
-  EXPECT_EQ(dir.status().message(),
-            "state dir " + temp.path() + " has a raft.log but no identity");
+  EXPECT_EQ(dir.status().message(), "state dir " + temp.path() + " has a raft.log but no identity");
 }
 
 }  // namespace
