@@ -61,7 +61,10 @@ Status WriteFileAtomically(const std::string& dir, const std::string& name,
   const std::string path = dir + "/" + name;
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return ErrnoStatus("cannot create " + tmp, errno);
+  if (fd < 0) {
+    const int err = errno;  // Before the message allocates.
+    return ErrnoStatus("cannot create " + tmp, err);
+  }
   int err = WriteAllAt(fd, content, 0);
   std::string step = "cannot write " + tmp;
   if (err == 0 && ::fsync(fd) != 0) {

@@ -159,8 +159,9 @@ int RaftStorage::Impl::TryAppend(std::string_view bytes) {
   }
   if (err != 0) {
     if (::ftruncate(fd, static_cast<off_t>(durable_length)) != 0) {
+      const int truncate_err = errno;
       spdlog::warn("state dir {}: cannot truncate {} back to {} bytes: {}", dir_path, kLogName,
-                   durable_length, std::strerror(errno));
+                   durable_length, std::strerror(truncate_err));
     }
     return err;
   }
@@ -213,7 +214,8 @@ Result<storage::RecoveredRaftLog> RecoverFile(int fd, const std::string& file) {
   }
   if (recovered->valid_length < bytes.size()) {
     if (::ftruncate(fd, static_cast<off_t>(recovered->valid_length)) != 0 || ::fsync(fd) != 0) {
-      return ErrnoStatus("raft log " + file + ": cannot truncate its torn tail", errno);
+      const int err = errno;
+      return ErrnoStatus("raft log " + file + ": cannot truncate its torn tail", err);
     }
     spdlog::warn("raft log {}: {}", file, recovered->dropped_reason);
   }
@@ -240,7 +242,10 @@ Result<std::unique_ptr<RaftStorage>> RaftStorage::Open(boost::asio::io_context& 
     if (!created.ok()) return Status::FailedPrecondition("raft log: " + created.message());
     impl.fd = ::open(impl.file.c_str(), O_RDWR | O_CLOEXEC);
   }
-  if (impl.fd < 0) return ErrnoStatus("raft log " + impl.file + ": cannot open", errno);
+  if (impl.fd < 0) {
+    const int err = errno;  // Before the message allocates.
+    return ErrnoStatus("raft log " + impl.file + ": cannot open", err);
+  }
   Result<storage::RecoveredRaftLog> recovered = RecoverFile(impl.fd, impl.file);
   if (!recovered.ok()) return recovered.status();
   const raft::HardState& hard = recovered->state.hard_state;

@@ -94,18 +94,30 @@ Result<Identity> ParseIdentity(std::string_view text, const std::string& file) {
   return identity;
 }
 
-// mkdir -p with mode 0700 for the folders it creates.
+std::string ParentOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// mkdir -p with mode 0700 for the folders it creates. Each new folder's parent is
+// fsync'ed, so a crash cannot take back a folder whose contents were acknowledged.
 Status MakeDirs(const std::string& path) {
   for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
     const std::string prefix = path.substr(0, slash);
-    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      return ErrnoStatus("state dir " + path + ": cannot create " + prefix, errno);
+    int err = ::mkdir(prefix.c_str(), 0700) == 0 ? 0 : errno;
+    if (err == 0) {
+      err = storage_internal::FsyncDir(ParentOf(prefix));
+    } else if (err == EEXIST) {
+      err = 0;
     }
+    if (err != 0) return ErrnoStatus("state dir " + path + ": cannot create " + prefix, err);
     if (slash == std::string::npos) break;
   }
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
-    return ErrnoStatus("state dir " + path + ": cannot stat", errno);
+    const int err = errno;
+    return ErrnoStatus("state dir " + path + ": cannot stat", err);
   }
   if (!S_ISDIR(info.st_mode)) {
     return Status::FailedPrecondition("state dir " + path + " is not a directory");
@@ -137,7 +149,10 @@ std::string StateDir::Path(std::string_view name) const { return path_ + "/" + s
 Status StateDir::Lock() {
   const std::string file = Path(kLockName);
   lock_fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0) return ErrnoStatus("state dir " + path_ + ": cannot open " + file, errno);
+  if (lock_fd_ < 0) {
+    const int err = errno;  // Before the message allocates.
+    return ErrnoStatus("state dir " + path_ + ": cannot open " + file, err);
+  }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     if (err != EWOULDBLOCK) return ErrnoStatus("state dir " + path_ + ": cannot lock " + file, err);
@@ -162,7 +177,10 @@ Status StateDir::Identify(const NodeName& node, raft::ClusterId cluster_id, Rng&
   const std::string file = Path(kIdentityName);
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) return CreateIdentity(node, cluster_id, rng);
-  if (fd < 0) return ErrnoStatus("state dir " + path_ + ": cannot open " + file, errno);
+  if (fd < 0) {
+    const int err = errno;  // Before the message allocates.
+    return ErrnoStatus("state dir " + path_ + ": cannot open " + file, err);
+  }
   std::string text;
   const int err = storage_internal::ReadAll(fd, text);
   ::close(fd);
