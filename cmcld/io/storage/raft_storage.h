@@ -18,8 +18,9 @@
 // A full or failing disk (ENOSPC, EIO, EDQUOT on write or fsync): the file is truncated
 // back to its last durable length, nothing more is reported durable (so the core stops
 // acknowledging: it never acknowledges what is not durable), one error log line says so
-// ("state dir /x: No space left on device; not acknowledging until writes succeed"),
-// and the same write is retried every `retry_interval` until it succeeds; then one info
+// ("state dir /x: cannot write raft.log: No space left on device; not acknowledging until
+// writes succeed"), and the same write is retried every `retry_interval` until it
+// succeeds (any errno is retried: the operator fixes the disk, cmcld waits); then one info
 // line says it recovered. The process does not exit or crash-loop.
 #pragma once
 
