@@ -18,8 +18,9 @@
 // A full or failing disk (ENOSPC, EIO, EDQUOT on write or fsync): the file is truncated
 // back to its last durable length, nothing more is reported durable (so the core stops
 // acknowledging: it never acknowledges what is not durable), one error log line says so
-// ("state dir /x: No space left on device; not acknowledging until writes succeed"),
-// and the same write is retried every `retry_interval` until it succeeds; then one info
+// ("state dir /x: cannot write raft.log: No space left on device; not acknowledging until
+// writes succeed"), and the same write is retried every `retry_interval` until it
+// succeeds (any errno is retried: the operator fixes the disk, cmcld waits); then one info
 // line says it recovered. The process does not exit or crash-loop.
 #pragma once
 
@@ -44,12 +45,28 @@ class StateDir;
 
 class RaftStorage {
  public:
+  // Where an injected fault strikes (Options::fail_io_for_test).
+  enum class IoStep { kWrite, kSync };
   struct Options {
+    // How often a failed write (full disk) is tried again.
     Duration retry_interval = std::chrono::seconds(1);
+    // Group commit: the persists queued while the previous write was syncing go out as
+    // one write and one fdatasync, up to this many bytes per write (a bigger backlog
+    // takes several). One fsync for many persists is what keeps a busy leader's
+    // throughput from being the disk's fsync rate.
+    size_t group_commit_bytes_max = 4U << 20;
+    // Tests only (a full disk without filling one): called on the storage thread before
+    // every write (of raft.log or its compaction tmp) and every fsync with the step's
+    // byte count. 0 lets the step run; an errno makes it fail with that errno, a write
+    // after storing only half of its bytes, as a disk filling up mid-write does.
+    std::function<int(IoStep step, size_t bytes)> fail_io_for_test;
   };
   using DurableFn = std::function<void(uint64_t persist_id)>;
 
   // Recovers DIR/raft.log (or creates it from `initial`) and starts the storage thread.
+  // A leftover raft.log.tmp (a compaction cut by a crash) is removed. A raft.log whose
+  // hard state names another cluster_id or node_id than `dir` is refused. REQUIRES:
+  // `initial` carries dir's cluster_id and node_id; `io` outlives the RaftStorage.
   static Result<std::unique_ptr<RaftStorage>> Open(boost::asio::io_context& io,
                                                    const StateDir& dir,
                                                    const raft::HardState& initial,

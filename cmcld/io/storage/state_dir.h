@@ -35,9 +35,11 @@ inline constexpr uint32_t kStateDirFormatVersion = 1;
 
 class StateDir {
  public:
-  // Creates DIR (0700, parents too) and its identity when missing (node_id from `rng`),
-  // then takes the lock. The lock is released when the StateDir is destroyed (or the
-  // process dies).
+  // Creates DIR (0700, parents too), takes the lock, then reads the identity, or creates
+  // it when missing (node_id from `rng`, never 0). The lock comes first so two daemons
+  // started at once on an empty DIR cannot both write an identity. A DIR that holds a
+  // raft.log but no identity is refused (it is not empty). The lock is released when the
+  // StateDir is destroyed (or the process dies).
   static Result<std::unique_ptr<StateDir>> Open(const std::string& path, const NodeName& node,
                                                 raft::ClusterId cluster_id, Rng& rng);
   ~StateDir();
@@ -55,6 +57,9 @@ class StateDir {
 
  private:
   StateDir() = default;
+  Status Lock();
+  Status Identify(const NodeName& node, raft::ClusterId cluster_id, Rng& rng);
+  Status CreateIdentity(const NodeName& node, raft::ClusterId cluster_id, Rng& rng);
   std::string path_;
   raft::ClusterId cluster_id_;
   raft::NodeId node_id_;
