@@ -74,6 +74,8 @@ struct PeerCounters {
   uint64_t dropped_other_cluster = 0;
   uint64_t dropped_non_member = 0;
   uint64_t dropped_malformed = 0;
+  uint64_t dropped_misaddressed = 0;  // Header.from not the authenticated peer, or to not us.
+  uint64_t dropped_too_large = 0;     // Encoded above message_bytes_max; not sent.
   uint64_t auth_failures = 0;  // Handshakes refused (either side).
 };
 
