@@ -90,8 +90,7 @@ FrameSigner::Signed FrameSigner::Sign(std::string_view payload) {
   return Signed{.seq = seq, .mac = FrameMac(session_, direction_, seq, payload)};
 }
 
-FrameVerdict FrameVerifier::Verify(uint64_t seq, std::string_view payload,
-                                   std::string_view mac) {
+FrameVerdict FrameVerifier::Verify(uint64_t seq, std::string_view payload, std::string_view mac) {
   if (!MacEqual(mac, FrameMac(session_, direction_, seq, payload))) {
     return FrameVerdict::kBadMac;
   }

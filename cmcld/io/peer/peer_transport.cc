@@ -52,8 +52,7 @@ constexpr auto kShutdownGrace = std::chrono::milliseconds(100);
 int Millis(Duration d) { return static_cast<int>(std::max<int64_t>(1, d.count())); }
 
 int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             Clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
 }
 
@@ -130,8 +129,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const PeerOptions& options,
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   args.SetMaxSendMessageSize(static_cast<int>(options.message_bytes_max + kFrameOverheadBytes));
-  return grpc::CreateCustomChannel(address.ToString(), grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(address.ToString(), grpc::InsecureChannelCredentials(), args);
 }
 
 // One outgoing connection to one address of one peer: a writer thread that connects,
@@ -197,8 +195,8 @@ class Outgoing {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<const std::string>> queue_;
   bool stop_ = false;
-  bool broken_ = false;                         // The current stream's reader ended.
-  grpc::ClientContext* context_ = nullptr;      // The current stream's, for Stop().
+  bool broken_ = false;                     // The current stream's reader ended.
+  grpc::ClientContext* context_ = nullptr;  // The current stream's, for Stop().
   std::atomic<bool> authenticated_{false};
   std::atomic<int64_t> last_heard_ns_{-1};
   std::thread thread_;  // Last: starts after every other member is ready.
@@ -244,8 +242,7 @@ void Outgoing::RunOneStream() {
   NoteFinish(status, authenticated);
 }
 
-std::variant<std::string, Outgoing::HandshakeFailure> Outgoing::Handshake(
-    ClientStream& stream) {
+std::variant<std::string, Outgoing::HandshakeFailure> Outgoing::Handshake(ClientStream& stream) {
   const PeerOptions& options = shared_.options;
   auth::HandshakeFields fields{.cluster_id = options.cluster_id.value(),
                                .from = options.self.value(),
@@ -289,8 +286,9 @@ void Outgoing::Pump(ClientStream& stream, const std::string& session) {
                    [this] { return stop_ || broken_ || !queue_.empty(); });
       if (stop_ || broken_) return;
       int64_t heard = last_heard_ns_.load();
-      Clock::time_point since = std::max(started, Clock::time_point(std::chrono::duration_cast<Clock::duration>(
-                                             std::chrono::nanoseconds(heard))));
+      Clock::time_point since =
+          std::max(started, Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::nanoseconds(heard))));
       if (Clock::now() - since > silence_max) {
         spdlog::warn("peer {} at {}: nothing heard for {} ms; reconnecting", peer_.value(),
                      address_.ToString(), silence_max.count());
@@ -346,8 +344,7 @@ void Outgoing::NoteFinish(const grpc::Status& status, bool authenticated) {
     shared_.refusals.Warn(peer_.value(), "refused",
                           fmt::format("peer {} at {} refused this node: {}", peer_.value(),
                                       address_.ToString(), status.error_message()));
-  } else if (authenticated && !status.ok() &&
-             status.error_code() != grpc::StatusCode::CANCELLED) {
+  } else if (authenticated && !status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
     shared_.refusals.Warn(peer_.value(), "lost",
                           fmt::format("connection to peer {} at {} ended: {}", peer_.value(),
                                       address_.ToString(), status.error_message()));
@@ -377,9 +374,8 @@ class Incoming {
   std::optional<std::string> Authenticate(ServerStream& stream, const pb::Hello& hello);
   void Receive(ServerStream& stream, const std::string& session, const NodeName& peer);
   void Deliver(const NodeName& peer, const std::string& payload);
-  static void SendKeepalives(ServerStream& stream, const std::string& session,
-                             Duration interval, std::mutex& mu, std::condition_variable& cv,
-                             const bool& done);
+  static void SendKeepalives(ServerStream& stream, const std::string& session, Duration interval,
+                             std::mutex& mu, std::condition_variable& cv, const bool& done);
 
   Shared& shared_;
   std::mutex mu_;
@@ -430,9 +426,8 @@ grpc::Status Incoming::Serve(grpc::ServerContext* context, ServerStream* stream)
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  std::thread keepalives([&] {
-    SendKeepalives(*stream, *session, shared_.options.heartbeat_interval, mu, cv, done);
-  });
+  std::thread keepalives(
+      [&] { SendKeepalives(*stream, *session, shared_.options.heartbeat_interval, mu, cv, done); });
   Receive(*stream, *session, NodeName(hello.hello().from()));
   {
     std::lock_guard lock(mu);
@@ -450,16 +445,17 @@ std::optional<std::string> Incoming::Refusal(const pb::Hello& hello) {
   std::string from = Printable(hello.from());
   if (hello.cluster_id() != options.cluster_id.value()) {
     ++shared_.counters.dropped_other_cluster;
-    std::string line = fmt::format("peer {} belongs to another cluster (cluster_id {}, "
-                                   "ours {}); refused",
-                                   from, hello.cluster_id(), options.cluster_id.value());
+    std::string line = fmt::format(
+        "peer {} belongs to another cluster (cluster_id {}, "
+        "ours {}); refused",
+        from, hello.cluster_id(), options.cluster_id.value());
     shared_.refusals.Warn(from, "other-cluster", line);
     return line;
   }
   if (!IsValidName(hello.from()) || !options.peers.contains(NodeName(hello.from()))) {
     ++shared_.counters.dropped_non_member;
-    std::string line = fmt::format("node {} is not a configured peer of {}; refused", from,
-                                   options.self.value());
+    std::string line =
+        fmt::format("node {} is not a configured peer of {}; refused", from, options.self.value());
     shared_.refusals.Warn(from, "non-member", line);
     return line;
   }
@@ -473,8 +469,7 @@ std::optional<std::string> Incoming::Refusal(const pb::Hello& hello) {
 }
 
 // Challenge, then the client's Proof; the session key, or nullopt (counted, logged).
-std::optional<std::string> Incoming::Authenticate(ServerStream& stream,
-                                                  const pb::Hello& hello) {
+std::optional<std::string> Incoming::Authenticate(ServerStream& stream, const pb::Hello& hello) {
   const PeerOptions& options = shared_.options;
   auth::HandshakeFields fields{.cluster_id = hello.cluster_id(),
                                .from = hello.from(),
@@ -499,8 +494,7 @@ std::optional<std::string> Incoming::Authenticate(ServerStream& stream,
 }
 
 // Frames until the stream ends or a bad MAC closes it; a replay is dropped, counted.
-void Incoming::Receive(ServerStream& stream, const std::string& session,
-                       const NodeName& peer) {
+void Incoming::Receive(ServerStream& stream, const std::string& session, const NodeName& peer) {
   auth::FrameVerifier verifier(session, auth::Direction::kClientToServer);
   pb::Packet packet;
   while (stream.Read(&packet)) {
@@ -534,9 +528,9 @@ void Incoming::Deliver(const NodeName& peer, const std::string& payload) {
   std::optional<raft::Message> message = DecodePeerMessage(payload);
   if (!message) {
     ++shared_.counters.dropped_malformed;
-    shared_.refusals.Warn(peer.value(), "malformed",
-                          fmt::format("peer {} sent a message that does not decode; dropped",
-                                      peer.value()));
+    shared_.refusals.Warn(
+        peer.value(), "malformed",
+        fmt::format("peer {} sent a message that does not decode; dropped", peer.value()));
     return;
   }
   const raft::Header& header = message->header;
@@ -551,8 +545,8 @@ void Incoming::Deliver(const NodeName& peer, const std::string& payload) {
   if (header.from != peer || header.to != options.self) {
     ++shared_.counters.dropped_misaddressed;
     shared_.refusals.Warn(peer.value(), "message-misaddressed",
-                          fmt::format("peer {} sent a message from {} to {}; dropped",
-                                      peer.value(), header.from.value(), header.to.value()));
+                          fmt::format("peer {} sent a message from {} to {}; dropped", peer.value(),
+                                      header.from.value(), header.to.value()));
     return;
   }
   ++shared_.counters.received;
@@ -562,9 +556,8 @@ void Incoming::Deliver(const NodeName& peer, const std::string& payload) {
 }
 
 // An authenticated empty frame every `interval`, the first at once, until `done`.
-void Incoming::SendKeepalives(ServerStream& stream, const std::string& session,
-                              Duration interval, std::mutex& mu, std::condition_variable& cv,
-                              const bool& done) {
+void Incoming::SendKeepalives(ServerStream& stream, const std::string& session, Duration interval,
+                              std::mutex& mu, std::condition_variable& cv, const bool& done) {
   auth::FrameSigner signer(session, auth::Direction::kServerToClient);
   while (true) {
     auth::FrameSigner::Signed sig = signer.Sign("");
@@ -620,9 +613,9 @@ Result<std::unique_ptr<PeerTransport>> PeerTransport::Start(boost::asio::io_cont
                                                             PeerOptions options,
                                                             ReceiveFn on_message) {
   if (options.key.size() < auth::kKeyBytesMin) {
-    return Status::InvalidArgument(fmt::format(
-        "the cluster key has {} bytes; at least {} are needed", options.key.size(),
-        auth::kKeyBytesMin));
+    return Status::InvalidArgument(
+        fmt::format("the cluster key has {} bytes; at least {} are needed", options.key.size(),
+                    auth::kKeyBytesMin));
   }
   auto delivery = std::make_shared<Delivery>();
   delivery->fn = std::move(on_message);

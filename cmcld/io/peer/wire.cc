@@ -91,43 +91,42 @@ void EncodeAppendResponse(const raft::AppendResponse& in, pb::AppendResponse* ou
 }
 
 void EncodeBody(const raft::Body& body, pb::RaftMessage* out) {
-  std::visit(
-      Overloaded{
-          [&](const raft::VoteRequest& m) {
-            pb::VoteRequest* v = out->mutable_vote_request();
-            v->set_kind(static_cast<uint32_t>(m.kind));
-            v->set_last_log_index(m.last_log_index.value());
-            v->set_last_log_term(m.last_log_term.value());
-            v->set_transfer(m.transfer);
-          },
-          [&](const raft::VoteResponse& m) {
-            pb::VoteResponse* v = out->mutable_vote_response();
-            v->set_kind(static_cast<uint32_t>(m.kind));
-            v->set_granted(m.granted);
-            v->set_voter_node_id(m.voter_node_id.value());
-          },
-          [&](const raft::AppendRequest& m) {
-            EncodeAppendRequest(m, out->mutable_append_request());
-          },
-          [&](const raft::AppendResponse& m) {
-            EncodeAppendResponse(m, out->mutable_append_response());
-          },
-          [&](const raft::InstallSnapshot& m) {
-            EncodeSnapshot(m.snapshot, out->mutable_install_snapshot()->mutable_snapshot());
-            out->mutable_install_snapshot()->set_round(m.round);
-          },
-          [&](const raft::LeaseGrant& m) {
-            EncodeGrant(m.grant, out->mutable_lease_grant()->mutable_grant());
-          },
-          [&](const raft::ForwardRequest& m) {
-            EncodeCommand(m.command, out->mutable_forward_request()->mutable_command());
-          },
-          [&](const raft::ForwardReply& m) {
-            EncodeReply(m.reply, out->mutable_forward_reply()->mutable_reply());
-          },
-          [&](const raft::TimeoutNow&) { out->mutable_timeout_now(); },
-      },
-      body);
+  std::visit(Overloaded{
+                 [&](const raft::VoteRequest& m) {
+                   pb::VoteRequest* v = out->mutable_vote_request();
+                   v->set_kind(static_cast<uint32_t>(m.kind));
+                   v->set_last_log_index(m.last_log_index.value());
+                   v->set_last_log_term(m.last_log_term.value());
+                   v->set_transfer(m.transfer);
+                 },
+                 [&](const raft::VoteResponse& m) {
+                   pb::VoteResponse* v = out->mutable_vote_response();
+                   v->set_kind(static_cast<uint32_t>(m.kind));
+                   v->set_granted(m.granted);
+                   v->set_voter_node_id(m.voter_node_id.value());
+                 },
+                 [&](const raft::AppendRequest& m) {
+                   EncodeAppendRequest(m, out->mutable_append_request());
+                 },
+                 [&](const raft::AppendResponse& m) {
+                   EncodeAppendResponse(m, out->mutable_append_response());
+                 },
+                 [&](const raft::InstallSnapshot& m) {
+                   EncodeSnapshot(m.snapshot, out->mutable_install_snapshot()->mutable_snapshot());
+                   out->mutable_install_snapshot()->set_round(m.round);
+                 },
+                 [&](const raft::LeaseGrant& m) {
+                   EncodeGrant(m.grant, out->mutable_lease_grant()->mutable_grant());
+                 },
+                 [&](const raft::ForwardRequest& m) {
+                   EncodeCommand(m.command, out->mutable_forward_request()->mutable_command());
+                 },
+                 [&](const raft::ForwardReply& m) {
+                   EncodeReply(m.reply, out->mutable_forward_reply()->mutable_reply());
+                 },
+                 [&](const raft::TimeoutNow&) { out->mutable_timeout_now(); },
+             },
+             body);
 }
 
 // ---- decoding ----
@@ -218,9 +217,8 @@ std::optional<raft::Body> DecodeVoteRequest(const pb::VoteRequest& in) {
 std::optional<raft::Body> DecodeVoteResponse(const pb::VoteResponse& in) {
   std::optional<raft::VoteKind> kind = DecodeVoteKind(in.kind());
   if (!kind) return std::nullopt;
-  return raft::VoteResponse{.kind = *kind,
-                            .granted = in.granted(),
-                            .voter_node_id = raft::NodeId(in.voter_node_id())};
+  return raft::VoteResponse{
+      .kind = *kind, .granted = in.granted(), .voter_node_id = raft::NodeId(in.voter_node_id())};
 }
 
 std::optional<raft::Body> DecodeAppendRequest(const pb::AppendRequest& in) {
@@ -266,8 +264,7 @@ std::optional<raft::Body> DecodeBody(const pb::RaftMessage& in) {
     case pb::RaftMessage::kAppendResponse:
       return DecodeAppendResponse(in.append_response());
     case pb::RaftMessage::kInstallSnapshot: {
-      std::optional<raft::Snapshot> snapshot =
-          DecodeSnapshot(in.install_snapshot().snapshot());
+      std::optional<raft::Snapshot> snapshot = DecodeSnapshot(in.install_snapshot().snapshot());
       if (!snapshot) return std::nullopt;
       return raft::InstallSnapshot{.snapshot = std::move(*snapshot),
                                    .round = in.install_snapshot().round()};

@@ -1,10 +1,10 @@
 // The peer protocol's cryptography: HMAC-SHA256 against RFC 4231, handshake MACs bound
 // to every field, and the frame verifier refusing replays and flipped bits.
-#include <string>
+#include "cmcld/io/peer/auth.h"
 
 #include <gtest/gtest.h>
 
-#include "cmcld/io/peer/auth.h"
+#include <string>
 
 namespace cmcl::io::peer_auth {
 namespace {

@@ -1,11 +1,11 @@
 // The wire format of raft::Message: every field of every message survives a round trip,
 // and malformed bytes decode to nullopt without crashing.
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "cmcld/io/peer/peer_transport.h"
 
@@ -40,19 +40,18 @@ std::vector<raft::Message> EveryMessage() {
       raft::VoteResponse{.kind = raft::VoteKind::kPreVote,
                          .granted = true,
                          .voter_node_id = raft::NodeId(UINT64_MAX)},
-      raft::AppendRequest{
-          .prev_log_index = raft::LogIndex(21),
-          .prev_log_term = raft::Term(22),
-          .entries = {raft::Entry{.term = raft::Term(22),
-                                  .index = raft::LogIndex(22),
-                                  .kind = raft::EntryKind::kCommand,
-                                  .command = SomeCommand(1)},
-                      raft::Entry{.term = raft::Term(23),
-                                  .index = raft::LogIndex(23),
-                                  .kind = raft::EntryKind::kNoop,
-                                  .command = SomeCommand(2)}},
-          .leader_commit = raft::LogIndex(20),
-          .round = 24},
+      raft::AppendRequest{.prev_log_index = raft::LogIndex(21),
+                          .prev_log_term = raft::Term(22),
+                          .entries = {raft::Entry{.term = raft::Term(22),
+                                                  .index = raft::LogIndex(22),
+                                                  .kind = raft::EntryKind::kCommand,
+                                                  .command = SomeCommand(1)},
+                                      raft::Entry{.term = raft::Term(23),
+                                                  .index = raft::LogIndex(23),
+                                                  .kind = raft::EntryKind::kNoop,
+                                                  .command = SomeCommand(2)}},
+                          .leader_commit = raft::LogIndex(20),
+                          .round = 24},
       raft::AppendResponse{.success = true,
                            .match_index = raft::LogIndex(31),
                            .rejected_index = raft::LogIndex(32),
@@ -63,14 +62,12 @@ std::vector<raft::Message> EveryMessage() {
       raft::InstallSnapshot{
           .snapshot = raft::Snapshot{.last_index = raft::LogIndex(41),
                                      .last_term = raft::Term(42),
-                                     .clients = {raft::ClientSession{
-                                                     .client_id = raft::ClientId(1),
-                                                     .sequence = 43,
-                                                     .index = raft::LogIndex(40)},
-                                                 raft::ClientSession{
-                                                     .client_id = raft::ClientId(2),
-                                                     .sequence = 44,
-                                                     .index = raft::LogIndex(39)}},
+                                     .clients = {raft::ClientSession{.client_id = raft::ClientId(1),
+                                                                     .sequence = 43,
+                                                                     .index = raft::LogIndex(40)},
+                                                 raft::ClientSession{.client_id = raft::ClientId(2),
+                                                                     .sequence = 44,
+                                                                     .index = raft::LogIndex(39)}},
                                      .state = std::string(100000, 's')},
           .round = 45},
       raft::LeaseGrant{.grant = raft::Grant{.nonce = SomeNonce(),
@@ -215,9 +212,15 @@ TEST(PeerWireTest, ThousandsOfRandomMutationsNeverCrashTheDecoder) {
     for (uint64_t edits = 1 + rng() % 4; edits > 0; --edits) {
       size_t at = rng() % bytes.size();
       switch (rng() % 3) {
-        case 0: bytes[at] = static_cast<char>(rng()); break;
-        case 1: bytes.insert(at, 1, static_cast<char>(rng())); break;
-        default: bytes.resize(std::max<size_t>(1, at)); break;
+        case 0:
+          bytes[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          bytes.insert(at, 1, static_cast<char>(rng()));
+          break;
+        default:
+          bytes.resize(std::max<size_t>(1, at));
+          break;
       }
     }
     std::optional<raft::Message> decoded = DecodePeerMessage(bytes);
