@@ -107,10 +107,6 @@ struct Shared {
   RefusalLog refusals;
 };
 
-}  // namespace
-
-namespace {
-
 std::shared_ptr<grpc::Channel> MakeChannel(const PeerOptions& options,
                                            const SocketAddress& address) {
   grpc::ChannelArguments args;
