@@ -157,7 +157,9 @@ class Outgoing {
       ++shared_.counters.dropped_queue_full;
     }
     queue_.push_back(std::move(payload));
-    cv_.notify_all();
+    // The writer waits only for an empty queue to fill: waking it per message would
+    // make a burst of sends contend with it for mu_.
+    if (queue_.size() == 1) cv_.notify_all();
   }
 
   NetworkStatus Network(int64_t now_ns) const {
