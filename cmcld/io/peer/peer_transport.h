@@ -30,8 +30,16 @@
 // never blocks the io thread: each connection has a bounded queue (`queue_max`
 // messages; when full the oldest is dropped and counted — Raft retransmits).
 //
-// Threads: gRPC's own. Receive callbacks are posted onto the io_context; Send, Networks
-// and counters may be called from the io thread.
+// Direction (peer_transport.cc): a node sends only on its own outgoing connections and
+// receives only on its servers; the server side of a stream sends the Challenge and then
+// an authenticated keepalive frame every heartbeat_interval, which is what "something
+// arrived" means for the outgoing connection's network. A delivered message's
+// header.from is the connection's authenticated peer (others are dropped and counted).
+//
+// Threads: gRPC's own, plus per outgoing connection a writer thread (and a reader per
+// stream), per incoming stream a keepalive thread. Receive callbacks are posted onto the
+// io_context; Send, Networks and counters may be called from any thread (the io
+// thread). Send encodes on the caller's thread and only takes a short lock.
 #pragma once
 
 #include <cstdint>
@@ -74,6 +82,8 @@ struct PeerCounters {
   uint64_t dropped_other_cluster = 0;
   uint64_t dropped_non_member = 0;
   uint64_t dropped_malformed = 0;
+  uint64_t dropped_misaddressed = 0;  // Header.from not the authenticated peer, or to not us.
+  uint64_t dropped_too_large = 0;     // Encoded above message_bytes_max; not sent.
   uint64_t auth_failures = 0;  // Handshakes refused (either side).
 };
 
@@ -92,7 +102,8 @@ class PeerTransport {
   // message addressed to this node, on the io thread.
   static Result<std::unique_ptr<PeerTransport>> Start(boost::asio::io_context& io,
                                                       PeerOptions options, ReceiveFn on_message);
-  // Stops the servers and connections; no callback runs after it returns.
+  // Stops the servers and connections within well under a second, also with peers
+  // unreachable; no callback runs after it returns (call it on the io thread).
   ~PeerTransport();
 
   // Queues `message` for message.header.to (which must be a configured peer).
