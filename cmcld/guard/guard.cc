@@ -448,9 +448,13 @@ node::GuardState Guard::Snapshot() const {
 
 std::string Guard::Describe(Time now) const {
   std::string text = std::to_string(guests_.size()) + " guest(s) registered, ";
-  text += deadline_.has_value()
-              ? "deadline in " + std::to_string((*deadline_ - now).count()) + " ms"
-              : "no deadline";
+  if (!deadline_.has_value()) {
+    text += "no deadline";
+  } else if (now < *deadline_) {
+    text += "deadline in " + std::to_string((*deadline_ - now).count()) + " ms";
+  } else {
+    text += "deadline passed " + std::to_string((now - *deadline_).count()) + " ms ago";
+  }
   const node::GuardState state = Snapshot();
   if (state.fenced) text += ", fenced";
   return text;

@@ -409,6 +409,29 @@ TEST_F(GuardTest, AFenceStepThatOverrunsIsKilledAndTheFenceGoesOn) {
   EXPECT_TRUE(logged("CRITICAL guest1@12 NOT confirmed stopped")) << ReadFile(dir_ / "guard.log");
 }
 
+TEST_F(GuardTest, AFenceWhoseDriverCannotRunIsCriticalAndStillCountsAsFenced) {
+  GuardGuest guest = DriverGuest("guest1", 12);
+  guest.driver = dir_ / "missing/driver";
+  std::unique_ptr<GuardClient> client = Attach();
+  ASSERT_NE(client, nullptr);
+  client->Submit(Registration(1, guest), &guest);
+  client->Submit(Deadline(2, BootNow() + 50ms));
+  ASSERT_TRUE(AwaitAck(2));
+
+  const bool logged = WaitFor(
+      [&] {
+        return ReadFile(dir_ / "guard.log").find("CRITICAL guest1@12 NOT confirmed stopped") !=
+               std::string::npos;
+      },
+      3s);
+
+  EXPECT_TRUE(logged) << ReadFile(dir_ / "guard.log");
+  client.reset();
+  client = Attach();
+  ASSERT_NE(client, nullptr);
+  EXPECT_TRUE(client->attached().fenced);
+}
+
 TEST_F(GuardTest, ASecondGuardOnTheSameStateDirExitsWithStatus2) {
   std::unique_ptr<GuardClient> client = Attach();
   ASSERT_NE(client, nullptr);
