@@ -3,9 +3,10 @@
 //
 //   cmcl-guard --state-dir DIR [--log-file PATH] [--fence-timeout DURATION]
 //
-// Exit status: 0 after a clean exit (guard.h); 2 when it cannot start — another guard
-// already guards DIR, a bad argument, an unusable DIR — with a one-line message on
-// standard error.
+// Exit status: 0 after a clean exit (guard.h); 2 when another guard already guards DIR;
+// 1 when it cannot start otherwise (a bad argument, an unusable DIR or log file). Both
+// with a one-line message on standard error (and in the log, when it could be opened).
+// GuardClient retries after a 2 (the other guard may be exiting) and gives up after a 1.
 #include <unistd.h>
 
 #include <climits>
@@ -34,9 +35,12 @@ struct Flags {
   cmcl::Duration fence_timeout = std::chrono::milliseconds(300);
 };
 
-int Fail(const std::string& message) {
+constexpr int kExitCannotStart = 1;
+constexpr int kExitAnotherGuard = 2;
+
+int Fail(const std::string& message, int status = kExitCannotStart) {
   std::fprintf(stderr, "cmcl-guard: %s\n", message.c_str());
-  return 2;
+  return status;
 }
 
 // Flags, or the exit status to leave with (0 after --help).
@@ -81,7 +85,8 @@ int main(int argc, char** argv) {
   cmcl::guard::Guard guard({.state_dir = resolved, .fence_timeout = flags.fence_timeout}, log);
   if (const cmcl::Status status = guard.Open(); !status.ok()) {
     if (log.fd() != 2) log.Line("cannot start: " + status.message());  // Else Fail says it.
-    return Fail(status.message());
+    const bool taken = status.code() == cmcl::StatusCode::kAlreadyExists;
+    return Fail(status.message(), taken ? kExitAnotherGuard : kExitCannotStart);
   }
   // Relative paths were resolved; keep no mount busy.
   if (::chdir("/") != 0) log.Line("chdir /: failed");

@@ -466,6 +466,21 @@ TEST_F(GuardTest, ASecondCmcldIsRefusedWhileOneIsAttached) {
   EXPECT_TRUE(AwaitAck(1));
 }
 
+TEST_F(GuardTest, AttachFailsWhenTheGuardCannotStart) {
+  GuardClient::Options options = Options();
+  options.state_dir = dir_ / "missing";
+  options.start_timeout = 10s;
+  const Clock::time_point start = Clock::now();
+
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(options);
+
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(client.status().message().find("exited"), std::string::npos)
+      << client.status().message();
+  EXPECT_LT(Clock::now() - start, 5s);  // It gave up on the exit, not on start_timeout.
+}
+
 TEST_F(GuardTest, DetachWithNothingRegisteredEndsTheGuard) {
   std::unique_ptr<GuardClient> client = Attach();
   ASSERT_NE(client, nullptr);
