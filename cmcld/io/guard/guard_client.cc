@@ -146,10 +146,8 @@ Result<proto::State> Handshake(int fd, const GuardClient::Options& options,
 }  // namespace
 
 struct GuardClient::Impl : std::enable_shared_from_this<GuardClient::Impl> {
-  Impl(boost::asio::io_context& io, int fd, AckFn ack, LostFn lost_fn)
-      : socket(io), on_ack(std::move(ack)), on_lost(std::move(lost_fn)) {
-    socket.assign(boost::asio::local::stream_protocol(), fd);
-  }
+  Impl(boost::asio::io_context& io, AckFn ack, LostFn lost_fn)
+      : socket(io), on_ack(std::move(ack)), on_lost(std::move(lost_fn)) {}
 
   void StartRead();
   void OnRead(const boost::system::error_code& error, size_t size);
@@ -339,6 +337,8 @@ Result<std::unique_ptr<GuardClient>> GuardClient::Attach(boost::asio::io_context
   Result<std::pair<int, proto::State>> connected = ConnectOrStart(options);
   if (!connected.ok()) return connected.status();
   auto [fd, state] = std::move(connected).value();
+  // Asio's own reads need no O_NONBLOCK, but TryWrite's ::send must never block the io
+  // thread on a guard that stopped reading.
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
     const Status status = Status::Internal(Errno("fcntl O_NONBLOCK"));
@@ -346,7 +346,13 @@ Result<std::unique_ptr<GuardClient>> GuardClient::Attach(boost::asio::io_context
     return status;
   }
   std::unique_ptr<GuardClient> client(new GuardClient());
-  client->impl_ = std::make_shared<Impl>(io, fd, std::move(on_ack), std::move(on_lost));
+  client->impl_ = std::make_shared<Impl>(io, std::move(on_ack), std::move(on_lost));
+  boost::system::error_code error;
+  client->impl_->socket.assign(boost::asio::local::stream_protocol(), fd, error);
+  if (error) {
+    ::close(fd);
+    return Status::Internal("guard socket: " + error.message());
+  }
   client->attached_ = std::move(state.state);
   client->guard_pid_ = state.pid;
   spdlog::info("guard: attached to cmcl-guard pid {} ({} guest(s) registered, {}{})", state.pid,

@@ -32,7 +32,8 @@
 // Acks: the guard holds them while a fence step is still running, so an acknowledged
 // registration or deadline can no longer be undone by an in-flight kill (guard_protocol.h).
 // Threads: Attach and every other call on the io thread (or before io.run()); the
-// callbacks run there. Destroying the client without Detach is what a crash looks like
+// callbacks run there. `io` must outlive the client. Attach blocks (at most
+// `start_timeout`): it runs once, at daemon start. Destroying the client without Detach is what a crash looks like
 // to the guard: it keeps the guests and the deadline.
 #pragma once
 
