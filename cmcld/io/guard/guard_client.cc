@@ -166,6 +166,7 @@ struct GuardClient::Impl : std::enable_shared_from_this<GuardClient::Impl> {
   bool closed = false;    // The GuardClient is gone: no callback may run.
   bool detached = false;  // Detach sent: the guard may close the connection.
   bool lost = false;
+  bool dropping = false;  // Send() after the loss was logged.
   uint64_t last_ack = 0;
 };
 
@@ -204,7 +205,9 @@ void GuardClient::Impl::OnRead(const boost::system::error_code& error, size_t si
 
 void GuardClient::Impl::Send(std::string frame) {
   if (closed || lost) {
-    spdlog::warn("guard: request dropped, the connection to the guard is gone");
+    // Once: the core keeps pushing deadlines until the runtime acts on on_lost.
+    if (!dropping) spdlog::warn("guard: requests dropped, the connection to the guard is gone");
+    dropping = true;
     return;
   }
   out += frame;
