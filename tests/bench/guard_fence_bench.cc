@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--guests") == 0) guests = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
   }
+  spdlog::set_level(spdlog::level::warn);  // stdout carries the one JSON line.
   std::vector<long> start;
   std::vector<long> stopped;
   int complete = 0;
