@@ -33,8 +33,8 @@
 // registration or deadline can no longer be undone by an in-flight kill (guard_protocol.h).
 // Threads: Attach and every other call on the io thread (or before io.run()); the
 // callbacks run there. `io` must outlive the client. Attach blocks (at most
-// `start_timeout`): it runs once, at daemon start. Destroying the client without Detach is what a crash looks like
-// to the guard: it keeps the guests and the deadline.
+// `start_timeout`): it runs once, at daemon start. Destroying the client without Detach
+// is what a crash looks like to the guard: it keeps the guests and the deadline.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
