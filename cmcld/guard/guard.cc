@@ -142,23 +142,44 @@ void Guard::Step(Time now) {
       ++job;
       continue;
     }
-    auto entry = guests_.find((*job)->guest().guest.resource);
-    if (entry != guests_.end() && entry->second.guest.guest == (*job)->guest().guest &&
-        entry->second.fence == Fence::kFencing) {
-      // Re-armed meanwhile (deadline in the future again): guarded again.
-      const bool still_due = deadline_.has_value() && now >= *deadline_;
-      entry->second.fence = still_due ? Fence::kFenced : Fence::kGuarded;
-    }
+    FenceEnded(**job, now);
     job = jobs_.erase(job);
   }
   FenceIfDue(now);
   ReleaseAcks();
 }
 
+void Guard::FenceEnded(const FenceJob& job, Time now) {
+  auto found = guests_.find(job.guest().guest.resource);
+  if (found == guests_.end() || found->second.guest.guest != job.guest().guest ||
+      found->second.fence != Fence::kFencing) {
+    return;  // Unregistered or registered anew meanwhile.
+  }
+  Entry& entry = found->second;
+  entry.retry_at.reset();
+  if (!deadline_.has_value() || now < *deadline_) {
+    entry.fence = Fence::kGuarded;  // Re-armed meanwhile: guarded again.
+    entry.failed_fences = 0;
+    return;
+  }
+  entry.fence = Fence::kFenced;
+  if (job.stopped()) return;
+  constexpr Duration kRetryMax = std::chrono::seconds(10);
+  const int doublings = std::min(entry.failed_fences, 6);
+  const Duration backoff = std::min(options_.fence_timeout * (1 << doublings), kRetryMax);
+  ++entry.failed_fences;
+  entry.retry_at = now + backoff;
+  log_.Line("fence: " + Name(entry.guest.guest) + " fenced again in " +
+            std::to_string(backoff.count()) + " ms (failed fences: " +
+            std::to_string(entry.failed_fences) + ")");
+}
+
 void Guard::FenceIfDue(Time now) {
   if (!deadline_.has_value() || now < *deadline_) return;
   for (auto& [package, entry] : guests_) {
-    if (entry.fence != Fence::kGuarded) continue;
+    const bool retry = entry.fence == Fence::kFenced && entry.retry_at.has_value() &&
+                       now >= *entry.retry_at;
+    if (entry.fence != Fence::kGuarded && !retry) continue;
     entry.fence = Fence::kFencing;
     auto job = std::make_unique<FenceJob>(entry.guest, options_.fence_timeout, log_);
     job->Start(now, *deadline_);
@@ -175,7 +196,7 @@ void Guard::ReleaseAcks() {
 bool Guard::MayExit() const { return detached_ && guests_.empty() && jobs_.empty(); }
 
 // The timer fires at the next instant the loop must act without any descriptor waking
-// it: the deadline (while a guest is still guarded) or a fence step's overrun.
+// it: the deadline (while a guest is still guarded), a fence retry or a step's overrun.
 void Guard::ArmTimer() {
   std::optional<Time> wake;
   const auto earliest = [&wake](Time t) { wake = wake.has_value() ? std::min(*wake, t) : t; };
@@ -183,6 +204,9 @@ void Guard::ArmTimer() {
     return entry.second.fence == Fence::kGuarded;
   });
   if (deadline_.has_value() && any_guarded) earliest(*deadline_);
+  for (const auto& [package, entry] : guests_) {
+    if (entry.fence == Fence::kFenced && entry.retry_at.has_value()) earliest(*entry.retry_at);
+  }
   for (const std::unique_ptr<FenceJob>& job : jobs_) {
     if (const std::optional<Time> overrun = job->overrun_at()) earliest(*overrun);
   }
@@ -372,6 +396,8 @@ void Guard::OnSetDeadline(const proto::SetDeadline& request, Time now) {
   for (auto& [package, entry] : guests_) {
     if (entry.fence != Fence::kFenced) continue;
     entry.fence = Fence::kGuarded;
+    entry.failed_fences = 0;
+    entry.retry_at.reset();
     log_.Line("re-armed: " + Name(entry.guest.guest) + " guarded again, deadline in " + in);
   }
 }

@@ -17,6 +17,11 @@
 // connection changes nothing else — the deadline still applies, that is the point.
 // Acks are sent in request order and held while any fence step runs.
 //
+// A fence that did not see the guest stopped (kill or status failed, a halt script
+// failed) is logged CRITICAL and tried again after fence_timeout, then after twice that,
+// and so on up to 10 s between tries, until a fence sees it stopped or the deadline is
+// renewed.
+//
 // Exit (status 0): after Detach once nothing is registered and no fence step runs; on
 // SIGTERM or SIGINT only when nothing is registered (otherwise the signal is logged and
 // ignored: the guests must stay guarded).
@@ -66,6 +71,10 @@ class Guard {
   struct Entry {
     io::GuardGuest guest;
     Fence fence = Fence::kGuarded;
+    // A fence that did not see "stopped" is tried again (kFenced with retry_at), with a
+    // backoff from fence_timeout doubling up to kRetryMax, until stopped or re-armed.
+    int failed_fences = 0;
+    std::optional<Time> retry_at;
   };
   struct Connection {
     int fd = -1;
@@ -79,6 +88,7 @@ class Guard {
   Status OpenEvents();
   void Step(Time now);
   void FenceIfDue(Time now);
+  void FenceEnded(const FenceJob& job, Time now);
   void ReleaseAcks();
   bool MayExit() const;
   void ArmTimer();

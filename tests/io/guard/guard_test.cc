@@ -390,7 +390,9 @@ TEST_F(GuardTest, AcksWaitForAFenceStepStillRunning) {
 }
 
 TEST_F(GuardTest, AFenceStepThatOverrunsIsKilledAndTheFenceGoesOn) {
-  const GuardGuest guest = DriverGuest("guest1", 12, "sleep 30");
+  const std::string once = dir_ / "slept";  // Only the first kill hangs.
+  const GuardGuest guest =
+      DriverGuest("guest1", 12, "[ -e " + once + " ] || { touch " + once + "; sleep 30; }");
   std::unique_ptr<GuardClient> client = Attach();
   ASSERT_NE(client, nullptr);
   client->Submit(Registration(1, guest), &guest);
@@ -407,6 +409,33 @@ TEST_F(GuardTest, AFenceStepThatOverrunsIsKilledAndTheFenceGoesOn) {
   };
   EXPECT_TRUE(logged("step overran 300 ms")) << ReadFile(dir_ / "guard.log");
   EXPECT_TRUE(logged("CRITICAL guest1@12 NOT confirmed stopped")) << ReadFile(dir_ / "guard.log");
+}
+
+TEST_F(GuardTest, AFenceThatDidNotStopTheGuestIsTriedAgain) {
+  const std::string once = dir_ / "failed";  // The first kill fails, the second works.
+  const GuardGuest guest =
+      DriverGuest("guest1", 12, "[ -e " + once + " ] || { touch " + once + "; exit 1; }");
+  std::unique_ptr<GuardClient> client = Attach();
+  ASSERT_NE(client, nullptr);
+  client->Submit(Registration(1, guest), &guest);
+  client->Submit(Deadline(2, BootNow() + 50ms));
+  ASSERT_TRUE(AwaitAck(2));
+  client.reset();
+
+  const bool stopped = WaitFor(
+      [&] {
+        // Late by then: "CRITICAL guest1@12 stopped only after lease_end".
+        return ReadFile(dir_ / "guard.log").find("guest1@12 stopped") != std::string::npos;
+      },
+      3s);
+
+  EXPECT_TRUE(stopped) << ReadFile(dir_ / "guard.log");
+  const std::string work_dir = dir_ / "guest1";
+  EXPECT_EQ(Lines(Calls("guest1")),
+            (std::vector<std::string>{"kill kill guest1 " + work_dir,
+                                      "status status guest1 " + work_dir,
+                                      "kill kill guest1 " + work_dir, "kill done",
+                                      "status status guest1 " + work_dir}));
 }
 
 TEST_F(GuardTest, AFenceWhoseDriverCannotRunIsCriticalAndStillCountsAsFenced) {
