@@ -170,15 +170,15 @@ void Guard::FenceEnded(const FenceJob& job, Time now) {
   ++entry.failed_fences;
   entry.retry_at = now + backoff;
   log_.Line("fence: " + Name(entry.guest.guest) + " fenced again in " +
-            std::to_string(backoff.count()) + " ms (failed fences: " +
-            std::to_string(entry.failed_fences) + ")");
+            std::to_string(backoff.count()) +
+            " ms (failed fences: " + std::to_string(entry.failed_fences) + ")");
 }
 
 void Guard::FenceIfDue(Time now) {
   if (!deadline_.has_value() || now < *deadline_) return;
   for (auto& [package, entry] : guests_) {
-    const bool retry = entry.fence == Fence::kFenced && entry.retry_at.has_value() &&
-                       now >= *entry.retry_at;
+    const bool retry =
+        entry.fence == Fence::kFenced && entry.retry_at.has_value() && now >= *entry.retry_at;
     if (entry.fence != Fence::kGuarded && !retry) continue;
     entry.fence = Fence::kFencing;
     auto job = std::make_unique<FenceJob>(entry.guest, options_.fence_timeout, log_);
