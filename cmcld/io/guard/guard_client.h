@@ -22,7 +22,22 @@
 // posix_spawn with POSIX_SPAWN_SETSID (own session, outside cmcld's process group; every
 // inherited descriptor closed), then waits up to `start_timeout` for the socket. It
 // returns what the guard holds: node::GuardState (deadline, registered guests, fenced).
+// Attach sends `fence_timeout` along (the bound of each fence step from then on); a
+// guard this client started also gets it as --fence-timeout. When another cmcld is
+// attached the guard refuses; Attach retries until `start_timeout` (the old cmcld may be
+// dying) and then fails with kFailedPrecondition. A guard Attach started is a child of
+// this process (in its own session): whoever owns the process reaps it (waitpid on
+// guard_pid()) once it exits.
+//
+// Acks: the guard holds them while a fence step is still running, so an acknowledged
+// registration or deadline can no longer be undone by an in-flight kill (guard_protocol.h).
+// Threads: Attach and every other call on the io thread (or before io.run()); the
+// callbacks run there. `io` must outlive the client. Attach blocks (at most
+// `start_timeout`): it runs once, at daemon start. Destroying the client without Detach
+// is what a crash looks like to the guard: it keeps the guests and the deadline.
 #pragma once
+
+#include <boost/asio/io_context.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -30,23 +45,12 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-
 #include "cmcld/core/common/status.h"
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/node/node.h"
+#include "cmcld/io/guard/guard_protocol.h"  // GuardGuest.
 
 namespace cmcl::io {
-
-// What the guard needs to fence one guest without cmcld.
-struct GuardGuest {
-  node::GuestRef guest;
-  std::string driver;       // Absolute path of the driver executable; empty: none.
-  std::string halt_script;  // Absolute path (used without a driver).
-  std::string work_dir;     // The package folder the scripts run in.
-  std::vector<std::string> env;  // KEY=VALUE: the package's CMCL_* environment.
-  int run_pgid = 0;              // The run script's process group, if known (0: none).
-};
 
 class GuardClient {
  public:
@@ -80,7 +84,7 @@ class GuardClient {
  private:
   GuardClient() = default;
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // Shared with the pending Asio handlers.
   node::GuardState attached_;
   int guard_pid_ = 0;
 };

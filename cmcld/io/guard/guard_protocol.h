@@ -1,0 +1,115 @@
+// The cmcld <-> cmcl-guard wire protocol (guard_client.h describes the roles; DESIGN.md
+// section 4 why the guard exists). Shared by both sides, so it depends on the core only:
+// cmcl-guard links it without Asio, gRPC or spdlog.
+//
+// Transport: a stream Unix socket at STATE_DIR/guard.sock (mode 0600). Every message is
+// one frame: u32 little-endian payload length, then the payload; the payload is a u8
+// message type and its fields in the core's ByteWriter encoding (bytes.h: little-endian
+// integers, u32-length strings). A frame longer than kFrameMax, an unknown type or a
+// payload that does not decode exactly is a protocol error: the receiver drops the
+// connection (the guard keeps its state, as for any drop).
+//
+// Conversation: cmcld connects and sends Attach; the guard answers State (or Refused when
+// another cmcld is attached, or the version differs) and from then on acknowledges every
+// SetDeadline, Register and Unregister with an Ack carrying the request's id, in order.
+// While a fence runs the guard holds its acks until every fence step has finished, so an
+// ack always means "applied, and no kill of mine is still in flight" (a guest cmcld
+// starts after the ack cannot be hit by a stale fence). SetRunGroup and Detach are not
+// acknowledged.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "cmcld/core/common/names.h"
+#include "cmcld/core/common/status.h"
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/node/node.h"
+
+namespace cmcl::io {
+
+// What the guard needs to fence one guest without cmcld.
+struct GuardGuest {
+  node::GuestRef guest;
+  std::string driver;            // Absolute path of the driver executable; empty: none.
+  std::string halt_script;       // Absolute path (used without a driver).
+  std::string work_dir;          // The package folder the scripts run in.
+  std::vector<std::string> env;  // KEY=VALUE: the package's CMCL_* environment.
+  int run_pgid = 0;              // The run script's process group, if known (0: none).
+};
+
+namespace guard_protocol {
+
+inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kFrameMax = 1U << 20;  // Bytes of one payload.
+inline constexpr std::string_view kSocketName = "guard.sock";
+inline constexpr std::string_view kLockName = "guard.lock";
+inline constexpr std::string_view kLogName = "guard.log";
+
+// cmcld -> guard.
+struct Attach {
+  uint32_t version = kVersion;
+  Duration fence_timeout{0};  // Bound of each fence step from now on.
+};
+struct SetDeadline {
+  uint64_t id = 0;
+  Time deadline;
+  bool allow_earlier = false;
+};
+struct Register {
+  uint64_t id = 0;
+  GuardGuest guest;
+};
+struct Unregister {
+  uint64_t id = 0;
+  PackageName package;
+};
+struct SetRunGroup {
+  PackageName package;
+  int pgid = 0;
+};
+struct Detach {};
+
+// guard -> cmcld.
+struct State {
+  int pid = 0;  // The guard's process id.
+  node::GuardState state;
+};
+struct Ack {
+  uint64_t id = 0;
+};
+struct Refused {
+  std::string reason;
+};
+
+using Message = std::variant<Attach, SetDeadline, Register, Unregister, SetRunGroup, Detach, State,
+                             Ack, Refused>;
+
+// The frame (length prefix included) that carries `message`.
+std::string EncodeFrame(const Message& message);
+// One payload (without its length prefix) back into a message.
+Result<Message> DecodePayload(std::string_view payload);
+// The protocol message for a core GuardRequest. REQUIRES: `guest` for a Register, and
+// its guest equal to the request's.
+Message FromRequest(const node::GuardRequest& request, const GuardGuest* guest);
+
+// Bytes as they arrive on a stream, cut into frames.
+class FrameReader {
+ public:
+  void Append(std::string_view bytes) { buffer_.append(bytes); }
+  // The next complete message; nullopt when more bytes are needed; an error (and every
+  // later call the same error) on a bad frame.
+  Result<std::optional<Message>> Next();
+
+ private:
+  std::string buffer_;
+  size_t at_ = 0;
+  Status broken_;
+};
+
+}  // namespace guard_protocol
+}  // namespace cmcl::io
