@@ -90,7 +90,7 @@ TEST_F(GuestRunnerTest, RunPastItsTimeoutGetsSigtermThenSigkillAndItsWholeGroupI
   EXPECT_EQ(report.result.exit_code, -1);
   EXPECT_GE(report.at - started, std::chrono::milliseconds(600));
   ASSERT_EQ(groups_.size(), 1U);
-  EXPECT_FALSE(GroupAlive(groups_[0]));
+  EXPECT_TRUE(GroupGoneWithin(groups_[0]));
 }
 
 // The script exits on SIGTERM (so no SIGKILL of the leader is needed) but leaves a
@@ -110,7 +110,7 @@ TEST_F(GuestRunnerTest, RunThatExitsOnSigtermAfterItsTimeoutLeavesNoBackgroundCh
   EXPECT_TRUE(report.result.timed_out);
   EXPECT_EQ(report.result.exit_code, 3);
   ASSERT_EQ(groups_.size(), 1U);
-  EXPECT_FALSE(GroupAlive(groups_[0]));
+  EXPECT_TRUE(GroupGoneWithin(groups_[0]));
   EXPECT_THAT(ReadFile(state_dir_ + "/log/p1.log"), HasSubstr("got TERM"));
 }
 
@@ -128,7 +128,7 @@ TEST_F(GuestRunnerTest, ANewRunKillsTheScriptStillRunningAndAnswersItFailed) {
   EXPECT_EQ(reports_[0].result.exit_code, -1);
   EXPECT_EQ(reports_[1].guest.epoch, raft::LogIndex(13));
   EXPECT_EQ(reports_[1].result.status, GuestStatus::kRunning);
-  EXPECT_FALSE(GroupAlive(groups_.at(0)));
+  EXPECT_TRUE(GroupGoneWithin(groups_.at(0)));
 }
 
 TEST_F(GuestRunnerTest, TheScriptGetsExactlyTheCmclEnvironment) {

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -66,6 +67,15 @@ bool GroupAlive(pid_t pgid) {
   }
   closedir(proc);
   return alive;
+}
+
+bool GroupGoneWithin(pid_t pgid, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (GroupAlive(pgid)) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    usleep(5000);
+  }
+  return true;
 }
 
 bool ProcessAlive(pid_t pid) {

@@ -36,6 +36,9 @@ void WriteFile(const std::string& path, const std::string& text, bool executable
 // True while a process of group `pgid` is alive (zombies do not count: init here may not
 // reap orphans).
 bool GroupAlive(pid_t pgid);
+// True once no process of group `pgid` is alive, within `limit`: a SIGKILLed process is
+// not gone the instant kill() returns (its siblings may still be exiting).
+bool GroupGoneWithin(pid_t pgid, std::chrono::milliseconds limit = std::chrono::seconds(2));
 bool ProcessAlive(pid_t pid);
 
 class GuestRunnerTest : public ::testing::Test {
