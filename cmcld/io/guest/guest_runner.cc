@@ -97,6 +97,8 @@ struct GuestRunner::Impl {
   // Driver calls (kill, status) in flight, by a running id.
   std::map<uint64_t, std::shared_ptr<ChildProcess>> calls;
   uint64_t next_call = 1;
+  // Expires with the runner: posted work checks it (Asio may run it after we are gone).
+  std::shared_ptr<int> alive_token = std::make_shared<int>(0);
 
   GuestEnvContext Context() const {
     return {options.node, options.state_dir, options.driver_dir};
@@ -108,9 +110,15 @@ struct GuestRunner::Impl {
   void Report(const GuestAction& action, GuestVerb verb, const GuestResult& result) {
     if (on_report) on_report(action.guest, verb, result);
   }
+  // Runs `fn` later on the io thread, unless the runner is gone by then.
+  void Post(std::function<void()> fn) {
+    boost::asio::post(io, [alive = std::weak_ptr<int>(alive_token), fn = std::move(fn)] {
+      if (alive.lock()) fn();
+    });
+  }
   // For answers decided inside Submit: the caller gets them after Submit returned.
   void ReportLater(const GuestAction& action, GuestResult result) {
-    boost::asio::post(io, [this, action, result] { Report(action, action.verb, result); });
+    Post([this, action, result] { Report(action, action.verb, result); });
   }
 
   std::shared_ptr<ChildProcess> Start(const GuestAction& action,
@@ -281,7 +289,7 @@ void GuestRunner::Impl::CallDriver(const GuestAction& action, const config::Pack
   if (!child) {
     ChildExit failed;
     failed.exit_code = kSpawnFailed;
-    boost::asio::post(io, [on_exit, failed] { on_exit(failed); });
+    Post([on_exit, failed] { on_exit(failed); });
     return;
   }
   calls[id] = child;
@@ -396,7 +404,7 @@ void GuestRunner::Impl::PollWatch(const PackageName& name, uint64_t generation) 
 GuestRunner::GuestRunner(boost::asio::io_context& io, Options options, ReportFn on_report,
                          GroupFn on_group)
     : impl_(std::make_unique<Impl>(Impl{io, std::move(options), std::move(on_report),
-                                        std::move(on_group), {}, {}, 1})) {}
+                                        std::move(on_group)})) {}
 
 GuestRunner::~GuestRunner() {
   for (auto& [name, run] : impl_->packages) {

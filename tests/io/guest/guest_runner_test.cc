@@ -71,6 +71,21 @@ TEST_F(GuestRunnerTest, MissingRunScriptIsReportedFailedWith127) {
   EXPECT_EQ(report.result.exit_code, 127);
 }
 
+TEST_F(GuestRunnerTest, ARunnerDestroyedBeforeItsAnswersKillsItsScriptsAndReportsNothing) {
+  const auto slow = Package("p1", "sleep 1000");
+  auto missing = Package("p2", "exit 0");
+  missing.run_script = "absent.sh";
+  Submit(Action("p1", GuestVerb::kRun), slow);
+  Submit(Action("p2", GuestVerb::kRun), missing);  // Its answer is posted, not yet run.
+  ASSERT_EQ(groups_.size(), 1U);
+
+  runner_.reset();
+  RunFor(std::chrono::milliseconds(100));
+
+  EXPECT_TRUE(reports_.empty());
+  EXPECT_TRUE(GroupGoneWithin(groups_[0]));
+}
+
 // The script ignores SIGTERM, and so does its background child (ignored signals are
 // inherited): only the SIGKILL kill_timeout later ends them, and it takes the group.
 TEST_F(GuestRunnerTest, RunPastItsTimeoutGetsSigtermThenSigkillAndItsWholeGroupIsGone) {
