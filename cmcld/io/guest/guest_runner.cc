@@ -100,9 +100,7 @@ struct GuestRunner::Impl {
   // Expires with the runner: posted work checks it (Asio may run it after we are gone).
   std::shared_ptr<int> alive_token = std::make_shared<int>(0);
 
-  GuestEnvContext Context() const {
-    return {options.node, options.state_dir, options.driver_dir};
-  }
+  GuestEnvContext Context() const { return {options.node, options.state_dir, options.driver_dir}; }
   std::string DriverPath(const config::PackageSpec& package) const {
     return package.driver ? options.driver_dir + "/" + *package.driver : std::string();
   }
@@ -121,8 +119,7 @@ struct GuestRunner::Impl {
     Post([this, action, result] { Report(action, action.verb, result); });
   }
 
-  std::shared_ptr<ChildProcess> Start(const GuestAction& action,
-                                      const config::PackageSpec& package,
+  std::shared_ptr<ChildProcess> Start(const GuestAction& action, const config::PackageSpec& package,
                                       const std::string& package_dir, SpawnRequest request,
                                       std::string_view action_name, bool to_log,
                                       std::optional<Duration> term_after, Duration kill_after,
@@ -150,23 +147,21 @@ struct GuestRunner::Impl {
 // `to_log`), the CMCL_* environment, the package folder as working directory. nullptr
 // when it could not be started (logged).
 std::shared_ptr<ChildProcess> GuestRunner::Impl::Start(
-    const GuestAction& action, const config::PackageSpec& package,
-    const std::string& package_dir, SpawnRequest request, std::string_view action_name,
-    bool to_log, std::optional<Duration> term_after, Duration kill_after,
-    ChildProcess::ExitFn on_exit) {
+    const GuestAction& action, const config::PackageSpec& package, const std::string& package_dir,
+    SpawnRequest request, std::string_view action_name, bool to_log,
+    std::optional<Duration> term_after, Duration kill_after, ChildProcess::ExitFn on_exit) {
   const std::string& name = package.name.value();
   int log_fd = -1;
   if (to_log) {
     const std::string header = UtcTimestampNow() + " " + std::string(action_name) +
                                " epoch=" + std::to_string(action.guest.epoch.value()) +
                                " reason=" + std::string(node::ActionReasonName(action.reason));
-    auto opened = OpenPackageLog({options.state_dir, options.log_max_bytes, options.log_keep},
-                                 name, header);
+    auto opened =
+        OpenPackageLog({options.state_dir, options.log_max_bytes, options.log_keep}, name, header);
     if (opened.ok()) {
       log_fd = *opened;
     } else {
-      spdlog::warn("guest {}: {}; its output goes to /dev/null", name,
-                   opened.status().ToString());
+      spdlog::warn("guest {}: {}; its output goes to /dev/null", name, opened.status().ToString());
     }
   }
   request.env = GuestEnvironment(Context(), action, package, action_name);
@@ -386,8 +381,8 @@ void GuestRunner::Impl::PollWatch(const PackageName& name, uint64_t generation) 
     current.watch->status_call.reset();
     if (exit.exit_code == kDriverStopped && !exit.timed_out) {
       const GuestAction action = current.watch->action;
-      spdlog::warn("guest {}: the driver says stopped while it should run (epoch {})",
-                   name.value(), action.guest.epoch.value());
+      spdlog::warn("guest {}: the driver says stopped while it should run (epoch {})", name.value(),
+                   action.guest.epoch.value());
       current.belief = Belief::kDown;
       StopWatch(name);
       Report(action, GuestVerb::kStatus, Result(GuestStatus::kStopped, exit.exit_code));
@@ -403,8 +398,8 @@ void GuestRunner::Impl::PollWatch(const PackageName& name, uint64_t generation) 
 
 GuestRunner::GuestRunner(boost::asio::io_context& io, Options options, ReportFn on_report,
                          GroupFn on_group)
-    : impl_(std::make_unique<Impl>(Impl{io, std::move(options), std::move(on_report),
-                                        std::move(on_group)})) {}
+    : impl_(std::make_unique<Impl>(
+          Impl{io, std::move(options), std::move(on_report), std::move(on_group)})) {}
 
 GuestRunner::~GuestRunner() {
   for (auto& [name, run] : impl_->packages) {

@@ -71,8 +71,7 @@ int SetFileActions(posix_spawn_file_actions_t& fa, const SpawnRequest& request) 
       return e;
     }
   } else {
-    if (const int e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        e != 0) {
+    if (const int e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0); e != 0) {
       return e;
     }
     if (const int e = posix_spawn_file_actions_adddup2(&fa, 1, 2); e != 0) return e;
@@ -108,8 +107,8 @@ Result<std::shared_ptr<ChildProcess>> ChildProcess::Spawn(boost::asio::io_contex
   std::vector<char*> envp = CStrings("", request.env);
   pid_t pid = 0;
   // glibc reports exec failures (ENOENT, EACCES, a bad chdir) here, not as exit 127.
-  const int e = posix_spawn(&pid, request.program.c_str(), &setup.actions, &setup.attr,
-                            argv.data(), envp.data());
+  const int e = posix_spawn(&pid, request.program.c_str(), &setup.actions, &setup.attr, argv.data(),
+                            envp.data());
   if (e != 0) return Status::FailedPrecondition(ErrnoText(request.program.c_str(), e));
   const long pidfd = syscall(SYS_pidfd_open, pid, 0);
   if (pidfd < 0) {

@@ -186,11 +186,11 @@ class ProcessDriverTest : public GuestRunnerTest {
   }
   // Runs one action on a runner of its own for `node` (a second node of this machine).
   ReportRecord DoOn(const std::string& node, node::GuestVerb verb) {
-    GuestRunner runner(io_, NodeOptions(node),
-                       [this](const node::GuestRef& guest, node::GuestVerb v,
-                              const node::GuestResult& result) {
-                         reports_.push_back({guest, v, result, std::chrono::steady_clock::now()});
-                       });
+    GuestRunner runner(
+        io_, NodeOptions(node),
+        [this](const node::GuestRef& guest, node::GuestVerb v, const node::GuestResult& result) {
+          reports_.push_back({guest, v, result, std::chrono::steady_clock::now()});
+        });
     const size_t before = reports_.size();
     runner.Submit(Action("guest1", verb), package_, package_.folder);
     if (!WaitReports(before + 1)) ADD_FAILURE() << "no report within 10s";
@@ -222,9 +222,9 @@ TEST_F(ProcessDriverTest, StartRunsTheGuestAndASecondNodeCannotStartTheSameDisk)
   EXPECT_EQ(status.result.status, GuestStatus::kRunning);
   EXPECT_EQ(second.result.status, GuestStatus::kFailed);
   EXPECT_EQ(second.result.exit_code, 1);
-  EXPECT_THAT(ReadFile(dir_ + "/n2/log/guest1.log"),
-              HasSubstr("guest1: disk " + disk_ +
-                        " is locked by another running copy; refusing to start"));
+  EXPECT_THAT(
+      ReadFile(dir_ + "/n2/log/guest1.log"),
+      HasSubstr("guest1: disk " + disk_ + " is locked by another running copy; refusing to start"));
   EXPECT_EQ(DoOn("n2", GuestVerb::kStatus).result.status, GuestStatus::kStopped);
   EXPECT_EQ(Ledger(), (std::vector<std::string>{"start n1"}));
 }
@@ -263,8 +263,8 @@ TEST_F(ProcessDriverTest, TheGuestOutlivesTheRunnerAndLeavesTheRunScriptsGroupAn
     char target[512] = {};
     const std::string link = "/proc/" + std::to_string(guest) + "/fd/" + fd;
     const ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
-    fds += std::string(fd) + " " + (n > 0 ? std::string(target, static_cast<size_t>(n)) : "") +
-           "\n";
+    fds +=
+        std::string(fd) + " " + (n > 0 ? std::string(target, static_cast<size_t>(n)) : "") + "\n";
   }
 
   EXPECT_TRUE(ProcessAlive(guest));

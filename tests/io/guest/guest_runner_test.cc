@@ -173,7 +173,8 @@ TEST_F(GuestRunnerTest, TheScriptGetsExactlyTheCmclEnvironment) {
   EXPECT_THAT(env, Not(HasSubstr("CMCL_TEST_SHOULD_NOT_LEAK")));
   EXPECT_EQ(ReadFile(dir_ + "/spec.json"),
             "{\"package\":\"p1\",\"node\":\"n1\",\"epoch\":42,\"vcpus\":4,\"memory_mb\":512,"
-            "\"label\":\"test guest\",\"storage\":[{\"path\":\"" + dir_ +
+            "\"label\":\"test guest\",\"storage\":[{\"path\":\"" +
+                dir_ +
                 "/disks/p1.img\",\"type\":\"disk\",\"shared\":false}],\"networks\":[],"
                 "\"devices\":[]}\n");
 }
@@ -249,8 +250,7 @@ TEST_F(GuestRunnerTest, ATrivialRunIsReportedQuickly) {
   for (uint64_t epoch = 1; epoch <= 100; ++epoch) {
     const auto before = std::chrono::steady_clock::now();
     const auto report = Do(Action("p1", GuestVerb::kRun, epoch), package);
-    latencies_ms.push_back(
-        std::chrono::duration<double, std::milli>(report.at - before).count());
+    latencies_ms.push_back(std::chrono::duration<double, std::milli>(report.at - before).count());
   }
 
   std::sort(latencies_ms.begin(), latencies_ms.end());

@@ -122,8 +122,8 @@ config::PackageSpec GuestRunnerTest::Package(const std::string& name, const std:
   spec.guest.vcpus = 2;
   spec.guest.memory = ByteSize::FromMebibytes(512);
   spec.guest.label = "test guest";
-  spec.guest.storage.push_back({dir_ + "/disks/" + name + ".img", config::StorageType::kDisk,
-                                std::nullopt, false, {}});
+  spec.guest.storage.push_back(
+      {dir_ + "/disks/" + name + ".img", config::StorageType::kDisk, std::nullopt, false, {}});
   WriteFile(spec.folder + "/run.sh", expand(run_body), true);
   WriteFile(spec.folder + "/halt.sh", expand(halt_body), true);
   return spec;
@@ -150,8 +150,7 @@ GuestRunner& GuestRunnerTest::Runner(std::optional<GuestRunner::Options> options
   if (!runner_) {
     runner_ = std::make_unique<GuestRunner>(
         io_, options.value_or(RunnerOptions()),
-        [this](const node::GuestRef& guest, node::GuestVerb verb,
-               const node::GuestResult& result) {
+        [this](const node::GuestRef& guest, node::GuestVerb verb, const node::GuestResult& result) {
           reports_.push_back({guest, verb, result, std::chrono::steady_clock::now()});
         },
         [this](const PackageName&, int pgid) { groups_.push_back(pgid); });
@@ -167,8 +166,7 @@ node::GuestAction GuestRunnerTest::Action(const std::string& package, node::Gues
   return action;
 }
 
-void GuestRunnerTest::Submit(const node::GuestAction& action,
-                             const config::PackageSpec& package) {
+void GuestRunnerTest::Submit(const node::GuestAction& action, const config::PackageSpec& package) {
   Runner().Submit(action, package, package.folder);
 }
 
@@ -181,9 +179,7 @@ bool GuestRunnerTest::WaitReports(size_t count, std::chrono::milliseconds limit)
   return true;
 }
 
-void GuestRunnerTest::RunFor(std::chrono::milliseconds time) {
-  io_.run_for(time);
-}
+void GuestRunnerTest::RunFor(std::chrono::milliseconds time) { io_.run_for(time); }
 
 ReportRecord GuestRunnerTest::Do(const node::GuestAction& action,
                                  const config::PackageSpec& package) {
