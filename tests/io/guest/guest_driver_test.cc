@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -238,7 +239,11 @@ TEST_F(ProcessDriverTest, HaltStopsTheGuestAndKillKillsIt) {
   const auto halt = DoOn("n1", GuestVerb::kHalt);
   const auto after_halt = DoOn("n1", GuestVerb::kStatus);
   const auto rerun = DoOn("n2", GuestVerb::kRun);
+  const auto kill_submitted = std::chrono::steady_clock::now();
   const auto kill = DoOn("n2", GuestVerb::kKill);
+  std::cout << "process driver kKill (kill + status) report after "
+            << std::chrono::duration<double, std::milli>(kill.at - kill_submitted).count()
+            << " ms\n";
   const auto after_kill = DoOn("n2", GuestVerb::kStatus);
 
   EXPECT_EQ(halt.result.status, GuestStatus::kStopped);
