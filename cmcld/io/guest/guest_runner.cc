@@ -86,6 +86,19 @@ void WriteFileAtomically(const std::string& path, const std::string& text) {
   std::filesystem::rename(temporary, path, error);
 }
 
+// SIGKILL to a run script's group, remembered after the script exited. Its number stays
+// taken while members remain; once the group is empty it may be reused, and a live
+// process of that number in another session is not ours: leave it alone.
+void KillRunGroup(pid_t pgid) {
+  if (pgid <= 1) return;
+  const pid_t session = getsid(pgid);
+  if (session >= 0 && session != getsid(0)) {
+    spdlog::warn("guest: run group {} now belongs to another session; not killed", pgid);
+    return;
+  }
+  SignalGroup(pgid, SIGKILL);
+}
+
 }  // namespace
 
 struct GuestRunner::Impl {
@@ -206,7 +219,7 @@ void GuestRunner::Impl::RunScript(const GuestAction& action, const config::Packa
     run.script.reset();
     const bool ok = exit.exit_code == 0 && !exit.timed_out;
     // DESIGN.md section 5: a failed run is cleaned up, first of all its group.
-    if (is_run && !ok) SignalGroup(run.run_group, SIGKILL);
+    if (is_run && !ok) KillRunGroup(run.run_group);
     spdlog::info("guest {}: {} script exited {}{} (epoch {})", name.value(),
                  is_run ? "run" : "halt", exit.exit_code,
                  exit.timed_out ? " after its timeout" : "", action.guest.epoch.value());
@@ -237,7 +250,7 @@ void GuestRunner::Impl::FenceWithoutDriver(const GuestAction& action,
                                            const std::string& package_dir) {
   const PackageName name = package.name;
   Preempt(name);
-  SignalGroup(packages[name].run_group, SIGKILL);
+  KillRunGroup(packages[name].run_group);
   GuestAction halt = action;
   halt.reason = node::ActionReason::kFence;
   WriteFileAtomically(GuestSpecPath(options.state_dir, name.value()),
