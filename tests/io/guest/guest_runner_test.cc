@@ -147,7 +147,7 @@ TEST_F(GuestRunnerTest, ANewRunKillsTheScriptStillRunningAndAnswersItFailed) {
   EXPECT_TRUE(GroupGoneWithin(groups_.at(0)));
 }
 
-TEST_F(GuestRunnerTest, TheScriptGetsExactlyTheCmclEnvironment) {
+TEST_F(GuestRunnerTest, TheScriptGetsTheCmclEnvironmentAndNothingOfCmcldsOwn) {
   const auto package = Package("p1", "env >%D%/env.txt; cp \"$CMCL_GUEST_SPEC\" %D%/spec.json");
   setenv("CMCL_TEST_SHOULD_NOT_LEAK", "1", 1);
   auto action = Action("p1", GuestVerb::kRun, 42);
