@@ -20,6 +20,7 @@ namespace {
 using node::GuestStatus;
 using node::GuestVerb;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // A driver that records its calls and answers `status` with %D%/status_code.
@@ -153,6 +154,27 @@ TEST_F(GuestDriverTest, MonitoringReportsAGuestThatDiedAsAnUnsolicitedStopped) {
   EXPECT_EQ(reports_[1].result.status, GuestStatus::kStopped);
   EXPECT_EQ(reports_.size(), 2U);  // Reported once; the watch ended.
   EXPECT_THAT(Calls().back(), StartsWith("status status start 5"));
+  // The monitoring's status calls stay out of the package log.
+  EXPECT_THAT(ReadFile(state_dir_ + "/log/p1.log"), Not(HasSubstr(" status epoch=")));
+}
+
+// A fence does not wait for a run script that is still starting the guest: the script's
+// group goes first, then the driver's kill.
+TEST_F(GuestDriverTest, KillStopsARunScriptStillRunningBeforeCallingTheDriver) {
+  auto package = FakeDriverPackage("p1", 7);
+  WriteFile(package.folder + "/run.sh", "#!/bin/sh\nsleep 1000\n", true);
+  Submit(Action("p1", GuestVerb::kRun), package);
+  RunFor(std::chrono::milliseconds(100));
+
+  Submit(Action("p1", GuestVerb::kKill), package);
+  ASSERT_TRUE(WaitReports(2));
+
+  EXPECT_EQ(reports_[0].verb, GuestVerb::kRun);
+  EXPECT_EQ(reports_[0].result.status, GuestStatus::kFailed);
+  EXPECT_EQ(reports_[0].result.exit_code, -1);
+  EXPECT_EQ(reports_[1].verb, GuestVerb::kKill);
+  EXPECT_EQ(reports_[1].result.status, GuestStatus::kStopped);
+  EXPECT_TRUE(GroupGoneWithin(groups_.at(0)));
 }
 
 TEST_F(GuestDriverTest, MonitoringEndsWithAHalt) {
@@ -276,7 +298,7 @@ TEST_F(ProcessDriverTest, TheGuestOutlivesTheRunnerAndLeavesTheRunScriptsGroupAn
   EXPECT_EQ(getpgid(guest), guest);
   EXPECT_EQ(getsid(guest), guest);
   EXPECT_THAT(fds, HasSubstr("9 " + disk_ + "\n"));
-  EXPECT_THAT(fds, ::testing::Not(HasSubstr("/log/")));
+  EXPECT_THAT(fds, Not(HasSubstr("/log/")));
 }
 
 }  // namespace
