@@ -23,9 +23,21 @@
 //           group (if one runs) and the halt script with CMCL_REASON=fence, bounded by
 //           kill_timeout: exit 0 → kStopped, else kUnknown.
 //   kStatus the driver's `status`: 0 → kRunning, 7 → kStopped, else kUnknown. Without a
-//           driver: kRunning while the package is believed up (scripts cannot tell).
-// A new kRun or kHalt for a package whose script still runs kills that script's group
-// first (the old action is answered kFailed, exit -1).
+//           driver: kRunning while the package is believed up (scripts cannot tell):
+//           after a run that exited 0; kStopped after a halt (or a no-driver kill's halt)
+//           that exited 0; kUnknown otherwise (nothing known, say after a restart).
+// A new kRun, kHalt or kKill for a package whose script still runs kills that script's
+// group first (the old action is answered kFailed, exit -1; a kKill kUnknown). A run that
+// fails (non-zero exit or timeout) has its group SIGKILLed before it is reported
+// (DESIGN.md section 5: cleanup starts with the run script's group); a script that timed
+// out has its group SIGKILLed once it exits, so no background child of it survives.
+// Driver calls are bounded by kill_timeout (then SIGKILL); a script or driver that cannot
+// be started counts as exit 127. Driver kill and status output goes to the package log
+// too, except the monitoring's status calls (every monitor_interval: /dev/null).
+//
+// Threads: construct, Submit and destroy on the io thread; reports come on it. Children
+// are reaped by pid (waitpid(pid)): nothing else in the process may waitpid(-1) or set
+// SIGCHLD to SIG_IGN.
 //
 // Monitoring: a package reported kRunning is watched: every `monitor_interval` the
 // driver's status runs; a `stopped` answer is reported unsolicited as kStatus kStopped
@@ -36,9 +48,11 @@
 // passes `log_max_bytes` (PACKAGE.log.1 ... .N, `log_keep` kept).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
