@@ -434,7 +434,7 @@ void Node::Drive() {
 
 NodeActions Node::Take() { return std::exchange(out_, NodeActions{}); }
 
-const std::vector<validation::PackageReadiness>& Node::Readiness() {
+Liveness Node::ValidationLiveness() const {
   Liveness liveness = CurrentLiveness();
   if (!raft_->LeaderReady()) {
     liveness.up.clear();
@@ -442,6 +442,18 @@ const std::vector<validation::PackageReadiness>& Node::Readiness() {
       liveness.up.insert(member);
     }
   }
+  return liveness;
+}
+
+Result<validation::CheckReport> Node::Check(const PackageName& package,
+                                            const std::optional<NodeName>& target) const {
+  const validation::ClusterFacts facts = FactsOf(state_, ValidationLiveness());
+  const validation::ClusterView view(*index_, facts);
+  return validation::Check(view, package, target);
+}
+
+const std::vector<validation::PackageReadiness>& Node::Readiness() {
+  const Liveness liveness = ValidationLiveness();
   if (!readiness_.valid || readiness_.applied != state_.applied() ||
       readiness_.config_generation != config_generation_ || readiness_.up != liveness.up) {
     const validation::ClusterFacts facts = FactsOf(state_, liveness);

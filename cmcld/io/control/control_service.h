@@ -25,13 +25,12 @@
 // its answer; all CoreAccess calls and all state reads happen on the io thread.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "cmcld/core/common/status.h"
 #include "cmcld/core/common/time.h"
@@ -46,7 +45,9 @@ namespace cmcl::io {
 class CoreAccess {
  public:
   virtual ~CoreAccess() = default;
-  virtual const node::Node& node() = 0;
+  // Not const: Node::Readiness() recomputes (and caches) the readiness view. The control
+  // API only reads through it (state, raft, Readiness, Check); it never feeds inputs.
+  virtual node::Node& node() = 0;
   virtual const config::ClusterConfig& config() const = 0;
   virtual Time Now() const = 0;
   // Proposes `ops` as one command of the daemon's control client; `done` gets the final
@@ -68,7 +69,10 @@ class ControlService {
   };
 
   ControlService(boost::asio::io_context& io, CoreAccess& core, Options options);
-  ~ControlService();  // Stops the server; outstanding requests are answered "shutting down".
+  // Stops accepting, answers outstanding requests "shutting down" (exit 1), stops the
+  // gRPC server and removes the socket file. Call it on the io thread, or after the
+  // io_context stopped: it destroys the timers of waiting requests.
+  ~ControlService();
 
   // Binds the socket and starts serving. InvalidArgument for a path > 107 bytes,
   // Unavailable when another daemon answers there.
