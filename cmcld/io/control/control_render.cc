@@ -121,11 +121,14 @@ Answer EventsAnswer(const std::deque<node::ClusterEvent>& events, size_t limit) 
   JsonWriter json;
   json.BeginArray();
   std::ostringstream text;
+  const size_t width = events.empty() ? 0 : std::to_string(events.back().index.value()).size();
   for (size_t i = skip; i < events.size(); ++i) {
     const node::ClusterEvent& event = events[i];
     json.BeginObject().Key("index").Int(static_cast<int64_t>(event.index.value()));
     json.Key("critical").Bool(event.critical).Key("text").String(event.text).EndObject();
-    text << event.index.value() << (event.critical ? " ! " : "   ") << event.text << "\n";
+    const std::string index = std::to_string(event.index.value());
+    text << std::string(width - index.size(), ' ') << index << (event.critical ? " ! " : "   ")
+         << event.text << "\n";
   }
   json.EndArray();
   return Answer{.exit_status = kExitOk, .json = json.str(), .text = text.str(), .is_error = false};

@@ -89,20 +89,20 @@ TEST(ControlRender, AValidationRefusalListsEveryViolationWithItsNode) {
             "ivmcl02: wwid_mismatch: device /dev/rdisk/disk10: WWID differs");
 }
 
-TEST(ControlRender, EventsKeepTheNewestLastAndHonourTheLimit) {
+TEST(ControlRender, EventsKeepTheNewestLastHonourTheLimitAndAlignTheirIndexes) {
   std::deque<node::ClusterEvent> events;
   for (uint64_t i = 1; i <= 4; ++i) {
     events.push_back(node::ClusterEvent{
-        .index = raft::LogIndex(i), .critical = i == 4, .text = "event " + std::to_string(i)});
+        .index = raft::LogIndex(i * 3), .critical = i == 4, .text = "event " + std::to_string(i)});
   }
 
   const Answer two = EventsAnswer(events, 2);
   const Answer all = EventsAnswer(events, 0);
 
-  EXPECT_EQ(two.json, R"([{"index":3,"critical":false,"text":"event 3"},)"
-                      R"({"index":4,"critical":true,"text":"event 4"}])");
-  EXPECT_EQ(two.text, "3   event 3\n4 ! event 4\n");
-  EXPECT_THAT(all.text, StartsWith("1   event 1\n"));
+  EXPECT_EQ(two.json, R"([{"index":9,"critical":false,"text":"event 3"},)"
+                      R"({"index":12,"critical":true,"text":"event 4"}])");
+  EXPECT_EQ(two.text, " 9   event 3\n12 ! event 4\n");  // Indexes right-aligned.
+  EXPECT_THAT(all.text, StartsWith(" 3   event 1\n"));
 }
 
 TEST(ControlRender, TablesAlignColumnsAndLeaveTheLastOneUnpadded) {

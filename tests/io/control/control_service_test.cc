@@ -24,6 +24,7 @@
 #include <boost/property_tree/ptree.hpp>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -434,6 +435,26 @@ TEST_F(ControlServiceTest, AStaleSocketFileIsReplacedAndTheSocketIsOpenToEveryon
 
   EXPECT_EQ(info.st_mode & 0777, 0666U);
   EXPECT_EQ(Pkgctl("view").exit_status, 0);
+}
+
+TEST_F(ControlServiceTest, AWaitingRunIsAnsweredWhenTheServiceStops) {
+  StartService();
+  OnIo([this] { return cluster_.host("n1").hold.insert(PackageName("p2")).second; });
+  std::future<Outcome> run = std::async(std::launch::async, [this] { return Pkgctl("run p2"); });
+  ASSERT_TRUE(WaitFor([this] {
+    return cluster_.node("n1").state().StatusOf(PackageName("p2")) ==
+           node::PackageStatus::kStarting;
+  }));
+
+  OnIo([this] {
+    service_.reset();
+    return 0;
+  });
+  const Outcome outcome = run.get();
+
+  EXPECT_EQ(outcome.exit_status, 1);
+  EXPECT_EQ(outcome.err, "pkgctl: run p2: cmcld is shutting down; the operation may go on\n");
+  EXPECT_FALSE(std::filesystem::exists(socket_));
 }
 
 }  // namespace
