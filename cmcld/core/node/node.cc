@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "cmcld/core/common/check.h"
+#include "cmcld/core/validation/validate.h"
 
 namespace cmcl::node {
 namespace {
@@ -446,10 +447,26 @@ Liveness Node::ValidationLiveness() const {
 }
 
 Result<validation::CheckReport> Node::Check(const PackageName& package,
-                                            const std::optional<NodeName>& target) const {
+                                            const std::optional<NodeName>& target,
+                                            std::optional<uint32_t> vcpus,
+                                            std::optional<uint64_t> memory_mb) const {
   const validation::ClusterFacts facts = FactsOf(state_, ValidationLiveness());
   const validation::ClusterView view(*index_, facts);
-  return validation::Check(view, package, target);
+  const config::PackageSpec* spec = view.FindPackage(package);
+  if (spec == nullptr || !target || (!vcpus && !memory_mb)) {
+    return validation::Check(view, package, target);
+  }
+  // A copy at the new size (validation accepts a spec outside the configuration).
+  config::PackageSpec resized = *spec;
+  resized.guest.vcpus = vcpus.value_or(resized.guest.vcpus);
+  if (memory_mb) {
+    resized.guest.memory = ByteSize::FromMebibytes(*memory_mb);
+  }
+  return validation::CheckReport{
+      .package = package,
+      .source = view.SourceOf(*spec, target),
+      .results = {validation::NodeResult{
+          .node = *target, .result = validation::ValidateMigration(resized, *target, view)}}};
 }
 
 const std::vector<validation::PackageReadiness>& Node::Readiness() {

@@ -137,29 +137,27 @@ void ControlEngine::Move(const Caller& caller, const pb::MoveRequest& request,
   const NodeName target(request.node());
   // Validate here first, as `check` does, so a refused move halts nothing and answers at
   // once; the coordinator validates again against the state it decides from.
-  const Result<validation::CheckReport> report = core_.node().Check(package, target);
+  std::optional<uint32_t> vcpus;
+  std::optional<uint64_t> memory_mb;
+  if (request.has_vcpus()) vcpus = request.vcpus();
+  if (request.has_memory_mb()) memory_mb = request.memory_mb();
+  const Result<validation::CheckReport> report =
+      core_.node().Check(package, target, vcpus, memory_mb);
   if (!report.ok()) return call->Finish(ErrorAnswer("not_found", report.status().message()));
   if (!report->ok()) {
     const node::Assignment* assignment = core_.node().state().Find(package);
-    const std::string where =
-        assignment != nullptr && assignment->owner ? " on " + assignment->owner->value() : "";
-    spdlog::info("control: move {} to {} by {} refused by migration validation", request.package(),
-                 request.node(), By(caller));
-    return call->Finish(ValidationFailedAnswer("move of " + request.package() + " to " +
-                                                   request.node() +
-                                                   " refused by migration validation; it "
-                                                   "keeps running" +
-                                                   where,
-                                               *report));
+    std::string message = "move of " + request.package() + " to " + request.node() +
+                          " refused by migration validation; it keeps running";
+    if (assignment != nullptr && assignment->owner) message += " on " + assignment->owner->value();
+    spdlog::info("control: {} (by {})", message, By(caller));
+    return call->Finish(ValidationFailedAnswer(message, *report));
   }
   node::MoveOp op{.package = package,
                   .target = target,
                   .kind = node::IntentKind::kMove,
-                  .vcpus = std::nullopt,
-                  .memory_mb = std::nullopt,
+                  .vcpus = vcpus,
+                  .memory_mb = memory_mb,
                   .by = By(caller)};
-  if (request.has_vcpus()) op.vcpus = request.vcpus();
-  if (request.has_memory_mb()) op.memory_mb = request.memory_mb();
   Operate("move " + request.package() + " to " + request.node(), package, {op}, request.no_wait(),
           TimeoutOf(request.timeout_ms()), std::move(call));
 }
