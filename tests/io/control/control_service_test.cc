@@ -177,19 +177,20 @@ class ControlServiceTest : public ::testing::Test {
     return OnIo([&] { return cluster_.node("n1").state().StatusOf(PackageName(package)); });
   }
 
-  // `prefix pkgctl --socket SOCKET arguments`, through the shell.
+  // `prefix pkgctl --socket SOCKET arguments`, through the shell; its output goes to
+  // NAME.out and NAME.err (distinct names for calls made in parallel).
   Outcome Pkgctl(const std::string& arguments, const std::string& prefix = "",
-                 const std::string& socket = "") {
+                 const std::string& socket = "", const std::string& name = "pkgctl") {
     const std::string command = prefix + " " PKGCTL_BINARY " --socket " +
                                 (socket.empty() ? socket_ : socket) + " " + arguments + " >" +
-                                (dir_ / "out.txt") + " 2>" + (dir_ / "err.txt");
+                                (dir_ / (name + ".out")) + " 2>" + (dir_ / (name + ".err"));
     const auto began = Clock::now();
     const int status = std::system(command.c_str());
     Outcome outcome;
     outcome.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
     outcome.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    outcome.out = Slurp("out.txt");
-    outcome.err = Slurp("err.txt");
+    outcome.out = Slurp(name + ".out");
+    outcome.err = Slurp(name + ".err");
     return outcome;
   }
   std::string Slurp(const std::string& name) {
@@ -455,6 +456,32 @@ TEST_F(ControlServiceTest, AWaitingRunIsAnsweredWhenTheServiceStops) {
   EXPECT_EQ(outcome.exit_status, 1);
   EXPECT_EQ(outcome.err, "pkgctl: run p2: cmcld is shutting down; the operation may go on\n");
   EXPECT_FALSE(std::filesystem::exists(socket_));
+}
+
+TEST_F(ControlServiceTest, ReadsAnswerAtOnceWhileARunWaits) {
+  StartService();
+  OnIo([this] { return cluster_.host("n1").hold.insert(PackageName("p2")).second; });
+  std::future<Outcome> run =
+      std::async(std::launch::async, [this] { return Pkgctl("run p2 --timeout 1500ms"); });
+  ASSERT_TRUE(WaitFor([this] {
+    return cluster_.node("n1").state().StatusOf(PackageName("p2")) ==
+           node::PackageStatus::kStarting;
+  }));
+
+  std::vector<std::future<Outcome>> views;
+  for (int i = 0; i < 4; ++i) {
+    views.push_back(std::async(std::launch::async, [this, i] {
+      return Pkgctl("-o json view p2", "", "", "view" + std::to_string(i));
+    }));
+  }
+
+  for (std::future<Outcome>& view : views) {
+    const Outcome outcome = view.get();
+    EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+    EXPECT_EQ(Json(outcome.out).get<std::string>("packages..status"), "starting");
+    EXPECT_LT(outcome.took, std::chrono::seconds(1));
+  }
+  EXPECT_EQ(run.get().exit_status, 4);
 }
 
 }  // namespace
