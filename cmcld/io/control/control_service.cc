@@ -36,6 +36,7 @@ using control::Answer;
 using control::Call;
 using control::Caller;
 using control::ControlEngine;
+using CallPtr = std::shared_ptr<Call>;
 
 constexpr size_t kSocketPathMax = sizeof(sockaddr_un::sun_path) - 1;  // 107 on Linux.
 
@@ -127,55 +128,54 @@ struct ControlService::Impl final : public pb::Control::Service {
   // --- gRPC threads ----------------------------------------------------------------
   grpc::Status View(grpc::ServerContext* context, const pb::ViewRequest* request,
                     pb::Reply* reply) override {
-    return Serve(
-        context, reply,
-        [request = *request](ControlEngine& e, const Caller&, const std::shared_ptr<Call>& c) {
-          c->Finish(e.View(request));
-        });
+    return Serve(context, reply,
+                 [request = *request](ControlEngine& e, const Caller&, const CallPtr& c) {
+                   c->Finish(e.View(request));
+                 });
   }
   grpc::Status Check(grpc::ServerContext* context, const pb::CheckRequest* request,
                      pb::Reply* reply) override {
-    return Serve(
-        context, reply,
-        [request = *request](ControlEngine& e, const Caller&, const std::shared_ptr<Call>& c) {
-          c->Finish(e.Check(request));
-        });
+    return Serve(context, reply,
+                 [request = *request](ControlEngine& e, const Caller&, const CallPtr& c) {
+                   c->Finish(e.Check(request));
+                 });
   }
   grpc::Status Readiness(grpc::ServerContext* context, const pb::ReadinessRequest*,
                          pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [](ControlEngine& e, const Caller&, const std::shared_ptr<Call>& c) {
-                   c->Finish(e.Readiness());
-                 });
+    return Serve(context, reply, [](ControlEngine& e, const Caller&, const CallPtr& c) {
+      c->Finish(e.Readiness());
+    });
   }
   grpc::Status Events(grpc::ServerContext* context, const pb::EventsRequest* request,
                       pb::Reply* reply) override {
-    return Serve(
-        context, reply,
-        [request = *request](ControlEngine& e, const Caller&, const std::shared_ptr<Call>& c) {
-          c->Finish(e.Events(request));
-        });
+    return Serve(context, reply,
+                 [request = *request](ControlEngine& e, const Caller&, const CallPtr& c) {
+                   c->Finish(e.Events(request));
+                 });
   }
   grpc::Status Run(grpc::ServerContext* context, const pb::RunRequest* request,
                    pb::Reply* reply) override {
     return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who,
-                                      const std::shared_ptr<Call>& c) { e.Run(who, request, c); });
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.Run(who, request, c);
+                 });
   }
   grpc::Status Halt(grpc::ServerContext* context, const pb::HaltRequest* request,
                     pb::Reply* reply) override {
     return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who,
-                                      const std::shared_ptr<Call>& c) { e.Halt(who, request, c); });
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.Halt(who, request, c);
+                 });
   }
   grpc::Status Move(grpc::ServerContext* context, const pb::MoveRequest* request,
                     pb::Reply* reply) override {
     return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who,
-                                      const std::shared_ptr<Call>& c) { e.Move(who, request, c); });
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.Move(who, request, c);
+                 });
   }
 
-  using Handler = std::function<void(ControlEngine&, const Caller&, const std::shared_ptr<Call>&)>;
+  using Handler = std::function<void(ControlEngine&, const Caller&, const CallPtr&)>;
   grpc::Status Serve(grpc::ServerContext* context, pb::Reply* reply, Handler handler);
   Caller CallerOf(const grpc::ServerContext& context);
 
