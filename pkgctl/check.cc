@@ -81,22 +81,7 @@ void WriteTable(const validation::CheckReport& report, std::ostream& out) {
   out << "check " << report.package << " (offline; source "
       << (report.source ? report.source->value() : std::string("none")) << ")\n";
   for (const std::string& line : validation::CheckReportLines(report)) out << "  " << line << "\n";
-  size_t refused = 0;
-  for (const validation::NodeResult& result : report.results) {
-    if (!result.result.ok()) ++refused;
-  }
-  if (report.results.empty()) {
-    // A package whose only node is its source: "may run on every node checked" would be
-    // true of no node at all.
-    const std::string source = report.source ? report.source->value() : std::string("none");
-    out << report.package << ": no node checked; its node list holds only its source " << source
-        << " (check it with -n " << source << ")\n";
-  } else if (refused == 0) {
-    out << report.package << " may run on every node checked\n";
-  } else {
-    out << report.package << ": " << refused << " of " << report.results.size()
-        << " node(s) refused\n";
-  }
+  out << validation::CheckReportSummary(report) << "\n";
 }
 
 }  // namespace

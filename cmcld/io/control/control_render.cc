@@ -71,17 +71,7 @@ namespace {
 // The lines under one report: its violations and unchecked checks, and a summary.
 void CheckLines(const validation::CheckReport& report, std::ostringstream& out) {
   for (const std::string& line : validation::CheckReportLines(report)) out << "  " << line << "\n";
-  const auto refused =
-      std::count_if(report.results.begin(), report.results.end(),
-                    [](const validation::NodeResult& result) { return !result.result.ok(); });
-  const std::string& package = report.package.value();
-  if (report.results.empty()) {
-    out << package << ": no node checked (its node list holds only its source)\n";
-  } else if (refused == 0) {
-    out << package << " may run on every node checked\n";
-  } else {
-    out << package << ": " << refused << " of " << report.results.size() << " node(s) refused\n";
-  }
+  out << validation::CheckReportSummary(report) << "\n";
 }
 
 std::string SourceName(const validation::CheckReport& report) {
