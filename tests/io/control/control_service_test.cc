@@ -43,8 +43,8 @@ using node::testing::NodeCluster;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-// CoreAccess around the test cluster's one node. Proposals go in as NodeCluster's
-// client; the reply is the one the node answered while the cluster settled.
+// CoreAccess around the test cluster's node n1. Proposals go in as NodeCluster's client,
+// at the leader; the reply is the one it answered while the cluster settled.
 class FakeCore : public CoreAccess {
  public:
   explicit FakeCore(NodeCluster& cluster) : cluster_(cluster) {}
@@ -56,7 +56,8 @@ class FakeCore : public CoreAccess {
                std::function<void(const raft::ClientReply&)> done) override {
     ++proposals;
     const size_t before = cluster_.replies.size();
-    cluster_.ProposeOps("n1", ops);
+    // The leader takes it (a runtime's Node forwards it there and retries until then).
+    cluster_.ProposeOps(cluster_.Leader().value_or("n1"), ops);
     for (size_t i = before; i < cluster_.replies.size(); ++i) {
       if (cluster_.replies[i].client_id == raft::ClientId(77)) return done(cluster_.replies[i]);
     }
@@ -84,10 +85,12 @@ std::shared_ptr<config::ClusterConfig> TwoMemberConfig(const config::ClusterConf
   auto config = std::make_shared<config::ClusterConfig>(base);
   config->cluster_start_wait = Duration(50);
   config->nodes.front().addresses = {SocketAddress{"127.0.0.1", 7101, false}};
-  config::NodeSpec n2;
-  n2.name = NodeName("n2");
-  n2.addresses = {SocketAddress{"127.0.0.1", 7102, false}};
-  config->nodes.push_back(n2);
+  if (config->FindNode(NodeName("n2")) == nullptr) {
+    config::NodeSpec n2;
+    n2.name = NodeName("n2");
+    config->nodes.push_back(n2);
+  }
+  config->nodes.back().addresses = {SocketAddress{"127.0.0.1", 7102, false}};
   for (config::PackageSpec& package : config->packages) {
     package.all_nodes = false;
     package.nodes = {NodeName("n1"), NodeName("n2")};
@@ -104,16 +107,17 @@ struct Outcome {
   std::chrono::milliseconds took{0};
 };
 
-class ControlServiceTest : public ::testing::Test {
+class ControlServiceFixture : public ::testing::Test {
  protected:
-  ControlServiceTest() : cluster_(1, {"p1", "p2"}), core_(cluster_) {
+  // `voters`: 1 (n2 is configured but never runs) or 2 (n2 runs too).
+  explicit ControlServiceFixture(size_t voters) : cluster_(voters, {"p1", "p2"}), core_(cluster_) {
     ::chmod(dir_.path().c_str(), 0755);  // A caller of another uid reaches the socket.
     cluster_.options().raft.election_timeout_min = Duration(150);
     cluster_.options().raft.heartbeat_interval = Duration(30);
     cluster_.options().config = TwoMemberConfig(cluster_.config());
     cluster_.StartAll();
   }
-  ~ControlServiceTest() override {
+  ~ControlServiceFixture() override {
     OnIo([this] {
       service_.reset();
       return 0;
@@ -218,6 +222,30 @@ class ControlServiceTest : public ::testing::Test {
   std::unique_ptr<ControlService> service_;
   std::thread thread_;
 };
+
+class ControlServiceTest : public ControlServiceFixture {
+ protected:
+  ControlServiceTest() : ControlServiceFixture(1) {}
+};
+
+// Both nodes run: n1 (the one the service serves on) may be a follower.
+class TwoVoterControlServiceTest : public ControlServiceFixture {
+ protected:
+  TwoVoterControlServiceTest() : ControlServiceFixture(2) {}
+};
+
+TEST_F(TwoVoterControlServiceTest, AMoveWaitsUntilTheGuestRunsOnTheTarget) {
+  StartService();
+
+  const Outcome outcome = Pkgctl("move p1 -n n2 --memory 2GiB");
+
+  EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("n2"));
+  EXPECT_EQ(OnIo([this] { return cluster_.Holders("p1"); }), std::vector<std::string>{"n2"});
+  const std::optional<uint64_t> memory_mb = OnIo(
+      [this] { return cluster_.node("n1").state().FindPackage(PackageName("p1"))->memory_mb; });
+  EXPECT_EQ(memory_mb, std::optional<uint64_t>(2048));
+}
 
 TEST_F(ControlServiceTest, ViewJsonHasTheDocumentedFields) {
   StartService();
