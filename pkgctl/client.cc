@@ -67,8 +67,11 @@ int CallDaemon(const GlobalOptions& options, const Rpc& rpc, std::chrono::millis
   if (const std::string error = ConnectError(options.socket); !error.empty()) {
     return Fail(options, "unreachable", unreachable + error, kExitUnreachable, out, err);
   }
-  const std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel("unix:" + options.socket, grpc::InsecureChannelCredentials());
+  // A view of thousands of packages is megabytes of JSON: past gRPC's 4 MiB default.
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(256 << 20);
+  const std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      "unix:" + options.socket, grpc::InsecureChannelCredentials(), arguments);
   ::cmcl::control::Control::Stub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + deadline);
