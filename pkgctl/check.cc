@@ -4,13 +4,13 @@
 // With --offline the check runs from the configuration files alone, with DESIGN.md
 // section 6's offline rules: the source is the first node of the package's list other
 // than the target, and "member" means "configured as a member". Without --offline the
-// check asks the running cmcld, which this build does not have yet; that is said, not
-// pretended.
+// local cmcld answers from its applied state and what it knows of the other nodes.
 #include <string>
 #include <vector>
 
 #include "cmcld/core/validation/readiness.h"
 #include "cmcld/io/config/load.h"
+#include "pkgctl/client.h"
 #include "pkgctl/commands.h"
 #include "pkgctl/json_writer.h"
 
@@ -81,22 +81,7 @@ void WriteTable(const validation::CheckReport& report, std::ostream& out) {
   out << "check " << report.package << " (offline; source "
       << (report.source ? report.source->value() : std::string("none")) << ")\n";
   for (const std::string& line : validation::CheckReportLines(report)) out << "  " << line << "\n";
-  size_t refused = 0;
-  for (const validation::NodeResult& result : report.results) {
-    if (!result.result.ok()) ++refused;
-  }
-  if (report.results.empty()) {
-    // A package whose only node is its source: "may run on every node checked" would be
-    // true of no node at all.
-    const std::string source = report.source ? report.source->value() : std::string("none");
-    out << report.package << ": no node checked; its node list holds only its source " << source
-        << " (check it with -n " << source << ")\n";
-  } else if (refused == 0) {
-    out << report.package << " may run on every node checked\n";
-  } else {
-    out << report.package << ": " << refused << " of " << report.results.size()
-        << " node(s) refused\n";
-  }
+  out << validation::CheckReportSummary(report) << "\n";
 }
 
 }  // namespace
@@ -110,10 +95,13 @@ int RunCheck(const GlobalOptions& options, const std::vector<std::string>& args,
   }
   if (!parsed.error.empty()) return UsageError(options, parsed.error, out, err);
   if (!parsed.offline) {
-    return UsageError(options,
-                      "check without --offline needs cmcld, which this build does not have "
-                      "yet; use pkgctl check PKG [-n NODE] --offline [CLUSTER_YAML]",
-                      out, err);
+    ::cmcl::control::CheckRequest request;
+    request.set_package(parsed.package);
+    if (parsed.node) request.set_node(*parsed.node);
+    const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {
+      return stub.Check(&context, request, &reply);
+    };
+    return CallDaemon(options, rpc, kReadDeadline, false, out, err);
   }
   const std::string path = ClusterYamlPath(parsed.files);
   const io::config::LoadedConfig loaded = io::config::LoadCluster(path);
@@ -136,6 +124,7 @@ const char* const kCheckHelp = R"(NAME
     pkgctl check - migration validation, without moving anything
 
 SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] check PKG [-n NODE]
     pkgctl [-o table|json] check PKG [-n NODE] --offline [CLUSTER_YAML]
 
 DESCRIPTION
@@ -153,8 +142,9 @@ DESCRIPTION
     --offline checks from the configuration files alone, so a migration plan can be
     tested before the cluster runs: the source is the first node of the package's node
     list other than the target, and a target counts as a member when it is configured
-    as one. Without --offline the running cmcld answers from live state (not yet
-    available in this build).
+    as one. Without --offline the local cmcld answers from live state: the source is
+    the node the guest runs on (else the last one that ran it), and a target must be
+    an up member holding a lease.
 
 OPTIONS
     -n, --node NODE
@@ -175,8 +165,10 @@ EXIT STATUS
     0   every node checked may run the package
     1   at least one node is refused, or the package is unknown
     2   usage or configuration error
+    3   (without --offline) cmcld could not be reached
 
 EXAMPLES
+    pkgctl check hpvm1 -n ivmcl02
     pkgctl check hpvm1 -n ivmcl02 --offline config/hpvm/cluster.yaml
     pkgctl -o json check guest2 --offline config/demo/cluster.yaml
 )";

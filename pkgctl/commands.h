@@ -53,10 +53,31 @@ int RunConfigCheck(const GlobalOptions& options, const std::vector<std::string>&
 int RunCheck(const GlobalOptions& options, const std::vector<std::string>& args,
              std::ostream& out, std::ostream& err);
 
+// Commands answered by cmcld over the control socket (pkgctl/client.h). `args` follow
+// the command word.
+int RunView(const GlobalOptions& options, const std::vector<std::string>& args,
+            std::ostream& out, std::ostream& err);
+int RunRun(const GlobalOptions& options, const std::vector<std::string>& args,
+           std::ostream& out, std::ostream& err);
+int RunHalt(const GlobalOptions& options, const std::vector<std::string>& args,
+            std::ostream& out, std::ostream& err);
+int RunMove(const GlobalOptions& options, const std::vector<std::string>& args,
+            std::ostream& out, std::ostream& err);
+int RunReadiness(const GlobalOptions& options, const std::vector<std::string>& args,
+                 std::ostream& out, std::ostream& err);
+int RunEvents(const GlobalOptions& options, const std::vector<std::string>& args,
+              std::ostream& out, std::ostream& err);
+
 // The manual pages printed by --help.
 extern const char* const kMainHelp;
 extern const char* const kConfigHelp;
 extern const char* const kConfigCheckHelp;
 extern const char* const kCheckHelp;
+extern const char* const kViewHelp;
+extern const char* const kRunHelp;
+extern const char* const kHaltHelp;
+extern const char* const kMoveHelp;
+extern const char* const kReadinessHelp;
+extern const char* const kEventsHelp;
 
 }  // namespace cmcl::pkgctl

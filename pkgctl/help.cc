@@ -24,14 +24,33 @@ COMMANDS
         file, offline. Prints a summary, or every error as FILE:LINE:COLUMN: message.
         (Serviceguard: cmcheckconf)
 
-    check PKG [-n NODE] --offline [CLUSTER_YAML]
-        Migration validation only, from the configuration files: can PKG run on NODE
-        (or on each node it may run on)? Every violation, with a code and what to fix.
-        (HPVM: hpvmmigrate -s)
+    view [-v] [PKG|NODE]
+        The cluster, its nodes (with heartbeat networks) and packages, from the local
+        cmcld's applied state, at once. (Serviceguard: cmviewcl [-v]; HPVM: hpvmstatus)
 
-    Not yet available in this build (they need cmcld, which later work adds):
-    view, run, halt, move, check without --offline, readiness, enable, disable, clear, node, cluster,
-    config apply, config show, events.
+    run PKG [-n NODE] [--no-wait] [--timeout DURATION]
+        Start a down package, on NODE or where its policy says, and enable its global
+        switching. (Serviceguard: cmrunpkg [-n node] pkg; cmmodpkg -e pkg)
+
+    halt PKG [--no-wait] [--timeout DURATION]
+        Halt a package; it stays down. (Serviceguard: cmhaltpkg pkg)
+
+    move PKG -n NODE [--vcpus N] [--memory SIZE] [--no-wait] [--timeout DURATION]
+        Validate, halt on its node, start on NODE. (HPVM: hpvmmigrate -P guest -h host)
+
+    check PKG [-n NODE] [--offline [CLUSTER_YAML]]
+        Migration validation only: can PKG run on NODE (or on each node it may run
+        on)? Every violation, with a code and what to fix. --offline reads the
+        configuration files instead of asking cmcld. (HPVM: hpvmmigrate -s)
+
+    readiness
+        For every package: could it fail over right now, and if not, why.
+
+    events [--limit N]
+        The cluster's event history, newest last.
+
+    Not yet available in this build (later issues add them): enable, disable, clear,
+    node, cluster, config apply, config show, explain, package, guest.
 
 OPTIONS
     --socket PATH
@@ -56,6 +75,8 @@ ENVIRONMENT
     CMCL_SOCKET    the control socket used when --socket is not given
 
 EXAMPLES
+    pkgctl view -v
+    pkgctl move hpvm1 -n ivmcl02 --timeout 5m
     pkgctl config check config/demo/cluster.yaml
     pkgctl -o json config check /etc/cmcl/cmcl.yaml
     pkgctl check hpvm1 -n ivmcl02 --offline config/hpvm/cluster.yaml
@@ -111,5 +132,248 @@ EXAMPLES
 )";
 
 const char* const kConfigCheckHelp = kConfigHelp;
+
+const char* const kViewHelp = R"(NAME
+    pkgctl view - the cluster, its nodes and packages
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] view [-v] [PKG|NODE]
+
+DESCRIPTION
+    Prints the cluster (status, coordinator, quorum, configuration version, lease
+    mode), every node (status up, down or halted; state running, fencing, no_quorum,
+    maintenance or unknown; role) and every package (status down, starting, up,
+    halting, failed or halt_failed; state; the node it runs on; global switching; the
+    reason of its last change). The local cmcld answers at once from the state it
+    applied; it never waits for a leader. On a node without quorum a banner says so,
+    the other nodes show unknown and the packages their last known values, marked
+    stale. (Serviceguard: cmviewcl; HPVM: hpvmstatus)
+
+OPTIONS
+    -v, --verbose
+        Also the heartbeat networks of every node, and per package its node
+        switching, the nodes it failed on, its epoch, a move in progress, its guest
+        (vCPUs, memory, storage, networks, devices) and its services.
+    PKG | NODE
+        Only this package, or only this node and the packages placed on it.
+    --socket PATH, -o table|json
+        See pkgctl --help. json: {"as_of", "cluster", "nodes", "packages"}
+        (INTERFACE.md "JSON output").
+
+EXIT STATUS
+    0   done
+    1   refused or failed (validation, script failure, no quorum, permission denied,
+        unknown package or node, with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl view
+    pkgctl view -v hpvm1
+    pkgctl -o json view ivmcl02
+)";
+
+const char* const kRunHelp = R"(NAME
+    pkgctl run - start a package
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] run PKG [-n NODE] [--no-wait]
+           [--timeout DURATION]
+
+DESCRIPTION
+    Starts a down package on NODE, or where its failover policy places it, after
+    migration validation, and turns its global switching on (so it fails over from
+    now on). Waits until it is up, or has failed, and prints the outcome, e.g.
+    "started on ivmcl02". A package already up is left alone ("already up on N").
+    Only root may run it (issue 9 adds the access list).
+    (Serviceguard: cmrunpkg [-n node] pkg, then cmmodpkg -e pkg)
+
+OPTIONS
+    -n, --node NODE
+        Start it on this node.
+    --no-wait
+        Return once the operation is committed (replicated), without waiting for it
+        to finish.
+    --timeout DURATION
+        Wait at most this long (e.g. 30s, 5m); then exit 4: the operation goes on.
+        Default: cmcld's (2 minutes).
+    --socket PATH, -o table|json
+        See pkgctl --help.
+
+EXIT STATUS
+    0   done
+    1   refused or failed (validation, script failure, no quorum, permission denied,
+        unknown package or node, with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl run hpvm1
+    pkgctl run hpvm1 -n ivmcl02 --timeout 90s
+)";
+
+const char* const kHaltHelp = R"(NAME
+    pkgctl halt - halt a package
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] halt PKG [--no-wait] [--timeout DURATION]
+
+DESCRIPTION
+    Halts a package on its node (its halt script runs) and turns its global
+    switching off, so it stays down until pkgctl run. Waits until it is halted; a
+    halt script that fails leaves it halt_failed (it may still run) and exits 1.
+    Only root may halt it. (Serviceguard: cmhaltpkg pkg)
+
+OPTIONS
+    --no-wait
+        Return once the operation is committed (replicated), without waiting for it
+        to finish.
+    --timeout DURATION
+        Wait at most this long (e.g. 30s, 5m); then exit 4: the operation goes on.
+        Default: cmcld's (2 minutes).
+    --socket PATH, -o table|json
+        See pkgctl --help.
+
+EXIT STATUS
+    0   done
+    1   refused or failed (validation, script failure, no quorum, permission denied,
+        unknown package or node, with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl halt hpvm1
+    pkgctl halt hpvm1 --no-wait
+)";
+
+const char* const kMoveHelp = R"(NAME
+    pkgctl move - move a guest to another node
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] move PKG -n NODE [--vcpus N]
+           [--memory SIZE] [--no-wait] [--timeout DURATION]
+
+DESCRIPTION
+    Validates NODE for the package's guest (the checks of pkgctl check), halts it on
+    its node, and starts it on NODE once the halt is committed. When validation
+    refuses the move, nothing is halted: the guest keeps running, and every
+    violation is printed, one line each. A start on NODE that fails brings the
+    guest back to its node. Waits until the move has finished. Only root may move.
+    (HPVM: hpvmmigrate -P guest -h host [-c N] [-r SIZE])
+
+OPTIONS
+    -n, --node NODE
+        The target node (required).
+    --vcpus N, --memory SIZE
+        Start it there with this many vCPUs / this much memory (e.g. 4GiB);
+        committed as a package override when the move succeeds.
+    --no-wait
+        Return once the operation is committed (replicated), without waiting for it
+        to finish.
+    --timeout DURATION
+        Wait at most this long (e.g. 30s, 5m); then exit 4: the operation goes on.
+        Default: cmcld's (2 minutes).
+    --socket PATH, -o table|json
+        See pkgctl --help.
+
+EXIT STATUS
+    0   done
+    1   refused or failed (validation, script failure, no quorum, permission denied,
+        unknown package or node, with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl move hpvm1 -n ivmcl02
+    pkgctl -o json move hpvm1 -n ivmcl02 --memory 4GiB --timeout 5m
+)";
+
+const char* const kReadinessHelp = R"(NAME
+    pkgctl readiness - which failovers would be refused now
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] readiness
+
+DESCRIPTION
+    For every package, the migration validation of pkgctl check against every node
+    it may run on other than the one it runs on: which failovers would be refused,
+    and why, before a node is lost. Checks that cannot run yet (an inventory not
+    known) are listed as unchecked.
+
+OPTIONS
+    --socket PATH, -o table|json
+        See pkgctl --help. json: a list of check reports ({"package", "source",
+        "results": [{"node", "ok", "violations", "unchecked"}]}).
+
+EXIT STATUS
+    0   done
+    1   refused or failed (validation, script failure, no quorum, permission denied,
+        unknown package or node, with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl readiness
+    pkgctl -o json readiness
+)";
+
+const char* const kEventsHelp = R"(NAME
+    pkgctl events - the cluster's event history
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] events [--limit N]
+
+DESCRIPTION
+    The events the cluster recorded in its replicated state: membership changes,
+    placement decisions and their reasons, and every operator command with who
+    issued it from which node ("root@ivmcl01"). Newest last; critical events are
+    marked "!". The state keeps the latest 256.
+
+OPTIONS
+    -l, --limit N
+        Only the newest N events.
+    --socket PATH, -o table|json
+        See pkgctl --help. json: [{"index", "critical", "text"}].
+
+EXIT STATUS
+    0   done
+    1   refused or failed (validation, script failure, no quorum, permission denied,
+        unknown package or node, with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl events --limit 20
+)";
 
 }  // namespace cmcl::pkgctl

@@ -1,39 +1,11 @@
-// A minimal streaming JSON writer for pkgctl's `-o json` output (INTERFACE.md "JSON
-// output"): objects, arrays, strings, integers, booleans and null, with correct string
-// escaping. It checks nesting with CMCL_CHECK; it does not pretty-print.
+// pkgctl's JSON writer is the shared one (cmcld/core/common/json_writer.h), so pkgctl
+// and the control API write JSON the same way.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <vector>
+#include "cmcld/core/common/json_writer.h"
 
 namespace cmcl::pkgctl {
 
-class JsonWriter {
- public:
-  JsonWriter& BeginObject();
-  JsonWriter& EndObject();
-  JsonWriter& BeginArray();
-  JsonWriter& EndArray();
-  // REQUIRES: inside an object, before each value.
-  JsonWriter& Key(std::string_view key);
-  JsonWriter& String(std::string_view value);
-  JsonWriter& Int(int64_t value);
-  JsonWriter& Bool(bool value);
-  JsonWriter& Null();
-
-  // REQUIRES: every object and array closed.
-  const std::string& str() const;
-
- private:
-  void BeforeValue();
-  void Escaped(std::string_view text);
-
-  std::string out_;
-  // Per open container: true while nothing has been written into it.
-  std::vector<bool> first_;
-  bool after_key_ = false;
-};
+using ::cmcl::JsonWriter;
 
 }  // namespace cmcl::pkgctl

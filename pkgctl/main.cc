@@ -1,9 +1,10 @@
 // pkgctl: global options and command dispatch (INTERFACE.md "pkgctl"). Each command
-// lives in its own file; commands that need cmcld are refused with a usage error until
-// the daemon exists, rather than pretending to work.
+// lives in its own file; the commands of later issues are refused with a usage error,
+// rather than pretending to work.
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cmcld/core/common/names.h"
@@ -13,10 +14,18 @@
 namespace cmcl::pkgctl {
 namespace {
 
-// INTERFACE.md's commands that need the daemon; they come with later work.
-const std::vector<std::string> kDaemonCommands = {
-    "view",  "run",     "halt",   "move",    "readiness", "enable", "disable",
-    "clear", "node", "cluster", "events", "explain", "package",   "guest"};
+using Command = int (*)(const GlobalOptions&, const std::vector<std::string>&, std::ostream&,
+                       std::ostream&);
+
+// The commands this build implements, besides `config`.
+const std::vector<std::pair<std::string, Command>> kCommands = {
+    {"view", RunView},   {"run", RunRun},       {"halt", RunHalt},
+    {"move", RunMove},   {"check", RunCheck},   {"readiness", RunReadiness},
+    {"events", RunEvents}};
+
+// INTERFACE.md's commands that need the daemon and come with later work.
+const std::vector<std::string> kLaterCommands = {"enable", "disable", "clear",   "node",
+                                                 "cluster", "explain", "package", "guest"};
 
 struct Invocation {
   GlobalOptions options;
@@ -94,21 +103,19 @@ int Main(const std::vector<std::string>& args) {
   }
   const std::string& command = invocation.words.front();
   if (command == "config") return RunConfig(options, invocation.words, std::cout, std::cerr);
-  if (command == "check") {
-    const std::vector<std::string> rest(invocation.words.begin() + 1, invocation.words.end());
-    return RunCheck(options, rest, std::cout, std::cerr);
+  const std::vector<std::string> rest(invocation.words.begin() + 1, invocation.words.end());
+  for (const auto& [name, run] : kCommands) {
+    if (command == name) return run(options, rest, std::cout, std::cerr);
   }
-  for (const std::string& known : kDaemonCommands) {
+  for (const std::string& known : kLaterCommands) {
     if (command != known) continue;
     return UsageError(options,
-                      "\"" + command +
-                          "\" is not available yet in this build (it "
-                          "needs cmcld); see pkgctl --help",
+                      "\"" + command + "\" is not available yet in this build; see pkgctl --help",
                       std::cout, std::cerr);
   }
-  std::vector<std::string> all = kDaemonCommands;
+  std::vector<std::string> all = kLaterCommands;
+  for (const auto& [name, run] : kCommands) all.push_back(name);
   all.push_back("config");
-  all.push_back("check");
   const std::string match = ClosestMatch(command, all);
   return UsageError(options,
                     "unknown command \"" + command + "\"" +

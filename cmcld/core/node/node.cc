@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "cmcld/core/common/check.h"
+#include "cmcld/core/validation/validate.h"
 
 namespace cmcl::node {
 namespace {
@@ -434,7 +435,7 @@ void Node::Drive() {
 
 NodeActions Node::Take() { return std::exchange(out_, NodeActions{}); }
 
-const std::vector<validation::PackageReadiness>& Node::Readiness() {
+Liveness Node::ValidationLiveness() const {
   Liveness liveness = CurrentLiveness();
   if (!raft_->LeaderReady()) {
     liveness.up.clear();
@@ -442,6 +443,34 @@ const std::vector<validation::PackageReadiness>& Node::Readiness() {
       liveness.up.insert(member);
     }
   }
+  return liveness;
+}
+
+Result<validation::CheckReport> Node::Check(const PackageName& package,
+                                            const std::optional<NodeName>& target,
+                                            std::optional<uint32_t> vcpus,
+                                            std::optional<uint64_t> memory_mb) const {
+  const validation::ClusterFacts facts = FactsOf(state_, ValidationLiveness());
+  const validation::ClusterView view(*index_, facts);
+  const config::PackageSpec* spec = view.FindPackage(package);
+  if (spec == nullptr || !target || (!vcpus && !memory_mb)) {
+    return validation::Check(view, package, target);
+  }
+  // A copy at the new size (validation accepts a spec outside the configuration).
+  config::PackageSpec resized = *spec;
+  resized.guest.vcpus = vcpus.value_or(resized.guest.vcpus);
+  if (memory_mb) {
+    resized.guest.memory = ByteSize::FromMebibytes(*memory_mb);
+  }
+  return validation::CheckReport{
+      .package = package,
+      .source = view.SourceOf(*spec, target),
+      .results = {validation::NodeResult{
+          .node = *target, .result = validation::ValidateMigration(resized, *target, view)}}};
+}
+
+const std::vector<validation::PackageReadiness>& Node::Readiness() {
+  const Liveness liveness = ValidationLiveness();
   if (!readiness_.valid || readiness_.applied != state_.applied() ||
       readiness_.config_generation != config_generation_ || readiness_.up != liveness.up) {
     const validation::ClusterFacts facts = FactsOf(state_, liveness);

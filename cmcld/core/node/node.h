@@ -218,6 +218,15 @@ class Node {
   // "up" is what the coordinator sees; on a follower, which cannot see the others'
   // liveness, every configured member that is not halted counts as up.
   const std::vector<validation::PackageReadiness>& Readiness();
+  // `pkgctl check PKG [-n NODE]` (and a move's validation before it is proposed) on this
+  // node: validation::Check against the same facts and the same "up" as Readiness(), for
+  // `target` or every node the package may run on except its source. NotFound (with "did
+  // you mean") for a package that is not configured. `vcpus` / `memory_mb` (a move's
+  // --vcpus / --memory, with a target) validate the guest at that size instead.
+  Result<validation::CheckReport> Check(const PackageName& package,
+                                        const std::optional<NodeName>& target,
+                                        std::optional<uint32_t> vcpus = std::nullopt,
+                                        std::optional<uint64_t> memory_mb = std::nullopt) const;
   // A new applied configuration (config apply, issue 9): the packages, nodes and
   // inventories every later decision and script uses. The runtime calls it once the
   // ConfigApplyOp is applied and the bundle materialized.
@@ -316,6 +325,10 @@ class Node {
               FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
   Liveness CurrentLiveness() const;
+  // CurrentLiveness, except that a node that is not the ready leader counts every
+  // configured member as up (it cannot see the others' liveness): what Readiness and
+  // Check validate against.
+  Liveness ValidationLiveness() const;
   void LowerLeaseMax(OpBatch& ops);
   void FlushReports();
   void Resend(OwnClient& client);

@@ -153,4 +153,20 @@ std::vector<std::string> CheckReportLines(const CheckReport& report) {
   return lines;
 }
 
+std::string CheckReportSummary(const CheckReport& report) {
+  const std::string& package = report.package.value();
+  if (report.results.empty()) {
+    // "May run on every node checked" would be true of no node at all.
+    const std::string source = report.source ? report.source->value() : std::string("none");
+    return package + ": no node checked; its node list holds only its source " + source +
+           " (check it with -n " + source + ")";
+  }
+  const size_t refused = static_cast<size_t>(
+      std::count_if(report.results.begin(), report.results.end(),
+                    [](const NodeResult& result) { return !result.result.ok(); }));
+  if (refused == 0) return package + " may run on every node checked";
+  return package + ": " + std::to_string(refused) + " of " + std::to_string(report.results.size()) +
+         " node(s) refused";
+}
+
 }  // namespace cmcl::validation

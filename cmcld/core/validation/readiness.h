@@ -65,5 +65,8 @@ std::string ReadinessJson(const std::vector<PackageReadiness>& readiness);
 // one per unchecked check ("ivmcl02: unchecked wwid_mismatch: ..."), and "NODE: ok" for
 // a node with neither.
 std::vector<std::string> CheckReportLines(const CheckReport& report);
+// The table's last line: "hpvm1 may run on every node checked", "hpvm1: 1 of 2 node(s)
+// refused", or, with no result, that the package's only node is its source.
+std::string CheckReportSummary(const CheckReport& report);
 
 }  // namespace cmcl::validation

@@ -8,9 +8,11 @@
 // non-blocking and handed to gRPC (grpc::AddInsecureChannelFromFd; TOOLCHAIN.md), so a
 // handler knows the caller's uid/gid by ServerContext::peer() ("fd:N"). Issue 8
 // authorizes by uid alone: root may do everything, anyone else only reads (view, check,
-// readiness, events); issue 9 adds the `access` list. A refused caller gets
-// PERMISSION_DENIED with a clear message and nothing changes. Commands are recorded
-// with who issued them (`by`: "root@node1", "uid 1000@node1").
+// readiness, events); issue 9 adds the `access` list. A refused caller gets an answer
+// with exit status 1 and error code "permission_denied" ("permission denied: uid 1000
+// may only read (monitor); ...") and nothing changes; the gRPC status stays OK, as for
+// every answer the daemon renders. Commands are recorded with who issued them (`by`:
+// "root@node1", "uid 1000@node1").
 //
 // Requests (control.proto): view, run, halt, move, check, readiness, events. Each answer
 // carries the exit status of INTERFACE.md and both renderings: `json` (INTERFACE.md
@@ -19,19 +21,31 @@
 // request's timeout; exit 4 when it expires) until ClusterState::OutcomeOf(package,
 // command index) appears on this node; OnApplied() is called by the runtime after every
 // input the core processed, so waiters complete as soon as the outcome is applied here.
-// A move refused by validation answers the violations (INTERFACE.md error form).
+// A move is validated here first (Node::Check, at its --vcpus/--memory size): refused,
+// nothing is proposed and the answer lists the violations (INTERFACE.md error form,
+// code validation_failed). Unknown package or node: exit 1 with "did you mean".
+// Answers to run/halt/move: outcome ok → exit 0 and its message ("started on node2");
+// not ok → exit 1; kRejected / kNotLeader (no quorum) / kStale → exit 1;
+// kUnknownOutcome, or the timeout → exit 4 (the operation goes on); `no_wait` → exit 0
+// once applied ("committed at index N").
 //
 // Threads: gRPC's handler threads post every request onto the io_context and wait for
 // its answer; all CoreAccess calls and all state reads happen on the io thread.
+//
+// What the runtime must do: run the io_context; call Start() before it serves (an error
+// is cmcld's exit 2); call OnApplied() on the io thread after every input the core
+// processed (ticks included); answer every Propose's `done` at most once, on the io
+// thread (a `done` that never comes is answered by the request's timer: exit 4); keep
+// node() and config() valid for the service's life (config() is the applied one the
+// node uses); destroy the service on the io thread or after the io_context stopped.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "cmcld/core/common/status.h"
 #include "cmcld/core/common/time.h"
@@ -46,7 +60,9 @@ namespace cmcl::io {
 class CoreAccess {
  public:
   virtual ~CoreAccess() = default;
-  virtual const node::Node& node() = 0;
+  // Not const: Node::Readiness() recomputes (and caches) the readiness view. The control
+  // API only reads through it (state, raft, Readiness, Check); it never feeds inputs.
+  virtual node::Node& node() = 0;
   virtual const cmcl::config::ClusterConfig& config() const = 0;
   virtual Time Now() const = 0;
   // Proposes `ops` as one command of the daemon's control client; `done` gets the final
@@ -68,7 +84,10 @@ class ControlService {
   };
 
   ControlService(boost::asio::io_context& io, CoreAccess& core, Options options);
-  ~ControlService();  // Stops the server; outstanding requests are answered "shutting down".
+  // Stops accepting, answers outstanding requests "shutting down" (exit 1), stops the
+  // gRPC server and removes the socket file. Call it on the io thread, or after the
+  // io_context stopped: it destroys the timers of waiting requests.
+  ~ControlService();
 
   // Binds the socket and starts serving. InvalidArgument for a path > 107 bytes,
   // Unavailable when another daemon answers there.

@@ -81,7 +81,7 @@ struct Daemon::Impl final : CoreAccess {
   explicit Impl(DaemonOptions daemon_options) : options(std::move(daemon_options)) {}
 
   // --- CoreAccess ---------------------------------------------------------------
-  const node::Node& node() override { return *core; }
+  node::Node& node() override { return *core; }
   const cmcl::config::ClusterConfig& config() const override { return *cluster; }
   Time Now() const override { return BootNow(); }
   void Propose(node::OpBatch ops, Time deadline,

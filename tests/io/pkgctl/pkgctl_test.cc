@@ -152,13 +152,20 @@ TEST_F(PkgctlTest, UnknownCommandIsAUsageErrorWithASuggestion) {
             "pkgctl: unknown command \"confg\"; did you mean \"config\"? (see pkgctl --help)\n");
 }
 
-TEST_F(PkgctlTest, DaemonCommandsAreRefusedUntilTheDaemonExists) {
-  const Outcome outcome = Run("view");
+TEST_F(PkgctlTest, CommandsOfLaterIssuesAreRefusedAsNotYetAvailable) {
+  const Outcome outcome = Run("enable guest1");
 
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.err,
-            "pkgctl: \"view\" is not available yet in this build (it needs "
-            "cmcld); see pkgctl --help\n");
+            "pkgctl: \"enable\" is not available yet in this build; see pkgctl --help\n");
+}
+
+TEST_F(PkgctlTest, DaemonCommandsWithoutADaemonExitThreeNamingTheSocket) {
+  const Outcome outcome = Run("--socket " + dir_.path() + "/none.sock view");
+
+  EXPECT_EQ(outcome.exit_status, 3);
+  EXPECT_EQ(outcome.err, "pkgctl: cannot reach cmcld at " + dir_.path() +
+                             "/none.sock: No such file or directory\n");
 }
 
 TEST_F(PkgctlTest, CheckOfflineRefusesTheHpvmGuestForItsSharedDvd) {
@@ -228,11 +235,13 @@ TEST_F(PkgctlTest, CheckOfAnUnknownPackageIsRefusedWithASuggestion) {
   EXPECT_EQ(outcome.err, "pkgctl: gust1 is not a configured package name (did you mean guest1?)\n");
 }
 
-TEST_F(PkgctlTest, CheckWithoutOfflineSaysItNeedsTheDaemon) {
-  const Outcome outcome = Run("check guest1 -n node2");
+TEST_F(PkgctlTest, CheckWithoutOfflineAsksTheDaemon) {
+  const Outcome outcome = Run("-o json check guest1 -n node2", "CMCL_SOCKET=" + dir_.path() +
+                                                                   "/none.sock");
 
-  EXPECT_EQ(outcome.exit_status, 2);
-  EXPECT_THAT(outcome.err, HasSubstr("needs cmcld"));
+  EXPECT_EQ(outcome.exit_status, 3);
+  EXPECT_THAT(outcome.out, HasSubstr(R"({"error":{"code":"unreachable","message":"cannot reach )"
+                                     R"(cmcld at )"));
 }
 
 TEST_F(PkgctlTest, BadOutputFormatIsAUsageError) {

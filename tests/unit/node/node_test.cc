@@ -318,6 +318,38 @@ TEST(Node, ReadinessFollowsAConfigurationChange) {
   EXPECT_GE(mismatches(), 1U) << "n3's vlan2 is on another NIC now";
 }
 
+TEST(Node, CheckValidatesAMoveAtItsNewSize) {
+  NodeCluster cluster(2, {"r1"});
+  auto config = std::make_shared<config::ClusterConfig>(cluster.config());
+  for (config::NodeSpec& node : config->nodes) {
+    node.capacity = inventory::Capacity{4, ByteSize::FromMebibytes(8192)};
+  }
+  cluster.SetConfig(config);
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  const NodeName other(owner == "n1" ? "n2" : "n1");
+
+  const Result<validation::CheckReport> as_is =
+      cluster.node(leader).Check(PackageName("r1"), other);
+  const Result<validation::CheckReport> bigger =
+      cluster.node(leader).Check(PackageName("r1"), other, 8, 16384);
+  const Result<validation::CheckReport> unknown =
+      cluster.node(leader).Check(PackageName("r2"), other, 8);
+
+  ASSERT_TRUE(as_is.ok() && bigger.ok());
+  EXPECT_TRUE(as_is->ok());
+  ASSERT_EQ(bigger->results.size(), 1U);
+  EXPECT_EQ(bigger->results[0].node, other);
+  EXPECT_EQ(bigger->source, NodeName(owner));
+  EXPECT_EQ(bigger->results[0].result.Codes(),  // One for the vCPUs, one for the memory.
+            std::vector<validation::ViolationCode>(
+                2, validation::ViolationCode::kInsufficientCapacity));
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(unknown.status().message(), "r2 is not a configured package name (did you mean r1?)");
+}
+
 TEST(Node, ShutdownWithQuorumCommitsTheNodesOwnHaltAndStartsNothingNew) {
   NodeCluster cluster(3, {"r1", "r2"});
   cluster.StartAll();

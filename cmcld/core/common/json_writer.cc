@@ -1,9 +1,9 @@
-#include "pkgctl/json_writer.h"
+#include "cmcld/core/common/json_writer.h"
 
 #include "cmcld/core/common/check.h"
 #include "cmcld/core/common/json.h"
 
-namespace cmcl::pkgctl {
+namespace cmcl {
 
 void JsonWriter::BeforeValue() {
   if (after_key_) {
@@ -79,9 +79,15 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+  BeforeValue();
+  out_ += json;
+  return *this;
+}
+
 const std::string& JsonWriter::str() const {
   CMCL_CHECK(first_.empty() && !after_key_) << "unclosed JSON container";
   return out_;
 }
 
-}  // namespace cmcl::pkgctl
+}  // namespace cmcl

@@ -1,0 +1,272 @@
+#include "cmcld/io/control/control_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "cmcld/core/common/names.h"
+#include "cmcld/io/control/view_render.h"
+
+namespace cmcl::io::control {
+namespace pb = ::cmcl::control;
+
+void Call::Finish(Answer answer) {
+  {
+    std::lock_guard lock(mutex_);
+    if (answer_) return;
+    answer_ = std::move(answer);
+  }
+  done_.notify_all();
+}
+
+ControlEngine::ControlEngine(boost::asio::io_context& io, CoreAccess& core,
+                             Duration default_timeout)
+    : io_(io), core_(core), default_timeout_(default_timeout) {}
+
+ControlEngine::~ControlEngine() { Stop(); }
+
+namespace {
+
+std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates) {
+  const std::string match = ClosestMatch(word, candidates);
+  return match.empty() ? "" : "; did you mean \"" + match + "\"?";
+}
+
+}  // namespace
+
+std::optional<Answer> ControlEngine::UnknownPackage(const std::string& name) const {
+  const config::ClusterConfig& config = core_.config();
+  if (config.FindPackage(PackageName(name)) != nullptr) return std::nullopt;
+  std::vector<std::string> names;
+  for (const config::PackageSpec& spec : config.packages) names.push_back(spec.name.value());
+  return ErrorAnswer("not_found", "unknown package \"" + name + "\"" + DidYouMean(name, names));
+}
+
+std::optional<Answer> ControlEngine::UnknownNode(const std::string& name) const {
+  const config::ClusterConfig& config = core_.config();
+  if (config.FindNode(NodeName(name)) != nullptr) return std::nullopt;
+  std::vector<std::string> names;
+  for (const config::NodeSpec& spec : config.nodes) names.push_back(spec.name.value());
+  return ErrorAnswer("not_found", "unknown node \"" + name + "\"" + DidYouMean(name, names));
+}
+
+std::optional<Answer> ControlEngine::RefuseWrite(const Caller& caller) {
+  if (caller.uid == 0) return std::nullopt;
+  const std::string who =
+      caller.uid < 0 ? "an unidentified caller" : "uid " + std::to_string(caller.uid);
+  return ErrorAnswer("permission_denied", "permission denied: " + who +
+                                              " may only read (monitor); the access list "
+                                              "comes with issue 9");
+}
+
+std::string ControlEngine::By(const Caller& caller) const {
+  const std::string who = caller.uid == 0 ? "root" : "uid " + std::to_string(caller.uid);
+  return who + "@" + core_.node().self().value();
+}
+
+Duration ControlEngine::TimeoutOf(int64_t timeout_ms) const {
+  return timeout_ms > 0 ? Duration(timeout_ms) : default_timeout_;
+}
+
+Answer ControlEngine::View(const pb::ViewRequest& request) {
+  const std::map<NodeName, std::vector<NetworkStatus>> networks = core_.Networks();
+  ViewModel model = BuildViewModel(ViewInputs{
+      .config = core_.config(), .node = core_.node(), .now = core_.Now(), .networks = networks});
+  if (!request.target().empty() && !FilterView(model, request.target())) {
+    std::vector<std::string> names;
+    for (const PackageView& p : model.packages) names.push_back(p.name);
+    for (const NodeView& n : model.nodes) names.push_back(n.name);
+    return ErrorAnswer("not_found", "\"" + request.target() + "\" is neither a package nor a " +
+                                        "node" + DidYouMean(request.target(), names));
+  }
+  return Answer{.exit_status = kExitOk,
+                .json = ViewJson(model),
+                .text = ViewTable(model, request.verbose()),
+                .is_error = false};
+}
+
+Answer ControlEngine::Check(const pb::CheckRequest& request) {
+  std::optional<NodeName> target;
+  if (!request.node().empty()) target = NodeName(request.node());
+  const Result<validation::CheckReport> report =
+      core_.node().Check(PackageName(request.package()), target);
+  if (!report.ok()) return ErrorAnswer("not_found", report.status().message());
+  return CheckAnswer(*report);
+}
+
+Answer ControlEngine::Readiness() { return ReadinessAnswer(core_.node().Readiness()); }
+
+Answer ControlEngine::Events(const pb::EventsRequest& request) {
+  return EventsAnswer(core_.node().state().events(), request.limit());
+}
+
+void ControlEngine::Run(const Caller& caller, const pb::RunRequest& request,
+                        std::shared_ptr<Call> call) {
+  std::optional<Answer> refused = RefuseWrite(caller);
+  if (!refused) refused = UnknownPackage(request.package());
+  if (!refused && !request.node().empty()) refused = UnknownNode(request.node());
+  if (refused) return call->Finish(*std::move(refused));
+  node::RunOp op{.package = PackageName(request.package()),
+                 .node = std::nullopt,
+                 .enable_switching = true,
+                 .by = By(caller)};
+  if (!request.node().empty()) op.node = NodeName(request.node());
+  Operate("run " + request.package(), op.package, {op}, request.no_wait(),
+          TimeoutOf(request.timeout_ms()), std::move(call));
+}
+
+void ControlEngine::Halt(const Caller& caller, const pb::HaltRequest& request,
+                         std::shared_ptr<Call> call) {
+  std::optional<Answer> refused = RefuseWrite(caller);
+  if (!refused) refused = UnknownPackage(request.package());
+  if (refused) return call->Finish(*std::move(refused));
+  node::HaltOp op{.package = PackageName(request.package()), .by = By(caller)};
+  Operate("halt " + request.package(), op.package, {op}, request.no_wait(),
+          TimeoutOf(request.timeout_ms()), std::move(call));
+}
+
+void ControlEngine::Move(const Caller& caller, const pb::MoveRequest& request,
+                         std::shared_ptr<Call> call) {
+  std::optional<Answer> refused = RefuseWrite(caller);
+  if (!refused) refused = UnknownPackage(request.package());
+  if (!refused) refused = UnknownNode(request.node());
+  if (refused) return call->Finish(*std::move(refused));
+  const PackageName package(request.package());
+  const NodeName target(request.node());
+  // Validate here first, as `check` does, so a refused move halts nothing and answers at
+  // once; the coordinator validates again against the state it decides from.
+  std::optional<uint32_t> vcpus;
+  std::optional<uint64_t> memory_mb;
+  if (request.has_vcpus()) vcpus = request.vcpus();
+  if (request.has_memory_mb()) memory_mb = request.memory_mb();
+  const Result<validation::CheckReport> report =
+      core_.node().Check(package, target, vcpus, memory_mb);
+  if (!report.ok()) return call->Finish(ErrorAnswer("not_found", report.status().message()));
+  if (!report->ok()) {
+    const node::Assignment* assignment = core_.node().state().Find(package);
+    std::string message = "move of " + request.package() + " to " + request.node() +
+                          " refused by migration validation; it keeps running";
+    if (assignment != nullptr && assignment->owner) message += " on " + assignment->owner->value();
+    spdlog::info("control: {} (by {})", message, By(caller));
+    return call->Finish(ValidationFailedAnswer(message, *report));
+  }
+  node::MoveOp op{.package = package,
+                  .target = target,
+                  .kind = node::IntentKind::kMove,
+                  .vcpus = vcpus,
+                  .memory_mb = memory_mb,
+                  .by = By(caller)};
+  Operate("move " + request.package() + " to " + request.node(), package, {op}, request.no_wait(),
+          TimeoutOf(request.timeout_ms()), std::move(call));
+}
+
+void ControlEngine::Operate(const std::string& what, const PackageName& package, node::OpBatch ops,
+                            bool no_wait, Duration timeout, std::shared_ptr<Call> call) {
+  auto waiter = std::make_shared<Waiter>();
+  waiter->call = std::move(call);
+  waiter->package = package;
+  waiter->what = what;
+  waiter->deadline = core_.Now() + timeout;
+  waiter->timeout = timeout;
+  waiter->no_wait = no_wait;
+  waiter->timer = std::make_unique<boost::asio::steady_timer>(io_, timeout);
+  const std::weak_ptr<ControlEngine> weak = weak_from_this();
+  waiter->timer->async_wait([weak, waiter](const boost::system::error_code& error) {
+    const std::shared_ptr<ControlEngine> self = weak.lock();
+    if (!error && self) self->Expire(waiter);
+  });
+  waiters_.push_back(waiter);
+  spdlog::info("control: {} ({})", what, node::DescribeOps(ops));
+  core_.Propose(std::move(ops), waiter->deadline, [weak, waiter](const raft::ClientReply& reply) {
+    if (const std::shared_ptr<ControlEngine> self = weak.lock()) {
+      self->OnReply(waiter, reply);
+    }
+  });
+}
+
+void ControlEngine::OnReply(const std::shared_ptr<Waiter>& waiter, const raft::ClientReply& reply) {
+  if (waiter->done) return;
+  switch (reply.code) {
+    case raft::ReplyCode::kApplied:
+      waiter->index = reply.applied_index;
+      if (waiter->no_wait) {
+        return Complete(waiter, DoneAnswer(waiter->package.value(),
+                                           waiter->what + ": committed at index " +
+                                               std::to_string(reply.applied_index.value()),
+                                           reply.applied_index.value()));
+      }
+      return CheckOutcome(waiter);
+    case raft::ReplyCode::kRejected:
+      return Complete(waiter, ErrorAnswer("rejected", waiter->what + " refused: " + reply.detail));
+    case raft::ReplyCode::kNotLeader:
+    case raft::ReplyCode::kBusy:
+      return Complete(waiter, ErrorAnswer("no_quorum", waiter->what + " was not committed: no " +
+                                                           "quorum (no leader accepted it)"));
+    case raft::ReplyCode::kStale:
+      return Complete(waiter, ErrorAnswer("stale", waiter->what + " took effect before; see " +
+                                                       "pkgctl view " + waiter->package.value()));
+    case raft::ReplyCode::kUnknownOutcome:
+      return Complete(waiter, ErrorAnswer("unknown_outcome",
+                                          waiter->what + ": leadership changed while it was in " +
+                                              "flight; it may have taken effect (see pkgctl view " +
+                                              waiter->package.value() + ")",
+                                          kExitTimeout));
+  }
+}
+
+void ControlEngine::CheckOutcome(const std::shared_ptr<Waiter>& waiter) {
+  if (waiter->done || !waiter->index) return;
+  const std::optional<node::Outcome> outcome =
+      core_.node().state().OutcomeOf(waiter->package, *waiter->index);
+  if (!outcome) return;
+  if (outcome->ok) {
+    Complete(waiter, DoneAnswer(waiter->package.value(), outcome->message, waiter->index->value()));
+  } else {
+    Complete(waiter, ErrorAnswer("failed", waiter->what + " failed: " + outcome->message));
+  }
+}
+
+void ControlEngine::Expire(const std::shared_ptr<Waiter>& waiter) {
+  if (waiter->done) return;
+  const std::string state =
+      waiter->index ? "it was committed and goes on" : "it may still be committed and go on";
+  Complete(waiter,
+           ErrorAnswer("timeout",
+                       waiter->what + ": no outcome within " + FormatDuration(waiter->timeout) +
+                           "; " + state + " (see pkgctl view " + waiter->package.value() + ")",
+                       kExitTimeout));
+}
+
+void ControlEngine::Complete(const std::shared_ptr<Waiter>& waiter, Answer answer) {
+  waiter->done = true;
+  if (waiter->timer) waiter->timer->cancel();
+  if (answer.exit_status == kExitOk) {
+    spdlog::info("control: {}: {}", waiter->what, answer.text);
+  } else {
+    spdlog::warn("control: {}: {}", waiter->what, answer.text);
+  }
+  waiter->call->Finish(std::move(answer));
+  waiters_.remove(waiter);
+}
+
+void ControlEngine::OnApplied() {
+  const Time now = core_.Now();
+  // Complete() edits the list: walk a copy.
+  const std::vector<std::shared_ptr<Waiter>> waiting(waiters_.begin(), waiters_.end());
+  for (const std::shared_ptr<Waiter>& waiter : waiting) {
+    CheckOutcome(waiter);
+    if (!waiter->done && now >= waiter->deadline) Expire(waiter);
+  }
+}
+
+void ControlEngine::Stop() {
+  const std::vector<std::shared_ptr<Waiter>> waiting(waiters_.begin(), waiters_.end());
+  for (const std::shared_ptr<Waiter>& waiter : waiting) {
+    Complete(waiter, ErrorAnswer("shutting_down", waiter->what + ": cmcld is shutting down; " +
+                                                      "the operation may go on"));
+  }
+}
+
+}  // namespace cmcl::io::control

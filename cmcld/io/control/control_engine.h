@@ -1,0 +1,121 @@
+// ControlEngine: the io-thread half of ControlService (control_service.h). It answers
+// each request from the local core (CoreAccess), proposes operator ops and keeps the
+// requests that wait for their outcome until ClusterState::OutcomeOf has it, their
+// timeout passes, or the service stops.
+//
+// Every method runs on the io thread. A request's answer goes to its Call, which the
+// gRPC thread that posted it waits on; a Call is finished exactly once (the first
+// answer wins), so a late outcome after a timeout or a shutdown changes nothing.
+//
+// Authorization (issue 8): uid 0 may do everything; any other caller only reads (view,
+// check, readiness, events). Ops carry `by` = "root@NODE" or "uid N@NODE".
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/node/cluster_state.h"
+#include "cmcld/io/control/control.pb.h"
+#include "cmcld/io/control/control_render.h"
+#include "cmcld/io/control/control_service.h"
+
+namespace cmcl::io::control {
+
+// Who is calling, from SO_PEERCRED at accept. uid -1: unknown (read-only).
+struct Caller {
+  int64_t uid = -1;
+  int64_t gid = -1;
+  int64_t pid = -1;
+};
+
+// One request, handed from a gRPC thread to the io thread and answered once.
+class Call {
+ public:
+  // The first answer wins; later ones are dropped.
+  void Finish(Answer answer);
+  // Blocks until finished, or until `cancelled()` says the client went away (then
+  // nullopt), checking every 100 ms.
+  template <typename Cancelled>
+  std::optional<Answer> Wait(Cancelled cancelled) {
+    std::unique_lock lock(mutex_);
+    while (!answer_) {
+      if (cancelled()) return std::nullopt;
+      done_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+    return answer_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::optional<Answer> answer_;
+};
+
+class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
+ public:
+  ControlEngine(boost::asio::io_context& io, CoreAccess& core, Duration default_timeout);
+  ~ControlEngine();
+
+  Answer View(const ::cmcl::control::ViewRequest& request);
+  Answer Check(const ::cmcl::control::CheckRequest& request);
+  Answer Readiness();
+  Answer Events(const ::cmcl::control::EventsRequest& request);
+  // Waiting commands answer through `call` (now or later).
+  void Run(const Caller& caller, const ::cmcl::control::RunRequest& request,
+           std::shared_ptr<Call> call);
+  void Halt(const Caller& caller, const ::cmcl::control::HaltRequest& request,
+            std::shared_ptr<Call> call);
+  void Move(const Caller& caller, const ::cmcl::control::MoveRequest& request,
+            std::shared_ptr<Call> call);
+
+  // Completes the waiters whose outcome is applied, and those whose timeout passed.
+  void OnApplied();
+  // Answers every waiter "shutting down".
+  void Stop();
+
+  // "permission denied: uid 1000 may only read (monitor); ..." for a non-root caller.
+  static std::optional<Answer> RefuseWrite(const Caller& caller);
+
+ private:
+  struct Waiter {
+    std::shared_ptr<Call> call;
+    PackageName package;
+    std::string what;  // "run hpvm1", for messages and logs.
+    Time deadline;
+    Duration timeout = Duration(0);
+    bool no_wait = false;
+    std::optional<raft::LogIndex> index;  // Set once the command is applied.
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    bool done = false;
+  };
+
+  // Unknown package → a did-you-mean answer.
+  std::optional<Answer> UnknownPackage(const std::string& name) const;
+  std::optional<Answer> UnknownNode(const std::string& name) const;
+  std::string By(const Caller& caller) const;
+  Duration TimeoutOf(int64_t timeout_ms) const;
+  void Operate(const std::string& what, const PackageName& package, node::OpBatch ops, bool no_wait,
+               Duration timeout, std::shared_ptr<Call> call);
+  void OnReply(const std::shared_ptr<Waiter>& waiter, const raft::ClientReply& reply);
+  // Finishes `waiter` if its outcome is applied here.
+  void CheckOutcome(const std::shared_ptr<Waiter>& waiter);
+  void Expire(const std::shared_ptr<Waiter>& waiter);
+  void Complete(const std::shared_ptr<Waiter>& waiter, Answer answer);
+
+  boost::asio::io_context& io_;
+  CoreAccess& core_;
+  Duration default_timeout_;
+  std::list<std::shared_ptr<Waiter>> waiters_;
+};
+
+}  // namespace cmcl::io::control

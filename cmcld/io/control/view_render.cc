@@ -1,0 +1,345 @@
+#include "cmcld/io/control/view_render.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "cmcld/core/common/json_writer.h"
+#include "cmcld/io/control/control_render.h"
+
+namespace cmcl::io::control {
+namespace {
+
+bool AnyNetworkUp(const std::vector<NetworkStatus>& networks) {
+  return std::any_of(networks.begin(), networks.end(),
+                     [](const NetworkStatus& network) { return network.up; });
+}
+
+// Whether `name` is heard from: self always; a peer while one of its networks is up.
+bool Heard(const ViewInputs& in, const NodeName& name) {
+  if (name == in.node.self()) return true;
+  const auto it = in.networks.find(name);
+  return it != in.networks.end() && AnyNetworkUp(it->second);
+}
+
+NodeView BuildNode(const ViewInputs& in, const config::NodeSpec& spec, bool quorum) {
+  const node::ClusterState& state = in.node.state();
+  NodeView view{.name = spec.name.value(),
+                .status = "up",
+                .state = "running",
+                .role = spec.role == config::NodeRole::kArbitrator ? "arbitrator" : "member",
+                .networks = {}};
+  if (spec.name == in.node.self()) {
+    for (const SocketAddress& address : spec.addresses) {
+      view.networks.push_back(NetworkView{.address = address.ToString(), .status = "up"});
+    }
+    if (!quorum) view.state = in.node.LocalGuests().empty() ? "no_quorum" : "fencing";
+  } else {
+    const auto it = in.networks.find(spec.name);
+    if (it != in.networks.end()) {
+      for (const NetworkStatus& network : it->second) {
+        view.networks.push_back(NetworkView{.address = network.address.ToString(),
+                                            .status = network.up ? "up" : "down"});
+      }
+    }
+    view.status = Heard(in, spec.name) ? "up" : "down";
+    if (!quorum || view.status == "down") view.state = "unknown";
+  }
+  if (state.NodeHalted(spec.name)) view.status = "halted";
+  return view;
+}
+
+std::string PackageState(const ViewInputs& in, const config::PackageSpec& spec,
+                         node::PackageStatus status, const node::Assignment* assignment) {
+  const node::ClusterState& state = in.node.state();
+  const node::PackageRecord* record = state.FindPackage(spec.name);
+  const bool wanted = record != nullptr ? record->Wanted(spec.auto_run) : spec.auto_run;
+  switch (status) {
+    case node::PackageStatus::kUp:
+      if (assignment != nullptr && assignment->owner && !Heard(in, *assignment->owner)) {
+        return "owner_lost";
+      }
+      return "running";
+    case node::PackageStatus::kStarting:
+      return "starting";
+    case node::PackageStatus::kHalting:
+      return "halting";
+    case node::PackageStatus::kDown:
+      if (wanted && !state.cluster_started() && !state.cluster_halted()) return "start_wait";
+      return "halted";
+    case node::PackageStatus::kFailed:
+      return "failed";
+    case node::PackageStatus::kHaltFailed:
+      return "unknown";  // May still run: DESIGN.md section 5.
+  }
+  return "unknown";
+}
+
+void AddGuest(const config::PackageSpec& spec, const node::PackageRecord* record,
+              PackageView& view) {
+  view.vcpus = record != nullptr && record->vcpus ? *record->vcpus : spec.guest.vcpus;
+  view.memory_mb =
+      record != nullptr && record->memory_mb ? *record->memory_mb : spec.guest.memory.mebibytes();
+  for (const config::GuestStorage& storage : spec.guest.storage) {
+    view.storage.push_back(storage.path);
+  }
+  for (const config::GuestNetwork& network : spec.guest.networks) {
+    view.networks.push_back(network.vswitch);
+  }
+  for (const config::GuestDevice& device : spec.guest.devices) {
+    view.devices.push_back(device.path);
+  }
+  for (const config::Service& service : spec.services) {
+    view.services.push_back(ServiceView{.name = service.name,
+                                        .status = view.status == "up" ? "up" : "down",
+                                        .restart_count = 0,
+                                        .max_restarts = service.max_restarts});
+  }
+}
+
+PackageView BuildPackage(const ViewInputs& in, const config::PackageSpec& spec, bool quorum) {
+  const node::ClusterState& state = in.node.state();
+  const node::PackageStatus status = state.StatusOf(spec.name);
+  const node::Assignment* assignment = state.Find(spec.name);
+  const node::PackageRecord* record = state.FindPackage(spec.name);
+  PackageView view;
+  view.name = spec.name.value();
+  view.status = std::string(node::PackageStatusName(status));
+  view.state = PackageState(in, spec, status, assignment);
+  const bool placed =
+      status != node::PackageStatus::kDown && status != node::PackageStatus::kFailed;
+  if (placed && assignment != nullptr && assignment->owner) {
+    view.node = assignment->owner->value();
+  }
+  view.epoch = assignment != nullptr ? assignment->epoch.value() : 0;
+  view.auto_run = record != nullptr ? record->Switching(spec.auto_run) : spec.auto_run;
+  for (const NodeName& node : spec.nodes) {
+    const bool off = record != nullptr && record->switching_off.contains(node);
+    view.switching.emplace_back(node.value(), !off);
+  }
+  if (record != nullptr) {
+    for (const NodeName& node : record->failed_nodes) view.failed_nodes.push_back(node.value());
+    if (record->intent) {
+      view.intent = std::string(node::IntentKindName(record->intent->kind)) + " to " +
+                    record->intent->target.value() + " (" +
+                    std::string(node::IntentStepName(record->intent->step)) + ")";
+    }
+  }
+  if (record != nullptr && !record->note.empty()) {
+    view.reason = record->note;
+  } else if (assignment != nullptr) {
+    view.reason = assignment->reason;
+  }
+  AddGuest(spec, record, view);
+  view.stale = !quorum;
+  return view;
+}
+
+std::optional<int64_t> LeaderContactAge(const ViewInputs& in) {
+  const raft::Raft& raft = in.node.raft();
+  if (raft.role() == raft::Role::kLeader && in.node.MayKeepGuests(in.now)) return 0;
+  const std::optional<Time> lease_end = raft.lease().lease_end();
+  if (!lease_end) return std::nullopt;
+  // lease_end = the sent time of the last nonce a leader answered + the grant's length.
+  const Time contact = *lease_end - in.node.state().GrantLength();
+  return std::max<int64_t>(0, (in.now - contact).count());
+}
+
+}  // namespace
+
+ViewModel BuildViewModel(const ViewInputs& in) {
+  const node::ClusterState& state = in.node.state();
+  ViewModel model;
+  model.self = in.node.self().value();
+  model.applied_index = state.applied().value();
+  model.leader_contact_age_ms = LeaderContactAge(in);
+  model.cluster_name = in.config.cluster_name.value();
+  model.quorum = in.node.MayKeepGuests(in.now);
+  if (model.quorum && in.node.raft().leader()) {
+    model.coordinator = in.node.raft().leader()->value();
+  }
+  if (!model.quorum) {
+    model.cluster_status = "no_quorum";
+  } else if (state.cluster_halted()) {
+    model.cluster_status = "down";
+  } else if (!state.cluster_started()) {
+    model.cluster_status = "starting";
+  } else {
+    model.cluster_status = "up";
+  }
+  model.config_version = state.config_version();
+  model.mode = state.mode() == raft::LeaseMode::kArmed ? "normal" : "disarmed";
+  for (const config::NodeSpec& spec : in.config.nodes) {
+    model.nodes.push_back(BuildNode(in, spec, model.quorum));
+  }
+  for (const config::PackageSpec& spec : in.config.packages) {
+    model.packages.push_back(BuildPackage(in, spec, model.quorum));
+  }
+  return model;
+}
+
+bool FilterView(ViewModel& model, const std::string& target) {
+  const auto package = std::find_if(model.packages.begin(), model.packages.end(),
+                                    [&](const PackageView& p) { return p.name == target; });
+  if (package != model.packages.end()) {
+    const PackageView kept = *package;
+    model.packages = {kept};
+    model.nodes.clear();
+    return true;
+  }
+  const auto node = std::find_if(model.nodes.begin(), model.nodes.end(),
+                                 [&](const NodeView& n) { return n.name == target; });
+  if (node == model.nodes.end()) return false;
+  const NodeView kept = *node;
+  model.nodes = {kept};
+  std::erase_if(model.packages, [&](const PackageView& p) { return p.node != target; });
+  return true;
+}
+
+namespace {
+
+void WriteStrings(JsonWriter& json, const std::vector<std::string>& values) {
+  json.BeginArray();
+  for (const std::string& value : values) json.String(value);
+  json.EndArray();
+}
+
+void WriteOptional(JsonWriter& json, const std::optional<std::string>& value) {
+  if (value) {
+    json.String(*value);
+  } else {
+    json.Null();
+  }
+}
+
+void WriteNodeJson(JsonWriter& json, const NodeView& node) {
+  json.BeginObject().Key("name").String(node.name).Key("status").String(node.status);
+  json.Key("state").String(node.state).Key("role").String(node.role);
+  json.Key("networks").BeginArray();
+  for (const NetworkView& network : node.networks) {
+    json.BeginObject().Key("address").String(network.address);
+    json.Key("status").String(network.status).EndObject();
+  }
+  json.EndArray().EndObject();
+}
+
+void WritePackageJson(JsonWriter& json, const PackageView& p) {
+  json.BeginObject().Key("name").String(p.name).Key("status").String(p.status);
+  json.Key("state").String(p.state).Key("node");
+  WriteOptional(json, p.node);
+  json.Key("epoch").Int(static_cast<int64_t>(p.epoch)).Key("since").Null();
+  json.Key("auto_run").Bool(p.auto_run).Key("switching").BeginObject();
+  for (const auto& [node, on] : p.switching) json.Key(node).Bool(on);
+  json.EndObject().Key("failed_nodes");
+  WriteStrings(json, p.failed_nodes);
+  json.Key("reason").String(p.reason).Key("intent");
+  WriteOptional(json, p.intent);
+  json.Key("guest").BeginObject().Key("vcpus").Int(p.vcpus);
+  json.Key("memory_mb").Int(static_cast<int64_t>(p.memory_mb)).Key("storage");
+  WriteStrings(json, p.storage);
+  json.Key("networks");
+  WriteStrings(json, p.networks);
+  json.Key("devices");
+  WriteStrings(json, p.devices);
+  json.EndObject().Key("services").BeginArray();
+  for (const ServiceView& s : p.services) {
+    json.BeginObject().Key("name").String(s.name).Key("status").String(s.status);
+    json.Key("restart_count").Int(s.restart_count).Key("max_restarts").Int(s.max_restarts);
+    json.EndObject();
+  }
+  json.EndArray();
+  if (p.stale) json.Key("stale").Bool(true);
+  json.EndObject();
+}
+
+}  // namespace
+
+std::string ViewJson(const ViewModel& model) {
+  JsonWriter json;
+  json.BeginObject().Key("as_of").BeginObject().Key("node").String(model.self);
+  json.Key("applied_index").Int(static_cast<int64_t>(model.applied_index));
+  json.Key("leader_contact_age_ms");
+  if (model.leader_contact_age_ms) {
+    json.Int(*model.leader_contact_age_ms);
+  } else {
+    json.Null();
+  }
+  json.EndObject().Key("cluster").BeginObject().Key("name").String(model.cluster_name);
+  json.Key("status").String(model.cluster_status).Key("coordinator");
+  WriteOptional(json, model.coordinator);
+  json.Key("quorum").Bool(model.quorum);
+  json.Key("config_version").Int(static_cast<int64_t>(model.config_version));
+  json.Key("mode").String(model.mode).EndObject();
+  json.Key("nodes").BeginArray();
+  for (const NodeView& node : model.nodes) WriteNodeJson(json, node);
+  json.EndArray().Key("packages").BeginArray();
+  for (const PackageView& package : model.packages) WritePackageJson(json, package);
+  json.EndArray().EndObject();
+  return json.str();
+}
+
+namespace {
+
+std::string Join(const std::vector<std::string>& values) {
+  std::string out;
+  for (const std::string& value : values) out += (out.empty() ? "" : ", ") + value;
+  return out.empty() ? "-" : out;
+}
+
+void VerbosePackage(const PackageView& p, std::vector<std::string>& lines) {
+  std::string switching;
+  for (const auto& [node, on] : p.switching) {
+    switching += (switching.empty() ? "" : ", ") + node + (on ? " enabled" : " disabled");
+  }
+  lines.push_back("    switching:    " + (switching.empty() ? "-" : switching));
+  lines.push_back("    failed nodes: " + Join(p.failed_nodes));
+  lines.push_back("    epoch:        " + std::to_string(p.epoch));
+  if (p.intent) lines.push_back("    intent:       " + *p.intent);
+  lines.push_back("    guest:        " + std::to_string(p.vcpus) + " vCPU(s), " +
+                  std::to_string(p.memory_mb) + " MiB; storage " + Join(p.storage) + "; networks " +
+                  Join(p.networks) + "; devices " + Join(p.devices));
+  for (const ServiceView& s : p.services) {
+    lines.push_back("    service " + s.name + ": " + s.status + " (restarts " +
+                    std::to_string(s.restart_count) + " of " + std::to_string(s.max_restarts) +
+                    ")");
+  }
+}
+
+}  // namespace
+
+std::string ViewTable(const ViewModel& model, bool verbose) {
+  std::ostringstream out;
+  if (!model.quorum) {
+    out << "WARNING: " << model.self << " has no quorum: this is its last applied state (index "
+        << model.applied_index << "); other nodes are unknown and packages may be stale\n\n";
+  }
+  Table cluster({"CLUSTER", "STATUS", "COORDINATOR", "QUORUM", "CONFIG", "MODE"});
+  cluster.Add({model.cluster_name, model.cluster_status, model.coordinator.value_or("-"),
+               model.quorum ? "yes" : "no", std::to_string(model.config_version), model.mode});
+  out << cluster.Render();
+  if (!model.nodes.empty()) {
+    Table nodes({"NODE", "STATUS", "STATE", "ROLE"});
+    for (const NodeView& node : model.nodes) {
+      nodes.Add({node.name, node.status, node.state, node.role});
+      if (!verbose) continue;
+      for (const NetworkView& network : node.networks) {
+        nodes.Detail("    network " + network.address + ": " + network.status);
+      }
+    }
+    out << "\n" << nodes.Render();
+  }
+  if (!model.packages.empty()) {
+    Table packages({"PACKAGE", "STATUS", "STATE", "NODE", "AUTO_RUN", "REASON"});
+    for (const PackageView& p : model.packages) {
+      packages.Add({p.name, p.status + (p.stale ? " (stale)" : ""), p.state, p.node.value_or("-"),
+                    p.auto_run ? "yes" : "no", p.reason.empty() ? "-" : p.reason});
+      if (!verbose) continue;
+      std::vector<std::string> lines;
+      VerbosePackage(p, lines);
+      for (const std::string& line : lines) packages.Detail(line);
+    }
+    out << "\n" << packages.Render();
+  }
+  return out.str();
+}
+
+}  // namespace cmcl::io::control

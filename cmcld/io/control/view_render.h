@@ -1,0 +1,100 @@
+// The `pkgctl view` model and its two renderings (INTERFACE.md "JSON output" and the
+// table form): one ViewModel is built from the local node's applied state, and both the
+// JSON and the table are printed from it, so they never disagree.
+//
+// The view answers at once from what this node applied; it never waits for a leader.
+// Staleness rule (INTERFACE.md): when this node has no valid lease (no quorum), the
+// other nodes show state `unknown`, the packages keep their last values marked
+// `"stale": true`, and the table starts with a banner saying so.
+//
+// What the applied state does not hold yet, and the view therefore cannot show: a
+// package's `since` (null), and service restart counts (0; the runtime owns services).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cmcld/core/common/names.h"
+#include "cmcld/core/common/time.h"
+#include "cmcld/core/config/cluster_config.h"
+#include "cmcld/core/node/node.h"
+#include "cmcld/io/peer/peer_transport.h"
+
+namespace cmcl::io::control {
+
+struct NetworkView {
+  std::string address;
+  std::string status;  // "up", "down".
+};
+
+struct NodeView {
+  std::string name;
+  std::string status;  // up, down, halted.
+  std::string state;   // running, fencing, no_quorum, maintenance, unknown.
+  std::string role;    // member, arbitrator.
+  std::vector<NetworkView> networks;
+};
+
+struct ServiceView {
+  std::string name;
+  std::string status;
+  uint32_t restart_count = 0;
+  uint32_t max_restarts = 0;
+};
+
+struct PackageView {
+  std::string name;
+  std::string status;  // down, starting, up, halting, failed, halt_failed.
+  std::string state;   // running, halted, start_wait, relocate_wait, owner_lost, ...
+  std::optional<std::string> node;
+  uint64_t epoch = 0;
+  bool auto_run = false;
+  std::vector<std::pair<std::string, bool>> switching;  // Per node of its list.
+  std::vector<std::string> failed_nodes;
+  std::string reason;
+  uint32_t vcpus = 0;
+  uint64_t memory_mb = 0;
+  std::vector<std::string> storage;
+  std::vector<std::string> networks;
+  std::vector<std::string> devices;
+  std::vector<ServiceView> services;
+  std::optional<std::string> intent;  // "move to ivmcl02 (halting)".
+  bool stale = false;
+};
+
+struct ViewModel {
+  std::string self;
+  uint64_t applied_index = 0;
+  std::optional<int64_t> leader_contact_age_ms;  // nullopt: no lease from a leader.
+  std::string cluster_name;
+  std::string cluster_status;  // up, starting, no_quorum, down.
+  std::optional<std::string> coordinator;
+  bool quorum = false;
+  uint64_t config_version = 0;
+  std::string mode;  // normal, disarmed.
+  std::vector<NodeView> nodes;
+  std::vector<PackageView> packages;
+};
+
+struct ViewInputs {
+  const config::ClusterConfig& config;
+  const node::Node& node;
+  Time now;
+  const std::map<NodeName, std::vector<NetworkStatus>>& networks;
+};
+
+ViewModel BuildViewModel(const ViewInputs& inputs);
+
+// Keeps only what `target` names: a package (and no nodes), or a node and the packages
+// placed on it. False (nothing changed) when it names neither.
+bool FilterView(ViewModel& model, const std::string& target);
+
+std::string ViewJson(const ViewModel& model);
+// The table; `verbose` adds networks, switching, failed nodes, guest and services.
+std::string ViewTable(const ViewModel& model, bool verbose);
+
+}  // namespace cmcl::io::control

@@ -1,0 +1,516 @@
+// The control API end to end (cmcld/io/control/control_service.h): a real node::Node
+// (a one-voter cluster, tests/support/node_cluster.h, its fake host running guests at
+// once) behind a ControlService on a Unix socket in a temporary folder, driven on an io
+// thread by real time, and called by the built pkgctl binary as operators call it.
+//
+// The configuration has a second member, n2, that is not a voter and never runs: the
+// node elects itself, places p1 (auto_run) on n1, leaves p2 (auto_run false) down, and
+// any move to n2 is refused by validation (n2 is not an up member).
+#include "cmcld/io/control/control_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <type_traits>
+
+#include "tests/support/node_cluster.h"
+#include "tests/support/temp_dir.h"
+
+namespace cmcl::io {
+namespace {
+
+using node::testing::NodeCluster;
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+
+// CoreAccess around the test cluster's node n1. Proposals go in as NodeCluster's client,
+// at the leader; the reply is the one it answered while the cluster settled.
+class FakeCore : public CoreAccess {
+ public:
+  explicit FakeCore(NodeCluster& cluster) : cluster_(cluster) {}
+
+  node::Node& node() override { return cluster_.node("n1"); }
+  const config::ClusterConfig& config() const override { return cluster_.config(); }
+  Time Now() const override { return cluster_.now; }
+  void Propose(node::OpBatch ops, Time /*deadline*/,
+               std::function<void(const raft::ClientReply&)> done) override {
+    ++proposals;
+    const size_t before = cluster_.replies.size();
+    // The leader takes it (a runtime's Node forwards it there and retries until then).
+    cluster_.ProposeOps(cluster_.Leader().value_or("n1"), ops);
+    for (size_t i = before; i < cluster_.replies.size(); ++i) {
+      if (cluster_.replies[i].client_id == raft::ClientId(77)) return done(cluster_.replies[i]);
+    }
+    done(raft::ClientReply{.client_id = raft::ClientId(77),
+                           .sequence = 0,
+                           .code = raft::ReplyCode::kNotLeader,
+                           .applied_index = {},
+                           .leader_hint = std::nullopt,
+                           .detail = {}});
+  }
+  std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
+    return {{NodeName("n2"),
+             {NetworkStatus{.address = SocketAddress{"127.0.0.1", 7102, false},
+                            .up = false,
+                            .last_heard_age = Duration(0)}}}};
+  }
+
+  int proposals = 0;
+
+ private:
+  NodeCluster& cluster_;
+};
+
+std::shared_ptr<config::ClusterConfig> TwoMemberConfig(const config::ClusterConfig& base) {
+  auto config = std::make_shared<config::ClusterConfig>(base);
+  config->cluster_start_wait = Duration(50);
+  config->nodes.front().addresses = {SocketAddress{"127.0.0.1", 7101, false}};
+  if (config->FindNode(NodeName("n2")) == nullptr) {
+    config::NodeSpec n2;
+    n2.name = NodeName("n2");
+    config->nodes.push_back(n2);
+  }
+  config->nodes.back().addresses = {SocketAddress{"127.0.0.1", 7102, false}};
+  for (config::PackageSpec& package : config->packages) {
+    package.all_nodes = false;
+    package.nodes = {NodeName("n1"), NodeName("n2")};
+    package.failover_policy = config::FailoverPolicy::kConfiguredNode;
+    package.auto_run = package.name.value() == "p1";
+  }
+  return config;
+}
+
+struct Outcome {
+  int exit_status = -1;
+  std::string out;
+  std::string err;
+  std::chrono::milliseconds took{0};
+};
+
+class ControlServiceFixture : public ::testing::Test {
+ protected:
+  // `voters`: 1 (n2 is configured but never runs) or 2 (n2 runs too).
+  explicit ControlServiceFixture(size_t voters) : cluster_(voters, {"p1", "p2"}), core_(cluster_) {
+    ::chmod(dir_.path().c_str(), 0755);  // A caller of another uid reaches the socket.
+    cluster_.options().raft.election_timeout_min = Duration(150);
+    cluster_.options().raft.heartbeat_interval = Duration(30);
+    cluster_.options().config = TwoMemberConfig(cluster_.config());
+    cluster_.StartAll();
+  }
+  ~ControlServiceFixture() override {
+    OnIo([this] {
+      service_.reset();
+      return 0;
+    });
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Starts the io thread, the clock that drives the node, and the service; waits until
+  // p1 runs on n1.
+  void StartService() {
+    thread_ = std::thread([this] { io_.run(); });
+    const Status started = OnIo([this] {
+      service_ = std::make_unique<ControlService>(
+          io_, core_,
+          ControlService::Options{.socket_path = socket_,
+                                  .default_timeout = std::chrono::seconds(10)});
+      Tick();
+      return service_->Start();
+    });
+    ASSERT_TRUE(started.ok()) << started.message();
+    ASSERT_TRUE(WaitFor([this] {
+      return cluster_.node("n1").state().StatusOf(PackageName("p1")) == node::PackageStatus::kUp;
+    })) << "p1 did not come up";
+  }
+
+  // Every 5 ms of real time: the node's time follows, then the waiters are checked, as
+  // the runtime does after every input.
+  void Tick() {
+    cluster_.RunUntil(Time::FromMilliseconds(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count()));
+    if (service_) service_->OnApplied();
+    timer_.expires_after(std::chrono::milliseconds(5));
+    timer_.async_wait([this](const boost::system::error_code& error) {
+      if (!error) Tick();
+    });
+  }
+
+  // Runs `f` on the io thread (where the node lives) and returns its result.
+  template <typename F>
+  std::invoke_result_t<F> OnIo(F f) {
+    if (!thread_.joinable()) return f();
+    std::packaged_task<std::invoke_result_t<F>()> task(std::move(f));
+    auto result = task.get_future();
+    boost::asio::post(io_, [&task] { task(); });
+    return result.get();
+  }
+
+  template <typename F>
+  bool WaitFor(F condition) {
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (Clock::now() < deadline) {
+      if (OnIo(condition)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  node::PackageStatus StatusOf(const std::string& package) {
+    return OnIo([&] { return cluster_.node("n1").state().StatusOf(PackageName(package)); });
+  }
+
+  // `prefix pkgctl --socket SOCKET arguments`, through the shell; its output goes to
+  // NAME.out and NAME.err (distinct names for calls made in parallel).
+  Outcome Pkgctl(const std::string& arguments, const std::string& prefix = "",
+                 const std::string& socket = "", const std::string& name = "pkgctl") {
+    const std::string command = prefix + " " PKGCTL_BINARY " --socket " +
+                                (socket.empty() ? socket_ : socket) + " " + arguments + " >" +
+                                (dir_ / (name + ".out")) + " 2>" + (dir_ / (name + ".err"));
+    const auto began = Clock::now();
+    const int status = std::system(command.c_str());
+    Outcome outcome;
+    outcome.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began);
+    outcome.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    outcome.out = Slurp(name + ".out");
+    outcome.err = Slurp(name + ".err");
+    return outcome;
+  }
+  std::string Slurp(const std::string& name) {
+    std::ifstream in(dir_ / name);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  static boost::property_tree::ptree Json(const std::string& text) {
+    boost::property_tree::ptree tree;
+    std::istringstream in(text);
+    boost::property_tree::read_json(in, tree);
+    return tree;
+  }
+
+  testing::TempDir dir_;
+  std::string socket_ = dir_ / "run/cmcld.sock";
+  NodeCluster cluster_;
+  FakeCore core_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(io_);
+  boost::asio::steady_timer timer_{io_};
+  Clock::time_point start_ = Clock::now();
+  std::unique_ptr<ControlService> service_;
+  std::thread thread_;
+};
+
+class ControlServiceTest : public ControlServiceFixture {
+ protected:
+  ControlServiceTest() : ControlServiceFixture(1) {}
+};
+
+// Both nodes run: n1 (the one the service serves on) may be a follower.
+class TwoVoterControlServiceTest : public ControlServiceFixture {
+ protected:
+  TwoVoterControlServiceTest() : ControlServiceFixture(2) {}
+};
+
+TEST_F(TwoVoterControlServiceTest, AMoveWaitsUntilTheGuestRunsOnTheTarget) {
+  StartService();
+
+  const Outcome outcome = Pkgctl("move p1 -n n2 --memory 2GiB");
+
+  EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("n2"));
+  EXPECT_EQ(OnIo([this] { return cluster_.Holders("p1"); }), std::vector<std::string>{"n2"});
+  const std::optional<uint64_t> memory_mb = OnIo(
+      [this] { return cluster_.node("n1").state().FindPackage(PackageName("p1"))->memory_mb; });
+  EXPECT_EQ(memory_mb, std::optional<uint64_t>(2048));
+}
+
+TEST_F(ControlServiceTest, ViewJsonHasTheDocumentedFields) {
+  StartService();
+
+  const Outcome outcome = Pkgctl("-o json view");
+
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+  const boost::property_tree::ptree view = Json(outcome.out);
+  EXPECT_EQ(view.get<std::string>("as_of.node"), "n1");
+  EXPECT_GT(view.get<uint64_t>("as_of.applied_index"), 0U);
+  EXPECT_EQ(view.get<std::string>("cluster.name"), "test");
+  EXPECT_EQ(view.get<std::string>("cluster.status"), "up");
+  EXPECT_EQ(view.get<std::string>("cluster.coordinator"), "n1");
+  EXPECT_EQ(view.get<std::string>("cluster.quorum"), "true");
+  EXPECT_EQ(view.get<std::string>("cluster.mode"), "normal");
+  std::map<std::string, std::string> nodes;
+  for (const auto& [unused, node] : view.get_child("nodes")) {
+    nodes[node.get<std::string>("name")] =
+        node.get<std::string>("status") + "/" + node.get<std::string>("state");
+  }
+  EXPECT_EQ(nodes,
+            (std::map<std::string, std::string>{{"n1", "up/running"}, {"n2", "down/unknown"}}));
+  std::map<std::string, std::string> packages;
+  for (const auto& [unused, package] : view.get_child("packages")) {
+    packages[package.get<std::string>("name")] =
+        package.get<std::string>("status") + "@" + package.get<std::string>("node");
+    EXPECT_EQ(package.get<std::string>("guest.memory_mb"), "1024");
+    EXPECT_EQ(package.get_child("switching").size(), 2U);
+  }
+  EXPECT_EQ(packages, (std::map<std::string, std::string>{{"p1", "up@n1"}, {"p2", "down@null"}}));
+}
+
+TEST_F(ControlServiceTest, ViewTableListsPackagesAndAnUnknownNameGetsASuggestion) {
+  StartService();
+
+  const Outcome table = Pkgctl("view -v");
+  const Outcome unknown = Pkgctl("view p3");
+
+  EXPECT_EQ(table.exit_status, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("PACKAGE"));
+  EXPECT_THAT(table.out, HasSubstr("p1       up      running  n1"));
+  EXPECT_THAT(table.out, HasSubstr("network 127.0.0.1:7102: down"));
+  EXPECT_EQ(unknown.exit_status, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("\"p3\" is neither a package nor a node; did you mean"));
+}
+
+TEST_F(ControlServiceTest, RunAndHaltWaitForTheOutcomeAndPrintIt) {
+  StartService();
+
+  const Outcome run = Pkgctl("run p2");
+  const node::PackageStatus after_run = StatusOf("p2");
+  const Outcome halt = Pkgctl("-o json halt p2");
+  const node::PackageStatus after_halt = StatusOf("p2");
+
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("n1"));
+  EXPECT_EQ(after_run, node::PackageStatus::kUp);
+  EXPECT_EQ(halt.exit_status, 0) << halt.err;
+  EXPECT_EQ(Json(halt.out).get<std::string>("ok"), "true");
+  EXPECT_EQ(after_halt, node::PackageStatus::kDown);
+}
+
+TEST_F(ControlServiceTest, EventsRecordWhoIssuedACommand) {
+  StartService();
+  ASSERT_EQ(Pkgctl("run p2").exit_status, 0);
+
+  const Outcome events = Pkgctl("-o json events --limit 2");
+
+  ASSERT_EQ(events.exit_status, 0) << events.err;
+  const boost::property_tree::ptree list = Json(events.out);
+  EXPECT_LE(list.size(), 2U);
+  EXPECT_THAT(Pkgctl("events").out, HasSubstr("p2: run (root@n1)"));
+}
+
+TEST_F(ControlServiceTest, NoWaitAnswersOnceCommitted) {
+  StartService();
+  OnIo([this] { return cluster_.host("n1").hold.insert(PackageName("p2")).second; });
+
+  const Outcome outcome = Pkgctl("run p2 --no-wait");
+
+  EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_THAT(outcome.out, HasSubstr("run p2: committed at index"));
+  EXPECT_EQ(StatusOf("p2"), node::PackageStatus::kStarting);
+}
+
+TEST_F(ControlServiceTest, ATimeoutExitsFourWhileTheOperationGoesOn) {
+  StartService();
+  // The run script never ends: the package stays starting.
+  OnIo([this] { return cluster_.host("n1").hold.insert(PackageName("p2")).second; });
+
+  const Outcome outcome = Pkgctl("run p2 --timeout 300ms");
+
+  EXPECT_EQ(outcome.exit_status, 4) << outcome.err;
+  EXPECT_THAT(outcome.err, HasSubstr("no outcome within 300ms; it was committed and goes on"));
+  EXPECT_LT(outcome.took, std::chrono::seconds(3));
+  EXPECT_EQ(StatusOf("p2"), node::PackageStatus::kStarting);
+}
+
+TEST_F(ControlServiceTest, AnUnknownPackageIsRefusedWithDidYouMean) {
+  StartService();
+
+  const Outcome outcome = Pkgctl("halt q1");
+  const Outcome json = Pkgctl("-o json run p1 -n nx2");
+
+  EXPECT_EQ(outcome.exit_status, 1);
+  EXPECT_EQ(outcome.err, "pkgctl: unknown package \"q1\"; did you mean \"p1\"?\n");
+  EXPECT_EQ(json.exit_status, 1);
+  EXPECT_EQ(Json(json.out).get<std::string>("error.code"), "not_found");
+  EXPECT_THAT(json.out, HasSubstr("unknown node \\\"nx2\\\"; did you mean \\\"n2\\\"?"));
+  EXPECT_EQ(core_.proposals, 0);
+}
+
+TEST_F(ControlServiceTest, AMoveRefusedByValidationListsTheViolationsAndHaltsNothing) {
+  StartService();
+
+  const Outcome json = Pkgctl("-o json move p1 -n n2");
+  const Outcome table = Pkgctl("move p1 -n n2");
+
+  EXPECT_EQ(json.exit_status, 1);
+  const boost::property_tree::ptree error = Json(json.out);
+  EXPECT_EQ(error.get<std::string>("error.code"), "validation_failed");
+  std::vector<std::string> codes;
+  for (const auto& [unused, violation] : error.get_child("error.violations")) {
+    EXPECT_EQ(violation.get<std::string>("node"), "n2");
+    codes.push_back(violation.get<std::string>("code"));
+  }
+  EXPECT_THAT(codes, ::testing::Contains("target_not_member"));
+  EXPECT_EQ(table.exit_status, 1);
+  EXPECT_THAT(table.err, HasSubstr("keeps running on n1\nn2: target_not_member: "));
+  EXPECT_EQ(core_.proposals, 0);
+  EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kUp);
+}
+
+TEST_F(ControlServiceTest, CheckAndReadinessAnswerFromTheLiveState) {
+  StartService();
+
+  const Outcome check = Pkgctl("check p1 -n n2");
+  const Outcome readiness = Pkgctl("-o json readiness");
+
+  EXPECT_EQ(check.exit_status, 1);
+  EXPECT_THAT(check.out, HasSubstr("check p1 (source n1)\n  n2: target_not_member: "));
+  EXPECT_EQ(readiness.exit_status, 0) << readiness.err;
+  const boost::property_tree::ptree list = Json(readiness.out);
+  ASSERT_EQ(list.size(), 2U);
+  EXPECT_EQ(list.front().second.get<std::string>("package"), "p1");
+}
+
+TEST_F(ControlServiceTest, ANonRootCallerMayReadButNotRun) {
+  StartService();
+  const std::string other = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+
+  const Outcome run = Pkgctl("run p2", other);
+  const Outcome view = Pkgctl("view p2", other);
+
+  EXPECT_EQ(run.exit_status, 1) << run.err;
+  EXPECT_EQ(run.err,
+            "pkgctl: permission denied: uid 65534 may only read (monitor); the access list "
+            "comes with issue 9\n");
+  EXPECT_EQ(core_.proposals, 0);
+  EXPECT_EQ(StatusOf("p2"), node::PackageStatus::kDown);
+  EXPECT_EQ(view.exit_status, 0) << view.err;
+}
+
+TEST_F(ControlServiceTest, AnUnreachableDaemonExitsThreeFast) {
+  // Nobody listens on a socket file that is left behind.
+  const std::string stale = dir_ / "stale.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strcpy(address.sun_path, stale.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+  ::close(fd);
+
+  const Outcome missing = Pkgctl("view", "", dir_ / "missing.sock");
+  const Outcome refused = Pkgctl("-o json run p1", "", stale);
+
+  EXPECT_EQ(missing.exit_status, 3);
+  EXPECT_EQ(missing.err, "pkgctl: cannot reach cmcld at " + (dir_ / "missing.sock") +
+                             ": No such file or directory\n");
+  EXPECT_LT(missing.took, std::chrono::milliseconds(500));
+  EXPECT_EQ(refused.exit_status, 3);
+  EXPECT_THAT(refused.out, HasSubstr("Connection refused"));
+  EXPECT_LT(refused.took, std::chrono::milliseconds(500));
+}
+
+TEST_F(ControlServiceTest, StartRefusesALongPathAndASocketADaemonAnswersOn) {
+  StartService();
+  const std::string long_path = dir_.path() + "/" + std::string(120, 's') + ".sock";
+
+  const Status too_long = OnIo([&] {
+    return ControlService(io_, core_, ControlService::Options{.socket_path = long_path}).Start();
+  });
+  const Status taken = OnIo([&] {
+    return ControlService(io_, core_, ControlService::Options{.socket_path = socket_}).Start();
+  });
+
+  EXPECT_EQ(too_long.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_long.message(), HasSubstr("a Unix socket path holds 1 to 107"));
+  EXPECT_EQ(taken.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(taken.message(), HasSubstr("another cmcld answers"));
+  EXPECT_EQ(Pkgctl("view").exit_status, 0);  // The first one still serves.
+}
+
+TEST_F(ControlServiceTest, AStaleSocketFileIsReplacedAndTheSocketIsOpenToEveryone) {
+  ASSERT_EQ(::mkdir((dir_ / "run").c_str(), 0755), 0);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strcpy(address.sun_path, socket_.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
+  ::close(fd);
+
+  StartService();
+  struct stat info {};
+  ASSERT_EQ(::stat(socket_.c_str(), &info), 0);
+
+  EXPECT_EQ(info.st_mode & 0777, 0666U);
+  EXPECT_EQ(Pkgctl("view").exit_status, 0);
+}
+
+TEST_F(ControlServiceTest, AWaitingRunIsAnsweredWhenTheServiceStops) {
+  StartService();
+  OnIo([this] { return cluster_.host("n1").hold.insert(PackageName("p2")).second; });
+  std::future<Outcome> run = std::async(std::launch::async, [this] { return Pkgctl("run p2"); });
+  ASSERT_TRUE(WaitFor([this] {
+    return cluster_.node("n1").state().StatusOf(PackageName("p2")) ==
+           node::PackageStatus::kStarting;
+  }));
+
+  OnIo([this] {
+    service_.reset();
+    return 0;
+  });
+  const Outcome outcome = run.get();
+
+  EXPECT_EQ(outcome.exit_status, 1);
+  EXPECT_EQ(outcome.err, "pkgctl: run p2: cmcld is shutting down; the operation may go on\n");
+  EXPECT_FALSE(std::filesystem::exists(socket_));
+}
+
+TEST_F(ControlServiceTest, ReadsAnswerAtOnceWhileARunWaits) {
+  StartService();
+  OnIo([this] { return cluster_.host("n1").hold.insert(PackageName("p2")).second; });
+  std::future<Outcome> run =
+      std::async(std::launch::async, [this] { return Pkgctl("run p2 --timeout 1500ms"); });
+  ASSERT_TRUE(WaitFor([this] {
+    return cluster_.node("n1").state().StatusOf(PackageName("p2")) ==
+           node::PackageStatus::kStarting;
+  }));
+
+  std::vector<std::future<Outcome>> views;
+  for (int i = 0; i < 4; ++i) {
+    views.push_back(std::async(std::launch::async, [this, i] {
+      return Pkgctl("-o json view p2", "", "", "view" + std::to_string(i));
+    }));
+  }
+
+  for (std::future<Outcome>& view : views) {
+    const Outcome outcome = view.get();
+    EXPECT_EQ(outcome.exit_status, 0) << outcome.err;
+    EXPECT_EQ(Json(outcome.out).get<std::string>("packages..status"), "starting");
+    EXPECT_LT(outcome.took, std::chrono::seconds(1));
+  }
+  EXPECT_EQ(run.get().exit_status, 4);
+}
+
+}  // namespace
+}  // namespace cmcl::io
