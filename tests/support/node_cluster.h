@@ -256,6 +256,17 @@ class NodeCluster {
     Settle();
   }
 
+  // An operator command given to `name` as cmcld gives it (Node::Forward: on to the
+  // leader when `name` is a follower). Returns its sequence; its reply lands in replies.
+  uint64_t ForwardOps(const std::string& name, const OpBatch& ops) {
+    Absorb(NodeName(name), node(name).Forward(now, raft::Command{.client_id = raft::ClientId(78),
+                                                                .sequence = ++client_sequence_,
+                                                                .payload = EncodeOps(ops),
+                                                                .revokes = {}}));
+    Settle();
+    return client_sequence_;
+  }
+
   Time now = Time::FromMilliseconds(0);
   // Messages for which this returns true are dropped.
   std::function<bool(const raft::Message&)> drop;

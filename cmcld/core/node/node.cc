@@ -99,6 +99,14 @@ NodeActions Node::Tick(Time now) {
 }
 
 NodeActions Node::Propose(Time now, raft::Command command) {
+  return Submit(now, std::move(command), /*forward=*/false);
+}
+
+NodeActions Node::Forward(Time now, raft::Command command) {
+  return Submit(now, std::move(command), /*forward=*/true);
+}
+
+NodeActions Node::Submit(Time now, raft::Command command, bool forward) {
   now_ = now;
   if (const std::optional<std::string> problem = CheckCommand(command)) {
     raft::Actions refusal;
@@ -111,7 +119,8 @@ NodeActions Node::Propose(Time now, raft::Command command) {
     out_.raft.push_back(std::move(refusal));
     return Take();
   }
-  Absorb(raft_->Propose(now, std::move(command)));
+  Absorb(forward ? raft_->Forward(now, std::move(command))
+                 : raft_->Propose(now, std::move(command)));
   Drive();
   return Take();
 }

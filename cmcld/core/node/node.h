@@ -205,6 +205,11 @@ class Node {
   // payload that does not decode, or a disarm without a duration or longer than
   // disarm_max, is answered kRejected with the reason and never reaches the log.
   NodeActions Propose(Time now, raft::Command command);
+  // Propose, sent on to the leader when this node is not it (raft::Raft::Forward): what
+  // cmcld does with operator commands, so pkgctl may talk to any node. The leader answers
+  // with the reply once the command is applied; a forward lost on the way is never
+  // answered, so the caller resends it with the same sequence (applied at most once).
+  NodeActions Forward(Time now, raft::Command command);
   NodeActions PersistCompleted(Time now, uint64_t up_to);
   NodeActions GuardAcked(Time now, uint64_t id);
   // The answer to a GuestAction. Also unsolicited, from the runtime's monitoring: a
@@ -301,6 +306,7 @@ class Node {
     Time resend_at;
   };
 
+  NodeActions Submit(Time now, raft::Command command, bool forward);
   void Absorb(raft::Actions actions);
   std::optional<std::string> CheckCommand(const raft::Command& command) const;
   void OnOwnReply(const raft::ClientReply& reply);

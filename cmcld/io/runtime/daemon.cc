@@ -418,6 +418,11 @@ void Daemon::Impl::ArmTimer() {
 
 void Daemon::Impl::Propose(node::OpBatch ops, Time deadline,
                            std::function<void(const raft::ClientReply&)> done) {
+  // Without a coordinator the command fails as "no quorum" well before the operator's
+  // own timeout (which covers the whole operation, not just its commit).
+  const Duration commit_bound = std::max<Duration>(std::chrono::seconds(5),
+                                                   3 * cluster->node_timeout);
+  deadline = std::min(deadline, BootNow() + commit_bound);
   proposals.push_back(Proposal{std::move(ops), deadline, std::move(done)});
   if (!proposal_in_flight) {
     proposal_in_flight = true;
@@ -443,7 +448,7 @@ void Daemon::Impl::SendProposal() {
     return;
   }
   ArmProposalTimer(kProposalResend);
-  Execute(core->Propose(now, raft::Command{.client_id = control_client,
+  Execute(core->Forward(now, raft::Command{.client_id = control_client,
                                            .sequence = control_sequence,
                                            .payload = node::EncodeOps(proposal.ops),
                                            .revokes = {}}));

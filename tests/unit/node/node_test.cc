@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/support/node_cluster.h"
 
 namespace cmcl::node {
@@ -178,6 +180,29 @@ TEST(Node, HaltRunsTheHaltScriptAndThePackageStaysDownUntilRunAgain) {
 
   EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r1")), PackageStatus::kUp);
   EXPECT_EQ(cluster.Holders("r1").size(), 1U);
+}
+
+TEST(Node, AFollowerForwardsAnOperatorCommandToTheLeaderAndGetsItsReplyOnceApplied) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string follower = leader == "n1" ? "n2" : "n1";
+
+  const uint64_t sequence =
+      cluster.ForwardOps(follower, {HaltOp{.package = PackageName("r1"), .by = "root"}});
+  cluster.RunFor(Duration(2000));
+
+  const auto reply = std::find_if(cluster.replies.begin(), cluster.replies.end(),
+                                  [&](const raft::ClientReply& r) {
+                                    return r.client_id == raft::ClientId(78) &&
+                                           r.sequence == sequence;
+                                  });
+  ASSERT_NE(reply, cluster.replies.end()) << "the forwarded command was never answered";
+  EXPECT_EQ(reply->code, raft::ReplyCode::kApplied);
+  const ClusterState& state = cluster.node(follower).state();
+  EXPECT_EQ(state.StatusOf(PackageName("r1")), PackageStatus::kDown);
+  ASSERT_TRUE(state.OutcomeOf(PackageName("r1"), reply->applied_index).has_value());
 }
 
 TEST(Node, AnOwnerThatCannotStartWithinRunTimeoutReportsTheStartFailedWithoutRunningIt) {
