@@ -41,6 +41,7 @@ power_on() {  # $1 = node: a PID namespace whose init reaps orphans
   unshare --pid --fork --mount-proc --kill-child -- \
     /bin/sh -c "trap '' TERM INT; while :; do wait; sleep 1; done" > /dev/null 2>&1 &
   local u=$!
+  disown "$u"  # No "Killed" job notice when the demo crashes this machine.
   for _ in $(seq 50); do
     init_pid[$n]=$(cat /proc/$u/task/$u/children 2>/dev/null | awk '{print $1}')
     [ -n "${init_pid[$n]}" ] && return 0
@@ -55,6 +56,7 @@ start_daemon() {  # $1 = node
   nsenter --target "${init_pid[$n]}" --pid --mount -- "$cmcld" --config "$config" --node "$n" \
     --socket "$demo/$n.sock" --guard "$guard" --log-file "$demo/$n.log" &
   launcher_pid[$n]=$!
+  disown "${launcher_pid[$n]}"
   for _ in $(seq 100); do
     daemon_pid[$n]=$(cat /proc/${launcher_pid[$n]}/task/${launcher_pid[$n]}/children 2>/dev/null \
                      | awk '{print $1}')
@@ -69,16 +71,16 @@ start_daemon() {  # $1 = node
 
 # status_of PKG as seen by $node: "up node2", "down -", ...
 status_of() {
-  pkgctl -o json view | tr '{' '\n' | grep "\"name\": \"$1\"" | head -1 |
-    sed -n 's/.*"status": "\([a-z_]*\)".*"node": \(null\|"\([a-z0-9]*\)"\).*/\1 \3/p'
+  pkgctl -o json view | tr '{' '\n' | grep "\"name\": *\"$1\"" | head -1 |
+    sed -n 's/.*"status": *"\([a-z_]*\)".*"node": *\(null\|"\([a-z0-9]*\)"\).*/\1 \3/p'
 }
-wait_up() {  # PKG [NODE]: until PKG is up (on NODE), at most 60 s
-  for _ in $(seq 600); do
+wait_up() {  # PKG [NOT_ON]: until PKG is up (on a node other than NOT_ON), at most 60 s
+  for _ in $(seq 1200); do
     local s; s=$(status_of "$1")
-    case "$s" in "up ${2:-}"*) echo "$s"; return 0 ;; esac
-    sleep 0.1
+    case "$s" in "up "*) [ "$s" != "up ${2:-}" ] && { echo "$s"; return 0; } ;; esac
+    sleep 0.05
   done
-  echo "demo: $1 did not come up${2:+ on $2}" >&2
+  echo "demo: $1 did not come up${2:+ away from $2}" >&2
   return 1
 }
 
@@ -96,8 +98,11 @@ run pkgctl view
 say "Move guest1 to node2: validate, halt on node1, start on node2"
 run pkgctl move guest1 -n node2
 
-say "Move guest3 to node3: node3 sees guest3's disk with another WWID, so nothing is halted"
-run pkgctl move guest3 -n node3
+# node3 sees guest3's disk with another WWID than node1 and node2 do.
+from=$(status_of guest3 | awk '{print $2}')
+to=$([ "$from" = node3 ] && echo node1 || echo node3)
+say "Move guest3 to $to: $to's WWID for guest3's disk differs from $from's, so nothing is halted"
+run pkgctl move guest3 -n "$to"
 echo "guest3 is still: $(status_of guest3)"
 
 say "Readiness: which failovers would be refused right now, and why"
@@ -108,7 +113,7 @@ say "Node crash: every process of $victim (cmcld, cmcl-guard, guests) killed at 
 node=$([ "$victim" = node1 ] && echo node3 || echo node1)
 t0=$(ms)
 kill -9 "${init_pid[$victim]}"; init_pid[$victim]=""
-after=$(wait_up guest2)
+after=$(wait_up guest2 "$victim")
 t1=$(ms)
 echo "guest2 is $after, $((t1 - t0)) ms after $victim crashed (lease 2 s, then the failover)"
 run pkgctl view
@@ -123,13 +128,15 @@ node=$([ "$holder" = node1 ] && echo node3 || echo node1)
 say "Daemon-only crash: kill -9 of cmcld on $holder; its guard fences guest1 by the lease deadline"
 t0=$(ms)
 kill -9 "${daemon_pid[$holder]}"
-after=$(wait_up guest1)
+after=$(wait_up guest1 "$holder")
 t1=$(ms)
 echo "guest1 is $after, $((t1 - t0)) ms after $holder's cmcld died"
 echo "$holder's cmcl-guard log:"
 sed 's/^/    /' "$demo/$holder/guard.log" 2>/dev/null || true
 echo "guest1's disk ledger (start/stop/kill, CLOCK_BOOTTIME ms, node, epoch, pid):"
 sed 's/^/    /' "$demo/disks/guest1.img.ledger" 2>/dev/null || true
+
+run pkgctl view
 
 say "The cluster's event history"
 run pkgctl events --limit 25

@@ -1,6 +1,7 @@
 #include "cmcld/io/runtime/daemon.h"
 
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -280,6 +281,12 @@ Status Daemon::Impl::StartAdapters() {
         // Without its guard nothing enforces the lease deadline if this process dies:
         // stop here, loudly; a restarted cmcld starts a new guard and reconciles.
         spdlog::critical("lost cmcl-guard: {}; cmcld stops (guests stay as they are)", why);
+        // The guard cmcld started is its child: collect it if it died (never waitpid(-1):
+        // the guest runner reaps its own children by pid).
+        if (guard && guard->guard_pid() > 0) {
+          int status = 0;
+          waitpid(guard->guard_pid(), &status, WNOHANG);
+        }
         Finish(1);
       });
   if (!attached.ok()) {
