@@ -103,7 +103,9 @@ int main(int argc, char** argv) {
   cmcl::io::Daemon daemon(options);
   if (const cmcl::Status started = daemon.Start(); !started.ok()) {
     std::cerr << "cmcld: " << started.message() << "\n";
-    spdlog::error("cannot start: {}", started.message());
+    if (!log_file.empty()) {
+      spdlog::error("cannot start: {}", started.message());
+    }
     return 2;
   }
   return daemon.Run();

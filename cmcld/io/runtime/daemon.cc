@@ -159,9 +159,11 @@ int Daemon::Run() {
 }
 
 Status Daemon::Impl::Start() {
-  for (Status step : {LoadConfiguration(), OpenStorage(), StartAdapters()}) {
-    if (!step.ok()) {
-      return step;
+  // In order: each step needs the one before it, and nothing starts after a failure.
+  for (Status (Impl::*step)() : {&Impl::LoadConfiguration, &Impl::OpenStorage,
+                                 &Impl::StartAdapters}) {
+    if (Status status = (this->*step)(); !status.ok()) {
+      return status;
     }
   }
   StartCore();
