@@ -275,7 +275,7 @@ TEST_F(ProcessDriverTest, HaltStopsTheGuestAndKillKillsIt) {
   EXPECT_EQ(kill.result.status, GuestStatus::kStopped);
   EXPECT_EQ(after_kill.result.status, GuestStatus::kStopped);
   // A SIGKILLed guest writes no stop line.
-  EXPECT_EQ(Ledger(), (std::vector<std::string>{"start n1", "stop n1", "start n2"}));
+  EXPECT_EQ(Ledger(), (std::vector<std::string>{"start n1", "stop n1", "start n2", "kill n2"}));
 }
 
 // The guest must outlive its run script's process group (the runner kills that group
