@@ -274,7 +274,7 @@ TEST_F(ProcessDriverTest, HaltStopsTheGuestAndKillKillsIt) {
   EXPECT_EQ(rerun.result.status, GuestStatus::kRunning);
   EXPECT_EQ(kill.result.status, GuestStatus::kStopped);
   EXPECT_EQ(after_kill.result.status, GuestStatus::kStopped);
-  // A SIGKILLed guest writes no stop line.
+  // A SIGKILLed guest writes no stop line; the driver that killed it writes the kill.
   EXPECT_EQ(Ledger(), (std::vector<std::string>{"start n1", "stop n1", "start n2", "kill n2"}));
 }
 
