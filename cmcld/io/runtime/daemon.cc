@@ -173,9 +173,15 @@ Status Daemon::Impl::Start() {
 Status Daemon::Impl::LoadConfiguration() {
   io::config::LoadedConfig loaded = io::config::LoadCluster(options.config_path);
   if (!loaded.ok()) {
+    // One line (INTERFACE.md): the first error, and where to see them all.
+    const size_t errors = cmcl::config::CountErrors(loaded.diagnostics);
     for (const cmcl::config::Diagnostic& diagnostic : loaded.diagnostics) {
       if (diagnostic.severity == cmcl::config::Severity::kError) {
-        return Status::InvalidArgument(cmcl::config::FormatDiagnostic(diagnostic));
+        return Status::InvalidArgument(
+            cmcl::config::FormatDiagnostic(diagnostic) +
+            (errors > 1 ? " (and " + std::to_string(errors - 1) +
+                              " more; pkgctl config check lists them all)"
+                        : ""));
       }
     }
   }
@@ -219,10 +225,7 @@ Status Daemon::Impl::OpenStorage() {
   if (!log.ok()) {
     return log.status();
   }
-  storage = std::move(log).value();
-  if (!storage->recovery_note().empty()) {
-    spdlog::warn("raft log of {}: {}", state_dir, storage->recovery_note());
-  }
+  storage = std::move(log).value();  // It logged what recovery dropped, if anything.
   Result<std::string> bundle = MaterializeBootstrapBundle(*cluster, state_dir);
   if (!bundle.ok()) {
     return bundle.status();
