@@ -72,6 +72,9 @@ class CoreAccess {
   // last reply it had (kNotLeader: "no quorum").
   virtual void Propose(node::OpBatch ops, Time deadline,
                        std::function<void(const raft::ClientReply&)> done) = 0;
+  // The folder of the applied configuration bundle on this node (STATE_DIR/config/vN),
+  // whose cluster.yaml `config show` prints.
+  virtual std::string AppliedBundleDir() const = 0;
   // The heartbeat networks to every peer, for view.
   virtual std::map<NodeName, std::vector<NetworkStatus>> Networks() const = 0;
 };

@@ -87,6 +87,7 @@ struct Daemon::Impl final : CoreAccess {
   Time Now() const override { return BootNow(); }
   void Propose(node::OpBatch ops, Time deadline,
                std::function<void(const raft::ClientReply&)> done) override;
+  std::string AppliedBundleDir() const override { return bundle_dir; }
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
     return peers->Networks();
   }

@@ -68,6 +68,7 @@ class FakeCore : public CoreAccess {
                            .leader_hint = std::nullopt,
                            .detail = {}});
   }
+  std::string AppliedBundleDir() const override { return ""; }
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
     return {{NodeName("n2"),
              {NetworkStatus{.address = SocketAddress{"127.0.0.1", 7102, false},
