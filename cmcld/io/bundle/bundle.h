@@ -1,0 +1,66 @@
+// Bundle: one configuration version as a deterministic archive (DESIGN.md section 8):
+// the cluster file, every package folder it lists and every inventory file, as (path,
+// mode, bytes) sorted by path. The same files give the same bytes and so the same hash on
+// every node; `config apply` commits (version, hash) and the bytes travel in the log
+// entry and in snapshots (at most kBundleBytesMax), so any node can rebuild any applied
+// version. Drivers (installed software) and the key file (per node) are not in it.
+//
+// Layout inside a bundle:
+//   cluster.yaml              the cluster file, rewritten so that it loads from inside
+//                             the bundle: its package list names packages/NAME, its
+//                             inventory_file entries inventories/NODE.yaml, and
+//                             security.key_file the absolute path of this node's key
+//                             (so the bytes, not the path, are what is hashed: see
+//                             BuildBundle)
+//   packages/NAME/...         each package folder: package.yaml, scripts, anything else
+//   inventories/NODE.yaml     each inventory_file
+// Refused (a clear Status naming the file): symbolic links, device files, sockets and
+// fifos, paths that escape their folder, names that are not valid UTF-8 path components,
+// more than kBundleFilesMax files or kBundleBytesMax bytes in all.
+//
+// On disk a version lives in STATE_DIR/config/vN/ (MaterializeBundle), written to
+// vN.tmp, fsync'ed file by file and folder by folder, then renamed: a crash leaves no vN
+// or a whole one. Scripts run only from there.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cmcld/core/common/status.h"
+#include "cmcld/core/config/cluster_config.h"
+
+namespace cmcl::io {
+
+inline constexpr size_t kBundleBytesMax = 8U << 20;
+inline constexpr size_t kBundleFilesMax = 4096;
+
+struct BundleFile {
+  std::string path;  // Relative, '/'-separated: "packages/hpvm1/run.sh".
+  uint32_t mode = 0644;  // Permission bits only (0755 for scripts).
+  std::string bytes;
+  friend bool operator==(const BundleFile&, const BundleFile&) = default;
+};
+
+struct Bundle {
+  std::vector<BundleFile> files;  // Sorted by path, unique.
+  friend bool operator==(const Bundle&, const Bundle&) = default;
+};
+
+// Builds the bundle of a loaded, valid configuration from its files on disk.
+Result<Bundle> BuildBundle(const cmcl::config::ClusterConfig& config);
+
+// The stable byte encoding (versioned; decoding is total: malformed bytes give an error,
+// never a crash) and its hash (SHA-256, lowercase hex).
+std::string EncodeBundle(const Bundle& bundle);
+Result<Bundle> DecodeBundle(std::string_view bytes);
+std::string BundleHash(std::string_view encoded);
+
+// Writes `bundle` to STATE_DIR/config/vVERSION/ atomically and returns that folder. An
+// existing folder is kept when its files equal the bundle's; one that differs is an
+// error (a version never changes).
+Result<std::string> MaterializeBundle(const Bundle& bundle, uint64_t version,
+                                      const std::string& state_dir);
+
+}  // namespace cmcl::io
