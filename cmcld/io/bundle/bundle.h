@@ -7,11 +7,11 @@
 //
 // Layout inside a bundle:
 //   cluster.yaml              the cluster file, rewritten so that it loads from inside
-//                             the bundle: its package list names packages/NAME, its
-//                             inventory_file entries inventories/NODE.yaml, and
-//                             security.key_file the absolute path of this node's key
-//                             (so the bytes, not the path, are what is hashed: see
-//                             BuildBundle)
+//                             the bundle: its package list names packages/NAME and its
+//                             inventory_file entries inventories/NODE.yaml. The key file
+//                             is per node and not in the bundle: its path must not
+//                             change the hash, and a node loading a bundle supplies its
+//                             own key (LoadBundleConfig)
 //   packages/NAME/...         each package folder: package.yaml, scripts, anything else
 //   inventories/NODE.yaml     each inventory_file
 // Refused (a clear Status naming the file): symbolic links, device files, sockets and
@@ -56,6 +56,11 @@ Result<Bundle> BuildBundle(const cmcl::config::ClusterConfig& config);
 std::string EncodeBundle(const Bundle& bundle);
 Result<Bundle> DecodeBundle(std::string_view bytes);
 std::string BundleHash(std::string_view encoded);
+
+// Loads the configuration of a materialized bundle (its cluster.yaml), with this node's
+// own key file `key_file` in place of the bundle's; every diagnostic as LoadCluster's.
+Result<cmcl::config::ClusterConfig> LoadBundleConfig(const std::string& bundle_dir,
+                                                     const std::string& key_file);
 
 // Writes `bundle` to STATE_DIR/config/vVERSION/ atomically and returns that folder. An
 // existing folder is kept when its files equal the bundle's; one that differs is an
