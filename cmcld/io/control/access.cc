@@ -9,7 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
+#include <string>
+#include <vector>
 
 namespace cmcl::io {
 namespace {
@@ -65,9 +68,10 @@ std::vector<gid_t> GroupIds(const std::string& user, gid_t caller_gid, gid_t pas
   if (!user.empty()) {
     int count = 16;
     std::vector<gid_t> listed(static_cast<size_t>(count));
-    // On a too small list, getgrouplist returns -1 and sets count to the number needed.
+    // On a too small list, getgrouplist returns -1 and sets count to the number needed;
+    // the list only grows, so that a count that shrinks meanwhile cannot loop forever.
     while (getgrouplist(user.c_str(), passwd_gid, listed.data(), &count) == -1) {
-      listed.resize(static_cast<size_t>(count) + 16);
+      listed.resize(std::max(static_cast<size_t>(count), listed.size() * 2));
       count = static_cast<int>(listed.size());
     }
     listed.resize(static_cast<size_t>(count));
