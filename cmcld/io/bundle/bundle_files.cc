@@ -67,7 +67,7 @@ Status ListRecursive(const fs::path& folder, const std::string& prefix, int dept
       return Status::FailedPrecondition("bundle has more than " +
                                         std::to_string(kBundleFilesMax) +
                                         " files; at most " + std::to_string(kBundleFilesMax) +
-                                        " (reached at " + entry.string() + ")");
+                                        " files in all (reached at " + entry.string() + ")");
     }
     out->push_back({path, entry, static_cast<uint32_t>(info.st_mode & 0777),
                     static_cast<uint64_t>(info.st_size)});

@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cmcld/core/common/rng.h"
 #include "cmcld/io/bundle/bundle.h"
 
