@@ -138,8 +138,9 @@ Result<std::string> MaterializeBundle(const Bundle& bundle, uint64_t version,
 
 Result<cmcl::config::ClusterConfig> LoadBundleConfig(const std::string& bundle_dir,
                                                      const std::string& key_file) {
-  config::LoadedConfig loaded = config::LoadCluster((fs::path(bundle_dir) / "cluster.yaml").string(),
-                                                    config::LoadOptions{.key_file = key_file});
+  config::LoadedConfig loaded =
+      config::LoadCluster((fs::path(bundle_dir) / "cluster.yaml").string(),
+                          config::LoadOptions{.key_file = key_file});
   if (loaded.ok()) return std::move(loaded.config);
   // One line, as cmcld's startup says it: the first error, and how many more.
   const size_t errors = cmcl::config::CountErrors(loaded.diagnostics);

@@ -13,7 +13,8 @@
 
 namespace cmcl::io::testing {
 
-inline const char* const kClusterYaml = R"(# The bundle test cluster (this comment is not in the bundle).
+inline const char* const kClusterYaml =
+    R"(# The bundle test cluster (this comment is not in the bundle).
 cluster_name: testcl
 node_timeout: 3s
 heartbeat_interval: 300ms
@@ -37,7 +38,8 @@ nodes:
 packages: [../pkgs/web, ../pkgs/db/]
 )";
 
-inline const char* const kInventoryYaml = R"(disks: [{path: /dev/d1, wwid: "0x600508B4000156D700012000000B0000"}]
+inline const char* const kInventoryYaml =
+    R"(disks: [{path: /dev/d1, wwid: "0x600508B4000156D700012000000B0000"}]
 vswitches: [{name: vlan2, nic: lan1}]
 )";
 
@@ -62,9 +64,10 @@ run_script: start.sh
 halt_script: stop.sh
 )";
 
-// Writes the configuration under `root`: etc/cluster.yaml with its key at `key_path`
+// Writes the configuration under `dir`: etc/cluster.yaml with its key at `key_path`
 // (relative to etc/ as written in the file), pkgs/web, pkgs/db.
-inline void WriteTestConfig(cmcl::testing::TempDir& dir, const std::string& key_path = "cluster.key") {
+inline void WriteTestConfig(cmcl::testing::TempDir& dir,
+                            const std::string& key_path = "cluster.key") {
   std::string cluster = kClusterYaml;
   cluster.replace(cluster.find("KEY"), 3, key_path);
   dir.Write("etc/cluster.yaml", cluster);
