@@ -11,12 +11,18 @@
 //                             inventory_file entries inventories/NODE.yaml. The key file
 //                             is per node and not in the bundle: its path must not
 //                             change the hash, and a node loading a bundle supplies its
-//                             own key (LoadBundleConfig)
+//                             own key (LoadBundleConfig). It is the parsed file emitted
+//                             again (yaml-cpp): comments and layout are not kept, and the
+//                             paths that stay outside the bundle (driver_dir, state_dir,
+//                             TLS files) are written as the absolute paths they resolved
+//                             to, so a relative one makes the hash depend on where the
+//                             cluster file is
 //   packages/NAME/...         each package folder: package.yaml, scripts, anything else
-//   inventories/NODE.yaml     each inventory_file
+//   inventories/NODE.yaml     each inventory_file (mode 0644: it is data)
 // Refused (a clear Status naming the file): symbolic links, device files, sockets and
-// fifos, paths that escape their folder, names that are not valid UTF-8 path components,
-// more than kBundleFilesMax files or kBundleBytesMax bytes in all.
+// fifos in a package folder, scripts and service commands outside their package folder,
+// names that are not valid UTF-8 path components, more than kBundleFilesMax files or
+// kBundleBytesMax bytes in all. A listed package folder may itself be a symbolic link.
 //
 // On disk a version lives in STATE_DIR/config/vN/ (MaterializeBundle), written to
 // vN.tmp, fsync'ed file by file and folder by folder, then renamed: a crash leaves no vN
@@ -56,6 +62,14 @@ Result<Bundle> BuildBundle(const cmcl::config::ClusterConfig& config);
 std::string EncodeBundle(const Bundle& bundle);
 Result<Bundle> DecodeBundle(std::string_view bytes);
 std::string BundleHash(std::string_view encoded);
+
+// The shape every bundle has, checked by DecodeBundle and MaterializeBundle: at least
+// cluster.yaml; paths sorted, unique, of the layout above (no empty, ".", ".." or non
+// UTF-8 components, no file inside another file's path); modes within 0777; the limits.
+Status ValidateBundle(const Bundle& bundle);
+
+// Reads a materialized bundle folder back (its regular files, modes and bytes).
+Result<Bundle> ReadBundleDir(const std::string& dir);
 
 // Loads the configuration of a materialized bundle (its cluster.yaml), with this node's
 // own key file `key_file` in place of the bundle's; every diagnostic as LoadCluster's.

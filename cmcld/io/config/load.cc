@@ -64,7 +64,7 @@ ConfigFacts GatherFacts(const ClusterConfig& config) {
   return facts;
 }
 
-void LoadAll(const std::string& path, LoadedConfig& loaded) {
+void LoadAll(const std::string& path, const LoadOptions& options, LoadedConfig& loaded) {
   ClusterConfig& config = loaded.config;
   config.file = fs::absolute(path).lexically_normal().string();
   config.where.self = {path, 0, 0};
@@ -83,6 +83,9 @@ void LoadAll(const std::string& path, LoadedConfig& loaded) {
   const auto root = file.Load();
   if (!root) return;
   ParseCluster(file, *root, &config);
+  if (options.key_file) {
+    config.security.key_file = fs::absolute(*options.key_file).lexically_normal().string();
+  }
   for (size_t i = 0; i < config.package_folders.size(); ++i) LoadPackage(file, config, i);
   const std::vector<Diagnostic> semantic = ValidateConfig(config, GatherFacts(config));
   loaded.diagnostics.insert(loaded.diagnostics.end(), semantic.begin(), semantic.end());
@@ -102,10 +105,10 @@ FileFacts StatFile(const std::string& path) {
   return facts;
 }
 
-LoadedConfig LoadCluster(const std::string& path) {
+LoadedConfig LoadCluster(const std::string& path, const LoadOptions& options) {
   LoadedConfig loaded;
   try {
-    LoadAll(path, loaded);
+    LoadAll(path, options, loaded);
   } catch (const std::exception& error) {
     // yaml-cpp and std::filesystem report through exceptions; they stop here.
     loaded.diagnostics.push_back(

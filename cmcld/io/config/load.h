@@ -9,6 +9,7 @@
 // the file that names them. Nothing is thrown: yaml-cpp's exceptions end here.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,14 @@ struct LoadedConfig {
   bool ok() const { return cmcl::config::CountErrors(diagnostics) == 0; }
 };
 
-LoadedConfig LoadCluster(const std::string& path);
+struct LoadOptions {
+  // This node's own key file, in place of the cluster file's security.key_file (which must
+  // still be written). A bundle's cluster.yaml names no real key file: the key is per node
+  // and not in the bundle (io/bundle/bundle.h).
+  std::optional<std::string> key_file;
+};
+
+LoadedConfig LoadCluster(const std::string& path, const LoadOptions& options = {});
 
 // What the file system says about `path` (stat, following symlinks).
 cmcl::config::FileFacts StatFile(const std::string& path);

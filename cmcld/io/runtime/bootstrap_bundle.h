@@ -1,11 +1,10 @@
 // The bootstrap bundle: configuration v1 materialized in STATE_DIR/config/v1/ (DESIGN.md
 // section 8: "each node writes the bundle atomically to state_dir/config/vN/ and runs
-// scripts only from there"). Issue 8 builds v1 from this node's own files: the cluster
-// file as cluster.yaml and every package folder as packages/NAME/ (regular files and
-// folders, modes kept; symlinks refused). It is written to config/v1.tmp, fsync'ed and
-// renamed, so a crash leaves either no v1 or a whole one; an existing v1 is kept as it
-// is (a restart runs the scripts that started its guests). The replicated bundle and
-// `config apply` come with issue 9.
+// scripts only from there"). Until `config apply` (issue 9) commits v1 through the log,
+// each node builds v1 from its own files (io/bundle/bundle.h: BuildBundle, then
+// MaterializeBundle). An existing v1 is kept as it is, also when it differs from this
+// node's files (a restart runs the scripts that started its guests): the difference is
+// logged as a warning with both bundle hashes, not an error.
 #pragma once
 
 #include <string>
