@@ -134,6 +134,11 @@ struct Daemon::Impl final : CoreAccess {
   bool executing = false;
   bool stopping = false;
   int exit_status = 0;
+  // `cluster halt --force` (DESIGN.md section 5): once it is applied and this node's
+  // guests are gone, the daemon exits 0. Only a halt committed after this incarnation's
+  // recovered log counts: a restarted daemon replaying an old halt stays up (the cluster
+  // then waits for `cluster run`, as after Serviceguard's cmhaltcl).
+  raft::LogIndex recovered_last;
 
   // Control commands: one in flight at a time, so that a retry with the same sequence is
   // always the latest of this client (raft's at-most-once table keeps one per client).
@@ -314,6 +319,10 @@ Status Daemon::Impl::StartAdapters() {
 
 void Daemon::Impl::StartCore() {
   control_client = raft::ClientId(rng.Next());
+  const raft::PersistedState& recovered = storage->recovered();
+  recovered_last = !recovered.entries.empty() ? recovered.entries.back().index
+                   : recovered.snapshot      ? recovered.snapshot->last_index
+                                             : raft::LogIndex(0);
   core = std::make_unique<node::Node>(node::NodeOptionsFor(cluster, self), storage->recovered(),
                                       rng.Fork("node"), BootNow());
   spdlog::info("cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, guard pid {}",
@@ -410,6 +419,14 @@ void Daemon::Impl::AfterInput() {
   control->OnApplied();
   if (stopping && core->ShutdownDone()) {
     spdlog::info("{} left the cluster cleanly; cmcld exits", self.value());
+    Finish(0);
+    return;
+  }
+  const std::optional<node::Outcome>& halt = core->state().cluster_outcome();
+  if (core->state().cluster_halted() && halt && halt->ok && halt->command > recovered_last &&
+      core->LocalGuests().empty()) {
+    spdlog::info("the cluster was halted (cluster halt --force) and {} runs no guest; cmcld "
+                 "exits", self.value());
     Finish(0);
     return;
   }
