@@ -72,7 +72,7 @@ std::string PackageBlock(const PackageView& p, const std::vector<NodeView>& node
   out << "    Reason:        " << (p.reason.empty() ? "-" : p.reason) << "\n";
   out << "    Guest:         " << p.vcpus << " vCPU(s), " << p.memory_mb << " MiB"
       << (p.label.empty() ? "" : " (" + p.label + ")") << "; storage " << Join(p.storage)
-      << "; networks " << Join(p.networks) << "; devices " << Join(p.devices) << "\n";
+      << "; networks " << Join(p.networks) << "; devices " << Join(p.devices) << "\n\n";
   return out.str();
 }
 
