@@ -569,6 +569,31 @@ TEST_F(ControlServiceTest, ClearOfAPackageWithNothingToClearSaysSoAndUnknownName
   EXPECT_EQ(core_.proposals, 1);  // The clear alone.
 }
 
+TEST_F(ControlServiceTest, ClearOfAHaltFailedPackageWaitsForTheOwnerOrTakesTheOperatorsWord) {
+  StartService();
+  // The halt script fails and leaves the guest up, and no kill stops it: halt_failed.
+  OnIo([this] {
+    node::testing::FakeHost& host = cluster_.host("n1");
+    host.halt_exit[PackageName("p1")] = 1;
+    host.survives_kill.insert(PackageName("p1"));
+    return host.survives_halt.insert(PackageName("p1")).second;
+  });
+  const Outcome halt = Pkgctl("halt p1 --timeout 4s");
+  ASSERT_EQ(StatusOf("p1"), node::PackageStatus::kHaltFailed) << halt.err;
+
+  const Outcome asked = Pkgctl("clear p1 --timeout 4s");
+  const node::PackageStatus after_asking = StatusOf("p1");
+  const Outcome declared = Pkgctl("-o json clear p1 --owner-is-down n1 --timeout 4s");
+
+  EXPECT_EQ(halt.exit_status, 1);
+  EXPECT_EQ(asked.exit_status, 1) << asked.out;
+  EXPECT_THAT(asked.err, HasSubstr("clear p1 failed: "));
+  EXPECT_EQ(after_asking, node::PackageStatus::kHaltFailed);
+  EXPECT_EQ(declared.exit_status, 0) << declared.err;
+  EXPECT_EQ(Json(declared.out).get<std::string>("message"), "cleared: n1 declared down by root@n1");
+  EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kFailed);
+}
+
 TEST_F(ControlServiceTest, NodeHaltWaitsUntilNoPackageRunsThereAndCmrunnodeBringsItBack) {
   StartService();
 
