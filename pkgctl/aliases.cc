@@ -78,8 +78,7 @@ Flags Parse(const std::vector<std::string>& args, const std::string& with_value,
   return flags;
 }
 
-int Usage(const std::string& name, const std::string& error, std::ostream& out,
-          std::ostream& err) {
+int Usage(const std::string& name, const std::string& error, std::ostream& out, std::ostream& err) {
   if (error.empty()) {
     out << "usage: " << Usages().at(name) << "\n";
     return kExitOk;
@@ -119,8 +118,7 @@ int Hpvmmigrate(const Flags& flags, std::ostream& out, std::ostream& err) {
   }
   const bool check = flags.Has('s');
   if (check && (flags.Has('c') || flags.Has('r'))) {
-    return Usage("hpvmmigrate", "-s checks at the guest's current size; -c/-r move only", out,
-                 err);
+    return Usage("hpvmmigrate", "-s checks at the guest's current size; -c/-r move only", out, err);
   }
   std::vector<std::string> words = {flags.Value('P'), "-n", flags.Value('h')};
   if (flags.Has('c')) words.insert(words.end(), {"--vcpus", flags.Value('c')});
@@ -172,10 +170,10 @@ int RunAlias(const std::string& name, const std::vector<std::string>& args, std:
              std::ostream& err) {
   // Which flags each alias takes: {with a value, without}.
   static const std::map<std::string, std::pair<std::string, std::string>> kFlags = {
-      {"cmviewcl", {"pnf", "v"}}, {"cmrunpkg", {"n", ""}},    {"cmhaltpkg", {"", ""}},
-      {"cmmodpkg", {"n", "ed"}},  {"cmrunnode", {"", ""}},    {"cmhaltnode", {"", ""}},
-      {"cmruncl", {"n", ""}},     {"cmhaltcl", {"", "f"}},    {"cmcheckconf", {"C", ""}},
-      {"cmapplyconf", {"C", ""}}, {"cmgetconf", {"C", ""}},   {"hpvmmigrate", {"Phcr", "s"}},
+      {"cmviewcl", {"pnf", "v"}}, {"cmrunpkg", {"n", ""}},  {"cmhaltpkg", {"", ""}},
+      {"cmmodpkg", {"n", "ed"}},  {"cmrunnode", {"", ""}},  {"cmhaltnode", {"", ""}},
+      {"cmruncl", {"n", ""}},     {"cmhaltcl", {"", "f"}},  {"cmcheckconf", {"C", ""}},
+      {"cmapplyconf", {"C", ""}}, {"cmgetconf", {"C", ""}}, {"hpvmmigrate", {"Phcr", "s"}},
       {"hpvmstatus", {"P", ""}}};
   const auto& [with_value, plain] = kFlags.at(name);
   // -h is help everywhere except hpvmmigrate, where it names the host.

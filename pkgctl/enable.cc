@@ -45,8 +45,8 @@ int RunSwitching(bool enable, const GlobalOptions& options, const std::vector<st
 
 }  // namespace
 
-int RunEnable(const GlobalOptions& options, const std::vector<std::string>& args,
-              std::ostream& out, std::ostream& err) {
+int RunEnable(const GlobalOptions& options, const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err) {
   return RunSwitching(true, options, args, out, err);
 }
 

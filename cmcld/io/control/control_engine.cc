@@ -224,6 +224,10 @@ void ControlEngine::OnReply(const std::shared_ptr<Waiter>& waiter, const raft::C
     case raft::ReplyCode::kApplied:
       waiter->index = reply.applied_index;
       if (waiter->no_wait) {
+        // A refusal at apply (cluster halt while packages run, a move of a down package)
+        // is the answer even without waiting: "committed" would read as done.
+        std::optional<Answer> known = waiter->outcome(reply.applied_index);
+        if (known && known->exit_status != kExitOk) return Complete(waiter, *std::move(known));
         return Complete(waiter, DoneAnswer(waiter->subject.key, waiter->subject.name,
                                            waiter->what + ": committed at index " +
                                                std::to_string(reply.applied_index.value()),

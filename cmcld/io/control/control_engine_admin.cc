@@ -32,7 +32,7 @@ std::string JoinNames(const std::vector<std::string>& names) {
 }  // namespace
 
 ControlEngine::OutcomeCheck ControlEngine::AtCommit(const Subject& subject,
-                                                   const std::string& message) const {
+                                                    const std::string& message) const {
   return [subject, message](raft::LogIndex index) -> std::optional<Answer> {
     return DoneAnswer(subject.key, subject.name, message, index.value());
   };
@@ -72,8 +72,7 @@ void ControlEngine::Clear(const Caller& caller, const pb::ClearRequest& request,
 
 void ControlEngine::Node(const Caller& caller, const pb::NodeRequest& request,
                          std::shared_ptr<Call> call) {
-  const std::string name =
-      request.node().empty() ? core_.node().self().value() : request.node();
+  const std::string name = request.node().empty() ? core_.node().self().value() : request.node();
   std::optional<Answer> refused = Refuse(caller, Permission::kFullAdmin);
   if (!refused) refused = UnknownNode(name);
   if (refused) return call->Finish(*std::move(refused));
@@ -108,8 +107,8 @@ std::optional<Answer> ControlEngine::NodeHaltOutcome(const NodeName& node, const
                                                      raft::LogIndex index) const {
   const node::ClusterState& state = core_.node().state();
   if (!state.NodeHalted(node)) {
-    return ErrorAnswer("superseded", what + " was superseded: " + node.value() +
-                                         " is back in service (node run)");
+    return ErrorAnswer(
+        "superseded", what + " was superseded: " + node.value() + " is back in service (node run)");
   }
   std::vector<std::string> placed;
   std::vector<std::string> halt_failed;
@@ -195,8 +194,7 @@ std::optional<Answer> ControlEngine::ClusterHaltOutcome(const std::string& what,
     return ErrorAnswer("failed", what + ": " + JoinNames(halt_failed) +
                                      " did not halt (halt_failed; see pkgctl clear)");
   }
-  return DoneAnswer("cluster", name, "cluster " + name + " halted; no package runs",
-                    index.value());
+  return DoneAnswer("cluster", name, "cluster " + name + " halted; no package runs", index.value());
 }
 
 Answer ControlEngine::ConfigShow(const Caller& caller) {

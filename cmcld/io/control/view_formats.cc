@@ -27,8 +27,8 @@ std::string Join(const std::vector<std::string>& values) {
 std::string Enabled(bool on) { return on ? "enabled" : "disabled"; }
 
 std::string NodeStatus(const std::vector<NodeView>& nodes, const std::string& name) {
-  const auto it = std::find_if(nodes.begin(), nodes.end(),
-                               [&](const NodeView& n) { return n.name == name; });
+  const auto it =
+      std::find_if(nodes.begin(), nodes.end(), [&](const NodeView& n) { return n.name == name; });
   return it == nodes.end() ? "unknown" : it->status;
 }
 
@@ -48,8 +48,8 @@ std::string PackageBlock(const PackageView& p, const std::vector<NodeView>& node
   policy.Add({"Failback", p.failback_policy});
   out << "  Policy_Parameters:\n" << Indent(policy.Render(), 2) << "\n";
   Table script({"ITEM", "STATUS", "MAX_RESTARTS", "RESTARTS", "NAME"});
-  script.Add({"Package", p.status, std::to_string(p.max_restarts), std::to_string(p.restarts),
-              p.name});
+  script.Add(
+      {"Package", p.status, std::to_string(p.max_restarts), std::to_string(p.restarts), p.name});
   for (const ServiceView& s : p.services) {
     script.Add({"Service", s.status, std::to_string(s.max_restarts),
                 std::to_string(s.restart_count), s.name});
@@ -84,8 +84,8 @@ std::string NodeBlock(const NodeView& node) {
   if (!node.networks.empty()) {
     Table networks({"INTERFACE", "STATUS", "ADDRESS"});
     for (size_t i = 0; i < node.networks.size(); ++i) {
-      networks.Add({i == 0 ? "PRIMARY" : "STANDBY", node.networks[i].status,
-                    node.networks[i].address});
+      networks.Add(
+          {i == 0 ? "PRIMARY" : "STANDBY", node.networks[i].status, node.networks[i].address});
     }
     out << "  Network_Parameters:\n" << Indent(networks.Render(), 2) << "\n";
   }
@@ -153,8 +153,8 @@ void PackageLines(std::ostringstream& out, const PackageView& p) {
     const std::string node_prefix = prefix + "node:" + node + "|";
     Line(out, node_prefix, "name", node);
     Line(out, node_prefix, "switching", Enabled(on));
-    const bool failed = std::find(p.failed_nodes.begin(), p.failed_nodes.end(), node) !=
-                        p.failed_nodes.end();
+    const bool failed =
+        std::find(p.failed_nodes.begin(), p.failed_nodes.end(), node) != p.failed_nodes.end();
     Line(out, node_prefix, "failed", failed ? "yes" : "no");
   }
   for (const ServiceView& s : p.services) {

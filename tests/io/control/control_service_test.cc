@@ -615,6 +615,7 @@ TEST_F(ControlServiceTest, ClusterHaltIsRefusedWhilePackagesRunAndForceHaltsThem
   StartService();
 
   const Outcome refused = Pkgctl("cluster halt");
+  const Outcome refused_no_wait = Pkgctl("cluster halt --no-wait");
   const node::PackageStatus after_refusal = StatusOf("p1");
   const Outcome forced = Pkgctl("cluster halt --force --timeout 4s");
   const node::PackageStatus after_force = StatusOf("p1");
@@ -623,6 +624,8 @@ TEST_F(ControlServiceTest, ClusterHaltIsRefusedWhilePackagesRunAndForceHaltsThem
 
   EXPECT_EQ(refused.exit_status, 1);
   EXPECT_THAT(refused.err, HasSubstr("cluster halt refused: packages are running (p1 on n1)"));
+  EXPECT_EQ(refused_no_wait.exit_status, 1);
+  EXPECT_EQ(refused_no_wait.err, refused.err);
   EXPECT_EQ(after_refusal, node::PackageStatus::kUp);
   EXPECT_EQ(forced.exit_status, 0) << forced.err;
   EXPECT_EQ(forced.out, "cluster test halted; no package runs\n");
@@ -677,7 +680,8 @@ TEST_F(ControlServiceTest, ViewVerboseReadsLikeCmviewclDashV) {
   const Outcome one = Pkgctl("view -v p1");
 
   ASSERT_EQ(tree.exit_status, 0) << tree.err;
-  EXPECT_THAT(tree.out, HasSubstr("  NODE  STATUS  STATE    ROLE\n  n1    up      running  member"));
+  EXPECT_THAT(tree.out,
+              HasSubstr("  NODE  STATUS  STATE    ROLE\n  n1    up      running  member"));
   EXPECT_THAT(tree.out, HasSubstr("PRIMARY    up      127.0.0.1:7101"));
   EXPECT_THAT(tree.out, HasSubstr("    p1       up      running  enabled   n1"));
   EXPECT_THAT(tree.out, HasSubstr("Node_Switching_Parameters:"));
