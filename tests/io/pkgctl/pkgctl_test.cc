@@ -1,5 +1,5 @@
 // pkgctl as operators run it: the built binary, its exit statuses and output
-// (INTERFACE.md "pkgctl"). `config check` is the one command this build implements.
+// (INTERFACE.md "pkgctl"), its usage errors, and its Serviceguard/HPVM aliases.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
