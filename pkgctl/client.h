@@ -25,6 +25,8 @@ namespace cmcl::pkgctl {
 
 // How long a call may take: reads answer at once; waiting commands get their timeout.
 inline constexpr std::chrono::seconds kReadDeadline{10};
+// Commands answered once committed (enable, disable): past the daemon's default timeout.
+inline constexpr std::chrono::seconds kWriteDeadline{150};
 
 using Rpc =
     std::function<grpc::Status(::cmcl::control::Control::Stub& stub, grpc::ClientContext& context,

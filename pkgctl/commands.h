@@ -67,6 +67,31 @@ int RunReadiness(const GlobalOptions& options, const std::vector<std::string>& a
                  std::ostream& out, std::ostream& err);
 int RunEvents(const GlobalOptions& options, const std::vector<std::string>& args,
               std::ostream& out, std::ostream& err);
+// Issue 9.
+int RunEnable(const GlobalOptions& options, const std::vector<std::string>& args,
+              std::ostream& out, std::ostream& err);
+int RunDisable(const GlobalOptions& options, const std::vector<std::string>& args,
+               std::ostream& out, std::ostream& err);
+int RunClear(const GlobalOptions& options, const std::vector<std::string>& args,
+             std::ostream& out, std::ostream& err);
+// `args` start with halt|run|readmit.
+int RunNode(const GlobalOptions& options, const std::vector<std::string>& args,
+            std::ostream& out, std::ostream& err);
+// The same; `node_optional`: no NODE means the daemon's own node (cmrunnode/cmhaltnode).
+int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>& args,
+                   bool node_optional, std::ostream& out, std::ostream& err);
+// `args` start with run|halt.
+int RunCluster(const GlobalOptions& options, const std::vector<std::string>& args,
+               std::ostream& out, std::ostream& err);
+// `pkgctl config show`. `args` follow "show".
+int RunConfigShow(const GlobalOptions& options, const std::vector<std::string>& args,
+                  std::ostream& out, std::ostream& err);
+
+// Serviceguard/HPVM aliases (pkgctl/aliases.cc; INTERFACE.md "Aliases"): whether
+// `name` (argv[0]'s basename) is one, and running it with its own arguments.
+bool IsAlias(const std::string& name);
+int RunAlias(const std::string& name, const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err);
 
 // The manual pages printed by --help.
 extern const char* const kMainHelp;
@@ -79,5 +104,9 @@ extern const char* const kHaltHelp;
 extern const char* const kMoveHelp;
 extern const char* const kReadinessHelp;
 extern const char* const kEventsHelp;
+extern const char* const kEnableHelp;
+extern const char* const kClearHelp;
+extern const char* const kNodeHelp;
+extern const char* const kClusterHelp;
 
 }  // namespace cmcl::pkgctl

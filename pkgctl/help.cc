@@ -49,8 +49,43 @@ COMMANDS
     events [--limit N]
         The cluster's event history, newest last.
 
-    Not yet available in this build (later issues add them): enable, disable, clear,
-    node, cluster, config apply, config show, explain, package, guest.
+    enable PKG [-n NODE] / disable PKG [-n NODE]
+        Global switching (may it run and fail over), or node switching on NODE
+        (enable -n also clears NODE's failure memory). (Serviceguard: cmmodpkg -e/-d)
+
+    clear PKG [--owner-is-down NODE] [--no-wait] [--timeout DURATION]
+        Clear halt_failed once the guest is known to be stopped, or a failure.
+
+    node halt|run|readmit NODE [--no-wait] [--timeout DURATION]
+        Take a node out of service (its packages leave per shutdown_policy; waits),
+        put it back, or let a node whose state_dir was lost vote again.
+        (Serviceguard: cmhaltnode / cmrunnode)
+
+    cluster run [-n NODE ...] / cluster halt [--force]
+        Start placement now / halt every package (refused while packages run, unless
+        --force). (Serviceguard: cmruncl / cmhaltcl)
+
+    config show
+        The applied configuration (cluster.yaml) with its version. (Serviceguard:
+        cmgetconf)
+
+    Not yet available in this build (later issues add them): config apply, explain,
+    package, guest.
+
+ALIASES
+    Invoked through a symlink of one of these names, pkgctl takes that command's
+    flags (the socket from $CMCL_SOCKET; NAME --help prints its usage):
+        cmviewcl [-v] [-f table|line] [-p PKG | -n NODE]     view (-f line: key=value)
+        cmrunpkg [-n NODE] PKG        run, global switching NOT enabled (cmmodpkg -e)
+        cmhaltpkg PKG                 halt
+        cmmodpkg -e|-d [-n NODE] PKG  enable / disable
+        cmrunnode [NODE], cmhaltnode [NODE]   node run / halt (default: this node)
+        cmruncl [-n NODE ...], cmhaltcl [-f]  cluster run / halt [--force]
+        cmcheckconf [-C CLUSTER_YAML]         config check
+        cmapplyconf [-C CLUSTER_YAML]         config apply (not in this build: exit 2)
+        cmgetconf [-C OUTPUT_FILE]            config show (into OUTPUT_FILE with -C)
+        hpvmmigrate -P GUEST -h HOST [-s] [-c N] [-r SIZE]   move (-s: check)
+        hpvmstatus [-P GUEST]                 view as HPVM's guest table
 
 OPTIONS
     --socket PATH
@@ -88,6 +123,7 @@ const char* const kConfigHelp = R"(NAME
 
 SYNOPSIS
     pkgctl [-o|--output table|json] config check [CLUSTER_YAML]
+    pkgctl [--socket PATH] [-o|--output table|json] config show
 
 DESCRIPTION
     The cluster file names the cluster, its nodes (addresses, role, capacity and
@@ -109,8 +145,14 @@ COMMANDS
         group or others. Warnings (a package without a driver, a driver not installed
         here) are printed but do not fail the check.
 
-    apply, show
-        Not yet available in this build (they need cmcld).
+    show
+        The applied configuration: the cluster.yaml of the bundle the local cmcld
+        applied, under a comment line with its version. Works without quorum.
+        json: {"version": N, "bundle_dir": "...", "cluster_yaml": "..."}.
+        (Serviceguard: cmgetconf)
+
+    apply
+        Not yet available in this build (the configuration bundle of issue 9).
 
 OPTIONS
     -o, --output table|json
@@ -151,9 +193,16 @@ DESCRIPTION
 
 OPTIONS
     -v, --verbose
-        Also the heartbeat networks of every node, and per package its node
-        switching, the nodes it failed on, its epoch, a move in progress, its guest
-        (vCPUs, memory, storage, networks, devices) and its services.
+        The tree of Serviceguard's cmviewcl -v: per node its heartbeat networks and
+        the packages it runs, each with its policies, services and restarts, node
+        switching per node (current marked), failed-node memory, relocations, epoch,
+        pending command and move, reason and guest (vCPUs, memory, storage, networks,
+        devices); then UNOWNED_PACKAGES.
+    --format table|line|hpvmstatus
+        The text form: line prints Serviceguard's cmviewcl -f line `key=value` lines
+        (cluster keys unprefixed, then node:NODE|key=value and package:PKG|key=value,
+        with package:PKG|node:NODE|switching=... and package:PKG|service:S|...);
+        hpvmstatus prints HPVM's guest columns. json is unchanged by it.
     PKG | NODE
         Only this package, or only this node and the packages placed on it.
     --socket PATH, -o table|json
@@ -196,6 +245,9 @@ DESCRIPTION
 OPTIONS
     -n, --node NODE
         Start it on this node.
+    --keep-switching
+        Leave global switching as it is (the cmrunpkg alias: Serviceguard's cmrunpkg
+        does not enable it; follow with pkgctl enable PKG).
     --no-wait
         Return once the operation is committed (replicated), without waiting for it
         to finish.
@@ -374,6 +426,165 @@ ENVIRONMENT
 
 EXAMPLES
     pkgctl events --limit 20
+)";
+
+const char* const kEnableHelp = R"(NAME
+    pkgctl enable, pkgctl disable - package switching
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] enable PKG [-n NODE]
+    pkgctl [--socket PATH] [-o table|json] disable PKG [-n NODE]
+
+DESCRIPTION
+    Without -n: global switching (AUTO_RUN). enable also wishes the package to run,
+    so a halted package starts where its policy says; disable keeps it where it is
+    but stops automatic placement and failover. With -n NODE: node switching, whether
+    the package may run on NODE; enable -n also takes NODE out of the package's
+    failed-node memory. Answers once the change is committed. Needs package_admin
+    (root in this build). (Serviceguard: cmmodpkg -e|-d [-n node] pkg)
+
+OPTIONS
+    -n, --node NODE
+        Node switching on NODE instead of global switching.
+    --socket PATH, -o table|json
+        See pkgctl --help. json: {"package", "ok", "message", "index"}.
+
+EXIT STATUS
+    0   done
+    1   refused or failed (no quorum, permission denied, unknown package or node,
+        with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl enable hpvm1
+    pkgctl disable hpvm1 -n ivmcl02
+)";
+
+const char* const kClearHelp = R"(NAME
+    pkgctl clear - clear a package's halt_failed or failed status
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] clear PKG [--owner-is-down NODE]
+           [--no-wait] [--timeout DURATION]
+
+DESCRIPTION
+    A halt_failed package may still run on its owner: nothing else starts it until it
+    is cleared. Without --owner-is-down the owner is asked whether the guest still
+    runs (cleared when it stopped, refused when it still runs); --owner-is-down NODE
+    is the operator's word that the owner NODE is down (powered off), recorded with
+    who said it. On a failed package it clears the failure and the failed-node
+    memory. Waits for the outcome. Needs package_admin (root in this build).
+
+OPTIONS
+    --owner-is-down NODE
+        The owner is known to be down; NODE must be the owner.
+    --no-wait, --timeout DURATION
+        Answer once committed / bound the wait (exit 4 when it expires).
+    --socket PATH, -o table|json
+        See pkgctl --help. json: {"package", "ok", "message", "index"}.
+
+EXIT STATUS
+    0   done
+    1   refused or failed (no quorum, permission denied, unknown package or node,
+        with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl clear hpvm1
+    pkgctl clear hpvm1 --owner-is-down ivmcl01
+)";
+
+const char* const kNodeHelp = R"(NAME
+    pkgctl node - take a node out of or back into service
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] node halt NODE [--no-wait] [--timeout D]
+    pkgctl [--socket PATH] [-o table|json] node run NODE
+    pkgctl [--socket PATH] [-o table|json] node readmit NODE
+
+DESCRIPTION
+    halt: NODE leaves service; its packages move or halt per shutdown_policy. Waits
+    until no package is up, starting or halting on it (exit 1 when one is left
+    halt_failed there). run: NODE is back in service (answers once committed).
+    readmit: a node whose state_dir was lost may vote again (answers once
+    committed). Needs full_admin (root). (Serviceguard: cmhaltnode / cmrunnode)
+
+OPTIONS
+    --no-wait, --timeout DURATION
+        Answer once committed / bound the wait (exit 4 when it expires).
+    --socket PATH, -o table|json
+        See pkgctl --help. json: {"node", "ok", "message", "index"}.
+
+EXIT STATUS
+    0   done
+    1   refused or failed (no quorum, permission denied, unknown package or node,
+        with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl node halt ivmcl02 --timeout 10m
+    pkgctl node run ivmcl02
+)";
+
+const char* const kClusterHelp = R"(NAME
+    pkgctl cluster - start placement, or halt every package
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] cluster run [-n NODE ...]
+    pkgctl [--socket PATH] [-o table|json] cluster halt [--force] [--no-wait]
+           [--timeout DURATION]
+
+DESCRIPTION
+    run: initial placement starts now, without waiting cluster_start_wait for every
+    member; each -n NODE must be up (heard from), else it is refused. Answers once
+    committed. halt: refused (exit 1, naming them) while packages are up, starting or
+    halting; with --force every package is halted, switching goes back to each
+    package's configuration and nothing starts until cluster run. Waits until no
+    package runs. Needs full_admin (root). (Serviceguard: cmruncl / cmhaltcl [-f])
+
+OPTIONS
+    -n, --node NODE
+        (run) A node that must be up; repeatable.
+    -f, --force
+        (halt) Halt the packages that run.
+    --no-wait, --timeout DURATION
+        Answer once committed / bound the wait (exit 4 when it expires).
+    --socket PATH, -o table|json
+        See pkgctl --help. json: {"cluster", "ok", "message", "index"}.
+
+EXIT STATUS
+    0   done
+    1   refused or failed (no quorum, permission denied, unknown package or node,
+        with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+    4   --timeout expired while the operation goes on
+
+ENVIRONMENT
+    CMCL_SOCKET    the control socket used when --socket is not given
+                   (else /run/cmcld/cmcld.sock)
+
+EXAMPLES
+    pkgctl cluster run
+    pkgctl cluster halt --force
 )";
 
 }  // namespace cmcl::pkgctl

@@ -19,13 +19,13 @@ using Command = int (*)(const GlobalOptions&, const std::vector<std::string>&, s
 
 // The commands this build implements, besides `config`.
 const std::vector<std::pair<std::string, Command>> kCommands = {
-    {"view", RunView},   {"run", RunRun},       {"halt", RunHalt},
-    {"move", RunMove},   {"check", RunCheck},   {"readiness", RunReadiness},
-    {"events", RunEvents}};
+    {"view", RunView},     {"run", RunRun},         {"halt", RunHalt},
+    {"move", RunMove},     {"check", RunCheck},     {"readiness", RunReadiness},
+    {"events", RunEvents}, {"enable", RunEnable},   {"disable", RunDisable},
+    {"clear", RunClear},   {"node", RunNode},       {"cluster", RunCluster}};
 
 // INTERFACE.md's commands that need the daemon and come with later work.
-const std::vector<std::string> kLaterCommands = {"enable", "disable", "clear",   "node",
-                                                 "cluster", "explain", "package", "guest"};
+const std::vector<std::string> kLaterCommands = {"explain", "package", "guest"};
 
 struct Invocation {
   GlobalOptions options;
@@ -75,11 +75,11 @@ int RunConfig(const GlobalOptions& options, const std::vector<std::string>& word
   }
   const std::vector<std::string> rest(words.begin() + 2, words.end());
   if (words[1] == "check") return RunConfigCheck(options, rest, out, err);
-  if (words[1] == "apply" || words[1] == "show") {
+  if (words[1] == "show") return RunConfigShow(options, rest, out, err);
+  if (words[1] == "apply") {
     return UsageError(options,
-                      "config " + words[1] +
-                          " is not available yet in this build (it needs cmcld); "
-                          "see pkgctl config --help",
+                      "config apply comes with the issue 9 configuration bundle; it is not in "
+                      "this build (see pkgctl config --help)",
                       out, err);
   }
   const std::string match = ClosestMatch(words[1], {"check", "apply", "show"});
@@ -142,5 +142,11 @@ int UsageError(const GlobalOptions& options, const std::string& message, std::os
 }  // namespace cmcl::pkgctl
 
 int main(int argc, char** argv) {
-  return cmcl::pkgctl::Main(std::vector<std::string>(argv + 1, argv + argc));
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string invoked = argc > 0 ? argv[0] : "pkgctl";
+  const std::string name = invoked.substr(invoked.find_last_of('/') + 1);
+  if (cmcl::pkgctl::IsAlias(name)) {
+    return cmcl::pkgctl::RunAlias(name, args, std::cout, std::cerr);
+  }
+  return cmcl::pkgctl::Main(args);
 }

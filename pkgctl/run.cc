@@ -24,6 +24,8 @@ int RunRun(const GlobalOptions& options, const std::vector<std::string>& args, s
     if (arg == "-n" || arg == "--node") {
       if (i + 1 >= args.size()) return UsageError(options, "run: -n needs a NODE", out, err);
       request.set_node(args[++i]);
+    } else if (arg == "--keep-switching") {
+      request.set_keep_switching(true);  // cmrunpkg: global switching stays as it is.
     } else if (arg.size() > 1 && arg[0] == '-') {
       error = "unknown option " + arg + " (see pkgctl run --help)";
     } else if (request.package().empty()) {

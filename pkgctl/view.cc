@@ -12,12 +12,23 @@ namespace cmcl::pkgctl {
 int RunView(const GlobalOptions& options, const std::vector<std::string>& args, std::ostream& out,
             std::ostream& err) {
   ::cmcl::control::ViewRequest request;
-  for (const std::string& arg : args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
     if (arg == "-h" || arg == "--help") {
       out << kViewHelp;
       return kExitOk;
     }
-    if (arg == "-v" || arg == "--verbose") {
+    if (arg == "--format") {
+      // The aliases' text forms: "line" (cmviewcl -f line), "hpvmstatus".
+      const bool known = i + 1 < args.size() && (args[i + 1] == "line" ||
+                                                 args[i + 1] == "hpvmstatus" ||
+                                                 args[i + 1] == "table");
+      if (!known) {
+        return UsageError(options, "view: --format is line, hpvmstatus or table", out, err);
+      }
+      request.set_format(args[i + 1] == "table" ? "" : args[i + 1]);
+      ++i;
+    } else if (arg == "-v" || arg == "--verbose") {
       request.set_verbose(true);
     } else if (arg.size() > 1 && arg[0] == '-') {
       return UsageError(options, "view: unknown option " + arg + " (see pkgctl view --help)", out,

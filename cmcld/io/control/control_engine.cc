@@ -29,6 +29,11 @@ ControlEngine::~ControlEngine() { Stop(); }
 
 namespace {
 
+// Where to look after an answer that is not the end: "pkgctl view hpvm1".
+std::string SeeView(const ControlEngine::Subject& subject) {
+  return subject.key == "cluster" ? "pkgctl view" : "pkgctl view " + subject.name;
+}
+
 std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates) {
   const std::string match = ClosestMatch(word, candidates);
   return match.empty() ? "" : "; did you mean \"" + match + "\"?";
@@ -53,7 +58,12 @@ std::optional<Answer> ControlEngine::UnknownNode(const std::string& name) const 
 }
 
 std::optional<Answer> ControlEngine::RefuseWrite(const Caller& caller) {
-  if (caller.uid == 0) return std::nullopt;
+  return Refuse(caller, Permission::kPackageAdmin);
+}
+
+std::optional<Answer> ControlEngine::Refuse(const Caller& caller, Permission needed) {
+  // Issue 8's rule; issue 9 maps the caller's role from the access list here instead.
+  if (caller.uid == 0 || needed == Permission::kRead) return std::nullopt;
   const std::string who =
       caller.uid < 0 ? "an unidentified caller" : "uid " + std::to_string(caller.uid);
   return ErrorAnswer("permission_denied", "permission denied: " + who +
@@ -74,6 +84,7 @@ Answer ControlEngine::View(const pb::ViewRequest& request) {
   const std::map<NodeName, std::vector<NetworkStatus>> networks = core_.Networks();
   ViewModel model = BuildViewModel(ViewInputs{
       .config = core_.config(), .node = core_.node(), .now = core_.Now(), .networks = networks});
+  const std::vector<NodeView> all_nodes = model.nodes;  // For -v PKG's switching statuses.
   if (!request.target().empty() && !FilterView(model, request.target())) {
     std::vector<std::string> names;
     for (const PackageView& p : model.packages) names.push_back(p.name);
@@ -81,10 +92,17 @@ Answer ControlEngine::View(const pb::ViewRequest& request) {
     return ErrorAnswer("not_found", "\"" + request.target() + "\" is neither a package nor a " +
                                         "node" + DidYouMean(request.target(), names));
   }
-  return Answer{.exit_status = kExitOk,
-                .json = ViewJson(model),
-                .text = ViewTable(model, request.verbose()),
-                .is_error = false};
+  std::string text;
+  if (request.format() == "line") {
+    text = ViewLines(model);
+  } else if (request.format() == "hpvmstatus") {
+    text = HpvmStatus(model);
+  } else if (request.verbose()) {
+    text = ViewTree(model, all_nodes);
+  } else {
+    text = ViewTable(model, false);
+  }
+  return Answer{.exit_status = kExitOk, .json = ViewJson(model), .text = text, .is_error = false};
 }
 
 Answer ControlEngine::Check(const pb::CheckRequest& request) {
@@ -110,7 +128,7 @@ void ControlEngine::Run(const Caller& caller, const pb::RunRequest& request,
   if (refused) return call->Finish(*std::move(refused));
   node::RunOp op{.package = PackageName(request.package()),
                  .node = std::nullopt,
-                 .enable_switching = true,
+                 .enable_switching = !request.keep_switching(),
                  .by = By(caller)};
   if (!request.node().empty()) op.node = NodeName(request.node());
   Operate("run " + request.package(), op.package, {op}, request.no_wait(),
@@ -164,9 +182,23 @@ void ControlEngine::Move(const Caller& caller, const pb::MoveRequest& request,
 
 void ControlEngine::Operate(const std::string& what, const PackageName& package, node::OpBatch ops,
                             bool no_wait, Duration timeout, std::shared_ptr<Call> call) {
+  OutcomeCheck outcome = [this, what, package](raft::LogIndex index) -> std::optional<Answer> {
+    const std::optional<node::Outcome> end = core_.node().state().OutcomeOf(package, index);
+    if (!end) return std::nullopt;
+    if (end->ok) return DoneAnswer(package.value(), end->message, index.value());
+    return ErrorAnswer("failed", what + " failed: " + end->message);
+  };
+  Operate(what, Subject{"package", package.value()}, std::move(ops), no_wait, timeout,
+          std::move(outcome), std::move(call));
+}
+
+void ControlEngine::Operate(const std::string& what, Subject subject, node::OpBatch ops,
+                            bool no_wait, Duration timeout, OutcomeCheck outcome,
+                            std::shared_ptr<Call> call) {
   auto waiter = std::make_shared<Waiter>();
   waiter->call = std::move(call);
-  waiter->package = package;
+  waiter->subject = std::move(subject);
+  waiter->outcome = std::move(outcome);
   waiter->what = what;
   waiter->deadline = core_.Now() + timeout;
   waiter->timeout = timeout;
@@ -192,7 +224,11 @@ void ControlEngine::OnReply(const std::shared_ptr<Waiter>& waiter, const raft::C
     case raft::ReplyCode::kApplied:
       waiter->index = reply.applied_index;
       if (waiter->no_wait) {
-        return Complete(waiter, DoneAnswer(waiter->package.value(),
+        // A refusal at apply (cluster halt while packages run, a move of a down package)
+        // is the answer even without waiting: "committed" would read as done.
+        std::optional<Answer> known = waiter->outcome(reply.applied_index);
+        if (known && known->exit_status != kExitOk) return Complete(waiter, *std::move(known));
+        return Complete(waiter, DoneAnswer(waiter->subject.key, waiter->subject.name,
                                            waiter->what + ": committed at index " +
                                                std::to_string(reply.applied_index.value()),
                                            reply.applied_index.value()));
@@ -206,26 +242,20 @@ void ControlEngine::OnReply(const std::shared_ptr<Waiter>& waiter, const raft::C
                                                            "quorum (no leader accepted it)"));
     case raft::ReplyCode::kStale:
       return Complete(waiter, ErrorAnswer("stale", waiter->what + " took effect before; see " +
-                                                       "pkgctl view " + waiter->package.value()));
+                                                       SeeView(waiter->subject)));
     case raft::ReplyCode::kUnknownOutcome:
       return Complete(waiter, ErrorAnswer("unknown_outcome",
                                           waiter->what + ": leadership changed while it was in " +
-                                              "flight; it may have taken effect (see pkgctl view " +
-                                              waiter->package.value() + ")",
+                                              "flight; it may have taken effect (see " +
+                                              SeeView(waiter->subject) + ")",
                                           kExitTimeout));
   }
 }
 
 void ControlEngine::CheckOutcome(const std::shared_ptr<Waiter>& waiter) {
   if (waiter->done || !waiter->index) return;
-  const std::optional<node::Outcome> outcome =
-      core_.node().state().OutcomeOf(waiter->package, *waiter->index);
-  if (!outcome) return;
-  if (outcome->ok) {
-    Complete(waiter, DoneAnswer(waiter->package.value(), outcome->message, waiter->index->value()));
-  } else {
-    Complete(waiter, ErrorAnswer("failed", waiter->what + " failed: " + outcome->message));
-  }
+  std::optional<Answer> answer = waiter->outcome(*waiter->index);
+  if (answer) Complete(waiter, *std::move(answer));
 }
 
 void ControlEngine::Expire(const std::shared_ptr<Waiter>& waiter) {
@@ -235,7 +265,7 @@ void ControlEngine::Expire(const std::shared_ptr<Waiter>& waiter) {
   Complete(waiter,
            ErrorAnswer("timeout",
                        waiter->what + ": no outcome within " + FormatDuration(waiter->timeout) +
-                           "; " + state + " (see pkgctl view " + waiter->package.value() + ")",
+                           "; " + state + " (see " + SeeView(waiter->subject) + ")",
                        kExitTimeout));
 }
 

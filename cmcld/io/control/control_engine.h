@@ -8,7 +8,18 @@
 // answer wins), so a late outcome after a timeout or a shutdown changes nothing.
 //
 // Authorization (issue 8): uid 0 may do everything; any other caller only reads (view,
-// check, readiness, events). Ops carry `by` = "root@NODE" or "uid N@NODE".
+// check, readiness, events, config show). Every command passes Refuse() with what it
+// needs (access.h Permission): kRead for the reads, kPackageAdmin for run, halt, move,
+// enable, disable, clear, kFullAdmin for node and cluster commands; the access list
+// (issue 9) replaces the rule inside Refuse() alone. Ops carry `by` = "root@NODE" or
+// "uid N@NODE".
+//
+// Waiting (INTERFACE.md): run, halt, move, clear wait for the package's outcome
+// (ClusterState::OutcomeOf); `node halt` until no package is up, starting or halting on
+// the node (a halt_failed one there fails it, exit 1); `cluster halt` for the cluster
+// outcome (refused while packages run: exit 1 naming them), then until no package is up,
+// starting or halting anywhere. enable, disable, node run, node readmit and cluster run
+// answer once committed (their effect is the commit).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +28,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -25,6 +37,7 @@
 
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/node/cluster_state.h"
+#include "cmcld/io/control/access.h"
 #include "cmcld/io/control/control.pb.h"
 #include "cmcld/io/control/control_render.h"
 #include "cmcld/io/control/control_service.h"
@@ -63,6 +76,14 @@ class Call {
 
 class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
  public:
+  // The answer of a command applied at `index`, once it is known here (nullopt: it goes
+  // on).
+  using OutcomeCheck = std::function<std::optional<Answer>(raft::LogIndex index)>;
+  // What a command is about: {"package", "hpvm1"}, {"node", "n2"}, {"cluster", "ivmcl"}.
+  struct Subject {
+    std::string key;
+    std::string name;
+  };
   ControlEngine(boost::asio::io_context& io, CoreAccess& core, Duration default_timeout);
   ~ControlEngine();
 
@@ -77,20 +98,38 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
             std::shared_ptr<Call> call);
   void Move(const Caller& caller, const ::cmcl::control::MoveRequest& request,
             std::shared_ptr<Call> call);
+  // Issue 9 (control_engine_admin.cc).
+  void Enable(const Caller& caller, const ::cmcl::control::EnableRequest& request,
+              std::shared_ptr<Call> call);
+  void Clear(const Caller& caller, const ::cmcl::control::ClearRequest& request,
+             std::shared_ptr<Call> call);
+  void Node(const Caller& caller, const ::cmcl::control::NodeRequest& request,
+            std::shared_ptr<Call> call);
+  void ClusterRun(const Caller& caller, const ::cmcl::control::ClusterRunRequest& request,
+                  std::shared_ptr<Call> call);
+  void ClusterHalt(const Caller& caller, const ::cmcl::control::ClusterHaltRequest& request,
+                   std::shared_ptr<Call> call);
+  // The applied cluster.yaml (CoreAccess::AppliedBundleDir) and its version; no quorum
+  // needed.
+  Answer ConfigShow(const Caller& caller);
 
   // Completes the waiters whose outcome is applied, and those whose timeout passed.
   void OnApplied();
   // Answers every waiter "shutting down".
   void Stop();
 
-  // "permission denied: uid 1000 may only read (monitor); ..." for a non-root caller.
+  // The authorization of every command: nullopt when `caller` may do what `needed`
+  // says, else "permission denied: uid 1000 may only read (monitor); ...".
+  static std::optional<Answer> Refuse(const Caller& caller, Permission needed);
+  // Refuse(caller, kPackageAdmin).
   static std::optional<Answer> RefuseWrite(const Caller& caller);
 
  private:
   struct Waiter {
     std::shared_ptr<Call> call;
-    PackageName package;
+    Subject subject;
     std::string what;  // "run hpvm1", for messages and logs.
+    OutcomeCheck outcome;
     Time deadline;
     Duration timeout = Duration(0);
     bool no_wait = false;
@@ -104,8 +143,17 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   std::optional<Answer> UnknownNode(const std::string& name) const;
   std::string By(const Caller& caller) const;
   Duration TimeoutOf(int64_t timeout_ms) const;
+  // A package command that ends with ClusterState::OutcomeOf.
   void Operate(const std::string& what, const PackageName& package, node::OpBatch ops, bool no_wait,
                Duration timeout, std::shared_ptr<Call> call);
+  void Operate(const std::string& what, Subject subject, node::OpBatch ops, bool no_wait,
+               Duration timeout, OutcomeCheck outcome, std::shared_ptr<Call> call);
+  // The checks of node halt and cluster halt (control_engine_admin.cc).
+  std::optional<Answer> NodeHaltOutcome(const NodeName& node, const std::string& what,
+                                        raft::LogIndex index) const;
+  std::optional<Answer> ClusterHaltOutcome(const std::string& what, raft::LogIndex index) const;
+  // Answered once committed.
+  OutcomeCheck AtCommit(const Subject& subject, const std::string& message) const;
   void OnReply(const std::shared_ptr<Waiter>& waiter, const raft::ClientReply& reply);
   // Finishes `waiter` if its outcome is applied here.
   void CheckOutcome(const std::shared_ptr<Waiter>& waiter);

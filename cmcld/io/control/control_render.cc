@@ -59,11 +59,27 @@ Answer ValidationFailedAnswer(const std::string& message, const validation::Chec
 }
 
 Answer DoneAnswer(const std::string& package, const std::string& message, uint64_t index) {
+  return DoneAnswer("package", package, message, index);
+}
+
+Answer DoneAnswer(const std::string& key, const std::string& subject, const std::string& message,
+                  uint64_t index) {
   JsonWriter json;
-  json.BeginObject().Key("package").String(package).Key("ok").Bool(true);
+  json.BeginObject().Key(key).String(subject).Key("ok").Bool(true);
   json.Key("message").String(message).Key("index").Int(static_cast<int64_t>(index));
   json.EndObject();
   return Answer{.exit_status = kExitOk, .json = json.str(), .text = message, .is_error = false};
+}
+
+Answer ConfigShowAnswer(uint64_t version, const std::string& bundle_dir,
+                        const std::string& cluster_yaml) {
+  JsonWriter json;
+  json.BeginObject().Key("version").Int(static_cast<int64_t>(version));
+  json.Key("bundle_dir").String(bundle_dir).Key("cluster_yaml").String(cluster_yaml).EndObject();
+  std::string text = "# cmcl applied configuration version " + std::to_string(version) + " (" +
+                     bundle_dir + "/cluster.yaml)\n" + cluster_yaml;
+  if (!text.empty() && text.back() != '\n') text += "\n";
+  return Answer{.exit_status = kExitOk, .json = json.str(), .text = text, .is_error = false};
 }
 
 namespace {

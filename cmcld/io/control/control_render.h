@@ -55,6 +55,13 @@ Answer ErrorAnswer(const std::string& code, const std::string& message,
 Answer ValidationFailedAnswer(const std::string& message, const validation::CheckReport& report);
 // A finished (or committed) operation: {"package", "ok": true, "message", "index"}.
 Answer DoneAnswer(const std::string& package, const std::string& message, uint64_t index);
+// The same about a node or the cluster: {key: subject, "ok": true, "message", "index"}.
+Answer DoneAnswer(const std::string& key, const std::string& subject, const std::string& message,
+                  uint64_t index);
+// `config show`: {"version", "bundle_dir", "cluster_yaml"}; the text is the file under a
+// comment line naming its version and folder.
+Answer ConfigShowAnswer(uint64_t version, const std::string& bundle_dir,
+                        const std::string& cluster_yaml);
 
 // `check`: the report (exit 0 when every node checked may run it, else 1).
 Answer CheckAnswer(const validation::CheckReport& report);

@@ -175,6 +175,48 @@ struct ControlService::Impl final : public pb::Control::Service {
                  });
   }
 
+  grpc::Status Enable(grpc::ServerContext* context, const pb::EnableRequest* request,
+                      pb::Reply* reply) override {
+    return Serve(context, reply,
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.Enable(who, request, c);
+                 });
+  }
+  grpc::Status Clear(grpc::ServerContext* context, const pb::ClearRequest* request,
+                     pb::Reply* reply) override {
+    return Serve(context, reply,
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.Clear(who, request, c);
+                 });
+  }
+  grpc::Status Node(grpc::ServerContext* context, const pb::NodeRequest* request,
+                    pb::Reply* reply) override {
+    return Serve(context, reply,
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.Node(who, request, c);
+                 });
+  }
+  grpc::Status ClusterRun(grpc::ServerContext* context, const pb::ClusterRunRequest* request,
+                          pb::Reply* reply) override {
+    return Serve(context, reply,
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.ClusterRun(who, request, c);
+                 });
+  }
+  grpc::Status ClusterHalt(grpc::ServerContext* context, const pb::ClusterHaltRequest* request,
+                           pb::Reply* reply) override {
+    return Serve(context, reply,
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.ClusterHalt(who, request, c);
+                 });
+  }
+  grpc::Status ConfigShow(grpc::ServerContext* context, const pb::ConfigShowRequest*,
+                          pb::Reply* reply) override {
+    return Serve(context, reply, [](ControlEngine& e, const Caller& who, const CallPtr& c) {
+      c->Finish(e.ConfigShow(who));
+    });
+  }
+
   using Handler = std::function<void(ControlEngine&, const Caller&, const CallPtr&)>;
   grpc::Status Serve(grpc::ServerContext* context, pb::Reply* reply, Handler handler);
   Caller CallerOf(const grpc::ServerContext& context);

@@ -14,7 +14,9 @@
 // every answer the daemon renders. Commands are recorded with who issued them (`by`:
 // "root@node1", "uid 1000@node1").
 //
-// Requests (control.proto): view, run, halt, move, check, readiness, events. Each answer
+// Requests (control.proto): view, run, halt, move, check, readiness, events; issue 9:
+// enable, clear, node, cluster run/halt, config show (control_engine.h says which wait
+// for what and what each needs). Each answer
 // carries the exit status of INTERFACE.md and both renderings: `json` (INTERFACE.md
 // "JSON output") and `text` (the table form); pkgctl prints one. run/halt/move propose
 // their op through CoreAccess::Propose, and — unless no_wait — wait (bounded by the

@@ -131,6 +131,21 @@ PackageView BuildPackage(const ViewInputs& in, const config::PackageSpec& spec, 
   }
   AddGuest(spec, record, view);
   view.stale = !quorum;
+  view.max_restarts = spec.max_restarts;
+  view.failover_policy = spec.failover_policy == config::FailoverPolicy::kConfiguredNode
+                             ? "configured_node"
+                             : "min_package_node";
+  view.failback_policy =
+      spec.failback_policy == config::FailbackPolicy::kManual ? "manual" : "automatic";
+  view.label = spec.guest.label;
+  if (record != nullptr) {
+    view.restarts = record->restarts;
+    view.relocations = record->relocations;
+    if (record->pending) {
+      view.pending = std::string(node::CommandKindName(record->pending->second)) + " (index " +
+                     std::to_string(record->pending->first.value()) + ")";
+    }
+  }
   return view;
 }
 
@@ -173,6 +188,7 @@ ViewModel BuildViewModel(const ViewInputs& in) {
   }
   for (const config::PackageSpec& spec : in.config.packages) {
     model.packages.push_back(BuildPackage(in, spec, model.quorum));
+    model.packages.back().number = static_cast<uint32_t>(model.packages.size());
   }
   return model;
 }
@@ -247,6 +263,9 @@ void WritePackageJson(JsonWriter& json, const PackageView& p) {
     json.EndObject();
   }
   json.EndArray();
+  json.Key("restarts").Int(p.restarts).Key("relocations").Int(p.relocations);
+  json.Key("pending");
+  WriteOptional(json, p.pending);
   if (p.stale) json.Key("stale").Bool(true);
   json.EndObject();
 }
@@ -277,36 +296,8 @@ std::string ViewJson(const ViewModel& model) {
   return json.str();
 }
 
-namespace {
-
-std::string Join(const std::vector<std::string>& values) {
-  std::string out;
-  for (const std::string& value : values) out += (out.empty() ? "" : ", ") + value;
-  return out.empty() ? "-" : out;
-}
-
-void VerbosePackage(const PackageView& p, std::vector<std::string>& lines) {
-  std::string switching;
-  for (const auto& [node, on] : p.switching) {
-    switching += (switching.empty() ? "" : ", ") + node + (on ? " enabled" : " disabled");
-  }
-  lines.push_back("    switching:    " + (switching.empty() ? "-" : switching));
-  lines.push_back("    failed nodes: " + Join(p.failed_nodes));
-  lines.push_back("    epoch:        " + std::to_string(p.epoch));
-  if (p.intent) lines.push_back("    intent:       " + *p.intent);
-  lines.push_back("    guest:        " + std::to_string(p.vcpus) + " vCPU(s), " +
-                  std::to_string(p.memory_mb) + " MiB; storage " + Join(p.storage) + "; networks " +
-                  Join(p.networks) + "; devices " + Join(p.devices));
-  for (const ServiceView& s : p.services) {
-    lines.push_back("    service " + s.name + ": " + s.status + " (restarts " +
-                    std::to_string(s.restart_count) + " of " + std::to_string(s.max_restarts) +
-                    ")");
-  }
-}
-
-}  // namespace
-
 std::string ViewTable(const ViewModel& model, bool verbose) {
+  if (verbose) return ViewTree(model, model.nodes);
   std::ostringstream out;
   if (!model.quorum) {
     out << "WARNING: " << model.self << " has no quorum: this is its last applied state (index "
@@ -320,10 +311,6 @@ std::string ViewTable(const ViewModel& model, bool verbose) {
     Table nodes({"NODE", "STATUS", "STATE", "ROLE"});
     for (const NodeView& node : model.nodes) {
       nodes.Add({node.name, node.status, node.state, node.role});
-      if (!verbose) continue;
-      for (const NetworkView& network : node.networks) {
-        nodes.Detail("    network " + network.address + ": " + network.status);
-      }
     }
     out << "\n" << nodes.Render();
   }
@@ -332,10 +319,6 @@ std::string ViewTable(const ViewModel& model, bool verbose) {
     for (const PackageView& p : model.packages) {
       packages.Add({p.name, p.status + (p.stale ? " (stale)" : ""), p.state, p.node.value_or("-"),
                     p.auto_run ? "yes" : "no", p.reason.empty() ? "-" : p.reason});
-      if (!verbose) continue;
-      std::vector<std::string> lines;
-      VerbosePackage(p, lines);
-      for (const std::string& line : lines) packages.Detail(line);
     }
     out << "\n" << packages.Render();
   }

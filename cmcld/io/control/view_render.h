@@ -64,6 +64,16 @@ struct PackageView {
   std::vector<ServiceView> services;
   std::optional<std::string> intent;  // "move to ivmcl02 (halting)".
   bool stale = false;
+  // For view -v (and additive JSON fields): the restart-then-relocate counters, the
+  // operator command still waiting for its end, and the configured policies.
+  uint32_t restarts = 0;
+  uint32_t max_restarts = 0;
+  uint32_t relocations = 0;
+  std::optional<std::string> pending;  // "run (index 12)".
+  std::string failover_policy;
+  std::string failback_policy;
+  std::string label;
+  uint32_t number = 0;  // Its position in the configuration, from 1 (hpvmstatus's VM #).
 };
 
 struct ViewModel {
@@ -94,7 +104,21 @@ ViewModel BuildViewModel(const ViewInputs& inputs);
 bool FilterView(ViewModel& model, const std::string& target);
 
 std::string ViewJson(const ViewModel& model);
-// The table; `verbose` adds networks, switching, failed nodes, guest and services.
+// The table; `verbose` gives ViewTree instead.
 std::string ViewTable(const ViewModel& model, bool verbose);
+
+// view_formats.cc. `view -v` (cmviewcl -v): the cluster, per node its networks and the
+// packages it runs (each with its policies, services, restarts, node switching per node,
+// failed-node memory, pending command and intent, reason and guest), then
+// UNOWNED_PACKAGES. The node STATUS under a package's switching comes from model.nodes
+// (`unknown` when the model was filtered to that package; pass the unfiltered nodes).
+std::string ViewTree(const ViewModel& model, const std::vector<NodeView>& all_nodes);
+// cmviewcl -f line: `key=value` lines, the cluster's unprefixed, then `node:N|key=value`
+// and `package:P|key=value` (with `|node:N|` and `|service:S|` below a package), as
+// Serviceguard's -f line prints them.
+std::string ViewLines(const ViewModel& model);
+// hpvmstatus: HPVM's guest columns (name, #, OS type, state, #VCPUs, #Devs, #Nets,
+// memory, node), one row per package; # is its position in the configuration.
+std::string HpvmStatus(const ViewModel& model);
 
 }  // namespace cmcl::io::control

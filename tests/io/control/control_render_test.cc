@@ -44,6 +44,187 @@ TEST(ViewRender, ANodeWithoutQuorumMarksEverythingStaleAndSaysSo) {
   EXPECT_THAT(table, StartsWith("WARNING: n1 has no quorum: this is its last applied state"));
 }
 
+// A model of two nodes: hpvm1 runs on ivmcl01 after failing on ivmcl02, hpvm2 is down.
+ViewModel TwoNodeModel() {
+  ViewModel model;
+  model.self = "ivmcl01";
+  model.cluster_name = "ivmcl";
+  model.cluster_status = "up";
+  model.coordinator = "ivmcl01";
+  model.quorum = true;
+  model.config_version = 3;
+  model.mode = "normal";
+  model.nodes = {NodeView{.name = "ivmcl01",
+                          .status = "up",
+                          .state = "running",
+                          .role = "member",
+                          .networks = {{"127.0.0.1:7101", "up"}, {"10.0.0.1:7101", "down"}}},
+                 NodeView{.name = "ivmcl02",
+                          .status = "halted",
+                          .state = "running",
+                          .role = "member",
+                          .networks = {{"127.0.0.1:7102", "up"}}}};
+  PackageView up{.name = "hpvm1", .status = "up", .state = "running", .node = "ivmcl01"};
+  up.epoch = 12;
+  up.auto_run = true;
+  up.switching = {{"ivmcl02", false}, {"ivmcl01", true}};
+  up.failed_nodes = {"ivmcl02"};
+  up.reason = "failed over from ivmcl02";
+  up.vcpus = 2;
+  up.memory_mb = 3072;
+  up.storage = {"/dev/rdisk/disk10"};
+  up.networks = {"vlan2"};
+  up.services = {ServiceView{.name = "guestmon", .status = "up", .restart_count = 1,
+                             .max_restarts = 3}};
+  up.restarts = 1;
+  up.max_restarts = 2;
+  up.relocations = 1;
+  up.failover_policy = "configured_node";
+  up.failback_policy = "manual";
+  up.number = 1;
+  PackageView down{.name = "hpvm2", .status = "down", .state = "halted"};
+  down.switching = {{"ivmcl01", true}};
+  down.pending = "run (index 40)";
+  down.vcpus = 1;
+  down.memory_mb = 512;
+  down.devices = {"/dev/rdsk/c1t4d0"};
+  down.failover_policy = "min_package_node";
+  down.failback_policy = "automatic";
+  down.number = 2;
+  model.packages = {up, down};
+  return model;
+}
+
+TEST(ViewRender, VerboseViewIsTheCmviewclDashVTree) {
+  const ViewModel model = TwoNodeModel();
+
+  const std::string tree = ViewTable(model, true);
+
+  EXPECT_EQ(tree, R"(CLUSTER  STATUS  COORDINATOR  QUORUM  CONFIG  MODE
+ivmcl    up      ivmcl01      yes     3       normal
+
+  NODE     STATUS  STATE    ROLE
+  ivmcl01  up      running  member
+
+    Network_Parameters:
+    INTERFACE  STATUS  ADDRESS
+    PRIMARY    up      127.0.0.1:7101
+    STANDBY    down    10.0.0.1:7101
+
+    PACKAGE  STATUS  STATE    AUTO_RUN  NODE
+    hpvm1    up      running  enabled   ivmcl01
+
+      Policy_Parameters:
+      POLICY_NAME  CONFIGURED_VALUE
+      Failover     configured_node
+      Failback     manual
+
+      Script_Parameters:
+      ITEM     STATUS  MAX_RESTARTS  RESTARTS  NAME
+      Package  up      2             1         hpvm1
+      Service  up      3             1         guestmon
+
+      Node_Switching_Parameters:
+      NODE_TYPE  STATUS  SWITCHING  NAME
+      Primary    halted  disabled   ivmcl02
+      Alternate  up      enabled    ivmcl01  (current)
+
+      Other_Parameters:
+        Failed_Nodes:  ivmcl02
+        Relocations:   1
+        Epoch:         12
+        Pending:       -
+        Intent:        -
+        Reason:        failed over from ivmcl02
+        Guest:         2 vCPU(s), 3072 MiB; storage /dev/rdisk/disk10; networks vlan2; devices -
+
+  NODE     STATUS  STATE    ROLE
+  ivmcl02  halted  running  member
+
+    Network_Parameters:
+    INTERFACE  STATUS  ADDRESS
+    PRIMARY    up      127.0.0.1:7102
+
+UNOWNED_PACKAGES
+
+    PACKAGE  STATUS  STATE   AUTO_RUN  NODE
+    hpvm2    down    halted  disabled  unowned
+
+      Policy_Parameters:
+      POLICY_NAME  CONFIGURED_VALUE
+      Failover     min_package_node
+      Failback     automatic
+
+      Script_Parameters:
+      ITEM     STATUS  MAX_RESTARTS  RESTARTS  NAME
+      Package  down    0             0         hpvm2
+
+      Node_Switching_Parameters:
+      NODE_TYPE  STATUS  SWITCHING  NAME
+      Primary    up      enabled    ivmcl01
+
+      Other_Parameters:
+        Failed_Nodes:  -
+        Relocations:   0
+        Epoch:         0
+        Pending:       run (index 40)
+        Intent:        -
+        Reason:        -
+        Guest:         1 vCPU(s), 512 MiB; storage -; networks -; devices /dev/rdsk/c1t4d0
+
+)");
+}
+
+TEST(ViewRender, LineFormatPrefixesNodeAndPackageKeysAsServiceguardDoes) {
+  ViewModel model = TwoNodeModel();
+  ASSERT_TRUE(FilterView(model, "hpvm1"));
+
+  const std::string lines = ViewLines(model);
+
+  EXPECT_EQ(lines, R"(name=ivmcl
+status=up
+summary=ok
+quorum=yes
+coordinator=ivmcl01
+config_version=3
+mode=normal
+package:hpvm1|name=hpvm1
+package:hpvm1|status=up
+package:hpvm1|state=running
+package:hpvm1|summary=ok
+package:hpvm1|autorun=enabled
+package:hpvm1|owner=ivmcl01
+package:hpvm1|failover_policy=configured_node
+package:hpvm1|failback_policy=manual
+package:hpvm1|restarts=1
+package:hpvm1|max_restarts=2
+package:hpvm1|reason=failed over from ivmcl02
+package:hpvm1|vcpus=2
+package:hpvm1|memory_mb=3072
+package:hpvm1|node:ivmcl02|name=ivmcl02
+package:hpvm1|node:ivmcl02|switching=disabled
+package:hpvm1|node:ivmcl02|failed=yes
+package:hpvm1|node:ivmcl01|name=ivmcl01
+package:hpvm1|node:ivmcl01|switching=enabled
+package:hpvm1|node:ivmcl01|failed=no
+package:hpvm1|service:guestmon|name=guestmon
+package:hpvm1|service:guestmon|status=up
+package:hpvm1|service:guestmon|restarts=1
+package:hpvm1|service:guestmon|max_restarts=3
+)");
+}
+
+TEST(ViewRender, HpvmstatusHasHpvmsColumns) {
+  const std::string status = HpvmStatus(TwoNodeModel());
+
+  EXPECT_EQ(status, R"([Virtual Machines]
+Virtual Machine Name  VM #   OS Type  State      #VCPUs  #Devs  #Nets  Memory   Runsysid
+====================  =====  =======  =========  ======  =====  =====  =======  ========
+hpvm1                 1      UNKNOWN  On (OS)    2       1      1      3 GB     ivmcl01
+hpvm2                 2      UNKNOWN  Off        1       1      0      512 MB   -
+)");
+}
+
 TEST(ViewRender, FilterKeepsANodeAndThePackagesPlacedOnIt) {
   ViewModel model;
   model.nodes = {NodeView{.name = "n1"}, NodeView{.name = "n2"}};

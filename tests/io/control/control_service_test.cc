@@ -68,7 +68,7 @@ class FakeCore : public CoreAccess {
                            .leader_hint = std::nullopt,
                            .detail = {}});
   }
-  std::string AppliedBundleDir() const override { return ""; }
+  std::string AppliedBundleDir() const override { return bundle_dir; }
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
     return {{NodeName("n2"),
              {NetworkStatus{.address = SocketAddress{"127.0.0.1", 7102, false},
@@ -77,6 +77,7 @@ class FakeCore : public CoreAccess {
   }
 
   int proposals = 0;
+  std::string bundle_dir;
 
  private:
   NodeCluster& cluster_;
@@ -184,6 +185,21 @@ class ControlServiceFixture : public ::testing::Test {
 
   // `prefix pkgctl --socket SOCKET arguments`, through the shell; its output goes to
   // NAME.out and NAME.err (distinct names for calls made in parallel).
+  // An alias: pkgctl through a symlink named `alias`, with $CMCL_SOCKET set.
+  Outcome Alias(const std::string& alias, const std::string& arguments) {
+    const std::filesystem::path link = dir_.path() + "/bin/" + alias;
+    std::filesystem::create_directories(link.parent_path());
+    if (!std::filesystem::exists(link)) std::filesystem::create_symlink(PKGCTL_BINARY, link);
+    const std::string command = "CMCL_SOCKET=" + socket_ + " " + link.string() + " " + arguments +
+                                " >" + (dir_ / "alias.out") + " 2>" + (dir_ / "alias.err");
+    const int status = std::system(command.c_str());
+    Outcome outcome;
+    outcome.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    outcome.out = Slurp("alias.out");
+    outcome.err = Slurp("alias.err");
+    return outcome;
+  }
+
   Outcome Pkgctl(const std::string& arguments, const std::string& prefix = "",
                  const std::string& socket = "", const std::string& name = "pkgctl") {
     const std::string command = prefix + " " PKGCTL_BINARY " --socket " +
@@ -282,13 +298,12 @@ TEST_F(ControlServiceTest, ViewJsonHasTheDocumentedFields) {
 TEST_F(ControlServiceTest, ViewTableListsPackagesAndAnUnknownNameGetsASuggestion) {
   StartService();
 
-  const Outcome table = Pkgctl("view -v");
+  const Outcome table = Pkgctl("view");
   const Outcome unknown = Pkgctl("view p3");
 
   EXPECT_EQ(table.exit_status, 0) << table.err;
   EXPECT_THAT(table.out, HasSubstr("PACKAGE"));
   EXPECT_THAT(table.out, HasSubstr("p1       up      running  n1"));
-  EXPECT_THAT(table.out, HasSubstr("network 127.0.0.1:7102: down"));
   EXPECT_EQ(unknown.exit_status, 1);
   EXPECT_THAT(unknown.err, HasSubstr("\"p3\" is neither a package nor a node; did you mean"));
 }
@@ -511,6 +526,229 @@ TEST_F(ControlServiceTest, ReadsAnswerAtOnceWhileARunWaits) {
     EXPECT_LT(outcome.took, std::chrono::seconds(1));
   }
   EXPECT_EQ(run.get().exit_status, 4);
+}
+
+// --- Issue 9: the administration commands ------------------------------------------
+
+TEST_F(ControlServiceTest, DisableDashNTurnsNodeSwitchingOffAndEnableStartsAHaltedPackage) {
+  StartService();
+
+  const Outcome disable = Pkgctl("disable p1 -n n2");
+  const Outcome enable = Pkgctl("-o json enable p2");
+
+  EXPECT_EQ(disable.exit_status, 0) << disable.err;
+  EXPECT_EQ(disable.out, "switching disabled\n");
+  EXPECT_TRUE(OnIo([this] {
+    return cluster_.node("n1").state().FindPackage(PackageName("p1"))->switching_off.contains(
+        NodeName("n2"));
+  }));
+  EXPECT_EQ(enable.exit_status, 0) << enable.err;
+  EXPECT_EQ(Json(enable.out).get<std::string>("package"), "p2");
+  EXPECT_EQ(Json(enable.out).get<std::string>("message"), "switching enabled");
+  EXPECT_TRUE(WaitFor([this] {
+    return cluster_.node("n1").state().StatusOf(PackageName("p2")) == node::PackageStatus::kUp;
+  })) << "cmmodpkg -e starts a halted package";
+}
+
+TEST_F(ControlServiceTest, ClearOfAPackageWithNothingToClearSaysSoAndUnknownNamesGetASuggestion) {
+  StartService();
+
+  const Outcome clear = Pkgctl("clear p2");
+  const Outcome owner = Pkgctl("clear p1 --owner-is-down nx1");
+  const Outcome package = Pkgctl("enable q2");
+  const Outcome node = Pkgctl("node halt m1");
+
+  EXPECT_EQ(clear.exit_status, 0) << clear.err;
+  EXPECT_EQ(clear.out, "nothing to clear\n");
+  EXPECT_EQ(owner.exit_status, 1);
+  EXPECT_EQ(owner.err, "pkgctl: unknown node \"nx1\"; did you mean \"n1\"?\n");
+  EXPECT_EQ(package.exit_status, 1);
+  EXPECT_EQ(package.err, "pkgctl: unknown package \"q2\"; did you mean \"p2\"?\n");
+  EXPECT_EQ(node.exit_status, 1);
+  EXPECT_EQ(node.err, "pkgctl: unknown node \"m1\"; did you mean \"n1\"?\n");
+  EXPECT_EQ(core_.proposals, 1);  // The clear alone.
+}
+
+TEST_F(ControlServiceTest, ClearOfAHaltFailedPackageWaitsForTheOwnerOrTakesTheOperatorsWord) {
+  StartService();
+  // The halt script fails and leaves the guest up, and no kill stops it: halt_failed.
+  OnIo([this] {
+    node::testing::FakeHost& host = cluster_.host("n1");
+    host.halt_exit[PackageName("p1")] = 1;
+    host.survives_kill.insert(PackageName("p1"));
+    return host.survives_halt.insert(PackageName("p1")).second;
+  });
+  const Outcome halt = Pkgctl("halt p1 --timeout 4s");
+  ASSERT_EQ(StatusOf("p1"), node::PackageStatus::kHaltFailed) << halt.err;
+
+  const Outcome asked = Pkgctl("clear p1 --timeout 4s");
+  const node::PackageStatus after_asking = StatusOf("p1");
+  const Outcome declared = Pkgctl("-o json clear p1 --owner-is-down n1 --timeout 4s");
+
+  EXPECT_EQ(halt.exit_status, 1);
+  EXPECT_EQ(asked.exit_status, 1) << asked.out;
+  EXPECT_THAT(asked.err, HasSubstr("clear p1 failed: "));
+  EXPECT_EQ(after_asking, node::PackageStatus::kHaltFailed);
+  EXPECT_EQ(declared.exit_status, 0) << declared.err;
+  EXPECT_EQ(Json(declared.out).get<std::string>("message"), "cleared: n1 declared down by root@n1");
+  EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kFailed);
+}
+
+TEST_F(ControlServiceTest, NodeHaltWaitsUntilNoPackageRunsThereAndCmrunnodeBringsItBack) {
+  StartService();
+
+  const Outcome halt = Pkgctl("-o json node halt n1 --timeout 4s");
+  const node::PackageStatus after_halt = StatusOf("p1");
+  const Outcome run = Alias("cmrunnode", "");  // No NODE: the daemon's own node.
+
+  EXPECT_EQ(halt.exit_status, 0) << halt.err << halt.out;
+  EXPECT_EQ(Json(halt.out).get<std::string>("node"), "n1");
+  EXPECT_EQ(Json(halt.out).get<std::string>("message"), "n1 halted; no package runs on it");
+  EXPECT_NE(after_halt, node::PackageStatus::kUp);
+  EXPECT_NE(after_halt, node::PackageStatus::kHalting);
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(run.out, "n1 is back in service\n");
+  EXPECT_FALSE(OnIo([this] { return cluster_.node("n1").state().NodeHalted(NodeName("n1")); }));
+}
+
+TEST_F(ControlServiceTest, ClusterHaltIsRefusedWhilePackagesRunAndForceHaltsThem) {
+  StartService();
+
+  const Outcome refused = Pkgctl("cluster halt");
+  const Outcome refused_no_wait = Pkgctl("cluster halt --no-wait");
+  const node::PackageStatus after_refusal = StatusOf("p1");
+  const Outcome forced = Pkgctl("cluster halt --force --timeout 4s");
+  const node::PackageStatus after_force = StatusOf("p1");
+  const Outcome down = Pkgctl("cluster run -n n2");
+  const Outcome run = Pkgctl("-o json cluster run");
+
+  EXPECT_EQ(refused.exit_status, 1);
+  EXPECT_THAT(refused.err, HasSubstr("cluster halt refused: packages are running (p1 on n1)"));
+  EXPECT_EQ(refused_no_wait.exit_status, 1);
+  EXPECT_EQ(refused_no_wait.err, refused.err);
+  EXPECT_EQ(after_refusal, node::PackageStatus::kUp);
+  EXPECT_EQ(forced.exit_status, 0) << forced.err;
+  EXPECT_EQ(forced.out, "cluster test halted; no package runs\n");
+  EXPECT_EQ(after_force, node::PackageStatus::kDown);
+  EXPECT_EQ(down.exit_status, 1);
+  EXPECT_THAT(down.err, HasSubstr("cluster run: n2 not heard from"));
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(Json(run.out).get<std::string>("cluster"), "test");
+}
+
+TEST_F(ControlServiceTest, ConfigShowPrintsTheAppliedClusterYamlMarkedWithItsVersion) {
+  dir_.Write("bundle/v1/cluster.yaml", "cluster_name: test\n", 0644);
+  core_.bundle_dir = dir_ / "bundle/v1";
+  StartService();
+
+  const Outcome json = Pkgctl("-o json config show");
+  const std::string other = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+  const Outcome table = Pkgctl("config show", other);
+
+  ASSERT_EQ(json.exit_status, 0) << json.err;
+  EXPECT_EQ(Json(json.out).get<std::string>("cluster_yaml"), "cluster_name: test\n");
+  EXPECT_EQ(Json(json.out).get<std::string>("bundle_dir"), core_.bundle_dir);
+  EXPECT_EQ(Json(json.out).get<uint64_t>("version"),
+            OnIo([this] { return cluster_.node("n1").state().config_version(); }));
+  EXPECT_EQ(table.exit_status, 0) << table.err;  // A read: any caller.
+  EXPECT_THAT(table.out, HasSubstr("configuration version"));
+  EXPECT_THAT(table.out, HasSubstr("\ncluster_name: test\n"));
+}
+
+TEST_F(ControlServiceTest, ANonRootCallerMayNotChangeSwitchingNodesOrTheCluster) {
+  StartService();
+  const std::string other = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+
+  const Outcome enable = Pkgctl("enable p2", other);
+  const Outcome node = Pkgctl("node halt n1", other);
+  const Outcome cluster = Pkgctl("cluster halt --force", other);
+  const Outcome clear = Pkgctl("clear p1", other);
+
+  for (const Outcome& outcome : {enable, node, cluster, clear}) {
+    EXPECT_EQ(outcome.exit_status, 1) << outcome.err;
+    EXPECT_THAT(outcome.err, HasSubstr("permission denied: uid 65534 may only read"));
+  }
+  EXPECT_EQ(core_.proposals, 0);
+  EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kUp);
+}
+
+TEST_F(ControlServiceTest, ViewVerboseReadsLikeCmviewclDashV) {
+  StartService();
+  ASSERT_EQ(Pkgctl("disable p1 -n n2").exit_status, 0);
+
+  const Outcome tree = Pkgctl("view -v");
+  const Outcome one = Pkgctl("view -v p1");
+
+  ASSERT_EQ(tree.exit_status, 0) << tree.err;
+  EXPECT_THAT(tree.out,
+              HasSubstr("  NODE  STATUS  STATE    ROLE\n  n1    up      running  member"));
+  EXPECT_THAT(tree.out, HasSubstr("PRIMARY    up      127.0.0.1:7101"));
+  EXPECT_THAT(tree.out, HasSubstr("    p1       up      running  enabled   n1"));
+  EXPECT_THAT(tree.out, HasSubstr("Node_Switching_Parameters:"));
+  EXPECT_THAT(tree.out, HasSubstr("Primary    up      enabled    n1  (current)"));
+  EXPECT_THAT(tree.out, HasSubstr("Alternate  down    disabled   n2"));
+  EXPECT_THAT(tree.out, HasSubstr("UNOWNED_PACKAGES\n\n    PACKAGE"));
+  EXPECT_THAT(tree.out, HasSubstr("p2       down    halted  disabled  unowned"));
+  EXPECT_EQ(one.exit_status, 0) << one.err;
+  EXPECT_THAT(one.out, HasSubstr("Alternate  down    disabled   n2"));
+  EXPECT_THAT(one.out, ::testing::Not(HasSubstr("p2")));
+}
+
+TEST_F(ControlServiceTest, CmviewclDashFLinePrintsKeyValueLines) {
+  StartService();
+
+  const Outcome all = Alias("cmviewcl", "-f line");
+  const Outcome one = Alias("cmviewcl", "-f line -p p1");
+
+  ASSERT_EQ(all.exit_status, 0) << all.err;
+  EXPECT_THAT(all.out, ::testing::StartsWith("name=test\nstatus=up\n"));
+  EXPECT_THAT(all.out, HasSubstr("\nnode:n1|status=up\n"));
+  EXPECT_THAT(all.out, HasSubstr("\nnode:n2|status=down\n"));
+  EXPECT_THAT(all.out, HasSubstr("\npackage:p1|status=up\npackage:p1|state=running\n"));
+  EXPECT_THAT(all.out, HasSubstr("\npackage:p1|node:n2|switching=enabled\n"));
+  EXPECT_THAT(all.out, HasSubstr("\npackage:p2|autorun=disabled\n"));
+  EXPECT_EQ(one.exit_status, 0) << one.err;
+  EXPECT_THAT(one.out, ::testing::Not(HasSubstr("package:p2")));
+}
+
+TEST_F(ControlServiceTest, CmrunpkgStartsWithoutEnablingSwitchingAndCmmodpkgEnablesIt) {
+  StartService();
+  const auto switching = [this] {
+    return OnIo([this] {
+      const node::PackageRecord* record =
+          cluster_.node("n1").state().FindPackage(PackageName("p2"));
+      return record != nullptr && record->Switching(false);
+    });
+  };
+
+  const Outcome run = Alias("cmrunpkg", "-n n1 p2");
+  const bool switching_after_run = switching();
+  const Outcome modify = Alias("cmmodpkg", "-e p2");
+
+  EXPECT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_EQ(StatusOf("p2"), node::PackageStatus::kUp);
+  EXPECT_FALSE(switching_after_run);
+  EXPECT_EQ(modify.exit_status, 0) << modify.err;
+  EXPECT_TRUE(switching());
+}
+
+TEST_F(ControlServiceTest, HpvmmigratePrintsTheViolationsOneALineAndHpvmstatusTheGuests) {
+  StartService();
+
+  const Outcome migrate = Alias("hpvmmigrate", "-P p1 -h n2 -c 2");
+  const Outcome status = Alias("hpvmstatus", "");
+  const Outcome one = Alias("hpvmstatus", "-P p2");
+
+  EXPECT_EQ(migrate.exit_status, 1);
+  EXPECT_THAT(migrate.err, HasSubstr("hpvmmigrate: move of p1 to n2 refused by migration"));
+  EXPECT_THAT(migrate.err, HasSubstr("\nhpvmmigrate: n2: target_not_member: "));
+  EXPECT_EQ(core_.proposals, 0);
+  ASSERT_EQ(status.exit_status, 0) << status.err;
+  EXPECT_THAT(status.out, ::testing::StartsWith("[Virtual Machines]\nVirtual Machine Name  VM #"));
+  EXPECT_THAT(status.out, HasSubstr("#VCPUs  #Devs  #Nets  Memory   Runsysid"));
+  EXPECT_THAT(status.out, ::testing::ContainsRegex("p1 +1 +UNKNOWN +On \\(OS\\) +1 .* 1 GB +n1"));
+  EXPECT_THAT(one.out, HasSubstr("p2 "));
+  EXPECT_THAT(one.out, ::testing::Not(HasSubstr("p1 ")));
 }
 
 }  // namespace

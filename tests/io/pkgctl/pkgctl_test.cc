@@ -1,5 +1,5 @@
 // pkgctl as operators run it: the built binary, its exit statuses and output
-// (INTERFACE.md "pkgctl"). `config check` is the one command this build implements.
+// (INTERFACE.md "pkgctl"), its usage errors, and its Serviceguard/HPVM aliases.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -153,11 +153,96 @@ TEST_F(PkgctlTest, UnknownCommandIsAUsageErrorWithASuggestion) {
 }
 
 TEST_F(PkgctlTest, CommandsOfLaterIssuesAreRefusedAsNotYetAvailable) {
-  const Outcome outcome = Run("enable guest1");
+  const Outcome outcome = Run("explain guest1");
 
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.err,
-            "pkgctl: \"enable\" is not available yet in this build; see pkgctl --help\n");
+            "pkgctl: \"explain\" is not available yet in this build; see pkgctl --help\n");
+}
+
+TEST_F(PkgctlTest, AdminCommandsCheckTheirArgumentsBeforeCallingTheDaemon) {
+  const std::string socket = "--socket " + dir_.path() + "/none.sock ";
+
+  const Outcome node = Run(socket + "node hlt n1");
+  const Outcome cluster = Run(socket + "cluster halt --now");
+  const Outcome enable = Run(socket + "enable");
+  const Outcome reachable = Run(socket + "enable p1 -n n2");
+
+  EXPECT_EQ(node.exit_status, 2);
+  EXPECT_EQ(node.err, "pkgctl: node: unknown subcommand \"hlt\"; did you mean \"halt\"?\n");
+  EXPECT_EQ(cluster.exit_status, 2);
+  EXPECT_THAT(cluster.err, HasSubstr("cluster halt: unexpected --now"));
+  EXPECT_EQ(enable.exit_status, 2);
+  EXPECT_THAT(enable.err, HasSubstr("enable: missing PKG"));
+  EXPECT_EQ(reachable.exit_status, 3);  // Well formed: it went for the daemon.
+}
+
+// The Serviceguard/HPVM names: a symlink to pkgctl in a folder of the test.
+class AliasTest : public PkgctlTest {
+ protected:
+  Outcome Alias(const std::string& name, const std::string& arguments) {
+    const std::filesystem::path link = dir_ / name;
+    if (!std::filesystem::exists(link)) std::filesystem::create_symlink(PKGCTL_BINARY, link);
+    const std::string command = "cd " + dir_.path() + " && env -u CMCL_CONFIG CMCL_SOCKET=" +
+                                dir_.path() + "/none.sock " + link.string() + " " + arguments +
+                                " >out.txt 2>err.txt";
+    const int status = std::system(command.c_str());
+    Outcome outcome;
+    outcome.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    outcome.out = Slurp("out.txt");
+    outcome.err = Slurp("err.txt");
+    return outcome;
+  }
+};
+
+TEST_F(AliasTest, UnknownFlagsAreUsageErrorsThatPrintTheAliasUsage) {
+  const Outcome cmviewcl = Alias("cmviewcl", "-x");
+  const Outcome hpvmmigrate = Alias("hpvmmigrate", "-P guest1");
+  const Outcome cmmodpkg = Alias("cmmodpkg", "p1");
+  const Outcome cmrunpkg = Alias("cmrunpkg", "p1 p2");
+  const Outcome format = Alias("cmviewcl", "-f xml");
+
+  EXPECT_EQ(cmviewcl.exit_status, 2);
+  EXPECT_EQ(cmviewcl.err,
+            "cmviewcl: unknown option -x\nusage: cmviewcl [-v] [-f table|line] [-p PKG | -n "
+            "NODE]\n");
+  EXPECT_EQ(hpvmmigrate.exit_status, 2);
+  EXPECT_THAT(hpvmmigrate.err, HasSubstr("needs -P GUEST and -h HOST"));
+  EXPECT_EQ(cmmodpkg.exit_status, 2);
+  EXPECT_THAT(cmmodpkg.err, HasSubstr("needs one of -e or -d"));
+  EXPECT_EQ(cmrunpkg.exit_status, 2);
+  EXPECT_THAT(cmrunpkg.err, HasSubstr("usage: cmrunpkg [-n NODE] PKG"));
+  EXPECT_EQ(format.exit_status, 2);
+}
+
+TEST_F(AliasTest, HelpPrintsTheUsageAndExitsZero) {
+  const Outcome cmhaltcl = Alias("cmhaltcl", "-h");
+  const Outcome hpvmstatus = Alias("hpvmstatus", "--help");
+
+  EXPECT_EQ(cmhaltcl.exit_status, 0);
+  EXPECT_EQ(cmhaltcl.out, "usage: cmhaltcl [-f]\n");
+  EXPECT_EQ(hpvmstatus.exit_status, 0);
+  EXPECT_EQ(hpvmstatus.out, "usage: hpvmstatus [-P GUEST]\n");
+}
+
+TEST_F(AliasTest, WellFormedAliasesGoToTheDaemonAtCmclSocket) {
+  const Outcome cmviewcl = Alias("cmviewcl", "-v -p p1");
+  const Outcome cmhaltnode = Alias("cmhaltnode", "");
+
+  EXPECT_EQ(cmviewcl.exit_status, 3);
+  EXPECT_THAT(cmviewcl.err, HasSubstr("cannot reach cmcld at " + dir_.path() + "/none.sock"));
+  EXPECT_EQ(cmhaltnode.exit_status, 3);
+}
+
+TEST_F(AliasTest, CmcheckconfChecksTheFileOfDashCAndCmapplyconfIsNotInThisBuild) {
+  CopyDemo();
+
+  const Outcome check = Alias("cmcheckconf", "-C config/demo/cluster.yaml");
+  const Outcome apply = Alias("cmapplyconf", "-C config/demo/cluster.yaml");
+
+  EXPECT_EQ(check.exit_status, 0) << check.err;
+  EXPECT_EQ(apply.exit_status, 2);
+  EXPECT_THAT(apply.err, HasSubstr("cmapplyconf: config apply comes with the issue 9"));
 }
 
 TEST_F(PkgctlTest, DaemonCommandsWithoutADaemonExitThreeNamingTheSocket) {

@@ -1,0 +1,84 @@
+// `pkgctl cluster run [-n NODE ...]` / `pkgctl cluster halt [--force]` (Serviceguard:
+// cmruncl / cmhaltcl): start placement without waiting for every member (the named
+// nodes must be up), or halt every package; without --force the halt is refused while
+// packages run (exit 1, naming them). cluster halt waits until nothing runs.
+#include <string>
+#include <vector>
+
+#include "cmcld/core/common/names.h"
+#include "pkgctl/client.h"
+#include "pkgctl/commands.h"
+
+namespace cmcl::pkgctl {
+namespace {
+
+int RunClusterRun(const GlobalOptions& options, const std::vector<std::string>& args,
+                  std::ostream& out, std::ostream& err) {
+  ::cmcl::control::ClusterRunRequest request;
+  WaitFlags wait;
+  std::string error;
+  for (size_t i = 1; i < args.size() && error.empty(); ++i) {
+    const std::string& arg = args[i];
+    if (ParseWaitFlag(args, i, wait, error)) continue;
+    if (arg == "-n" || arg == "--node") {
+      if (i + 1 >= args.size()) {
+        return UsageError(options, "cluster run: -n needs a NODE", out, err);
+      }
+      request.add_nodes(args[++i]);
+    } else {
+      error = "unexpected " + arg + " (see pkgctl cluster --help)";
+    }
+  }
+  if (!error.empty()) return UsageError(options, "cluster run: " + error, out, err);
+  request.set_no_wait(wait.no_wait);
+  request.set_timeout_ms(TimeoutMs(wait));
+  const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {
+    return stub.ClusterRun(&context, request, &reply);
+  };
+  return CallDaemon(options, rpc, WaitDeadline(wait), true, out, err);
+}
+
+int RunClusterHalt(const GlobalOptions& options, const std::vector<std::string>& args,
+                   std::ostream& out, std::ostream& err) {
+  ::cmcl::control::ClusterHaltRequest request;
+  WaitFlags wait;
+  std::string error;
+  for (size_t i = 1; i < args.size() && error.empty(); ++i) {
+    const std::string& arg = args[i];
+    if (ParseWaitFlag(args, i, wait, error)) continue;
+    if (arg == "--force" || arg == "-f") {
+      request.set_force(true);
+    } else {
+      error = "unexpected " + arg + " (see pkgctl cluster --help)";
+    }
+  }
+  if (!error.empty()) return UsageError(options, "cluster halt: " + error, out, err);
+  request.set_no_wait(wait.no_wait);
+  request.set_timeout_ms(TimeoutMs(wait));
+  const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {
+    return stub.ClusterHalt(&context, request, &reply);
+  };
+  return CallDaemon(options, rpc, WaitDeadline(wait), true, out, err);
+}
+
+}  // namespace
+
+int RunCluster(const GlobalOptions& options, const std::vector<std::string>& args,
+               std::ostream& out, std::ostream& err) {
+  for (const std::string& arg : args) {
+    if (arg == "-h" || arg == "--help") {
+      out << kClusterHelp;
+      return kExitOk;
+    }
+  }
+  if (args.empty()) return UsageError(options, "cluster: missing run or halt", out, err);
+  if (args[0] == "run") return RunClusterRun(options, args, out, err);
+  if (args[0] == "halt") return RunClusterHalt(options, args, out, err);
+  const std::string match = ClosestMatch(args[0], {"run", "halt"});
+  return UsageError(options,
+                    "cluster: unknown subcommand \"" + args[0] + "\"" +
+                        (match.empty() ? "" : "; did you mean \"" + match + "\"?"),
+                    out, err);
+}
+
+}  // namespace cmcl::pkgctl
