@@ -192,15 +192,23 @@ TEST_F(RestartTest, RestartedDaemonAdoptsItsGuestsAndKeepsCommittedCommands) {
   ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g2", "node2"); }, seconds(20)));
   const CommandResult halted = cluster.Pkgctl(0, {"halt", "g3"});
   ASSERT_EQ(halted.exit_status, 0) << halted.out << halted.err;
-  const size_t g1_records = cluster.Ledger("g1").size();
+  // Restart a node that is not the coordinator: losing the coordinator ends every
+  // node's lease before a new one can be elected (docs/KNOWN_GAPS.md), which fences
+  // every guest, the restarted node's included.
+  const std::string coordinator = (*cluster.View(0))["cluster"]["coordinator"].String();
+  const int restarted = coordinator == "node1" ? 1 : 0;
+  const std::string package = restarted == 0 ? "g1" : "g2";
+  const std::string owner = cluster.Name(restarted);
+  const size_t records = cluster.Ledger(package).size();
 
   // A daemon crash and a restart well within the lease: the guest is adopted.
-  cluster.CrashDaemon(0);
-  cluster.Start(0);
+  cluster.CrashDaemon(restarted);
+  cluster.Start(restarted);
 
-  EXPECT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node1"); }, seconds(10)));
-  EXPECT_EQ(cluster.Ledger("g1").size(), g1_records) << "g1 was restarted, not adopted";
-  EXPECT_EQ(cluster.RunningCopies("g1"), 1);
+  EXPECT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 2, package, owner); },
+                                    seconds(10)));
+  EXPECT_EQ(cluster.Ledger(package).size(), records) << package << " was restarted, not adopted";
+  EXPECT_EQ(cluster.RunningCopies(package), 1);
 
   // Every node restarted: the acknowledged halt of g3 survives in the persisted log.
   for (int i = 0; i < 3; ++i) {

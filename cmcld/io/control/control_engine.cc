@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cmcld/core/common/names.h"
+#include "cmcld/io/control/access.h"
 #include "cmcld/io/control/view_render.h"
 
 namespace cmcl::io::control {
@@ -62,18 +63,29 @@ std::optional<Answer> ControlEngine::RefuseWrite(const Caller& caller) {
 }
 
 std::optional<Answer> ControlEngine::Refuse(const Caller& caller, Permission needed) {
-  // Issue 8's rule; issue 9 maps the caller's role from the access list here instead.
-  if (caller.uid == 0 || needed == Permission::kRead) return std::nullopt;
-  const std::string who =
-      caller.uid < 0 ? "an unidentified caller" : "uid " + std::to_string(caller.uid);
-  return ErrorAnswer("permission_denied", "permission denied: " + who +
-                                              " may only read (monitor); the access list "
-                                              "comes with issue 9");
+  // DESIGN.md section 9: the caller's role from the cluster file's access list (root is
+  // always full_admin; anyone not listed gets nothing).
+  if (needed == Permission::kRead) return std::nullopt;  // Reads do not carry the caller yet.
+  const CallerIdentity identity = Resolve(caller.uid, caller.gid);
+  const std::optional<config::AccessRole> role = RoleOf(identity, core_.config().access);
+  if (Allows(role, needed)) return std::nullopt;
+  const std::string who = identity.user.empty()
+                              ? (caller.uid < 0 ? std::string("an unidentified caller")
+                                                : "uid " + std::to_string(caller.uid))
+                              : identity.user + " (uid " + std::to_string(caller.uid) + ")";
+  const char* need = needed == Permission::kFullAdmin ? "full_admin" : "package_admin";
+  if (!role) {
+    return ErrorAnswer("permission_denied",
+                       "permission denied: " + who + " is not in the cluster's access list; "
+                       "this command needs role " + need);
+  }
+  const char* has = *role == config::AccessRole::kMonitor ? "monitor" : "package_admin";
+  return ErrorAnswer("permission_denied", "permission denied: " + who + " has role " + has +
+                                              "; this command needs " + need);
 }
 
 std::string ControlEngine::By(const Caller& caller) const {
-  const std::string who = caller.uid == 0 ? "root" : "uid " + std::to_string(caller.uid);
-  return who + "@" + core_.node().self().value();
+  return Describe(Resolve(caller.uid, caller.gid), core_.node().self());
 }
 
 Duration ControlEngine::TimeoutOf(int64_t timeout_ms) const {

@@ -7,12 +7,12 @@
 // gRPC thread that posted it waits on; a Call is finished exactly once (the first
 // answer wins), so a late outcome after a timeout or a shutdown changes nothing.
 //
-// Authorization (issue 8): uid 0 may do everything; any other caller only reads (view,
-// check, readiness, events, config show). Every command passes Refuse() with what it
-// needs (access.h Permission): kRead for the reads, kPackageAdmin for run, halt, move,
-// enable, disable, clear, kFullAdmin for node and cluster commands; the access list
-// (issue 9) replaces the rule inside Refuse() alone. Ops carry `by` = "root@NODE" or
-// "uid N@NODE".
+// Authorization (DESIGN.md section 9, access.h): every command passes Refuse() with what
+// it needs — kRead for view, check, readiness, events and config show (open to every
+// caller for now: reads do not carry the caller yet), kPackageAdmin for run, halt, move,
+// enable, disable, clear, kFullAdmin for node and cluster commands — and Refuse() maps
+// the caller (SO_PEERCRED) to its role in the cluster file's access list; root is always
+// full_admin. Ops carry `by` = "root@NODE", "alice@NODE" or "uid N@NODE".
 //
 // Waiting (INTERFACE.md): run, halt, move, clear wait for the package's outcome
 // (ClusterState::OutcomeOf); `node halt` until no package is up, starting or halting on
@@ -120,9 +120,9 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
 
   // The authorization of every command: nullopt when `caller` may do what `needed`
   // says, else "permission denied: uid 1000 may only read (monitor); ...".
-  static std::optional<Answer> Refuse(const Caller& caller, Permission needed);
+  std::optional<Answer> Refuse(const Caller& caller, Permission needed);
   // Refuse(caller, kPackageAdmin).
-  static std::optional<Answer> RefuseWrite(const Caller& caller);
+  std::optional<Answer> RefuseWrite(const Caller& caller);
 
  private:
   struct Waiter {

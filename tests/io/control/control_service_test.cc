@@ -418,8 +418,8 @@ TEST_F(ControlServiceTest, ANonRootCallerMayReadButNotRun) {
 
   EXPECT_EQ(run.exit_status, 1) << run.err;
   EXPECT_EQ(run.err,
-            "pkgctl: permission denied: uid 65534 may only read (monitor); the access list "
-            "comes with issue 9\n");
+            "pkgctl: permission denied: nobody (uid 65534) is not in the cluster's access "
+            "list; this command needs role package_admin\n");
   EXPECT_EQ(core_.proposals, 0);
   EXPECT_EQ(StatusOf("p2"), node::PackageStatus::kDown);
   EXPECT_EQ(view.exit_status, 0) << view.err;
@@ -666,7 +666,7 @@ TEST_F(ControlServiceTest, ANonRootCallerMayNotChangeSwitchingNodesOrTheCluster)
 
   for (const Outcome& outcome : {enable, node, cluster, clear}) {
     EXPECT_EQ(outcome.exit_status, 1) << outcome.err;
-    EXPECT_THAT(outcome.err, HasSubstr("permission denied: uid 65534 may only read"));
+    EXPECT_THAT(outcome.err, HasSubstr("permission denied: nobody (uid 65534) is not in the cluster's access list"));
   }
   EXPECT_EQ(core_.proposals, 0);
   EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kUp);
