@@ -283,7 +283,8 @@ bool LocalCluster::StopDaemon(int node, milliseconds timeout, int* status) {
   kill(machine.daemon, SIGTERM);
   // nsenter exits with cmcld's status.
   int raw = 0;
-  const bool exited = WaitFor([&] { return waitpid(machine.launcher, &raw, WNOHANG) > 0; }, timeout);
+  const bool exited =
+      WaitFor([&] { return waitpid(machine.launcher, &raw, WNOHANG) > 0; }, timeout);
   if (exited) {
     if (status != nullptr) {
       *status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;

@@ -49,7 +49,8 @@ constexpr Duration kProposalRetry = std::chrono::milliseconds(100);
 uint64_t RandomSeed() {
   uint64_t seed = 0;
   if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
-    seed = static_cast<uint64_t>(BootNow().milliseconds()) ^ (static_cast<uint64_t>(getpid()) << 32);
+    seed = static_cast<uint64_t>(BootNow().milliseconds()) ^
+           (static_cast<uint64_t>(getpid()) << 32);
   }
   return seed;
 }
@@ -325,7 +326,8 @@ void Daemon::Impl::StartCore() {
                                              : raft::LogIndex(0);
   core = std::make_unique<node::Node>(node::NodeOptionsFor(cluster, self), storage->recovered(),
                                       rng.Fork("node"), BootNow());
-  spdlog::info("cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, guard pid {}",
+  spdlog::info("cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, "
+               "guard pid {}",
                self.value(), cluster->cluster_name.value(), state_dir,
                core->raft().term().value(), storage->recovered().entries.size(),
                guard->guard_pid());
