@@ -48,7 +48,8 @@ check_tree() {
   check "installed pkgctl --help" "$root/bin/pkgctl" --help
   check "installed cmviewcl --help" "$root/bin/cmviewcl" --help
   check "installed cmcld --help" "$root/sbin/cmcld" --help
-  "$root/bin/pkgctl" --help | grep -q pkgctl || fail "pkgctl --help does not name pkgctl"
+  # No grep -q: it stops reading early, and pkgctl then dies of SIGPIPE under pipefail.
+  "$root/bin/pkgctl" --help | grep pkgctl > /dev/null || fail "pkgctl --help does not name pkgctl"
 
   local drivers=$root/lib/cmcl/drivers
   [ -x "$drivers/process" ] || fail "$drivers/process is not executable"
