@@ -41,9 +41,9 @@ OPTIONS
     --guard PATH   the cmcl-guard executable (default: next to cmcld)
 
 EXIT STATUS
-    0 stopped cleanly; 1 a fatal runtime error (the guard was lost); 2 it could not
-    start: a bad configuration, an unknown node, a busy address, a socket path over 107
-    bytes, a locked or unusable state dir - said in one line before anything starts.
+    0 stopped cleanly; 2 it could not start: a bad configuration, an unknown node, a
+    busy address, a socket path over 107 bytes, a locked or unusable state dir - said in
+    one line before anything starts.
 )";
 
 int Usage(const std::string& message) {

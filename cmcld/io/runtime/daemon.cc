@@ -290,16 +290,18 @@ Status Daemon::Impl::StartAdapters() {
         }
       },
       [this](const std::string& why) {
-        // Without its guard nothing enforces the lease deadline if this process dies:
-        // stop here, loudly; a restarted cmcld starts a new guard and reconciles.
-        spdlog::critical("lost cmcl-guard: {}; cmcld stops (guests stay as they are)", why);
+        // Without its guard nothing enforces the lease deadline if this process dies too.
+        // cmcld stays up: its own fence (F4) still kills the guests at lease_end -
+        // fence_timeout, and nothing new starts (no guard acknowledges a registration).
+        // Exiting here would leave running guests with no fence at all.
+        spdlog::critical("lost cmcl-guard: {}; guests are fenced by cmcld alone from now on, "
+                         "and nothing new starts here until cmcld is restarted", why);
         // The guard cmcld started is its child: collect it if it died (never waitpid(-1):
         // the guest runner reaps its own children by pid).
         if (guard && guard->guard_pid() > 0) {
           int status = 0;
           waitpid(guard->guard_pid(), &status, WNOHANG);
         }
-        Finish(1);
       });
   if (!attached.ok()) {
     return attached.status();
