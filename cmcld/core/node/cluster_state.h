@@ -397,12 +397,74 @@ struct ClusterHaltOp {
   std::string by;
   friend bool operator==(const ClusterHaltOp&, const ClusterHaltOp&) = default;
 };
-// `config apply`: the version and bundle hash now applied (bundle mechanics: issue 9).
+// `config apply` (DESIGN.md section 8) is three steps, all in the log, so every node
+// sees the same ones and a coordinator change in the middle loses nothing:
+//  1. ConfigProposeOp (operator): the node pkgctl talks to built nothing itself — pkgctl
+//     built the bundle from the caller's files — but decoded it, checked its hash and
+//     size, loaded it and checked it against the applied state before proposing. It
+//     carries the bundle bytes and what the core needs to judge stranding without
+//     parsing YAML: every package of the new version with the nodes it may run on.
+//     Applies only when `version` is config_version() + 1 and no proposal is pending;
+//     otherwise it is refused (config_outcome, "another config apply is in progress" /
+//     "version N is not next").
+//  2. ConfigVerdictOp (node agents, Node::ConfigVerdict): each member validates the
+//     pending bundle on its own (decode, hash, load with its own key, same voters and
+//     roles, every package's driver present) and commits ok or its reason. A verdict for
+//     another version or hash, or a second one from the same node, is stale (dropped).
+//  3. The coordinator ends it: ConfigApplyOp once every member it sees up (not halted,
+//     live) has said ok and applying strands no package; ConfigAbortOp with the reason
+//     on the first refusal ("n2: driver libvirt not found in /usr/lib/cmcl/drivers"),
+//     when a package that is starting, up or halting would be stranded (absent from the
+//     new version, or its owner not among its nodes there), or when not every verdict
+//     came within its verdict timeout ("n3 did not validate within 10s").
+// All or nothing: until ConfigApplyOp applies, every node keeps the old version. The
+// applied bundle's bytes stay in the state (so in snapshots: a node that was away
+// rebuilds any later version from them); version 1 is each node's own bootstrap copy
+// (bytes empty) until the first apply.
+struct ConfigProposeOp {
+  uint64_t version = 0;
+  std::string bundle_hash;  // SHA-256 of `bundle`, lowercase hex.
+  std::string bundle;       // io::EncodeBundle bytes, at most 8 MiB.
+  std::map<PackageName, std::vector<NodeName>> packages;  // Package -> its node list.
+  std::string by;
+  friend bool operator==(const ConfigProposeOp&, const ConfigProposeOp&) = default;
+};
+struct ConfigVerdictOp {
+  uint64_t version = 0;
+  std::string bundle_hash;
+  NodeName node;
+  bool ok = false;
+  std::string reason;  // Empty when ok.
+  friend bool operator==(const ConfigVerdictOp&, const ConfigVerdictOp&) = default;
+};
+// The coordinator's commit of the pending proposal: `version`/`bundle_hash` must be the
+// pending ones (else stale). `by` is the proposal's issuer.
 struct ConfigApplyOp {
   uint64_t version = 0;
   std::string bundle_hash;
   std::string by;
   friend bool operator==(const ConfigApplyOp&, const ConfigApplyOp&) = default;
+};
+struct ConfigAbortOp {
+  uint64_t version = 0;
+  std::string bundle_hash;
+  std::string reason;
+  friend bool operator==(const ConfigAbortOp&, const ConfigAbortOp&) = default;
+};
+// The proposal being validated (ClusterState::pending_config).
+struct PendingConfig {
+  LogIndex proposed_at;  // The ConfigProposeOp's index: the command pkgctl waits on.
+  ConfigProposeOp proposal;
+  std::map<NodeName, ConfigVerdictOp> verdicts;
+  friend bool operator==(const PendingConfig&, const PendingConfig&) = default;
+};
+// How the latest `config apply` ended (ClusterState::config_outcome).
+struct ConfigOutcome {
+  LogIndex command;  // The ConfigProposeOp's index.
+  uint64_t version = 0;
+  bool ok = false;
+  std::string message;  // "configuration version 3 applied" or the refusal.
+  friend bool operator==(const ConfigOutcome&, const ConfigOutcome&) = default;
 };
 
 // --- Coordinator ops (issue 7) -----------------------------------------------------
@@ -505,6 +567,12 @@ class ClusterState {
   bool cluster_halted() const { return cluster_halted_; }
   uint64_t config_version() const { return config_version_; }
   const std::string& bundle_hash() const { return bundle_hash_; }
+  // config apply (issue 9; see ConfigProposeOp above). The applied bundle's bytes (empty
+  // for the bootstrap version 1), the proposal under validation, and how the latest
+  // apply ended.
+  const std::string& bundle() const;
+  const std::optional<PendingConfig>& pending_config() const;
+  const std::optional<ConfigOutcome>& config_outcome() const;
   // INTERFACE.md's package status from the assignment and record alone (a lost owner's
   // package is still `up` here; the view adds `owner_lost` from liveness).
   PackageStatus StatusOf(const PackageName& package) const;

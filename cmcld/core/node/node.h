@@ -236,6 +236,12 @@ class Node {
   // inventories every later decision and script uses. The runtime calls it once the
   // ConfigApplyOp is applied and the bundle materialized.
   void SetConfig(std::shared_ptr<const config::ClusterConfig> config);
+  // config apply (issue 9): this node's verdict on the pending proposal (version, hash),
+  // after the runtime validated its bundle locally; committed through the agent's own
+  // client as a ConfigVerdictOp. Once per (version, hash) and incarnation: a repeat, or a
+  // verdict on something no longer pending, does nothing.
+  NodeActions ConfigVerdict(Time now, uint64_t version, const std::string& bundle_hash,
+                            bool ok, std::string reason);
   // SIGTERM (or the runtime's own stop) for this node, DESIGN.md section 5 "Cluster
   // start": from now on nothing new starts here. With quorum the node commits its own
   // `node halt` and the coordinator moves or halts its packages per shutdown_policy;
