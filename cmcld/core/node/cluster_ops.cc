@@ -24,7 +24,7 @@ namespace {
 // supported within one cluster anyway.)
 constexpr uint8_t kOpsFormat = 2;
 
-// Strings longer than this (a bundle) or not printable show as their size in traces.
+// Strings longer than this (a bundle) or with control bytes show as their size in traces.
 constexpr size_t kShownStringMax = 256;
 
 // Calls f with every field of `op`, in wire order (const or mutable as `op` is).
@@ -112,8 +112,8 @@ std::string Show(const T& value) {
   if constexpr (std::is_same_v<T, bool>) {
     return value ? "true" : "false";
   } else if constexpr (std::is_same_v<T, std::string>) {
-    const bool printable = std::all_of(value.begin(), value.end(), [](char c) {
-      return c >= ' ' && c <= '~';
+    const bool printable = std::none_of(value.begin(), value.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;  // UTF-8 text passes.
     });
     if (!printable || value.size() > kShownStringMax) {
       return "<" + std::to_string(value.size()) + " bytes>";

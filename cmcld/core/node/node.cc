@@ -55,8 +55,7 @@ Node::Node(NodeOptions options, raft::PersistedState state, Rng rng, Time now)
   raft_->SetLeaseTerms(state_.mode(), state_.GrantLength());
   CMCL_CHECK(options_.config != nullptr) << "a node needs its configuration";
   index_ = std::make_unique<validation::ConfigIndex>(*options_.config, reported_inventories_);
-  config_version_ =
-      options_.config_version != 0 ? options_.config_version : state_.config_version();
+  config_version_ = options_.config_version;
 }
 
 // --- Inputs ----------------------------------------------------------------------------
@@ -1084,7 +1083,7 @@ void Node::Coordinate() {
   if (coordinator_.in_flight) {
     return;  // N1: no placement before this term's no-op is applied; one at a time.
   }
-  if (config_version_ < state_.config_version()) {
+  if (config_version_ != 0 && config_version_ < state_.config_version()) {
     // NodeOptions::config_version: the runtime's SetConfig brings the new packages.
     if (!config_wait_logged_) {
       config_wait_logged_ = true;

@@ -93,7 +93,7 @@ struct NodeOptions {
   // their scripts), nodes and their inventories, cluster_start_wait, shutdown_policy.
   // Shared, immutable; a config apply (issue 9) swaps it.
   std::shared_ptr<const config::ClusterConfig> config;
-  // Its version (issue 9); 0: the version of the recovered snapshot's state. While the
+  // Its version (issue 9); 0: unknown until the first SetConfig. Once known, while the
   // applied state's version is newer (a ConfigApplyOp applied, SetConfig not called yet)
   // this node coordinates nothing: decisions from the old packages could place one the
   // new version dropped.
@@ -244,7 +244,8 @@ class Node {
   // readiness view use it from the next input on; NextWakeup() asks for that input now.
   void SetConfig(std::shared_ptr<const config::ClusterConfig> config,
                  std::optional<uint64_t> version = std::nullopt);
-  // The version of the configuration this node uses (NodeOptions::config_version).
+  // The version of the configuration this node uses (NodeOptions::config_version; 0:
+  // not known).
   uint64_t config_version() const { return config_version_; }
   // config apply (issue 9): this node's verdict on the pending proposal (version, hash),
   // after the runtime validated its bundle locally; committed through the agent's own
@@ -418,7 +419,7 @@ class Node {
   };
   ReadinessCache readiness_;
   uint64_t config_generation_ = 1;  // SetConfig counts up.
-  uint64_t config_version_ = 0;     // Of options_.config.
+  uint64_t config_version_ = 0;     // Of options_.config (0: not known).
   bool config_wait_logged_ = false;  // The coordinator waits for SetConfig; said once.
   // When this leader first saw the pending proposal (its index): the verdict timeout.
   std::optional<std::pair<LogIndex, Time>> config_pending_seen_;

@@ -253,6 +253,7 @@ bool HasEvent(const ClusterState& state, const std::vector<std::string>& parts);
 // version's packages only once the runtime handed it the new configuration (SetConfig).
 TEST(Node, ConfigApplyCommitsEachVerdictOnceThenAppliesAndWaitsForTheNewConfiguration) {
   NodeCluster cluster(3, {"r1"});
+  cluster.options().config_version = 1;  // The runtime says which version it loaded.
   cluster.StartAll();
   cluster.RunFor(Duration(5000));
   const std::string leader = *cluster.Leader();
