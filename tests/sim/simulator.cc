@@ -142,6 +142,7 @@ raft::RaftOptions Simulation::RaftOptionsFor(size_t node) const {
   options.voters = voters_;
   options.election_timeout_min = options_.election_timeout_min.value_or(node::ElectionTimeoutMin(
       options_.node_timeout, options_.heartbeat_interval, options_.fence_timeout));
+  options.check_quorum_period = options_.node_timeout;
   options.heartbeat_interval = options_.heartbeat_interval;
   options.entries_per_message_max = options_.entries_per_message_max;
   options.compact_keep_entries = options_.compact_keep_entries;

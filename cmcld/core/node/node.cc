@@ -1030,10 +1030,13 @@ bool Node::Up(const NodeName& node) const {
              raft_->commit_index().value();
 }
 
-// Its nonces arrive: its lease is being renewed, so it is not lost.
+// Its nonces arrive: its lease is being renewed, so it is not lost. Within the
+// CheckQuorum period (node_timeout), not the election timeout: elections are short
+// (node::ElectionTimeoutMin), and a lossy link that drops a few nonces in a row must not
+// make a healthy member look lost to placement and moves.
 bool Node::Reachable(const NodeName& node) const {
   const std::optional<Time> heard = raft_->LastNonceAt(node);
-  return heard && now_ - *heard < options_.raft.election_timeout_min;
+  return heard && now_ - *heard < raft_->CheckQuorumPeriod();
 }
 
 Liveness Node::CurrentLiveness() const {
