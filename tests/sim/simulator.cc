@@ -279,6 +279,8 @@ RunResult Simulation::Finish() {
     result_.violation = exclusivity_.violation();
   } else if (package_checker_->violation()) {
     result_.violation = package_checker_->violation();
+  } else if (config_checker_.violation()) {
+    result_.violation = config_checker_.violation();
   }
   result_.simulated_ms = now_.milliseconds();
   result_.acknowledged = checker_.acks();
@@ -614,6 +616,7 @@ void Simulation::TraceCommitted(const raft::ApplyEntry& apply) {
   if (apply.entry.index <= state.applied()) {
     return;
   }
+  config_checker_.OnCommitted(state, apply);
   package_checker_->OnCommitted(apply);
   if (apply.entry.kind != raft::EntryKind::kCommand || apply.duplicate) {
     return;
@@ -665,6 +668,9 @@ void Simulation::AfterCall(size_t node) {
     // Execute ends in AfterCall again, which then sees the compacted log.
     Execute(node, slot.core->Compact(LocalNow(node)));
     return;
+  }
+  if (DriveConfig(node)) {
+    return;  // Execute ended in AfterCall again.
   }
   if (raft.role() != slot.role || raft.term() != slot.term) {
     slot.role = raft.role();

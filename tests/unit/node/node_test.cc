@@ -307,6 +307,34 @@ TEST(Node, ConfigApplyCommitsEachVerdictOnceThenAppliesAndWaitsForTheNewConfigur
   EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r2")), PackageStatus::kUp);
 }
 
+// NodeOptions::config_version 0 (a runtime that does not say which version it loaded):
+// an applied version never pauses the coordinator.
+TEST(Node, ANodeThatDoesNotKnowItsConfigVersionKeepsCoordinatingAfterAnApply) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::vector<NodeName> all = {NodeName("n1"), NodeName("n2"), NodeName("n3")};
+  cluster.ForwardOps(leader, {HaltOp{.package = PackageName("r1"), .by = "root"},
+                              ConfigProposeOp{.version = 2,
+                                              .bundle_hash = "h2",
+                                              .bundle = "bundle v2",
+                                              .packages = {{PackageName("r1"), all}},
+                                              .by = "root"}});
+  cluster.RunFor(Duration(500));
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    cluster.ConfigVerdict(name, 2, "h2", true);
+  }
+  cluster.RunFor(Duration(1000));
+  ASSERT_EQ(cluster.node(leader).state().config_version(), 2u);
+
+  cluster.ForwardOps(leader, {RunOp{.package = PackageName("r1"), .by = "root"}});
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_EQ(cluster.node(leader).config_version(), 0u);
+  EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r1")), PackageStatus::kUp);
+}
+
 bool HasEvent(const ClusterState& state, const std::vector<std::string>& parts) {
   for (const ClusterEvent& event : state.events()) {
     bool all = true;
