@@ -235,16 +235,6 @@ void ControlEngine::OnReply(const std::shared_ptr<Waiter>& waiter, const raft::C
   switch (reply.code) {
     case raft::ReplyCode::kApplied:
       waiter->index = reply.applied_index;
-      if (waiter->no_wait) {
-        // A refusal at apply (cluster halt while packages run, a move of a down package)
-        // is the answer even without waiting: "committed" would read as done.
-        std::optional<Answer> known = waiter->outcome(reply.applied_index);
-        if (known && known->exit_status != kExitOk) return Complete(waiter, *std::move(known));
-        return Complete(waiter, DoneAnswer(waiter->subject.key, waiter->subject.name,
-                                           waiter->what + ": committed at index " +
-                                               std::to_string(reply.applied_index.value()),
-                                           reply.applied_index.value()));
-      }
       return CheckOutcome(waiter);
     case raft::ReplyCode::kRejected:
       return Complete(waiter, ErrorAnswer("rejected", waiter->what + " refused: " + reply.detail));
@@ -266,7 +256,21 @@ void ControlEngine::OnReply(const std::shared_ptr<Waiter>& waiter, const raft::C
 
 void ControlEngine::CheckOutcome(const std::shared_ptr<Waiter>& waiter) {
   if (waiter->done || !waiter->index) return;
+  // The leader answers once it applied the command; a follower (whose state every
+  // outcome check reads) may apply it a heartbeat later. Until then nothing here is
+  // about that command yet: a node halt would read as superseded, a cluster halt as
+  // undone.
+  if (core_.node().state().applied() < *waiter->index) return;
   std::optional<Answer> answer = waiter->outcome(*waiter->index);
+  if (waiter->no_wait) {
+    // A refusal at apply (cluster halt while packages run, a move of a down package)
+    // is the answer even without waiting: "committed" would read as done.
+    if (answer && answer->exit_status != kExitOk) return Complete(waiter, *std::move(answer));
+    return Complete(waiter, DoneAnswer(waiter->subject.key, waiter->subject.name,
+                                       waiter->what + ": committed at index " +
+                                           std::to_string(waiter->index->value()),
+                                       waiter->index->value()));
+  }
   if (answer) Complete(waiter, *std::move(answer));
 }
 
