@@ -502,6 +502,29 @@ void Node::SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
   ++config_generation_;
 }
 
+std::optional<StartWait> Node::StartWaitOf(Time now) const {
+  if (state_.cluster_started() || state_.cluster_halted()) {
+    return std::nullopt;
+  }
+  StartWait wait{.decided_here = false,
+                 .waiting_for = {},
+                 .wait = options_.config->cluster_start_wait,
+                 .left = std::nullopt};
+  if (!raft_->LeaderReady() || !leader_since_) {
+    return wait;
+  }
+  Liveness liveness = CurrentLiveness();
+  liveness.now = now;
+  const ClusterStartGate gate = CheckClusterStart(*options_.config, *index_, state_, liveness);
+  if (gate.verdict != ClusterStartGate::Verdict::kWaiting) {
+    return std::nullopt;  // Placement starts with the coordinator's next decision.
+  }
+  wait.decided_here = true;
+  wait.waiting_for = gate.waiting_for;
+  wait.left = gate.deadline - now;
+  return wait;
+}
+
 NodeActions Node::Shutdown(Time now) {
   now_ = now;
   if (!shutting_down_) {

@@ -190,6 +190,17 @@ struct NodeActions {
   std::vector<LogLine> log;
 };
 
+// What initial placement waits for, as one node can know it (Node::StartWaitOf).
+struct StartWait {
+  // The ready leader decides the cluster start (coordinator.h, ClusterStartGate): it
+  // knows whom it waits for and until when. Any other node knows only that the cluster
+  // has not started yet.
+  bool decided_here = false;
+  std::vector<NodeName> waiting_for;  // decided_here: members (not halted) not up.
+  Duration wait = Duration(0);        // cluster_start_wait.
+  std::optional<Duration> left;       // decided_here: until it stops waiting.
+};
+
 class Node {
  public:
   // `state` as storage recovered it; the ClusterState is restored from its snapshot.
@@ -250,6 +261,10 @@ class Node {
   // (a halt_failed guest keeps it from being done: the runtime's stop timeout decides).
   NodeActions Shutdown(Time now);
   bool ShutdownDone() const { return shutting_down_ && LocalGuests().empty(); }
+  // `view` (DESIGN.md section 5, "Cluster start": view says what it waits for): nullopt
+  // unless initial placement waits — the cluster has not started, is not halted, and (on
+  // the ready leader) the gate says kWaiting at `now`.
+  std::optional<StartWait> StartWaitOf(Time now) const;
   // Snapshot the ClusterState and compact the log (raft::Raft::Compact).
   NodeActions Compact(Time now);
   Time NextWakeup() const;

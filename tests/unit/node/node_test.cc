@@ -421,6 +421,37 @@ TEST(Node, ShutdownWithoutALeaseHaltsItsGuestsItselfWithReasonShutdown) {
   EXPECT_TRUE(cluster.node(owner).ShutdownDone());
 }
 
+// What `view` shows of a cold start (DESIGN.md section 5): the leader, which decides it,
+// knows whom it waits for and how long; a follower only that placement waits.
+TEST(Node, AColdStartShowsWhomTheLeaderWaitsForAndTheTimeLeft) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.Start("n1");
+  cluster.Start("n2");
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string follower = leader == "n1" ? "n2" : "n1";
+
+  const std::optional<StartWait> on_leader = cluster.node(leader).StartWaitOf(cluster.now);
+  const std::optional<StartWait> on_follower = cluster.node(follower).StartWaitOf(cluster.now);
+  cluster.Start("n3");
+  cluster.RunFor(Duration(3000));
+  const std::optional<StartWait> once_started = cluster.node(leader).StartWaitOf(cluster.now);
+
+  ASSERT_TRUE(on_leader.has_value());
+  EXPECT_TRUE(on_leader->decided_here);
+  EXPECT_EQ(on_leader->waiting_for, std::vector<NodeName>{NodeName("n3")});
+  EXPECT_EQ(on_leader->wait, Duration(60000));
+  ASSERT_TRUE(on_leader->left.has_value());
+  EXPECT_GT(*on_leader->left, Duration(54000));  // The leader was ready within 5 s.
+  EXPECT_LE(*on_leader->left, Duration(60000));
+  ASSERT_TRUE(on_follower.has_value());
+  EXPECT_FALSE(on_follower->decided_here);
+  EXPECT_TRUE(on_follower->waiting_for.empty());
+  EXPECT_FALSE(on_follower->left.has_value());
+  EXPECT_FALSE(once_started.has_value());
+  EXPECT_TRUE(cluster.node(leader).state().cluster_started());
+}
+
 TEST(Node, DisarmedClusterKeepsAnIsolatedOwnersGuestRunningPastTheNormalLease) {
   NodeCluster cluster(3, {"r1"});
   cluster.StartAll();
