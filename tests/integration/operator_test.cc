@@ -151,6 +151,29 @@ TEST_F(RolesTest, PackageAdminMayMoveButNotHaltANodeAndEventsNameWhoDidWhat) {
   EXPECT_TRUE(Contains(events.out, "g2: halt (root@node2)")) << events.out;
 }
 
+// DESIGN.md section 9: anyone the access list does not name is refused, reading included.
+TEST_F(RolesTest, ACallerWithNoRoleIsRefusedEvenReading) {
+  cluster.Start(0);
+
+  std::vector<CommandResult> reads;
+  for (const std::vector<std::string>& read : std::vector<std::vector<std::string>>{
+           {"view"}, {"check", "g1"}, {"readiness"}, {"events"}, {"config", "show"}}) {
+    reads.push_back(As(kNoRoleUid, 0, read));
+  }
+  const CommandResult table = As(kNoRoleUid, 0, {"view"}, false);
+  const CommandResult monitor = As(kMonitorUid, 0, {"readiness"});
+
+  for (const CommandResult& read : reads) {
+    EXPECT_EQ(read.exit_status, 1) << read.out << read.err;
+    EXPECT_EQ(ErrorCode(read), "permission_denied") << read.out;
+  }
+  EXPECT_EQ(table.exit_status, 1);
+  EXPECT_EQ(table.err,
+            "pkgctl: permission denied: uid 4242 is not in the cluster's access list; this "
+            "command needs role monitor (or higher)\n");
+  EXPECT_EQ(monitor.exit_status, 0) << monitor.out << monitor.err;
+}
+
 // ---- Aliases (INTERFACE.md "Aliases") -------------------------------------------------
 
 class AliasTest : public ::testing::Test {

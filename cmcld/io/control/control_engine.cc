@@ -64,8 +64,7 @@ std::optional<Answer> ControlEngine::RefuseWrite(const Caller& caller) {
 
 std::optional<Answer> ControlEngine::Refuse(const Caller& caller, Permission needed) {
   // DESIGN.md section 9: the caller's role from the cluster file's access list (root is
-  // always full_admin; anyone not listed gets nothing).
-  if (needed == Permission::kRead) return std::nullopt;  // Reads do not carry the caller yet.
+  // always full_admin; anyone not listed gets nothing, not even a read).
   const CallerIdentity identity = Resolve(caller.uid, caller.gid);
   const std::optional<config::AccessRole> role = RoleOf(identity, core_.config().access);
   if (Allows(role, needed)) return std::nullopt;
@@ -73,7 +72,9 @@ std::optional<Answer> ControlEngine::Refuse(const Caller& caller, Permission nee
                               ? (caller.uid < 0 ? std::string("an unidentified caller")
                                                 : "uid " + std::to_string(caller.uid))
                               : identity.user + " (uid " + std::to_string(caller.uid) + ")";
-  const char* need = needed == Permission::kFullAdmin ? "full_admin" : "package_admin";
+  const char* need = needed == Permission::kFullAdmin      ? "full_admin"
+                     : needed == Permission::kPackageAdmin ? "package_admin"
+                                                           : "monitor (or higher)";
   if (!role) {
     return ErrorAnswer("permission_denied",
                        "permission denied: " + who + " is not in the cluster's access list; "
@@ -92,7 +93,8 @@ Duration ControlEngine::TimeoutOf(int64_t timeout_ms) const {
   return timeout_ms > 0 ? Duration(timeout_ms) : default_timeout_;
 }
 
-Answer ControlEngine::View(const pb::ViewRequest& request) {
+Answer ControlEngine::View(const Caller& caller, const pb::ViewRequest& request) {
+  if (std::optional<Answer> refused = Refuse(caller, Permission::kRead)) return *refused;
   const std::map<NodeName, std::vector<NetworkStatus>> networks = core_.Networks();
   ViewModel model = BuildViewModel(ViewInputs{
       .config = core_.config(), .node = core_.node(), .now = core_.Now(), .networks = networks});
@@ -117,7 +119,8 @@ Answer ControlEngine::View(const pb::ViewRequest& request) {
   return Answer{.exit_status = kExitOk, .json = ViewJson(model), .text = text, .is_error = false};
 }
 
-Answer ControlEngine::Check(const pb::CheckRequest& request) {
+Answer ControlEngine::Check(const Caller& caller, const pb::CheckRequest& request) {
+  if (std::optional<Answer> refused = Refuse(caller, Permission::kRead)) return *refused;
   std::optional<NodeName> target;
   if (!request.node().empty()) target = NodeName(request.node());
   const Result<validation::CheckReport> report =
@@ -126,9 +129,13 @@ Answer ControlEngine::Check(const pb::CheckRequest& request) {
   return CheckAnswer(*report);
 }
 
-Answer ControlEngine::Readiness() { return ReadinessAnswer(core_.node().Readiness()); }
+Answer ControlEngine::Readiness(const Caller& caller) {
+  if (std::optional<Answer> refused = Refuse(caller, Permission::kRead)) return *refused;
+  return ReadinessAnswer(core_.node().Readiness());
+}
 
-Answer ControlEngine::Events(const pb::EventsRequest& request) {
+Answer ControlEngine::Events(const Caller& caller, const pb::EventsRequest& request) {
+  if (std::optional<Answer> refused = Refuse(caller, Permission::kRead)) return *refused;
   return EventsAnswer(core_.node().state().events(), request.limit());
 }
 
