@@ -1,7 +1,8 @@
 // Integration tests of starting and stopping the whole cluster (issue 9; DESIGN.md
-// section 5, "Cluster start"; INTERFACE.md `cluster run|halt`, `cluster_start_wait`):
-// `cluster halt` refused while packages run and forced, cold starts that wait for a late
-// node or for cluster_start_wait, and `cluster run`. Ground truth: the guests' ledgers and disk locks, the halt
+// section 5, "Cluster start"; INTERFACE.md `cluster run|halt`, `cluster_start_wait`,
+// SIGTERM): `cluster halt` refused while packages run and forced, cold starts that wait
+// for a late node or for cluster_start_wait, `cluster run`, and a SIGTERM on a node that
+// has lost its quorum. Ground truth: the guests' ledgers and disk locks, the halt
 // scripts' own record of each run (CMCL_REASON), and the daemons' exit statuses.
 #include <gtest/gtest.h>
 
@@ -196,6 +197,40 @@ TEST(ColdStartTest, ClusterRunStartsPlacementAtOnce) {
   std::cout << "placement started " << took_ms << " ms after cluster run\n";
   EXPECT_LT(took_ms, 20000);
   EXPECT_EQ(late.exit_status, 1) << late.out;  // node3 is not heard from.
+}
+
+// SIGTERM on a node whose quorum is gone but whose lease still runs: its `node halt`
+// cannot commit, so it halts its guest itself with the halt script (CMCL_REASON
+// shutdown) before its fence point, and exits 0 — the guest is not killed by a fence.
+// A 3 s lease leaves room to stop two nodes and signal the third within it.
+TEST(ShutdownTest, SigtermWithoutQuorumHaltsTheGuestsWithTheirHaltScriptsAndExits0) {
+  LocalCluster::Options options = TwoGuests("10s");
+  options.node_timeout = "3s";
+  options.heartbeat_interval = "300ms";
+  options.packages = {PackageDef{.name = "g1", .nodes = {"node3", "node1", "node2"}}};
+  LocalCluster cluster(options);
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node3"); }, seconds(20)));
+  const size_t records = cluster.Ledger("g1").size();
+
+  cluster.CrashNode(0);
+  cluster.CrashNode(1);
+  const auto signalled = Clock::now();
+  int status = -1;
+  const bool exited = cluster.StopDaemon(2, seconds(20), &status);
+  const int64_t took_ms = MillisecondsSince(signalled);
+
+  EXPECT_TRUE(exited);
+  EXPECT_EQ(status, 0);
+  std::cout << "node3's cmcld exited " << took_ms << " ms after SIGTERM without quorum\n";
+  const std::vector<LedgerRecord> ledger = cluster.Ledger("g1");
+  ASSERT_EQ(ledger.size(), records + 1) << "expected one stop record after the start";
+  EXPECT_EQ(ledger.back().what, "stop") << "the guest was killed, not halted";
+  EXPECT_EQ(ledger.back().node, "node3");
+  const std::vector<std::string> halts = cluster.Halts("g1");
+  ASSERT_FALSE(halts.empty()) << "the halt script never ran";
+  EXPECT_EQ(halts.back(), "node3 shutdown");
+  EXPECT_EQ(cluster.RunningCopies("g1"), 0);
 }
 
 }  // namespace

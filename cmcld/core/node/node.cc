@@ -424,6 +424,7 @@ void Node::OnOwnReply(const raft::ClientReply& reply) {
 }
 
 void Node::Drive() {
+  NoteLeaseRenewal();
   if (attached_) {
     PushGuardDeadline();
     Fence();
@@ -538,15 +539,18 @@ NodeActions Node::Shutdown(Time now) {
 }
 
 // With quorum the node asks for its own `node halt` and the coordinator moves or halts
-// its packages (shutdown_policy); without a lease nobody else may act for it, so it halts
-// its guests itself — stopping never needs quorum (DESIGN.md section 5).
+// its packages (shutdown_policy). Once its lease is no longer being renewed, that halt
+// cannot commit (and no move can either), and the fence point comes within the lease:
+// so it halts its guests itself, with their halt scripts, before they are fenced —
+// stopping never needs quorum (DESIGN.md section 5). Halting a guest this node runs is
+// always safe; only the policy's migration is given up.
 void Node::ShutdownStep() {
   if (!shutdown_proposed_ && !state_.NodeHalted(self())) {
     shutdown_proposed_ = true;
     report_queue_.push_back(
         NodeAdminOp{.node = self(), .halted = true, .by = "cmcld shutdown on " + self().value()});
   }
-  if (raft_->lease().Valid(now_)) {
+  if (LeaseRenewing()) {
     return;
   }
   for (auto& [resource, local] : local_) {
@@ -554,6 +558,31 @@ void Node::ShutdownStep() {
       local.phase = Phase::kStopping;
       Guest(resource, local.epoch, GuestVerb::kHalt, ActionReason::kShutdown);
     }
+  }
+}
+
+std::optional<Time> Node::LeaseGivenUpAt() const {
+  const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
+  if (!fence_at || !lease_renewed_at_) {
+    return std::nullopt;
+  }
+  // Grants come about once per heartbeat round; two rounds without one mean the leader
+  // is gone or cut off. The fence point bounds it too (a round before it), whatever the
+  // renewals did.
+  const Duration round = options_.raft.heartbeat_interval;
+  return std::min(*lease_renewed_at_ + kLeaseRenewalRounds * round, *fence_at - round);
+}
+
+bool Node::LeaseRenewing() const {
+  const std::optional<Time> given_up_at = LeaseGivenUpAt();
+  return raft_->lease().Valid(now_) && given_up_at && now_ < *given_up_at;
+}
+
+void Node::NoteLeaseRenewal() {
+  const std::optional<Time> lease_end = raft_->lease().lease_end();
+  if (lease_end && (!lease_end_seen_ || *lease_end > *lease_end_seen_)) {
+    lease_end_seen_ = lease_end;
+    lease_renewed_at_ = now_;
   }
 }
 
@@ -1100,6 +1129,11 @@ Time Node::NextWakeup() const {
   }
   if (agent_.in_flight) {
     wakeup = std::min(wakeup, agent_.resend_at);
+  }
+  if (shutting_down_ && !LocalGuests().empty()) {
+    if (const std::optional<Time> given_up_at = LeaseGivenUpAt()) {
+      wakeup = std::min(wakeup, std::max(*given_up_at, now_));  // ShutdownStep halts then.
+    }
   }
   if (!LocalGuests().empty()) {
     const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);

@@ -348,6 +348,14 @@ class Node {
   bool ServiceFailFast(const PackageName& resource) const;
   void GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment);
   void ShutdownStep();
+  // Shutdown without quorum: when this node stops counting on its lease being renewed —
+  // kLeaseRenewalRounds heartbeat intervals after the last renewal, and at the latest a
+  // heartbeat interval before the fence point (nullopt without a lease).
+  std::optional<Time> LeaseGivenUpAt() const;
+  // The lease is valid and LeaseGivenUpAt() has not come.
+  bool LeaseRenewing() const;
+  // Records when lease_end last moved forward (a grant arrived).
+  void NoteLeaseRenewal();
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
               FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
@@ -390,6 +398,9 @@ class Node {
   // runtime resets the machine (issue 12).
   bool fail_fast_fence_ = false;
   bool shutdown_proposed_ = false;  // This node's own NodeAdminOp is queued.
+  static constexpr int kLeaseRenewalRounds = 2;
+  std::optional<Time> lease_end_seen_;    // The latest lease_end NoteLeaseRenewal saw,
+  std::optional<Time> lease_renewed_at_;  // and when it saw it.
   // Owned packages not started yet: the epoch and since when (GiveUpStartAfterTimeout).
   std::map<PackageName, std::pair<LogIndex, Time>> start_waits_;
   std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;
