@@ -112,8 +112,8 @@ TEST(ColdStartTest, WaitsForTheLateNodeSaysSoInViewAndStartsWhenItComes) {
   cluster.Start(0);
   cluster.Start(1);
   int coordinator = -1;
-  ASSERT_TRUE(LocalCluster::WaitFor([&] { return (coordinator = Coordinator(cluster, {0, 1})) >= 0; },
-                                    seconds(20)));
+  ASSERT_TRUE(LocalCluster::WaitFor(
+      [&] { return (coordinator = Coordinator(cluster, {0, 1})) >= 0; }, seconds(20)));
   const int follower = coordinator == 0 ? 1 : 0;
 
   std::this_thread::sleep_for(seconds(2));
