@@ -4,10 +4,13 @@
 // start, stop and kill is recorded with a CLOCK_BOOTTIME stamp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
-#include <thread>
+#include <map>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/integration/local_cluster.h"
 
@@ -151,6 +154,56 @@ TEST_F(ClusterTest, NodeCrashFailsItsPackagesOverAfterTheLease) {
   ASSERT_FALSE(ledger.empty());
   EXPECT_EQ(ledger.back().what, "start");
   EXPECT_EQ(ledger.back().node, "node3");
+}
+
+// Losing the coordinator's whole node: a new coordinator is elected and grants before
+// the other nodes' leases run out (docs/DESIGN_CHANGES.md), so only the lost node's
+// packages move; nothing running elsewhere is stopped.
+TEST_F(ClusterTest, CoordinatorNodeCrashMovesOnlyItsOwnPackages) {
+  cluster.StartAll();
+  for (const char* package : {"g1", "g2", "g3"}) {
+    ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpAnywhere(cluster, 0, package); },
+                                      seconds(20)));
+  }
+  const std::string coordinator = (*cluster.View(0))["cluster"]["coordinator"].String();
+  int lost = 0;
+  while (cluster.Name(lost) != coordinator) {
+    ASSERT_LT(++lost, 3) << "no coordinator named " << coordinator;
+  }
+  const int observer = lost == 0 ? 1 : 0;
+  std::vector<std::string> moving;
+  std::map<std::string, size_t> staying;  // Package -> ledger records before the crash.
+  for (const char* package : {"g1", "g2", "g3"}) {
+    if (cluster.Package(observer, package)["node"].String() == coordinator) {
+      moving.push_back(package);
+    } else {
+      staying[package] = cluster.Ledger(package).size();
+    }
+  }
+
+  const auto crashed_at = std::chrono::steady_clock::now();
+  cluster.CrashNode(lost);
+  const bool moved = LocalCluster::WaitFor(
+      [&] {
+        return std::all_of(moving.begin(), moving.end(), [&](const std::string& package) {
+          const JsonValue entry = cluster.Package(observer, package);
+          return entry["status"].String() == "up" && entry["node"].String() != coordinator;
+        });
+      },
+      seconds(20));
+  const auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() -
+                                                             crashed_at);
+
+  ASSERT_TRUE(moved);
+  std::cout << moving.size() << " package(s) of the coordinator " << coordinator << " up elsewhere "
+            << took.count() << " ms after its node crashed\n";
+  for (const auto& [package, records] : staying) {
+    EXPECT_EQ(cluster.Ledger(package).size(), records) << package << " was stopped";
+    EXPECT_EQ(cluster.RunningCopies(package), 1) << package;
+  }
+  for (const std::string& package : moving) {
+    EXPECT_EQ(cluster.RunningCopies(package), 1) << package;
+  }
 }
 
 TEST_F(ClusterTest, DaemonCrashGuardFencesBeforeTheFailover) {
