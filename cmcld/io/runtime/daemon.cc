@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <deque>
 #include <filesystem>
@@ -28,7 +29,9 @@
 #include "cmcld/io/guard/guard_client.h"
 #include "cmcld/io/guest/guest_runner.h"
 #include "cmcld/io/peer/peer_transport.h"
-#include "cmcld/io/runtime/bootstrap_bundle.h"
+#include "cmcld/io/bundle/bundle.h"
+#include "cmcld/io/bundle/bundle_check.h"
+#include "cmcld/io/runtime/config_versions.h"
 #include "cmcld/io/storage/raft_storage.h"
 #include "cmcld/io/storage/state_dir.h"
 
@@ -88,7 +91,9 @@ struct Daemon::Impl final : CoreAccess {
   Time Now() const override { return BootNow(); }
   void Propose(node::OpBatch ops, Time deadline,
                std::function<void(const raft::ClientReply&)> done) override;
-  std::string AppliedBundleDir() const override { return bundle_dir; }
+  std::string AppliedBundleDir() const override { return versions->current().dir; }
+  std::string StateDirPath() const override { return state_dir; }
+  std::string KeyFile() const override { return own->security.key_file; }
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
     return peers->Networks();
   }
@@ -102,6 +107,10 @@ struct Daemon::Impl final : CoreAccess {
   // Every input ends here: the core's answer is executed, then the waiters, the
   // shutdown and the timer are looked at.
   void Execute(node::NodeActions actions);
+  // Config apply (issue 9): follows the applied version (writes and loads it, hands it
+  // to the core and the control API); true when it switched.
+  bool FollowAppliedVersion();
+  void WarnIfOwnFilesDiffer();
   void ExecuteGuard(const node::GuardRequest& request);
   void ExecuteGuest(const node::GuestAction& action);
   void AfterInput();
@@ -111,16 +120,21 @@ struct Daemon::Impl final : CoreAccess {
   void ArmProposalTimer(Duration after);
   void OnSignal(int signal);
   void Finish(int status);
-  std::string PackageDir(const PackageName& package) const {
-    return bundle_dir + "/packages/" + package.value();
+  static std::string PackageDir(const ConfigVersions::Version& version,
+                                const PackageName& package) {
+    return version.dir + "/packages/" + package.value();
   }
 
   DaemonOptions options;
   boost::asio::io_context io;
+  // This node's own files: identity, key, addresses (first contact), timing.
+  std::shared_ptr<const cmcl::config::ClusterConfig> own;
+  // The applied configuration version: packages, nodes, access (versions->current()).
   std::shared_ptr<const cmcl::config::ClusterConfig> cluster;
   NodeName self;
   std::string state_dir;
-  std::string bundle_dir;
+  std::unique_ptr<ConfigVersions> versions;
+  uint64_t unusable_version = 0;  // An applied version this node could not write or load.
   Rng rng{RandomSeed()};
   std::unique_ptr<StateDir> dir;
   std::unique_ptr<RaftStorage> storage;
@@ -192,7 +206,8 @@ Status Daemon::Impl::LoadConfiguration() {
       }
     }
   }
-  cluster = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded.config));
+  own = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded.config));
+  cluster = own;
   self = NodeName(options.node);
   const cmcl::config::NodeSpec* spec = cluster->FindNode(self);
   if (spec == nullptr) {
@@ -233,27 +248,28 @@ Status Daemon::Impl::OpenStorage() {
     return log.status();
   }
   storage = std::move(log).value();  // It logged what recovery dropped, if anything.
-  Result<std::string> bundle = MaterializeBootstrapBundle(*cluster, state_dir);
-  if (!bundle.ok()) {
-    return bundle.status();
+  // Version 1 (this node's own files) until the state says which version is applied.
+  versions = std::make_unique<ConfigVersions>(state_dir, own->security.key_file);
+  if (Status started = versions->StartWithBootstrap(own); !started.ok()) {
+    return started;
   }
-  bundle_dir = *bundle;
+  cluster = versions->current().config;
   return Status::Ok();
 }
 
 Status Daemon::Impl::StartAdapters() {
   Status key_status;
-  PeerOptions peer_options{.cluster_id = node::ClusterIdOf(*cluster),
+  PeerOptions peer_options{.cluster_id = node::ClusterIdOf(*own),
                            .self = self,
-                           .listen = cluster->FindNode(self)->addresses,
+                           .listen = own->FindNode(self)->addresses,
                            .peers = {},
-                           .key = ReadKey(cluster->security.key_file, key_status),
-                           .heartbeat_interval = cluster->heartbeat_interval,
-                           .node_timeout = cluster->node_timeout};
+                           .key = ReadKey(own->security.key_file, key_status),
+                           .heartbeat_interval = own->heartbeat_interval,
+                           .node_timeout = own->node_timeout};
   if (!key_status.ok()) {
     return key_status;
   }
-  for (const cmcl::config::NodeSpec& node : cluster->nodes) {
+  for (const cmcl::config::NodeSpec& node : own->nodes) {
     if (node.name != self) {
       peer_options.peers[node.name] = node.addresses;
     }
@@ -328,6 +344,12 @@ void Daemon::Impl::StartCore() {
                                              : raft::LogIndex(0);
   core = std::make_unique<node::Node>(node::NodeOptionsFor(cluster, self), storage->recovered(),
                                       rng.Fork("node"), BootNow());
+  // Guests keep the version the guard registered them with (first: switching versions
+  // deletes the folders no guest uses); DESIGN.md section 8: a snapshot of a later
+  // version is the configuration, not this node's files.
+  versions->AdoptGuests(guard->attached_work_dirs());
+  FollowAppliedVersion();
+  WarnIfOwnFilesDiffer();
   spdlog::info("cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, "
                "guard pid {}",
                self.value(), cluster->cluster_name.value(), state_dir,
@@ -382,12 +404,20 @@ void Daemon::Impl::ExecuteGuard(const node::GuardRequest& request) {
   const auto* registration = std::get_if<node::Register>(&request.request);
   if (registration == nullptr) {
     guard->Submit(request);
+    if (const auto* gone = std::get_if<node::Unregister>(&request.request)) {
+      versions->Unregister(gone->resource);
+    }
     return;
   }
   const PackageName& package = registration->guest.resource;
   GuardGuest guest{.guest = registration->guest};
-  if (const cmcl::config::PackageSpec* spec = cluster->FindPackage(package)) {
-    const std::string package_dir = PackageDir(package);
+  const std::vector<node::GuestRef> local = core->LocalGuests();
+  const bool running = std::any_of(local.begin(), local.end(), [&](const node::GuestRef& ref) {
+    return ref.resource == package;
+  });
+  const ConfigVersions::Version& version = versions->Register(package, running);
+  if (const cmcl::config::PackageSpec* spec = version.config->FindPackage(package)) {
+    const std::string package_dir = PackageDir(version, package);
     const node::GuestAction fence{.guest = registration->guest,
                                   .verb = node::GuestVerb::kKill,
                                   .reason = node::ActionReason::kFence};
@@ -400,7 +430,9 @@ void Daemon::Impl::ExecuteGuard(const node::GuardRequest& request) {
 }
 
 void Daemon::Impl::ExecuteGuest(const node::GuestAction& action) {
-  const cmcl::config::PackageSpec* spec = cluster->FindPackage(action.guest.resource);
+  // Scripts of the version that started the guest (config_versions.h).
+  const ConfigVersions::Version& version = versions->ForGuest(action.guest.resource);
+  const cmcl::config::PackageSpec* spec = version.config->FindPackage(action.guest.resource);
   if (spec == nullptr) {
     spdlog::error("guest action for {} which is not configured here; answered unknown",
                   action.guest.resource.value());
@@ -410,7 +442,7 @@ void Daemon::Impl::ExecuteGuest(const node::GuestAction& action) {
     });
     return;
   }
-  runner->Submit(action, *spec, PackageDir(action.guest.resource));
+  runner->Submit(action, *spec, PackageDir(version, action.guest.resource));
 }
 
 void Daemon::Impl::AfterInput() {
@@ -420,6 +452,11 @@ void Daemon::Impl::AfterInput() {
     Execute(core->Compact(BootNow()));
     return;  // That Execute ends here again.
   }
+  if (FollowAppliedVersion()) {
+    Execute(core->Tick(BootNow()));  // The coordinator places by the new version at once.
+    return;                          // That Execute ends here again.
+  }
+  versions->Forget(core->LocalGuests());
   control->OnApplied();
   if (stopping && core->ShutdownDone()) {
     spdlog::info("{} left the cluster cleanly; cmcld exits", self.value());
@@ -446,6 +483,45 @@ void Daemon::Impl::ArmTimer() {
       Execute(core->Tick(BootNow()));
     }
   });
+}
+
+// --- Configuration versions (config apply, issue 9) ---------------------------------
+
+bool Daemon::Impl::FollowAppliedVersion() {
+  const node::ClusterState& state = core->state();
+  const uint64_t applied = state.config_version();
+  if (applied <= 1 || applied == versions->current().number || applied == unusable_version) {
+    return false;
+  }
+  Result<const ConfigVersions::Version*> version =
+      versions->Apply(applied, state.bundle(), state.bundle_hash());
+  if (!version.ok()) {
+    unusable_version = applied;
+    spdlog::critical("configuration version {} is applied in the cluster, but {} cannot write "
+                     "or load it: {}; it keeps version {} (restart cmcld to try again)",
+                     applied, self.value(), version.status().message(),
+                     versions->current().number);
+    return false;
+  }
+  cluster = (*version)->config;
+  core->SetConfig(cluster);
+  spdlog::info("configuration version {} applied here: {} (bundle hash {})", applied,
+               (*version)->dir, state.bundle_hash());
+  versions->Prune();
+  return true;
+}
+
+void Daemon::Impl::WarnIfOwnFilesDiffer() {
+  const node::ClusterState& state = core->state();
+  if (state.config_version() <= 1) return;  // bootstrap_bundle.cc compared v1 already.
+  Result<Bundle> files = BuildBundle(*own);
+  const std::string hash = files.ok() ? BundleHash(EncodeBundle(*files)) : "";
+  if (hash == state.bundle_hash()) return;
+  spdlog::warn("{} differs from the applied configuration version {} (bundle hash {} vs {}); "
+               "the applied version is used (pkgctl config show prints it; pkgctl config "
+               "apply makes the files the next version)",
+               options.config_path, state.config_version(),
+               files.ok() ? hash : files.status().message(), state.bundle_hash());
 }
 
 // --- Control commands ---------------------------------------------------------------
