@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "tests/sim/simulation.h"
 
@@ -180,6 +183,104 @@ TEST(LeaseScenario, ANodeCrashKillsItsGuestsAtOnceAndItsResourcesMoveAfterCertai
       cluster.RunUntil(Duration(5000), [&] { return cluster.StartedOnItsOwner(resource); }));
 }
 
+// Losing the coordinator must not cost anyone else their guests. Leases come only from
+// the coordinator's grants, so the followers keep theirs only if a new coordinator is
+// elected and grants before they reach lease_end - fence_timeout; with
+// election_timeout_min = node_timeout (before node::ElectionTimeoutMin) no election could
+// finish in time and every guest of the cluster was fenced (found by the integration
+// restart test, docs/KNOWN_GAPS.md until this fix).
+struct CoordinatorLoss {
+  std::map<std::string, std::map<PackageName, raft::LogIndex>> follower_guests;
+  std::map<std::string, uint64_t> follower_fences;
+  std::vector<std::string> coordinator_resources;
+};
+
+CoordinatorLoss BeforeLosingTheCoordinator(LeaseCluster& cluster, const std::string& leader) {
+  CoordinatorLoss loss;
+  for (const NodeName& name : cluster.sim().Names()) {
+    for (const auto& [package, held] : cluster.sim().Host(name.value()).held()) {
+      if (name.value() == leader) {
+        loss.coordinator_resources.push_back(package.value());
+      } else {
+        loss.follower_guests[name.value()][package] = held.epoch;
+      }
+    }
+    if (name.value() != leader) {
+      loss.follower_fences[name.value()] = cluster.sim().Guard(name.value()).fences();
+    }
+  }
+  return loss;
+}
+
+// Every guest a follower ran before is still running there at the same epoch, and no
+// guard fenced.
+void ExpectNoFollowerLostAGuest(LeaseCluster& cluster, const CoordinatorLoss& loss) {
+  for (const auto& [node, guests] : loss.follower_guests) {
+    for (const auto& [package, epoch] : guests) {
+      const auto& held = cluster.sim().Host(node).held();
+      const auto it = held.find(package);
+      EXPECT_TRUE(it != held.end() && it->second.epoch == epoch)
+          << package.value() << " on " << node << " was stopped";
+    }
+  }
+  for (const auto& [node, fences] : loss.follower_fences) {
+    EXPECT_EQ(cluster.sim().Guard(node).fences(), fences) << node << "'s guard fenced";
+  }
+}
+
+SimOptions CoordinatorLossOptions() {
+  SimOptions options = LeaseOptions();
+  options.packages = 6;  // Two per member: the coordinator holds some.
+  return options;
+}
+
+TEST(LeaseScenario, ACoordinatorDaemonCrashFencesNoOtherNodeAndANewCoordinatorTakesOver) {
+  LeaseCluster cluster(CoordinatorLossOptions());
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
+  const std::string leader = cluster.sim().Leader()->value();
+  const CoordinatorLoss loss = BeforeLosingTheCoordinator(cluster, leader);
+  ASSERT_FALSE(loss.coordinator_resources.empty());
+
+  cluster.sim().Crash(leader);  // Its guard lives on and fences its guests.
+  const bool recovered = cluster.RunUntil(Duration(10'000), [&] {
+    const std::optional<NodeName> now_leader = cluster.sim().Leader();
+    return now_leader && now_leader->value() != leader && cluster.AllStarted();
+  });
+  cluster.RunFor(Duration(2000));
+
+  ASSERT_TRUE(recovered);
+  ExpectNoFollowerLostAGuest(cluster, loss);
+  EXPECT_TRUE(cluster.sim().Guard(leader).fenced());
+  for (const std::string& resource : loss.coordinator_resources) {
+    EXPECT_NE(cluster.Assigned(resource)->owner, NodeName(leader)) << resource;
+  }
+  EXPECT_EQ(cluster.sim().exclusivity().max_physical(), 1u);
+}
+
+TEST(LeaseScenario, ACoordinatorNodeCrashFencesNoOtherNodeAndItsResourcesMoveAfterOneElection) {
+  LeaseCluster cluster(CoordinatorLossOptions());
+  ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
+  const std::string leader = cluster.sim().Leader()->value();
+  const CoordinatorLoss loss = BeforeLosingTheCoordinator(cluster, leader);
+  ASSERT_FALSE(loss.coordinator_resources.empty());
+  const Time crashed_at = cluster.sim().now();
+
+  cluster.sim().CrashWhole(leader);
+  const bool moved = cluster.RunUntil(Duration(10'000), [&] {
+    return std::all_of(loss.coordinator_resources.begin(), loss.coordinator_resources.end(),
+                       [&](const std::string& r) { return cluster.StartedOnItsOwner(r); });
+  });
+  const Duration took = cluster.sim().now() - crashed_at;
+  cluster.RunFor(Duration(2000));
+
+  ASSERT_TRUE(moved);
+  ExpectNoFollowerLostAGuest(cluster, loss);
+  // The new coordinator waits for the old one's lease (N2(a)): at least about L = 1s
+  // after the crash, and at most L, one election window (2 x 200ms) and the starts.
+  EXPECT_GE(took, Duration(700));
+  EXPECT_LE(took, Duration(1800));
+}
+
 TEST(LeaseScenario, APausedDaemonIsFencedByItsGuardAndDoesNotRestartTheMovedGuestOnResume) {
   LeaseCluster cluster;
   ASSERT_TRUE(cluster.RunUntil(Duration(10'000), [&] { return cluster.AllStarted(); }));
@@ -337,9 +438,15 @@ TEST(LeaseScenario, GrantsForAnEarlierIncarnationsNoncesAnchorNothing) {
 // (W = D = 3 s > eto_min) the mutated bound reassigns A's resource about that much too
 // early, while the isolated A still holds its D-lease. The random seeds never line this
 // up (a candidacy normally starts after the voters' stickiness ended); this does.
+//
+// It runs with election_timeout_min = node_timeout, as DESIGN.md section 3 first had it:
+// with cmcld's shorter elections (docs/DESIGN_CHANGES.md) a candidacy restarts within
+// 2 x 200ms, so the mutated bound is early by less than fence_timeout and the mutation
+// does no visible harm; the arithmetic under test is the same for any value.
 std::optional<std::string> ElectWithAHeldVote(bool mutation, bool* elected) {
   SimOptions options = LeaseOptions();
   options.clients = 1;
+  options.election_timeout_min = options.node_timeout;
   if (mutation) {
     EXPECT_TRUE(SetMutation("new_leader_wait_from_candidacy", options));
   }

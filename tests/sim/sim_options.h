@@ -47,7 +47,11 @@ struct SimOptions {
   int members = 3;
   bool arbitrator = false;
 
-  Duration node_timeout = Duration(1000);  // = election_timeout_min.
+  Duration node_timeout = Duration(1000);  // The lease; elections: node::ElectionTimeoutMin.
+  // Scenarios only: another election_timeout_min than cmcld's (node::ElectionTimeoutMin).
+  // The core's lease arithmetic takes any value; a long one (= node_timeout, as DESIGN.md
+  // section 3 had it) makes N2(a)'s credit, and so a mutation of it, large enough to see.
+  std::optional<Duration> election_timeout_min;
   Duration heartbeat_interval = Duration(100);
 
   // Network, per message.

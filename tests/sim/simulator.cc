@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cmcld/core/common/check.h"
+#include "cmcld/core/node/node_options.h"
 #include "tests/sim/simulation.h"
 
 namespace cmcl::sim {
@@ -139,7 +140,8 @@ raft::RaftOptions Simulation::RaftOptionsFor(size_t node) const {
   options.cluster_id = raft::ClusterId(0xc1u);
   options.self = nodes_[node].name;
   options.voters = voters_;
-  options.election_timeout_min = options_.node_timeout;
+  options.election_timeout_min = options_.election_timeout_min.value_or(node::ElectionTimeoutMin(
+      options_.node_timeout, options_.heartbeat_interval, options_.fence_timeout));
   options.heartbeat_interval = options_.heartbeat_interval;
   options.entries_per_message_max = options_.entries_per_message_max;
   options.compact_keep_entries = options_.compact_keep_entries;

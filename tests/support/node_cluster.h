@@ -146,6 +146,12 @@ class NodeCluster {
       node->SetConfig(config);
     }
   }
+  // The runtime's verdict on the pending config proposal (Node::ConfigVerdict).
+  void ConfigVerdict(const std::string& name, uint64_t version, const std::string& hash,
+                     bool ok, std::string reason = {}) {
+    Absorb(NodeName(name), node(name).ConfigVerdict(now, version, hash, ok, std::move(reason)));
+    Settle();
+  }
   // The runtime's report that a service of `resource` failed past its max_restarts.
   void ServiceFails(const std::string& name, const std::string& resource,
                     const std::string& service) {

@@ -4,6 +4,8 @@
 // order is the wire's: never reorder it, only append — followed by its fields in the
 // order Fields() lists them (codec.h encodes each field). The same list serves reading,
 // writing and tracing, so the three cannot drift apart.
+#include <algorithm>
+#include <cstddef>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -15,8 +17,15 @@
 namespace cmcl::node {
 namespace {
 
-// A payload's leading version. 2: issue 7's package ops and fields.
+// A payload's leading version. 2: issue 7's package ops and fields. Issue 9's config ops
+// were appended to the variant (new tags) without changing any older op's encoding, so
+// every format-2 payload still decodes as before and the format stays 2. (A node too old
+// to know the new tags counts such a command as malformed; mixed versions are not
+// supported within one cluster anyway.)
 constexpr uint8_t kOpsFormat = 2;
+
+// Strings longer than this (a bundle) or with control bytes show as their size in traces.
+constexpr size_t kShownStringMax = 256;
 
 // Calls f with every field of `op`, in wire order (const or mutable as `op` is).
 template <typename O, typename F>
@@ -63,9 +72,15 @@ void Fields(O& o, F&& f) {
     f(o.package, o.note, o.ends_run);
   } else if constexpr (std::is_same_v<T, UnassignOp>) {
     f(o.package, o.from_epoch, o.reason);
-  } else {
-    static_assert(std::is_same_v<T, ClusterStartOp>);
+  } else if constexpr (std::is_same_v<T, ClusterStartOp>) {
     f(o.reason);
+  } else if constexpr (std::is_same_v<T, ConfigProposeOp>) {
+    f(o.version, o.bundle_hash, o.bundle, o.packages, o.by);
+  } else if constexpr (std::is_same_v<T, ConfigVerdictOp>) {
+    f(o.version, o.bundle_hash, o.proposal, o.node, o.ok, o.reason);
+  } else {
+    static_assert(std::is_same_v<T, ConfigAbortOp>);
+    f(o.version, o.bundle_hash, o.reason);
   }
 }
 
@@ -73,7 +88,8 @@ constexpr std::string_view kOpNames[] = {
     "assign",  "report",  "release",      "disarm",        "arm",          "armed",
     "lease_length", "lease_max", "run",   "halt",          "move",         "enable",
     "clear",   "node_admin", "readmit",   "cluster_run",   "cluster_halt", "config_apply",
-    "intent_step", "intent_done", "note", "unassign",      "cluster_start"};
+    "intent_step", "intent_done", "note", "unassign",      "cluster_start", "config_propose",
+    "config_verdict", "config_abort"};
 static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
 
 template <size_t I>
@@ -96,6 +112,12 @@ std::string Show(const T& value) {
   if constexpr (std::is_same_v<T, bool>) {
     return value ? "true" : "false";
   } else if constexpr (std::is_same_v<T, std::string>) {
+    const bool printable = std::none_of(value.begin(), value.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;  // UTF-8 text passes.
+    });
+    if (!printable || value.size() > kShownStringMax) {
+      return "<" + std::to_string(value.size()) + " bytes>";
+    }
     return "\"" + value + "\"";
   } else if constexpr (std::is_same_v<T, NodeName> || std::is_same_v<T, PackageName>) {
     return value.value();
@@ -115,6 +137,18 @@ std::string Show(const T& value) {
     return std::string(IntentStepName(value));
   } else if constexpr (std::is_integral_v<T>) {
     return std::to_string(value);
+  } else if constexpr (requires { value.begin()->first; }) {  // A map: {k:v,k:v}.
+    std::string text = "{";
+    for (const auto& [key, item] : value) {
+      text += (text.size() > 1 ? "," : "") + Show(key) + ":" + Show(item);
+    }
+    return text + "}";
+  } else if constexpr (requires { value.begin(); }) {  // A vector: [a,b].
+    std::string text = "[";
+    for (const auto& item : value) {
+      text += (text.size() > 1 ? "," : "") + Show(item);
+    }
+    return text + "]";
   } else {
     return value ? Show(*value) : "-";  // std::optional.
   }

@@ -15,7 +15,10 @@ namespace {
 // Snapshot and payload formats. A leading version lets a later release read (or refuse
 // with a clear nullopt) what an older one wrote.
 constexpr std::string_view kStateMagic = "cmclst";
-constexpr uint8_t kStateFormat = 2;  // 2: issue 7's package and node records.
+// 2: issue 7's package and node records. 3: issue 9's applied bundle, pending proposal
+// and config outcomes, appended; a format-2 snapshot still decodes (none of them).
+constexpr uint8_t kStateFormat = 3;
+constexpr uint8_t kStateFormatWithoutConfig = 2;
 
 uint64_t Mix(uint64_t hash, uint64_t value) {
   hash ^= value + 0x9e3779b97f4a7c15ULL + (hash << 6) + (hash >> 2);
@@ -86,6 +89,58 @@ PackageRecord ReadRecord(Reader& in) {
     r.earlier.push_back(std::move(o));
   }
   return r;
+}
+
+void WriteConfigOutcome(const ConfigOutcome& o, Writer& out) {
+  codec::Put(out, o.command, o.version, o.ok, o.message);
+}
+
+ConfigOutcome ReadConfigOutcome(Reader& in) {
+  ConfigOutcome o;
+  codec::Get(in, o.command, o.version, o.ok, o.message);
+  return o;
+}
+
+// Issue 9's part of the snapshot (format 3).
+void WriteConfig(const std::string& bundle, const std::optional<PendingConfig>& pending,
+                 const std::optional<ConfigOutcome>& outcome,
+                 const std::vector<ConfigOutcome>& earlier, Writer& out) {
+  codec::Put(out, bundle, pending.has_value());
+  if (pending) {
+    const ConfigProposeOp& p = pending->proposal;
+    codec::Put(out, pending->proposed_at, p.version, p.bundle_hash, p.bundle, p.packages, p.by,
+               static_cast<uint32_t>(pending->verdicts.size()));
+    for (const auto& [node, v] : pending->verdicts) {
+      codec::Put(out, v.version, v.bundle_hash, v.proposal, v.node, v.ok, v.reason);
+    }
+  }
+  codec::Put(out, outcome.has_value());
+  if (outcome) {
+    WriteConfigOutcome(*outcome, out);
+  }
+  codec::Put(out, static_cast<uint32_t>(earlier.size()));
+  for (const ConfigOutcome& o : earlier) {
+    WriteConfigOutcome(o, out);
+  }
+}
+
+PendingConfig ReadPendingConfig(Reader& in) {
+  PendingConfig pending;
+  ConfigProposeOp& p = pending.proposal;
+  uint32_t verdicts = 0;
+  codec::Get(in, pending.proposed_at, p.version, p.bundle_hash, p.bundle, p.packages, p.by,
+             verdicts);
+  for (uint32_t i = 0; i < verdicts && in.ok(); ++i) {
+    ConfigVerdictOp v;
+    codec::Get(in, v.version, v.bundle_hash, v.proposal, v.node, v.ok, v.reason);
+    // Keyed by the verdict's node, ascending; only verdicts on this proposal are kept.
+    in.Require(v.version == p.version && v.bundle_hash == p.bundle_hash &&
+               v.proposal == pending.proposed_at &&
+               (pending.verdicts.empty() || pending.verdicts.rbegin()->first < v.node));
+    NodeName node = v.node;
+    pending.verdicts.emplace_hint(pending.verdicts.end(), std::move(node), std::move(v));
+  }
+  return pending;
 }
 
 // Indexes strictly increase and durations strictly decrease (ApplyDisarm).
@@ -565,13 +620,15 @@ std::string ClusterState::Encode() const {
     codec::Put(out, cluster_outcome_->command, cluster_outcome_->kind, cluster_outcome_->ok,
                cluster_outcome_->message);
   }
+  WriteConfig(bundle_, pending_config_, config_outcome_, config_earlier_, out);
   return out.Take();
 }
 
 std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Options options) {
   Reader in(bytes);
   in.Expect(kStateMagic);
-  in.Require(in.U8() == kStateFormat);
+  const uint8_t format = in.U8();
+  in.Require(format == kStateFormat || format == kStateFormatWithoutConfig);
   ClusterState state(options);
   state.applied_ = LogIndex(in.U64());
   state.digest_ = in.U64();
@@ -619,10 +676,33 @@ std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Optio
     codec::Get(in, o.command, o.kind, o.ok, o.message);
     state.cluster_outcome_ = std::move(o);
   }
+  if (format >= kStateFormat) {
+    state.ReadConfig(in);
+  }
   if (!in.done()) {
     return std::nullopt;
   }
   return state;
+}
+
+void ClusterState::ReadConfig(ByteReader& in) {
+  bool has_pending = false;
+  codec::Get(in, bundle_, has_pending);
+  if (has_pending) {
+    pending_config_ = ReadPendingConfig(in);
+    in.Require(pending_config_->proposal.version == config_version_ + 1);
+  }
+  bool has_outcome = false;
+  codec::Get(in, has_outcome);
+  if (has_outcome) {
+    config_outcome_ = ReadConfigOutcome(in);
+  }
+  uint32_t earlier = 0;
+  codec::Get(in, earlier);
+  in.Require(earlier <= kEarlierConfigOutcomes && (earlier == 0 || config_outcome_));
+  for (uint32_t i = 0; i < earlier && in.ok(); ++i) {
+    config_earlier_.push_back(ReadConfigOutcome(in));
+  }
 }
 
 }  // namespace cmcl::node

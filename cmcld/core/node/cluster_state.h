@@ -23,23 +23,26 @@
 // whether initial placement has started and the applied configuration version.
 //
 // Who writes what: operator ops (RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp,
-// ReadmitOp, ClusterRunOp, ClusterHaltOp, ConfigApplyOp) come from pkgctl through the
+// ReadmitOp, ClusterRunOp, ClusterHaltOp, ConfigProposeOp) come from pkgctl through the
 // control API and carry who issued them; coordinator ops (AssignOp, ReleaseOp,
-// IntentStepOp, IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp) from the leader; node
-// agents send ReportOp and ArmedOp. Apply never needs the configuration: every number
-// that depends on it (max_restarts, the next node) was decided by whoever proposed.
+// IntentStepOp, IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp, ConfigApplyOp,
+// ConfigAbortOp) from the leader; node agents send ReportOp, ArmedOp and
+// ConfigVerdictOp. Apply never needs the configuration: every number that depends on it
+// (max_restarts, the next node) was decided by whoever proposed.
 //
 // A command's payload is an encoded OpBatch (several ops, applied in order, all with the
 // entry's index as epoch). Decoding is total: a malformed payload applies nothing and is
 // counted, so a bad entry cannot stop the state machine.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -49,6 +52,10 @@
 #include "cmcld/core/raft/actions.h"
 #include "cmcld/core/raft/lease.h"
 #include "cmcld/core/raft/types.h"
+
+namespace cmcl {
+class ByteReader;
+}  // namespace cmcl
 
 namespace cmcl::node {
 
@@ -410,7 +417,8 @@ struct ClusterHaltOp {
 //  2. ConfigVerdictOp (node agents, Node::ConfigVerdict): each member validates the
 //     pending bundle on its own (decode, hash, load with its own key, same voters and
 //     roles, every package's driver present) and commits ok or its reason. A verdict for
-//     another version or hash, or a second one from the same node, is stale (dropped).
+//     another proposal (version, hash, index), or a second one from the same node, is
+//     stale (dropped).
 //  3. The coordinator ends it: ConfigApplyOp once every member it sees up (not halted,
 //     live) has said ok and applying strands no package; ConfigAbortOp with the reason
 //     on the first refusal ("n2: driver libvirt not found in /usr/lib/cmcl/drivers"),
@@ -421,6 +429,17 @@ struct ClusterHaltOp {
 // applied bundle's bytes stay in the state (so in snapshots: a node that was away
 // rebuilds any later version from them); version 1 is each node's own bootstrap copy
 // (bytes empty) until the first apply.
+//
+// Core decisions (cluster_state_config.cc, coordinator.cc): a proposal larger than
+// kBundleBytesMax is refused at apply (and by Node::Propose), because the snapshot holds
+// the applied bundle and a pending one and must stay within raft::kSnapshotStateBytesMax.
+// On apply, the records (assignment and PackageRecord) of packages absent from the new
+// version are dropped when the package is down or failed: they describe nothing that
+// runs, and an epoch only grows, so a package re-added later starts afresh ("never
+// assigned") at a later epoch. A package still running there (which the coordinator
+// never lets happen: it aborts first) keeps its records, and the event says so.
+inline constexpr size_t kBundleBytesMax = 3U << 20;
+
 struct ConfigProposeOp {
   uint64_t version = 0;
   std::string bundle_hash;  // SHA-256 of `bundle`, lowercase hex.
@@ -429,9 +448,12 @@ struct ConfigProposeOp {
   std::string by;
   friend bool operator==(const ConfigProposeOp&, const ConfigProposeOp&) = default;
 };
+// `proposal` (added by the core) names the proposal by its index as well: a late verdict
+// on an aborted proposal must not count for a retry of the same bundle.
 struct ConfigVerdictOp {
   uint64_t version = 0;
   std::string bundle_hash;
+  LogIndex proposal;  // PendingConfig::proposed_at.
   NodeName node;
   bool ok = false;
   std::string reason;  // Empty when ok.
@@ -458,7 +480,7 @@ struct PendingConfig {
   std::map<NodeName, ConfigVerdictOp> verdicts;
   friend bool operator==(const PendingConfig&, const PendingConfig&) = default;
 };
-// How the latest `config apply` ended (ClusterState::config_outcome).
+// How a `config apply` ended (ClusterState::config_outcome, ConfigOutcomeOf).
 struct ConfigOutcome {
   LogIndex command;  // The ConfigProposeOp's index.
   uint64_t version = 0;
@@ -514,7 +536,8 @@ struct ClusterStartOp {
 using Op = std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp,
                         LeaseMaxOp, RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp,
                         ReadmitOp, ClusterRunOp, ClusterHaltOp, ConfigApplyOp, IntentStepOp,
-                        IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp>;
+                        IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp, ConfigProposeOp,
+                        ConfigVerdictOp, ConfigAbortOp>;
 using OpBatch = std::vector<Op>;
 
 std::string EncodeOps(const OpBatch& ops);
@@ -573,6 +596,11 @@ class ClusterState {
   const std::string& bundle() const;
   const std::optional<PendingConfig>& pending_config() const;
   const std::optional<ConfigOutcome>& config_outcome() const;
+  // The outcome of the `config apply` committed at `command` (its ConfigProposeOp), if it
+  // ended: the latest or one of the kEarlierConfigOutcomes before it (a refused second
+  // proposal ends while the first still runs, and both callers wait for their own).
+  std::optional<ConfigOutcome> ConfigOutcomeOf(LogIndex command) const;
+  static constexpr size_t kEarlierConfigOutcomes = 3;
   // INTERFACE.md's package status from the assignment and record alone (a lost owner's
   // package is still `up` here; the view adds `owner_lost` from liveness).
   PackageStatus StatusOf(const PackageName& package) const;
@@ -641,6 +669,18 @@ class ClusterState {
   void ApplyIntentDone(LogIndex index, const IntentDoneOp& op);
   void ApplyNote(LogIndex index, const NoteOp& op);
   void ApplyUnassign(LogIndex index, const UnassignOp& op);
+  // Issue 9 (cluster_state_config.cc).
+  void ApplyConfigPropose(LogIndex index, const ConfigProposeOp& op);
+  void ApplyConfigVerdict(LogIndex index, const ConfigVerdictOp& op);
+  void ApplyConfigApply(LogIndex index, const ConfigApplyOp& op);
+  void ApplyConfigAbort(LogIndex index, const ConfigAbortOp& op);
+  // Whether `version`/`hash` name the pending proposal (else the op is stale: an event).
+  bool IsPending(LogIndex index, std::string_view what, uint64_t version,
+                 const std::string& hash);
+  void EndConfig(LogIndex command, uint64_t version, bool ok, std::string message);
+  void DropRemovedPackages(LogIndex index, const ConfigProposeOp& proposal);
+  // Decode's part for them (snapshot format 3).
+  void ReadConfig(ByteReader& in);
   // After an assignment's status changed: end the pending command or intent it answers.
   void AfterReport(LogIndex index, const PackageName& package, const ReportOp& op);
   void End(LogIndex index, const PackageName& package, bool ok, std::string message);
@@ -674,6 +714,12 @@ class ClusterState {
   uint64_t config_version_ = 1;
   std::string bundle_hash_;
   std::optional<Outcome> cluster_outcome_;
+  // Issue 9.
+  std::string bundle_;
+  std::optional<PendingConfig> pending_config_;
+  std::optional<ConfigOutcome> config_outcome_;
+  std::vector<ConfigOutcome> config_earlier_;  // Oldest first, <= kEarlierConfigOutcomes.
+
 };
 
 }  // namespace cmcl::node

@@ -153,11 +153,14 @@ void ClusterState::ApplyPackageOp(LogIndex index, const Op& op) {
           Event(index, false, "cluster run by " + o.by + ": placement starts");
         } else if constexpr (std::is_same_v<T, ClusterHaltOp>) {
           ApplyClusterHalt(index, o);
+        } else if constexpr (std::is_same_v<T, ConfigProposeOp>) {
+          ApplyConfigPropose(index, o);
+        } else if constexpr (std::is_same_v<T, ConfigVerdictOp>) {
+          ApplyConfigVerdict(index, o);
         } else if constexpr (std::is_same_v<T, ConfigApplyOp>) {
-          config_version_ = o.version;
-          bundle_hash_ = o.bundle_hash;
-          Event(index, false,
-                "configuration version " + std::to_string(o.version) + " applied by " + o.by);
+          ApplyConfigApply(index, o);
+        } else if constexpr (std::is_same_v<T, ConfigAbortOp>) {
+          ApplyConfigAbort(index, o);
         } else if constexpr (std::is_same_v<T, IntentStepOp>) {
           ApplyIntentStep(index, o);
         } else if constexpr (std::is_same_v<T, IntentDoneOp>) {

@@ -3,17 +3,20 @@
 // Put(out, a, b, c) writes fields in order; Get(in, a, b, c) reads them back into the
 // same variables. Each field type has one encoding: names are checked (IsValidName) on
 // read, enums are range-checked against their last value, optionals carry a flag, sets
-// are written in order and must read back strictly ascending, so every accepted
-// encoding is the canonical one (Encode(Decode(b)) == b). A failed read leaves the
-// reader failed (ByteReader::ok()); the values read are then unspecified but valid.
+// and maps are written in order and must read back strictly ascending (vectors keep
+// their order), so every accepted encoding is the canonical one (Encode(Decode(b)) ==
+// b). A failed read leaves the reader failed (ByteReader::ok()); the values read are
+// then unspecified but valid.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "cmcld/core/common/bytes.h"
 #include "cmcld/core/common/names.h"
@@ -59,6 +62,10 @@ template <typename T>
 void PutOne(ByteWriter& out, const std::set<T>& values);
 template <typename A, typename B>
 void PutOne(ByteWriter& out, const std::pair<A, B>& value);
+template <typename T>
+void PutOne(ByteWriter& out, const std::vector<T>& values);
+template <typename K, typename V>
+void PutOne(ByteWriter& out, const std::map<K, V>& values);
 
 template <typename T>
 void PutOne(ByteWriter& out, const std::optional<T>& value) {
@@ -78,6 +85,21 @@ template <typename A, typename B>
 void PutOne(ByteWriter& out, const std::pair<A, B>& value) {
   PutOne(out, value.first);
   PutOne(out, value.second);
+}
+template <typename T>
+void PutOne(ByteWriter& out, const std::vector<T>& values) {
+  out.U32(static_cast<uint32_t>(values.size()));
+  for (const T& value : values) {
+    PutOne(out, value);
+  }
+}
+template <typename K, typename V>
+void PutOne(ByteWriter& out, const std::map<K, V>& values) {
+  out.U32(static_cast<uint32_t>(values.size()));
+  for (const auto& [key, value] : values) {
+    PutOne(out, key);
+    PutOne(out, value);
+  }
 }
 
 template <typename... T>
@@ -106,6 +128,10 @@ template <typename T>
 void GetOne(ByteReader& in, std::set<T>& values);
 template <typename A, typename B>
 void GetOne(ByteReader& in, std::pair<A, B>& value);
+template <typename T>
+void GetOne(ByteReader& in, std::vector<T>& values);
+template <typename K, typename V>
+void GetOne(ByteReader& in, std::map<K, V>& values);
 
 template <typename T>
 void GetOne(ByteReader& in, std::optional<T>& value) {
@@ -131,6 +157,30 @@ template <typename A, typename B>
 void GetOne(ByteReader& in, std::pair<A, B>& value) {
   GetOne(in, value.first);
   GetOne(in, value.second);
+}
+// No reserve(count): a garbage count must not allocate; the loop stops at the end.
+template <typename T>
+void GetOne(ByteReader& in, std::vector<T>& values) {
+  values.clear();
+  const uint32_t count = in.U32();
+  for (uint32_t i = 0; i < count && in.ok(); ++i) {
+    T value{};
+    GetOne(in, value);
+    values.push_back(std::move(value));
+  }
+}
+template <typename K, typename V>
+void GetOne(ByteReader& in, std::map<K, V>& values) {
+  values.clear();
+  const uint32_t count = in.U32();
+  for (uint32_t i = 0; i < count && in.ok(); ++i) {
+    K key{};
+    V value{};
+    GetOne(in, key);
+    GetOne(in, value);
+    in.Require(values.empty() || values.rbegin()->first < key);
+    values.emplace_hint(values.end(), std::move(key), std::move(value));
+  }
 }
 
 template <typename... T>

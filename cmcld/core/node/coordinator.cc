@@ -1,7 +1,9 @@
 #include "cmcld/core/node/coordinator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -113,6 +115,8 @@ class Decider {
 
  private:
   void ClusterStart();
+  std::optional<Op> Config();
+  std::string Stranded(const ConfigProposeOp& proposal) const;
   void Package(size_t slot, const PackageSpec& package);
   void Owned(Plan plan);
   void OwnerLost(Plan plan);
@@ -159,6 +163,12 @@ class Decider {
 Decision Decider::Run() {
   for (const NodeName& node : live_.up) {
     if (!state_.NodeHalted(node)) up_members_.insert(node);
+  }
+  if (state_.pending_config()) {
+    if (std::optional<Op> op = Config()) {
+      decision_.ops.push_back(std::move(*op));
+      return std::move(decision_);
+    }
   }
   started_ = state_.cluster_started();
   // After a forced cluster halt only `cluster run` starts placement again (no note: the
@@ -212,6 +222,68 @@ void Decider::ClusterStart() {
   started_ = true;
   starting_now_ = true;
   decision_.ops.push_back(ClusterStartOp{.reason = std::move(reason)});
+}
+
+// --- Config apply (issue 9) ---------------------------------------------------------
+
+std::optional<Op> Decider::Config() {
+  const PendingConfig& pending = *state_.pending_config();
+  const ConfigProposeOp& proposal = pending.proposal;
+  const auto abort = [&proposal](std::string reason) {
+    return ConfigAbortOp{.version = proposal.version,
+                         .bundle_hash = proposal.bundle_hash,
+                         .reason = std::move(reason)};
+  };
+  for (const auto& [node, verdict] : pending.verdicts) {
+    if (!verdict.ok) return abort(node.value() + ": " + verdict.reason);
+  }
+  if (std::string stranded = Stranded(proposal); !stranded.empty()) return abort(stranded);
+  std::vector<std::string> missing;
+  size_t validated = 0;
+  for (const NodeName& member : config_.Members()) {
+    if (!up_members_.contains(member)) continue;
+    if (pending.verdicts.contains(member)) {
+      ++validated;
+    } else {
+      missing.push_back(member.value());
+    }
+  }
+  if (missing.empty() && validated > 0) {
+    return ConfigApplyOp{
+        .version = proposal.version, .bundle_hash = proposal.bundle_hash, .by = proposal.by};
+  }
+  const Duration timeout = std::max<Duration>(std::chrono::seconds(10), 5 * config_.node_timeout);
+  const Time deadline = live_.config_pending_since.value_or(live_.now) + timeout;
+  if (live_.now < deadline) {
+    Wake(deadline);
+    return std::nullopt;
+  }
+  return abort((missing.empty() ? "no member validated it" : Join(missing, ", ") +
+                                                               " did not validate") +
+               " within " + FormatDuration(timeout));
+}
+
+// What applying `proposal` would strand: each package that may run (starting, up,
+// halting, halt_failed) and is absent from it, or whose owner is not among its nodes.
+std::string Decider::Stranded(const ConfigProposeOp& proposal) const {
+  std::vector<std::string> stranded;
+  for (const auto& [package, assignment] : state_.assignments()) {
+    const PackageStatus status = state_.StatusOf(package);
+    if (status == PackageStatus::kDown || status == PackageStatus::kFailed) continue;
+    const std::string where = package.value() + " is " +
+                              std::string(PackageStatusName(status)) + " on " +
+                              assignment.owner->value();
+    const auto it = proposal.packages.find(package);
+    if (it == proposal.packages.end()) {
+      stranded.push_back(where + " and not in configuration version " +
+                         std::to_string(proposal.version) + ": halt it first");
+    } else if (std::find(it->second.begin(), it->second.end(), *assignment.owner) ==
+               it->second.end()) {
+      stranded.push_back(where + ", not among its nodes in configuration version " +
+                         std::to_string(proposal.version) + ": halt it first");
+    }
+  }
+  return Join(stranded, "; ");
 }
 
 void Decider::Package(size_t slot, const PackageSpec& package) {

@@ -37,6 +37,16 @@
 //    kStarting and the target failed (or certainly expired) → AssignOp(source) +
 //    IntentStepOp(kReturning); kReturning and the source failed → IntentDoneOp failed.
 //    Apply itself ends intents on `started` (ClusterState::AfterReport).
+//  * Config apply (issue 9; ConfigProposeOp in cluster_state.h). While a proposal is
+//    pending: a verdict that refuses it → ConfigAbortOp("n2: <its reason>"); a package
+//    starting, up, halting or halt_failed that the new version would strand (absent
+//    from it, or its owner not among its nodes there) → ConfigAbortOp naming each such
+//    package and node ("halt it first"); every member up (Liveness::up, not halted; at
+//    least one) said ok → ConfigApplyOp; none of these within the verdict timeout,
+//    max(10s, 5 * node_timeout) from Liveness::config_pending_since → ConfigAbortOp
+//    naming the members that did not answer. A config op is proposed alone (the next
+//    call decides the packages, by then under the new configuration); apply clears the
+//    proposal either way, so each decision is proposed once.
 //
 // Every placement goes through placement::PlaceBatch, once per call, with every request
 // of the call: validation decides who may run it, and the running tally keeps one batch
@@ -76,6 +86,10 @@ struct Liveness {
   // The applied index when this node became the ready leader (simulator mutation
   // intent_lost_on_coordinator_change only).
   LogIndex term_start;
+  // When this leader first saw the pending config proposal (ClusterState::pending_config)
+  // pending: its verdict timeout counts from then (nullopt: from now). Volatile: a new
+  // leader starts the clock again.
+  std::optional<Time> config_pending_since;
 };
 
 // Known bugs the simulator switches on (tests/sim only), each one of issue 7's list.

@@ -55,6 +55,7 @@ Node::Node(NodeOptions options, raft::PersistedState state, Rng rng, Time now)
   raft_->SetLeaseTerms(state_.mode(), state_.GrantLength());
   CMCL_CHECK(options_.config != nullptr) << "a node needs its configuration";
   index_ = std::make_unique<validation::ConfigIndex>(*options_.config, reported_inventories_);
+  config_version_ = options_.config_version;
 }
 
 // --- Inputs ----------------------------------------------------------------------------
@@ -359,6 +360,12 @@ std::optional<std::string> Node::CheckCommand(const raft::Command& command) cons
     return "the command does not decode as cluster operations";
   }
   for (const Op& op : *ops) {
+    if (const auto* propose = std::get_if<ConfigProposeOp>(&op)) {
+      if (propose->bundle.size() > kBundleBytesMax) {
+        return "the configuration bundle has " + std::to_string(propose->bundle.size()) +
+               " bytes, more than " + std::to_string(kBundleBytesMax);
+      }
+    }
     if (const auto* disarm = std::get_if<DisarmOp>(&op)) {
       if (disarm->length <= Duration(0) && !options_.state.mutation_disarm_without_duration) {
         return "disarm needs a duration (--for DURATION)";
@@ -493,13 +500,49 @@ const std::vector<validation::PackageReadiness>& Node::Readiness() {
   return readiness_.result;
 }
 
-void Node::SetConfig(std::shared_ptr<const config::ClusterConfig> config) {
+void Node::SetConfig(std::shared_ptr<const config::ClusterConfig> config,
+                     std::optional<uint64_t> version) {
   CMCL_CHECK(config != nullptr) << "a node needs its configuration";
   // The index borrows the configuration: the new one first, then the old config goes.
   auto index = std::make_unique<validation::ConfigIndex>(*config, reported_inventories_);
   index_ = std::move(index);
   options_.config = std::move(config);
   ++config_generation_;
+  config_version_ = version.value_or(state_.config_version());
+  config_wait_logged_ = false;
+  coordinator_wakeup_ = now_;  // Decide again under the new configuration at once.
+}
+
+std::optional<std::pair<uint64_t, std::string>> Node::ConfigToValidate() const {
+  const std::optional<PendingConfig>& pending = state_.pending_config();
+  if (!pending || pending->verdicts.contains(self())) {
+    return std::nullopt;
+  }
+  if (verdicts_given_.contains(pending->proposed_at)) {
+    return std::nullopt;
+  }
+  return std::pair(pending->proposal.version, pending->proposal.bundle_hash);
+}
+
+NodeActions Node::ConfigVerdict(Time now, uint64_t version, const std::string& bundle_hash,
+                                bool ok, std::string reason) {
+  now_ = now;
+  const std::optional<std::pair<uint64_t, std::string>> wanted = ConfigToValidate();
+  if (wanted && wanted->first == version && wanted->second == bundle_hash) {
+    verdicts_given_.insert(state_.pending_config()->proposed_at);
+    out_.log.push_back(LogLine{
+        .critical = !ok,
+        .text = "configuration version " + std::to_string(version) +
+                (ok ? " validated here" : " refused here: " + reason)});
+    report_queue_.push_back(ConfigVerdictOp{.version = version,
+                                            .bundle_hash = bundle_hash,
+                                            .proposal = state_.pending_config()->proposed_at,
+                                            .node = self(),
+                                            .ok = ok,
+                                            .reason = ok ? std::string() : std::move(reason)});
+  }
+  Drive();
+  return Take();
 }
 
 NodeActions Node::Shutdown(Time now) {
@@ -1001,7 +1044,10 @@ Liveness Node::CurrentLiveness() const {
                     .certain_expiry = {},
                     .leader_since = leader_since_.value_or(now_),
                     .watchdog_fence = options_.watchdog_fence,
-                    .term_start = leader_term_start_};
+                    .term_start = leader_term_start_,
+                    .config_pending_since = config_pending_seen_
+                                                ? std::optional<Time>(config_pending_seen_->second)
+                                                : std::nullopt};
   for (const raft::Voter& voter : options_.raft.voters) {
     if (Up(voter.name)) {
       liveness.up.insert(voter.name);
@@ -1020,14 +1066,34 @@ void Node::Coordinate() {
   coordinator_wakeup_.reset();
   if (!raft_->LeaderReady()) {
     leader_since_.reset();
+    config_pending_seen_.reset();
     return;
   }
   if (!leader_since_) {
     leader_since_ = now_;
     leader_term_start_ = state_.applied();
   }
+  if (const std::optional<PendingConfig>& pending = state_.pending_config()) {
+    if (!config_pending_seen_ || config_pending_seen_->first != pending->proposed_at) {
+      config_pending_seen_.emplace(pending->proposed_at, now_);
+    }
+  } else {
+    config_pending_seen_.reset();
+  }
   if (coordinator_.in_flight) {
     return;  // N1: no placement before this term's no-op is applied; one at a time.
+  }
+  if (config_version_ != 0 && config_version_ < state_.config_version()) {
+    // NodeOptions::config_version: the runtime's SetConfig brings the new packages.
+    if (!config_wait_logged_) {
+      config_wait_logged_ = true;
+      out_.log.push_back(LogLine{
+          .critical = false,
+          .text = "coordinator waits: configuration version " +
+                  std::to_string(state_.config_version()) + " applied, this node still uses " +
+                  std::to_string(config_version_)});
+    }
+    return;
   }
   const CoordinatorMutations mutations{
       .failover_without_validation = options_.mutations.failover_without_validation,

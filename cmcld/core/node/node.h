@@ -93,6 +93,11 @@ struct NodeOptions {
   // their scripts), nodes and their inventories, cluster_start_wait, shutdown_policy.
   // Shared, immutable; a config apply (issue 9) swaps it.
   std::shared_ptr<const config::ClusterConfig> config;
+  // Its version (issue 9); 0: unknown until the first SetConfig. Once known, while the
+  // applied state's version is newer (a ConfigApplyOp applied, SetConfig not called yet)
+  // this node coordinates nothing: decisions from the old packages could place one the
+  // new version dropped.
+  uint64_t config_version = 0;
   // fence_action reboot (DESIGN.md section 4): see Liveness::watchdog_fence.
   bool watchdog_fence = false;
   ClusterState::Options state;
@@ -234,14 +239,24 @@ class Node {
                                         std::optional<uint64_t> memory_mb = std::nullopt) const;
   // A new applied configuration (config apply, issue 9): the packages, nodes and
   // inventories every later decision and script uses. The runtime calls it once the
-  // ConfigApplyOp is applied and the bundle materialized.
-  void SetConfig(std::shared_ptr<const config::ClusterConfig> config);
+  // ConfigApplyOp is applied and the bundle materialized; `version` is the config's
+  // (nullopt: the applied state's, ClusterState::config_version). The coordinator and the
+  // readiness view use it from the next input on; NextWakeup() asks for that input now.
+  void SetConfig(std::shared_ptr<const config::ClusterConfig> config,
+                 std::optional<uint64_t> version = std::nullopt);
+  // The version of the configuration this node uses (NodeOptions::config_version; 0:
+  // not known).
+  uint64_t config_version() const { return config_version_; }
   // config apply (issue 9): this node's verdict on the pending proposal (version, hash),
   // after the runtime validated its bundle locally; committed through the agent's own
-  // client as a ConfigVerdictOp. Once per (version, hash) and incarnation: a repeat, or a
-  // verdict on something no longer pending, does nothing.
+  // client as a ConfigVerdictOp. Once per proposal (its index) and incarnation: a repeat,
+  // or a verdict on something no longer pending, does nothing. (Not once per (version,
+  // hash): the same bundle proposed again after an abort is validated again.)
   NodeActions ConfigVerdict(Time now, uint64_t version, const std::string& bundle_hash,
                             bool ok, std::string reason);
+  // The (version, hash) of the pending proposal this node has not given its verdict on in
+  // this incarnation, if any: what the runtime validates next.
+  std::optional<std::pair<uint64_t, std::string>> ConfigToValidate() const;
   // SIGTERM (or the runtime's own stop) for this node, DESIGN.md section 5 "Cluster
   // start": from now on nothing new starts here. With quorum the node commits its own
   // `node halt` and the coordinator moves or halts its packages per shutdown_policy;
@@ -404,6 +419,11 @@ class Node {
   };
   ReadinessCache readiness_;
   uint64_t config_generation_ = 1;  // SetConfig counts up.
+  uint64_t config_version_ = 0;     // Of options_.config (0: not known).
+  bool config_wait_logged_ = false;  // The coordinator waits for SetConfig; said once.
+  // When this leader first saw the pending proposal (its index): the verdict timeout.
+  std::optional<std::pair<LogIndex, Time>> config_pending_seen_;
+  std::set<LogIndex> verdicts_given_;  // Proposals this incarnation gave its verdict on.
   OwnClient coordinator_;
   std::optional<Time> coordinator_wakeup_;
   // When this node first applied a lease length below L_max (the old, longer L).

@@ -43,6 +43,16 @@ raft::ClusterId ClusterIdOf(const config::ClusterConfig& config) {
   return raft::ClusterId(hash == 0 ? 1 : hash);
 }
 
+Duration ElectionTimeoutMin(Duration node_timeout, Duration heartbeat_interval,
+                            Duration fence_timeout) {
+  constexpr Duration kGrantMargin = std::chrono::milliseconds(100);
+  const Duration window = (node_timeout - fence_timeout - heartbeat_interval - kGrantMargin) / 2;
+  // At least a heartbeat plus 100ms, which the window always is when the configuration
+  // keeps DESIGN.md section 4's rule; one that breaks it (config check refuses it; unit
+  // tests build some) still gets a timeout above the heartbeat, as raft requires.
+  return std::max(std::min(2 * heartbeat_interval, window), heartbeat_interval + kGrantMargin);
+}
+
 NodeOptions NodeOptionsFor(std::shared_ptr<const config::ClusterConfig> config,
                            const NodeName& self) {
   CMCL_CHECK(config != nullptr && config->FindNode(self) != nullptr)
@@ -51,7 +61,8 @@ NodeOptions NodeOptionsFor(std::shared_ptr<const config::ClusterConfig> config,
   options.raft.cluster_id = ClusterIdOf(*config);
   options.raft.self = self;
   options.raft.voters = VotersOf(*config);
-  options.raft.election_timeout_min = config->node_timeout;
+  options.raft.election_timeout_min =
+      ElectionTimeoutMin(config->node_timeout, config->heartbeat_interval, config->fence_timeout);
   options.raft.heartbeat_interval = config->heartbeat_interval;
   options.raft.clock_drift_max_ppm = config->clock_drift_max.parts_per_million();
   options.raft.lease_length = config->node_timeout;

@@ -42,9 +42,11 @@ struct RaftOptions {
   // Every voter, this node included, sorted by name (members and arbitrators). Votes and
   // commitment need a majority of this list. Fixed in v1 (DESIGN.md section 3).
   std::vector<Voter> voters;
-  // election_timeout_min = node_timeout; each election timeout is drawn uniformly from
-  // [min, 2*min) (DESIGN.md section 3). Also the stickiness window and the CheckQuorum
-  // period. Shorter detects a dead leader sooner but risks needless elections.
+  // Each election timeout is drawn uniformly from [min, 2*min) (DESIGN.md section 3;
+  // cmcld sets min with node::ElectionTimeoutMin, well below node_timeout, so a new
+  // leader grants before the followers' leases run out). Also the stickiness window and
+  // the CheckQuorum period. Shorter detects a dead leader sooner but risks needless
+  // elections.
   Duration election_timeout_min = std::chrono::seconds(2);
   // Leader heartbeat period. Must be well below election_timeout_min (config check
   // requires <= node_timeout/5) or followers campaign against a live leader.

@@ -857,14 +857,16 @@ TEST(ClusterStatePackages, NodeAdminReadmitClusterStartAndConfigApplyAreRecorded
   log.Commit({NodeAdminOp{.node = kN2, .halted = true, .by = "root"},
               ReadmitOp{.node = kN3, .node_id = 42, .by = "uid 1000"},
               ClusterStartOp{.reason = "cluster_start_wait passed"},
-              ConfigApplyOp{.version = 7, .bundle_hash = "abc", .by = "root"}});
+              ConfigProposeOp{.version = 2, .bundle_hash = "abc", .bundle = "b", .packages = {},
+                              .by = "root"},
+              ConfigApplyOp{.version = 2, .bundle_hash = "abc", .by = "root"}});
 
   EXPECT_TRUE(log.state().NodeHalted(kN2));
   EXPECT_FALSE(log.state().NodeHalted(kN3));
   EXPECT_EQ(log.state().nodes().at(kN3).node_id, 42u);
   EXPECT_EQ(log.state().nodes().at(kN3).by, "uid 1000");
   EXPECT_TRUE(log.state().cluster_started());
-  EXPECT_EQ(log.state().config_version(), 7u);
+  EXPECT_EQ(log.state().config_version(), 2u);
   EXPECT_EQ(log.state().bundle_hash(), "abc");
   log.Commit({NodeAdminOp{.node = kN2, .halted = false, .by = "root"}});
   EXPECT_FALSE(log.state().NodeHalted(kN2));
@@ -1071,8 +1073,16 @@ void EveryRecord(Log& log) {
   log.Clear(stuck);  // clear_requested, pending clear.
   log.Commit({NodeAdminOp{.node = kN3, .halted = true, .by = "root"},
               ReadmitOp{.node = kN2, .node_id = 9, .by = "root"},
-              ConfigApplyOp{.version = 3, .bundle_hash = "h3", .by = "root"},
+              ConfigProposeOp{.version = 2, .bundle_hash = "h2", .bundle = "v2",
+                              .packages = {{kP1, {kN1, kN2}}, {kP2, {kN3}},
+                                           {PackageName("p3"), {kN1}},
+                                           {PackageName("p4"), {kN1, kN2}},
+                                           {PackageName("p5"), {kN2}}},
+                              .by = "root"},
+              ConfigApplyOp{.version = 2, .bundle_hash = "h2", .by = "root"},
               ClusterStartOp{.reason = "start"}});
+  log.Commit({ConfigProposeOp{.version = 3, .bundle_hash = "h3", .bundle = "v3",
+                              .packages = {}, .by = "root"}});  // Pending.
   log.Commit({ClusterHaltOp{.force = false, .by = "root"}});  // Refused: cluster_outcome.
 }
 
@@ -1142,6 +1152,11 @@ OpBatch EveryPackageOp() {
       ClusterRunOp{.by = "root"},
       ClusterHaltOp{.force = true, .by = "root"},
       ConfigApplyOp{.version = 12, .bundle_hash = "sha256:00ff", .by = "root"},
+      ConfigProposeOp{.version = 12, .bundle_hash = "00ff", .bundle = std::string("\0\xff", 2),
+                      .packages = {{kP1, {kN2, kN1}}, {kP2, {}}}, .by = "uid 1000"},
+      ConfigVerdictOp{.version = 12, .bundle_hash = "00ff", .proposal = LogIndex(40),
+                      .node = kN3, .ok = false, .reason = "driver missing"},
+      ConfigAbortOp{.version = 12, .bundle_hash = "00ff", .reason = "n3 did not validate"},
       IntentStepOp{.package = kP1, .intent = LogIndex(40), .step = IntentStep::kReturning,
                    .reason = "n2 failed"},
       IntentDoneOp{.package = kP1, .intent = LogIndex(40), .ok = true, .message = "moved"},

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -726,6 +727,184 @@ TEST_F(MoveTest, AReturnToALostSourceEndsTheMoveFailedAfterCertainExpiry) {
   EXPECT_FALSE(Record(kP1).intent.has_value());
   ASSERT_TRUE(state_.OutcomeOf(kP1, move).has_value());
   EXPECT_FALSE(state_.OutcomeOf(kP1, move)->ok);
+}
+
+// --- Config apply (issue 9) ----------------------------------------------------------
+
+// hpvm1 up on ivmcl01 (its first node); a proposal of version 2 pending since now.
+class ConfigApplyTest : public CoordinatorTest {
+ protected:
+  void SetUp() override {
+    Configure({PackageBuilder("hpvm1").Build()});
+    StartAll();
+    live_.config_pending_since = live_.now;
+  }
+  LogIndex Propose(std::map<PackageName, std::vector<NodeName>> packages,
+                   uint64_t version = 2) {
+    return Commit({ConfigProposeOp{.version = version,
+                                   .bundle_hash = "h" + std::to_string(version),
+                                   .bundle = "bundle",
+                                   .packages = std::move(packages),
+                                   .by = "uid 1000"}});
+  }
+  LogIndex ProposeEverywhere() { return Propose({{kP1, {kN1, kN2, kN3}}}); }
+  void Verdict(const NodeName& node, bool ok = true, std::string reason = {}) {
+    Commit({ConfigVerdictOp{.version = 2,
+                            .bundle_hash = "h2",
+                            .proposal = state_.pending_config()->proposed_at,
+                            .node = node,
+                            .ok = ok,
+                            .reason = std::move(reason)}});
+  }
+  std::string Outcome() const {
+    return state_.config_outcome() ? state_.config_outcome()->message : "<none>";
+  }
+};
+
+TEST_F(ConfigApplyTest, EveryUpMemberValidatingAppliesTheProposalAlone) {
+  ProposeEverywhere();
+  Verdict(kN1);
+  Verdict(kN2);
+  Verdict(kN3);
+
+  const Decision decision = Step();
+
+  ASSERT_EQ(decision.ops.size(), 1u) << DescribeOps(decision.ops);
+  EXPECT_EQ(OpsOf<ConfigApplyOp>(decision).at(0),
+            (ConfigApplyOp{.version = 2, .bundle_hash = "h2", .by = "uid 1000"}));
+  EXPECT_EQ(state_.config_version(), 2u);
+  EXPECT_TRUE(state_.config_outcome()->ok);
+}
+
+TEST_F(ConfigApplyTest, UntilEveryUpMemberAnswersNothingIsProposedAndItWakesAtTheTimeout) {
+  ProposeEverywhere();
+  Verdict(kN1);
+  Verdict(kN2);
+
+  const Decision decision = Decide();
+
+  EXPECT_TRUE(decision.ops.empty()) << DescribeOps(decision.ops);
+  EXPECT_EQ(decision.wakeup, live_.now + seconds(10));
+}
+
+TEST_F(ConfigApplyTest, ARefusalAbortsAtOnceWithTheNodeAndItsReason) {
+  const LogIndex proposed = ProposeEverywhere();
+  Verdict(kN2, false, "driver libvirt not found in /usr/lib/cmcl/drivers");
+
+  const Decision decision = Step();
+
+  ASSERT_EQ(OpsOf<ConfigAbortOp>(decision).size(), 1u) << DescribeOps(decision.ops);
+  EXPECT_FALSE(state_.pending_config().has_value());
+  EXPECT_EQ(state_.config_version(), 1u);
+  EXPECT_EQ(state_.ConfigOutcomeOf(proposed)->message,
+            "ivmcl02: driver libvirt not found in /usr/lib/cmcl/drivers");
+}
+
+TEST_F(ConfigApplyTest, APackageTheNewVersionWouldStrandAbortsNamingItsNodeEvenIfAllSaidOk) {
+  Propose({{kP1, {kN2, kN3}}});  // hpvm1 is up on ivmcl01.
+  Verdict(kN1);
+  Verdict(kN2);
+  Verdict(kN3);
+
+  const Decision decision = Step();
+
+  ASSERT_EQ(OpsOf<ConfigAbortOp>(decision).size(), 1u) << DescribeOps(decision.ops);
+  EXPECT_EQ(Outcome(),
+            "hpvm1 is up on ivmcl01, not among its nodes in configuration version 2: halt it "
+            "first");
+}
+
+TEST_F(ConfigApplyTest, ARunningPackageAbsentFromTheNewVersionAbortsBeforeAnyVerdict) {
+  Propose({});
+
+  const Decision decision = Step();
+
+  ASSERT_EQ(OpsOf<ConfigAbortOp>(decision).size(), 1u) << DescribeOps(decision.ops);
+  EXPECT_EQ(Outcome(),
+            "hpvm1 is up on ivmcl01 and not in configuration version 2: halt it first");
+}
+
+TEST_F(ConfigApplyTest, AHaltedPackageAbsentFromTheNewVersionIsNoObstacleAndLosesItsRecords) {
+  Commit({HaltOp{.package = kP1, .by = "root"}});
+  Report(kP1, ReportKind::kHalted);
+  Propose({});
+  Verdict(kN1);
+  Verdict(kN2);
+  Verdict(kN3);
+
+  const Decision decision = Step();
+
+  ASSERT_EQ(OpsOf<ConfigApplyOp>(decision).size(), 1u) << DescribeOps(decision.ops);
+  EXPECT_EQ(state_.Find(kP1), nullptr);
+  EXPECT_EQ(state_.FindPackage(kP1), nullptr);
+}
+
+TEST_F(ConfigApplyTest, ADownOrHaltedMemberIsNotWaitedFor) {
+  ProposeEverywhere();
+  Commit({NodeAdminOp{.node = kN2, .halted = true, .by = "root"}});
+  live_.up.erase(kN3);
+  Verdict(kN1);
+
+  const Decision decision = Step();
+
+  EXPECT_EQ(OpsOf<ConfigApplyOp>(decision).size(), 1u) << DescribeOps(decision.ops);
+  EXPECT_EQ(state_.config_version(), 2u);
+}
+
+TEST_F(ConfigApplyTest, AMemberSilentPastTheVerdictTimeoutAbortsNamingIt) {
+  ProposeEverywhere();
+  Verdict(kN1);
+  Verdict(kN2);
+  live_.now = live_.now + seconds(10) - std::chrono::milliseconds(1);
+  const Decision early = Decide();
+  live_.now = live_.now + std::chrono::milliseconds(1);
+
+  const Decision late = Step();
+
+  EXPECT_TRUE(early.ops.empty()) << DescribeOps(early.ops);
+  ASSERT_EQ(OpsOf<ConfigAbortOp>(late).size(), 1u) << DescribeOps(late.ops);
+  EXPECT_EQ(Outcome(), "ivmcl03 did not validate within 10s");
+}
+
+TEST_F(ConfigApplyTest, TheVerdictTimeoutIsFiveNodeTimeoutsWhenThatIsLonger) {
+  config::ClusterConfig config = config_;
+  config.node_timeout = seconds(4);
+  Configure(std::move(config));
+  ProposeEverywhere();
+
+  const Decision decision = Decide();
+
+  EXPECT_EQ(decision.wakeup, live_.now + seconds(20));
+}
+
+TEST_F(ConfigApplyTest, WithNoUpMemberItNeverAppliesAndTimesOut) {
+  ProposeEverywhere();
+  live_.up.clear();
+  const Decision waiting = Decide();
+  live_.now = live_.now + seconds(10);
+
+  Step();
+
+  EXPECT_TRUE(OpsOf<ConfigApplyOp>(waiting).empty());
+  EXPECT_EQ(Outcome(), "no member validated it within 10s");
+}
+
+TEST_F(ConfigApplyTest, EachDecisionIsProposedOnce) {
+  ProposeEverywhere();
+  Verdict(kN1);
+  Verdict(kN2);
+  Verdict(kN3);
+  Step();  // Applied.
+
+  const Decision after_apply = Decide();
+  Propose({{kP1, {kN1}}}, 3);
+  live_.now = live_.now + seconds(60);
+  Step();  // Aborted: nobody validated version 3.
+  const Decision after_abort = Decide();
+
+  EXPECT_TRUE(after_apply.ops.empty()) << DescribeOps(after_apply.ops);
+  EXPECT_TRUE(after_abort.ops.empty()) << DescribeOps(after_abort.ops);
+  EXPECT_FALSE(state_.config_outcome()->ok);
 }
 
 // --- Determinism ---------------------------------------------------------------------

@@ -246,6 +246,67 @@ TEST(Node, APackageAddedByANewConfigurationIsPlaced) {
   EXPECT_EQ(cluster.Holders("r2").size(), 1U);
 }
 
+bool HasEvent(const ClusterState& state, const std::vector<std::string>& parts);
+
+// Config apply (issue 9) end to end: the proposal reaches every node, each commits its
+// verdict once, the leader applies once all said ok, and its coordinator places the new
+// version's packages only once the runtime handed it the new configuration (SetConfig).
+TEST(Node, ConfigApplyCommitsEachVerdictOnceThenAppliesAndWaitsForTheNewConfiguration) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.options().config_version = 1;  // The runtime says which version it loaded.
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::vector<NodeName> all = {NodeName("n1"), NodeName("n2"), NodeName("n3")};
+  cluster.ForwardOps(leader, {ConfigProposeOp{.version = 2,
+                                              .bundle_hash = "h2",
+                                              .bundle = "bundle v2",
+                                              .packages = {{PackageName("r1"), all},
+                                                           {PackageName("r2"), all}},
+                                              .by = "root"}});
+  cluster.RunFor(Duration(500));
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    ASSERT_EQ(cluster.node(name).ConfigToValidate(), std::pair(uint64_t{2}, std::string("h2")))
+        << name;
+  }
+
+  cluster.ConfigVerdict("n1", 2, "h2", true);
+  cluster.ConfigVerdict("n1", 2, "h2", true);         // A repeat: nothing.
+  cluster.ConfigVerdict("n2", 2, "other", false, "x");  // Not the pending one: nothing.
+  cluster.RunFor(Duration(500));
+
+  const ClusterState& state = cluster.node(leader).state();
+  ASSERT_TRUE(state.pending_config().has_value());
+  EXPECT_EQ(state.pending_config()->verdicts.size(), 1u);
+  EXPECT_FALSE(HasEvent(state, {"a repeat"}));
+  EXPECT_FALSE(cluster.node("n1").ConfigToValidate().has_value());
+  EXPECT_TRUE(cluster.node("n2").ConfigToValidate().has_value());
+
+  cluster.ConfigVerdict("n2", 2, "h2", true);
+  cluster.ConfigVerdict("n3", 2, "h2", true);
+  cluster.RunFor(Duration(1000));
+
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    EXPECT_EQ(cluster.node(name).state().config_version(), 2u) << name;
+    EXPECT_EQ(cluster.node(name).state().bundle(), "bundle v2") << name;
+  }
+  EXPECT_EQ(cluster.node(leader).config_version(), 1u);
+  EXPECT_TRUE(std::any_of(cluster.log.begin(), cluster.log.end(), [](const LogLine& line) {
+    return line.text.find("coordinator waits: configuration version 2 applied") !=
+           std::string::npos;
+  }));
+  auto config = std::make_shared<config::ClusterConfig>(cluster.config());
+  config::PackageSpec added = config->packages.front();
+  added.name = PackageName("r2");
+  config->packages.push_back(added);
+
+  cluster.SetConfig(config);
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_EQ(cluster.node(leader).config_version(), 2u);
+  EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r2")), PackageStatus::kUp);
+}
+
 bool HasEvent(const ClusterState& state, const std::vector<std::string>& parts) {
   for (const ClusterEvent& event : state.events()) {
     bool all = true;
