@@ -3,9 +3,11 @@
 // diagnostics as `config check` (exit 2 on an error), builds the bundle from them
 // (io/bundle/bundle.h) and sends its bytes to the local cmcld, which checks it, proposes
 // it and waits until every member validated it and it was applied or refused.
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "cmcld/core/node/cluster_state.h"
 #include "cmcld/io/bundle/bundle.h"
 #include "cmcld/io/config/load.h"
 #include "pkgctl/client.h"
@@ -51,11 +53,15 @@ int RunConfigApply(const GlobalOptions& options, const std::vector<std::string>&
   }
   ::cmcl::control::ConfigApplyRequest request;
   request.set_bundle(io::EncodeBundle(*bundle));
-  if (request.bundle().size() > io::kBundleBytesMax) {
+  // The replicated state holds the bundle (node::kBundleBytesMax, below the bundle's own
+  // bound): refused here rather than by the cluster.
+  const size_t bytes_max = std::min(io::kBundleBytesMax, node::kBundleBytesMax);
+  if (request.bundle().size() > bytes_max) {
     return Fail(options, "invalid_config",
                 "config apply: the bundle of " + path + " encodes to " +
                     std::to_string(request.bundle().size()) + " bytes, more than the " +
-                    std::to_string(io::kBundleBytesMax) + " a configuration may have",
+                    std::to_string(bytes_max) + " a configuration version may have (scripts " +
+                    "and package files only: keep images and data out of package folders)",
                 kExitUsage, out, err);
   }
   request.set_source(loaded.config.file);

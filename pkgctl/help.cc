@@ -194,7 +194,8 @@ DESCRIPTION
     the caller, and checks them exactly as config check does (every error is printed
     as FILE:LINE:COLUMN: message, exit 2). Then it builds the configuration bundle
     (the cluster file and every package folder: paths, modes and bytes; at most
-    8 MiB) and sends it to the local cmcld, which:
+    3 MiB, since every version travels in the replicated log) and sends it to the
+    local cmcld, which:
       1. checks it against the applied version: it must load with that node's key;
          it may not rename the cluster, add, remove or change the role or addresses
          of a node, or change node_timeout, heartbeat_interval, fence_timeout,

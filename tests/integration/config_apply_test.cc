@@ -148,6 +148,14 @@ TEST_F(ConfigApplyTest, CmapplyconfAppliesTheFileOfDashC) {
   EXPECT_EQ(applied.out, "configuration version 2 applied\n");
   EXPECT_TRUE(LocalCluster::WaitFor([&] { return EveryNodeAt(2); }, seconds(10)));
   EXPECT_EQ(cluster.Package(0, "g2")["status"].String(), "down");
+
+  // A restarted daemon follows the applied version (its v1 is its own files).
+  cluster.CrashDaemon(2);
+  cluster.Start(2);
+  EXPECT_TRUE(LocalCluster::WaitFor([&] { return VersionOn(2) == 2; }, seconds(10)));
+  const CommandResult shown = cluster.Pkgctl(2, {"config", "show"}, false);
+  EXPECT_NE(shown.out.find("configuration version 2"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("packages/g2"), std::string::npos) << shown.out;
 }
 
 }  // namespace

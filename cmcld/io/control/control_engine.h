@@ -44,6 +44,10 @@
 #include "cmcld/io/control/control_render.h"
 #include "cmcld/io/control/control_service.h"
 
+namespace cmcl::io {
+struct Candidate;  // io/bundle/bundle_check.h
+}  // namespace cmcl::io
+
 namespace cmcl::io::control {
 
 // Who is calling, from SO_PEERCRED at accept. uid -1: unknown (read-only).
@@ -164,6 +168,9 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   // The hash of the applied version: the state's, or for the bootstrap version 1 (whose
   // bytes are each node's own) the hash of this node's STATE_DIR/config/v1.
   std::string AppliedBundleHash() const;
+  // config apply's checks before it proposes: an answer (nothing to do, or a refusal),
+  // or nullopt to propose.
+  std::optional<Answer> CheckCandidate(const Candidate& candidate) const;
   // config apply's answer once its proposal (committed at `index`) ended.
   std::optional<Answer> ConfigOutcome(raft::LogIndex index) const;
   // Answered once committed.

@@ -39,6 +39,15 @@ void ControlEngine::ConfigApply(const Caller& caller, const pb::ConfigApplyReque
   const std::string from = request.source().empty() ? "" : " (from " + request.source() + ")";
   spdlog::info("control: config apply of a {}-byte bundle{} by {}", request.bundle().size(), from,
                By(caller));
+  if (request.bundle().size() > node::kBundleBytesMax) {
+    return call->Finish(ErrorAnswer(
+        "invalid_config",
+        "config apply refused: the bundle has " + std::to_string(request.bundle().size()) +
+            " bytes; the replicated state holds at most " +
+            std::to_string(node::kBundleBytesMax) + " per version (scripts and package files "
+            "only: keep images and data out of package folders)",
+        kExitUsage));
+  }
   Result<Candidate> candidate =
       OpenCandidate(request.bundle(), core_.StateDirPath(), core_.KeyFile());
   if (!candidate.ok()) {
@@ -47,30 +56,63 @@ void ControlEngine::ConfigApply(const Caller& caller, const pb::ConfigApplyReque
                                     "config apply refused: " + candidate.status().message(),
                                     invalid ? kExitUsage : kExitRefused));
   }
+  if (std::optional<Answer> answer = CheckCandidate(*candidate)) {
+    return call->Finish(*std::move(answer));
+  }
+  node::ConfigProposeOp op{.version = core_.node().state().config_version() + 1,
+                           .bundle_hash = candidate->hash,
+                           .bundle = request.bundle(),
+                           .packages = PackageNodes(candidate->config),
+                           .by = By(caller)};
+  const std::string what = "config apply of version " + std::to_string(op.version);
+  OutcomeCheck outcome = [this](raft::LogIndex index) { return ConfigOutcome(index); };
+  Operate(what, Subject{"cluster", core_.config().cluster_name.value()}, {std::move(op)},
+          request.no_wait(), TimeoutOf(request.timeout_ms()), std::move(outcome),
+          std::move(call));
+}
+
+std::optional<Answer> ControlEngine::CheckCandidate(const Candidate& candidate) const {
   const node::ClusterState& state = core_.node().state();
   const uint64_t applied = state.config_version();
-  if (candidate->hash == AppliedBundleHash()) {
-    return call->Finish(ConfigApplyAnswer(
-        applied, candidate->hash,
-        "configuration version " + std::to_string(applied) +
-            " is applied already (same bundle); nothing to do",
-        0));
+  if (candidate.hash == AppliedBundleHash()) {
+    return ConfigApplyAnswer(applied, candidate.hash,
+                             "configuration version " + std::to_string(applied) +
+                                 " is applied already (same bundle); nothing to do",
+                             0);
   }
-  std::optional<std::string> refusal = FixedSettingChange(core_.config(), candidate->config);
+  std::optional<std::string> refusal = FixedSettingChange(core_.config(), candidate.config);
   if (!refusal) {
     // Only the drivers are left to check: this node's, as its own verdict will.
     const NodeName& self = core_.node().self();
-    std::optional<std::string> local = VerdictRefusal(core_.config(), candidate->config, self);
+    std::optional<std::string> local = VerdictRefusal(core_.config(), candidate.config, self);
     if (local) refusal = self.value() + ": " + *local;
   }
-  if (!refusal) refusal = StrandedPackage(state, candidate->config);
+  if (!refusal) refusal = StrandedPackage(state, candidate.config);
   if (refusal) {
-    return call->Finish(ErrorAnswer("refused", "config apply refused: " + *refusal +
-                                                   "; configuration version " +
-                                                   std::to_string(applied) + " stays applied"));
+    return ErrorAnswer("refused", "config apply refused: " + *refusal +
+                                      "; configuration version " + std::to_string(applied) +
+                                      " stays applied");
   }
-  return call->Finish(ErrorAnswer(
-      "unavailable", "config apply: the proposal needs the core half of issue 9 (not merged)"));
+  if (const std::optional<node::PendingConfig>& pending = state.pending_config()) {
+    return ErrorAnswer("in_progress", "config apply refused: version " +
+                                          std::to_string(pending->proposal.version) + " (by " +
+                                          pending->proposal.by + ") is being validated; try " +
+                                          "again once it has ended (pkgctl events)");
+  }
+  return std::nullopt;
+}
+
+std::optional<Answer> ControlEngine::ConfigOutcome(raft::LogIndex index) const {
+  const node::ClusterState& state = core_.node().state();
+  const std::optional<node::ConfigOutcome> end = state.ConfigOutcomeOf(index);
+  if (!end) return std::nullopt;  // Members are still validating it.
+  if (!end->ok) {
+    return ErrorAnswer("refused", "config apply refused: " + end->message +
+                                      "; configuration version " +
+                                      std::to_string(state.config_version()) + " stays applied");
+  }
+  const std::string hash = end->version == state.config_version() ? state.bundle_hash() : "";
+  return ConfigApplyAnswer(end->version, hash, end->message, index.value());
 }
 
 }  // namespace cmcl::io::control

@@ -15,8 +15,8 @@
 // "root@node1", "uid 1000@node1").
 //
 // Requests (control.proto): view, run, halt, move, check, readiness, events; issue 9:
-// enable, clear, node, cluster run/halt, config show, config apply (control_engine.h says which wait
-// for what and what each needs). Each answer
+// enable, clear, node, cluster run/halt, config show, config apply (control_engine.h says
+// which wait for what and what each needs). Each answer
 // carries the exit status of INTERFACE.md and both renderings: `json` (INTERFACE.md
 // "JSON output") and `text` (the table form); pkgctl prints one. run/halt/move propose
 // their op through CoreAccess::Propose, and — unless no_wait — wait (bounded by the
@@ -32,7 +32,7 @@
 // once applied ("committed at index N").
 //
 // Messages: requests up to kControlMessageBytesMax (a config apply carries a bundle of up
-// to 8 MiB); answers are not bounded here (a view of thousands of packages is megabytes).
+// to 3 MiB, node::kBundleBytesMax); answers are not bounded here (a view of thousands of packages is megabytes).
 //
 // Threads: gRPC's handler threads post every request onto the io_context and wait for
 // its answer; all CoreAccess calls and all state reads happen on the io thread.

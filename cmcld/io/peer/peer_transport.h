@@ -70,9 +70,10 @@ struct PeerOptions {
   Duration heartbeat_interval = std::chrono::milliseconds(200);
   Duration node_timeout = std::chrono::seconds(2);
   size_t queue_max = 1024;
-  // The largest message sent or taken. A config apply puts a bundle of up to 8 MiB in a
-  // log entry, and the state (so InstallSnapshot) holds the applied bundle and a pending
-  // one; an AppendRequest above it is cut into several (SplitForWire).
+  // The largest message sent or taken. A config apply puts its bundle in a log entry (up
+  // to node::kBundleBytesMax, 3 MiB) and InstallSnapshot carries up to 8 MiB of state:
+  // with room to spare, as an entry's bound may grow. An AppendRequest of many entries
+  // above it is cut into several (SplitForWire).
   size_t message_bytes_max = 32U << 20;
 };
 

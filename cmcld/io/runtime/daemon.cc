@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <boost/asio/io_context.hpp>
@@ -110,6 +111,9 @@ struct Daemon::Impl final : CoreAccess {
   // Config apply (issue 9): follows the applied version (writes and loads it, hands it
   // to the core and the control API); true when it switched.
   bool FollowAppliedVersion();
+  // A member's verdict on the pending proposal (once per proposal and incarnation); true
+  // when it gave one.
+  bool GiveVerdict();
   void WarnIfOwnFilesDiffer();
   void ExecuteGuard(const node::GuardRequest& request);
   void ExecuteGuest(const node::GuestAction& action);
@@ -135,6 +139,7 @@ struct Daemon::Impl final : CoreAccess {
   std::string state_dir;
   std::unique_ptr<ConfigVersions> versions;
   uint64_t unusable_version = 0;  // An applied version this node could not write or load.
+  std::set<raft::LogIndex> verdicts_given;  // Proposals (their index) judged here.
   Rng rng{RandomSeed()};
   std::unique_ptr<StateDir> dir;
   std::unique_ptr<RaftStorage> storage;
@@ -342,7 +347,9 @@ void Daemon::Impl::StartCore() {
   recovered_last = !recovered.entries.empty() ? recovered.entries.back().index
                    : recovered.snapshot      ? recovered.snapshot->last_index
                                              : raft::LogIndex(0);
-  core = std::make_unique<node::Node>(node::NodeOptionsFor(cluster, self), storage->recovered(),
+  node::NodeOptions node_options = node::NodeOptionsFor(cluster, self);
+  node_options.config_version = versions->current().number;
+  core = std::make_unique<node::Node>(std::move(node_options), storage->recovered(),
                                       rng.Fork("node"), BootNow());
   // Guests keep the version the guard registered them with (first: switching versions
   // deletes the folders no guest uses); DESIGN.md section 8: a snapshot of a later
@@ -456,6 +463,9 @@ void Daemon::Impl::AfterInput() {
     Execute(core->Tick(BootNow()));  // The coordinator places by the new version at once.
     return;                          // That Execute ends here again.
   }
+  if (GiveVerdict()) {
+    return;  // Its Execute ended here again.
+  }
   versions->Forget(core->LocalGuests());
   control->OnApplied();
   if (stopping && core->ShutdownDone()) {
@@ -504,10 +514,31 @@ bool Daemon::Impl::FollowAppliedVersion() {
     return false;
   }
   cluster = (*version)->config;
-  core->SetConfig(cluster);
+  core->SetConfig(cluster, applied);
   spdlog::info("configuration version {} applied here: {} (bundle hash {})", applied,
                (*version)->dir, state.bundle_hash());
   versions->Prune();
+  return true;
+}
+
+bool Daemon::Impl::GiveVerdict() {
+  const std::optional<std::pair<uint64_t, std::string>> wanted = core->ConfigToValidate();
+  const std::optional<node::PendingConfig>& pending = core->state().pending_config();
+  if (!wanted || !pending || pending->proposal.version != wanted->first ||
+      pending->proposal.bundle_hash != wanted->second ||
+      !verdicts_given.insert(pending->proposed_at).second) {
+    return false;
+  }
+  const node::ConfigProposeOp& proposal = pending->proposal;
+  const std::string reason = JudgeProposal(proposal.bundle, proposal.bundle_hash, *cluster, self,
+                                           state_dir, own->security.key_file);
+  spdlog::info("configuration version {} (bundle hash {}, by {}): {}", proposal.version,
+               proposal.bundle_hash, proposal.by,
+               reason.empty() ? "valid here" : "refused here: " + reason);
+  // Copies: the verdict's own commit may end the proposal.
+  const uint64_t version = proposal.version;
+  const std::string hash = proposal.bundle_hash;
+  Execute(core->ConfigVerdict(BootNow(), version, hash, reason.empty(), reason));
   return true;
 }
 

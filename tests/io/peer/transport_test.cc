@@ -315,7 +315,9 @@ TEST_F(PeerTransportTest, AnAppendOfSeveralBigEntriesArrivesInConsecutiveParts) 
 
   ASSERT_TRUE(PollUntil([&] {
     size_t got = 0;
-    for (const raft::Message& m : b.inbox) got += std::get<raft::AppendRequest>(m.body).entries.size();
+    for (const raft::Message& m : b.inbox) {
+      got += std::get<raft::AppendRequest>(m.body).entries.size();
+    }
     return got == entries.size();
   }, 20s));
   EXPECT_EQ(a.transport->counters().split, 1U);
