@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <system_error>
@@ -124,8 +125,13 @@ Result<Candidate> OpenCandidate(std::string_view bytes, const std::string& state
   Candidate candidate{.hash = BundleHash(bytes), .bundle = std::move(bundle).value(), .config = {}};
   // MaterializeBundle writes config/vN; the scratch copy is "version" incoming-HASH, made
   // by hand with the same writer: a folder under config/ that no version number names.
-  const fs::path scratch = fs::path(state_dir) / "config" / ("incoming-" + candidate.hash);
-  const fs::path staging = fs::path(state_dir) / "incoming";
+  // A name of its own: the control API and the runtime may check the same bundle at once
+  // (on different threads).
+  static std::atomic<uint64_t> serial{0};
+  const std::string name = "incoming-" + candidate.hash + "-" + std::to_string(::getpid()) +
+                           "-" + std::to_string(++serial);
+  const fs::path scratch = fs::path(state_dir) / "config" / name;
+  const fs::path staging = fs::path(state_dir) / "config" / (name + ".staging");
   std::error_code error;
   fs::remove_all(scratch, error);
   fs::remove_all(staging, error);

@@ -5,7 +5,10 @@
 // and every member's runtime before it commits its verdict. Both load the bundle with
 // their own key file, so a node never judges a configuration it could not run.
 //
-// What a new version may not change in this version of cmcl (FixedSettingChange): the
+// What a new version may not change in this version of cmcl (FixedSettingChange, against
+// the settings in effect on the judging node: its own files, which its cluster_id,
+// addresses and timing come from — not the applied version, which may differ after the
+// files were changed and the cluster restarted): the
 // cluster name and the voters with their roles (both are the cluster_id every peer
 // message carries; DESIGN.md section 3: voter changes are a later feature), and the
 // settings a running cmcld reads only at start: node_timeout, heartbeat_interval,
@@ -14,9 +17,9 @@
 // settings and the nodes' addresses. Refusing them keeps "applied" equal to "in
 // effect": `config show` never shows a timing no node uses.
 //
-// Files and threads: OpenCandidate writes STATE_DIR/config/incoming-HASH and removes it
-// again before it returns; the rest is pure. Call from one thread per state_dir (the
-// daemon's io thread).
+// Files and threads: OpenCandidate writes STATE_DIR/config/incoming-HASH-PID-N (a name of
+// its own, so calls may run on several threads at once) and removes it again before it
+// returns; the rest is pure and thread-safe.
 #pragma once
 
 #include <map>
@@ -42,7 +45,7 @@ struct Candidate {
 
 // Decodes `bytes` (at most kBundleBytesMax, ValidateBundle's shape), hashes them and loads
 // the configuration they hold with `key_file` in place of the bundle's: materialized in
-// STATE_DIR/config/incoming-HASH for the load, removed afterwards. InvalidArgument with
+// STATE_DIR/config/incoming-HASH-PID-N for the load, removed afterwards. InvalidArgument with
 // the cause ("the bundle does not decode: ...", or the load's first diagnostic);
 // FailedPrecondition when the scratch folder cannot be written.
 Result<Candidate> OpenCandidate(std::string_view bytes, const std::string& state_dir,

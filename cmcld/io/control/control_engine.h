@@ -28,6 +28,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -36,7 +37,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "cmcld/core/common/status.h"
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/node/cluster_state.h"
 #include "cmcld/io/control/access.h"
@@ -119,7 +123,8 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   // needed.
   Answer ConfigShow(const Caller& caller);
   // config apply (control_engine_config.cc): kFullAdmin; the bundle checked here
-  // (io/bundle/bundle_check.h: decoded, hashed, loaded with this node's key; no fixed
+  // (io/bundle/bundle_check.h: decoded, hashed and loaded with this node's key on a
+  // thread of its own, then on the io thread: no fixed
   // setting changed; drivers present when this node is a member; no package stranded),
   // then proposed as the next version, waiting for ClusterState::config_outcome of the
   // proposal. The same hash as the applied version: exit 0, nothing proposed.
@@ -168,6 +173,9 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   // The hash of the applied version: the state's, or for the bootstrap version 1 (whose
   // bytes are each node's own) the hash of this node's STATE_DIR/config/v1.
   std::string AppliedBundleHash() const;
+  // config apply once the bundle was decoded and loaded (on a thread of its own).
+  void ConfigApplyChecked(const Caller& caller, const ::cmcl::control::ConfigApplyRequest& request,
+                          Result<Candidate> candidate, std::shared_ptr<Call> call);
   // config apply's checks before it proposes: an answer (nothing to do, or a refusal),
   // or nullopt to propose.
   std::optional<Answer> CheckCandidate(const Candidate& candidate) const;
@@ -185,6 +193,12 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   CoreAccess& core_;
   Duration default_timeout_;
   std::list<std::shared_ptr<Waiter>> waiters_;
+  // config apply's bundle checks in progress, last: joined first when the engine goes.
+  struct BundleCheck {
+    std::shared_ptr<std::atomic<bool>> done;
+    std::jthread thread;
+  };
+  std::vector<BundleCheck> checks_;
 };
 
 }  // namespace cmcl::io::control

@@ -10,7 +10,10 @@
 // or aborts it; the answer is the config outcome of that proposal.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <boost/asio/post.hpp>
 #include <filesystem>
+#include <thread>
 #include <string>
 #include <utility>
 
@@ -48,8 +51,29 @@ void ControlEngine::ConfigApply(const Caller& caller, const pb::ConfigApplyReque
             "only: keep images and data out of package folders)",
         kExitUsage));
   }
-  Result<Candidate> candidate =
-      OpenCandidate(request.bundle(), core_.StateDirPath(), core_.KeyFile());
+  // Writing and loading the bundle takes up to half a second on a slow disk: on a thread
+  // of its own, not the io thread that keeps the heartbeats going.
+  const std::weak_ptr<ControlEngine> weak = weak_from_this();
+  std::erase_if(checks_, [](const BundleCheck& check) { return check.done->load(); });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  checks_.push_back(BundleCheck{
+      .done = done,
+      .thread = std::jthread([this, weak, done, caller, request, call, dir = core_.StateDirPath(),
+                              key = core_.KeyFile()] {
+        auto candidate =
+            std::make_shared<Result<Candidate>>(OpenCandidate(request.bundle(), dir, key));
+        boost::asio::post(io_, [weak, caller, request, call, candidate] {
+          if (const std::shared_ptr<ControlEngine> self = weak.lock()) {
+            self->ConfigApplyChecked(caller, request, std::move(*candidate), call);
+          }
+        });
+        done->store(true);
+      })});
+}
+
+void ControlEngine::ConfigApplyChecked(const Caller& caller,
+                                       const pb::ConfigApplyRequest& request,
+                                       Result<Candidate> candidate, std::shared_ptr<Call> call) {
   if (!candidate.ok()) {
     const bool invalid = candidate.status().code() == StatusCode::kInvalidArgument;
     return call->Finish(ErrorAnswer(invalid ? "invalid_config" : "unavailable",
@@ -80,11 +104,12 @@ std::optional<Answer> ControlEngine::CheckCandidate(const Candidate& candidate) 
                                  " is applied already (same bundle); nothing to do",
                              0);
   }
-  std::optional<std::string> refusal = FixedSettingChange(core_.config(), candidate.config);
+  const config::ClusterConfig& in_effect = core_.SettingsInEffect();
+  std::optional<std::string> refusal = FixedSettingChange(in_effect, candidate.config);
   if (!refusal) {
     // Only the drivers are left to check: this node's, as its own verdict will.
     const NodeName& self = core_.node().self();
-    std::optional<std::string> local = VerdictRefusal(core_.config(), candidate.config, self);
+    std::optional<std::string> local = VerdictRefusal(in_effect, candidate.config, self);
     if (local) refusal = self.value() + ": " + *local;
   }
   if (!refusal) refusal = StrandedPackage(state, candidate.config);

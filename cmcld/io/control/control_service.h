@@ -91,6 +91,10 @@ class CoreAccess {
   // (STATE_DIR/config/vN) and config()'s key file.
   virtual std::string StateDirPath() const;
   virtual std::string KeyFile() const { return config().security.key_file; }
+  // The settings in effect that a config apply may not change (bundle_check.h
+  // FixedSettingChange): this node's own files, which its identity, addresses and timing
+  // come from. Default: config().
+  virtual const cmcl::config::ClusterConfig& SettingsInEffect() const { return config(); }
 };
 
 class ControlService {

@@ -60,12 +60,22 @@ Status ConfigVersions::StartWithBootstrap(
   versions_[1] = std::make_shared<const Version>(Version{.number = 1, .dir = *dir,
                                                          .config = std::move(config)});
   current_ = 1;
+  Delete(true);  // Leftovers of an earlier run's interrupted writes; nothing writes now.
   return Status::Ok();
 }
 
 Result<const ConfigVersions::Version*> ConfigVersions::Apply(uint64_t number,
                                                               std::string_view bytes,
                                                               const std::string& hash) {
+  Result<Version> version = Prepare(number, bytes, hash, state_dir_, key_file_);
+  if (!version.ok()) return version.status();
+  return Install(std::move(version).value());
+}
+
+Result<ConfigVersions::Version> ConfigVersions::Prepare(uint64_t number, std::string_view bytes,
+                                                        const std::string& hash,
+                                                        const std::string& state_dir,
+                                                        const std::string& key_file) {
   if (number < 2) return Status::InvalidArgument("version 1 is the bootstrap copy");
   if (BundleHash(bytes) != hash) {
     return Status::FailedPrecondition("the bundle of version " + std::to_string(number) +
@@ -73,27 +83,31 @@ Result<const ConfigVersions::Version*> ConfigVersions::Apply(uint64_t number,
   }
   Result<Bundle> bundle = DecodeBundle(bytes);
   if (!bundle.ok()) return bundle.status();
-  Result<std::string> dir = MaterializeBundle(*bundle, number, state_dir_);
-  if (!dir.ok() && fs::exists(Dir(number))) {
+  Result<std::string> dir = MaterializeBundle(*bundle, number, state_dir);
+  const std::string folder = state_dir + "/config/v" + std::to_string(number);
+  if (!dir.ok() && fs::exists(folder)) {
     // A vN of another history of this state_dir (never applied here: nothing started
     // from it) holds the name: the applied bytes win.
-    spdlog::warn("{} differs from the applied configuration version {}; replacing it",
-                 Dir(number), number);
-    versions_.erase(number);
+    spdlog::warn("{} differs from the applied configuration version {}; replacing it", folder,
+                 number);
     std::error_code error;
-    fs::remove_all(Dir(number), error);
-    dir = MaterializeBundle(*bundle, number, state_dir_);
+    fs::remove_all(folder, error);
+    dir = MaterializeBundle(*bundle, number, state_dir);
   }
   if (!dir.ok()) return dir.status();
-  Result<cmcl::config::ClusterConfig> loaded = LoadBundleConfig(*dir, key_file_);
+  Result<cmcl::config::ClusterConfig> loaded = LoadBundleConfig(*dir, key_file);
   if (!loaded.ok()) return loaded.status();
-  auto version = std::make_shared<const Version>(Version{
+  return Version{
       .number = number,
       .dir = *dir,
-      .config = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded).value())});
-  versions_[number] = version;
+      .config = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded).value())};
+}
+
+const ConfigVersions::Version* ConfigVersions::Install(Version version) {
+  const uint64_t number = version.number;
+  versions_[number] = std::make_shared<const Version>(std::move(version));
   current_ = number;
-  return version.get();
+  return versions_[number].get();
 }
 
 Result<const ConfigVersions::Version*> ConfigVersions::Get(uint64_t number) {
@@ -173,7 +187,9 @@ void ConfigVersions::Forget(const std::vector<node::GuestRef>& local) {
   if (forgot) Prune();
 }
 
-void ConfigVersions::Prune() {
+void ConfigVersions::Prune() { Delete(false); }
+
+void ConfigVersions::Delete(bool leftovers) {
   std::set<uint64_t> in_use;
   for (const auto& [package, number] : guests_) in_use.insert(number);
   const fs::path root = fs::path(state_dir_) / "config";
@@ -182,8 +198,8 @@ void ConfigVersions::Prune() {
   for (fs::directory_iterator it(root, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
     const std::optional<uint64_t> number = VersionNumber(name);
-    const bool leftover = name.rfind("incoming-", 0) == 0 ||
-                          (name.size() > 4 && name.ends_with(".tmp"));
+    const bool leftover = leftovers && (name.rfind("incoming-", 0) == 0 ||
+                                        (name.size() > 4 && name.ends_with(".tmp")));
     if (leftover || (number && *number < current_ && !in_use.contains(*number))) {
       doomed.push_back(it->path());
       if (number) versions_.erase(*number);

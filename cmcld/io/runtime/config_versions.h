@@ -18,7 +18,7 @@
 // restart, the version of the work_dir the guard holds for it. Its run, halt, kill and
 // status run from that version's folder with that version's package settings. Forget()
 // drops the guests that no longer run here, then deletes every older folder no guest
-// uses, and leftovers of interrupted writes (vN.tmp, incoming-*).
+// uses (leftovers of interrupted writes, vN.tmp and incoming-*, go at start).
 //
 // Files and threads: every method may write or read STATE_DIR/config (with fsyncs);
 // call them on the daemon's io thread. Errors are returned, never thrown.
@@ -54,8 +54,14 @@ class ConfigVersions {
   // `own` is their loaded configuration, which version 1 is.
   Status StartWithBootstrap(std::shared_ptr<const cmcl::config::ClusterConfig> own);
   // The applied version `number` >= 2 from its bundle bytes, which must hash to `hash`:
-  // written to vN (replacing a differing leftover), loaded, made current.
+  // written to vN (replacing a differing leftover), loaded, made current. Apply is
+  // Prepare then Install; Prepare touches only vN and vN.tmp (never current or older
+  // versions) and may run on another thread, so that writing and loading a bundle does
+  // not hold up the io thread; Install makes it current (io thread).
   Result<const Version*> Apply(uint64_t number, std::string_view bytes, const std::string& hash);
+  static Result<Version> Prepare(uint64_t number, std::string_view bytes, const std::string& hash,
+                                 const std::string& state_dir, const std::string& key_file);
+  const Version* Install(Version version);
 
   const Version& current() const { return *versions_.at(current_); }
   // Version `number` as this node holds it (loaded from its folder once, then kept);
@@ -82,8 +88,9 @@ class ConfigVersions {
   // start that has not begun yet, and forgets the others; when one was forgotten,
   // Prune()s.
   void Forget(const std::vector<node::GuestRef>& local);
-  // Deletes every vK folder below the current version that no guest uses, and every
-  // leftover of an interrupted write; forgets the versions it deleted.
+  // Deletes every vK folder below the current version that no guest uses; forgets the
+  // versions it deleted. (Leftovers of interrupted writes, vN.tmp and incoming-*, are
+  // deleted by StartWithBootstrap, before anything may be writing them.)
   void Prune();
 
   const std::string& state_dir() const { return state_dir_; }
@@ -91,6 +98,8 @@ class ConfigVersions {
 
  private:
   std::string Dir(uint64_t number) const;
+  // Prune, and with `leftovers` also vN.tmp and incoming-* (only when nothing writes).
+  void Delete(bool leftovers);
 
   std::string state_dir_;
   std::string key_file_;

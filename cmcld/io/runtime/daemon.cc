@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <deque>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -95,6 +97,7 @@ struct Daemon::Impl final : CoreAccess {
   std::string AppliedBundleDir() const override { return versions->current().dir; }
   std::string StateDirPath() const override { return state_dir; }
   std::string KeyFile() const override { return own->security.key_file; }
+  const cmcl::config::ClusterConfig& SettingsInEffect() const override { return *own; }
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
     return peers->Networks();
   }
@@ -108,12 +111,18 @@ struct Daemon::Impl final : CoreAccess {
   // Every input ends here: the core's answer is executed, then the waiters, the
   // shutdown and the timer are looked at.
   void Execute(node::NodeActions actions);
-  // Config apply (issue 9): follows the applied version (writes and loads it, hands it
-  // to the core and the control API); true when it switched.
-  bool FollowAppliedVersion();
-  // A member's verdict on the pending proposal (once per proposal and incarnation); true
-  // when it gave one.
-  bool GiveVerdict();
+  // Config apply (issue 9): follows the applied version — writes and loads it (in the
+  // background, or at once with `now`: at start, before any input), then hands it to the
+  // core and the control API (InstallVersion).
+  void FollowAppliedVersion(bool now);
+  void InstallVersion(uint64_t applied, Result<ConfigVersions::Version> version, bool tick);
+  // A member's verdict on the pending proposal, once per proposal and incarnation: the
+  // bundle is checked in the background, the verdict committed when that ends.
+  void GiveVerdict();
+  // Runs `job` on a thread of its own and posts the closure it returns to the io thread:
+  // writing and loading a bundle of up to 3 MiB takes up to half a second on a slow disk
+  // (hundreds of files, an fsync each), which must not hold up heartbeats and grants.
+  void InBackground(std::function<std::function<void()>()> job);
   void WarnIfOwnFilesDiffer();
   void ExecuteGuard(const node::GuardRequest& request);
   void ExecuteGuest(const node::GuestAction& action);
@@ -139,6 +148,7 @@ struct Daemon::Impl final : CoreAccess {
   std::string state_dir;
   std::unique_ptr<ConfigVersions> versions;
   uint64_t unusable_version = 0;  // An applied version this node could not write or load.
+  std::set<uint64_t> preparing;             // Applied versions being written and loaded.
   std::set<raft::LogIndex> verdicts_given;  // Proposals (their index) judged here.
   Rng rng{RandomSeed()};
   std::unique_ptr<StateDir> dir;
@@ -173,6 +183,14 @@ struct Daemon::Impl final : CoreAccess {
   bool proposal_in_flight = false;
   std::optional<raft::ClientReply> last_reply;
   boost::asio::steady_timer proposal_timer{io};
+
+  // InBackground's threads, last: joined first when the daemon goes, while `io` (which
+  // they post to) still exists; what they post then never runs.
+  struct Worker {
+    std::shared_ptr<std::atomic<bool>> done;
+    std::jthread thread;
+  };
+  std::vector<Worker> workers;
 };
 
 Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -355,7 +373,7 @@ void Daemon::Impl::StartCore() {
   // deletes the folders no guest uses); DESIGN.md section 8: a snapshot of a later
   // version is the configuration, not this node's files.
   versions->AdoptGuests(guard->attached_work_dirs());
-  FollowAppliedVersion();
+  FollowAppliedVersion(true);
   WarnIfOwnFilesDiffer();
   spdlog::info("cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, "
                "guard pid {}",
@@ -459,13 +477,8 @@ void Daemon::Impl::AfterInput() {
     Execute(core->Compact(BootNow()));
     return;  // That Execute ends here again.
   }
-  if (FollowAppliedVersion()) {
-    Execute(core->Tick(BootNow()));  // The coordinator places by the new version at once.
-    return;                          // That Execute ends here again.
-  }
-  if (GiveVerdict()) {
-    return;  // Its Execute ended here again.
-  }
+  FollowAppliedVersion(false);
+  GiveVerdict();
   versions->Forget(core->LocalGuests());
   control->OnApplied();
   if (stopping && core->ShutdownDone()) {
@@ -497,49 +510,85 @@ void Daemon::Impl::ArmTimer() {
 
 // --- Configuration versions (config apply, issue 9) ---------------------------------
 
-bool Daemon::Impl::FollowAppliedVersion() {
+void Daemon::Impl::FollowAppliedVersion(bool now) {
   const node::ClusterState& state = core->state();
   const uint64_t applied = state.config_version();
-  if (applied <= 1 || applied == versions->current().number || applied == unusable_version) {
-    return false;
+  if (applied <= 1 || applied == versions->current().number || applied == unusable_version ||
+      preparing.contains(applied)) {
+    return;
   }
-  Result<const ConfigVersions::Version*> version =
-      versions->Apply(applied, state.bundle(), state.bundle_hash());
+  preparing.insert(applied);
+  auto prepare = [applied, bytes = state.bundle(), hash = state.bundle_hash(),
+                  dir = state_dir, key = own->security.key_file] {
+    return ConfigVersions::Prepare(applied, bytes, hash, dir, key);
+  };
+  if (now) {
+    InstallVersion(applied, prepare(), false);
+    return;
+  }
+  InBackground([this, applied, prepare = std::move(prepare)]() -> std::function<void()> {
+    auto version = std::make_shared<Result<ConfigVersions::Version>>(prepare());
+    return [this, applied, version] { InstallVersion(applied, std::move(*version), true); };
+  });
+}
+
+void Daemon::Impl::InstallVersion(uint64_t applied, Result<ConfigVersions::Version> version,
+                                  bool tick) {
+  preparing.erase(applied);
+  if (applied <= versions->current().number) {
+    return;  // A later version was installed meanwhile.
+  }
   if (!version.ok()) {
     unusable_version = applied;
     spdlog::critical("configuration version {} is applied in the cluster, but {} cannot write "
                      "or load it: {}; it keeps version {} (restart cmcld to try again)",
                      applied, self.value(), version.status().message(),
                      versions->current().number);
-    return false;
+    return;
   }
-  cluster = (*version)->config;
+  const ConfigVersions::Version* installed = versions->Install(std::move(version).value());
+  cluster = installed->config;
   core->SetConfig(cluster, applied);
-  spdlog::info("configuration version {} applied here: {} (bundle hash {})", applied,
-               (*version)->dir, state.bundle_hash());
+  spdlog::info("configuration version {} applied here: {}", applied, installed->dir);
   versions->Prune();
-  return true;
+  if (tick) {
+    Execute(core->Tick(BootNow()));  // The coordinator places by the new version at once.
+  }
 }
 
-bool Daemon::Impl::GiveVerdict() {
+void Daemon::Impl::GiveVerdict() {
   const std::optional<std::pair<uint64_t, std::string>> wanted = core->ConfigToValidate();
   const std::optional<node::PendingConfig>& pending = core->state().pending_config();
   if (!wanted || !pending || pending->proposal.version != wanted->first ||
       pending->proposal.bundle_hash != wanted->second ||
       !verdicts_given.insert(pending->proposed_at).second) {
-    return false;
+    return;
   }
   const node::ConfigProposeOp& proposal = pending->proposal;
-  const std::string reason = JudgeProposal(proposal.bundle, proposal.bundle_hash, *cluster, self,
-                                           state_dir, own->security.key_file);
-  spdlog::info("configuration version {} (bundle hash {}, by {}): {}", proposal.version,
-               proposal.bundle_hash, proposal.by,
-               reason.empty() ? "valid here" : "refused here: " + reason);
-  // Copies: the verdict's own commit may end the proposal.
-  const uint64_t version = proposal.version;
-  const std::string hash = proposal.bundle_hash;
-  Execute(core->ConfigVerdict(BootNow(), version, hash, reason.empty(), reason));
-  return true;
+  InBackground([this, version = proposal.version, hash = proposal.bundle_hash,
+                by = proposal.by, bytes = proposal.bundle, in_effect = own, me = self,
+                dir = state_dir, key = own->security.key_file]() -> std::function<void()> {
+    std::string reason = JudgeProposal(bytes, hash, *in_effect, me, dir, key);
+    return [this, version, hash, by, reason = std::move(reason)] {
+      spdlog::info("configuration version {} (bundle hash {}, by {}): {}", version, hash, by,
+                   reason.empty() ? "valid here" : "refused here: " + reason);
+      if (!stopping) {
+        Execute(core->ConfigVerdict(BootNow(), version, hash, reason.empty(), reason));
+      }
+    };
+  });
+}
+
+void Daemon::Impl::InBackground(std::function<std::function<void()>()> job) {
+  std::erase_if(workers, [](const Worker& worker) { return worker.done->load(); });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  workers.push_back(Worker{
+      .done = done,
+      .thread = std::jthread([this, done, job = std::move(job)] {
+        std::function<void()> then = job();
+        boost::asio::post(io, std::move(then));
+        done->store(true);
+      })});
 }
 
 void Daemon::Impl::WarnIfOwnFilesDiffer() {

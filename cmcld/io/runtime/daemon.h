@@ -24,7 +24,10 @@
 // state's bundle bytes and handed to the Node (SetConfig) and the control API — at
 // start from a snapshot too, with a warning when the own files differ. While a proposal
 // is pending, a member validates it (bundle_check.h JudgeProposal) and commits its
-// verdict once per (version, hash) and incarnation. Each guest runs, halts and is
+// verdict once per proposal and incarnation. Writing and loading a bundle (up to half a
+// second on a slow disk) runs on a thread of its own and the result is posted back, so
+// it never holds up heartbeats and grants; only at start is the applied version written
+// before anything else. Each guest runs, halts and is
 // killed with the scripts of the version that started it.
 //
 // Stop. SIGTERM or SIGINT: Node::Shutdown (DESIGN.md section 5: per shutdown_policy with

@@ -172,15 +172,31 @@ TEST_F(ConfigVersionsTest, TheVersionOfAPathIsTheVersionFolderItIsIn) {
   EXPECT_EQ(versions_->VersionOf("/elsewhere/config/v2/packages/web"), std::nullopt);
 }
 
-TEST_F(ConfigVersionsTest, LeftoversOfInterruptedWritesArePruned) {
+TEST_F(ConfigVersionsTest, LeftoversOfInterruptedWritesGoAtStartOnly) {
   state_.Write("s/config/v3.tmp/cluster.yaml", "x");
   state_.Write("s/config/incoming-abc/cluster.yaml", "x");
-
   versions_->Prune();
+  ASSERT_TRUE(fs::exists(state_ / "s/config/v3.tmp")) << "it may be being written";
+
+  ConfigVersions restarted(state_ / "s", files_ / "etc/cluster.key");
+  ASSERT_TRUE(restarted.StartWithBootstrap(own_).ok());
 
   EXPECT_FALSE(fs::exists(state_ / "s/config/v3.tmp"));
   EXPECT_FALSE(fs::exists(state_ / "s/config/incoming-abc"));
   EXPECT_TRUE(fs::exists(V(1)));
+}
+
+TEST_F(ConfigVersionsTest, APreparedVersionIsWrittenButNotCurrentUntilInstalled) {
+  const std::string bytes = NextBytes("#!/bin/sh\necho new halt\n");
+
+  Result<ConfigVersions::Version> v2 = ConfigVersions::Prepare(
+      2, bytes, BundleHash(bytes), versions_->state_dir(), versions_->key_file());
+
+  ASSERT_TRUE(v2.ok()) << v2.status().ToString();
+  EXPECT_TRUE(fs::exists(V(2) + "/packages/web/halt.sh"));
+  EXPECT_EQ(versions_->current().number, 1U);
+  versions_->Install(std::move(v2).value());
+  EXPECT_EQ(versions_->current().number, 2U);
 }
 
 }  // namespace
