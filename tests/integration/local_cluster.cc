@@ -166,8 +166,11 @@ void LocalCluster::WriteClusterFile() {
        << "fence_action: kill\n"
        << "driver_dir: " << CMCL_SOURCE_DIR << "/packages/drivers\n"
        << "security: {key_file: cluster.key}\n"
-       << "access:\n  - {user: root, role: full_admin}\n"
-       << "nodes:\n";
+       << "access:\n  - {user: root, role: full_admin}\n";
+  for (const std::string& rule : options_.access) {
+    yaml << "  - " << rule << "\n";
+  }
+  yaml << "nodes:\n";
   for (int i = 0; i < options_.nodes; ++i) {
     yaml << "  - name: " << Name(i) << "\n"
          << "    addresses: [127.0.0.1:" << ports_[static_cast<size_t>(i)] << "]\n"
@@ -209,7 +212,10 @@ void LocalCluster::WritePackage(const PackageDef& package) {
   dir_.Write("packages/" + package.name + "/run.sh",
              "#!/bin/sh\nexec \"$CMCL_DRIVER_DIR/process\" start\n", 0755);
   dir_.Write("packages/" + package.name + "/halt.sh",
-             "#!/bin/sh\nexec \"$CMCL_DRIVER_DIR/process\" stop\n", 0755);
+             "#!/bin/sh\necho \"$CMCL_NODE $CMCL_REASON\" >>" +
+                 (dir_ / ("disks/" + package.name + ".halts")) +
+                 "\nexec \"$CMCL_DRIVER_DIR/process\" stop\n",
+             0755);
   dir_.Write("disks/" + package.name + ".img", "");
 }
 
@@ -302,6 +308,14 @@ bool LocalCluster::StopDaemon(int node, milliseconds timeout, int* status) {
     return true;
   }
   kill(machine.daemon, SIGTERM);
+  return WaitDaemonExit(node, timeout, status);
+}
+
+bool LocalCluster::WaitDaemonExit(int node, milliseconds timeout, int* status) {
+  Machine& machine = machines_.at(static_cast<size_t>(node));
+  if (machine.launcher <= 0) {
+    return true;
+  }
   // nsenter exits with cmcld's status.
   int raw = 0;
   const bool exited =
@@ -362,6 +376,15 @@ std::vector<LedgerRecord> LocalCluster::Ledger(const std::string& package) const
     }
   }
   return records;
+}
+
+std::vector<std::string> LocalCluster::Halts(const std::string& package) const {
+  std::vector<std::string> halts;
+  std::istringstream lines(ReadFile(dir_ / ("disks/" + package + ".halts")));
+  for (std::string line; std::getline(lines, line);) {
+    halts.push_back(line);
+  }
+  return halts;
 }
 
 int LocalCluster::RunningCopies(const std::string& package) const {

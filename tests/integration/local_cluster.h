@@ -67,6 +67,8 @@ class LocalCluster {
     std::string heartbeat_interval = "100ms";
     std::string fence_timeout = "200ms";
     std::string cluster_start_wait = "10s";
+    // More rules of the `access` list after root's, e.g. "{user: nobody, role: monitor}".
+    std::vector<std::string> access;
   };
 
   explicit LocalCluster(Options options);
@@ -77,6 +79,8 @@ class LocalCluster {
   std::string Name(int node) const { return "node" + std::to_string(node + 1); }
   int IndexOf(const std::string& name) const;
   const std::string& config_path() const { return config_path_; }
+  // The cluster's temporary folder (configuration, disks, every node's folder).
+  const std::string& dir() const { return dir_.path(); }
   std::string Socket(int node) const;
 
   // Powers the machine on (if needed) and starts cmcld; waits until its socket answers.
@@ -86,6 +90,8 @@ class LocalCluster {
   void CrashDaemon(int node);
   // SIGTERM to cmcld; true if it exited within `timeout` (its exit status in *status).
   bool StopDaemon(int node, std::chrono::milliseconds timeout, int* status = nullptr);
+  // Waits (sending nothing) for cmcld to exit on its own; its exit status in *status.
+  bool WaitDaemonExit(int node, std::chrono::milliseconds timeout, int* status = nullptr);
   bool DaemonAlive(int node) const;
   pid_t daemon_pid(int node) const { return machines_.at(static_cast<size_t>(node)).daemon; }
 
@@ -97,6 +103,8 @@ class LocalCluster {
   JsonValue Package(int node, const std::string& package) const;
 
   std::vector<LedgerRecord> Ledger(const std::string& package) const;
+  // Every run of the package's halt script: "NODE REASON" lines (CMCL_NODE, CMCL_REASON).
+  std::vector<std::string> Halts(const std::string& package) const;
   // The number of guest processes of `package` alive on the whole machine right now.
   int RunningCopies(const std::string& package) const;
 

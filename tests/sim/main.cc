@@ -38,6 +38,7 @@ struct Flags {
   std::string nemesis_text;  // As given, for the replay command.
   std::optional<std::set<NemesisKind>> nemeses;
   std::optional<cmcl::Duration> time_budget;
+  std::string config_apply;  // --config-apply CHANCE, as given (empty: off).
 };
 
 char g_replay[512];  // Printed if the core aborts on a CMCL_CHECK mid-run.
@@ -61,7 +62,7 @@ void OnAbort(int) {
             << "usage: cmcl-sim [--seed S | --seeds N [--first-seed S]] [--nodes 2|3|5|7]\n"
             << "                [--swarm] [--nemesis NAME[,NAME...]|none] [--trace]\n"
             << "                [--mutation NAME] [--list-mutations] [--list-nemeses]\n"
-            << "                [--safety-only] [--excuse-known-gaps]\n"
+            << "                [--safety-only] [--excuse-known-gaps] [--config-apply CHANCE]\n"
             << "                [--time-budget 60s]\n"
             << "  A seed is a decimal number or a 40-hex git commit (its low 64 bits).\n"
             << "  --first-seed defaults to $CMCL_SIM_SEED or 1.\n";
@@ -126,6 +127,12 @@ Flags ParseFlags(int argc, char** argv) {
       flags.safety_only = true;
     } else if (arg == "--excuse-known-gaps") {
       flags.excuse_known_gaps = true;
+    } else if (arg == "--config-apply") {
+      flags.config_apply = value();
+      const double chance = std::atof(flags.config_apply.c_str());
+      if (!(chance > 0 && chance <= 1)) {
+        Usage("--config-apply wants a chance in (0, 1], such as 0.05");
+      }
     } else if (arg == "--trace") {
       flags.trace = true;
     } else if (arg == "--mutation") {
@@ -175,6 +182,9 @@ std::string ReplayCommand(const Flags& flags, const SimOptions& options) {
   if (!flags.mutation.empty()) {
     command += " --mutation " + flags.mutation;
   }
+  if (!flags.config_apply.empty()) {
+    command += " --config-apply " + flags.config_apply;
+  }
   return command + " --trace";
 }
 
@@ -189,6 +199,9 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
   SimOptions options = cmcl::sim::OptionsFromSeed(seed, flags.nodes, flags.swarm, flags.nemeses);
   options.safety_only = flags.safety_only;
   options.excuse_known_gaps = flags.excuse_known_gaps;
+  if (!flags.config_apply.empty()) {
+    options.config_apply_chance = std::atof(flags.config_apply.c_str());
+  }
   if (!flags.mutation.empty()) {
     options.mutation_name = flags.mutation;
     g_mutation_active = 1;

@@ -214,6 +214,9 @@ std::string DescribeOptions(const SimOptions& o) {
       << "ms kill_failure=" << o.kill_failure << " start_wait=" << o.cluster_start_wait.count()
       << "ms operator=" << o.operator_chance
       << " disarm=" << o.disarm_chance << "/" << o.disarm_length.count() << "ms";
+  if (o.config_apply_chance > 0) {
+    out << " config_apply=" << o.config_apply_chance;
+  }
   return out.str();
 }
 

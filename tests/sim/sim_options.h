@@ -147,6 +147,9 @@ struct SimOptions {
   // `disarm_chance` a DisarmOp for disarm_length, followed by an ArmOp after [1, 2] x
   // disarm_length.
   double operator_chance = 0.15;
+  // Of the clients' commands, `config_apply_chance` are `config apply` proposals
+  // (sim_config.cc). 0 unless --config-apply says otherwise: seeds keep their runs.
+  double config_apply_chance = 0.0;
   double disarm_chance = 0.01;
   Duration disarm_length = Duration(3000);
 

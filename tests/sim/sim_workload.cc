@@ -154,6 +154,9 @@ std::string Simulation::NextPayload() {
         node::DisarmOp{.length = without_duration ? Duration(0) : options_.disarm_length});
     arm_after_ = now_ + options_.disarm_length +
                  Duration(client_rng_.Between(0, options_.disarm_length.count()));
+  } else if (options_.config_apply_chance > 0 &&
+             client_rng_.ChanceOf(options_.config_apply_chance)) {
+    ops = ConfigCommand();
   } else if (client_rng_.ChanceOf(options_.operator_chance)) {
     ops = OperatorCommand();
   }

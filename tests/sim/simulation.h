@@ -19,6 +19,7 @@
 #include "cmcld/core/common/rng.h"
 #include "cmcld/core/node/node.h"
 #include "cmcld/core/raft/raft.h"
+#include "tests/sim/config_checker.h"
 #include "tests/sim/exclusivity_checker.h"
 #include "tests/sim/nemesis.h"
 #include "tests/sim/package_checker.h"
@@ -150,6 +151,7 @@ class Simulation final : public NemesisHost {
   const PackageChecker& packages_checker() const { return *package_checker_; }
   const SimPackages& packages() const { return *packages_; }
   const StateChecker& checker() const { return checker_; }
+  const ConfigChecker& config_checker() const { return config_checker_; }
   // The first violation of any checker (or of liveness), if any.
   std::optional<std::string> violation() const {
     if (checker_.violation()) {
@@ -158,7 +160,10 @@ class Simulation final : public NemesisHost {
     if (exclusivity_.violation()) {
       return exclusivity_.violation();
     }
-    return package_checker_->violation() ? package_checker_->violation() : result_.violation;
+    if (package_checker_->violation()) {
+      return package_checker_->violation();
+    }
+    return config_checker_.violation() ? config_checker_.violation() : result_.violation;
   }
   void Isolate(const std::string& name);  // Both directions, from every other node.
   void Block(const std::string& from, const std::string& to);
@@ -227,6 +232,11 @@ class Simulation final : public NemesisHost {
                                     const validation::ClusterFacts& facts,
                                     const validation::ClusterView& view) const;
   node::OpBatch OperatorCommand();
+  // Config apply (sim_config.cc): a proposal of the next version as some node sees it,
+  // and the runtime's part on `node` after each call (SetConfig once a new version is
+  // applied, its verdict on a pending proposal). True if it called the node again.
+  node::OpBatch ConfigCommand();
+  bool DriveConfig(size_t node);
   node::OpBatch RestoreCommand() const;
   std::optional<NodeName> OwnerSeenBySomeNode(const PackageName& package);
   void AfterCall(size_t node);
@@ -276,6 +286,7 @@ class Simulation final : public NemesisHost {
   bool restore_acked_ = false;  // Workload: a disarm was proposed; arm from then on.
   ExclusivityChecker exclusivity_;
   std::unique_ptr<PackageChecker> package_checker_;
+  ConfigChecker config_checker_;
   // Committed releases: (resource, epoch, node) of halted/failed/fenced reports.
   std::set<std::tuple<PackageName, raft::LogIndex, NodeName>> released_;
   raft::LogIndex releases_decoded_;

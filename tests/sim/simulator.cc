@@ -142,6 +142,7 @@ raft::RaftOptions Simulation::RaftOptionsFor(size_t node) const {
   options.voters = voters_;
   options.election_timeout_min = options_.election_timeout_min.value_or(node::ElectionTimeoutMin(
       options_.node_timeout, options_.heartbeat_interval, options_.fence_timeout));
+  options.check_quorum_period = options_.node_timeout;
   options.heartbeat_interval = options_.heartbeat_interval;
   options.entries_per_message_max = options_.entries_per_message_max;
   options.compact_keep_entries = options_.compact_keep_entries;
@@ -278,6 +279,8 @@ RunResult Simulation::Finish() {
     result_.violation = exclusivity_.violation();
   } else if (package_checker_->violation()) {
     result_.violation = package_checker_->violation();
+  } else if (config_checker_.violation()) {
+    result_.violation = config_checker_.violation();
   }
   result_.simulated_ms = now_.milliseconds();
   result_.acknowledged = checker_.acks();
@@ -613,6 +616,7 @@ void Simulation::TraceCommitted(const raft::ApplyEntry& apply) {
   if (apply.entry.index <= state.applied()) {
     return;
   }
+  config_checker_.OnCommitted(state, apply);
   package_checker_->OnCommitted(apply);
   if (apply.entry.kind != raft::EntryKind::kCommand || apply.duplicate) {
     return;
@@ -664,6 +668,9 @@ void Simulation::AfterCall(size_t node) {
     // Execute ends in AfterCall again, which then sees the compacted log.
     Execute(node, slot.core->Compact(LocalNow(node)));
     return;
+  }
+  if (DriveConfig(node)) {
+    return;  // Execute ended in AfterCall again.
   }
   if (raft.role() != slot.role || raft.term() != slot.term) {
     slot.role = raft.role();

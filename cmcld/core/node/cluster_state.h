@@ -443,7 +443,7 @@ inline constexpr size_t kBundleBytesMax = 3U << 20;
 struct ConfigProposeOp {
   uint64_t version = 0;
   std::string bundle_hash;  // SHA-256 of `bundle`, lowercase hex.
-  std::string bundle;       // io::EncodeBundle bytes, at most 8 MiB.
+  std::string bundle;       // io::EncodeBundle bytes, at most kBundleBytesMax.
   std::map<PackageName, std::vector<NodeName>> packages;  // Package -> its node list.
   std::string by;
   friend bool operator==(const ConfigProposeOp&, const ConfigProposeOp&) = default;

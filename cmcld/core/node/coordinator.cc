@@ -184,44 +184,22 @@ Decision Decider::Run() {
   return std::move(decision_);
 }
 
-// Cold start: wait for every member (not halted) or cluster_start_wait; a coordinator
-// change while packages run is not a cold start.
+// Cold start: wait for every member (not halted) or cluster_start_wait (the gate above).
 void Decider::ClusterStart() {
-  size_t members = 0;
-  size_t up = 0;
-  for (const NodeName& member : config_.Members()) {
-    if (state_.NodeHalted(member)) continue;
-    ++members;
-    if (live_.up.contains(member)) ++up;
-  }
-  bool runs = false;
-  for (const auto& [package, assignment] : state_.assignments()) {
-    if (assignment.Free() || assignment.release_requested) continue;
-    const PackageSpec* spec = index_.FindPackage(package);
-    const PackageRecord* record = state_.FindPackage(package);
-    const bool auto_run = spec == nullptr || spec->auto_run;
-    runs = runs || (record == nullptr ? auto_run : record->Wanted(auto_run));
-  }
-  const std::string count = std::to_string(up) + " of " + std::to_string(members) + " up";
-  const Time deadline = live_.leader_since + config_.cluster_start_wait;
-  std::string reason;
-  if (runs) {
-    reason = "packages already run (a coordinator change)";
-  } else if (up == members) {
-    reason = "every member is up (" + count + ")";
-  } else if (live_.now >= deadline) {
-    reason = "cluster_start_wait (" + FormatDuration(config_.cluster_start_wait) +
-             ") passed with " + count;
-  } else {
-    const int64_t left_ms = (deadline - live_.now).count();
+  const ClusterStartGate gate = CheckClusterStart(config_, index_, state_, live_);
+  if (gate.verdict == ClusterStartGate::Verdict::kWaiting) {
+    const std::string count = std::to_string(gate.members - gate.waiting_for.size()) + " of " +
+                              std::to_string(gate.members) + " up";
+    const int64_t left_ms = (gate.deadline - live_.now).count();
     waiting_ = "waiting for every member (" + count + ") or cluster_start_wait";
     waiting_left_ = " (" + std::to_string((left_ms + 999) / 1000) + "s left)";
-    Wake(deadline);
+    Wake(gate.deadline);
     return;
   }
+  if (gate.verdict != ClusterStartGate::Verdict::kStart) return;
   started_ = true;
   starting_now_ = true;
-  decision_.ops.push_back(ClusterStartOp{.reason = std::move(reason)});
+  decision_.ops.push_back(ClusterStartOp{.reason = gate.reason});
 }
 
 // --- Config apply (issue 9) ---------------------------------------------------------
@@ -406,7 +384,8 @@ void Decider::OwnerLost(Plan plan) {
     return;
   }
   const bool wanted = plan.record->Wanted(plan.package->auto_run);
-  if (wanted && plan.record->Switching(plan.package->auto_run)) {
+  // Not started (a forced cluster halt asked every package to stop): nothing fails over.
+  if (wanted && plan.record->Switching(plan.package->auto_run) && started_) {
     plan.revoke = owner;
     plan.unassign_if_none = true;
     Failover(std::move(plan), owner.value() + " lost");
@@ -416,7 +395,9 @@ void Decider::OwnerLost(Plan plan) {
   Add(plan.slot, UnassignOp{.package = plan.package->name,
                             .from_epoch = a.epoch,
                             .reason = owner.value() + " lost; " +
-                                      (wanted ? "global switching is off" : "not to run")});
+                                      (!started_  ? std::string("the cluster is halted")
+                                       : wanted ? "global switching is off"
+                                                : "not to run")});
 }
 
 // --- Free packages -----------------------------------------------------------------
@@ -777,6 +758,41 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
 }
 
 }  // namespace
+
+ClusterStartGate CheckClusterStart(const config::ClusterConfig& config,
+                                   const validation::ConfigIndex& index,
+                                   const ClusterState& state, const Liveness& liveness) {
+  ClusterStartGate gate;
+  if (state.cluster_started() || state.cluster_halted()) return gate;
+  for (const NodeName& member : config.Members()) {
+    if (state.NodeHalted(member)) continue;
+    ++gate.members;
+    if (!liveness.up.contains(member)) gate.waiting_for.push_back(member);
+  }
+  bool runs = false;
+  for (const auto& [package, assignment] : state.assignments()) {
+    if (assignment.Free() || assignment.release_requested) continue;
+    const PackageSpec* spec = index.FindPackage(package);
+    const PackageRecord* record = state.FindPackage(package);
+    const bool auto_run = spec == nullptr || spec->auto_run;
+    runs = runs || (record == nullptr ? auto_run : record->Wanted(auto_run));
+  }
+  const std::string count = std::to_string(gate.members - gate.waiting_for.size()) + " of " +
+                            std::to_string(gate.members) + " up";
+  gate.deadline = liveness.leader_since + config.cluster_start_wait;
+  gate.verdict = ClusterStartGate::Verdict::kStart;
+  if (runs) {
+    gate.reason = "packages already run (a coordinator change)";
+  } else if (gate.waiting_for.empty()) {
+    gate.reason = "every member is up (" + count + ")";
+  } else if (liveness.now >= gate.deadline) {
+    gate.reason = "cluster_start_wait (" + FormatDuration(config.cluster_start_wait) +
+                  ") passed with " + count;
+  } else {
+    gate.verdict = ClusterStartGate::Verdict::kWaiting;
+  }
+  return gate;
+}
 
 Decision Decide(const config::ClusterConfig& config, const validation::ConfigIndex& index,
                 const ClusterState& state, const Liveness& liveness,

@@ -18,8 +18,9 @@
 //    → MoveOp(kind kFailback).
 //  * Owned, owner unreachable. Waits until Liveness::certain_expiry (L4/N2; wakeup). Then
 //    halt_failed is left alone (note: "clear with --owner-is-down N") unless the cluster
-//    fences with a watchdog; otherwise, wanted and switching on → failover
-//    (AssignOp why=kFailover, the owner in `revokes`, L3); else UnassignOp (revokes too).
+//    fences with a watchdog; otherwise, wanted and switching on and the cluster started
+//    → failover (AssignOp why=kFailover, the owner in `revokes`, L3); else UnassignOp
+//    (revokes too) — so after a forced cluster halt nothing is failed over.
 //  * Free (never assigned, halted, failed, fenced). If wanted (or a run is pending):
 //    after failed kExit2/kTimeout/kServiceFailed on N → restart on N while restarts <
 //    max_restarts (why=kRestart), then — switching on and relocations < max_relocations
@@ -59,6 +60,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "cmcld/core/common/names.h"
 #include "cmcld/core/common/time.h"
@@ -106,6 +109,29 @@ struct Decision {
   std::set<NodeName> revokes;  // L3: owners an assignment takes a package from.
   std::optional<Time> wakeup;  // When calling again may decide more (a lease expiry).
 };
+
+// Cold start as the coordinator sees it (DESIGN.md section 5, "Cluster start"): while
+// ClusterState::cluster_started() is false and the cluster is not halted, initial
+// placement waits until every member (not halted) is up, or `cluster_start_wait` has
+// passed since this node became the ready leader (Liveness::leader_since), or some
+// package already runs (a coordinator change, not a cold start). Decide proposes
+// ClusterStartOp once `start` is set; the view shows `waiting_for` and `deadline`
+// meanwhile.
+struct ClusterStartGate {
+  enum class Verdict : uint8_t {
+    kNotStarting,  // Started already, or halted (only `cluster run` starts it then).
+    kStart,        // Initial placement may begin now, for `reason`.
+    kWaiting,      // Waits for `waiting_for` until `deadline`.
+  };
+  Verdict verdict = Verdict::kNotStarting;
+  std::string reason;                 // kStart: "every member is up (3 of 3 up)".
+  std::vector<NodeName> waiting_for;  // Members, not halted, that are not up (file order).
+  size_t members = 0;                 // Members not halted.
+  Time deadline;                      // leader_since + cluster_start_wait.
+};
+ClusterStartGate CheckClusterStart(const config::ClusterConfig& config,
+                                   const validation::ConfigIndex& index,
+                                   const ClusterState& state, const Liveness& liveness);
 
 // What validation knows from the applied state and liveness (cmcld/core/node/facts.cc):
 // up members = Liveness::up minus halted nodes; switching_disabled from the records'

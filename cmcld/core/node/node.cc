@@ -431,6 +431,7 @@ void Node::OnOwnReply(const raft::ClientReply& reply) {
 }
 
 void Node::Drive() {
+  NoteLeaseRenewal();
   if (attached_) {
     PushGuardDeadline();
     Fence();
@@ -545,6 +546,29 @@ NodeActions Node::ConfigVerdict(Time now, uint64_t version, const std::string& b
   return Take();
 }
 
+std::optional<StartWait> Node::StartWaitOf(Time now) const {
+  if (state_.cluster_started() || state_.cluster_halted()) {
+    return std::nullopt;
+  }
+  StartWait wait{.decided_here = false,
+                 .waiting_for = {},
+                 .wait = options_.config->cluster_start_wait,
+                 .left = std::nullopt};
+  if (!raft_->LeaderReady() || !leader_since_) {
+    return wait;
+  }
+  Liveness liveness = CurrentLiveness();
+  liveness.now = now;
+  const ClusterStartGate gate = CheckClusterStart(*options_.config, *index_, state_, liveness);
+  if (gate.verdict != ClusterStartGate::Verdict::kWaiting) {
+    return std::nullopt;  // Placement starts with the coordinator's next decision.
+  }
+  wait.decided_here = true;
+  wait.waiting_for = gate.waiting_for;
+  wait.left = gate.deadline - now;
+  return wait;
+}
+
 NodeActions Node::Shutdown(Time now) {
   now_ = now;
   if (!shutting_down_) {
@@ -558,15 +582,18 @@ NodeActions Node::Shutdown(Time now) {
 }
 
 // With quorum the node asks for its own `node halt` and the coordinator moves or halts
-// its packages (shutdown_policy); without a lease nobody else may act for it, so it halts
-// its guests itself — stopping never needs quorum (DESIGN.md section 5).
+// its packages (shutdown_policy). Once its lease is no longer being renewed, that halt
+// cannot commit (and no move can either), and the fence point comes within the lease:
+// so it halts its guests itself, with their halt scripts, before they are fenced —
+// stopping never needs quorum (DESIGN.md section 5). Halting a guest this node runs is
+// always safe; only the policy's migration is given up.
 void Node::ShutdownStep() {
   if (!shutdown_proposed_ && !state_.NodeHalted(self())) {
     shutdown_proposed_ = true;
     report_queue_.push_back(
         NodeAdminOp{.node = self(), .halted = true, .by = "cmcld shutdown on " + self().value()});
   }
-  if (raft_->lease().Valid(now_)) {
+  if (LeaseRenewing()) {
     return;
   }
   for (auto& [resource, local] : local_) {
@@ -574,6 +601,31 @@ void Node::ShutdownStep() {
       local.phase = Phase::kStopping;
       Guest(resource, local.epoch, GuestVerb::kHalt, ActionReason::kShutdown);
     }
+  }
+}
+
+std::optional<Time> Node::LeaseGivenUpAt() const {
+  const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
+  if (!fence_at || !lease_renewed_at_) {
+    return std::nullopt;
+  }
+  // Grants come about once per heartbeat round; two rounds without one mean the leader
+  // is gone or cut off. The fence point bounds it too (a round before it), whatever the
+  // renewals did.
+  const Duration round = options_.raft.heartbeat_interval;
+  return std::min(*lease_renewed_at_ + kLeaseRenewalRounds * round, *fence_at - round);
+}
+
+bool Node::LeaseRenewing() const {
+  const std::optional<Time> given_up_at = LeaseGivenUpAt();
+  return raft_->lease().Valid(now_) && given_up_at && now_ < *given_up_at;
+}
+
+void Node::NoteLeaseRenewal() {
+  const std::optional<Time> lease_end = raft_->lease().lease_end();
+  if (lease_end && (!lease_end_seen_ || *lease_end > *lease_end_seen_)) {
+    lease_end_seen_ = lease_end;
+    lease_renewed_at_ = now_;
   }
 }
 
@@ -1030,10 +1082,13 @@ bool Node::Up(const NodeName& node) const {
              raft_->commit_index().value();
 }
 
-// Its nonces arrive: its lease is being renewed, so it is not lost.
+// Its nonces arrive: its lease is being renewed, so it is not lost. Within the
+// CheckQuorum period (node_timeout), not the election timeout: elections are short
+// (node::ElectionTimeoutMin), and a lossy link that drops a few nonces in a row must not
+// make a healthy member look lost to placement and moves.
 bool Node::Reachable(const NodeName& node) const {
   const std::optional<Time> heard = raft_->LastNonceAt(node);
-  return heard && now_ - *heard < options_.raft.election_timeout_min;
+  return heard && now_ - *heard < raft_->CheckQuorumPeriod();
 }
 
 Liveness Node::CurrentLiveness() const {
@@ -1143,6 +1198,11 @@ Time Node::NextWakeup() const {
   }
   if (agent_.in_flight) {
     wakeup = std::min(wakeup, agent_.resend_at);
+  }
+  if (shutting_down_ && !LocalGuests().empty()) {
+    if (const std::optional<Time> given_up_at = LeaseGivenUpAt()) {
+      wakeup = std::min(wakeup, std::max(*given_up_at, now_));  // ShutdownStep halts then.
+    }
   }
   if (!LocalGuests().empty()) {
     const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);

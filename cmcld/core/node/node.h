@@ -195,6 +195,17 @@ struct NodeActions {
   std::vector<LogLine> log;
 };
 
+// What initial placement waits for, as one node can know it (Node::StartWaitOf).
+struct StartWait {
+  // The ready leader decides the cluster start (coordinator.h, ClusterStartGate): it
+  // knows whom it waits for and until when. Any other node knows only that the cluster
+  // has not started yet.
+  bool decided_here = false;
+  std::vector<NodeName> waiting_for;  // decided_here: members (not halted) not up.
+  Duration wait = Duration(0);        // cluster_start_wait.
+  std::optional<Duration> left;       // decided_here: until it stops waiting.
+};
+
 class Node {
  public:
   // `state` as storage recovered it; the ClusterState is restored from its snapshot.
@@ -265,6 +276,10 @@ class Node {
   // (a halt_failed guest keeps it from being done: the runtime's stop timeout decides).
   NodeActions Shutdown(Time now);
   bool ShutdownDone() const { return shutting_down_ && LocalGuests().empty(); }
+  // `view` (DESIGN.md section 5, "Cluster start": view says what it waits for): nullopt
+  // unless initial placement waits — the cluster has not started, is not halted, and (on
+  // the ready leader) the gate says kWaiting at `now`.
+  std::optional<StartWait> StartWaitOf(Time now) const;
   // Snapshot the ClusterState and compact the log (raft::Raft::Compact).
   NodeActions Compact(Time now);
   Time NextWakeup() const;
@@ -348,6 +363,14 @@ class Node {
   bool ServiceFailFast(const PackageName& resource) const;
   void GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment);
   void ShutdownStep();
+  // Shutdown without quorum: when this node stops counting on its lease being renewed —
+  // kLeaseRenewalRounds heartbeat intervals after the last renewal, and at the latest a
+  // heartbeat interval before the fence point (nullopt without a lease).
+  std::optional<Time> LeaseGivenUpAt() const;
+  // The lease is valid and LeaseGivenUpAt() has not come.
+  bool LeaseRenewing() const;
+  // Records when lease_end last moved forward (a grant arrived).
+  void NoteLeaseRenewal();
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
               FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
@@ -390,6 +413,9 @@ class Node {
   // runtime resets the machine (issue 12).
   bool fail_fast_fence_ = false;
   bool shutdown_proposed_ = false;  // This node's own NodeAdminOp is queued.
+  static constexpr int kLeaseRenewalRounds = 2;
+  std::optional<Time> lease_end_seen_;    // The latest lease_end NoteLeaseRenewal saw,
+  std::optional<Time> lease_renewed_at_;  // and when it saw it.
   // Owned packages not started yet: the epoch and since when (GiveUpStartAfterTimeout).
   std::map<PackageName, std::pair<LogIndex, Time>> start_waits_;
   std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;

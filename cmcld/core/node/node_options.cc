@@ -63,6 +63,7 @@ NodeOptions NodeOptionsFor(std::shared_ptr<const config::ClusterConfig> config,
   options.raft.voters = VotersOf(*config);
   options.raft.election_timeout_min =
       ElectionTimeoutMin(config->node_timeout, config->heartbeat_interval, config->fence_timeout);
+  options.raft.check_quorum_period = config->node_timeout;
   options.raft.heartbeat_interval = config->heartbeat_interval;
   options.raft.clock_drift_max_ppm = config->clock_drift_max.parts_per_million();
   options.raft.lease_length = config->node_timeout;

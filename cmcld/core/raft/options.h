@@ -48,6 +48,11 @@ struct RaftOptions {
   // the CheckQuorum period. Shorter detects a dead leader sooner but risks needless
   // elections.
   Duration election_timeout_min = std::chrono::seconds(2);
+  // CheckQuorum (thesis 6.2): a leader that has not heard from a majority for this long
+  // steps down; so does one whose disk has not completed a write for this long. Not a
+  // safety matter (a leader's own lease comes from majority rounds only, L2), so it is
+  // long: node_timeout in cmcld. Zero means election_timeout_min.
+  Duration check_quorum_period = Duration(0);
   // Leader heartbeat period. Must be well below election_timeout_min (config check
   // requires <= node_timeout/5) or followers campaign against a live leader.
   Duration heartbeat_interval = std::chrono::milliseconds(200);

@@ -12,8 +12,8 @@
 //    election_timeout_min after its last round, also after stepping down. A node counts
 //    its construction (start or restart) as hearing from a leader.
 //  * CheckQuorum: at every heartbeat round a leader that has led for at least
-//    election_timeout_min and has not heard from a majority of voters (itself included)
-//    within election_timeout_min steps down.
+//    check_quorum_period (options.h) and has not heard from a majority of voters
+//    (itself included) within it steps down.
 //  * A new leader appends a no-op in its term (paper section 8) and commits only entries
 //    of its current term by counting replicas (section 5.4.2); earlier entries commit
 //    with them.
@@ -138,6 +138,10 @@ class Raft {
   std::optional<Time> CertainExpiry(const NodeName& node, Duration wait) const;
   // Leader only: when the latest nonce of `node` arrived in this term.
   std::optional<Time> LastNonceAt(const NodeName& node) const;
+  // options.check_quorum_period, or election_timeout_min when that is zero: how long a
+  // voter may stay silent before the leader stops counting it (CheckQuorum), and before
+  // the node agent stops counting it reachable.
+  Duration CheckQuorumPeriod() const;
   // Leader only (else nullopt): the highest index known to be replicated on `node`.
   std::optional<LogIndex> MatchIndex(const NodeName& node) const {
     const auto it = progress_.find(node);

@@ -10,14 +10,14 @@ namespace cmcl::raft {
 
 void Raft::HeartbeatRound() {
   CMCL_CHECK(role_ == Role::kLeader);
-  if (now_ - leader_since_ >= options_.election_timeout_min && !QuorumActive()) {
+  if (now_ - leader_since_ >= CheckQuorumPeriod() && !QuorumActive()) {
     // Thesis 6.2, CheckQuorum: a leader that cannot hear from a majority steps down, so
     // clients find the real leader and stickiness no longer protects a dead one.
     BecomeFollower(term_, std::nullopt);
     return;
   }
   if (!pending_persists_.empty() &&
-      now_ - pending_persists_.front().emitted_at >= options_.election_timeout_min) {
+      now_ - pending_persists_.front().emitted_at >= CheckQuorumPeriod()) {
     // A leader whose disk stalls can neither apply nor answer clients, yet its heartbeats
     // would keep every follower sticky forever. It steps down without counting this
     // round, so stickiness expires and a node with a working disk takes over.
@@ -33,11 +33,16 @@ void Raft::HeartbeatRound() {
   MaybeHandOver();        // A caretaker repeats TimeoutNow until it steps down.
 }
 
+Duration Raft::CheckQuorumPeriod() const {
+  return options_.check_quorum_period > Duration(0) ? options_.check_quorum_period
+                                                    : options_.election_timeout_min;
+}
+
 bool Raft::QuorumActive() const {
   size_t active = 1;  // Itself.
   for (const auto& [name, progress] : progress_) {
     if (progress.last_response_at &&
-        now_ - *progress.last_response_at < options_.election_timeout_min) {
+        now_ - *progress.last_response_at < CheckQuorumPeriod()) {
       ++active;
     }
   }

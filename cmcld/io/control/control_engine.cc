@@ -64,8 +64,7 @@ std::optional<Answer> ControlEngine::RefuseWrite(const Caller& caller) {
 
 std::optional<Answer> ControlEngine::Refuse(const Caller& caller, Permission needed) {
   // DESIGN.md section 9: the caller's role from the cluster file's access list (root is
-  // always full_admin; anyone not listed gets nothing).
-  if (needed == Permission::kRead) return std::nullopt;  // Reads do not carry the caller yet.
+  // always full_admin; anyone not listed gets nothing, not even a read).
   const CallerIdentity identity = Resolve(caller.uid, caller.gid);
   const std::optional<config::AccessRole> role = RoleOf(identity, core_.config().access);
   if (Allows(role, needed)) return std::nullopt;
@@ -73,7 +72,9 @@ std::optional<Answer> ControlEngine::Refuse(const Caller& caller, Permission nee
                               ? (caller.uid < 0 ? std::string("an unidentified caller")
                                                 : "uid " + std::to_string(caller.uid))
                               : identity.user + " (uid " + std::to_string(caller.uid) + ")";
-  const char* need = needed == Permission::kFullAdmin ? "full_admin" : "package_admin";
+  const char* need = needed == Permission::kFullAdmin      ? "full_admin"
+                     : needed == Permission::kPackageAdmin ? "package_admin"
+                                                           : "monitor (or higher)";
   if (!role) {
     return ErrorAnswer("permission_denied",
                        "permission denied: " + who + " is not in the cluster's access list; "
@@ -92,7 +93,8 @@ Duration ControlEngine::TimeoutOf(int64_t timeout_ms) const {
   return timeout_ms > 0 ? Duration(timeout_ms) : default_timeout_;
 }
 
-Answer ControlEngine::View(const pb::ViewRequest& request) {
+Answer ControlEngine::View(const Caller& caller, const pb::ViewRequest& request) {
+  if (std::optional<Answer> refused = Refuse(caller, Permission::kRead)) return *refused;
   const std::map<NodeName, std::vector<NetworkStatus>> networks = core_.Networks();
   ViewModel model = BuildViewModel(ViewInputs{
       .config = core_.config(), .node = core_.node(), .now = core_.Now(), .networks = networks});
@@ -117,7 +119,8 @@ Answer ControlEngine::View(const pb::ViewRequest& request) {
   return Answer{.exit_status = kExitOk, .json = ViewJson(model), .text = text, .is_error = false};
 }
 
-Answer ControlEngine::Check(const pb::CheckRequest& request) {
+Answer ControlEngine::Check(const Caller& caller, const pb::CheckRequest& request) {
+  if (std::optional<Answer> refused = Refuse(caller, Permission::kRead)) return *refused;
   std::optional<NodeName> target;
   if (!request.node().empty()) target = NodeName(request.node());
   const Result<validation::CheckReport> report =
@@ -126,9 +129,13 @@ Answer ControlEngine::Check(const pb::CheckRequest& request) {
   return CheckAnswer(*report);
 }
 
-Answer ControlEngine::Readiness() { return ReadinessAnswer(core_.node().Readiness()); }
+Answer ControlEngine::Readiness(const Caller& caller) {
+  if (std::optional<Answer> refused = Refuse(caller, Permission::kRead)) return *refused;
+  return ReadinessAnswer(core_.node().Readiness());
+}
 
-Answer ControlEngine::Events(const pb::EventsRequest& request) {
+Answer ControlEngine::Events(const Caller& caller, const pb::EventsRequest& request) {
+  if (std::optional<Answer> refused = Refuse(caller, Permission::kRead)) return *refused;
   return EventsAnswer(core_.node().state().events(), request.limit());
 }
 
@@ -235,16 +242,6 @@ void ControlEngine::OnReply(const std::shared_ptr<Waiter>& waiter, const raft::C
   switch (reply.code) {
     case raft::ReplyCode::kApplied:
       waiter->index = reply.applied_index;
-      if (waiter->no_wait) {
-        // A refusal at apply (cluster halt while packages run, a move of a down package)
-        // is the answer even without waiting: "committed" would read as done.
-        std::optional<Answer> known = waiter->outcome(reply.applied_index);
-        if (known && known->exit_status != kExitOk) return Complete(waiter, *std::move(known));
-        return Complete(waiter, DoneAnswer(waiter->subject.key, waiter->subject.name,
-                                           waiter->what + ": committed at index " +
-                                               std::to_string(reply.applied_index.value()),
-                                           reply.applied_index.value()));
-      }
       return CheckOutcome(waiter);
     case raft::ReplyCode::kRejected:
       return Complete(waiter, ErrorAnswer("rejected", waiter->what + " refused: " + reply.detail));
@@ -266,7 +263,21 @@ void ControlEngine::OnReply(const std::shared_ptr<Waiter>& waiter, const raft::C
 
 void ControlEngine::CheckOutcome(const std::shared_ptr<Waiter>& waiter) {
   if (waiter->done || !waiter->index) return;
+  // The leader answers once it applied the command; a follower (whose state every
+  // outcome check reads) may apply it a heartbeat later. Until then nothing here is
+  // about that command yet: a node halt would read as superseded, a cluster halt as
+  // undone.
+  if (core_.node().state().applied() < *waiter->index) return;
   std::optional<Answer> answer = waiter->outcome(*waiter->index);
+  if (waiter->no_wait) {
+    // A refusal at apply (cluster halt while packages run, a move of a down package)
+    // is the answer even without waiting: "committed" would read as done.
+    if (answer && answer->exit_status != kExitOk) return Complete(waiter, *std::move(answer));
+    return Complete(waiter, DoneAnswer(waiter->subject.key, waiter->subject.name,
+                                       waiter->what + ": committed at index " +
+                                           std::to_string(waiter->index->value()),
+                                       waiter->index->value()));
+  }
   if (answer) Complete(waiter, *std::move(answer));
 }
 

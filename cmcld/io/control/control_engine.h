@@ -8,11 +8,13 @@
 // answer wins), so a late outcome after a timeout or a shutdown changes nothing.
 //
 // Authorization (DESIGN.md section 9, access.h): every command passes Refuse() with what
-// it needs — kRead for view, check, readiness, events and config show (open to every
-// caller for now: reads do not carry the caller yet), kPackageAdmin for run, halt, move,
-// enable, disable, clear, kFullAdmin for node and cluster commands and config apply —
-// and Refuse() maps the caller (SO_PEERCRED) to its role in the cluster file's access
-// list; root is always full_admin. Ops carry `by` = "root@NODE", "alice@NODE" or "uid N@NODE".
+// it needs — kRead for view, check, readiness, events and config show (any role: monitor
+// and up), kPackageAdmin for run, halt, move, enable, disable, clear, kFullAdmin for node
+// and cluster commands and config apply — and Refuse() maps the caller (SO_PEERCRED) to
+// its role in the cluster file's access list; root is always full_admin, and a caller
+// the list does not name (or one whose credentials are unknown) is refused everything,
+// reading included.
+// Ops carry `by` = "root@NODE", "alice@NODE" or "uid N@NODE".
 //
 // Waiting (INTERFACE.md): run, halt, move, clear wait for the package's outcome
 // (ClusterState::OutcomeOf); `node halt` until no package is up, starting or halting on
@@ -54,7 +56,7 @@ struct Candidate;  // io/bundle/bundle_check.h
 
 namespace cmcl::io::control {
 
-// Who is calling, from SO_PEERCRED at accept. uid -1: unknown (read-only).
+// Who is calling, from SO_PEERCRED at accept. uid -1: unknown (refused everything).
 struct Caller {
   int64_t uid = -1;
   int64_t gid = -1;
@@ -97,10 +99,11 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   ControlEngine(boost::asio::io_context& io, CoreAccess& core, Duration default_timeout);
   ~ControlEngine();
 
-  Answer View(const ::cmcl::control::ViewRequest& request);
-  Answer Check(const ::cmcl::control::CheckRequest& request);
-  Answer Readiness();
-  Answer Events(const ::cmcl::control::EventsRequest& request);
+  // Reads: answered at once from the local state, for a caller with any role.
+  Answer View(const Caller& caller, const ::cmcl::control::ViewRequest& request);
+  Answer Check(const Caller& caller, const ::cmcl::control::CheckRequest& request);
+  Answer Readiness(const Caller& caller);
+  Answer Events(const Caller& caller, const ::cmcl::control::EventsRequest& request);
   // Waiting commands answer through `call` (now or later).
   void Run(const Caller& caller, const ::cmcl::control::RunRequest& request,
            std::shared_ptr<Call> call);

@@ -129,28 +129,28 @@ struct ControlService::Impl final : public pb::Control::Service {
   grpc::Status View(grpc::ServerContext* context, const pb::ViewRequest* request,
                     pb::Reply* reply) override {
     return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller&, const CallPtr& c) {
-                   c->Finish(e.View(request));
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   c->Finish(e.View(who, request));
                  });
   }
   grpc::Status Check(grpc::ServerContext* context, const pb::CheckRequest* request,
                      pb::Reply* reply) override {
     return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller&, const CallPtr& c) {
-                   c->Finish(e.Check(request));
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   c->Finish(e.Check(who, request));
                  });
   }
   grpc::Status Readiness(grpc::ServerContext* context, const pb::ReadinessRequest*,
                          pb::Reply* reply) override {
-    return Serve(context, reply, [](ControlEngine& e, const Caller&, const CallPtr& c) {
-      c->Finish(e.Readiness());
+    return Serve(context, reply, [](ControlEngine& e, const Caller& who, const CallPtr& c) {
+      c->Finish(e.Readiness(who));
     });
   }
   grpc::Status Events(grpc::ServerContext* context, const pb::EventsRequest* request,
                       pb::Reply* reply) override {
     return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller&, const CallPtr& c) {
-                   c->Finish(e.Events(request));
+                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   c->Finish(e.Events(who, request));
                  });
   }
   grpc::Status Run(grpc::ServerContext* context, const pb::RunRequest* request,
@@ -255,7 +255,7 @@ Caller ControlService::Impl::CallerOf(const grpc::ServerContext& context) {
     const auto it = callers.find(fd);
     if (it != callers.end()) return it->second;
   }
-  spdlog::warn("control: caller {} not known from SO_PEERCRED; it may only read", peer);
+  spdlog::warn("control: caller {} not known from SO_PEERCRED; it is refused", peer);
   return Caller{};
 }
 

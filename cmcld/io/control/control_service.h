@@ -6,11 +6,11 @@
 // is refused by Start() (the daemon exits 2); a stale socket file is replaced. Each
 // accepted connection's caller is read with SO_PEERCRED at accept, the fd made
 // non-blocking and handed to gRPC (grpc::AddInsecureChannelFromFd; TOOLCHAIN.md), so a
-// handler knows the caller's uid/gid by ServerContext::peer() ("fd:N"). Issue 8
-// authorizes by uid alone: root may do everything, anyone else only reads (view, check,
-// readiness, events); issue 9 adds the `access` list. A refused caller gets an answer
-// with exit status 1 and error code "permission_denied" ("permission denied: uid 1000
-// may only read (monitor); ...") and nothing changes; the gRPC status stays OK, as for
+// handler knows the caller's uid/gid by ServerContext::peer() ("fd:N"). Every request,
+// reads included, is authorized by the caller's role in the `access` list (root: always
+// full_admin; not listed: refused everything; control_engine.h). A refused caller gets
+// an answer with exit status 1 and error code "permission_denied" ("permission denied:
+// alice (uid 1000) has role monitor; ...") and nothing changes; the gRPC status stays OK, as for
 // every answer the daemon renders. Commands are recorded with who issued them (`by`:
 // "root@node1", "uid 1000@node1").
 //

@@ -103,7 +103,9 @@ std::string ViewTree(const ViewModel& model, const std::vector<NodeView>& all_no
   Table cluster({"CLUSTER", "STATUS", "COORDINATOR", "QUORUM", "CONFIG", "MODE"});
   cluster.Add({model.cluster_name, model.cluster_status, model.coordinator.value_or("-"),
                model.quorum ? "yes" : "no", std::to_string(model.config_version), model.mode});
-  out << cluster.Render() << "\n";
+  out << cluster.Render();
+  if (model.start_wait) out << StartWaitText(*model.start_wait) << "\n";
+  out << "\n";
   for (const NodeView& node : model.nodes) {
     out << Indent(NodeBlock(node), 2);
     for (const PackageView& p : model.packages) {
@@ -179,6 +181,13 @@ std::string ViewLines(const ViewModel& model) {
   Line(out, "", "coordinator", model.coordinator.value_or(""));
   Line(out, "", "config_version", std::to_string(model.config_version));
   Line(out, "", "mode", model.mode);
+  if (model.start_wait) {
+    // The cluster file's key and what it waits for; the rest is in the JSON.
+    Line(out, "", "cluster_start_waiting_for", Join(model.start_wait->waiting_for));
+    if (model.start_wait->left_ms) {
+      Line(out, "", "cluster_start_left_ms", std::to_string(*model.start_wait->left_ms));
+    }
+  }
   for (const NodeView& node : model.nodes) {
     const std::string prefix = "node:" + node.name + "|";
     Line(out, prefix, "name", node.name);

@@ -159,7 +159,47 @@ std::optional<int64_t> LeaderContactAge(const ViewInputs& in) {
   return std::max<int64_t>(0, (in.now - contact).count());
 }
 
+std::optional<StartWaitView> BuildStartWait(const ViewInputs& in,
+                                            const std::vector<NodeView>& nodes) {
+  const std::optional<node::StartWait> wait = in.node.StartWaitOf(in.now);
+  if (!wait) return std::nullopt;
+  StartWaitView view{.decided_here = wait->decided_here,
+                     .waiting_for = {},
+                     .wait_ms = wait->wait.count(),
+                     .left_ms = std::nullopt};
+  if (wait->decided_here) {
+    for (const NodeName& node : wait->waiting_for) view.waiting_for.push_back(node.value());
+    if (wait->left) view.left_ms = std::max<int64_t>(0, wait->left->count());
+    return view;
+  }
+  for (const NodeView& node : nodes) {
+    if (node.role == "member" && node.status == "down") view.waiting_for.push_back(node.name);
+  }
+  return view;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
 }  // namespace
+
+std::string StartWaitText(const StartWaitView& wait) {
+  const std::string length = "cluster_start_wait " + FormatDuration(Duration(wait.wait_ms));
+  if (wait.decided_here) {
+    // Whole seconds, rounded up: "9m12s left", never "0s left" while it waits.
+    const int64_t left_s = (wait.left_ms.value_or(0) + 999) / 1000;
+    return "cluster start: waiting for " + JoinNames(wait.waiting_for) + " (" + length + ", " +
+           FormatDuration(Duration(left_s * 1000)) + " left)";
+  }
+  if (wait.waiting_for.empty()) {
+    return "cluster start: waiting for the coordinator to see every member (" + length + ")";
+  }
+  return "cluster start: waiting for " + JoinNames(wait.waiting_for) + " (not heard from here; " +
+         length + ")";
+}
 
 ViewModel BuildViewModel(const ViewInputs& in) {
   const node::ClusterState& state = in.node.state();
@@ -186,6 +226,7 @@ ViewModel BuildViewModel(const ViewInputs& in) {
   for (const config::NodeSpec& spec : in.config.nodes) {
     model.nodes.push_back(BuildNode(in, spec, model.quorum));
   }
+  model.start_wait = BuildStartWait(in, model.nodes);
   for (const config::PackageSpec& spec : in.config.packages) {
     model.packages.push_back(BuildPackage(in, spec, model.quorum));
     model.packages.back().number = static_cast<uint32_t>(model.packages.size());
@@ -287,8 +328,23 @@ std::string ViewJson(const ViewModel& model) {
   WriteOptional(json, model.coordinator);
   json.Key("quorum").Bool(model.quorum);
   json.Key("config_version").Int(static_cast<int64_t>(model.config_version));
-  json.Key("mode").String(model.mode).EndObject();
-  json.Key("nodes").BeginArray();
+  json.Key("mode").String(model.mode).Key("start_wait");
+  if (model.start_wait) {
+    const StartWaitView& wait = *model.start_wait;
+    json.BeginObject().Key("waiting_for");
+    WriteStrings(json, wait.waiting_for);
+    json.Key("decided_here").Bool(wait.decided_here);
+    json.Key("cluster_start_wait_ms").Int(wait.wait_ms).Key("left_ms");
+    if (wait.left_ms) {
+      json.Int(*wait.left_ms);
+    } else {
+      json.Null();
+    }
+    json.Key("text").String(StartWaitText(wait)).EndObject();
+  } else {
+    json.Null();
+  }
+  json.EndObject().Key("nodes").BeginArray();
   for (const NodeView& node : model.nodes) WriteNodeJson(json, node);
   json.EndArray().Key("packages").BeginArray();
   for (const PackageView& package : model.packages) WritePackageJson(json, package);
@@ -307,6 +363,7 @@ std::string ViewTable(const ViewModel& model, bool verbose) {
   cluster.Add({model.cluster_name, model.cluster_status, model.coordinator.value_or("-"),
                model.quorum ? "yes" : "no", std::to_string(model.config_version), model.mode});
   out << cluster.Render();
+  if (model.start_wait) out << StartWaitText(*model.start_wait) << "\n";
   if (!model.nodes.empty()) {
     Table nodes({"NODE", "STATUS", "STATE", "ROLE"});
     for (const NodeView& node : model.nodes) {

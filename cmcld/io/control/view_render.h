@@ -76,6 +76,18 @@ struct PackageView {
   uint32_t number = 0;  // Its position in the configuration, from 1 (hpvmstatus's VM #).
 };
 
+// Cold start (DESIGN.md section 5): initial placement waits for every member or
+// cluster_start_wait. The coordinator knows whom it waits for and the time left; another
+// node names the members it does not hear from itself.
+struct StartWaitView {
+  bool decided_here = false;             // This node is the coordinator deciding it.
+  std::vector<std::string> waiting_for;  // Members not up (here: not heard from).
+  int64_t wait_ms = 0;                   // cluster_start_wait.
+  std::optional<int64_t> left_ms;        // The coordinator only.
+};
+// "cluster start: waiting for node3 (cluster_start_wait 10m, 9m12s left)".
+std::string StartWaitText(const StartWaitView& wait);
+
 struct ViewModel {
   std::string self;
   uint64_t applied_index = 0;
@@ -86,6 +98,7 @@ struct ViewModel {
   bool quorum = false;
   uint64_t config_version = 0;
   std::string mode;  // normal, disarmed.
+  std::optional<StartWaitView> start_wait;  // While initial placement waits.
   std::vector<NodeView> nodes;
   std::vector<PackageView> packages;
 };

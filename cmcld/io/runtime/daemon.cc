@@ -164,11 +164,21 @@ struct Daemon::Impl final : CoreAccess {
   bool executing = false;
   bool stopping = false;
   int exit_status = 0;
-  // `cluster halt --force` (DESIGN.md section 5): once it is applied and this node's
-  // guests are gone, the daemon exits 0. Only a halt committed after this incarnation's
-  // recovered log counts: a restarted daemon replaying an old halt stays up (the cluster
-  // then waits for `cluster run`, as after Serviceguard's cmhaltcl).
+  // `cluster halt --force` (DESIGN.md section 5): once it is applied, this node's guests
+  // are gone and every package is down in the applied state (so its own `halted` reports
+  // are committed, and a `cluster halt` waiting here is answered), the daemon exits 0 —
+  // after kClusterExitGrace heartbeats, so that the leader's next heartbeats carry the
+  // last commits to the others before it leaves. A node that lost its lease meanwhile
+  // (the leader left first) cannot learn more and exits once its own guests are gone.
+  // Only a halt committed after this incarnation's recovered log counts: a restarted
+  // daemon replaying an old halt stays up (the cluster then waits for `cluster run`, as
+  // after Serviceguard's cmhaltcl).
   raft::LogIndex recovered_last;
+  bool ClusterHaltDone() const;
+  void ExitAfterClusterHalt();
+  static constexpr int kClusterExitGrace = 3;
+  std::optional<Time> cluster_halt_done_since;
+  boost::asio::steady_timer cluster_exit_timer{io};
 
   // Control commands: one in flight at a time, so that a retry with the same sequence is
   // always the latest of this client (raft's at-most-once table keeps one per client).
@@ -486,15 +496,47 @@ void Daemon::Impl::AfterInput() {
     Finish(0);
     return;
   }
-  const std::optional<node::Outcome>& halt = core->state().cluster_outcome();
-  if (core->state().cluster_halted() && halt && halt->ok && halt->command > recovered_last &&
-      core->LocalGuests().empty()) {
+  if (ClusterHaltDone()) {
+    ExitAfterClusterHalt();
+    if (io.stopped()) return;
+  } else {
+    cluster_halt_done_since.reset();
+  }
+  ArmTimer();
+}
+
+bool Daemon::Impl::ClusterHaltDone() const {
+  const node::ClusterState& state = core->state();
+  const std::optional<node::Outcome>& halt = state.cluster_outcome();
+  if (!state.cluster_halted() || !halt || !halt->ok || halt->command <= recovered_last ||
+      !core->LocalGuests().empty()) {
+    return false;
+  }
+  if (!core->MayKeepGuests(BootNow())) return true;  // Nobody left to learn from.
+  for (const auto& [package, assignment] : state.assignments()) {
+    const node::PackageStatus status = state.StatusOf(package);
+    if (status == node::PackageStatus::kUp || status == node::PackageStatus::kStarting ||
+        status == node::PackageStatus::kHalting) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Daemon::Impl::ExitAfterClusterHalt() {
+  const Time now = BootNow();
+  if (!cluster_halt_done_since) cluster_halt_done_since = now;
+  const Time exit_at = *cluster_halt_done_since + kClusterExitGrace * cluster->heartbeat_interval;
+  if (now >= exit_at) {
     spdlog::info("the cluster was halted (cluster halt --force) and {} runs no guest; cmcld "
                  "exits", self.value());
     Finish(0);
     return;
   }
-  ArmTimer();
+  cluster_exit_timer.expires_after(exit_at - now);
+  cluster_exit_timer.async_wait([this](const boost::system::error_code& error) {
+    if (!error && !io.stopped()) AfterInput();
+  });
 }
 
 void Daemon::Impl::ArmTimer() {

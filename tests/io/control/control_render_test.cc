@@ -14,6 +14,7 @@ namespace cmcl::io::control {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 TEST(ViewRender, ANodeWithoutQuorumMarksEverythingStaleAndSaysSo) {
@@ -223,6 +224,48 @@ Virtual Machine Name  VM #   OS Type  State      #VCPUs  #Devs  #Nets  Memory   
 hpvm1                 1      UNKNOWN  On (OS)    2       1      1      3 GB     ivmcl01
 hpvm2                 2      UNKNOWN  Off        1       1      0      512 MB   -
 )");
+}
+
+TEST(ViewRender, AColdStartSaysWhomItWaitsForAndOnTheCoordinatorHowLong) {
+  ViewModel model = TwoNodeModel();
+  model.cluster_status = "starting";
+  model.start_wait = StartWaitView{.decided_here = true,
+                                   .waiting_for = {"ivmcl03"},
+                                   .wait_ms = 600'000,
+                                   .left_ms = 551'200};
+  const StartWaitView follower{
+      .decided_here = false, .waiting_for = {"ivmcl03"}, .wait_ms = 60'000, .left_ms = {}};
+  const StartWaitView hears_all{
+      .decided_here = false, .waiting_for = {}, .wait_ms = 60'000, .left_ms = {}};
+
+  const std::string table = ViewTable(model, false);
+  const std::string tree = ViewTable(model, true);
+  const std::string lines = ViewLines(model);
+  const std::string json = ViewJson(model);
+
+  const std::string leader_text =
+      "cluster start: waiting for ivmcl03 (cluster_start_wait 10m, 9m12s left)";
+  EXPECT_EQ(StartWaitText(*model.start_wait), leader_text);
+  EXPECT_EQ(StartWaitText(follower),
+            "cluster start: waiting for ivmcl03 (not heard from here; cluster_start_wait 1m)");
+  EXPECT_EQ(StartWaitText(hears_all),
+            "cluster start: waiting for the coordinator to see every member "
+            "(cluster_start_wait 1m)");
+  EXPECT_THAT(table, HasSubstr("normal\n" + leader_text + "\n\nNODE"));
+  EXPECT_THAT(tree, HasSubstr("normal\n" + leader_text + "\n\n  NODE"));
+  EXPECT_THAT(lines, HasSubstr("mode=normal\ncluster_start_waiting_for=ivmcl03\n"
+                               "cluster_start_left_ms=551200\n"));
+  EXPECT_THAT(json, HasSubstr(R"("mode":"normal","start_wait":{"waiting_for":["ivmcl03"],)"
+                              R"("decided_here":true,"cluster_start_wait_ms":600000,)"
+                              R"("left_ms":551200,"text":")" +
+                              leader_text + R"("}})"));
+}
+
+TEST(ViewRender, AStartedClusterHasNoStartWait) {
+  const ViewModel model = TwoNodeModel();
+
+  EXPECT_THAT(ViewJson(model), HasSubstr(R"("mode":"normal","start_wait":null})"));
+  EXPECT_THAT(ViewTable(model, false), Not(HasSubstr("cluster start:")));
 }
 
 TEST(ViewRender, FilterKeepsANodeAndThePackagesPlacedOnIt) {

@@ -91,6 +91,9 @@ class FakeCore : public CoreAccess {
 std::shared_ptr<config::ClusterConfig> TwoMemberConfig(const config::ClusterConfig& base) {
   auto config = std::make_shared<config::ClusterConfig>(base);
   config->cluster_start_wait = Duration(50);
+  // daemon (uid 1) may read; nobody (uid 65534) is not listed: refused everything.
+  config->access.push_back(config::AccessRule{
+      .user = "daemon", .group = std::nullopt, .role = config::AccessRole::kMonitor, .where = {}});
   config->nodes.front().addresses = {SocketAddress{"127.0.0.1", 7101, false}};
   if (config->FindNode(NodeName("n2")) == nullptr) {
     config::NodeSpec n2;
@@ -414,20 +417,44 @@ TEST_F(ControlServiceTest, CheckAndReadinessAnswerFromTheLiveState) {
   EXPECT_EQ(list.front().second.get<std::string>("package"), "p1");
 }
 
-TEST_F(ControlServiceTest, ANonRootCallerMayReadButNotRun) {
+TEST_F(ControlServiceTest, AMonitorMayReadButNotRun) {
   StartService();
-  const std::string other = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+  const std::string monitor = "setpriv --reuid=1 --regid=1 --clear-groups";
 
-  const Outcome run = Pkgctl("run p2", other);
-  const Outcome view = Pkgctl("view p2", other);
+  const Outcome run = Pkgctl("run p2", monitor);
+  const Outcome view = Pkgctl("view p2", monitor);
+  const Outcome events = Pkgctl("events", monitor);
 
   EXPECT_EQ(run.exit_status, 1) << run.err;
   EXPECT_EQ(run.err,
-            "pkgctl: permission denied: nobody (uid 65534) is not in the cluster's access "
-            "list; this command needs role package_admin\n");
+            "pkgctl: permission denied: daemon (uid 1) has role monitor; this command needs "
+            "package_admin\n");
   EXPECT_EQ(core_.proposals, 0);
   EXPECT_EQ(StatusOf("p2"), node::PackageStatus::kDown);
   EXPECT_EQ(view.exit_status, 0) << view.err;
+  EXPECT_EQ(events.exit_status, 0) << events.err;
+}
+
+// DESIGN.md section 9: anyone not listed is refused, reading included.
+TEST_F(ControlServiceTest, ACallerNotInTheAccessListMayNotEvenRead) {
+  StartService();
+  const std::string other = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+
+  std::vector<Outcome> reads;
+  for (const char* read : {"view", "view p2", "check p1", "readiness", "events", "config show"}) {
+    reads.push_back(Pkgctl(read, other));
+  }
+  const Outcome json = Pkgctl("-o json view", other);
+
+  for (const Outcome& read : reads) {
+    EXPECT_EQ(read.exit_status, 1) << read.out;
+    EXPECT_EQ(read.out, "");
+    EXPECT_EQ(read.err,
+              "pkgctl: permission denied: nobody (uid 65534) is not in the cluster's access "
+              "list; this command needs role monitor (or higher)\n");
+  }
+  EXPECT_EQ(json.exit_status, 1);
+  EXPECT_EQ(Json(json.out).get<std::string>("error.code"), "permission_denied");
 }
 
 TEST_F(ControlServiceTest, AnUnreachableDaemonExitsThreeFast) {
@@ -647,15 +674,15 @@ TEST_F(ControlServiceTest, ConfigShowPrintsTheAppliedClusterYamlMarkedWithItsVer
   StartService();
 
   const Outcome json = Pkgctl("-o json config show");
-  const std::string other = "setpriv --reuid=65534 --regid=65534 --clear-groups";
-  const Outcome table = Pkgctl("config show", other);
+  const std::string monitor = "setpriv --reuid=1 --regid=1 --clear-groups";
+  const Outcome table = Pkgctl("config show", monitor);
 
   ASSERT_EQ(json.exit_status, 0) << json.err;
   EXPECT_EQ(Json(json.out).get<std::string>("cluster_yaml"), "cluster_name: test\n");
   EXPECT_EQ(Json(json.out).get<std::string>("bundle_dir"), core_.bundle_dir);
   EXPECT_EQ(Json(json.out).get<uint64_t>("version"),
             OnIo([this] { return cluster_.node("n1").state().config_version(); }));
-  EXPECT_EQ(table.exit_status, 0) << table.err;  // A read: any caller.
+  EXPECT_EQ(table.exit_status, 0) << table.err;  // A read: any role.
   EXPECT_THAT(table.out, HasSubstr("configuration version"));
   EXPECT_THAT(table.out, HasSubstr("\ncluster_name: test\n"));
 }

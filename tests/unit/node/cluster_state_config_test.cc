@@ -401,6 +401,14 @@ TEST(ClusterStateConfig, APackageListOutOfOrderOrWithABadNameFailsToDecode) {
   EXPECT_FALSE(DecodeOps(bad_name).has_value());
 }
 
+TEST(ClusterStateConfig, DescribeOpsHidesStringsWithControlBytesButShowsUtf8Text) {
+  ConfigProposeOp op = Log::Proposal(2, "j\xc3\xb6rg");
+  op.bundle = std::string("\0\1", 2);
+  op.packages.clear();
+
+  EXPECT_EQ(DescribeOps({op}), "config_propose(2,\"h2\",<2 bytes>,{},\"j\xc3\xb6rg\")");
+}
+
 TEST(ClusterStateConfig, DescribeOpsShowsABundleAsItsSizeAndThePackagesWithTheirNodes) {
   ConfigProposeOp op = Log::Proposal(2);
   op.bundle = std::string(1000, 'x');

@@ -174,6 +174,45 @@ TEST_F(CoordinatorTest, InitialPlacementGoesAheadAfterClusterStartWait) {
   EXPECT_THAT(A(kP1).reason, HasSubstr("ivmcl03 refused (target node ivmcl03 is not an up"));
 }
 
+TEST_F(CoordinatorTest, TheStartGateNamesTheMissingMembersAndWhenItStopsWaiting) {
+  Configure({PackageBuilder("hpvm1").Build()});
+  live_.up = live_.reachable = {kN1};
+  live_.now = live_.leader_since + seconds(10);
+
+  const ClusterStartGate gate = CheckClusterStart(config_, *index_, state_, live_);
+
+  EXPECT_EQ(gate.verdict, ClusterStartGate::Verdict::kWaiting);
+  EXPECT_EQ(gate.waiting_for, (std::vector<NodeName>{kN2, kN3}));
+  EXPECT_EQ(gate.members, 3u);
+  EXPECT_EQ(gate.deadline, live_.leader_since + seconds(60));
+}
+
+TEST_F(CoordinatorTest, TheStartGateDoesNotWaitForAHaltedMember) {
+  Configure({PackageBuilder("hpvm1").Build()});
+  live_.up = live_.reachable = {kN1, kN2};
+  Commit({NodeAdminOp{.node = kN3, .halted = true, .by = "root"}});
+
+  const ClusterStartGate gate = CheckClusterStart(config_, *index_, state_, live_);
+
+  EXPECT_EQ(gate.verdict, ClusterStartGate::Verdict::kStart);
+  EXPECT_EQ(gate.reason, "every member is up (2 of 2 up)");
+  EXPECT_TRUE(gate.waiting_for.empty());
+}
+
+TEST_F(CoordinatorTest, TheStartGateIsClosedOnceStartedOrAfterAClusterHalt) {
+  Configure({PackageBuilder("hpvm1").Build()});
+  live_.up = live_.reachable = {kN1};
+  Commit({ClusterRunOp{.by = "root"}});
+  const ClusterStartGate started = CheckClusterStart(config_, *index_, state_, live_);
+  Commit({ClusterHaltOp{.force = true, .by = "root"}});
+
+  const ClusterStartGate halted = CheckClusterStart(config_, *index_, state_, live_);
+
+  EXPECT_EQ(started.verdict, ClusterStartGate::Verdict::kNotStarting);
+  EXPECT_EQ(halted.verdict, ClusterStartGate::Verdict::kNotStarting);
+  EXPECT_TRUE(state_.cluster_halted());
+}
+
 TEST_F(CoordinatorTest, ClusterRunPlacesAtOnceWithoutWaiting) {
   Configure({PackageBuilder("hpvm1").Build()});
   live_.up = live_.reachable = {kN1, kN2};
@@ -218,6 +257,24 @@ TEST_F(CoordinatorTest, ALostOwnersPackageFailsOverOnlyAfterItsLeaseCertainlyExp
   EXPECT_EQ(expired.revokes, std::set<NodeName>{kN2});
   EXPECT_EQ(A(kP1).owner, kN1);
   EXPECT_EQ(A(kP1).reason, "hpvm1: ivmcl02 lost; started on ivmcl01");
+}
+
+// A forced cluster halt asked every package to stop: an owner lost while halting (or a
+// whole cluster restarted before its `halted` reports were committed) leaves the package
+// down, not started elsewhere; only `cluster run` places it again.
+TEST_F(CoordinatorTest, ALostOwnersPackageIsNotFailedOverWhileTheClusterIsHalted) {
+  Configure({PackageBuilder("hpvm1").Nodes({"ivmcl02", "ivmcl01"}).Build()});
+  StartAll();
+  Commit({ClusterHaltOp{.force = true, .by = "root"}});
+  Lose(kN2, live_.now);
+
+  const Decision decision = Step();
+
+  EXPECT_TRUE(OpsOf<AssignOp>(decision).empty()) << DescribeOps(decision.ops);
+  ASSERT_EQ(OpsOf<UnassignOp>(decision).size(), 1u);
+  EXPECT_EQ(decision.revokes, std::set<NodeName>{kN2});
+  EXPECT_EQ(state_.StatusOf(kP1), PackageStatus::kDown);
+  EXPECT_TRUE(Step().ops.empty());  // And it stays down.
 }
 
 TEST_F(CoordinatorTest, ALostOwnersPackageWithSwitchingOffIsUnassignedWithARevoke) {

@@ -55,6 +55,7 @@ TEST(NodeOptionsFor, TakesTimingFromTheClusterFileAndSortsTheVoters) {
   EXPECT_EQ(options.raft.voters[2].role, config::NodeRole::kArbitrator);
   // min(2 x 100ms, (1000 - 200 - 100 - 100) / 2 = 300ms).
   EXPECT_EQ(options.raft.election_timeout_min, std::chrono::milliseconds(200));
+  EXPECT_EQ(options.raft.check_quorum_period, std::chrono::milliseconds(1000));
   EXPECT_EQ(options.raft.lease_length, std::chrono::milliseconds(1000));
   EXPECT_EQ(options.state.lease_length, std::chrono::milliseconds(1000));
   EXPECT_EQ(options.raft.heartbeat_interval, std::chrono::milliseconds(100));

@@ -307,6 +307,34 @@ TEST(Node, ConfigApplyCommitsEachVerdictOnceThenAppliesAndWaitsForTheNewConfigur
   EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r2")), PackageStatus::kUp);
 }
 
+// NodeOptions::config_version 0 (a runtime that does not say which version it loaded):
+// an applied version never pauses the coordinator.
+TEST(Node, ANodeThatDoesNotKnowItsConfigVersionKeepsCoordinatingAfterAnApply) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::vector<NodeName> all = {NodeName("n1"), NodeName("n2"), NodeName("n3")};
+  cluster.ForwardOps(leader, {HaltOp{.package = PackageName("r1"), .by = "root"},
+                              ConfigProposeOp{.version = 2,
+                                              .bundle_hash = "h2",
+                                              .bundle = "bundle v2",
+                                              .packages = {{PackageName("r1"), all}},
+                                              .by = "root"}});
+  cluster.RunFor(Duration(500));
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    cluster.ConfigVerdict(name, 2, "h2", true);
+  }
+  cluster.RunFor(Duration(1000));
+  ASSERT_EQ(cluster.node(leader).state().config_version(), 2u);
+
+  cluster.ForwardOps(leader, {RunOp{.package = PackageName("r1"), .by = "root"}});
+  cluster.RunFor(Duration(2000));
+
+  EXPECT_EQ(cluster.node(leader).config_version(), 0u);
+  EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r1")), PackageStatus::kUp);
+}
+
 bool HasEvent(const ClusterState& state, const std::vector<std::string>& parts) {
   for (const ClusterEvent& event : state.events()) {
     bool all = true;
@@ -480,6 +508,94 @@ TEST(Node, ShutdownWithoutALeaseHaltsItsGuestsItselfWithReasonShutdown) {
   EXPECT_TRUE(halted_for_shutdown);
   EXPECT_TRUE(cluster.Holders("r1").empty());
   EXPECT_TRUE(cluster.node(owner).ShutdownDone());
+}
+
+// The lease is still valid when SIGTERM comes, but no grant follows (the others are
+// gone): the node halt can never commit, so the node halts its guest itself, with its
+// halt script, before the fence point would kill it.
+TEST(Node, ShutdownWithALeaseButNoQuorumHaltsItsGuestsBeforeTheFencePoint) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  cluster.drop = [owner](const raft::Message& message) {
+    return message.header.from.value() == owner || message.header.to.value() == owner;
+  };
+  ASSERT_TRUE(cluster.node(owner).MayKeepGuests(cluster.now));
+  const size_t actions_before = cluster.host(owner).actions.size();
+
+  cluster.Shutdown(owner);
+  cluster.RunFor(Duration(3000));
+
+  std::vector<GuestAction> actions(cluster.host(owner).actions.begin() +
+                                       static_cast<std::ptrdiff_t>(actions_before),
+                                   cluster.host(owner).actions.end());
+  ASSERT_FALSE(actions.empty());
+  EXPECT_EQ(actions.front().verb, GuestVerb::kHalt);
+  EXPECT_EQ(actions.front().reason, ActionReason::kShutdown);
+  for (const GuestAction& action : actions) {
+    EXPECT_NE(action.verb, GuestVerb::kKill) << "the guest was fenced, not halted";
+  }
+  EXPECT_FALSE(cluster.host(owner).running.contains(PackageName("r1")));
+  EXPECT_FALSE(cluster.guard(owner).fenced);
+  EXPECT_TRUE(cluster.node(owner).ShutdownDone());
+}
+
+// The other side of the rule above: while grants keep coming, the coordinator moves the
+// packages (shutdown_policy migrate); the node does not halt them on its own.
+TEST(Node, ShutdownWithQuorumLeavesItsPackagesToTheCoordinatorsMove) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  const size_t actions_before = cluster.host(owner).actions.size();
+
+  cluster.Shutdown(owner);
+  cluster.RunFor(Duration(3000));
+
+  const std::vector<GuestAction>& actions = cluster.host(owner).actions;
+  ASSERT_GT(actions.size(), actions_before);
+  for (size_t i = actions_before; i < actions.size(); ++i) {
+    EXPECT_NE(actions[i].reason, ActionReason::kShutdown) << "halted by the node itself";
+  }
+  const Assignment& moved = AssignmentOf(cluster, leader, "r1");
+  ASSERT_TRUE(moved.owner.has_value());
+  EXPECT_NE(moved.owner->value(), owner);
+  EXPECT_EQ(moved.status, AssignmentStatus::kStarted);
+  EXPECT_TRUE(cluster.node(owner).ShutdownDone());
+}
+
+// What `view` shows of a cold start (DESIGN.md section 5): the leader, which decides it,
+// knows whom it waits for and how long; a follower only that placement waits.
+TEST(Node, AColdStartShowsWhomTheLeaderWaitsForAndTheTimeLeft) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.Start("n1");
+  cluster.Start("n2");
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string follower = leader == "n1" ? "n2" : "n1";
+
+  const std::optional<StartWait> on_leader = cluster.node(leader).StartWaitOf(cluster.now);
+  const std::optional<StartWait> on_follower = cluster.node(follower).StartWaitOf(cluster.now);
+  cluster.Start("n3");
+  cluster.RunFor(Duration(3000));
+  const std::optional<StartWait> once_started = cluster.node(leader).StartWaitOf(cluster.now);
+
+  ASSERT_TRUE(on_leader.has_value());
+  EXPECT_TRUE(on_leader->decided_here);
+  EXPECT_EQ(on_leader->waiting_for, std::vector<NodeName>{NodeName("n3")});
+  EXPECT_EQ(on_leader->wait, Duration(60000));
+  ASSERT_TRUE(on_leader->left.has_value());
+  EXPECT_GT(*on_leader->left, Duration(54000));  // The leader was ready within 5 s.
+  EXPECT_LE(*on_leader->left, Duration(60000));
+  ASSERT_TRUE(on_follower.has_value());
+  EXPECT_FALSE(on_follower->decided_here);
+  EXPECT_TRUE(on_follower->waiting_for.empty());
+  EXPECT_FALSE(on_follower->left.has_value());
+  EXPECT_FALSE(once_started.has_value());
+  EXPECT_TRUE(cluster.node(leader).state().cluster_started());
 }
 
 TEST(Node, DisarmedClusterKeepsAnIsolatedOwnersGuestRunningPastTheNormalLease) {
