@@ -8,8 +8,8 @@
 // Deliberate differences (INTERFACE.md): cmrunpkg does not enable global switching
 // (Serviceguard semantics: follow it with cmmodpkg -e); cmviewcl -f line prints
 // Serviceguard's `prefix|key=value` lines (view_render.h ViewLines); cmgetconf -C FILE
-// writes the applied cluster.yaml to FILE; cmapplyconf is refused (exit 2) until
-// `config apply` exists; hpvmmigrate prints "hpvmmigrate: Guest migrated successfully."
+// writes the applied cluster.yaml to FILE; cmapplyconf -C FILE is `config apply FILE`
+// (waiting, as Serviceguard's does); hpvmmigrate prints "hpvmmigrate: Guest migrated successfully."
 // or every line of the refusal (the violations, one per line) prefixed "hpvmmigrate: ".
 #include <algorithm>
 #include <cstdlib>
@@ -206,14 +206,10 @@ int Dispatch(const std::string& name, const Flags& flags, std::ostream& out, std
   }
   if (name == "cmcheckconf" || name == "cmapplyconf") {
     if (!flags.positional.empty()) return Usage(name, "unexpected " + first, out, err);
-    if (name == "cmapplyconf") {
-      err << "cmapplyconf: config apply comes with the issue 9 configuration bundle; it is not "
-             "in this build\n";
-      return kExitUsage;
-    }
     std::vector<std::string> words;
     if (flags.Has('C')) words.push_back(flags.Value('C'));
-    return RunConfigCheck(options, words, out, err);
+    return name == "cmapplyconf" ? RunConfigApply(options, words, out, err)
+                                 : RunConfigCheck(options, words, out, err);
   }
   if (name == "cmruncl" || name == "cmhaltcl") {
     if (!flags.positional.empty()) return Usage(name, "unexpected " + first, out, err);

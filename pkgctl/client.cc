@@ -70,6 +70,8 @@ int CallDaemon(const GlobalOptions& options, const Rpc& rpc, std::chrono::millis
   // A view of thousands of packages is megabytes of JSON: past gRPC's 4 MiB default.
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(256 << 20);
+  // A config apply sends its bundle (up to 8 MiB; the daemon takes up to 32 MiB).
+  arguments.SetMaxSendMessageSize(32 << 20);
   const std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       "unix:" + options.socket, grpc::InsecureChannelCredentials(), arguments);
   ::cmcl::control::Control::Stub stub(channel);

@@ -83,6 +83,9 @@ int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>&
 // `args` start with run|halt.
 int RunCluster(const GlobalOptions& options, const std::vector<std::string>& args,
                std::ostream& out, std::ostream& err);
+// `pkgctl config apply [CLUSTER_YAML]`. `args` follow "apply".
+int RunConfigApply(const GlobalOptions& options, const std::vector<std::string>& args,
+                   std::ostream& out, std::ostream& err);
 // `pkgctl config show`. `args` follow "show".
 int RunConfigShow(const GlobalOptions& options, const std::vector<std::string>& args,
                   std::ostream& out, std::ostream& err);
@@ -97,6 +100,7 @@ int RunAlias(const std::string& name, const std::vector<std::string>& args, std:
 extern const char* const kMainHelp;
 extern const char* const kConfigHelp;
 extern const char* const kConfigCheckHelp;
+extern const char* const kConfigApplyHelp;
 extern const char* const kCheckHelp;
 extern const char* const kViewHelp;
 extern const char* const kRunHelp;

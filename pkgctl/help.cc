@@ -65,12 +65,15 @@ COMMANDS
         Start placement now / halt every package (refused while packages run, unless
         --force). (Serviceguard: cmruncl / cmhaltcl)
 
+    config apply [CLUSTER_YAML] [--no-wait] [--timeout DURATION]
+        Commit the files as the next configuration version on every node, all or
+        nothing: every member validates it first. (Serviceguard: cmapplyconf)
+
     config show
         The applied configuration (cluster.yaml) with its version. (Serviceguard:
         cmgetconf)
 
-    Not yet available in this build (later issues add them): config apply, explain,
-    package, guest.
+    Not yet available in this build (later issues add them): explain, package, guest.
 
 ALIASES
     Invoked through a symlink of one of these names, pkgctl takes that command's
@@ -82,7 +85,7 @@ ALIASES
         cmrunnode [NODE], cmhaltnode [NODE]   node run / halt (default: this node)
         cmruncl [-n NODE ...], cmhaltcl [-f]  cluster run / halt [--force]
         cmcheckconf [-C CLUSTER_YAML]         config check
-        cmapplyconf [-C CLUSTER_YAML]         config apply (not in this build: exit 2)
+        cmapplyconf [-C CLUSTER_YAML]         config apply
         cmgetconf [-C OUTPUT_FILE]            config show (into OUTPUT_FILE with -C)
         hpvmmigrate -P GUEST -h HOST [-s] [-c N] [-r SIZE]   move (-s: check)
         hpvmstatus [-P GUEST]                 view as HPVM's guest table
@@ -119,10 +122,12 @@ EXAMPLES
 )";
 
 const char* const kConfigHelp = R"(NAME
-    pkgctl config - check cluster configuration files
+    pkgctl config - check, apply and show the cluster configuration
 
 SYNOPSIS
     pkgctl [-o|--output table|json] config check [CLUSTER_YAML]
+    pkgctl [--socket PATH] [-o|--output table|json] config apply [CLUSTER_YAML]
+           [--no-wait] [--timeout DURATION]
     pkgctl [--socket PATH] [-o|--output table|json] config show
 
 DESCRIPTION
@@ -151,8 +156,9 @@ COMMANDS
         json: {"version": N, "bundle_dir": "...", "cluster_yaml": "..."}.
         (Serviceguard: cmgetconf)
 
-    apply
-        Not yet available in this build (the configuration bundle of issue 9).
+    apply [CLUSTER_YAML]
+        Commit the files as the next configuration version, cluster-wide, all or
+        nothing; see pkgctl config apply --help. (Serviceguard: cmapplyconf)
 
 OPTIONS
     -o, --output table|json
@@ -174,6 +180,72 @@ EXAMPLES
 )";
 
 const char* const kConfigCheckHelp = kConfigHelp;
+
+const char* const kConfigApplyHelp = R"(NAME
+    pkgctl config apply - commit a new configuration version cluster-wide
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o|--output table|json] config apply [CLUSTER_YAML]
+           [--no-wait] [--timeout DURATION]
+    cmapplyconf [-C CLUSTER_YAML]
+
+DESCRIPTION
+    Reads the cluster file and every package folder and inventory file it names, as
+    the caller, and checks them exactly as config check does (every error is printed
+    as FILE:LINE:COLUMN: message, exit 2). Then it builds the configuration bundle
+    (the cluster file and every package folder: paths, modes and bytes; at most
+    3 MiB, since every version travels in the replicated log) and sends it to the
+    local cmcld, which:
+      1. checks it against the applied version: it must load with that node's key;
+         it may not rename the cluster, add, remove or change the role or addresses
+         of a node, or change node_timeout, heartbeat_interval, fence_timeout,
+         fence_action, clock_drift_max, disarm_max, driver_dir or the watchdog
+         settings (cmcld reads those at start); every driver a package names must be
+         installed on that node; and no package that is starting, up, halting or
+         halt_failed may lose the node it runs on (absent from the new version, or
+         its node no longer in its node list): halt it first;
+      2. commits the proposal as version N+1; every up member validates the bundle on
+         its own (decode, hash, load with its own key, same nodes, drivers present);
+      3. the coordinator applies it once every up member said ok, or refuses it with
+         the first reason ("node2: driver libvirt of package hpvm1 not found in
+         /usr/lib/cmcl/drivers").
+    Until it is applied every node keeps the old version; once it is applied each node
+    writes it to STATE_DIR/config/vN and runs scripts from there. A package keeps the
+    scripts of the version that started it: it is halted with them, even when the new
+    version changed them. Drivers and the key file are not in the bundle.
+    The same files as the applied version: nothing is proposed, exit 0.
+    Only full_admin callers (root always) may apply.
+
+OPTIONS
+    CLUSTER_YAML
+        The cluster file. Default: $CMCL_CONFIG, else /etc/cmcl/cmcl.yaml.
+    --no-wait
+        Return once the proposal is committed, before the members validated it.
+    --timeout DURATION
+        Wait at most this long (e.g. 30s); then exit 4: the apply goes on.
+        Default: cmcld's (2 minutes).
+    --socket PATH, -o table|json
+        See pkgctl --help. json prints {"config_version": N, "bundle_hash": "...",
+        "ok": true, "message": "configuration version N applied", "index": I}, or
+        {"error": {"code": "refused"|"invalid_config"|..., "message": ...}}.
+
+EXIT STATUS
+    0   applied (or nothing to apply)
+    1   refused (by a check or a member; the applied version stays), no quorum,
+        permission denied
+    2   usage or configuration error
+    3   cmcld could not be reached
+    4   --timeout expired while the apply goes on
+
+ENVIRONMENT
+    CMCL_CONFIG    the cluster file used when no CLUSTER_YAML is given
+    CMCL_SOCKET    the control socket used when --socket is not given
+
+EXAMPLES
+    pkgctl config apply /etc/cmcl/cmcl.yaml
+    cmapplyconf -C /etc/cmcl/cmcl.yaml
+    pkgctl -o json config apply --timeout 1m
+)";
 
 const char* const kViewHelp = R"(NAME
     pkgctl view - the cluster, its nodes and packages

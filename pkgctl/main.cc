@@ -76,12 +76,7 @@ int RunConfig(const GlobalOptions& options, const std::vector<std::string>& word
   const std::vector<std::string> rest(words.begin() + 2, words.end());
   if (words[1] == "check") return RunConfigCheck(options, rest, out, err);
   if (words[1] == "show") return RunConfigShow(options, rest, out, err);
-  if (words[1] == "apply") {
-    return UsageError(options,
-                      "config apply comes with the issue 9 configuration bundle; it is not in "
-                      "this build (see pkgctl config --help)",
-                      out, err);
-  }
+  if (words[1] == "apply") return RunConfigApply(options, rest, out, err);
   const std::string match = ClosestMatch(words[1], {"check", "apply", "show"});
   return UsageError(options,
                     "config: unknown subcommand \"" + words[1] + "\"" +

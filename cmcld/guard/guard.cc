@@ -373,7 +373,9 @@ void Guard::OnAttach(const proto::Attach& attach, Time now) {
   if (attach.fence_timeout.count() > 0) options_.fence_timeout = attach.fence_timeout;
   connection_.attached = true;
   detached_ = false;
-  Send(proto::State{.pid = ::getpid(), .state = Snapshot()});
+  proto::State state{.pid = ::getpid(), .state = Snapshot(), .work_dirs = {}};
+  for (const auto& [package, entry] : guests_) state.work_dirs.push_back(entry.guest.work_dir);
+  Send(state);
   log_.Line("cmcld attached (fence_timeout " + std::to_string(options_.fence_timeout.count()) +
             " ms); " + Describe(now));
 }

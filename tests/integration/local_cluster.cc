@@ -146,6 +146,17 @@ LocalCluster::~LocalCluster() {
 
 void LocalCluster::WriteConfiguration() {
   dir_.Write("cluster.key", "0123456789abcdef0123456789abcdef-integration-key", 0600);
+  for (const PackageDef& package : options_.packages) {
+    WritePackage(package);
+  }
+  WriteClusterFile();
+  config_path_ = dir_ / "cluster.yaml";
+  for (Machine& machine : machines_) {
+    machine.config = config_path_;
+  }
+}
+
+void LocalCluster::WriteClusterFile() {
   std::ostringstream yaml;
   yaml << "cluster_name: it\n"
        << "node_timeout: " << options_.node_timeout << "\n"
@@ -182,31 +193,41 @@ void LocalCluster::WriteConfiguration() {
   yaml << "packages:\n";
   for (const PackageDef& package : options_.packages) {
     yaml << "  - packages/" << package.name << "\n";
-    std::ostringstream spec;
-    spec << "name: " << package.name << "\nnodes: [";
-    for (size_t n = 0; n < package.nodes.size(); ++n) {
-      spec << (n ? ", " : "") << package.nodes[n];
-    }
-    spec << "]\nauto_run: " << (package.auto_run ? "true" : "false")
-         << "\ndriver: process\nrun_script: run.sh\nhalt_script: halt.sh\n"
-         << "run_timeout: 10s\nhalt_timeout: 10s\nguest:\n  vcpus: 1\n  memory: 256MiB\n"
-         << "  storage:\n    - {path: " << (dir_ / ("disks/" + package.name + ".img"))
-         << ", type: disk}\n  networks:\n    - {vswitch: net0}\n";
-    dir_.Write("packages/" + package.name + "/package.yaml", spec.str());
-    dir_.Write("packages/" + package.name + "/run.sh",
-               "#!/bin/sh\nexec \"$CMCL_DRIVER_DIR/process\" start\n", 0755);
-    dir_.Write("packages/" + package.name + "/halt.sh",
-               "#!/bin/sh\necho \"$CMCL_NODE $CMCL_REASON\" >>" +
-                   (dir_ / ("disks/" + package.name + ".halts")) +
-                   "\nexec \"$CMCL_DRIVER_DIR/process\" stop\n",
-               0755);
-    dir_.Write("disks/" + package.name + ".img", "");
   }
   dir_.Write("cluster.yaml", yaml.str());
-  config_path_ = dir_ / "cluster.yaml";
-  for (Machine& machine : machines_) {
-    machine.config = config_path_;
+}
+
+void LocalCluster::WritePackage(const PackageDef& package) {
+  std::ostringstream spec;
+  spec << "name: " << package.name << "\nnodes: [";
+  for (size_t n = 0; n < package.nodes.size(); ++n) {
+    spec << (n ? ", " : "") << package.nodes[n];
   }
+  spec << "]\nauto_run: " << (package.auto_run ? "true" : "false")
+       << "\ndriver: process\nrun_script: run.sh\nhalt_script: halt.sh\n"
+       << "run_timeout: 10s\nhalt_timeout: 10s\nguest:\n  vcpus: 1\n  memory: 256MiB\n"
+       << "  storage:\n    - {path: " << (dir_ / ("disks/" + package.name + ".img"))
+       << ", type: disk}\n  networks:\n    - {vswitch: net0}\n";
+  dir_.Write("packages/" + package.name + "/package.yaml", spec.str());
+  dir_.Write("packages/" + package.name + "/run.sh",
+             "#!/bin/sh\nexec \"$CMCL_DRIVER_DIR/process\" start\n", 0755);
+  dir_.Write("packages/" + package.name + "/halt.sh",
+             "#!/bin/sh\necho \"$CMCL_NODE $CMCL_REASON\" >>" +
+                 (dir_ / ("disks/" + package.name + ".halts")) +
+                 "\nexec \"$CMCL_DRIVER_DIR/process\" stop\n",
+             0755);
+  dir_.Write("disks/" + package.name + ".img", "");
+}
+
+void LocalCluster::AddPackage(const PackageDef& package) {
+  options_.packages.push_back(package);
+  WritePackage(package);
+  WriteClusterFile();
+}
+
+void LocalCluster::RemovePackage(const std::string& name) {
+  std::erase_if(options_.packages, [&](const PackageDef& p) { return p.name == name; });
+  WriteClusterFile();
 }
 
 int LocalCluster::IndexOf(const std::string& name) const {

@@ -111,6 +111,18 @@ class LocalCluster {
   // Polls `condition` every 50 ms until it holds or `timeout` passes.
   static bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
+  // The cluster's own files (cluster.yaml, cluster.key, packages/NAME/..., disks/...),
+  // which `config apply` tests change: a path under the cluster's folder, and a write.
+  std::string FilePath(const std::string& relative) const { return dir_ / relative; }
+  void WriteFile(const std::string& relative, const std::string& content, unsigned mode = 0644) {
+    dir_.Write(relative, content, mode);
+  }
+  // Adds a package (its folder, disk and inventory entries) to the files, or removes one
+  // from the cluster file (its folder stays). The running nodes see it only through
+  // `config apply`.
+  void AddPackage(const PackageDef& package);
+  void RemovePackage(const std::string& name);
+
   // Writes another key into a copy of the configuration for `node` (wrong-key test):
   // the node then starts with that copy.
   void UseWrongKey(int node);
@@ -126,6 +138,8 @@ class LocalCluster {
     std::string config;  // The cluster file this node starts with.
   };
   void WriteConfiguration();
+  void WriteClusterFile();
+  void WritePackage(const PackageDef& package);
   void PowerOn(int node);
   void Reap(pid_t pid) const;
   std::string NodeDir(int node) const { return dir_ / Name(node); }

@@ -10,23 +10,27 @@
 // Authorization (DESIGN.md section 9, access.h): every command passes Refuse() with what
 // it needs — kRead for view, check, readiness, events and config show (any role: monitor
 // and up), kPackageAdmin for run, halt, move, enable, disable, clear, kFullAdmin for node
-// and cluster commands — and Refuse() maps the caller (SO_PEERCRED) to its role in the
-// cluster file's access list; root is always full_admin, and a caller the list does not
-// name (or one whose credentials are unknown) is refused everything, reading included.
+// and cluster commands and config apply — and Refuse() maps the caller (SO_PEERCRED) to
+// its role in the cluster file's access list; root is always full_admin, and a caller
+// the list does not name (or one whose credentials are unknown) is refused everything,
+// reading included.
 // Ops carry `by` = "root@NODE", "alice@NODE" or "uid N@NODE".
 //
 // Waiting (INTERFACE.md): run, halt, move, clear wait for the package's outcome
 // (ClusterState::OutcomeOf); `node halt` until no package is up, starting or halting on
 // the node (a halt_failed one there fails it, exit 1); `cluster halt` for the cluster
 // outcome (refused while packages run: exit 1 naming them), then until no package is up,
-// starting or halting anywhere. enable, disable, node run, node readmit and cluster run
-// answer once committed (their effect is the commit).
+// starting or halting anywhere; `config apply` for the config outcome of its proposal
+// (every member validated it and it was applied, or it was refused). enable, disable,
+// node run, node readmit and cluster run answer once committed (their effect is the
+// commit).
 #pragma once
 
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -35,13 +39,20 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "cmcld/core/common/status.h"
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/node/cluster_state.h"
 #include "cmcld/io/control/access.h"
 #include "cmcld/io/control/control.pb.h"
 #include "cmcld/io/control/control_render.h"
 #include "cmcld/io/control/control_service.h"
+
+namespace cmcl::io {
+struct Candidate;  // io/bundle/bundle_check.h
+}  // namespace cmcl::io
 
 namespace cmcl::io::control {
 
@@ -114,6 +125,14 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   // The applied cluster.yaml (CoreAccess::AppliedBundleDir) and its version; no quorum
   // needed.
   Answer ConfigShow(const Caller& caller);
+  // config apply (control_engine_config.cc): kFullAdmin; the bundle checked here
+  // (io/bundle/bundle_check.h: decoded, hashed and loaded with this node's key on a
+  // thread of its own, then on the io thread: no fixed
+  // setting changed; drivers present when this node is a member; no package stranded),
+  // then proposed as the next version, waiting for ClusterState::config_outcome of the
+  // proposal. The same hash as the applied version: exit 0, nothing proposed.
+  void ConfigApply(const Caller& caller, const ::cmcl::control::ConfigApplyRequest& request,
+                   std::shared_ptr<Call> call);
 
   // Completes the waiters whose outcome is applied, and those whose timeout passed.
   void OnApplied();
@@ -154,6 +173,17 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   std::optional<Answer> NodeHaltOutcome(const NodeName& node, const std::string& what,
                                         raft::LogIndex index) const;
   std::optional<Answer> ClusterHaltOutcome(const std::string& what, raft::LogIndex index) const;
+  // The hash of the applied version: the state's, or for the bootstrap version 1 (whose
+  // bytes are each node's own) the hash of this node's STATE_DIR/config/v1.
+  std::string AppliedBundleHash() const;
+  // config apply once the bundle was decoded and loaded (on a thread of its own).
+  void ConfigApplyChecked(const Caller& caller, const ::cmcl::control::ConfigApplyRequest& request,
+                          Result<Candidate> candidate, std::shared_ptr<Call> call);
+  // config apply's checks before it proposes: an answer (nothing to do, or a refusal),
+  // or nullopt to propose.
+  std::optional<Answer> CheckCandidate(const Candidate& candidate) const;
+  // config apply's answer once its proposal (committed at `index`) ended.
+  std::optional<Answer> ConfigOutcome(raft::LogIndex index) const;
   // Answered once committed.
   OutcomeCheck AtCommit(const Subject& subject, const std::string& message) const;
   void OnReply(const std::shared_ptr<Waiter>& waiter, const raft::ClientReply& reply);
@@ -166,6 +196,12 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   CoreAccess& core_;
   Duration default_timeout_;
   std::list<std::shared_ptr<Waiter>> waiters_;
+  // config apply's bundle checks in progress, last: joined first when the engine goes.
+  struct BundleCheck {
+    std::shared_ptr<std::atomic<bool>> done;
+    std::jthread thread;
+  };
+  std::vector<BundleCheck> checks_;
 };
 
 }  // namespace cmcl::io::control

@@ -82,6 +82,16 @@ Answer ConfigShowAnswer(uint64_t version, const std::string& bundle_dir,
   return Answer{.exit_status = kExitOk, .json = json.str(), .text = text, .is_error = false};
 }
 
+Answer ConfigApplyAnswer(uint64_t version, const std::string& bundle_hash,
+                         const std::string& message, uint64_t index) {
+  JsonWriter json;
+  json.BeginObject().Key("config_version").Int(static_cast<int64_t>(version));
+  json.Key("bundle_hash").String(bundle_hash).Key("ok").Bool(true);
+  json.Key("message").String(message).Key("index").Int(static_cast<int64_t>(index));
+  json.EndObject();
+  return Answer{.exit_status = kExitOk, .json = json.str(), .text = message, .is_error = false};
+}
+
 namespace {
 
 // The lines under one report: its violations and unchecked checks, and a summary.

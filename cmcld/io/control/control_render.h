@@ -63,6 +63,11 @@ Answer DoneAnswer(const std::string& key, const std::string& subject, const std:
 Answer ConfigShowAnswer(uint64_t version, const std::string& bundle_dir,
                         const std::string& cluster_yaml);
 
+// `config apply` done (or committed, or nothing to do): {"config_version": N,
+// "bundle_hash": H, "ok": true, "message", "index"} (index 0 when nothing was proposed).
+Answer ConfigApplyAnswer(uint64_t version, const std::string& bundle_hash,
+                         const std::string& message, uint64_t index);
+
 // `check`: the report (exit 0 when every node checked may run it, else 1).
 Answer CheckAnswer(const validation::CheckReport& report);
 // `readiness`: every package's report (exit 0: it is a report, not a verdict).

@@ -217,6 +217,16 @@ struct ControlService::Impl final : public pb::Control::Service {
     });
   }
 
+  grpc::Status ConfigApply(grpc::ServerContext* context, const pb::ConfigApplyRequest* request,
+                           pb::Reply* reply) override {
+    // One copy of the bundle (up to 8 MiB) for the io thread, shared, not copied again.
+    auto shared = std::make_shared<const pb::ConfigApplyRequest>(*request);
+    return Serve(context, reply,
+                 [shared](ControlEngine& e, const Caller& who, const CallPtr& c) {
+                   e.ConfigApply(who, *shared, c);
+                 });
+  }
+
   using Handler = std::function<void(ControlEngine&, const Caller&, const CallPtr&)>;
   grpc::Status Serve(grpc::ServerContext* context, pb::Reply* reply, Handler handler);
   Caller CallerOf(const grpc::ServerContext& context);
@@ -296,6 +306,10 @@ void ControlService::Impl::AcceptLoop() {
   }
 }
 
+std::string CoreAccess::StateDirPath() const {
+  return std::filesystem::path(AppliedBundleDir()).parent_path().parent_path().string();
+}
+
 ControlService::ControlService(boost::asio::io_context& io, CoreAccess& core, Options options)
     : impl_(std::make_unique<Impl>(io, core, std::move(options))) {}
 
@@ -313,6 +327,7 @@ Status ControlService::Start() {
   impl_->listen_fd = *fd;
   if (::pipe2(impl_->wake, O_CLOEXEC) != 0) return Status::Unavailable("pipe: " + Errno());
   grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kControlMessageBytesMax));
   builder.RegisterService(impl_.get());
   impl_->server = builder.BuildAndStart();
   if (impl_->server == nullptr) return Status::Internal("the control gRPC server did not start");

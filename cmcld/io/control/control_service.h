@@ -15,8 +15,8 @@
 // "root@node1", "uid 1000@node1").
 //
 // Requests (control.proto): view, run, halt, move, check, readiness, events; issue 9:
-// enable, clear, node, cluster run/halt, config show (control_engine.h says which wait
-// for what and what each needs). Each answer
+// enable, clear, node, cluster run/halt, config show, config apply (control_engine.h says
+// which wait for what and what each needs). Each answer
 // carries the exit status of INTERFACE.md and both renderings: `json` (INTERFACE.md
 // "JSON output") and `text` (the table form); pkgctl prints one. run/halt/move propose
 // their op through CoreAccess::Propose, and — unless no_wait — wait (bounded by the
@@ -30,6 +30,9 @@
 // not ok → exit 1; kRejected / kNotLeader (no quorum) / kStale → exit 1;
 // kUnknownOutcome, or the timeout → exit 4 (the operation goes on); `no_wait` → exit 0
 // once applied ("committed at index N").
+//
+// Messages: requests up to kControlMessageBytesMax (a config apply carries a bundle of up
+// to 3 MiB, node::kBundleBytesMax); answers are not bounded here (a view of thousands of packages is megabytes).
 //
 // Threads: gRPC's handler threads post every request onto the io_context and wait for
 // its answer; all CoreAccess calls and all state reads happen on the io thread.
@@ -58,6 +61,9 @@
 
 namespace cmcl::io {
 
+// The largest request the control socket takes (pkgctl's channel sends up to the same).
+inline constexpr size_t kControlMessageBytesMax = 32U << 20;
+
 // What the control API needs from the running daemon. Every call on the io thread.
 class CoreAccess {
  public:
@@ -79,6 +85,16 @@ class CoreAccess {
   virtual std::string AppliedBundleDir() const = 0;
   // The heartbeat networks to every peer, for view.
   virtual std::map<NodeName, std::vector<NetworkStatus>> Networks() const = 0;
+  // config apply (issue 9): the node's state_dir, under which a proposed bundle is
+  // written for its checks (STATE_DIR/config/incoming-HASH), and the node's own key file,
+  // with which it is loaded. Defaults: the folder two levels above AppliedBundleDir()
+  // (STATE_DIR/config/vN) and config()'s key file.
+  virtual std::string StateDirPath() const;
+  virtual std::string KeyFile() const { return config().security.key_file; }
+  // The settings in effect that a config apply may not change (bundle_check.h
+  // FixedSettingChange): this node's own files, which its identity, addresses and timing
+  // come from. Default: config().
+  virtual const cmcl::config::ClusterConfig& SettingsInEffect() const { return config(); }
 };
 
 class ControlService {

@@ -356,6 +356,9 @@ Result<std::unique_ptr<GuardClient>> GuardClient::Attach(boost::asio::io_context
     ::close(fd);
     return Status::Internal("guard socket: " + error.message());
   }
+  for (size_t i = 0; i < state.state.registered.size() && i < state.work_dirs.size(); ++i) {
+    client->attached_work_dirs_[state.state.registered[i].resource] = state.work_dirs[i];
+  }
   client->attached_ = std::move(state.state);
   client->guard_pid_ = state.pid;
   spdlog::info("guard: attached to cmcl-guard pid {} ({} guest(s) registered, {}{})", state.pid,

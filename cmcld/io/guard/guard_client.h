@@ -41,6 +41,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +72,11 @@ class GuardClient {
 
   // What the guard held at attach.
   const node::GuardState& attached() const { return attached_; }
+  // The work_dir each guest in attached().registered was registered with (its package
+  // folder in the configuration version that started it), by package.
+  const std::map<PackageName, std::string>& attached_work_dirs() const {
+    return attached_work_dirs_;
+  }
   // Sends one request; for a Register, `guest` describes how to fence it (required).
   void Submit(const node::GuardRequest& request, const GuardGuest* guest = nullptr);
   // Tells the guard the run script's process group of a registered guest (no-driver
@@ -86,6 +92,7 @@ class GuardClient {
   struct Impl;
   std::shared_ptr<Impl> impl_;  // Shared with the pending Asio handlers.
   node::GuardState attached_;
+  std::map<PackageName, std::string> attached_work_dirs_;
   int guard_pid_ = 0;
 };
 

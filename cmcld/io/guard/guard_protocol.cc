@@ -72,9 +72,11 @@ void PutState(ByteWriter& out, const State& state) {
   PutTime(out, state.state.deadline.value_or(Time()));
   out.Flag(state.state.fenced);
   out.U32(static_cast<uint32_t>(state.state.registered.size()));
-  for (const node::GuestRef& guest : state.state.registered) {
+  for (size_t i = 0; i < state.state.registered.size(); ++i) {
+    const node::GuestRef& guest = state.state.registered[i];
     out.Str(guest.resource.value());
     out.U64(guest.epoch.value());
+    out.Str(i < state.work_dirs.size() ? state.work_dirs[i] : std::string());
   }
 }
 
@@ -92,6 +94,7 @@ State GetState(ByteReader& in) {
     guest.resource = PackageName(in.Name());
     guest.epoch = raft::LogIndex(in.U64());
     state.state.registered.push_back(std::move(guest));
+    state.work_dirs.push_back(in.Str());
   }
   return state;
 }

@@ -44,7 +44,8 @@ struct GuardGuest {
 
 namespace guard_protocol {
 
-inline constexpr uint32_t kVersion = 1;
+// 2: State carries each registered guest's work_dir (config apply, issue 9).
+inline constexpr uint32_t kVersion = 2;
 inline constexpr uint32_t kFrameMax = 1U << 20;  // Bytes of one payload.
 inline constexpr std::string_view kSocketName = "guard.sock";
 inline constexpr std::string_view kLockName = "guard.lock";
@@ -78,6 +79,10 @@ struct Detach {};
 struct State {
   int pid = 0;  // The guard's process id.
   node::GuardState state;
+  // The work_dir each registered guest was registered with: its package folder in the
+  // configuration version that started it (STATE_DIR/config/vN/packages/P), which a
+  // restarted cmcld halts it with. Same order as state.registered.
+  std::vector<std::string> work_dirs;
 };
 struct Ack {
   uint64_t id = 0;

@@ -72,6 +72,7 @@ struct AtomicCounters {
   std::atomic<uint64_t> dropped_malformed{0};
   std::atomic<uint64_t> dropped_misaddressed{0};
   std::atomic<uint64_t> dropped_too_large{0};
+  std::atomic<uint64_t> split{0};
   std::atomic<uint64_t> auth_failures{0};
 };
 
@@ -664,6 +665,13 @@ void PeerTransport::Send(const raft::Message& message) {
   }
   auto payload = std::make_shared<const std::string>(EncodePeerMessage(message));
   if (payload->size() > shared.options.message_bytes_max) {
+    // Several entries of up to 8 MiB each (config apply bundles): send them in parts.
+    std::vector<raft::Message> parts = SplitForWire(message, shared.options.message_bytes_max);
+    if (parts.size() > 1) {
+      ++shared.counters.split;
+      for (const raft::Message& part : parts) Send(part);
+      return;
+    }
     ++shared.counters.dropped_too_large;
     shared.refusals.Warn(message.header.to.value(), "send-too-large",
                          fmt::format("{} for {} has {} bytes, more than {}; not sent",
@@ -703,6 +711,7 @@ PeerCounters PeerTransport::counters() const {
                       .dropped_malformed = c.dropped_malformed,
                       .dropped_misaddressed = c.dropped_misaddressed,
                       .dropped_too_large = c.dropped_too_large,
+                      .split = c.split,
                       .auth_failures = c.auth_failures};
 }
 

@@ -70,7 +70,11 @@ struct PeerOptions {
   Duration heartbeat_interval = std::chrono::milliseconds(200);
   Duration node_timeout = std::chrono::seconds(2);
   size_t queue_max = 1024;
-  size_t message_bytes_max = 16U << 20;  // InstallSnapshot carries up to 8 MiB of state.
+  // The largest message sent or taken. A config apply puts its bundle in a log entry (up
+  // to node::kBundleBytesMax, 3 MiB) and InstallSnapshot carries up to 8 MiB of state:
+  // with room to spare, as an entry's bound may grow. An AppendRequest of many entries
+  // above it is cut into several (SplitForWire).
+  size_t message_bytes_max = 32U << 20;
 };
 
 struct PeerCounters {
@@ -84,6 +88,7 @@ struct PeerCounters {
   uint64_t dropped_malformed = 0;
   uint64_t dropped_misaddressed = 0;  // Header.from not the authenticated peer, or to not us.
   uint64_t dropped_too_large = 0;     // Encoded above message_bytes_max; not sent.
+  uint64_t split = 0;                 // AppendRequests cut in parts (SplitForWire).
   uint64_t auth_failures = 0;  // Handshakes refused (either side).
 };
 
@@ -122,5 +127,12 @@ class PeerTransport {
 // the core"). Decoding is total: malformed bytes give nullopt, never a crash.
 std::string EncodePeerMessage(const raft::Message& message);
 std::optional<raft::Message> DecodePeerMessage(const std::string& bytes);
+
+// Send's cut of an AppendRequest whose encoding passes `bytes_max`: consecutive
+// AppendRequests of the same entries (each with the prev_log_index/term of the entry
+// before it, the same leader_commit and round), each of as many whole entries as fit —
+// what a leader with a smaller batch would have sent, so the follower needs nothing
+// new. Another message, or one with fewer than two entries: itself.
+std::vector<raft::Message> SplitForWire(const raft::Message& message, size_t bytes_max);
 
 }  // namespace cmcl::io

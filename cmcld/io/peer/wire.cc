@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "cmcld/core/common/names.h"
 #include "cmcld/io/peer/peer_transport.h"
@@ -311,6 +312,43 @@ std::optional<raft::Message> DecodePeerMessage(const std::string& bytes) {
                                   .to = std::move(*to),
                                   .term = raft::Term(in.header().term())},
                        .body = std::move(*body)};
+}
+
+std::vector<raft::Message> SplitForWire(const raft::Message& message, size_t bytes_max) {
+  const auto* append = std::get_if<raft::AppendRequest>(&message.body);
+  if (append == nullptr || append->entries.size() < 2) return {message};
+  // An entry costs its payload, its revoked names and a few varints; the header and the
+  // frame are covered by the margin. Greedy: as many whole entries as fit.
+  constexpr size_t kEntryOverhead = 64;
+  constexpr size_t kMessageOverhead = 1024;
+  const size_t budget = bytes_max > kMessageOverhead ? bytes_max - kMessageOverhead : 1;
+  std::vector<raft::Message> parts;
+  raft::AppendRequest part{.prev_log_index = append->prev_log_index,
+                           .prev_log_term = append->prev_log_term,
+                           .entries = {},
+                           .leader_commit = append->leader_commit,
+                           .round = append->round};
+  size_t used = 0;
+  const auto flush = [&] {
+    const raft::Entry& last = part.entries.back();
+    raft::AppendRequest next{.prev_log_index = last.index,
+                             .prev_log_term = last.term,
+                             .entries = {},
+                             .leader_commit = append->leader_commit,
+                             .round = append->round};
+    parts.push_back(raft::Message{.header = message.header, .body = std::move(part)});
+    part = std::move(next);
+    used = 0;
+  };
+  for (const raft::Entry& entry : append->entries) {
+    size_t cost = kEntryOverhead + entry.command.payload.size();
+    for (const NodeName& name : entry.command.revokes) cost += name.value().size() + 2;
+    if (!part.entries.empty() && used + cost > budget) flush();
+    part.entries.push_back(entry);
+    used += cost;
+  }
+  flush();
+  return parts;
 }
 
 }  // namespace cmcl::io

@@ -4,13 +4,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -28,7 +32,9 @@
 #include "cmcld/io/guard/guard_client.h"
 #include "cmcld/io/guest/guest_runner.h"
 #include "cmcld/io/peer/peer_transport.h"
-#include "cmcld/io/runtime/bootstrap_bundle.h"
+#include "cmcld/io/bundle/bundle.h"
+#include "cmcld/io/bundle/bundle_check.h"
+#include "cmcld/io/runtime/config_versions.h"
 #include "cmcld/io/storage/raft_storage.h"
 #include "cmcld/io/storage/state_dir.h"
 
@@ -88,7 +94,10 @@ struct Daemon::Impl final : CoreAccess {
   Time Now() const override { return BootNow(); }
   void Propose(node::OpBatch ops, Time deadline,
                std::function<void(const raft::ClientReply&)> done) override;
-  std::string AppliedBundleDir() const override { return bundle_dir; }
+  std::string AppliedBundleDir() const override { return versions->current().dir; }
+  std::string StateDirPath() const override { return state_dir; }
+  std::string KeyFile() const override { return own->security.key_file; }
+  const cmcl::config::ClusterConfig& SettingsInEffect() const override { return *own; }
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
     return peers->Networks();
   }
@@ -102,6 +111,19 @@ struct Daemon::Impl final : CoreAccess {
   // Every input ends here: the core's answer is executed, then the waiters, the
   // shutdown and the timer are looked at.
   void Execute(node::NodeActions actions);
+  // Config apply (issue 9): follows the applied version — writes and loads it (in the
+  // background, or at once with `now`: at start, before any input), then hands it to the
+  // core and the control API (InstallVersion).
+  void FollowAppliedVersion(bool now);
+  void InstallVersion(uint64_t applied, Result<ConfigVersions::Version> version, bool tick);
+  // A member's verdict on the pending proposal, once per proposal and incarnation: the
+  // bundle is checked in the background, the verdict committed when that ends.
+  void GiveVerdict();
+  // Runs `job` on a thread of its own and posts the closure it returns to the io thread:
+  // writing and loading a bundle of up to 3 MiB takes up to half a second on a slow disk
+  // (hundreds of files, an fsync each), which must not hold up heartbeats and grants.
+  void InBackground(std::function<std::function<void()>()> job);
+  void WarnIfOwnFilesDiffer();
   void ExecuteGuard(const node::GuardRequest& request);
   void ExecuteGuest(const node::GuestAction& action);
   void AfterInput();
@@ -111,16 +133,23 @@ struct Daemon::Impl final : CoreAccess {
   void ArmProposalTimer(Duration after);
   void OnSignal(int signal);
   void Finish(int status);
-  std::string PackageDir(const PackageName& package) const {
-    return bundle_dir + "/packages/" + package.value();
+  static std::string PackageDir(const ConfigVersions::Version& version,
+                                const PackageName& package) {
+    return version.dir + "/packages/" + package.value();
   }
 
   DaemonOptions options;
   boost::asio::io_context io;
+  // This node's own files: identity, key, addresses (first contact), timing.
+  std::shared_ptr<const cmcl::config::ClusterConfig> own;
+  // The applied configuration version: packages, nodes, access (versions->current()).
   std::shared_ptr<const cmcl::config::ClusterConfig> cluster;
   NodeName self;
   std::string state_dir;
-  std::string bundle_dir;
+  std::unique_ptr<ConfigVersions> versions;
+  uint64_t unusable_version = 0;  // An applied version this node could not write or load.
+  std::set<uint64_t> preparing;             // Applied versions being written and loaded.
+  std::set<raft::LogIndex> verdicts_given;  // Proposals (their index) judged here.
   Rng rng{RandomSeed()};
   std::unique_ptr<StateDir> dir;
   std::unique_ptr<RaftStorage> storage;
@@ -164,6 +193,14 @@ struct Daemon::Impl final : CoreAccess {
   bool proposal_in_flight = false;
   std::optional<raft::ClientReply> last_reply;
   boost::asio::steady_timer proposal_timer{io};
+
+  // InBackground's threads, last: joined first when the daemon goes, while `io` (which
+  // they post to) still exists; what they post then never runs.
+  struct Worker {
+    std::shared_ptr<std::atomic<bool>> done;
+    std::jthread thread;
+  };
+  std::vector<Worker> workers;
 };
 
 Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -202,7 +239,8 @@ Status Daemon::Impl::LoadConfiguration() {
       }
     }
   }
-  cluster = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded.config));
+  own = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded.config));
+  cluster = own;
   self = NodeName(options.node);
   const cmcl::config::NodeSpec* spec = cluster->FindNode(self);
   if (spec == nullptr) {
@@ -243,27 +281,28 @@ Status Daemon::Impl::OpenStorage() {
     return log.status();
   }
   storage = std::move(log).value();  // It logged what recovery dropped, if anything.
-  Result<std::string> bundle = MaterializeBootstrapBundle(*cluster, state_dir);
-  if (!bundle.ok()) {
-    return bundle.status();
+  // Version 1 (this node's own files) until the state says which version is applied.
+  versions = std::make_unique<ConfigVersions>(state_dir, own->security.key_file);
+  if (Status started = versions->StartWithBootstrap(own); !started.ok()) {
+    return started;
   }
-  bundle_dir = *bundle;
+  cluster = versions->current().config;
   return Status::Ok();
 }
 
 Status Daemon::Impl::StartAdapters() {
   Status key_status;
-  PeerOptions peer_options{.cluster_id = node::ClusterIdOf(*cluster),
+  PeerOptions peer_options{.cluster_id = node::ClusterIdOf(*own),
                            .self = self,
-                           .listen = cluster->FindNode(self)->addresses,
+                           .listen = own->FindNode(self)->addresses,
                            .peers = {},
-                           .key = ReadKey(cluster->security.key_file, key_status),
-                           .heartbeat_interval = cluster->heartbeat_interval,
-                           .node_timeout = cluster->node_timeout};
+                           .key = ReadKey(own->security.key_file, key_status),
+                           .heartbeat_interval = own->heartbeat_interval,
+                           .node_timeout = own->node_timeout};
   if (!key_status.ok()) {
     return key_status;
   }
-  for (const cmcl::config::NodeSpec& node : cluster->nodes) {
+  for (const cmcl::config::NodeSpec& node : own->nodes) {
     if (node.name != self) {
       peer_options.peers[node.name] = node.addresses;
     }
@@ -336,8 +375,16 @@ void Daemon::Impl::StartCore() {
   recovered_last = !recovered.entries.empty() ? recovered.entries.back().index
                    : recovered.snapshot      ? recovered.snapshot->last_index
                                              : raft::LogIndex(0);
-  core = std::make_unique<node::Node>(node::NodeOptionsFor(cluster, self), storage->recovered(),
+  node::NodeOptions node_options = node::NodeOptionsFor(cluster, self);
+  node_options.config_version = versions->current().number;
+  core = std::make_unique<node::Node>(std::move(node_options), storage->recovered(),
                                       rng.Fork("node"), BootNow());
+  // Guests keep the version the guard registered them with (first: switching versions
+  // deletes the folders no guest uses); DESIGN.md section 8: a snapshot of a later
+  // version is the configuration, not this node's files.
+  versions->AdoptGuests(guard->attached_work_dirs());
+  FollowAppliedVersion(true);
+  WarnIfOwnFilesDiffer();
   spdlog::info("cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, "
                "guard pid {}",
                self.value(), cluster->cluster_name.value(), state_dir,
@@ -392,12 +439,20 @@ void Daemon::Impl::ExecuteGuard(const node::GuardRequest& request) {
   const auto* registration = std::get_if<node::Register>(&request.request);
   if (registration == nullptr) {
     guard->Submit(request);
+    if (const auto* gone = std::get_if<node::Unregister>(&request.request)) {
+      versions->Unregister(gone->resource);
+    }
     return;
   }
   const PackageName& package = registration->guest.resource;
   GuardGuest guest{.guest = registration->guest};
-  if (const cmcl::config::PackageSpec* spec = cluster->FindPackage(package)) {
-    const std::string package_dir = PackageDir(package);
+  const std::vector<node::GuestRef> local = core->LocalGuests();
+  const bool running = std::any_of(local.begin(), local.end(), [&](const node::GuestRef& ref) {
+    return ref.resource == package;
+  });
+  const ConfigVersions::Version& version = versions->Register(package, running);
+  if (const cmcl::config::PackageSpec* spec = version.config->FindPackage(package)) {
+    const std::string package_dir = PackageDir(version, package);
     const node::GuestAction fence{.guest = registration->guest,
                                   .verb = node::GuestVerb::kKill,
                                   .reason = node::ActionReason::kFence};
@@ -410,7 +465,9 @@ void Daemon::Impl::ExecuteGuard(const node::GuardRequest& request) {
 }
 
 void Daemon::Impl::ExecuteGuest(const node::GuestAction& action) {
-  const cmcl::config::PackageSpec* spec = cluster->FindPackage(action.guest.resource);
+  // Scripts of the version that started the guest (config_versions.h).
+  const ConfigVersions::Version& version = versions->ForGuest(action.guest.resource);
+  const cmcl::config::PackageSpec* spec = version.config->FindPackage(action.guest.resource);
   if (spec == nullptr) {
     spdlog::error("guest action for {} which is not configured here; answered unknown",
                   action.guest.resource.value());
@@ -420,7 +477,7 @@ void Daemon::Impl::ExecuteGuest(const node::GuestAction& action) {
     });
     return;
   }
-  runner->Submit(action, *spec, PackageDir(action.guest.resource));
+  runner->Submit(action, *spec, PackageDir(version, action.guest.resource));
 }
 
 void Daemon::Impl::AfterInput() {
@@ -430,6 +487,9 @@ void Daemon::Impl::AfterInput() {
     Execute(core->Compact(BootNow()));
     return;  // That Execute ends here again.
   }
+  FollowAppliedVersion(false);
+  GiveVerdict();
+  versions->Forget(core->LocalGuests());
   control->OnApplied();
   if (stopping && core->ShutdownDone()) {
     spdlog::info("{} left the cluster cleanly; cmcld exits", self.value());
@@ -488,6 +548,102 @@ void Daemon::Impl::ArmTimer() {
       Execute(core->Tick(BootNow()));
     }
   });
+}
+
+// --- Configuration versions (config apply, issue 9) ---------------------------------
+
+void Daemon::Impl::FollowAppliedVersion(bool now) {
+  const node::ClusterState& state = core->state();
+  const uint64_t applied = state.config_version();
+  if (applied <= 1 || applied == versions->current().number || applied == unusable_version ||
+      preparing.contains(applied)) {
+    return;
+  }
+  preparing.insert(applied);
+  auto prepare = [applied, bytes = state.bundle(), hash = state.bundle_hash(),
+                  dir = state_dir, key = own->security.key_file] {
+    return ConfigVersions::Prepare(applied, bytes, hash, dir, key);
+  };
+  if (now) {
+    InstallVersion(applied, prepare(), false);
+    return;
+  }
+  InBackground([this, applied, prepare = std::move(prepare)]() -> std::function<void()> {
+    auto version = std::make_shared<Result<ConfigVersions::Version>>(prepare());
+    return [this, applied, version] { InstallVersion(applied, std::move(*version), true); };
+  });
+}
+
+void Daemon::Impl::InstallVersion(uint64_t applied, Result<ConfigVersions::Version> version,
+                                  bool tick) {
+  preparing.erase(applied);
+  if (applied <= versions->current().number) {
+    return;  // A later version was installed meanwhile.
+  }
+  if (!version.ok()) {
+    unusable_version = applied;
+    spdlog::critical("configuration version {} is applied in the cluster, but {} cannot write "
+                     "or load it: {}; it keeps version {} (restart cmcld to try again)",
+                     applied, self.value(), version.status().message(),
+                     versions->current().number);
+    return;
+  }
+  const ConfigVersions::Version* installed = versions->Install(std::move(version).value());
+  cluster = installed->config;
+  core->SetConfig(cluster, applied);
+  spdlog::info("configuration version {} applied here: {}", applied, installed->dir);
+  versions->Prune();
+  if (tick) {
+    Execute(core->Tick(BootNow()));  // The coordinator places by the new version at once.
+  }
+}
+
+void Daemon::Impl::GiveVerdict() {
+  const std::optional<std::pair<uint64_t, std::string>> wanted = core->ConfigToValidate();
+  const std::optional<node::PendingConfig>& pending = core->state().pending_config();
+  if (!wanted || !pending || pending->proposal.version != wanted->first ||
+      pending->proposal.bundle_hash != wanted->second ||
+      !verdicts_given.insert(pending->proposed_at).second) {
+    return;
+  }
+  const node::ConfigProposeOp& proposal = pending->proposal;
+  InBackground([this, version = proposal.version, hash = proposal.bundle_hash,
+                by = proposal.by, bytes = proposal.bundle, in_effect = own, me = self,
+                dir = state_dir, key = own->security.key_file]() -> std::function<void()> {
+    std::string reason = JudgeProposal(bytes, hash, *in_effect, me, dir, key);
+    return [this, version, hash, by, reason = std::move(reason)] {
+      spdlog::info("configuration version {} (bundle hash {}, by {}): {}", version, hash, by,
+                   reason.empty() ? "valid here" : "refused here: " + reason);
+      if (!stopping) {
+        Execute(core->ConfigVerdict(BootNow(), version, hash, reason.empty(), reason));
+      }
+    };
+  });
+}
+
+void Daemon::Impl::InBackground(std::function<std::function<void()>()> job) {
+  std::erase_if(workers, [](const Worker& worker) { return worker.done->load(); });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  workers.push_back(Worker{
+      .done = done,
+      .thread = std::jthread([this, done, job = std::move(job)] {
+        std::function<void()> then = job();
+        boost::asio::post(io, std::move(then));
+        done->store(true);
+      })});
+}
+
+void Daemon::Impl::WarnIfOwnFilesDiffer() {
+  const node::ClusterState& state = core->state();
+  if (state.config_version() <= 1) return;  // bootstrap_bundle.cc compared v1 already.
+  Result<Bundle> files = BuildBundle(*own);
+  const std::string hash = files.ok() ? BundleHash(EncodeBundle(*files)) : "";
+  if (hash == state.bundle_hash()) return;
+  spdlog::warn("{} differs from the applied configuration version {} (bundle hash {} vs {}); "
+               "the applied version is used (pkgctl config show prints it; pkgctl config "
+               "apply makes the files the next version)",
+               options.config_path, state.config_version(),
+               files.ok() ? hash : files.status().message(), state.bundle_hash());
 }
 
 // --- Control commands ---------------------------------------------------------------

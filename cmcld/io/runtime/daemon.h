@@ -17,6 +17,19 @@
 // or started), the peer servers, the control socket; then the Node is built from the
 // recovered state and attached to what the guard holds.
 //
+// Configuration versions (config apply, issue 9; config_versions.h). The node's own
+// files give its identity, key, addresses and timing; the packages, nodes and access
+// list come from the applied version: v1 (the bootstrap copy) until the replicated
+// state names a later one, which is then written to STATE_DIR/config/vN from the
+// state's bundle bytes and handed to the Node (SetConfig) and the control API — at
+// start from a snapshot too, with a warning when the own files differ. While a proposal
+// is pending, a member validates it (bundle_check.h JudgeProposal) and commits its
+// verdict once per proposal and incarnation. Writing and loading a bundle (up to half a
+// second on a slow disk) runs on a thread of its own and the result is posted back, so
+// it never holds up heartbeats and grants; only at start is the applied version written
+// before anything else. Each guest runs, halts and is
+// killed with the scripts of the version that started it.
+//
 // Stop. SIGTERM or SIGINT: Node::Shutdown (DESIGN.md section 5: per shutdown_policy with
 // quorum, halt scripts without), then the daemon exits 0 once ShutdownDone() — or after
 // `stop_timeout`, leaving whatever still runs to the guard. A second signal exits at

@@ -33,6 +33,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "cmcld/io/bundle/bundle.h"
 #include "tests/support/node_cluster.h"
 #include "tests/support/temp_dir.h"
 
@@ -69,6 +70,8 @@ class FakeCore : public CoreAccess {
                            .detail = {}});
   }
   std::string AppliedBundleDir() const override { return bundle_dir; }
+  std::string StateDirPath() const override { return state_dir; }
+  std::string KeyFile() const override { return key_file; }
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
     return {{NodeName("n2"),
              {NetworkStatus{.address = SocketAddress{"127.0.0.1", 7102, false},
@@ -78,6 +81,8 @@ class FakeCore : public CoreAccess {
 
   int proposals = 0;
   std::string bundle_dir;
+  std::string state_dir;
+  std::string key_file;
 
  private:
   NodeCluster& cluster_;
@@ -776,6 +781,131 @@ TEST_F(ControlServiceTest, HpvmmigratePrintsTheViolationsOneALineAndHpvmstatusTh
   EXPECT_THAT(status.out, ::testing::ContainsRegex("p1 +1 +UNKNOWN +On \\(OS\\) +1 .* 1 GB +n1"));
   EXPECT_THAT(one.out, HasSubstr("p2 "));
   EXPECT_THAT(one.out, ::testing::Not(HasSubstr("p1 ")));
+}
+
+}  // namespace
+}  // namespace cmcl::io
+
+namespace cmcl::io {
+namespace {
+
+// config apply's checks on the daemon side (control_engine_config.cc): the files below
+// describe the test cluster as the node knows it (names, addresses, timing), so only
+// what a test changes differs from the applied configuration.
+class ConfigApplyControlTest : public ControlServiceTest {
+ protected:
+  ConfigApplyControlTest() {
+    dir_.Write("etc/cluster.key", std::string(40, 'k'), 0600);
+    core_.key_file = dir_ / "etc/cluster.key";
+    core_.state_dir = dir_ / "state";
+    WriteFiles(kNodes, {"p1", "p2"});
+  }
+  static constexpr const char* kNodes =
+      "  - {name: n1, addresses: [127.0.0.1:7101]}\n"
+      "  - {name: n2, addresses: [127.0.0.1:7102]}\n";
+  void WriteFiles(const std::string& nodes, const std::vector<std::string>& packages,
+                  const std::string& driver = "") {
+    std::string yaml = "cluster_name: test\nsecurity: {key_file: cluster.key}\n"
+                       "allow_two_node_without_arbitrator: true\nnodes:\n" +
+                       nodes + "packages:\n";
+    for (const std::string& package : packages) {
+      yaml += "  - ../pkgs/" + package + "\n";
+      dir_.Write("pkgs/" + package + "/package.yaml",
+                 "name: " + package + "\nnodes: [n1, n2]\nrun_script: run.sh\n"
+                 "halt_script: halt.sh\n" + (driver.empty() ? "" : "driver: " + driver + "\n"));
+      dir_.Write("pkgs/" + package + "/run.sh", "#!/bin/sh\nexit 0\n", 0755);
+      dir_.Write("pkgs/" + package + "/halt.sh", "#!/bin/sh\nexit 0\n", 0755);
+    }
+    dir_.Write("etc/cluster.yaml", yaml);
+  }
+  Outcome Apply() { return Pkgctl("config apply " + (dir_ / "etc/cluster.yaml")); }
+  // The files as loaded (LoadBundleConfig loads any folder's cluster.yaml).
+  config::ClusterConfig Files() {
+    Result<config::ClusterConfig> loaded = LoadBundleConfig(dir_ / "etc", core_.key_file);
+    EXPECT_TRUE(loaded.ok()) << loaded.status().ToString();
+    return loaded.ok() ? *loaded : config::ClusterConfig{};
+  }
+};
+
+TEST_F(ConfigApplyControlTest, TheSameFilesAsTheAppliedVersionAreNothingToDo) {
+  Result<Bundle> bundle = BuildBundle(Files());
+  ASSERT_TRUE(bundle.ok()) << bundle.status().ToString();
+  Result<std::string> v1 = MaterializeBundle(*bundle, 1, dir_ / "state");
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  core_.bundle_dir = *v1;
+  StartService();
+
+  const Outcome outcome = Pkgctl("-o json config apply " + (dir_ / "etc/cluster.yaml"));
+
+  ASSERT_EQ(outcome.exit_status, 0) << outcome.err;
+  EXPECT_EQ(Json(outcome.out).get<std::string>("message"),
+            "configuration version 1 is applied already (same bundle); nothing to do");
+  EXPECT_EQ(Json(outcome.out).get<std::string>("bundle_hash"), BundleHash(EncodeBundle(*bundle)));
+  EXPECT_EQ(core_.proposals, 0);
+}
+
+TEST_F(ConfigApplyControlTest, AnAddedNodeIsRefusedAndNothingIsProposed) {
+  WriteFiles(std::string(kNodes) + "  - {name: n3, addresses: [127.0.0.1:7103]}\n", {"p1", "p2"});
+  StartService();
+
+  const Outcome outcome = Apply();
+
+  EXPECT_EQ(outcome.exit_status, 1) << outcome.err;
+  EXPECT_THAT(outcome.err,
+              HasSubstr("\npkgctl: config apply refused: adding, removing or changing the role "
+                        "of a node is not supported in this version (node n3 added); "
+                        "configuration version 1 stays applied\n"));
+  EXPECT_EQ(core_.proposals, 0);
+}
+
+TEST_F(ConfigApplyControlTest, RemovingARunningPackageIsRefusedNamingItAndItsNode) {
+  WriteFiles(kNodes, {"p2"});
+  StartService();
+
+  const Outcome outcome = Apply();
+
+  EXPECT_EQ(outcome.exit_status, 1) << outcome.err;
+  EXPECT_THAT(outcome.err, HasSubstr("package p1 is up on n1 and is not in the new version; "
+                                     "halt it first"));
+  EXPECT_EQ(core_.proposals, 0);
+  EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kUp);
+}
+
+TEST_F(ConfigApplyControlTest, ADriverThatIsNotInstalledHereIsRefused) {
+  WriteFiles(kNodes, {"p1", "p2"}, "nosuch");
+  StartService();
+
+  const Outcome outcome = Apply();
+
+  EXPECT_EQ(outcome.exit_status, 1) << outcome.err;
+  EXPECT_THAT(outcome.err, HasSubstr("n1: driver nosuch of package p1 not found in "
+                                     "/usr/lib/cmcl/drivers"));
+  EXPECT_EQ(core_.proposals, 0);
+}
+
+TEST_F(ConfigApplyControlTest, ABundleThatDoesNotLoadWithThisNodesKeyIsAConfigurationError) {
+  core_.key_file = dir_ / "etc/missing.key";
+  StartService();
+
+  const Outcome outcome = Pkgctl("-o json config apply " + (dir_ / "etc/cluster.yaml"));
+
+  EXPECT_EQ(outcome.exit_status, 2) << outcome.out;
+  EXPECT_EQ(Json(outcome.out).get<std::string>("error.code"), "invalid_config");
+  EXPECT_EQ(core_.proposals, 0);
+}
+
+TEST_F(ConfigApplyControlTest, ANonAdminCallerMayNotApply) {
+  // The caller must read the key to load its files (0600: group and others may not).
+  ASSERT_EQ(::chown((dir_ / "etc/cluster.key").c_str(), 65534, 65534), 0);
+  StartService();
+
+  const Outcome outcome =
+      Pkgctl("config apply " + (dir_ / "etc/cluster.yaml"), "setpriv --reuid=65534 "
+             "--regid=65534 --clear-groups");
+
+  EXPECT_EQ(outcome.exit_status, 1) << outcome.err;
+  EXPECT_THAT(outcome.err, HasSubstr("this command needs role full_admin"));
+  EXPECT_EQ(core_.proposals, 0);
 }
 
 }  // namespace

@@ -62,6 +62,19 @@ TEST(GuardProtocol, AStateKeepsTheDeadlineTheGuestsAndFenced) {
   EXPECT_EQ(got->state.registered, sent.state.registered);
 }
 
+TEST(GuardProtocol, AStateKeepsTheWorkDirEachGuestWasRegisteredWith) {
+  State sent{.pid = 7};
+  sent.state.registered = {{PackageName("a"), raft::LogIndex(1)},
+                           {PackageName("b"), raft::LogIndex(2)}};
+  sent.work_dirs = {"/s/config/v1/packages/a", "/s/config/v3/packages/b"};
+
+  const Message received = RoundTrip(sent);
+
+  const auto* got = std::get_if<State>(&received);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->work_dirs, sent.work_dirs);
+}
+
 TEST(GuardProtocol, AStateWithoutADeadlineHasNone) {
   const Message received = RoundTrip(State{.pid = 1});
 

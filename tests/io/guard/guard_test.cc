@@ -276,6 +276,10 @@ TEST_F(GuardTest, ReattachAfterTheClientIsGoneFindsTheGuestsAndTheDeadlineUntouc
             (std::vector<node::GuestRef>{Guest("guest1", 12), Guest("guest2", 14)}));
   EXPECT_FALSE(client->attached().fenced);
   EXPECT_TRUE(Lines(Calls("guest1")).empty());
+  // Config apply (issue 9): the folder of the version each guest was started from.
+  EXPECT_EQ(client->attached_work_dirs(),
+            (std::map<PackageName, std::string>{{PackageName("guest1"), first.work_dir},
+                                                {PackageName("guest2"), second.work_dir}}));
 }
 
 TEST_F(GuardTest, PassedDeadlineFencesADriverGuestWithKillThenStatusWithoutCmcld) {

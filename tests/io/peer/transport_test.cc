@@ -261,6 +261,95 @@ TEST_F(PeerTransportTest, ASnapshotOfEightMebibytesArrivesWhole) {
   EXPECT_EQ(std::get<raft::InstallSnapshot>(b.inbox[0].body).snapshot, snapshot);
 }
 
+// Config apply (issue 9): a bundle of up to 8 MiB rides in a log entry.
+raft::Entry BigEntry(uint64_t index, char fill) {
+  raft::Entry entry{.term = raft::Term(4),
+                    .index = raft::LogIndex(index),
+                    .kind = raft::EntryKind::kCommand,
+                    .command = {}};
+  entry.command.client_id = raft::ClientId(7);
+  entry.command.sequence = index;
+  entry.command.payload = std::string((8U << 20) - 100, fill);
+  entry.command.payload[index] = '!';
+  return entry;
+}
+
+TEST_F(PeerTransportTest, AnAppendOfAnEightMebibyteEntryArrivesWhole) {
+  TestNode a{.options = LoopbackOptions("ivmcl01", {LoopbackAddress("127.0.0.1")})};
+  TestNode b{.options = LoopbackOptions("ivmcl02", {LoopbackAddress("127.0.0.1")})};
+  Introduce(a, b);
+  ASSERT_TRUE(a.Start(io_).ok());
+  ASSERT_TRUE(b.Start(io_).ok());
+  raft::Message message = LoopbackVote("ivmcl01", "ivmcl02", 4);
+  message.body = raft::AppendRequest{.prev_log_index = raft::LogIndex(9),
+                                     .prev_log_term = raft::Term(4),
+                                     .entries = {BigEntry(10, 'a')},
+                                     .leader_commit = raft::LogIndex(9),
+                                     .round = 2};
+
+  a.transport->Send(message);
+
+  ASSERT_TRUE(PollUntil([&] { return b.inbox.size() == 1; }));
+  EXPECT_EQ(std::get<raft::AppendRequest>(b.inbox[0].body).entries,
+            std::get<raft::AppendRequest>(message.body).entries);
+  EXPECT_EQ(a.transport->counters().split, 0U);
+}
+
+TEST_F(PeerTransportTest, AnAppendOfSeveralBigEntriesArrivesInConsecutiveParts) {
+  TestNode a{.options = LoopbackOptions("ivmcl01", {LoopbackAddress("127.0.0.1")})};
+  TestNode b{.options = LoopbackOptions("ivmcl02", {LoopbackAddress("127.0.0.1")})};
+  Introduce(a, b);
+  ASSERT_TRUE(a.Start(io_).ok());
+  ASSERT_TRUE(b.Start(io_).ok());
+  raft::Message message = LoopbackVote("ivmcl01", "ivmcl02", 4);
+  const std::vector<raft::Entry> entries = {BigEntry(10, 'a'), BigEntry(11, 'b'),
+                                            BigEntry(12, 'c'), BigEntry(13, 'd'),
+                                            BigEntry(14, 'e')};
+  message.body = raft::AppendRequest{.prev_log_index = raft::LogIndex(9),
+                                     .prev_log_term = raft::Term(4),
+                                     .entries = entries,
+                                     .leader_commit = raft::LogIndex(12),
+                                     .round = 2};
+
+  a.transport->Send(message);
+
+  ASSERT_TRUE(PollUntil([&] {
+    size_t got = 0;
+    for (const raft::Message& m : b.inbox) {
+      got += std::get<raft::AppendRequest>(m.body).entries.size();
+    }
+    return got == entries.size();
+  }, 20s));
+  EXPECT_EQ(a.transport->counters().split, 1U);
+  EXPECT_EQ(a.transport->counters().dropped_too_large, 0U);
+  ASSERT_GE(b.inbox.size(), 2U);
+  std::vector<raft::Entry> received;
+  raft::LogIndex prev(9);
+  for (const raft::Message& m : b.inbox) {
+    const auto& part = std::get<raft::AppendRequest>(m.body);
+    EXPECT_EQ(part.prev_log_index, prev) << "each part follows the one before it";
+    EXPECT_EQ(part.prev_log_term, raft::Term(4));
+    EXPECT_EQ(part.leader_commit, raft::LogIndex(12));
+    EXPECT_EQ(part.round, 2U);
+    received.insert(received.end(), part.entries.begin(), part.entries.end());
+    prev = part.entries.back().index;
+  }
+  EXPECT_EQ(received, entries);
+}
+
+TEST(SplitForWire, KeepsAnyOtherMessageAndASingleEntryWhole) {
+  raft::Message vote = LoopbackVote("a", "b", 1);
+  raft::Message single = LoopbackVote("a", "b", 1);
+  single.body = raft::AppendRequest{.prev_log_index = raft::LogIndex(1),
+                                    .prev_log_term = raft::Term(1),
+                                    .entries = {BigEntry(2, 'x')},
+                                    .leader_commit = raft::LogIndex(1),
+                                    .round = 1};
+
+  EXPECT_EQ(SplitForWire(vote, 100).size(), 1U);
+  EXPECT_EQ(SplitForWire(single, 100).size(), 1U);
+}
+
 TEST_F(PeerTransportTest, AMessageAboveTheSizeBoundIsNotSentAndCounted) {
   TestNode a{.options = LoopbackOptions("ivmcl01", {LoopbackAddress("127.0.0.1")})};
   a.options.peers[NodeName("ivmcl02")] = {LoopbackAddress("127.0.0.1")};

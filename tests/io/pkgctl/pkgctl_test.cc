@@ -234,15 +234,64 @@ TEST_F(AliasTest, WellFormedAliasesGoToTheDaemonAtCmclSocket) {
   EXPECT_EQ(cmhaltnode.exit_status, 3);
 }
 
-TEST_F(AliasTest, CmcheckconfChecksTheFileOfDashCAndCmapplyconfIsNotInThisBuild) {
+TEST_F(AliasTest, CmcheckconfChecksTheFileOfDashCAndCmapplyconfAppliesIt) {
   CopyDemo();
 
   const Outcome check = Alias("cmcheckconf", "-C config/demo/cluster.yaml");
   const Outcome apply = Alias("cmapplyconf", "-C config/demo/cluster.yaml");
 
   EXPECT_EQ(check.exit_status, 0) << check.err;
+  EXPECT_EQ(apply.exit_status, 3) << "a valid file: it went for the daemon";
+  EXPECT_THAT(apply.err, HasSubstr("cannot reach cmcld at " + dir_.path() + "/none.sock"));
+}
+
+TEST_F(AliasTest, CmapplyconfOfABrokenFileIsAConfigurationError) {
+  dir_.Write("broken.yaml", "cluster_name: x\nnodes: []\n");
+
+  const Outcome apply = Alias("cmapplyconf", "-C broken.yaml");
+
   EXPECT_EQ(apply.exit_status, 2);
-  EXPECT_THAT(apply.err, HasSubstr("cmapplyconf: config apply comes with the issue 9"));
+  EXPECT_THAT(apply.err, HasSubstr("broken.yaml"));
+}
+
+TEST_F(PkgctlTest, ConfigApplyChecksTheFilesBeforeCallingTheDaemon) {
+  CopyDemo();
+  const std::string socket = "--socket " + dir_.path() + "/none.sock ";
+
+  const Outcome broken = Run(socket + "config apply config/none.yaml");
+  const Outcome two = Run(socket + "config apply a.yaml b.yaml");
+  const Outcome option = Run(socket + "config apply --now config/demo/cluster.yaml");
+  const Outcome timeout = Run(socket + "config apply --timeout soon config/demo/cluster.yaml");
+  const Outcome valid = Run(socket + "config apply config/demo/cluster.yaml --timeout 5s");
+
+  EXPECT_EQ(broken.exit_status, 2);
+  EXPECT_THAT(broken.err, HasSubstr("config/none.yaml"));
+  EXPECT_EQ(two.exit_status, 2);
+  EXPECT_THAT(two.err, HasSubstr("expected at most one CLUSTER_YAML, got 2"));
+  EXPECT_EQ(option.exit_status, 2);
+  EXPECT_THAT(option.err, HasSubstr("config apply: unknown option --now"));
+  EXPECT_EQ(timeout.exit_status, 2);
+  EXPECT_THAT(timeout.err, HasSubstr("is not a duration"));
+  EXPECT_EQ(valid.exit_status, 3) << valid.err;  // Built the bundle, went for the daemon.
+}
+
+TEST_F(PkgctlTest, ConfigApplyOfABrokenFileWithJsonPrintsTheDiagnostics) {
+  dir_.Write("broken.yaml", "cluster_name: x\nnodes: []\n");
+
+  const Outcome outcome = Run("-o json config apply broken.yaml");
+
+  EXPECT_EQ(outcome.exit_status, 2);
+  EXPECT_THAT(outcome.out, HasSubstr("\"code\":\"invalid_config\""));
+  EXPECT_THAT(outcome.out, HasSubstr("\"diagnostics\""));
+}
+
+TEST_F(PkgctlTest, ConfigApplyHelpIsAManualPage) {
+  const Outcome outcome = Run("config apply --help");
+
+  EXPECT_EQ(outcome.exit_status, 0);
+  EXPECT_THAT(outcome.out, StartsWith("NAME\n    pkgctl config apply - "));
+  EXPECT_THAT(outcome.out, HasSubstr("EXIT STATUS"));
+  EXPECT_THAT(outcome.out, HasSubstr("cmapplyconf [-C CLUSTER_YAML]"));
 }
 
 TEST_F(PkgctlTest, DaemonCommandsWithoutADaemonExitThreeNamingTheSocket) {
