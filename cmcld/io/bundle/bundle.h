@@ -39,7 +39,9 @@
 
 namespace cmcl::io {
 
-inline constexpr size_t kBundleBytesMax = 8U << 20;
+// The replicated state holds the applied and a pending bundle, and a snapshot must fit a
+// peer message: node::kBundleBytesMax (docs/DESIGN_CHANGES.md), the same 3 MiB.
+inline constexpr size_t kBundleBytesMax = 3U << 20;
 inline constexpr size_t kBundleFilesMax = 4096;
 
 struct BundleFile {

@@ -182,7 +182,7 @@ TEST_F(BuildBundleTest, RefusesMoreThanEightMebibytesNamingTheLargestFiles) {
   Result<Bundle> bundle = BuildBundle(config);
 
   ASSERT_FALSE(bundle.ok());
-  EXPECT_THAT(bundle.status().message(), HasSubstr("bundle is 9.1 MiB; at most 8 MiB"));
+  EXPECT_THAT(bundle.status().message(), HasSubstr("bundle is 9.1 MiB; at most 3 MiB"));
   EXPECT_THAT(bundle.status().message(), HasSubstr(dir_ / "pkgs/web/big.img (9 MiB)"));
   EXPECT_THAT(bundle.status().message(), HasSubstr(dir_ / "pkgs/db/medium.img (100.0 KiB)"));
 }

@@ -141,7 +141,7 @@ TEST(BundleCodecTest, RefusesMoreThanTheLimitsInBytesAndFiles) {
     many.files.push_back({"packages/zz/f" + std::to_string(1000000 + i), 0644, ""});
   }
 
-  EXPECT_THAT(ValidateBundle(big).message(), HasSubstr("at most 8 MiB"));
+  EXPECT_THAT(ValidateBundle(big).message(), HasSubstr("at most 3 MiB"));
   EXPECT_FALSE(DecodeBundle(EncodeBundle(big)).ok());
   EXPECT_THAT(ValidateBundle(many).message(), HasSubstr("at most 4096"));
   EXPECT_FALSE(DecodeBundle(EncodeBundle(many)).ok());
