@@ -441,6 +441,8 @@ void Node::Drive() {
     if (reconciled_) {
       ManageOwned();
       ManageLocals();
+    } else {
+      ReportOwnedNotHere();
     }
     if (shutting_down_) {
       ShutdownStep();
@@ -776,6 +778,35 @@ void Node::ManageOwned() {
     }
   }
   AnswerClears();
+}
+
+// Before reconciling, for what needs no authority: an owned assignment with no guest of
+// this package here at all (none registered with the guard, so none runs) is reported
+// lost, or halted if a release was asked, as ManageOwned would. These are facts about this node, checked against the epoch when they apply,
+// so a state that lags is harmless. Without this, a restarted node whose applied index
+// never reaches its grants' c (it replicates about as fast as the log grows) never
+// reconciles, and a guest an earlier incarnation started and lost stays "up" in the
+// state forever (sim seed 821 --swarm). Starts and adoptions still wait for Reconcile.
+void Node::ReportOwnedNotHere() {
+  if (!raft_->lease().Valid(now_)) {
+    return;  // No leader heard since the restart: its state may not even name us.
+  }
+  for (const auto& [resource, assignment] : state_.assignments()) {
+    if (!state_.Owns(self(), resource) || local_.contains(resource)) {
+      continue;
+    }
+    if (assignment.release_requested) {
+      Report(resource, assignment.epoch, ReportKind::kHalted, FailureKind::kNone,
+             "it was not running");
+    } else if (assignment.status == AssignmentStatus::kStarted ||
+               assignment.epoch <= restart_horizon_) {
+      Report(resource, assignment.epoch,
+             guard_fenced_ ? ReportKind::kFenced : ReportKind::kFailed, FailureKind::kLost,
+             guard_fenced_ ? "fenced by the guard" : "found not running");
+    }
+    // A newer assignment waits for Reconcile (and its run_timeout starts there): giving
+    // up on it here gave up on sound nodes that reconcile in a moment (sim seed 66).
+  }
 }
 
 // An owner that cannot start its package (no lease with applied >= c: it lags far

@@ -351,6 +351,7 @@ class Node {
   void Fence();
   void Reconcile();
   void ManageOwned();
+  void ReportOwnedNotHere();
   void ManageLocals();
   void TryStart(const PackageName& resource, const Assignment& assignment);
   void ReportStopped(const PackageName& resource, const Local& local);
