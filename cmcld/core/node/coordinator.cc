@@ -608,6 +608,12 @@ void Decider::IntentStarting(Plan plan, const node::Intent& intent) {
   }
   plan.kind = PlanKind::kIntentReturn;
   plan.why = ActionReason::kMove;
+  if (intent.kind == IntentKind::kFailback) {
+    // The coordinator's own wish failed there: remember the node, or the next Decide
+    // would fail back to it again, forever (sim seed 821 --swarm). An operator's move
+    // is the operator's to retry.
+    plan.remember = intent.target;
+  }
   plan.request = Request(plan, "start on " + intent.target.value() + " failed; back to " +
                                    intent.source.value(),
                          {}, intent.source);

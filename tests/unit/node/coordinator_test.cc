@@ -622,6 +622,35 @@ TEST_F(CoordinatorTest, AutomaticFailbackMovesThePackageHomeWhenItsNodeReturns) 
   EXPECT_EQ(Record(kP1).intent->kind, IntentKind::kFailback);
 }
 
+// Sim seed 821 --swarm: a failback whose start failed returned the package to its source,
+// and the next Decide failed it back to the same node again, forever.
+TEST_F(CoordinatorTest, AFailbackThatFailsToStartIsNotTriedAgainOnThatNode) {
+  config::PackageSpec automatic = PackageBuilder("hpvm1").Build();
+  automatic.failback_policy = config::FailbackPolicy::kAutomatic;
+  Configure({automatic});
+  live_.self = kN2;
+  live_.up = live_.reachable = {kN2, kN3};
+  StartAll();
+  live_.up = live_.reachable = {kN1, kN2, kN3};
+  ASSERT_EQ(OpsOf<MoveOp>(Step()).size(), 1u);  // Failback to n1: validate,
+  Step();                                        // halt on n2,
+  Report(kP1, ReportKind::kHalted);
+  Step();  // start on n1,
+  ASSERT_EQ(A(kP1).owner, kN1);
+  Report(kP1, ReportKind::kFailed, FailureKind::kExit2);  // which fails:
+  Step();                                                 // back to n2.
+  ASSERT_EQ(A(kP1).owner, kN2);
+  Report(kP1, ReportKind::kStarted);
+
+  Step();  // The intent ends.
+  const Decision later = Step();
+
+  EXPECT_FALSE(Record(kP1).intent.has_value());
+  EXPECT_TRUE(OpsOf<MoveOp>(later).empty()) << DescribeOps(later.ops);
+  EXPECT_TRUE(Record(kP1).failed_nodes.contains(kN1));
+  EXPECT_EQ(A(kP1).owner, kN2);
+}
+
 // --- Intents ------------------------------------------------------------------------
 
 class MoveTest : public CoordinatorTest {
