@@ -996,9 +996,12 @@ void Node::FlushReports() {
 }
 
 void Node::Resend(OwnClient& client) {
-  // No reply within an election timeout: the leader may have changed; the same sequence
-  // is applied at most once (thesis 6.3).
-  client.resend_at = now_ + options_.raft.election_timeout_min;
+  // No reply within the CheckQuorum period (node_timeout): the leader may have changed;
+  // the same sequence is applied at most once (thesis 6.3). Not the election timeout,
+  // which is short (node::ElectionTimeoutMin): on a slow, lossy network every resend is
+  // one more log entry, and resending every 200ms made the log grow faster than a
+  // lagging follower could catch up (sim swarm seeds 1137, 1283).
+  client.resend_at = now_ + raft_->CheckQuorumPeriod();
   Absorb(raft_->Forward(now_, *client.in_flight));
 }
 
