@@ -128,17 +128,11 @@ struct ControlService::Impl final : public pb::Control::Service {
   // --- gRPC threads ----------------------------------------------------------------
   grpc::Status View(grpc::ServerContext* context, const pb::ViewRequest* request,
                     pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   c->Finish(e.View(who, request));
-                 });
+    return Answering(context, request, reply, &ControlEngine::View);
   }
   grpc::Status Check(grpc::ServerContext* context, const pb::CheckRequest* request,
                      pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   c->Finish(e.Check(who, request));
-                 });
+    return Answering(context, request, reply, &ControlEngine::Check);
   }
   grpc::Status Readiness(grpc::ServerContext* context, const pb::ReadinessRequest*,
                          pb::Reply* reply) override {
@@ -148,67 +142,40 @@ struct ControlService::Impl final : public pb::Control::Service {
   }
   grpc::Status Events(grpc::ServerContext* context, const pb::EventsRequest* request,
                       pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   c->Finish(e.Events(who, request));
-                 });
+    return Answering(context, request, reply, &ControlEngine::Events);
   }
   grpc::Status Run(grpc::ServerContext* context, const pb::RunRequest* request,
                    pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.Run(who, request, c);
-                 });
+    return Waiting(context, request, reply, &ControlEngine::Run);
   }
   grpc::Status Halt(grpc::ServerContext* context, const pb::HaltRequest* request,
                     pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.Halt(who, request, c);
-                 });
+    return Waiting(context, request, reply, &ControlEngine::Halt);
   }
   grpc::Status Move(grpc::ServerContext* context, const pb::MoveRequest* request,
                     pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.Move(who, request, c);
-                 });
+    return Waiting(context, request, reply, &ControlEngine::Move);
   }
 
   grpc::Status Enable(grpc::ServerContext* context, const pb::EnableRequest* request,
                       pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.Enable(who, request, c);
-                 });
+    return Waiting(context, request, reply, &ControlEngine::Enable);
   }
   grpc::Status Clear(grpc::ServerContext* context, const pb::ClearRequest* request,
                      pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.Clear(who, request, c);
-                 });
+    return Waiting(context, request, reply, &ControlEngine::Clear);
   }
   grpc::Status Node(grpc::ServerContext* context, const pb::NodeRequest* request,
                     pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.Node(who, request, c);
-                 });
+    return Waiting(context, request, reply, &ControlEngine::Node);
   }
   grpc::Status ClusterRun(grpc::ServerContext* context, const pb::ClusterRunRequest* request,
                           pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.ClusterRun(who, request, c);
-                 });
+    return Waiting(context, request, reply, &ControlEngine::ClusterRun);
   }
   grpc::Status ClusterHalt(grpc::ServerContext* context, const pb::ClusterHaltRequest* request,
                            pb::Reply* reply) override {
-    return Serve(context, reply,
-                 [request = *request](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.ClusterHalt(who, request, c);
-                 });
+    return Waiting(context, request, reply, &ControlEngine::ClusterHalt);
   }
   grpc::Status ConfigShow(grpc::ServerContext* context, const pb::ConfigShowRequest*,
                           pb::Reply* reply) override {
@@ -221,14 +188,31 @@ struct ControlService::Impl final : public pb::Control::Service {
                            pb::Reply* reply) override {
     // One copy of the bundle (up to 8 MiB) for the io thread, shared, not copied again.
     auto shared = std::make_shared<const pb::ConfigApplyRequest>(*request);
-    return Serve(context, reply,
-                 [shared](ControlEngine& e, const Caller& who, const CallPtr& c) {
-                   e.ConfigApply(who, *shared, c);
-                 });
+    return Serve(context, reply, [shared](ControlEngine& e, const Caller& who, const CallPtr& c) {
+      e.ConfigApply(who, *shared, c);
+    });
   }
 
   using Handler = std::function<void(ControlEngine&, const Caller&, const CallPtr&)>;
   grpc::Status Serve(grpc::ServerContext* context, pb::Reply* reply, Handler handler);
+  // A command the engine answers at once from a copy of its request.
+  template <typename Request>
+  grpc::Status Answering(grpc::ServerContext* context, const Request* request, pb::Reply* reply,
+                         Answer (ControlEngine::*method)(const Caller&, const Request&)) {
+    return Serve(
+        context, reply,
+        [request = *request, method](ControlEngine& e, const Caller& who, const CallPtr& c) {
+          c->Finish((e.*method)(who, request));
+        });
+  }
+  // A command that may wait: the engine answers through the Call, now or later.
+  template <typename Request>
+  grpc::Status Waiting(grpc::ServerContext* context, const Request* request, pb::Reply* reply,
+                       void (ControlEngine::*method)(const Caller&, const Request&, CallPtr)) {
+    return Serve(context, reply,
+                 [request = *request, method](ControlEngine& e, const Caller& who,
+                                              const CallPtr& c) { (e.*method)(who, request, c); });
+  }
   Caller CallerOf(const grpc::ServerContext& context);
 
   // --- accept thread ---------------------------------------------------------------
