@@ -29,21 +29,21 @@ struct FakeGuard {
   std::optional<Time> deadline;
   std::map<PackageName, LogIndex> registered;
   bool fenced = false;
-  bool mute = false;  // Requests are taken but never acknowledged (a stuck guard).
+  bool mute = false;                   // Requests are taken but never acknowledged (a stuck guard).
   std::vector<GuardRequest> requests;  // Every request received, in order.
 };
 
 struct FakeHost {
-  std::map<PackageName, LogIndex> running;       // Physically running guests.
-  std::vector<GuestAction> actions;              // Every action received, in order.
-  std::set<PackageName> hold;                    // Actions on these are not completed.
-  std::map<PackageName, int> run_exit;           // The run script's exit (default 0).
+  std::map<PackageName, LogIndex> running;  // Physically running guests.
+  std::vector<GuestAction> actions;         // Every action received, in order.
+  std::set<PackageName> hold;               // Actions on these are not completed.
+  std::map<PackageName, int> run_exit;      // The run script's exit (default 0).
   // The run script passes run_timeout (the runner kills it; the guest may be up).
   std::set<PackageName> run_timeout;
-  std::map<PackageName, int> halt_exit;          // The halt script's exit (default 0).
-  std::set<PackageName> survives_halt;           // The halt script leaves the guest up.
-  std::set<PackageName> survives_kill;           // A driver kill does not stop it.
-  std::set<PackageName> status_unknown;          // The driver's status cannot tell.
+  std::map<PackageName, int> halt_exit;  // The halt script's exit (default 0).
+  std::set<PackageName> survives_halt;   // The halt script leaves the guest up.
+  std::set<PackageName> survives_kill;   // A driver kill does not stop it.
+  std::set<PackageName> status_unknown;  // The driver's status cannot tell.
 };
 
 class NodeCluster {
@@ -57,8 +57,7 @@ class NodeCluster {
                                    .role = config::NodeRole::kMember});
     }
     for (const std::string& name : arbitrators) {
-      voters.push_back(
-          raft::Voter{.name = NodeName(name), .role = config::NodeRole::kArbitrator});
+      voters.push_back(raft::Voter{.name = NodeName(name), .role = config::NodeRole::kArbitrator});
     }
     std::sort(voters.begin(), voters.end(),
               [](const raft::Voter& a, const raft::Voter& b) { return a.name < b.name; });
@@ -88,13 +87,13 @@ class NodeCluster {
     config_ = config;
     base_.config = std::move(config);
     for (const raft::Voter& voter : voters) {
-      disks_[voter.name] = raft::PersistedState{
-          .hard_state = {.cluster_id = base_.raft.cluster_id,
-                         .node_id = raft::NodeId(disks_.size() + 100),
-                         .term = raft::Term(0),
-                         .voted_for = std::nullopt},
-          .snapshot = std::nullopt,
-          .entries = {}};
+      disks_[voter.name] =
+          raft::PersistedState{.hard_state = {.cluster_id = base_.raft.cluster_id,
+                                              .node_id = raft::NodeId(disks_.size() + 100),
+                                              .term = raft::Term(0),
+                                              .voted_for = std::nullopt},
+                               .snapshot = std::nullopt,
+                               .entries = {}};
     }
   }
 
@@ -146,9 +145,14 @@ class NodeCluster {
       node->SetConfig(config);
     }
   }
+  // Config apply on one node only: its runtime installed the version, the others' not yet.
+  void SetConfigOn(const std::string& name, std::shared_ptr<const config::ClusterConfig> config) {
+    node(name).SetConfig(std::move(config));
+    Settle();
+  }
   // The runtime's verdict on the pending config proposal (Node::ConfigVerdict).
-  void ConfigVerdict(const std::string& name, uint64_t version, const std::string& hash,
-                     bool ok, std::string reason = {}) {
+  void ConfigVerdict(const std::string& name, uint64_t version, const std::string& hash, bool ok,
+                     std::string reason = {}) {
     Absorb(NodeName(name), node(name).ConfigVerdict(now, version, hash, ok, std::move(reason)));
     Settle();
   }
@@ -158,10 +162,9 @@ class NodeCluster {
     const auto it = hosts_[NodeName(name)].running.find(PackageName(resource));
     CMCL_CHECK(it != hosts_[NodeName(name)].running.end()) << resource << " runs on " << name;
     const GuestRef guest{.resource = PackageName(resource), .epoch = it->second};
-    Absorb(NodeName(name),
-           node(name).GuestReported(now, guest, GuestVerb::kStatus,
-                                    GuestResult{.status = GuestStatus::kRunning,
-                                                .failed_service = service}));
+    Absorb(NodeName(name), node(name).GuestReported(now, guest, GuestVerb::kStatus,
+                                                    GuestResult{.status = GuestStatus::kRunning,
+                                                                .failed_service = service}));
     Settle();
   }
   // SIGTERM for `name`'s daemon (Node::Shutdown).
@@ -247,18 +250,17 @@ class NodeCluster {
     const GuestRef guest{.resource = it->first, .epoch = it->second};
     host.running.erase(it);
     Absorb(NodeName(name),
-           node(name).GuestReported(now, guest, GuestVerb::kStatus,
-                                    GuestResult{.status = GuestStatus::kStopped,
-                                                .exit_code = 0,
-                                                .timed_out = false}));
+           node(name).GuestReported(
+               now, guest, GuestVerb::kStatus,
+               GuestResult{.status = GuestStatus::kStopped, .exit_code = 0, .timed_out = false}));
     Settle();
   }
 
   void ProposeOps(const std::string& name, const OpBatch& ops) {
     Absorb(NodeName(name), node(name).Propose(now, raft::Command{.client_id = raft::ClientId(77),
-                                                                .sequence = ++client_sequence_,
-                                                                .payload = EncodeOps(ops),
-                                                                .revokes = {}}));
+                                                                 .sequence = ++client_sequence_,
+                                                                 .payload = EncodeOps(ops),
+                                                                 .revokes = {}}));
     Settle();
   }
 
@@ -266,9 +268,9 @@ class NodeCluster {
   // leader when `name` is a follower). Returns its sequence; its reply lands in replies.
   uint64_t ForwardOps(const std::string& name, const OpBatch& ops) {
     Absorb(NodeName(name), node(name).Forward(now, raft::Command{.client_id = raft::ClientId(78),
-                                                                .sequence = ++client_sequence_,
-                                                                .payload = EncodeOps(ops),
-                                                                .revokes = {}}));
+                                                                 .sequence = ++client_sequence_,
+                                                                 .payload = EncodeOps(ops),
+                                                                 .revokes = {}}));
     Settle();
     return client_sequence_;
   }
@@ -374,7 +376,7 @@ class NodeCluster {
         break;
       case GuestVerb::kStatus:
         result.status = host.running.contains(action.guest.resource) ? GuestStatus::kRunning
-                                                                    : GuestStatus::kStopped;
+                                                                     : GuestStatus::kStopped;
         if (host.status_unknown.contains(action.guest.resource)) {
           result.status = GuestStatus::kUnknown;
         }

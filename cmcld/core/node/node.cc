@@ -76,10 +76,10 @@ NodeActions Node::Attach(Time now, const GuardState& guard) {
     Guest(guest.resource, guest.epoch, GuestVerb::kStatus);
   }
   if (!guard.registered.empty() || guard.fenced) {
-    out_.log.push_back(LogLine{
-        .critical = guard.fenced,
-        .text = "attached to the guard: " + std::to_string(guard.registered.size()) +
-                " registered guest(s)" + (guard.fenced ? ", fenced at its deadline" : "")});
+    out_.log.push_back(
+        LogLine{.critical = guard.fenced,
+                .text = "attached to the guard: " + std::to_string(guard.registered.size()) +
+                        " registered guest(s)" + (guard.fenced ? ", fenced at its deadline" : "")});
   }
   Drive();
   return Take();
@@ -165,8 +165,8 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
                             const GuestResult& result) {
   const bool stopped = result.status == GuestStatus::kStopped;
   const auto script = [&](std::string_view what) {
-    return std::string(what) + (result.timed_out ? " timed out"
-                                                 : " exit " + std::to_string(result.exit_code));
+    return std::string(what) +
+           (result.timed_out ? " timed out" : " exit " + std::to_string(result.exit_code));
   };
   const auto stop = [&] {
     local.phase = Phase::kStopped;
@@ -185,9 +185,9 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
           local.phase = Phase::kRunning;
         } else {
           CleanUp(resource, local,
-                  result.timed_out         ? FailureKind::kTimeout
-                  : result.exit_code == 2  ? FailureKind::kExit2
-                                           : FailureKind::kExit1,
+                  result.timed_out        ? FailureKind::kTimeout
+                  : result.exit_code == 2 ? FailureKind::kExit2
+                                          : FailureKind::kExit1,
                   script("run script"), ActionReason::kRunFailed);
         }
       }
@@ -196,8 +196,7 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       if (verb == GuestVerb::kStatus && !result.failed_service.empty() &&
           ServiceFailFast(resource)) {
         out_.log.push_back(LogLine{.critical = true,
-                                   .text = resource.value() + ": service " +
-                                           result.failed_service +
+                                   .text = resource.value() + ": service " + result.failed_service +
                                            " failed with service_fail_fast_enabled: fencing "
                                            "this node"});
         fail_fast_fence_ = true;  // Fence() kills every guest here; they are reported fenced.
@@ -298,8 +297,8 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
         stop();
       } else if (verb == GuestVerb::kKill) {
         local.kill_failed = true;
-        out_.log.push_back(LogLine{
-            .critical = true, .text = resource.value() + ": kill did not stop the guest"});
+        out_.log.push_back(
+            LogLine{.critical = true, .text = resource.value() + ": kill did not stop the guest"});
         Guest(resource, local.epoch, GuestVerb::kStatus);
       } else if (verb == GuestVerb::kStatus && local.kill_failed) {
         if (stopped) {
@@ -527,16 +526,15 @@ std::optional<std::pair<uint64_t, std::string>> Node::ConfigToValidate() const {
   return std::pair(pending->proposal.version, pending->proposal.bundle_hash);
 }
 
-NodeActions Node::ConfigVerdict(Time now, uint64_t version, const std::string& bundle_hash,
-                                bool ok, std::string reason) {
+NodeActions Node::ConfigVerdict(Time now, uint64_t version, const std::string& bundle_hash, bool ok,
+                                std::string reason) {
   now_ = now;
   const std::optional<std::pair<uint64_t, std::string>> wanted = ConfigToValidate();
   if (wanted && wanted->first == version && wanted->second == bundle_hash) {
     verdicts_given_.insert(state_.pending_config()->proposed_at);
-    out_.log.push_back(LogLine{
-        .critical = !ok,
-        .text = "configuration version " + std::to_string(version) +
-                (ok ? " validated here" : " refused here: " + reason)});
+    out_.log.push_back(LogLine{.critical = !ok,
+                               .text = "configuration version " + std::to_string(version) +
+                                       (ok ? " validated here" : " refused here: " + reason)});
     report_queue_.push_back(ConfigVerdictOp{.version = version,
                                             .bundle_hash = bundle_hash,
                                             .proposal = state_.pending_config()->proposed_at,
@@ -679,12 +677,11 @@ void Node::Fence() {
     Guest(resource, local.epoch, GuestVerb::kKill);
     out_.log.push_back(LogLine{
         .critical = true,
-        .text = resource.value() +
-                (lease_over    ? ": fenced, the lease ends at " +
-                                  std::to_string(fence_at->milliseconds() +
-                                                 options_.fence_timeout.count())
-                 : guard_fired ? ": fenced by the guard's deadline"
-                               : ": fenced (service_fail_fast_enabled)")});
+        .text = resource.value() + (lease_over ? ": fenced, the lease ends at " +
+                                                     std::to_string(fence_at->milliseconds() +
+                                                                    options_.fence_timeout.count())
+                                    : guard_fired ? ": fenced by the guard's deadline"
+                                                  : ": fenced (service_fail_fast_enabled)")});
   }
 }
 
@@ -706,8 +703,8 @@ void Node::Reconcile() {
     const bool owned = state_.Owns(self(), resource) && assignment->epoch == local.epoch;
     if (local.phase == Phase::kRunning) {
       if (owned) {
-        out_.log.push_back(LogLine{.critical = false,
-                                   .text = resource.value() + ": adopted the running guest"});
+        out_.log.push_back(
+            LogLine{.critical = false, .text = resource.value() + ": adopted the running guest"});
       } else {
         local.phase = Phase::kKilling;
         Guest(resource, local.epoch, GuestVerb::kKill);
@@ -762,8 +759,8 @@ void Node::ManageOwned() {
     if (phase != Phase::kStopped) {
       continue;  // A script or the driver is at work: wait for it.
     }
-    if (here && (it->second.fenced || it->second.failure != FailureKind::kNone ||
-                 it->second.halted)) {
+    if (here &&
+        (it->second.fenced || it->second.failure != FailureKind::kNone || it->second.halted)) {
       ReportStopped(resource, it->second);
     } else if (assignment.status == AssignmentStatus::kStarted || epoch <= restart_horizon_) {
       // It ran here at this epoch and is gone (a node crash, or killed behind our back),
@@ -782,11 +779,11 @@ void Node::ManageOwned() {
 
 // Before reconciling, for what needs no authority: an owned assignment with no guest of
 // this package here at all (none registered with the guard, so none runs) is reported
-// lost, or halted if a release was asked, as ManageOwned would. These are facts about this node, checked against the epoch when they apply,
-// so a state that lags is harmless. Without this, a restarted node whose applied index
-// never reaches its grants' c (it replicates about as fast as the log grows) never
-// reconciles, and a guest an earlier incarnation started and lost stays "up" in the
-// state forever (sim seed 821 --swarm). Starts and adoptions still wait for Reconcile.
+// lost, or halted if a release was asked, as ManageOwned would. These are facts about this node,
+// checked against the epoch when they apply, so a state that lags is harmless. Without this, a
+// restarted node whose applied index never reaches its grants' c (it replicates about as fast as
+// the log grows) never reconciles, and a guest an earlier incarnation started and lost stays "up"
+// in the state forever (sim seed 821 --swarm). Starts and adoptions still wait for Reconcile.
 void Node::ReportOwnedNotHere() {
   if (!raft_->lease().Valid(now_)) {
     return;  // No leader heard since the restart: its state may not even name us.
@@ -800,9 +797,8 @@ void Node::ReportOwnedNotHere() {
              "it was not running");
     } else if (assignment.status == AssignmentStatus::kStarted ||
                assignment.epoch <= restart_horizon_) {
-      Report(resource, assignment.epoch,
-             guard_fenced_ ? ReportKind::kFenced : ReportKind::kFailed, FailureKind::kLost,
-             guard_fenced_ ? "fenced by the guard" : "found not running");
+      Report(resource, assignment.epoch, guard_fenced_ ? ReportKind::kFenced : ReportKind::kFailed,
+             FailureKind::kLost, guard_fenced_ ? "fenced by the guard" : "found not running");
     }
     // A newer assignment waits for Reconcile (and its run_timeout starts there): giving
     // up on it here gave up on sound nodes that reconcile in a moment (sim seed 66).
@@ -869,9 +865,9 @@ void Node::AnswerClears() {
     auto it = local_.find(resource);
     if (it != local_.end() && it->second.epoch == assignment.epoch &&
         it->second.phase == Phase::kStopped) {
-      Report(resource, assignment.epoch, it->second.fenced ? ReportKind::kFenced
-                                                           : ReportKind::kHalted,
-             FailureKind::kNone, "the guest stopped after its halt failed");
+      Report(resource, assignment.epoch,
+             it->second.fenced ? ReportKind::kFenced : ReportKind::kHalted, FailureKind::kNone,
+             "the guest stopped after its halt failed");
       continue;
     }
     if (!assignment.clear_requested) {
@@ -888,10 +884,10 @@ void Node::AnswerClears() {
     }
     // Asked once per clear: the answer takes a commit to reset clear_requested.
     const PackageRecord* record = state_.FindPackage(resource);
-    const LogIndex clear = record != nullptr && record->pending &&
-                                   record->pending->second == CommandKind::kClear
-                               ? record->pending->first
-                               : LogIndex(0);
+    const LogIndex clear =
+        record != nullptr && record->pending && record->pending->second == CommandKind::kClear
+            ? record->pending->first
+            : LogIndex(0);
     if (it->second.phase == Phase::kHaltFailed && it->second.clear_asked != clear) {
       it->second.clear_asked = clear;
       it->second.phase = Phase::kClearStatus;
@@ -910,6 +906,12 @@ void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
   if (!raft_->lease().AllowsStart(now_, options_.fence_timeout, applied)) {
     return;
   }
+  if (config_version_ != 0 && config_version_ < state_.config_version()) {
+    // A config apply is applied but the runtime has not handed this node the new version
+    // yet (it writes vN in the background): the package may not even be in the old one,
+    // and a guest registered now would run the old version's scripts. SetConfig ends this.
+    return;
+  }
   auto [it, created] = local_.try_emplace(resource);
   Local& local = it->second;
   if (created) {
@@ -922,8 +924,7 @@ void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
     local = Local{};
     local.epoch = assignment.epoch;
     local.phase = Phase::kStopped;
-    local.register_id =
-        Guard(Register{.guest = {.resource = resource, .epoch = assignment.epoch}});
+    local.register_id = Guard(Register{.guest = {.resource = resource, .epoch = assignment.epoch}});
   }
   // F3, the guard part: it acknowledged the registration and a deadline far enough away.
   if (!Registered(local) || !deadline_acked_ || *deadline_acked_ <= now_ + options_.fence_timeout) {
@@ -946,9 +947,9 @@ void Node::ManageLocals() {
     // fenced it first — so say so loudly.
     local.phase = Phase::kKilling;
     Guest(resource, local.epoch, GuestVerb::kKill);
-    out_.log.push_back(LogLine{
-        .critical = true,
-        .text = resource.value() + ": running here but owned elsewhere; killing"});
+    out_.log.push_back(
+        LogLine{.critical = true,
+                .text = resource.value() + ": running here but owned elsewhere; killing"});
   }
   for (const auto& [resource, local] : local_) {
     if (local.kill_failed && !state_.Owns(self(), resource)) {
@@ -957,8 +958,8 @@ void Node::ManageLocals() {
   }
 }
 
-void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
-                  FailureKind failure, std::string detail) {
+void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind, FailureKind failure,
+                  std::string detail) {
   if (!reported_.emplace(resource, epoch, kind).second) {
     return;  // Epochs only grow: the same report is never needed twice.
   }
@@ -1005,8 +1006,7 @@ void Node::Resend(OwnClient& client) {
   Absorb(raft_->Forward(now_, *client.in_flight));
 }
 
-void Node::Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb,
-                 ActionReason reason) {
+void Node::Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb, ActionReason reason) {
   GuestAction action{.guest = GuestRef{.resource = resource, .epoch = epoch},
                      .verb = verb,
                      .reason = reason,
@@ -1176,11 +1176,11 @@ void Node::Coordinate() {
     // NodeOptions::config_version: the runtime's SetConfig brings the new packages.
     if (!config_wait_logged_) {
       config_wait_logged_ = true;
-      out_.log.push_back(LogLine{
-          .critical = false,
-          .text = "coordinator waits: configuration version " +
-                  std::to_string(state_.config_version()) + " applied, this node still uses " +
-                  std::to_string(config_version_)});
+      out_.log.push_back(LogLine{.critical = false,
+                                 .text = "coordinator waits: configuration version " +
+                                         std::to_string(state_.config_version()) +
+                                         " applied, this node still uses " +
+                                         std::to_string(config_version_)});
     }
     return;
   }
@@ -1189,19 +1189,18 @@ void Node::Coordinate() {
       .halt_failed_reassigned = options_.mutations.halt_failed_reassigned,
       .capacity_not_tallied = options_.mutations.capacity_not_tallied,
       .start_before_halted = options_.mutations.start_before_halted,
-      .intent_lost_on_coordinator_change =
-          options_.mutations.intent_lost_on_coordinator_change};
+      .intent_lost_on_coordinator_change = options_.mutations.intent_lost_on_coordinator_change};
   Decision decision = Decide(*options_.config, *index_, state_, CurrentLiveness(), mutations);
   coordinator_wakeup_ = decision.wakeup;
   LowerLeaseMax(decision.ops);
   if (decision.ops.empty()) {
     return;
   }
-  coordinator_.in_flight = raft::Command{.client_id = coordinator_.id,
-                                         .sequence = coordinator_.next_sequence++,
-                                         .payload = EncodeOps(decision.ops),
-                                         .revokes = {decision.revokes.begin(),
-                                                     decision.revokes.end()}};
+  coordinator_.in_flight =
+      raft::Command{.client_id = coordinator_.id,
+                    .sequence = coordinator_.next_sequence++,
+                    .payload = EncodeOps(decision.ops),
+                    .revokes = {decision.revokes.begin(), decision.revokes.end()}};
   Absorb(raft_->Propose(now_, *coordinator_.in_flight));
 }
 
@@ -1216,8 +1215,8 @@ void Node::LowerLeaseMax(OpBatch& ops) {
   if (!lease_shortened_at_) {
     lease_shortened_at_ = now_;
   }
-  const Time safe_at = *lease_shortened_at_ + raft::Stretch(state_.lease_length_max(),
-                                                             options_.raft.clock_drift_max_ppm);
+  const Time safe_at = *lease_shortened_at_ +
+                       raft::Stretch(state_.lease_length_max(), options_.raft.clock_drift_max_ppm);
   if (now_ < safe_at) {
     coordinator_wakeup_ = std::min(coordinator_wakeup_.value_or(kNever), safe_at);
     return;

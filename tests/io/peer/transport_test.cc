@@ -302,9 +302,8 @@ TEST_F(PeerTransportTest, AnAppendOfSeveralBigEntriesArrivesInConsecutiveParts) 
   ASSERT_TRUE(a.Start(io_).ok());
   ASSERT_TRUE(b.Start(io_).ok());
   raft::Message message = LoopbackVote("ivmcl01", "ivmcl02", 4);
-  const std::vector<raft::Entry> entries = {BigEntry(10, 'a'), BigEntry(11, 'b'),
-                                            BigEntry(12, 'c'), BigEntry(13, 'd'),
-                                            BigEntry(14, 'e')};
+  const std::vector<raft::Entry> entries = {BigEntry(10, 'a'), BigEntry(11, 'b'), BigEntry(12, 'c'),
+                                            BigEntry(13, 'd'), BigEntry(14, 'e')};
   message.body = raft::AppendRequest{.prev_log_index = raft::LogIndex(9),
                                      .prev_log_term = raft::Term(4),
                                      .entries = entries,
@@ -313,13 +312,15 @@ TEST_F(PeerTransportTest, AnAppendOfSeveralBigEntriesArrivesInConsecutiveParts) 
 
   a.transport->Send(message);
 
-  ASSERT_TRUE(PollUntil([&] {
-    size_t got = 0;
-    for (const raft::Message& m : b.inbox) {
-      got += std::get<raft::AppendRequest>(m.body).entries.size();
-    }
-    return got == entries.size();
-  }, 20s));
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        size_t got = 0;
+        for (const raft::Message& m : b.inbox) {
+          got += std::get<raft::AppendRequest>(m.body).entries.size();
+        }
+        return got == entries.size();
+      },
+      20s));
   EXPECT_EQ(a.transport->counters().split, 1U);
   EXPECT_EQ(a.transport->counters().dropped_too_large, 0U);
   ASSERT_GE(b.inbox.size(), 2U);
@@ -390,7 +391,10 @@ TEST_F(PeerTransportTest, APeerThatIsDownBlocksNeitherSendNorTheDestructor) {
   auto stop_time = SteadyClock::now() - stop_start;
 
   EXPECT_LT(send_time, 200ms) << Ms(send_time) << " ms for 1000 sends";
-  EXPECT_LT(stop_time, 500ms) << Ms(stop_time) << " ms to stop";
+  // What must not happen is waiting out gRPC's connect timeout (20 s) or a reconnect
+  // backoff. Stopping takes 5-20 ms here, but once took 1,002 ms in CI with the whole
+  // ctest tier running beside it on 2 cores, so the bound leaves room for that.
+  EXPECT_LT(stop_time, 3s) << Ms(stop_time) << " ms to stop";
 }
 
 // A listener that never accepts: the kernel completes TCP connects, nothing answers.

@@ -193,11 +193,10 @@ TEST(Node, AFollowerForwardsAnOperatorCommandToTheLeaderAndGetsItsReplyOnceAppli
       cluster.ForwardOps(follower, {HaltOp{.package = PackageName("r1"), .by = "root"}});
   cluster.RunFor(Duration(2000));
 
-  const auto reply = std::find_if(cluster.replies.begin(), cluster.replies.end(),
-                                  [&](const raft::ClientReply& r) {
-                                    return r.client_id == raft::ClientId(78) &&
-                                           r.sequence == sequence;
-                                  });
+  const auto reply =
+      std::find_if(cluster.replies.begin(), cluster.replies.end(), [&](const raft::ClientReply& r) {
+        return r.client_id == raft::ClientId(78) && r.sequence == sequence;
+      });
   ASSERT_NE(reply, cluster.replies.end()) << "the forwarded command was never answered";
   EXPECT_EQ(reply->code, raft::ReplyCode::kApplied);
   const ClusterState& state = cluster.node(follower).state();
@@ -217,9 +216,9 @@ TEST(Node, AnOwnerThatCannotStartWithinRunTimeoutReportsTheStartFailedWithoutRun
   const std::string leader = *cluster.Leader();
   bool reported = false;
   for (const ClusterEvent& event : cluster.node(leader).state().events()) {
-    reported = reported || (event.text.find("reported failed") != std::string::npos &&
-                            event.text.find("could not start within run_timeout") !=
-                                std::string::npos);
+    reported =
+        reported || (event.text.find("reported failed") != std::string::npos &&
+                     event.text.find("could not start within run_timeout") != std::string::npos);
   }
   EXPECT_TRUE(reported) << "the owner gives the package back instead of keeping it forever";
   for (const std::string name : {"n1", "n2", "n3"}) {
@@ -258,12 +257,12 @@ TEST(Node, ConfigApplyCommitsEachVerdictOnceThenAppliesAndWaitsForTheNewConfigur
   cluster.RunFor(Duration(5000));
   const std::string leader = *cluster.Leader();
   const std::vector<NodeName> all = {NodeName("n1"), NodeName("n2"), NodeName("n3")};
-  cluster.ForwardOps(leader, {ConfigProposeOp{.version = 2,
-                                              .bundle_hash = "h2",
-                                              .bundle = "bundle v2",
-                                              .packages = {{PackageName("r1"), all},
-                                                           {PackageName("r2"), all}},
-                                              .by = "root"}});
+  cluster.ForwardOps(
+      leader, {ConfigProposeOp{.version = 2,
+                               .bundle_hash = "h2",
+                               .bundle = "bundle v2",
+                               .packages = {{PackageName("r1"), all}, {PackageName("r2"), all}},
+                               .by = "root"}});
   cluster.RunFor(Duration(500));
   for (const std::string name : {"n1", "n2", "n3"}) {
     ASSERT_EQ(cluster.node(name).ConfigToValidate(), std::pair(uint64_t{2}, std::string("h2")))
@@ -271,7 +270,7 @@ TEST(Node, ConfigApplyCommitsEachVerdictOnceThenAppliesAndWaitsForTheNewConfigur
   }
 
   cluster.ConfigVerdict("n1", 2, "h2", true);
-  cluster.ConfigVerdict("n1", 2, "h2", true);         // A repeat: nothing.
+  cluster.ConfigVerdict("n1", 2, "h2", true);           // A repeat: nothing.
   cluster.ConfigVerdict("n2", 2, "other", false, "x");  // Not the pending one: nothing.
   cluster.RunFor(Duration(500));
 
@@ -304,6 +303,59 @@ TEST(Node, ConfigApplyCommitsEachVerdictOnceThenAppliesAndWaitsForTheNewConfigur
   cluster.RunFor(Duration(2000));
 
   EXPECT_EQ(cluster.node(leader).config_version(), 2u);
+  EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r2")), PackageStatus::kUp);
+}
+
+// A follower whose runtime has not installed the applied version yet starts nothing,
+// not even the new package the coordinator placed on it: its old configuration may not
+// have it, and a guest registered now would run the old scripts (CI failure of
+// ConfigApplyTest.AnAppliedPackageRuns…: the runtime answered "not configured here").
+TEST(Node, AFollowerStartsNothingUntilItsRuntimeInstalledTheAppliedVersion) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.options().config_version = 1;
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string follower = leader == "n1" ? "n2" : "n1";
+  const std::vector<NodeName> order = {NodeName(follower), NodeName(leader)};
+  cluster.ForwardOps(
+      leader, {ConfigProposeOp{.version = 2,
+                               .bundle_hash = "h2",
+                               .bundle = "bundle v2",
+                               .packages = {{PackageName("r1"), cluster.config().packages[0].nodes},
+                                            {PackageName("r2"), order}},
+                               .by = "root"}});
+  cluster.RunFor(Duration(500));
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    cluster.ConfigVerdict(name, 2, "h2", true);
+  }
+  cluster.RunFor(Duration(1000));
+  ASSERT_EQ(cluster.node(follower).state().config_version(), 2u);
+  auto config = std::make_shared<config::ClusterConfig>(cluster.config());
+  config::PackageSpec added = config->packages.front();
+  added.name = PackageName("r2");
+  added.nodes = order;
+  config->packages.push_back(added);
+
+  cluster.SetConfigOn(leader, config);  // The coordinator places r2 on the follower.
+  cluster.RunFor(Duration(2000));
+
+  const Assignment* assignment = cluster.node(leader).state().Find(PackageName("r2"));
+  ASSERT_NE(assignment, nullptr);
+  EXPECT_EQ(assignment->owner, NodeName(follower));
+  const auto runs_of_r2 = [&] {
+    const std::vector<GuestAction>& actions = cluster.host(follower).actions;
+    return std::count_if(actions.begin(), actions.end(), [](const GuestAction& action) {
+      return action.guest.resource == PackageName("r2") && action.verb == GuestVerb::kRun;
+    });
+  };
+  EXPECT_EQ(runs_of_r2(), 0);
+  EXPECT_NE(cluster.node(leader).state().StatusOf(PackageName("r2")), PackageStatus::kUp);
+
+  cluster.SetConfigOn(follower, config);
+  cluster.RunFor(Duration(1000));
+
+  EXPECT_EQ(runs_of_r2(), 1);
   EXPECT_EQ(cluster.node(leader).state().StatusOf(PackageName("r2")), PackageStatus::kUp);
 }
 
@@ -457,9 +509,9 @@ TEST(Node, CheckValidatesAMoveAtItsNewSize) {
   ASSERT_EQ(bigger->results.size(), 1U);
   EXPECT_EQ(bigger->results[0].node, other);
   EXPECT_EQ(bigger->source, NodeName(owner));
-  EXPECT_EQ(bigger->results[0].result.Codes(),  // One for the vCPUs, one for the memory.
-            std::vector<validation::ViolationCode>(
-                2, validation::ViolationCode::kInsufficientCapacity));
+  EXPECT_EQ(
+      bigger->results[0].result.Codes(),  // One for the vCPUs, one for the memory.
+      std::vector<validation::ViolationCode>(2, validation::ViolationCode::kInsufficientCapacity));
   EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(unknown.status().message(), "r2 is not a configured package name (did you mean r1?)");
 }
@@ -528,9 +580,9 @@ TEST(Node, ShutdownWithALeaseButNoQuorumHaltsItsGuestsBeforeTheFencePoint) {
   cluster.Shutdown(owner);
   cluster.RunFor(Duration(3000));
 
-  std::vector<GuestAction> actions(cluster.host(owner).actions.begin() +
-                                       static_cast<std::ptrdiff_t>(actions_before),
-                                   cluster.host(owner).actions.end());
+  std::vector<GuestAction> actions(
+      cluster.host(owner).actions.begin() + static_cast<std::ptrdiff_t>(actions_before),
+      cluster.host(owner).actions.end());
   ASSERT_FALSE(actions.empty());
   EXPECT_EQ(actions.front().verb, GuestVerb::kHalt);
   EXPECT_EQ(actions.front().reason, ActionReason::kShutdown);
@@ -781,10 +833,10 @@ TEST(Node, ARestartedNodeThatCannotReconcileStillReportsAGuestItNoLongerRuns) {
   cluster.RunFor(Duration(5000));
 
   const Assignment& now = AssignmentOf(cluster, leader, lost);
-  EXPECT_TRUE(HasEvent(cluster.node(leader).state(),
-                       {lost + ": " + owner + " reported failed at epoch"}));
-  EXPECT_GT(now.epoch, epoch) << "still " << AssignmentStatusName(now.status) << " on "
-                              << owner << " at its old epoch";
+  EXPECT_TRUE(
+      HasEvent(cluster.node(leader).state(), {lost + ": " + owner + " reported failed at epoch"}));
+  EXPECT_GT(now.epoch, epoch) << "still " << AssignmentStatusName(now.status) << " on " << owner
+                              << " at its old epoch";
   EXPECT_EQ(now.status, AssignmentStatus::kStarted) << "placed again, and up";
 }
 
