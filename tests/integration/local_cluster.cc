@@ -207,7 +207,8 @@ void LocalCluster::WritePackage(const PackageDef& package) {
        << "\ndriver: process\nrun_script: run.sh\nhalt_script: halt.sh\n"
        << "run_timeout: 10s\nhalt_timeout: 10s\nguest:\n  vcpus: 1\n  memory: 256MiB\n"
        << "  storage:\n    - {path: " << (dir_ / ("disks/" + package.name + ".img"))
-       << ", type: disk}\n  networks:\n    - {vswitch: net0}\n";
+       << ", type: disk}\n  networks:\n    - {vswitch: net0}\n"
+       << package.extra_yaml;
   dir_.Write("packages/" + package.name + "/package.yaml", spec.str());
   dir_.Write("packages/" + package.name + "/run.sh",
              "#!/bin/sh\nexec \"$CMCL_DRIVER_DIR/process\" start\n", 0755);
@@ -251,29 +252,32 @@ void LocalCluster::PowerOn(int node) {
   machine.unshare = Spawn({"unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "--",
                            "/bin/sh", "-c", "trap '' TERM INT; while :; do wait; sleep 1; done"});
   ASSERT_GT(machine.unshare, 0) << "cannot start unshare";
-  ASSERT_TRUE(WaitFor([&] { return (machine.init = ChildOf(machine.unshare)) > 0; },
-                      milliseconds(3000)))
+  ASSERT_TRUE(
+      WaitFor([&] { return (machine.init = ChildOf(machine.unshare)) > 0; }, milliseconds(3000)))
       << "the machine's init did not start";
 }
 
 void LocalCluster::Start(int node, const std::vector<std::string>& extra_args) {
   PowerOn(node);
   Machine& machine = machines_.at(static_cast<size_t>(node));
-  std::vector<std::string> argv = {"nsenter", "--target", std::to_string(machine.init), "--pid",
-                                   "--mount", "--", CMCLD_BINARY, "--config", machine.config,
-                                   "--node", Name(node), "--socket", Socket(node),
-                                   "--log-level", "debug", "--guard", CMCL_GUARD_BINARY};
+  std::vector<std::string> argv = {"nsenter",    "--target",       std::to_string(machine.init),
+                                   "--pid",      "--mount",        "--",
+                                   CMCLD_BINARY, "--config",       machine.config,
+                                   "--node",     Name(node),       "--socket",
+                                   Socket(node), "--log-level",    "debug",
+                                   "--guard",    CMCL_GUARD_BINARY};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   machine.launcher = Spawn(argv, NodeDir(node) + "/cmcld.log");
   ASSERT_GT(machine.launcher, 0) << "cannot start nsenter";
-  ASSERT_TRUE(WaitFor([&] { return (machine.daemon = ChildOf(machine.launcher)) > 0; },
-                      milliseconds(3000)))
+  ASSERT_TRUE(
+      WaitFor([&] { return (machine.daemon = ChildOf(machine.launcher)) > 0; }, milliseconds(3000)))
       << "cmcld did not start on " << Name(node);
-  const bool answering = WaitFor(
-      [&] { return !DaemonAlive(node) || Pkgctl(node, {"view"}).exit_status == 0; },
-      milliseconds(10000));
+  const bool answering =
+      WaitFor([&] { return !DaemonAlive(node) || Pkgctl(node, {"view"}).exit_status == 0; },
+              milliseconds(10000));
   ASSERT_TRUE(answering && DaemonAlive(node))
-      << Name(node) << "'s cmcld does not answer on " << Socket(node) << "\n" << LogTail(node);
+      << Name(node) << "'s cmcld does not answer on " << Socket(node) << "\n"
+      << LogTail(node);
 }
 
 void LocalCluster::StartAll() {

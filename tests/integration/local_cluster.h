@@ -56,6 +56,8 @@ struct PackageDef {
   bool auto_run = true;
   // Nodes that see this package's disk with another WWID (validation refuses them).
   std::vector<std::string> wwid_differs_on;
+  // More top-level keys of package.yaml, e.g. "depends_on: [{package: db}]\n".
+  std::string extra_yaml;
 };
 
 class LocalCluster {
@@ -131,11 +133,11 @@ class LocalCluster {
 
  private:
   struct Machine {
-    pid_t unshare = -1;  // The unshare process (host PID).
-    pid_t init = -1;     // The namespace's init (host PID).
-    pid_t launcher = -1; // nsenter, waiting for cmcld.
-    pid_t daemon = -1;   // cmcld (host PID).
-    std::string config;  // The cluster file this node starts with.
+    pid_t unshare = -1;   // The unshare process (host PID).
+    pid_t init = -1;      // The namespace's init (host PID).
+    pid_t launcher = -1;  // nsenter, waiting for cmcld.
+    pid_t daemon = -1;    // cmcld (host PID).
+    std::string config;   // The cluster file this node starts with.
   };
   void WriteConfiguration();
   void WriteClusterFile();

@@ -55,12 +55,33 @@ PackageChecker::PackageChecker(std::shared_ptr<const config::ClusterConfig> conf
       excuse_stale_decisions_(excuse_stale_decisions) {}
 
 // Per AssignOp (by its position in the batch): why validation refuses it, or nothing.
+namespace {
+
+// (d) depends_on: a dependent is assigned only where and when every dependency is up
+// (started, no halt asked of it; same_node: on the dependent's node).
+std::string DependencyNotUp(const config::PackageSpec& spec, const NodeName& node,
+                            const node::ClusterState& state) {
+  for (const config::Dependency& dependency : spec.depends_on) {
+    const node::Assignment* a = state.Find(dependency.package);
+    if (a == nullptr || !a->owner || a->release_requested ||
+        a->status != node::AssignmentStatus::kStarted) {
+      return "depends_on: " + dependency.package.value() + " is not up";
+    }
+    if (dependency.location == config::DependencyLocation::kSameNode && *a->owner != node) {
+      return "depends_on: " + dependency.package.value() + " (same_node) runs on " +
+             a->owner->value();
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 std::map<size_t, std::string> PackageChecker::ValidateAssigns(const node::ClusterState& state,
                                                               const node::OpBatch& ops) const {
   std::map<size_t, std::string> refused;
-  if (std::none_of(ops.begin(), ops.end(), [](const node::Op& op) {
-        return std::holds_alternative<node::AssignOp>(op);
-      })) {
+  if (std::none_of(ops.begin(), ops.end(),
+                   [](const node::Op& op) { return std::holds_alternative<node::AssignOp>(op); })) {
     return refused;  // The facts cost O(packages): only a batch with an assign needs them.
   }
   const validation::ClusterFacts facts = FactsOfState(*config_, state);
@@ -77,11 +98,14 @@ std::map<size_t, std::string> PackageChecker::ValidateAssigns(const node::Cluste
     }
     const validation::ValidationResult result =
         validation::ValidateMigration(*spec, assign->node, view);
-    if (!result.ok()) {
+    if (std::string broken = DependencyNotUp(*spec, assign->node, state); !broken.empty()) {
+      refused[i] = std::move(broken);
+    } else if (!result.ok()) {
       std::string text;
       for (const validation::Violation& violation : result.violations) {
-        text += (text.empty() ? "" : "; ") + std::string(validation::ViolationCodeName(
-                                                 violation.code)) + ": " + violation.message;
+        text += (text.empty() ? "" : "; ") +
+                std::string(validation::ViolationCodeName(violation.code)) + ": " +
+                violation.message;
       }
       refused[i] = text;
     }
@@ -107,9 +131,9 @@ void PackageChecker::OnCommitted(const raft::ApplyEntry& apply) {
     refused = ValidateAssigns(state_, *ops);
     // A coordinator's first command was decided after its term's no-op (N1) applied.
     const auto previous = after_previous_.find(apply.entry.command.client_id);
-    const node::ClusterState* decided_after =
-        previous != after_previous_.end() ? &previous->second
-                                          : (after_noop_ ? &*after_noop_ : nullptr);
+    const node::ClusterState* decided_after = previous != after_previous_.end()
+                                                  ? &previous->second
+                                                  : (after_noop_ ? &*after_noop_ : nullptr);
     if (excuse_stale_decisions_ && !refused.empty() && decided_after != nullptr) {
       const std::map<size_t, std::string> then = ValidateAssigns(*decided_after, *ops);
       for (auto it = refused.begin(); it != refused.end();) {

@@ -15,6 +15,9 @@
 //      stopped (halted/failed at that epoch) or the operator's `clear --owner-is-down`
 //      ends it, or, with a watchdog (fence_action reboot), the owner's certain lease
 //      expiry, which this checker then allows.
+//  (d) depends_on (dependencies.h): an AssignOp of a dependent commits only while each
+//      of its dependencies is started with no halt asked of it (same_node: on the
+//      assigned node), checked with (b)'s validation, stale-decision excuse included.
 //
 // The facts are built from the committed state the way coordinator.h describes them:
 // up members = the configured members minus `node halt`ed ones (liveness is the

@@ -40,8 +40,7 @@ struct PackagePlan {
   NodeName odd;
 };
 
-PackagePlan PlanPackage(Rng& rng, const SimOptions& options,
-                        const std::vector<NodeName>& members) {
+PackagePlan PlanPackage(Rng& rng, const SimOptions& options, const std::vector<NodeName>& members) {
   PackagePlan plan;
   if (!options.package_variety) {
     plan.all_nodes = true;
@@ -56,9 +55,9 @@ PackagePlan PlanPackage(Rng& rng, const SimOptions& options,
     plan.all_nodes = true;
     plan.nodes = members;
   } else {
-    const size_t count = static_cast<size_t>(
-        rng.Between(static_cast<int64_t>(std::min<size_t>(2, order.size())),
-                    static_cast<int64_t>(order.size())));
+    const size_t count =
+        static_cast<size_t>(rng.Between(static_cast<int64_t>(std::min<size_t>(2, order.size())),
+                                        static_cast<int64_t>(order.size())));
     plan.nodes.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count));
   }
   plan.uses_vsw1 = rng.Chance(1, 3);
@@ -124,8 +123,8 @@ config::PackageSpec BuildSpec(Rng& rng, const SimOptions& options, size_t k,
   spec.auto_run = !rng.Chance(1, 8);
   spec.failover_policy = rng.Chance(1, 2) ? config::FailoverPolicy::kConfiguredNode
                                           : config::FailoverPolicy::kMinPackageNode;
-  spec.failback_policy = rng.Chance(1, 4) ? config::FailbackPolicy::kAutomatic
-                                          : config::FailbackPolicy::kManual;
+  spec.failback_policy =
+      rng.Chance(1, 4) ? config::FailbackPolicy::kAutomatic : config::FailbackPolicy::kManual;
   spec.max_restarts = static_cast<uint32_t>(rng.Between(0, 2));
   spec.run_timeout = Duration(Pick(rng, options.run_timeouts));
   spec.halt_timeout = Duration(Pick(rng, options.run_timeouts));
@@ -199,6 +198,10 @@ std::string SimPackages::Describe() const {
     out << (spec.auto_run ? "" : ",manual") << ",r" << spec.max_restarts
         << (spec.failover_policy == config::FailoverPolicy::kMinPackageNode ? ",min" : "")
         << (spec.failback_policy == config::FailbackPolicy::kAutomatic ? ",failback" : "");
+    for (const config::Dependency& dependency : spec.depends_on) {
+      out << ",dep(" << dependency.package
+          << (dependency.location == config::DependencyLocation::kSameNode ? ",same" : "") << ")";
+    }
   }
   return out.str();
 }
@@ -233,6 +236,15 @@ SimPackages MakeSimPackages(const SimOptions& options, const std::vector<NodeNam
   }
   for (size_t k = 1; k <= plans.size(); ++k) {
     config::PackageSpec spec = BuildSpec(rng, options, k, plans[k - 1]);
+    if (options.package_variety && k >= 2 && rng.Chance(1, 4)) {
+      // depends_on an earlier package (so never a cycle). A same_node dependent whose
+      // node list misses its dependency's node waits there: that path is attacked too.
+      const size_t on = 1 + rng.Uniform(k - 1);
+      spec.depends_on.push_back(
+          config::Dependency{.package = PackageName("p" + std::to_string(on)),
+                             .location = rng.Chance(1, 2) ? config::DependencyLocation::kSameNode
+                                                          : config::DependencyLocation::kAnyNode});
+    }
     packages.behaviour[spec.name] = PickBehaviour(rng, options, plans[k - 1]);
     packages.names.push_back(spec.name);
     cluster.Package(std::move(spec));

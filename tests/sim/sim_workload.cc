@@ -67,10 +67,9 @@ void Simulation::OnReply(const ClientReply& reply) {
           ops && ops->size() == 1 ? std::get_if<node::DisarmOp>(&ops->front()) : nullptr;
       const bool restore = restore_ && restore_->first == reply.client_id.value() - 1 &&
                            restore_->second == reply.sequence;
-      const bool operator_command =
-          ops && ops->size() == 1 && !restore &&
-          !std::holds_alternative<node::DisarmOp>(ops->front()) &&
-          !std::holds_alternative<node::ArmOp>(ops->front());
+      const bool operator_command = ops && ops->size() == 1 && !restore &&
+                                    !std::holds_alternative<node::DisarmOp>(ops->front()) &&
+                                    !std::holds_alternative<node::ArmOp>(ops->front());
       CMCL_CHECK((disarm != nullptr && disarm->length <= Duration(0)) || operator_command)
           << "command rejected: " << reply.detail;
       Trace("-", "rejected", detail.str() + reply.detail);
@@ -177,8 +176,7 @@ node::OpBatch Simulation::OperatorCommand() {
   const PackageName package = packages_->names[client_rng_.Uniform(packages_->names.size())];
   // Any voter (an arbitrator is never a valid target) or, now and then, no such node.
   const auto any_node = [&] {
-    return client_rng_.Chance(1, 10) ? NodeName("n9")
-                                     : names_[client_rng_.Uniform(names_.size())];
+    return client_rng_.Chance(1, 10) ? NodeName("n9") : names_[client_rng_.Uniform(names_.size())];
   };
   const std::optional<NodeName> node =
       client_rng_.Chance(1, 2) ? std::optional<NodeName>(any_node()) : std::nullopt;
@@ -240,11 +238,10 @@ node::OpBatch Simulation::RestoreCommand() const {
     ops.push_back(node::ClearOp{.package = package, .owner_is_down = std::nullopt, .by = by});
     const config::PackageSpec& spec = packages_->Spec(package);
     for (const NodeName& name : spec.all_nodes ? packages_->config->Members() : spec.nodes) {
-      ops.push_back(
-          node::EnableOp{.package = package, .node = name, .enable = true, .by = by});
+      ops.push_back(node::EnableOp{.package = package, .node = name, .enable = true, .by = by});
     }
-    ops.push_back(node::RunOp{
-        .package = package, .node = std::nullopt, .enable_switching = true, .by = by});
+    ops.push_back(
+        node::RunOp{.package = package, .node = std::nullopt, .enable_switching = true, .by = by});
   }
   return ops;
 }
@@ -315,19 +312,17 @@ Duration Simulation::CatchUpAllowance() const {
 Duration Simulation::PlacementAllowance() const {
   const Duration lease = std::max(
       options_.node_timeout, options_.disarm_chance > 0 ? options_.disarm_length : Duration(0));
-  const Duration commit = 4 * options_.delay_max + 2 * options_.disk_latency_max +
-                          2 * options_.heartbeat_interval;
+  const Duration commit =
+      4 * options_.delay_max + 2 * options_.disk_latency_max + 2 * options_.heartbeat_interval;
   Duration worst(0);
   for (const config::PackageSpec& spec : packages_->config->packages) {
-    const size_t nodes =
-        spec.all_nodes ? packages_->config->Members().size() : spec.nodes.size();
+    const size_t nodes = spec.all_nodes ? packages_->config->Members().size() : spec.nodes.size();
     const Duration attempt = 2 * commit + spec.run_timeout + spec.halt_timeout +
                              2 * spec.kill_timeout + options_.fence_timeout +
                              3 * options_.guest_latency_max;
     worst = std::max(worst, static_cast<int64_t>((spec.max_restarts + 1) * nodes) * attempt);
   }
-  return 2 * lease + options_.fence_timeout + options_.cluster_start_wait + worst +
-         Duration(2000);
+  return 2 * lease + options_.fence_timeout + options_.cluster_start_wait + worst + Duration(2000);
 }
 
 void Simulation::CheckLiveness() {
@@ -344,7 +339,8 @@ void Simulation::CheckLiveness() {
         PackagesPlaced(*slot.core, &missing_, &excused)) {
       Trace(slot.name.value(), "live",
             "leader acknowledged a command after the heal; every package that should run is "
-            "up" + (excused.empty() ? std::string() : "; not required:" + excused));
+            "up" +
+                (excused.empty() ? std::string() : "; not required:" + excused));
       done_ = true;
       return;
     }
@@ -372,9 +368,20 @@ std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
   if (!switching) {
     return "switching off";
   }
+  // depends_on (dependencies.h): it waits for each dependency, and a same_node one
+  // decides its node.
+  std::optional<NodeName> with;
+  for (const config::Dependency& dependency : spec.depends_on) {
+    const node::Assignment* d = state.Find(dependency.package);
+    if (d == nullptr || !d->owner || d->status != node::AssignmentStatus::kStarted ||
+        d->release_requested || !facts.up_members.contains(*d->owner)) {
+      return "waiting for " + dependency.package.value() + " (depends_on)";
+    }
+    if (dependency.location == config::DependencyLocation::kSameNode) with = d->owner;
+  }
   const size_t nodes = spec.all_nodes ? packages_->config->Members().size() : spec.nodes.size();
-  if (record != nullptr && record->relocations >= spec.max_relocations.value_or(
-                                                      static_cast<uint32_t>(nodes))) {
+  if (record != nullptr &&
+      record->relocations >= spec.max_relocations.value_or(static_cast<uint32_t>(nodes))) {
     return "relocations used up";
   }
   // The node it failed on with exit 2, a timeout or a service failure counts as tried
@@ -403,7 +410,7 @@ std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
   }
   bool only_lost_node = false;
   for (const NodeName& node : view.NodesOf(spec)) {
-    if (!facts.up_members.contains(node) || node == exhausted ||
+    if (!facts.up_members.contains(node) || node == exhausted || (with && node != *with) ||
         (record != nullptr &&
          (record->failed_nodes.contains(node) || record->switching_off.contains(node)))) {
       continue;

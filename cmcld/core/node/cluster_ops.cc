@@ -22,7 +22,9 @@ namespace {
 // every format-2 payload still decodes as before and the format stays 2. (A node too old
 // to know the new tags counts such a command as malformed; mixed versions are not
 // supported within one cluster anyway.)
-constexpr uint8_t kOpsFormat = 2;
+// 3: AssignOp::needs_up (issue 10) appended; format 2 still decodes (without it).
+constexpr uint8_t kOpsFormat = 3;
+constexpr uint8_t kOpsFormatWithoutNeedsUp = 2;
 
 // Strings longer than this (a bundle) or with control bytes show as their size in traces.
 constexpr size_t kShownStringMax = 256;
@@ -32,7 +34,7 @@ template <typename O, typename F>
 void Fields(O& o, F&& f) {
   using T = std::remove_const_t<O>;
   if constexpr (std::is_same_v<T, AssignOp>) {
-    f(o.resource, o.node, o.from_epoch, o.reason, o.why, o.remember);
+    f(o.resource, o.node, o.from_epoch, o.reason, o.why, o.remember, o.needs_up);
   } else if constexpr (std::is_same_v<T, ReportOp>) {
     f(o.resource, o.node, o.epoch, o.kind, o.failure, o.detail);
   } else if constexpr (std::is_same_v<T, ReleaseOp>) {
@@ -85,22 +87,28 @@ void Fields(O& o, F&& f) {
 }
 
 constexpr std::string_view kOpNames[] = {
-    "assign",  "report",  "release",      "disarm",        "arm",          "armed",
-    "lease_length", "lease_max", "run",   "halt",          "move",         "enable",
-    "clear",   "node_admin", "readmit",   "cluster_run",   "cluster_halt", "config_apply",
-    "intent_step", "intent_done", "note", "unassign",      "cluster_start", "config_propose",
+    "assign",         "report",      "release", "disarm",      "arm",           "armed",
+    "lease_length",   "lease_max",   "run",     "halt",        "move",          "enable",
+    "clear",          "node_admin",  "readmit", "cluster_run", "cluster_halt",  "config_apply",
+    "intent_step",    "intent_done", "note",    "unassign",    "cluster_start", "config_propose",
     "config_verdict", "config_abort"};
 static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
 
 template <size_t I>
-std::optional<Op> ReadAlternative(size_t tag, ByteReader& in) {
+std::optional<Op> ReadAlternative(size_t tag, ByteReader& in, uint8_t format) {
   if constexpr (I == std::variant_size_v<Op>) {
     return std::nullopt;  // An unknown tag.
   } else {
     if (tag != I) {
-      return ReadAlternative<I + 1>(tag, in);
+      return ReadAlternative<I + 1>(tag, in, format);
     }
     std::variant_alternative_t<I, Op> op{};
+    if constexpr (std::is_same_v<std::variant_alternative_t<I, Op>, AssignOp>) {
+      if (format == kOpsFormatWithoutNeedsUp) {
+        codec::Get(in, op.resource, op.node, op.from_epoch, op.reason, op.why, op.remember);
+        return Op(std::move(op));
+      }
+    }
     Fields(op, [&in](auto&... fields) { codec::Get(in, fields...); });
     return Op(std::move(op));
   }
@@ -163,9 +171,7 @@ std::string EncodeOps(const OpBatch& ops) {
   for (const Op& op : ops) {
     out.U8(static_cast<uint8_t>(op.index() + 1));
     std::visit(
-        [&out](const auto& o) {
-          Fields(o, [&out](const auto&... f) { codec::Put(out, f...); });
-        },
+        [&out](const auto& o) { Fields(o, [&out](const auto&... f) { codec::Put(out, f...); }); },
         op);
   }
   return out.Take();
@@ -173,13 +179,14 @@ std::string EncodeOps(const OpBatch& ops) {
 
 std::optional<OpBatch> DecodeOps(const std::string& payload) {
   ByteReader in(payload);
-  in.Require(in.U8() == kOpsFormat);
+  const uint8_t format = in.U8();
+  in.Require(format == kOpsFormat || format == kOpsFormatWithoutNeedsUp);
   const uint32_t count = in.U32();
   OpBatch ops;
   // No reserve(count): a garbage count must not allocate; the loop stops at the end.
   for (uint32_t i = 0; i < count && in.ok(); ++i) {
     const uint8_t tag = in.U8();
-    std::optional<Op> op = tag == 0 ? std::nullopt : ReadAlternative<0>(tag - 1U, in);
+    std::optional<Op> op = tag == 0 ? std::nullopt : ReadAlternative<0>(tag - 1U, in, format);
     if (!op) {
       return std::nullopt;
     }
@@ -215,33 +222,33 @@ std::string DescribeOps(const OpBatch& ops) {
 // --- Names ------------------------------------------------------------------------------
 
 std::string_view ReportKindName(ReportKind kind) {
-  constexpr std::string_view kNames[] = {"started", "halted", "failed",
+  constexpr std::string_view kNames[] = {"started",     "halted", "failed",
                                          "halt_failed", "fenced", "stray"};
   return kNames[static_cast<size_t>(kind)];
 }
 
 std::string_view AssignmentStatusName(AssignmentStatus status) {
-  constexpr std::string_view kNames[] = {"assigned",    "started", "halted", "failed",
-                                         "halt_failed", "fenced"};
+  constexpr std::string_view kNames[] = {"assigned", "started",     "halted",
+                                         "failed",   "halt_failed", "fenced"};
   return kNames[static_cast<size_t>(status)];
 }
 
 std::string_view FailureKindName(FailureKind kind) {
-  constexpr std::string_view kNames[] = {"none", "exit1", "exit2",      "timeout",
-                                         "service_failed", "lost", "halt_script"};
+  constexpr std::string_view kNames[] = {"none",           "exit1", "exit2",      "timeout",
+                                         "service_failed", "lost",  "halt_script"};
   return kNames[static_cast<size_t>(kind)];
 }
 
 std::string_view ActionReasonName(ActionReason reason) {
-  constexpr std::string_view kNames[] = {"start",     "restart",    "failover", "move",
-                                         "failback",  "halt",       "node_halt", "shutdown",
-                                         "run_failed", "service_failed", "fence", "dependency"};
+  constexpr std::string_view kNames[] = {"start",      "restart",        "failover",  "move",
+                                         "failback",   "halt",           "node_halt", "shutdown",
+                                         "run_failed", "service_failed", "fence",     "dependency"};
   return kNames[static_cast<size_t>(reason)];
 }
 
 std::string_view PackageStatusName(PackageStatus status) {
-  constexpr std::string_view kNames[] = {"down", "starting", "up", "halting", "failed",
-                                         "halt_failed"};
+  constexpr std::string_view kNames[] = {"down",    "starting", "up",
+                                         "halting", "failed",   "halt_failed"};
   return kNames[static_cast<size_t>(status)];
 }
 

@@ -45,8 +45,8 @@ Assignment ReadAssignment(Reader& in) {
 }
 
 void WriteRecord(const PackageRecord& r, Writer& out) {
-  codec::Put(out, r.wanted, r.switching, r.switching_off, r.failed_nodes, r.restarts,
-             r.relocations, r.last_node, r.run_target, r.intent.has_value());
+  codec::Put(out, r.wanted, r.switching, r.switching_off, r.failed_nodes, r.restarts, r.relocations,
+             r.last_node, r.run_target, r.intent.has_value());
   if (r.intent) {
     const Intent& i = *r.intent;
     codec::Put(out, i.index, i.kind, i.source, i.target, i.source_epoch, i.step, i.vcpus,
@@ -65,8 +65,8 @@ void WriteRecord(const PackageRecord& r, Writer& out) {
 PackageRecord ReadRecord(Reader& in) {
   PackageRecord r;
   bool has_intent = false;
-  codec::Get(in, r.wanted, r.switching, r.switching_off, r.failed_nodes, r.restarts,
-             r.relocations, r.last_node, r.run_target, has_intent);
+  codec::Get(in, r.wanted, r.switching, r.switching_off, r.failed_nodes, r.restarts, r.relocations,
+             r.last_node, r.run_target, has_intent);
   if (has_intent) {
     Intent i;
     codec::Get(in, i.index, i.kind, i.source, i.target, i.source_epoch, i.step, i.vcpus,
@@ -356,6 +356,19 @@ void ClusterState::ApplyAssign(LogIndex index, const AssignOp& op) {
               Epoch(op.from_epoch) + ", current " + Epoch(current) + ": dropped");
     return;
   }
+  for (const auto& [dependency, epoch] : op.needs_up) {
+    const auto d = assignments_.find(dependency);
+    if (d == assignments_.end() || d->second.epoch != epoch ||
+        d->second.status != AssignmentStatus::kStarted || d->second.release_requested) {
+      // Decided while the dependency was up; it is not any more (issue 10, depends_on).
+      ++stale_assigns_;
+      Event(index, false,
+            op.resource.value() + ": assign to " + op.node.value() +
+                " dropped: " + dependency.value() +
+                ", which it depends on, is no longer up at epoch " + Epoch(epoch));
+      return;
+    }
+  }
   const PackageRecord* record = FindPackage(op.resource);
   if (NodeHalted(op.node) || (record != nullptr && record->switching_off.contains(op.node))) {
     // Decided before a `node halt` or `disable -n` committed: the compare-and-set on the
@@ -430,8 +443,8 @@ void ClusterState::ApplyReport(LogIndex index, const ReportOp& op) {
     // reported, or the resource would look up with nothing running (sim seed 5033).
     ++stale_reports_;
     Event(index, false,
-          "stale report: " + what + ", already " +
-              std::string(AssignmentStatusName(a.status)) + ": dropped");
+          "stale report: " + what + ", already " + std::string(AssignmentStatusName(a.status)) +
+              ": dropped");
     return;
   }
   a.status = next;

@@ -156,6 +156,11 @@ struct Assignment {
 // `remember`ed node joins the failed-node memory and counts one relocation. Apply also
 // sets the assignment's `source` (the previous owner, when it differs) for
 // CMCL_SOURCE_NODE. A pending run ends when the assignment it led to reports.
+//
+// Issue 10, depends_on: `needs_up` names the dependencies the coordinator saw up (with
+// their epochs) when it decided; apply drops the assign (stale) unless each is still
+// started at that epoch with no halt asked of it, so an assign decided before a
+// dependency went down never starts its dependent (ops format 3; format 2 had no field).
 struct AssignOp {
   PackageName resource;
   NodeName node;
@@ -163,6 +168,7 @@ struct AssignOp {
   std::string reason;
   ActionReason why = ActionReason::kStart;
   std::optional<NodeName> remember;
+  std::map<PackageName, LogIndex> needs_up;
 
   friend bool operator==(const AssignOp&, const AssignOp&) = default;
 };
@@ -257,8 +263,8 @@ struct Intent {
   NodeName target;
   LogIndex source_epoch;  // The assignment it moves the package away from.
   IntentStep step = IntentStep::kValidating;
-  std::optional<uint32_t> vcpus;        // `move --vcpus`: committed as an override
-  std::optional<uint64_t> memory_mb;    // when the target starts it.
+  std::optional<uint32_t> vcpus;      // `move --vcpus`: committed as an override
+  std::optional<uint64_t> memory_mb;  // when the target starts it.
   friend bool operator==(const Intent&, const Intent&) = default;
 };
 
@@ -281,11 +287,11 @@ struct PackageRecord {
   // automatically after a failure or its owner's loss, and at cluster start.
   std::optional<bool> wanted;
   std::optional<bool> switching;
-  std::set<NodeName> switching_off;  // Node switching disabled (`disable -n`).
-  std::set<NodeName> failed_nodes;   // Tried nodes (restart-then-relocate memory).
-  uint32_t restarts = 0;             // On the current node since it came there.
-  uint32_t relocations = 0;          // Since the last operator run.
-  std::optional<NodeName> last_node;  // The last node that reported it started.
+  std::set<NodeName> switching_off;    // Node switching disabled (`disable -n`).
+  std::set<NodeName> failed_nodes;     // Tried nodes (restart-then-relocate memory).
+  uint32_t restarts = 0;               // On the current node since it came there.
+  uint32_t relocations = 0;            // Since the last operator run.
+  std::optional<NodeName> last_node;   // The last node that reported it started.
   std::optional<NodeName> run_target;  // A pending `run -n NODE`.
   std::optional<Intent> intent;
   std::optional<uint32_t> vcpus;  // Overrides committed by a finished move.
@@ -308,9 +314,9 @@ struct PackageRecord {
 };
 
 struct NodeRecord {
-  bool halted = false;     // `node halt`: out of service until `node run`.
-  uint64_t node_id = 0;    // Committed by `node readmit` (0: the bootstrap one).
-  std::string by;          // Who changed it last.
+  bool halted = false;   // `node halt`: out of service until `node run`.
+  uint64_t node_id = 0;  // Committed by `node readmit` (0: the bootstrap one).
+  std::string by;        // Who changed it last.
   friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
 };
 
@@ -533,11 +539,11 @@ struct ClusterStartOp {
   friend bool operator==(const ClusterStartOp&, const ClusterStartOp&) = default;
 };
 
-using Op = std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp,
-                        LeaseMaxOp, RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp,
-                        ReadmitOp, ClusterRunOp, ClusterHaltOp, ConfigApplyOp, IntentStepOp,
-                        IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp, ConfigProposeOp,
-                        ConfigVerdictOp, ConfigAbortOp>;
+using Op =
+    std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp, LeaseMaxOp,
+                 RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp, ReadmitOp, ClusterRunOp,
+                 ClusterHaltOp, ConfigApplyOp, IntentStepOp, IntentDoneOp, NoteOp, UnassignOp,
+                 ClusterStartOp, ConfigProposeOp, ConfigVerdictOp, ConfigAbortOp>;
 using OpBatch = std::vector<Op>;
 
 std::string EncodeOps(const OpBatch& ops);
@@ -675,8 +681,7 @@ class ClusterState {
   void ApplyConfigApply(LogIndex index, const ConfigApplyOp& op);
   void ApplyConfigAbort(LogIndex index, const ConfigAbortOp& op);
   // Whether `version`/`hash` name the pending proposal (else the op is stale: an event).
-  bool IsPending(LogIndex index, std::string_view what, uint64_t version,
-                 const std::string& hash);
+  bool IsPending(LogIndex index, std::string_view what, uint64_t version, const std::string& hash);
   void EndConfig(LogIndex command, uint64_t version, bool ok, std::string message);
   void DropRemovedPackages(LogIndex index, const ConfigProposeOp& proposal);
   // Decode's part for them (snapshot format 3).
@@ -719,7 +724,6 @@ class ClusterState {
   std::optional<PendingConfig> pending_config_;
   std::optional<ConfigOutcome> config_outcome_;
   std::vector<ConfigOutcome> config_earlier_;  // Oldest first, <= kEarlierConfigOutcomes.
-
 };
 
 }  // namespace cmcl::node

@@ -12,21 +12,15 @@
 namespace cmcl::node {
 namespace {
 
-std::string Version(uint64_t version) {
-  return "configuration version " + std::to_string(version);
-}
+std::string Version(uint64_t version) { return "configuration version " + std::to_string(version); }
 
 }  // namespace
 
 const std::string& ClusterState::bundle() const { return bundle_; }
 
-const std::optional<PendingConfig>& ClusterState::pending_config() const {
-  return pending_config_;
-}
+const std::optional<PendingConfig>& ClusterState::pending_config() const { return pending_config_; }
 
-const std::optional<ConfigOutcome>& ClusterState::config_outcome() const {
-  return config_outcome_;
-}
+const std::optional<ConfigOutcome>& ClusterState::config_outcome() const { return config_outcome_; }
 
 std::optional<ConfigOutcome> ClusterState::ConfigOutcomeOf(LogIndex command) const {
   if (config_outcome_ && config_outcome_->command == command) {
@@ -54,13 +48,12 @@ void ClusterState::EndConfig(LogIndex command, uint64_t version, bool ok, std::s
 void ClusterState::ApplyConfigPropose(LogIndex index, const ConfigProposeOp& op) {
   std::string refusal;
   if (pending_config_) {
-    refusal = "another config apply is in progress (" +
-              Version(pending_config_->proposal.version) + ", proposed by " +
-              pending_config_->proposal.by + ")";
+    refusal = "another config apply is in progress (" + Version(pending_config_->proposal.version) +
+              ", proposed by " + pending_config_->proposal.by + ")";
   } else if (op.version != config_version_ + 1) {
-    refusal = "version " + std::to_string(op.version) + " is not next (applied: " +
-              std::to_string(config_version_) + ", next: " + std::to_string(config_version_ + 1) +
-              ")";
+    refusal = "version " + std::to_string(op.version) +
+              " is not next (applied: " + std::to_string(config_version_) +
+              ", next: " + std::to_string(config_version_ + 1) + ")";
   } else if (op.bundle.size() > kBundleBytesMax) {
     refusal = "the bundle has " + std::to_string(op.bundle.size()) + " bytes, more than " +
               std::to_string(kBundleBytesMax) + " (snapshots must hold it twice)";
@@ -87,12 +80,11 @@ bool ClusterState::IsPending(LogIndex index, std::string_view what, uint64_t ver
   }
   Event(index, false,
         "stale " + std::string(what) + " for " + Version(version) + " (" +
-            (pending_config_ ? "pending: version " +
-                                   std::to_string(pending_config_->proposal.version) +
-                                   (pending_config_->proposal.version == version
-                                        ? " with another bundle hash"
-                                        : "")
-                             : std::string("nothing pending")) +
+            (pending_config_
+                 ? "pending: version " + std::to_string(pending_config_->proposal.version) +
+                       (pending_config_->proposal.version == version ? " with another bundle hash"
+                                                                     : "")
+                 : std::string("nothing pending")) +
             "): dropped");
   return false;
 }

@@ -23,8 +23,7 @@ bool Owned(const Assignment* a) {
 // Whether the report `op` (at the current epoch) ends `intent`, and how (IntentStep in
 // cluster_state.h): the target's start ends a move ok; the source's start while
 // returning, its failure, and a halt_failed at the step's node end it failed.
-std::optional<std::pair<bool, std::string>> IntentEndFor(const Intent& intent,
-                                                          const ReportOp& op) {
+std::optional<std::pair<bool, std::string>> IntentEndFor(const Intent& intent, const ReportOp& op) {
   const bool at_target = intent.step == IntentStep::kStarting && op.node == intent.target;
   const bool at_source = intent.step == IntentStep::kReturning && op.node == intent.source;
   const std::string& target = intent.target.value();
@@ -45,8 +44,8 @@ std::optional<std::pair<bool, std::string>> IntentEndFor(const Intent& intent,
       break;
     case ReportKind::kHaltFailed:
       if (intent.step == IntentStep::kHalting) {
-        return std::pair(false, "the halt on " + op.node.value() +
-                                    " failed; the guest may still run there");
+        return std::pair(
+            false, "the halt on " + op.node.value() + " failed; the guest may still run there");
       }
       if (at_target || at_source) {
         // A failed start that could not be cleaned up: the guest may run there, so the
@@ -105,8 +104,7 @@ PackageStatus ClusterState::StatusOf(const PackageName& package) const {
   return PackageStatus::kDown;
 }
 
-std::optional<Outcome> ClusterState::OutcomeOf(const PackageName& package,
-                                               LogIndex command) const {
+std::optional<Outcome> ClusterState::OutcomeOf(const PackageName& package, LogIndex command) const {
   const PackageRecord* record = FindPackage(package);
   if (record == nullptr) {
     return std::nullopt;
@@ -186,16 +184,16 @@ void ClusterState::ApplyRun(LogIndex index, const RunOp& op) {
   const PackageStatus status = StatusOf(op.package);
   if (status == PackageStatus::kHaltFailed) {
     r.SetOutcome(Outcome{index, CommandKind::kRun, false,
-                        "halt_failed on " + a->owner->value() +
-                            ": it may still run there; clear it first (pkgctl clear)"});
+                         "halt_failed on " + a->owner->value() +
+                             ": it may still run there; clear it first (pkgctl clear)"});
     return;
   }
   if (status == PackageStatus::kUp || status == PackageStatus::kStarting) {
     const bool elsewhere = op.node && *op.node != *a->owner;
-    r.SetOutcome(Outcome{index, CommandKind::kRun, !elsewhere,
-                        (status == PackageStatus::kUp ? "already up on " : "already starting on ") +
-                            a->owner->value() +
-                            (elsewhere ? "; use move to take it to " + op.node->value() : "")});
+    r.SetOutcome(Outcome{
+        index, CommandKind::kRun, !elsewhere,
+        (status == PackageStatus::kUp ? "already up on " : "already starting on ") +
+            a->owner->value() + (elsewhere ? "; use move to take it to " + op.node->value() : "")});
     if (!elsewhere && op.enable_switching) {
       r.switching = true;
     }
@@ -241,9 +239,9 @@ void ClusterState::ApplyHalt(LogIndex index, const HaltOp& op) {
   }
   const bool may_run = a != nullptr && a->status == AssignmentStatus::kHaltFailed;
   r.SetOutcome(Outcome{index, CommandKind::kHalt, !may_run,
-                      may_run ? "halt_failed on " + a->owner->value() +
-                                    ": it may still run there; clear it (pkgctl clear)"
-                              : "already down"});
+                       may_run ? "halt_failed on " + a->owner->value() +
+                                     ": it may still run there; clear it (pkgctl clear)"
+                               : "already down"});
 }
 
 void ClusterState::ApplyMove(LogIndex index, const MoveOp& op) {
@@ -263,8 +261,9 @@ void ClusterState::ApplyMove(LogIndex index, const MoveOp& op) {
     if (op.kind == IntentKind::kMove) {
       r.SetOutcome(Outcome{index, CommandKind::kMove, false, refusal});
     }
-    Event(index, false, op.package.value() + ": " + std::string(IntentKindName(op.kind)) +
-                            " to " + op.target.value() + " refused: " + refusal);
+    Event(index, false,
+          op.package.value() + ": " + std::string(IntentKindName(op.kind)) + " to " +
+              op.target.value() + " refused: " + refusal);
     return;
   }
   r.intent = Intent{.index = index,
@@ -363,8 +362,9 @@ void ClusterState::ApplyClusterHalt(LogIndex index, const ClusterHaltOp& op) {
   }
   if (count > 0 && !op.force) {
     cluster_outcome_ = Outcome{index, CommandKind::kHalt, false,
-                               "packages are running (" + running + "); halt them first or use "
-                               "--force"};
+                               "packages are running (" + running +
+                                   "); halt them first or use "
+                                   "--force"};
     Event(index, false, "cluster halt refused (" + op.by + "): " + running + " running");
     return;
   }
@@ -396,20 +396,19 @@ void ClusterState::ApplyIntentStep(LogIndex index, const IntentStepOp& op) {
   PackageRecord* r = packages_.contains(op.package) ? &packages_[op.package] : nullptr;
   if (r == nullptr || !r->intent || r->intent->index != op.intent) {
     ++stale_assigns_;
-    Event(index, false, op.package.value() + ": stale intent step for " + At(op.intent) +
-                            ": dropped");
+    Event(index, false,
+          op.package.value() + ": stale intent step for " + At(op.intent) + ": dropped");
     return;
   }
   Intent& intent = *r->intent;
   intent.step = op.step;
   if (op.step == IntentStep::kHalting) {
     const auto it = assignments_.find(op.package);
-    if (it != assignments_.end() && it->second.epoch == intent.source_epoch &&
-        Owned(&it->second)) {
+    if (it != assignments_.end() && it->second.epoch == intent.source_epoch && Owned(&it->second)) {
       it->second.release_requested = true;
-      it->second.halt_reason = intent.kind == IntentKind::kNodeHalt ? ActionReason::kNodeHalt
+      it->second.halt_reason = intent.kind == IntentKind::kNodeHalt   ? ActionReason::kNodeHalt
                                : intent.kind == IntentKind::kFailback ? ActionReason::kFailback
-                                                                       : ActionReason::kMove;
+                                                                      : ActionReason::kMove;
     }
   }
   Event(index, false,
@@ -422,8 +421,8 @@ void ClusterState::ApplyIntentDone(LogIndex index, const IntentDoneOp& op) {
   const PackageRecord* r = FindPackage(op.package);
   if (r == nullptr || !r->intent || r->intent->index != op.intent) {
     ++stale_assigns_;
-    Event(index, false, op.package.value() + ": stale intent end for " + At(op.intent) +
-                            ": dropped");
+    Event(index, false,
+          op.package.value() + ": stale intent end for " + At(op.intent) + ": dropped");
     return;
   }
   EndIntent(index, op.package, op.ok, op.message);
@@ -446,8 +445,9 @@ void ClusterState::ApplyUnassign(LogIndex index, const UnassignOp& op) {
   const LogIndex current = it == assignments_.end() ? LogIndex(0) : it->second.epoch;
   if (current != op.from_epoch || it == assignments_.end()) {
     ++stale_assigns_;
-    Event(index, false, op.package.value() + ": stale unassign decided at epoch " +
-                            At(op.from_epoch) + ", current " + At(current) + ": dropped");
+    Event(index, false,
+          op.package.value() + ": stale unassign decided at epoch " + At(op.from_epoch) +
+              ", current " + At(current) + ": dropped");
     return;
   }
   Assignment& a = it->second;
@@ -523,9 +523,9 @@ void ClusterState::End(LogIndex index, const PackageName& package, bool ok, std:
     return;
   }
   r.SetOutcome(Outcome{.command = r.pending->first,
-                      .kind = r.pending->second,
-                      .ok = ok,
-                      .message = std::move(message)});
+                       .kind = r.pending->second,
+                       .ok = ok,
+                       .message = std::move(message)});
   r.pending.reset();
   Event(index, !ok,
         package.value() + ": " + std::string(CommandKindName(r.outcome->kind)) + " " +
@@ -543,8 +543,8 @@ void ClusterState::EndIntent(LogIndex index, const PackageName& package, bool ok
     r.memory_mb = intent.memory_mb ? intent.memory_mb : r.memory_mb;
   }
   if (intent.kind == IntentKind::kMove) {
-    r.SetOutcome(Outcome{
-        .command = intent.index, .kind = CommandKind::kMove, .ok = ok, .message = message});
+    r.SetOutcome(
+        Outcome{.command = intent.index, .kind = CommandKind::kMove, .ok = ok, .message = message});
   }
   Event(index, !ok,
         package.value() + ": " + std::string(IntentKindName(intent.kind)) + " to " +

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "cmcld/core/node/dependencies.h"
 #include "cmcld/core/placement/placement.h"
 #include "cmcld/core/validation/cluster_view.h"
 
@@ -128,10 +129,11 @@ class Decider {
   void IntentHalting(Plan plan, const node::Intent& intent);
   void IntentStarting(Plan plan, const node::Intent& intent);
   void IntentReturning(Plan plan, const node::Intent& intent);
+  bool Gate(Plan& plan);
+  std::map<PackageName, LogIndex> NeedsUp(const PackageSpec& package) const;
   void PlaceAll();
   void Emit(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next);
-  void EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
-                    std::vector<Plan>& next);
+  void EmitUnplaced(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next);
 
   bool Reachable(const NodeName& node) const {
     return node == live_.self || live_.reachable.contains(node);
@@ -157,6 +159,7 @@ class Decider {
   std::string waiting_left_;   // Its time left: " (41s left)".
   std::map<size_t, OpBatch> ops_;
   std::vector<Plan> plans_;
+  std::map<PackageName, std::vector<const PackageSpec*>> dependents_;  // depends_on, reversed.
   Decision decision_;
 };
 
@@ -171,6 +174,7 @@ Decision Decider::Run() {
     }
   }
   started_ = state_.cluster_started();
+  dependents_ = Dependents(config_);
   // After a forced cluster halt only `cluster run` starts placement again (no note: the
   // view says the cluster is halted).
   if (!started_ && !state_.cluster_halted()) ClusterStart();
@@ -236,9 +240,9 @@ std::optional<Op> Decider::Config() {
     Wake(deadline);
     return std::nullopt;
   }
-  return abort((missing.empty() ? "no member validated it" : Join(missing, ", ") +
-                                                               " did not validate") +
-               " within " + FormatDuration(timeout));
+  return abort(
+      (missing.empty() ? "no member validated it" : Join(missing, ", ") + " did not validate") +
+      " within " + FormatDuration(timeout));
 }
 
 // What applying `proposal` would strand: each package that may run (starting, up,
@@ -248,9 +252,8 @@ std::string Decider::Stranded(const ConfigProposeOp& proposal) const {
   for (const auto& [package, assignment] : state_.assignments()) {
     const PackageStatus status = state_.StatusOf(package);
     if (status == PackageStatus::kDown || status == PackageStatus::kFailed) continue;
-    const std::string where = package.value() + " is " +
-                              std::string(PackageStatusName(status)) + " on " +
-                              assignment.owner->value();
+    const std::string where = package.value() + " is " + std::string(PackageStatusName(status)) +
+                              " on " + assignment.owner->value();
     const auto it = proposal.packages.find(package);
     if (it == proposal.packages.end()) {
       stranded.push_back(where + " and not in configuration version " +
@@ -306,8 +309,8 @@ PlacementRequest Decider::Request(const Plan& plan, std::string why, std::set<No
 void Decider::Note(const Plan& plan, std::string note) {
   const bool ends_run = plan.record->pending && plan.record->pending->second == CommandKind::kRun;
   if (note == plan.record->note && !ends_run) return;
-  Add(plan.slot, NoteOp{.package = plan.package->name, .note = std::move(note),
-                        .ends_run = ends_run});
+  Add(plan.slot,
+      NoteOp{.package = plan.package->name, .note = std::move(note), .ends_run = ends_run});
 }
 
 void Decider::Done(const Plan& plan, bool ok, std::string message) {
@@ -328,29 +331,45 @@ void Decider::Owned(Plan plan) {
   }
   if (a.status == AssignmentStatus::kHaltFailed || a.release_requested) return;
   const PackageSpec& package = *plan.package;
+  if (!DependencyBroken(package, config_, state_, owner).empty()) {
+    Add(plan.slot,
+        ReleaseOp{.resource = package.name, .epoch = a.epoch, .why = ActionReason::kDependency});
+    return;
+  }
+  // dependencies.h: its dependents halt first (they see it leaving and release).
+  const std::vector<std::string> dependents = LiveDependents(dependents_, state_, package.name);
+  const bool dependents_run = !dependents.empty();
+  const std::string dependents_wait =
+      package.name.value() +
+      ": waiting for its dependents to halt first: " + Join(dependents, ", ");
   if (!plan.record->Wanted(package.auto_run)) {
-    Add(plan.slot, ReleaseOp{.resource = package.name, .epoch = a.epoch,
-                             .why = ActionReason::kHalt});
+    if (dependents_run) return Note(plan, dependents_wait);
+    Add(plan.slot,
+        ReleaseOp{.resource = package.name, .epoch = a.epoch, .why = ActionReason::kHalt});
     return;
   }
   const bool up = a.status == AssignmentStatus::kStarted;
   if (state_.NodeHalted(owner)) {
-    const config::ShutdownPolicy policy =
-        package.shutdown_policy.value_or(config_.shutdown_policy);
+    if (dependents_run) return Note(plan, dependents_wait);
+    const config::ShutdownPolicy policy = package.shutdown_policy.value_or(config_.shutdown_policy);
     if (policy == config::ShutdownPolicy::kMigrate && up) {
       plan.kind = PlanKind::kNodeHalt;
-      plan.request = Request(plan, owner.value() + " halted",
-                             With(plan.record->failed_nodes, owner));
+      plan.request =
+          Request(plan, owner.value() + " halted", With(plan.record->failed_nodes, owner));
       plans_.push_back(std::move(plan));
     } else {
-      Add(plan.slot, ReleaseOp{.resource = package.name, .epoch = a.epoch,
-                               .why = ActionReason::kNodeHalt});
+      Add(plan.slot,
+          ReleaseOp{.resource = package.name, .epoch = a.epoch, .why = ActionReason::kNodeHalt});
     }
     return;
   }
   if (!up || package.failback_policy != config::FailbackPolicy::kAutomatic ||
-      package.failover_policy != config::FailoverPolicy::kConfiguredNode) {
-    return;
+      package.failover_policy != config::FailoverPolicy::kConfiguredNode || dependents_run ||
+      std::any_of(package.depends_on.begin(), package.depends_on.end(),
+                  [](const config::Dependency& d) {
+                    return d.location == config::DependencyLocation::kSameNode;
+                  })) {
+    return;  // A failback would take it from its dependents, or from its same_node one.
   }
   // Failback: only the nodes before the owner in the list are candidates. A cheap look
   // first, so a package already home (the usual case) builds no view.
@@ -395,9 +414,9 @@ void Decider::OwnerLost(Plan plan) {
   Add(plan.slot, UnassignOp{.package = plan.package->name,
                             .from_epoch = a.epoch,
                             .reason = owner.value() + " lost; " +
-                                      (!started_  ? std::string("the cluster is halted")
-                                       : wanted ? "global switching is off"
-                                                : "not to run")});
+                                      (!started_ ? std::string("the cluster is halted")
+                                       : wanted  ? "global switching is off"
+                                                 : "not to run")});
 }
 
 // --- Free packages -----------------------------------------------------------------
@@ -442,8 +461,8 @@ void Decider::Unowned(Plan plan) {
         plan.request = Request(plan, "start", record.failed_nodes);
         plans_.push_back(std::move(plan));
       } else {
-        Failover(std::move(plan), "failed on " + owner.value() + " (" +
-                                      FailureText(a->failure) + ")");
+        Failover(std::move(plan),
+                 "failed on " + owner.value() + " (" + FailureText(a->failure) + ")");
       }
       return;
     case AssignmentStatus::kFenced:
@@ -509,8 +528,8 @@ void Decider::Relocate(Plan plan) {
   const NodeName owner = *a.owner;
   const PackageSpec& package = *plan.package;
   const std::string why = "failed on " + owner.value() + " (" + FailureText(a.failure) + ")";
-  const auto max_relocations = package.max_relocations.value_or(
-      static_cast<uint32_t>(index_.NodesOf(package).size()));
+  const auto max_relocations =
+      package.max_relocations.value_or(static_cast<uint32_t>(index_.NodesOf(package).size()));
   if (!plan.record->Switching(package.auto_run)) {
     Note(plan, package.name.value() + ": " + why + "; not relocated: global switching is off");
     return;
@@ -550,6 +569,18 @@ void Decider::Intent(Plan plan) {
       if (a == nullptr || a->epoch != intent.source_epoch ||
           a->status != AssignmentStatus::kStarted) {
         Done(plan, false, "not up on " + intent.source.value() + " any more");
+        return;
+      }
+      if (const std::vector<std::string> live =
+              LiveDependents(dependents_, state_, plan.package->name);
+          !live.empty()) {
+        Done(plan, false, "refused: " + Join(live, ", ") + " depends on it; halt it first");
+        return;
+      }
+      if (const DependencyGate gate =
+              CheckDependencies(*plan.package, state_, up_members_, intent.target);
+          !gate.met) {
+        Done(plan, false, "refused: " + gate.waiting);
         return;
       }
       plan.kind = PlanKind::kValidate;
@@ -614,9 +645,9 @@ void Decider::IntentStarting(Plan plan, const node::Intent& intent) {
     // is the operator's to retry.
     plan.remember = intent.target;
   }
-  plan.request = Request(plan, "start on " + intent.target.value() + " failed; back to " +
-                                   intent.source.value(),
-                         {}, intent.source);
+  plan.request = Request(
+      plan, "start on " + intent.target.value() + " failed; back to " + intent.source.value(), {},
+      intent.source);
   plans_.push_back(std::move(plan));
 }
 
@@ -628,8 +659,9 @@ void Decider::IntentReturning(Plan plan, const node::Intent& intent) {
   }
   const bool lost = !a->Free() && !Reachable(intent.source) && CertainlyExpired(intent.source);
   if (a->Free() || a->status == AssignmentStatus::kHaltFailed || lost) {
-    Done(plan, false, "start on " + intent.target.value() + " failed, and back on " +
-                          intent.source.value() + " too");
+    Done(plan, false,
+         "start on " + intent.target.value() + " failed, and back on " + intent.source.value() +
+             " too");
   }
 }
 
@@ -644,6 +676,7 @@ void Decider::PlaceAll() {
   std::vector<Plan> round = std::move(plans_);
   plans_.clear();  // Relocate queues second choices here (EmitUnplaced).
   for (int pass = 0; pass < 2 && !round.empty(); ++pass) {
+    std::erase_if(round, [this](Plan& plan) { return !Gate(plan); });
     std::vector<PlacementRequest> requests;
     requests.reserve(round.size());
     for (const Plan& plan : round) requests.push_back(plan.request);
@@ -661,6 +694,45 @@ void Decider::PlaceAll() {
   }
 }
 
+// depends_on's start wait (dependencies.h) for a start, restart, relocation, failover or
+// a move's start: false when the plan waits (noted, its lost owner's assignment given
+// up, or the move ended); a same_node dependency fixes the target.
+bool Decider::Gate(Plan& plan) {
+  const bool intent = plan.kind == PlanKind::kIntentTarget || plan.kind == PlanKind::kIntentReturn;
+  if ((plan.kind != PlanKind::kAssign && !intent) || plan.package->depends_on.empty()) {
+    return true;
+  }
+  const DependencyGate gate =
+      CheckDependencies(*plan.package, state_, up_members_, plan.request.target);
+  if (gate.met) {
+    if (gate.node) plan.request.target = gate.node;
+    return true;
+  }
+  if (intent) {  // Halted already: it stays down and starts once its dependency is up.
+    Done(plan, false, "interrupted: " + gate.waiting);
+    return false;
+  }
+  const std::string why = plan.package->name.value() + ": " + gate.waiting;
+  if (plan.unassign_if_none) {
+    decision_.revokes.insert(*plan.revoke);
+    Add(plan.slot, UnassignOp{.package = plan.package->name,
+                              .from_epoch = plan.assignment->epoch,
+                              .reason = plan.request.why + "; " + gate.waiting});
+  } else {
+    Note(plan, why);
+  }
+  return false;
+}
+
+// AssignOp::needs_up: the epochs of the dependencies Gate saw up.
+std::map<PackageName, LogIndex> Decider::NeedsUp(const PackageSpec& package) const {
+  std::map<PackageName, LogIndex> needs;
+  for (const config::Dependency& dependency : package.depends_on) {
+    if (const Assignment* a = state_.Find(dependency.package)) needs[dependency.package] = a->epoch;
+  }
+  return needs;
+}
+
 void Decider::Emit(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next) {
   if (!decision.node) {
     EmitUnplaced(plan, decision, next);
@@ -674,16 +746,20 @@ void Decider::Emit(const Plan& plan, const PlacementDecision& decision, std::vec
     case PlanKind::kAssign:
     case PlanKind::kIntentTarget:
     case PlanKind::kIntentReturn:
-      Add(plan.slot, AssignOp{.resource = name, .node = node, .from_epoch = from,
-                              .reason = decision.reason, .why = plan.why,
-                              .remember = plan.remember});
+      Add(plan.slot, AssignOp{.resource = name,
+                              .node = node,
+                              .from_epoch = from,
+                              .reason = decision.reason,
+                              .why = plan.why,
+                              .remember = plan.remember,
+                              .needs_up = NeedsUp(*plan.package)});
       if (plan.kind != PlanKind::kAssign) {
-        Add(plan.slot, IntentStepOp{.package = name,
-                                    .intent = plan.record->intent->index,
-                                    .step = plan.kind == PlanKind::kIntentTarget
-                                                ? IntentStep::kStarting
-                                                : IntentStep::kReturning,
-                                    .reason = decision.reason});
+        Add(plan.slot,
+            IntentStepOp{.package = name,
+                         .intent = plan.record->intent->index,
+                         .step = plan.kind == PlanKind::kIntentTarget ? IntentStep::kStarting
+                                                                      : IntentStep::kReturning,
+                         .reason = decision.reason});
       }
       return;
     case PlanKind::kNodeHalt:
@@ -697,11 +773,12 @@ void Decider::Emit(const Plan& plan, const PlacementDecision& decision, std::vec
                             .by = kCoordinator});
       return;
     case PlanKind::kValidate:
-      Add(plan.slot, IntentStepOp{.package = name, .intent = plan.record->intent->index,
-                                  .step = IntentStep::kHalting,
-                                  .reason = name.value() + ": " + node.value() +
-                                            " validated; halting on " +
-                                            plan.record->intent->source.value()});
+      Add(plan.slot,
+          IntentStepOp{.package = name,
+                       .intent = plan.record->intent->index,
+                       .step = IntentStep::kHalting,
+                       .reason = name.value() + ": " + node.value() + " validated; halting on " +
+                                 plan.record->intent->source.value()});
       return;
   }
 }
@@ -729,15 +806,17 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
         // included). The note comes from that next call's placement, not from this
         // one's: two notes in a row would differ only in their first words.
         decision_.revokes.insert(*plan.revoke);
-        Add(plan.slot, UnassignOp{.package = name, .from_epoch = plan.assignment->epoch,
-                                  .reason = decision.reason});
+        Add(plan.slot,
+            UnassignOp{
+                .package = name, .from_epoch = plan.assignment->epoch, .reason = decision.reason});
         return;
       }
       Note(plan, decision.reason);
       return;
     case PlanKind::kNodeHalt:
-      Add(plan.slot, ReleaseOp{.resource = name, .epoch = plan.assignment->epoch,
-                               .why = ActionReason::kNodeHalt});
+      Add(plan.slot,
+          ReleaseOp{
+              .resource = name, .epoch = plan.assignment->epoch, .why = ActionReason::kNodeHalt});
       return;
     case PlanKind::kFailback:
       return;
@@ -749,16 +828,16 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
       Plan back = plan;
       back.kind = PlanKind::kIntentReturn;
       back.why = ActionReason::kMove;
-      back.request = Request(plan, intent.target.value() + " refused (" +
-                                       RefusalText(decision) + "); back to " +
-                                       intent.source.value(),
+      back.request = Request(plan,
+                             intent.target.value() + " refused (" + RefusalText(decision) +
+                                 "); back to " + intent.source.value(),
                              {}, intent.source);
       next.push_back(std::move(back));
       return;
     }
     case PlanKind::kIntentReturn:
-      Done(plan, false, "not back on " + plan.record->intent->source.value() + ": " +
-                            RefusalText(decision));
+      Done(plan, false,
+           "not back on " + plan.record->intent->source.value() + ": " + RefusalText(decision));
       return;
   }
 }
@@ -766,8 +845,8 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
 }  // namespace
 
 ClusterStartGate CheckClusterStart(const config::ClusterConfig& config,
-                                   const validation::ConfigIndex& index,
-                                   const ClusterState& state, const Liveness& liveness) {
+                                   const validation::ConfigIndex& index, const ClusterState& state,
+                                   const Liveness& liveness) {
   ClusterStartGate gate;
   if (state.cluster_started() || state.cluster_halted()) return gate;
   for (const NodeName& member : config.Members()) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "cmcld/core/common/check.h"
+#include "cmcld/core/node/dependencies.h"
 #include "cmcld/core/validation/validate.h"
 
 namespace cmcl::node {
@@ -365,6 +366,9 @@ std::optional<std::string> Node::CheckCommand(const raft::Command& command) cons
                " bytes, more than " + std::to_string(kBundleBytesMax);
       }
     }
+    if (std::optional<std::string> refusal = DependencyRefusal(op)) {
+      return refusal;
+    }
     if (const auto* disarm = std::get_if<DisarmOp>(&op)) {
       if (disarm->length <= Duration(0) && !options_.state.mutation_disarm_without_duration) {
         return "disarm needs a duration (--for DURATION)";
@@ -373,6 +377,42 @@ std::optional<std::string> Node::CheckCommand(const raft::Command& command) cons
         return "disarm for " + FormatDuration(disarm->length) + " is longer than disarm_max (" +
                FormatDuration(options_.disarm_max) + ")";
       }
+    }
+  }
+  return std::nullopt;
+}
+
+// dependencies.h, operator refusals: the dependents of a package halt before it, and a
+// same_node dependent moves nowhere its dependency is not.
+std::optional<std::string> Node::DependencyRefusal(const Op& op) const {
+  const PackageName* package = nullptr;
+  if (const auto* halt = std::get_if<HaltOp>(&op)) package = &halt->package;
+  const auto* move = std::get_if<MoveOp>(&op);
+  if (move != nullptr && move->kind == IntentKind::kMove) package = &move->package;
+  if (package == nullptr) {
+    return std::nullopt;
+  }
+  const std::vector<std::string> live =
+      LiveDependents(Dependents(*options_.config), state_, *package);
+  if (!live.empty()) {
+    std::string names;
+    for (const std::string& dependent : live) {
+      names += (names.empty() ? "" : ", ") + dependent;
+    }
+    return names + " depend" + (live.size() == 1 ? "s" : "") + " on " + package->value() +
+           ": halt " + (live.size() == 1 ? "it" : "them") + " first";
+  }
+  const config::PackageSpec* spec = index_->FindPackage(*package);
+  if (move == nullptr || spec == nullptr) {
+    return std::nullopt;
+  }
+  for (const config::Dependency& dependency : spec->depends_on) {
+    const Assignment* there = state_.Find(dependency.package);
+    if (dependency.location == config::DependencyLocation::kSameNode && there != nullptr &&
+        there->owner && *there->owner != move->target) {
+      return package->value() + " depends on " + dependency.package.value() +
+             " (same_node), which runs on " + there->owner->value() + ", not " +
+             move->target.value();
     }
   }
   return std::nullopt;

@@ -345,6 +345,7 @@ class Node {
   NodeActions Submit(Time now, raft::Command command, bool forward);
   void Absorb(raft::Actions actions);
   std::optional<std::string> CheckCommand(const raft::Command& command) const;
+  std::optional<std::string> DependencyRefusal(const Op& op) const;
   void OnOwnReply(const raft::ClientReply& reply);
   void Drive();
   void PushGuardDeadline();

@@ -65,6 +65,14 @@ std::string PackageState(const ViewInputs& in, const config::PackageSpec& spec,
       return "halting";
     case node::PackageStatus::kDown:
       if (wanted && !state.cluster_started() && !state.cluster_halted()) return "start_wait";
+      // depends_on (dependencies.h): it starts once every dependency is up.
+      if (wanted && std::any_of(spec.depends_on.begin(), spec.depends_on.end(),
+                                [&state](const config::Dependency& dependency) {
+                                  return state.StatusOf(dependency.package) !=
+                                         node::PackageStatus::kUp;
+                                })) {
+        return "start_wait";
+      }
       return "halted";
     case node::PackageStatus::kFailed:
       return "failed";
