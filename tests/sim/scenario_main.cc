@@ -1,12 +1,14 @@
 // cmcl-scenario: runs one scenario folder of tests/scenarios (README.md there) and
 // compares the event log it produces with the folder's expected.log.
 //
-//   cmcl-scenario DIR [--update] [--twice] [--print] [--trace]
+//   cmcl-scenario DIR [--update | --no-update] [--twice] [--print] [--trace]
 //
 // Exit 0 when the scenario ran clean (no checker violation, every expect held) and its
 // log equals expected.log; else 1, with the reason and a unified diff (expected ->
 // actual). --update (or CMCL_SCENARIO_UPDATE=1) rewrites expected.log with the actual
 // log instead of comparing (only for a clean run): review the diff before committing.
+// --no-update ignores the variable (the runner's own tests, whose logs are wrong on
+// purpose).
 // --twice runs it twice and fails unless both logs are the same bytes (determinism).
 // --print writes the log to stdout; --trace the simulator's full trace.
 #include <cstdlib>
@@ -89,7 +91,7 @@ bool ReadFile(const std::string& path, std::string& text) {
 }
 
 int Usage() {
-  std::cerr << "usage: cmcl-scenario DIR [--update] [--twice] [--print] [--trace]\n";
+  std::cerr << "usage: cmcl-scenario DIR [--update | --no-update] [--twice] [--print] [--trace]\n";
   return 2;
 }
 
@@ -105,16 +107,17 @@ int main(int argc, char** argv) {
   bool trace = false;
   for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--update")
-      update = true;
-    else if (flag == "--twice")
+    if (flag == "--update" || flag == "--no-update") {
+      update = flag == "--update";
+    } else if (flag == "--twice") {
       twice = true;
-    else if (flag == "--print")
+    } else if (flag == "--print") {
       print = true;
-    else if (flag == "--trace")
+    } else if (flag == "--trace") {
       trace = true;
-    else
+    } else {
       return Usage();
+    }
   }
   std::string script;
   if (!ReadFile(dir + "/scenario", script)) {

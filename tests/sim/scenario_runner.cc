@@ -1,6 +1,8 @@
 #include "tests/sim/scenario_runner.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>

@@ -10,9 +10,8 @@
 //  * The log is normalized to be read by people: one line per interesting fact with the
 //    simulated time in seconds (to 10 ms), who, and what — the scenario's own steps, the
 //    coordinator's elections, the events of the committed cluster state (who/why), the
-//    guest actions each node's cmcld issues and their results, and guard fences. Log
-//    indices (epochs, `@7`) are dropped: they change with any extra entry and say
-//    nothing a reader needs; an epoch change shows as a new `assigned` event.
+//    guest actions each node's cmcld issues (with epoch and CMCL_REASON) and their
+//    results, guard fences. Heartbeats, votes, disk writes and grants are left out.
 //  * Every checker of the simulator (state, exclusivity, packages, config) runs
 //    throughout; a violation ends the run and fails it. A failed `expect` fails it too.
 //    Either way the log so far is returned, ending with a line that says why.
