@@ -19,6 +19,15 @@ namespace {
 
 constexpr Duration kStep = Duration(10);  // `within`/`for` are checked every 10 ms.
 
+// The bundle's stand-in hash: the same on every standard library (std::hash is not).
+std::string Fnv1a(const std::string& text) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : text) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  }
+  return std::to_string(hash);
+}
+
 std::string Stamp(Time t) {
   const int64_t ms = t.milliseconds();
   char text[32];
@@ -353,12 +362,11 @@ std::optional<std::string> Runner::Config(const std::vector<std::string>& w) {
       return "bad config apply option " + w[i];
     }
   }
-  sim_.Submit(
-      {node::ConfigProposeOp{.version = version,
-                             .bundle_hash = std::to_string(std::hash<std::string>{}(bundle)),
-                             .bundle = bundle,
-                             .packages = std::move(lists),
-                             .by = "scenario"}});
+  sim_.Submit({node::ConfigProposeOp{.version = version,
+                                     .bundle_hash = Fnv1a(bundle),
+                                     .bundle = bundle,
+                                     .packages = std::move(lists),
+                                     .by = "scenario"}});
   return std::nullopt;
 }
 
