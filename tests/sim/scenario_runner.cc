@@ -251,6 +251,9 @@ std::optional<std::string> Runner::Fault(const std::vector<std::string>& w) {
   } else if (w[0] == "kill") {
     sim_.Crash(w[1]);
   } else if (w[0] == "restart") {
+    if (sim_.Core(w[1]) != nullptr) {
+      return "restart: cmcld runs on " + w[1] + " (crash or kill it first)";
+    }
     sim_.Restart(w[1]);
   } else if (w[0] == "pause") {
     sim_.Pause(w[1]);
