@@ -40,6 +40,10 @@ SimHost::Outcome SimHost::RunOutcome(const PackageName& package) {
   if (b->bad_on.contains(options_.node)) {
     return Outcome::kExit2;
   }
+  if (const auto first = b->fail_first.find(options_.node);
+      first != b->fail_first.end() && ++runs_[package] <= first->second) {
+    return Outcome::kExit2;
+  }
   if (calm_) {
     return Outcome::kExit0;
   }

@@ -125,6 +125,7 @@ class SimHost {
   bool calm_ = false;
   std::map<PackageName, Held> held_;
   std::map<PackageName, uint64_t> generation_;  // Bumped by every run.
+  std::map<PackageName, int> runs_;             // Run scripts issued (fail_first).
   std::multimap<Time, Pending> pending_;        // By completion time, then issue order.
   Time last_advance_;
   uint64_t reports_dropped_ = 0;

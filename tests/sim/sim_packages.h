@@ -47,10 +47,12 @@ struct PackageBehaviour {
   // A guest that came up dies on its own some time later.
   double die = 0.0;
   std::set<NodeName> bad_on = {};  // The run script exits 2 on these nodes, always.
+  // Scenarios: the first N runs on a node exit 2 (counted per host power-on), then 0.
+  std::map<NodeName, int> fail_first = {};
 
   bool Healthy() const {
     return exit1 == 0 && exit2 == 0 && hang == 0 && halt_fail == 0 && halt_hang == 0 &&
-           die == 0 && bad_on.empty();
+           die == 0 && bad_on.empty() && fail_first.empty();
   }
 };
 

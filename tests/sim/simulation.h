@@ -183,6 +183,13 @@ class Simulation final : public NemesisHost {
   // Client 1 sends these commands, in order, and then nothing more (for scenarios).
   void ScriptClient(const std::vector<node::OpBatch>& commands);
   size_t held() const { return held_.size(); }  // Messages on clogged links.
+  // The scenario suite (scenario_runner.h): every trace line's parts, as they are traced
+  // (true time, node or "-", event, detail); and client 1's script grows by `ops`, sent
+  // as soon as the client is idle (ScriptClient({}) first, so it sends nothing else).
+  using Observer = std::function<void(Time, const std::string&, const std::string&,
+                                      const std::string&)>;
+  void Observe(Observer observer) { observer_ = std::move(observer); }
+  void Submit(const node::OpBatch& ops);
 
   // NemesisHost (sim_faults.cc).
   Time Now() const override { return now_; }
@@ -301,6 +308,7 @@ class Simulation final : public NemesisHost {
   Duration liveness_deadline_;  // liveness_bound + CatchUpAllowance().
   uint64_t acks_at_heal_ = 0;
   bool done_ = false;
+  Observer observer_;
 };
 
 }  // namespace cmcl::sim::internal

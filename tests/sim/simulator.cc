@@ -218,6 +218,9 @@ void Simulation::Trace(const std::string& node, const std::string& what,
       columns.commit = std::to_string(raft.commit_index().value());
     }
   }
+  if (observer_) {
+    observer_(now_, node, what, detail);
+  }
   const std::string line = FormatTraceLine(now_, columns, what, detail);
   result_.trace_hash = HashTraceLine(result_.trace_hash, line);
   if (trace_) {
@@ -350,6 +353,17 @@ void Simulation::Restart(const std::string& name) { StartNode(*IndexOf(NodeName(
 void Simulation::Pause(const std::string& name) { PauseNode(*IndexOf(NodeName(name))); }
 
 void Simulation::Resume(const std::string& name) { ResumeNode(*IndexOf(NodeName(name))); }
+
+void Simulation::Submit(const node::OpBatch& ops) {
+  ClientState& client = clients_.at(0);
+  if (!client.script) {
+    client.script.emplace();
+  }
+  client.script->push_back(node::EncodeOps(ops));
+  if (!client.payload) {
+    RetryClient(0, Duration(0), client.target);  // Idle (or thinking): send it now.
+  }
+}
 
 void Simulation::Dispatch(const Event& event) {
   NodeSlot* slot = event.node < nodes_.size() ? &nodes_[event.node] : nullptr;
