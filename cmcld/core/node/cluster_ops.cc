@@ -22,9 +22,10 @@ namespace {
 // every format-2 payload still decodes as before and the format stays 2. (A node too old
 // to know the new tags counts such a command as malformed; mixed versions are not
 // supported within one cluster anyway.)
-// 3: AssignOp::needs_up (issue 10) appended; format 2 still decodes (without it).
+// 3: AssignOp::needs_up and ::over_halt_failed, UnassignOp::over_halt_failed appended
+// (issue 10); format 2 still decodes (without them).
 constexpr uint8_t kOpsFormat = 3;
-constexpr uint8_t kOpsFormatWithoutNeedsUp = 2;
+constexpr uint8_t kOpsFormat2 = 2;
 
 // Strings longer than this (a bundle) or with control bytes show as their size in traces.
 constexpr size_t kShownStringMax = 256;
@@ -34,7 +35,8 @@ template <typename O, typename F>
 void Fields(O& o, F&& f) {
   using T = std::remove_const_t<O>;
   if constexpr (std::is_same_v<T, AssignOp>) {
-    f(o.resource, o.node, o.from_epoch, o.reason, o.why, o.remember, o.needs_up);
+    f(o.resource, o.node, o.from_epoch, o.reason, o.why, o.remember, o.needs_up,
+      o.over_halt_failed);
   } else if constexpr (std::is_same_v<T, ReportOp>) {
     f(o.resource, o.node, o.epoch, o.kind, o.failure, o.detail);
   } else if constexpr (std::is_same_v<T, ReleaseOp>) {
@@ -73,7 +75,7 @@ void Fields(O& o, F&& f) {
   } else if constexpr (std::is_same_v<T, NoteOp>) {
     f(o.package, o.note, o.ends_run);
   } else if constexpr (std::is_same_v<T, UnassignOp>) {
-    f(o.package, o.from_epoch, o.reason);
+    f(o.package, o.from_epoch, o.reason, o.over_halt_failed);
   } else if constexpr (std::is_same_v<T, ClusterStartOp>) {
     f(o.reason);
   } else if constexpr (std::is_same_v<T, ConfigProposeOp>) {
@@ -103,9 +105,12 @@ std::optional<Op> ReadAlternative(size_t tag, ByteReader& in, uint8_t format) {
       return ReadAlternative<I + 1>(tag, in, format);
     }
     std::variant_alternative_t<I, Op> op{};
-    if constexpr (std::is_same_v<std::variant_alternative_t<I, Op>, AssignOp>) {
-      if (format == kOpsFormatWithoutNeedsUp) {
+    if (format == kOpsFormat2) {  // Without the fields format 3 appended.
+      if constexpr (std::is_same_v<std::variant_alternative_t<I, Op>, AssignOp>) {
         codec::Get(in, op.resource, op.node, op.from_epoch, op.reason, op.why, op.remember);
+        return Op(std::move(op));
+      } else if constexpr (std::is_same_v<std::variant_alternative_t<I, Op>, UnassignOp>) {
+        codec::Get(in, op.package, op.from_epoch, op.reason);
         return Op(std::move(op));
       }
     }
@@ -180,7 +185,7 @@ std::string EncodeOps(const OpBatch& ops) {
 std::optional<OpBatch> DecodeOps(const std::string& payload) {
   ByteReader in(payload);
   const uint8_t format = in.U8();
-  in.Require(format == kOpsFormat || format == kOpsFormatWithoutNeedsUp);
+  in.Require(format == kOpsFormat || format == kOpsFormat2);
   const uint32_t count = in.U32();
   OpBatch ops;
   // No reserve(count): a garbage count must not allocate; the loop stops at the end.

@@ -356,6 +356,14 @@ void ClusterState::ApplyAssign(LogIndex index, const AssignOp& op) {
               Epoch(op.from_epoch) + ", current " + Epoch(current) + ": dropped");
     return;
   }
+  if (it != assignments_.end() && it->second.status == AssignmentStatus::kHaltFailed &&
+      !op.over_halt_failed) {
+    ++stale_assigns_;
+    Event(index, false,
+          op.resource.value() + ": assign to " + op.node.value() +
+              " dropped: it is halt_failed (decided before that report committed)");
+    return;
+  }
   for (const auto& [dependency, epoch] : op.needs_up) {
     const auto d = assignments_.find(dependency);
     if (d == assignments_.end() || d->second.epoch != epoch ||

@@ -169,6 +169,7 @@ struct AssignOp {
   ActionReason why = ActionReason::kStart;
   std::optional<NodeName> remember;
   std::map<PackageName, LogIndex> needs_up;
+  bool over_halt_failed = false;  // See UnassignOp.
 
   friend bool operator==(const AssignOp&, const AssignOp&) = default;
 };
@@ -527,10 +528,17 @@ struct NoteOp {
 // The owner at `from_epoch` is certainly gone (lease expired) and the package is not to
 // be placed again (not wanted, or switching off): it becomes down, owned by nobody, at
 // epoch = this entry. Compare-and-set like AssignOp.
+//
+// `over_halt_failed` (both ops, format 3): decided knowing the package is halt_failed
+// (only with a watchdog fence, after certain expiry). Without it, apply drops an assign
+// or unassign that finds the package halt_failed: the decision was made while it was
+// halting and the owner's halt_failed report committed in between (sim seed 27
+// --config-apply 0.05: a halt_failed package was unassigned though it may still run).
 struct UnassignOp {
   PackageName package;
   LogIndex from_epoch;
   std::string reason;
+  bool over_halt_failed = false;
   friend bool operator==(const UnassignOp&, const UnassignOp&) = default;
 };
 // Initial placement begins (every member is up, or cluster_start_wait passed).

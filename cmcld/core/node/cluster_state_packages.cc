@@ -450,6 +450,13 @@ void ClusterState::ApplyUnassign(LogIndex index, const UnassignOp& op) {
               ", current " + At(current) + ": dropped");
     return;
   }
+  if (it->second.status == AssignmentStatus::kHaltFailed && !op.over_halt_failed) {
+    ++stale_assigns_;
+    Event(index, false,
+          op.package.value() + ": unassign dropped: it is halt_failed (decided " +
+              "before that report committed)");
+    return;
+  }
   Assignment& a = it->second;
   a = Assignment{};
   a.epoch = index;

@@ -105,6 +105,11 @@ struct Plan {
   bool owner_if_none = false;      // Failover from a node that is back: it, if nothing else.
 };
 
+// AssignOp/UnassignOp::over_halt_failed: the decision knew the package is halt_failed.
+bool OverHaltFailed(const Plan& plan) {
+  return plan.assignment != nullptr && plan.assignment->status == AssignmentStatus::kHaltFailed;
+}
+
 // One call of Decide: the inputs, and what it has decided so far.
 class Decider {
  public:
@@ -416,7 +421,8 @@ void Decider::OwnerLost(Plan plan) {
                             .reason = owner.value() + " lost; " +
                                       (!started_ ? std::string("the cluster is halted")
                                        : wanted  ? "global switching is off"
-                                                 : "not to run")});
+                                                 : "not to run"),
+                            .over_halt_failed = a.status == AssignmentStatus::kHaltFailed});
 }
 
 // --- Free packages -----------------------------------------------------------------
@@ -717,7 +723,8 @@ bool Decider::Gate(Plan& plan) {
     decision_.revokes.insert(*plan.revoke);
     Add(plan.slot, UnassignOp{.package = plan.package->name,
                               .from_epoch = plan.assignment->epoch,
-                              .reason = plan.request.why + "; " + gate.waiting});
+                              .reason = plan.request.why + "; " + gate.waiting,
+                              .over_halt_failed = OverHaltFailed(plan)});
   } else {
     Note(plan, why);
   }
@@ -752,7 +759,8 @@ void Decider::Emit(const Plan& plan, const PlacementDecision& decision, std::vec
                               .reason = decision.reason,
                               .why = plan.why,
                               .remember = plan.remember,
-                              .needs_up = NeedsUp(*plan.package)});
+                              .needs_up = NeedsUp(*plan.package),
+                              .over_halt_failed = OverHaltFailed(plan)});
       if (plan.kind != PlanKind::kAssign) {
         Add(plan.slot,
             IntentStepOp{.package = name,
@@ -806,9 +814,10 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
         // included). The note comes from that next call's placement, not from this
         // one's: two notes in a row would differ only in their first words.
         decision_.revokes.insert(*plan.revoke);
-        Add(plan.slot,
-            UnassignOp{
-                .package = name, .from_epoch = plan.assignment->epoch, .reason = decision.reason});
+        Add(plan.slot, UnassignOp{.package = name,
+                                  .from_epoch = plan.assignment->epoch,
+                                  .reason = decision.reason,
+                                  .over_halt_failed = OverHaltFailed(plan)});
         return;
       }
       Note(plan, decision.reason);

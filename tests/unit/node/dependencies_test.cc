@@ -232,14 +232,52 @@ TEST(Dependencies, AnAssignWhoseDependencyWentDownSinceTheDecisionIsDroppedAtApp
   EXPECT_EQ(state.Find(kApp)->owner, NodeName("n2"));
 }
 
+// An assign or unassign decided while the package was halting, committed after its
+// owner reported halt_failed, is dropped: the guest may still run (sim seed 27
+// --config-apply 0.05). Decided knowing it (a watchdog fence), it applies.
+TEST(Dependencies, AnAssignOrUnassignThatFindsThePackageHaltFailedIsDroppedUnlessItKnew) {
+  ClusterState state(ClusterState::Options{});
+  LogIndex index(1);
+  const auto apply = [&](OpBatch ops) {
+    state.Apply(raft::ApplyEntry{.entry = {.term = raft::Term(1),
+                                           .index = index,
+                                           .kind = raft::EntryKind::kCommand,
+                                           .command = {.client_id = raft::ClientId(7),
+                                                       .sequence = index.value(),
+                                                       .payload = EncodeOps(ops)}},
+                                 .duplicate = false});
+    index = LogIndex(index.value() + 1);
+  };
+  apply({AssignOp{.resource = kDb, .node = NodeName("n1"), .from_epoch = LogIndex(0)}});
+  apply({ReportOp{.resource = kDb, .node = NodeName("n1"), .epoch = LogIndex(1)}});
+  apply({ReportOp{.resource = kDb,
+                  .node = NodeName("n1"),
+                  .epoch = LogIndex(1),
+                  .kind = ReportKind::kHaltFailed,
+                  .failure = FailureKind::kHaltScript}});
+  ASSERT_EQ(state.StatusOf(kDb), PackageStatus::kHaltFailed);
+
+  apply({UnassignOp{.package = kDb, .from_epoch = LogIndex(1), .reason = "n1 lost"}});
+  apply({AssignOp{.resource = kDb, .node = NodeName("n2"), .from_epoch = LogIndex(1)}});
+
+  EXPECT_EQ(state.StatusOf(kDb), PackageStatus::kHaltFailed);
+  EXPECT_EQ(state.Find(kDb)->owner, NodeName("n1"));
+  EXPECT_EQ(state.stale_assigns(), 2U);
+  apply({AssignOp{.resource = kDb,
+                  .node = NodeName("n2"),
+                  .from_epoch = LogIndex(1),
+                  .over_halt_failed = true}});
+  EXPECT_EQ(state.Find(kDb)->owner, NodeName("n2"));
+}
+
 // Ops format 3 added AssignOp::needs_up; a format-2 payload (a log written before) still
 // decodes, with no dependencies.
 TEST(Dependencies, AFormat2AssignStillDecodesWithoutNeedsUp) {
   const AssignOp assign{.resource = kApp, .node = NodeName("n1"), .from_epoch = LogIndex(4)};
   const std::string format3 = EncodeOps({assign});
   ASSERT_EQ(format3[0], '\x03');
-  // The empty map is its count, last: a 4-byte zero.
-  const std::string format2 = "\x02" + format3.substr(1, format3.size() - 1 - 4);
+  // Format 3 appended the empty map (its 4-byte count) and a 1-byte flag.
+  const std::string format2 = "\x02" + format3.substr(1, format3.size() - 1 - 5);
 
   const std::optional<OpBatch> decoded = DecodeOps(format2);
 
