@@ -29,6 +29,11 @@
 //    failed kServiceFailed. `clear` on a halt_failed package this node owns: driver
 //    status, once per clear; stopped → halted, else halt_failed again (the clear is
 //    refused). A halt_failed guest seen stopped (unsolicited status) is reported halted.
+//    Issue 10: while its package is in maintenance (ClusterState::PackageInMaintenance)
+//    a running guest is not monitored: a stop or a failed service is logged, not acted
+//    on (no report, no cleanup, no service fail-fast), and it stays registered; when
+//    maintenance ends the agent asks the driver for its status once, and a stopped
+//    guest is then handled as a guest found dead.
 //  * Reports (started, halted, failed, fenced, stray, armed) are batched into commands
 //    of the node's own client, forwarded to the leader, and retried with the same
 //    sequence until applied (at most once, thesis 6.3).
@@ -333,6 +338,9 @@ class Node {
     // driver about: each clear is answered once, not on every input until it applies.
     std::optional<LogIndex> clear_asked;
     uint64_t register_id = 0;  // The guard request registering it at `epoch` (0: none).
+    // Issue 10: its package was in maintenance when last looked at (ManageLocals): a
+    // stop or a failed service is not acted on then, and leaving asks for its status.
+    bool maintenance = false;
   };
   // One of the node's own command streams (agent reports, coordinator decisions).
   struct OwnClient {
@@ -345,6 +353,7 @@ class Node {
   NodeActions Submit(Time now, raft::Command command, bool forward);
   void Absorb(raft::Actions actions);
   std::optional<std::string> CheckCommand(const raft::Command& command) const;
+  std::optional<std::string> CheckMaintenance(const MaintenanceOp& op) const;
   void OnOwnReply(const raft::ClientReply& reply);
   void Drive();
   void PushGuardDeadline();
@@ -353,6 +362,7 @@ class Node {
   void ManageOwned();
   void ReportOwnedNotHere();
   void ManageLocals();
+  void ResumeMonitoring(const PackageName& resource, Local& local);
   void TryStart(const PackageName& resource, const Assignment& assignment);
   void ReportStopped(const PackageName& resource, const Local& local);
   void AnswerClears();
