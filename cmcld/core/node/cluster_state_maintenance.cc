@@ -40,7 +40,7 @@ void ClusterState::ApplyMaintenance(LogIndex index, const MaintenanceOp& op) {
     node.by = op.by;
     Event(index, false,
           op.node->value() +
-              (!op.on    ? std::string(": maintenance off (") + op.by +
+              (!op.on ? std::string(": maintenance off (") + op.by +
                             "): a placement target again; nothing moves back unless a policy "
                             "(failback automatic) says so"
                : op.freeze ? ": maintenance on, frozen (" + op.by +
@@ -63,13 +63,12 @@ void ClusterState::ApplyMaintenance(LogIndex index, const MaintenanceOp& op) {
               "automatically"
             : "maintenance off: monitoring and failover resume under its policies";
   Event(index, false, op.package->value() + ": " + what + " (" + op.by + ")");
-  r.SetOutcome(Outcome{.command = index,
-                       .kind = CommandKind::kMaintenance,
-                       .ok = true,
-                       .message = was == op.on
-                                      ? std::string(op.on ? "already in maintenance"
-                                                          : "not in maintenance")
-                                      : what});
+  r.SetOutcome(Outcome{
+      .command = index,
+      .kind = CommandKind::kMaintenance,
+      .ok = true,
+      .message = was == op.on ? std::string(op.on ? "already in maintenance" : "not in maintenance")
+                              : what});
 }
 
 // Format 4's part: the nodes in maintenance (name, frozen) and the packages in

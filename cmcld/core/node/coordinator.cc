@@ -87,7 +87,8 @@ enum class PlanKind {
   kValidate,      // IntentStepOp kHalting; none: IntentDoneOp refused.
   kIntentTarget,  // AssignOp target + kStarting; none: return to the source (round two).
   kIntentReturn,  // AssignOp source + kReturning; none: IntentDoneOp failed.
-  kMaintenanceMove,  // Issue 10: MoveOp kNodeHalt off a node in maintenance; none: a note.
+  // Issue 10: MoveOp kNodeHalt off a node in maintenance; none: a note.
+  kMaintenanceMove,
 };
 
 struct Plan {
@@ -391,9 +392,9 @@ void Decider::Owned(Plan plan) {
 void Decider::InMaintenance(Plan plan) {
   const Assignment* a = plan.assignment;
   const bool owned = a != nullptr && a->owner && !a->Free();
-  const std::string why =
-      owned && !plan.record->maintenance ? a->owner->value() + " is frozen for maintenance"
-                                         : "in maintenance";
+  const std::string why = owned && !plan.record->maintenance
+                              ? a->owner->value() + " is frozen for maintenance"
+                              : "in maintenance";
   std::string note;
   if (owned && !Reachable(*a->owner)) {
     note = why + ": " + a->owner->value() + " is lost; not failed over (it stays assigned " +
@@ -401,8 +402,8 @@ void Decider::InMaintenance(Plan plan) {
   } else if (owned) {
     note = why + ": not monitored; no restart, failover or move";
   } else if (a != nullptr && a->owner && a->status == AssignmentStatus::kFailed) {
-    note = why + ": " + std::string(AssignmentStatusName(a->status)) + " on " +
-           a->owner->value() + "; not restarted or relocated";
+    note = why + ": " + std::string(AssignmentStatusName(a->status)) + " on " + a->owner->value() +
+           "; not restarted or relocated";
   } else {
     note = why + ": not started automatically (pkgctl run starts it)";
   }
@@ -415,8 +416,8 @@ void Decider::LeaveMaintenanceNode(Plan plan) {
   const NodeName owner = *plan.assignment->owner;
   if (plan.assignment->status != AssignmentStatus::kStarted) return;  // Moves once up.
   plan.kind = PlanKind::kMaintenanceMove;
-  plan.request = Request(plan, owner.value() + " is in maintenance",
-                         With(plan.record->failed_nodes, owner));
+  plan.request =
+      Request(plan, owner.value() + " is in maintenance", With(plan.record->failed_nodes, owner));
   plans_.push_back(std::move(plan));
 }
 

@@ -197,12 +197,12 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
           state_.PackageInMaintenance(resource)) {
         // Not monitored (issue 10): the administrator may stop it by hand. Leaving
         // maintenance asks for its status again (ManageLocals).
-        out_.log.push_back(LogLine{
-            .critical = false,
-            .text = resource.value() + ": " +
-                    (stopped ? std::string("the guest stopped")
-                             : "service " + result.failed_service + " failed") +
-                    " while in maintenance: not monitored, nothing done"});
+        out_.log.push_back(
+            LogLine{.critical = false,
+                    .text = resource.value() + ": " +
+                            (stopped ? std::string("the guest stopped")
+                                     : "service " + result.failed_service + " failed") +
+                            " while in maintenance: not monitored, nothing done"});
         return;
       }
       if (verb == GuestVerb::kStatus && !result.failed_service.empty() &&

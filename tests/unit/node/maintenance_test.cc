@@ -59,15 +59,14 @@ class MaintenanceTest : public ::testing::Test {
   }
   LogIndex Commit(const OpBatch& ops) {
     const LogIndex index(state_.applied().value() + 1);
-    state_.Apply(raft::ApplyEntry{
-        .entry = raft::Entry{.term = raft::Term(1),
-                             .index = index,
-                             .kind = raft::EntryKind::kCommand,
-                             .command = {.client_id = raft::ClientId(1),
-                                         .sequence = index.value(),
-                                         .payload = EncodeOps(ops),
-                                         .revokes = {}}},
-        .duplicate = false});
+    state_.Apply(raft::ApplyEntry{.entry = raft::Entry{.term = raft::Term(1),
+                                                       .index = index,
+                                                       .kind = raft::EntryKind::kCommand,
+                                                       .command = {.client_id = raft::ClientId(1),
+                                                                   .sequence = index.value(),
+                                                                   .payload = EncodeOps(ops),
+                                                                   .revokes = {}}},
+                                  .duplicate = false});
     return index;
   }
   Decision Step() {
@@ -79,8 +78,12 @@ class MaintenanceTest : public ::testing::Test {
               FailureKind failure = FailureKind::kNone) {
     const Assignment a = A(package);
     ASSERT_TRUE(a.owner.has_value());
-    Commit({ReportOp{.resource = package, .node = *a.owner, .epoch = a.epoch, .kind = kind,
-                     .failure = failure, .detail = ""}});
+    Commit({ReportOp{.resource = package,
+                     .node = *a.owner,
+                     .epoch = a.epoch,
+                     .kind = kind,
+                     .failure = failure,
+                     .detail = ""}});
   }
   void StartAll() {
     Commit({ClusterRunOp{.by = "root"}});
@@ -176,8 +179,8 @@ TEST_F(MaintenanceTest, AMaintenanceOpNamingBothOrNeitherIsRefusedWhole) {
   const uint64_t malformed = state_.malformed_commands();
 
   Commit({MaintenanceOp{.node = kN1, .package = kP1, .on = true, .freeze = false, .by = "x"}});
-  Commit({MaintenanceOp{.node = std::nullopt, .package = std::nullopt, .on = true,
-                        .freeze = false, .by = "x"}});
+  Commit({MaintenanceOp{
+      .node = std::nullopt, .package = std::nullopt, .on = true, .freeze = false, .by = "x"}});
 
   EXPECT_EQ(state_.malformed_commands(), malformed + 2);
   EXPECT_FALSE(state_.NodeInMaintenance(kN1));
