@@ -21,10 +21,10 @@ void ControlEngine::Maintenance(const Caller& caller, const pb::MaintenanceReque
                                 std::shared_ptr<Call> call) {
   const bool for_node = !request.node().empty();
   if (for_node == !request.package().empty()) {
-    return call->Finish(ErrorAnswer("usage", "maintenance names a node or a package"));
+    return call->Finish(ErrorAnswer("usage", "maintenance names a node or a package", kExitUsage));
   }
   if (!for_node && request.freeze()) {
-    return call->Finish(ErrorAnswer("usage", "--freeze is for node maintenance only"));
+    return call->Finish(ErrorAnswer("usage", "--freeze is for node maintenance only", kExitUsage));
   }
   std::optional<Answer> refused =
       Refuse(caller, for_node ? Permission::kFullAdmin : Permission::kPackageAdmin);
