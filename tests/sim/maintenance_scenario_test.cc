@@ -42,7 +42,8 @@ SimOptions QuietOptions() {
   return options;
 }
 
-std::shared_ptr<const SimPackages> OnePackage(const SimOptions& options) {
+std::shared_ptr<const SimPackages> OnePackage(const SimOptions& options,
+                                              const PackageBehaviour& behaviour) {
   const auto inventory = [](const char* wwid) {
     return InventoryBuilder()
         .Disk("/dev/rdisk/p1", wwid)
@@ -67,7 +68,7 @@ std::shared_ptr<const SimPackages> OnePackage(const SimOptions& options) {
   ApplySimTimings(options, config);
   auto packages = std::make_shared<SimPackages>();
   packages->config = std::make_shared<const config::ClusterConfig>(std::move(config));
-  packages->behaviour[kP1] = PackageBehaviour{};
+  packages->behaviour[kP1] = behaviour;
   packages->names = {kP1};
   return packages;
 }
@@ -84,7 +85,8 @@ node::MaintenanceOp PackageMaintenance(bool on) {
 
 class MaintenanceCluster {
  public:
-  MaintenanceCluster() : options_(QuietOptions()), sim_(options_, trace_, OnePackage(options_)) {
+  explicit MaintenanceCluster(const PackageBehaviour& behaviour = {})
+      : options_(QuietOptions()), sim_(options_, trace_, OnePackage(options_, behaviour)) {
     sim_.Setup();
   }
   // Runs in 10ms steps until `done` or `limit`; true if `done`. Fails on a violation.
@@ -186,6 +188,32 @@ TEST(MaintenanceScenario, PackageMaintenanceDoesNotFailOverWhenTheOwnerCrashesUn
   EXPECT_TRUE(still_n1);
   EXPECT_TRUE(up_after);
   EXPECT_EQ(cluster.sim().exclusivity().max_physical(), 1u);
+}
+
+// "Stops monitoring": a guest that dies on its own is neither reported nor restarted
+// while its package is in maintenance (it stays assigned, its epoch unchanged); leaving
+// maintenance asks for its status, and the restart policy takes over.
+TEST(MaintenanceScenario, AGuestThatDiesInPackageMaintenanceIsLeftAloneUntilItEnds) {
+  MaintenanceCluster cluster(PackageBehaviour{.die = 1.0});
+  ASSERT_TRUE(cluster.Command({PackageMaintenance(true)},
+                              [&] { return cluster.Leader()->PackageInMaintenance(kP1); }));
+  // Placed before maintenance or by this run: an operator's run still starts it.
+  cluster.sim().ScriptClient({{node::RunOp{
+      .package = kP1, .node = std::nullopt, .enable_switching = true, .by = "test"}}});
+  ASSERT_TRUE(cluster.RunUntil(Duration(15'000), [&] { return cluster.UpOn("n1"); }));
+  const raft::LogIndex epoch = cluster.P1()->epoch;
+  ASSERT_TRUE(
+      cluster.RunUntil(Duration(30'000), [&] { return !cluster.sim().Host("n1").Holds(kP1); }));
+
+  const bool acted = !cluster.Never(Duration(5'000), [&] {
+    return cluster.P1()->epoch != epoch || cluster.P1()->status != node::AssignmentStatus::kStarted;
+  });
+  cluster.sim().ScriptClient({{PackageMaintenance(false)}});
+  const bool restarted = cluster.RunUntil(
+      Duration(15'000), [&] { return cluster.P1() != nullptr && cluster.P1()->epoch != epoch; });
+
+  EXPECT_FALSE(acted);
+  EXPECT_TRUE(restarted);
 }
 
 TEST(MaintenanceScenario, MaintenanceSurvivesARestartOfEveryDaemon) {
