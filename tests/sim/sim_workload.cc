@@ -138,7 +138,14 @@ void Simulation::ScriptClient(const std::vector<node::OpBatch>& commands) {
   for (const node::OpBatch& ops : commands) {
     script.push_back(node::EncodeOps(ops));
   }
-  clients_.at(0).script = std::move(script);
+  ClientState& client = clients_.at(0);
+  // A scripted client that said everything sends nothing more and has no event pending:
+  // a later script wakes it (else only the first script of a scenario was ever sent).
+  const bool stopped = client.script && client.script->empty() && !client.payload;
+  client.script = std::move(script);
+  if (stopped) {
+    RetryClient(0, Duration(1), std::nullopt);
+  }
 }
 
 std::string Simulation::NextPayload() {
