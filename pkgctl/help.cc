@@ -612,7 +612,7 @@ DESCRIPTION
     maintenance while there (not monitored, not failed over). off: NODE takes
     packages again; nothing moves back unless failback_policy automatic says so.
     Kept in the replicated state: survives restarts of every daemon. `view` shows
-    the node's state as maintenance (frozen: "maintenance (frozen)").
+    the node's state as maintenance (with --freeze, the table adds "frozen").
 
 OPTIONS
     --freeze

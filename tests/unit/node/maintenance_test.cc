@@ -217,6 +217,21 @@ TEST_F(MaintenanceTest, MaintenanceSurvivesASnapshotRoundTripExactly) {
   EXPECT_FALSE(decoded->PackageInMaintenance(kP2));
 }
 
+TEST_F(MaintenanceTest, ASnapshotOfTheFormatBeforeMaintenanceStillDecodes) {
+  Commit({AssignOp{.resource = kP1, .node = kN1, .from_epoch = LogIndex(0), .reason = "t"}});
+  std::string bytes = state_.Encode();
+  // Format 4 appends two u32 counts (0 nodes, 0 packages); its version byte follows the
+  // magic "cmclst".
+  std::string old = bytes.substr(0, bytes.size() - 8);
+  old[6] = 3;
+
+  const std::optional<ClusterState> decoded = ClusterState::Decode(old, ClusterState::Options{});
+
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(*decoded, state_);
+  EXPECT_FALSE(ClusterState::Decode(old + std::string(8, '\0'), {}).has_value());
+}
+
 TEST_F(MaintenanceTest, ASnapshotWhoseMaintenanceNamesAnUnknownRecordDoesNotDecode) {
   NodeMaintenance(kN2, true);
   std::string bytes = state_.Encode();
