@@ -390,7 +390,7 @@ TEST_F(PkgctlTest, MaintenanceCommandsCheckTheirArgumentsBeforeCallingTheDaemon)
   const std::string socket = "--socket " + dir_.path() + "/none.sock ";
 
   const Outcome missing = Run(socket + "node maintenance n1");
-  const Outcome typo = Run(socket + "package maintenance p1 of");
+  const Outcome typo = Run(socket + "package maintenance p1 onn");
   const Outcome subcommand = Run(socket + "package maintenence p1 on");
   const Outcome freeze_off = Run(socket + "node maintenance n1 off --freeze");
   const Outcome package_freeze = Run(socket + "package maintenance p1 on --freeze");
@@ -399,7 +399,7 @@ TEST_F(PkgctlTest, MaintenanceCommandsCheckTheirArgumentsBeforeCallingTheDaemon)
   EXPECT_EQ(missing.exit_status, 2);
   EXPECT_EQ(missing.err, "pkgctl: node maintenance: expected NODE on|off\n");
   EXPECT_EQ(typo.exit_status, 2);
-  EXPECT_THAT(typo.err, HasSubstr("did you mean \"off\"?"));
+  EXPECT_THAT(typo.err, HasSubstr("not \"onn\"; did you mean \"on\"?"));
   EXPECT_EQ(subcommand.exit_status, 2);
   EXPECT_THAT(subcommand.err, HasSubstr("did you mean \"maintenance\"?"));
   EXPECT_EQ(freeze_off.exit_status, 2);
