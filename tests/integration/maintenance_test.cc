@@ -82,7 +82,9 @@ TEST_F(MaintenanceTest, NodeMaintenanceMovesItsPackageAwayAndOffMovesNothingBack
   StartAndPlace();
 
   const CommandResult on = cluster.Pkgctl(2, {"node", "maintenance", "node1", "on"});
-  const bool moved = UpOn(cluster, 2, "g1", "node2") || UpOn(cluster, 2, "g1", "node3");
+  const bool moved = LocalCluster::WaitFor(
+      [&] { return UpOn(cluster, 2, "g1", "node2") || UpOn(cluster, 2, "g1", "node3"); },
+      seconds(20));
   const std::optional<JsonValue> view = cluster.View(2);
   const CommandResult move = cluster.Pkgctl(2, {"move", "g2", "-n", "node1"});
   const CommandResult off = cluster.Pkgctl(2, {"node", "maintenance", "node1", "off"});
@@ -122,6 +124,13 @@ TEST_F(MaintenanceTest, PackageMaintenanceIgnoresAKilledGuestAndSurvivesRestarti
   for (int i = 0; i < 3; ++i) cluster.Start(i);
   const bool back = LocalCluster::WaitFor(
       [&] { return cluster.Package(1, "g2")["status"].String() == "up"; }, seconds(30));
+  // Every node heard from again, so node3's state is known (not "unknown").
+  LocalCluster::WaitFor(
+      [&] {
+        const std::optional<JsonValue> v = cluster.View(1);
+        return v && v->Named("nodes", "node3")["state"].String() != "unknown";
+      },
+      seconds(20));
   const std::optional<JsonValue> view = cluster.View(1);
   const CommandResult off = cluster.Pkgctl(1, {"package", "maintenance", "g1", "off"});
   const bool up_again = LocalCluster::WaitFor(

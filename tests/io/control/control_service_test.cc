@@ -926,7 +926,8 @@ TEST_F(ControlServiceTest, NodeMaintenanceKeepsAPackageNobodyCanTakeAndSaysWhy) 
       << on.out;
   EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kUp);
   std::map<std::string, std::string> states;
-  for (const auto& [unused, node] : Json(view.out).get_child("nodes")) {
+  const boost::property_tree::ptree tree = Json(view.out);  // Outlives the loop.
+  for (const auto& [unused, node] : tree.get_child("nodes")) {
     states[node.get<std::string>("name")] = node.get<std::string>("state");
   }
   EXPECT_EQ(states["n1"], "maintenance");
@@ -947,7 +948,8 @@ TEST_F(ControlServiceTest, CmmodpkgDashMPutsAPackageInMaintenanceAndTheViewMarks
 
   EXPECT_EQ(on.exit_status, 0) << on.err;
   std::map<std::string, std::string> maintenance;
-  for (const auto& [unused, package] : Json(view.out).get_child("packages")) {
+  const boost::property_tree::ptree tree = Json(view.out);  // Outlives the loop.
+  for (const auto& [unused, package] : tree.get_child("packages")) {
     maintenance[package.get<std::string>("name")] = package.get<std::string>("maintenance");
   }
   EXPECT_EQ(maintenance,
