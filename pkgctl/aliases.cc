@@ -29,7 +29,7 @@ const std::map<std::string, std::string>& Usages() {
       {"cmviewcl", "cmviewcl [-v] [-f table|line] [-p PKG | -n NODE]"},
       {"cmrunpkg", "cmrunpkg [-n NODE] PKG   (global switching stays off: cmmodpkg -e PKG)"},
       {"cmhaltpkg", "cmhaltpkg PKG"},
-      {"cmmodpkg", "cmmodpkg -e|-d [-n NODE] PKG"},
+      {"cmmodpkg", "cmmodpkg -e|-d [-n NODE] PKG | cmmodpkg -m on|off PKG"},
       {"cmrunnode", "cmrunnode [NODE]   (default: this node)"},
       {"cmhaltnode", "cmhaltnode [NODE]   (default: this node)"},
       {"cmruncl", "cmruncl [-n NODE ...]"},
@@ -171,7 +171,7 @@ int RunAlias(const std::string& name, const std::vector<std::string>& args, std:
   // Which flags each alias takes: {with a value, without}.
   static const std::map<std::string, std::pair<std::string, std::string>> kFlags = {
       {"cmviewcl", {"pnf", "v"}}, {"cmrunpkg", {"n", ""}},  {"cmhaltpkg", {"", ""}},
-      {"cmmodpkg", {"n", "ed"}},  {"cmrunnode", {"", ""}},  {"cmhaltnode", {"", ""}},
+      {"cmmodpkg", {"nm", "ed"}}, {"cmrunnode", {"", ""}},  {"cmhaltnode", {"", ""}},
       {"cmruncl", {"n", ""}},     {"cmhaltcl", {"", "f"}},  {"cmcheckconf", {"C", ""}},
       {"cmapplyconf", {"C", ""}}, {"cmgetconf", {"C", ""}}, {"hpvmmigrate", {"Phcr", "s"}},
       {"hpvmstatus", {"P", ""}}};
@@ -234,7 +234,13 @@ int Dispatch(const std::string& name, const Flags& flags, std::ostream& out, std
     return RunRun(options, words, out, err);
   }
   if (name == "cmhaltpkg") return RunHalt(options, words, out, err);
-  // cmmodpkg.
+  // cmmodpkg. -m on|off: package maintenance (issue 10).
+  if (flags.Has('m')) {
+    if (flags.Has('e') || flags.Has('d') || flags.Has('n')) {
+      return Usage(name, "-m goes without -e, -d and -n", out, err);
+    }
+    return RunMaintenance(options, false, {first, flags.Value('m')}, out, err);
+  }
   if (flags.Has('e') == flags.Has('d')) return Usage(name, "needs one of -e or -d", out, err);
   return flags.Has('e') ? RunEnable(options, words, out, err)
                         : RunDisable(options, words, out, err);

@@ -80,6 +80,12 @@ int RunNode(const GlobalOptions& options, const std::vector<std::string>& args,
 // The same; `node_optional`: no NODE means the daemon's own node (cmrunnode/cmhaltnode).
 int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>& args,
                    bool node_optional, std::ostream& out, std::ostream& err);
+// Issue 10 (pkgctl/maintenance.cc): `args` follow "maintenance" (NAME on|off ...), and
+// `pkgctl package maintenance ...` (`args` follow "package").
+int RunMaintenance(const GlobalOptions& options, bool for_node,
+                   const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int RunPackage(const GlobalOptions& options, const std::vector<std::string>& args,
+               std::ostream& out, std::ostream& err);
 // `args` start with run|halt.
 int RunCluster(const GlobalOptions& options, const std::vector<std::string>& args,
                std::ostream& out, std::ostream& err);
@@ -98,6 +104,7 @@ int RunAlias(const std::string& name, const std::vector<std::string>& args, std:
 
 // The manual pages printed by --help.
 extern const char* const kMainHelp;
+extern const char* const kPackageHelp;  // Issue 10.
 extern const char* const kConfigHelp;
 extern const char* const kConfigCheckHelp;
 extern const char* const kConfigApplyHelp;

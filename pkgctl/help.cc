@@ -61,6 +61,14 @@ COMMANDS
         put it back, or let a node whose state_dir was lost vote again.
         (Serviceguard: cmhaltnode / cmrunnode)
 
+    node maintenance NODE on|off [--freeze] [--no-wait] [--timeout DURATION]
+        Maintenance: NODE takes no packages; its own move away through validation
+        (waits), or with --freeze stay where they are, unmonitored. Survives restarts.
+
+    package maintenance PKG on|off
+        Stop (resume) monitoring and failover of PKG without halting it.
+        (Serviceguard: cmmodpkg -m on|off PKG)
+
     cluster run [-n NODE ...] / cluster halt [--force]
         Start placement now / halt every package (refused while packages run, unless
         --force). (Serviceguard: cmruncl / cmhaltcl)
@@ -73,7 +81,7 @@ COMMANDS
         The applied configuration (cluster.yaml) with its version. (Serviceguard:
         cmgetconf)
 
-    Not yet available in this build (later issues add them): explain, package, guest.
+    Not yet available in this build (later issues add them): explain, guest.
 
 ALIASES
     Invoked through a symlink of one of these names, pkgctl takes that command's
@@ -82,6 +90,7 @@ ALIASES
         cmrunpkg [-n NODE] PKG        run, global switching NOT enabled (cmmodpkg -e)
         cmhaltpkg PKG                 halt
         cmmodpkg -e|-d [-n NODE] PKG  enable / disable
+        cmmodpkg -m on|off PKG        package maintenance on / off
         cmrunnode [NODE], cmhaltnode [NODE]   node run / halt (default: this node)
         cmruncl [-n NODE ...], cmhaltcl [-f]  cluster run / halt [--force]
         cmcheckconf [-C CLUSTER_YAML]         config check
@@ -585,6 +594,8 @@ SYNOPSIS
     pkgctl [--socket PATH] [-o table|json] node halt NODE [--no-wait] [--timeout D]
     pkgctl [--socket PATH] [-o table|json] node run NODE
     pkgctl [--socket PATH] [-o table|json] node readmit NODE
+    pkgctl [--socket PATH] [-o table|json] node maintenance NODE on|off [--freeze]
+           [--no-wait] [--timeout D]
 
 DESCRIPTION
     halt: NODE leaves service; its packages move or halt per shutdown_policy. Waits
@@ -593,7 +604,19 @@ DESCRIPTION
     readmit: a node whose state_dir was lost may vote again (answers once
     committed). Needs full_admin (root). (Serviceguard: cmhaltnode / cmrunnode)
 
+    maintenance on: NODE is never a placement target (start, failover, failback,
+    move, run -n are refused by validation) and its packages move away as for a
+    node halt with shutdown_policy migrate; one that no node can take stays up
+    there, and the answer and its note say why: nothing is halted. Waits until none
+    is still leaving. --freeze: its packages stay where they are and are in package
+    maintenance while there (not monitored, not failed over). off: NODE takes
+    packages again; nothing moves back unless failback_policy automatic says so.
+    Kept in the replicated state: survives restarts of every daemon. `view` shows
+    the node's state as maintenance (with --freeze, the table adds "frozen").
+
 OPTIONS
+    --freeze
+        With maintenance on: keep the node's packages in place.
     --no-wait, --timeout DURATION
         Answer once committed / bound the wait (exit 4 when it expires).
     --socket PATH, -o table|json
@@ -614,6 +637,41 @@ ENVIRONMENT
 EXAMPLES
     pkgctl node halt ivmcl02 --timeout 10m
     pkgctl node run ivmcl02
+    pkgctl node maintenance ivmcl02 on
+    pkgctl node maintenance ivmcl02 off
+)";
+
+const char* const kPackageHelp = R"(NAME
+    pkgctl package - per-package administration: maintenance mode
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] package maintenance PKG on|off
+
+DESCRIPTION
+    maintenance on: cmcld stops monitoring PKG and takes no automatic action on it —
+    no start, restart, relocation, failover (a lost owner keeps it assigned, so it
+    can never run twice), failback or node-halt migration — without halting it. Its
+    guest may be stopped and started by hand; a stop is logged, not acted on. An
+    operator's run, halt, move and clear still act. off: monitoring resumes (the
+    owner asks the driver once whether the guest runs) and the policies apply again
+    (a guest found stopped then fails over as usual); the event says so. Answers
+    once committed; kept in the replicated state (survives restarts). Needs
+    package_admin. `view` marks it (json "maintenance": true).
+    (Serviceguard: cmmodpkg -m on|off PKG)
+
+OPTIONS
+    --socket PATH, -o table|json
+        See pkgctl --help. json: {"package", "ok", "message", "index"}.
+
+EXIT STATUS
+    0   done
+    1   refused (no quorum, permission denied, unknown package with "did you mean")
+    2   usage error
+    3   cmcld could not be reached
+
+EXAMPLES
+    pkgctl package maintenance hpvm1 on
+    cmmodpkg -m off hpvm1
 )";
 
 const char* const kClusterHelp = R"(NAME

@@ -20,6 +20,10 @@ int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>&
   }
   pb::NodeRequest request;
   const std::string& action = args[0];
+  if (action == "maintenance" && !node_optional) {  // Issue 10 (pkgctl/maintenance.cc).
+    return RunMaintenance(options, true, std::vector<std::string>(args.begin() + 1, args.end()),
+                          out, err);
+  }
   if (action == "halt") {
     request.set_action(pb::NodeRequest::HALT);
   } else if (action == "run") {
@@ -27,7 +31,7 @@ int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>&
   } else if (action == "readmit") {
     request.set_action(pb::NodeRequest::READMIT);
   } else {
-    const std::string match = ClosestMatch(action, {"halt", "run", "readmit"});
+    const std::string match = ClosestMatch(action, {"halt", "run", "readmit", "maintenance"});
     return UsageError(options,
                       "node: unknown subcommand \"" + action + "\"" +
                           (match.empty() ? "" : "; did you mean \"" + match + "\"?"),

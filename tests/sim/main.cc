@@ -39,6 +39,7 @@ struct Flags {
   std::optional<std::set<NemesisKind>> nemeses;
   std::optional<cmcl::Duration> time_budget;
   std::string config_apply;  // --config-apply CHANCE, as given (empty: off).
+  std::string maintenance;   // --maintenance CHANCE, as given (empty: off).
 };
 
 char g_replay[512];  // Printed if the core aborts on a CMCL_CHECK mid-run.
@@ -63,6 +64,7 @@ void OnAbort(int) {
             << "                [--swarm] [--nemesis NAME[,NAME...]|none] [--trace]\n"
             << "                [--mutation NAME] [--list-mutations] [--list-nemeses]\n"
             << "                [--safety-only] [--excuse-known-gaps] [--config-apply CHANCE]\n"
+            << "                [--maintenance CHANCE]\n"
             << "                [--time-budget 60s]\n"
             << "  A seed is a decimal number or a 40-hex git commit (its low 64 bits).\n"
             << "  --first-seed defaults to $CMCL_SIM_SEED or 1.\n";
@@ -133,6 +135,12 @@ Flags ParseFlags(int argc, char** argv) {
       if (!(chance > 0 && chance <= 1)) {
         Usage("--config-apply wants a chance in (0, 1], such as 0.05");
       }
+    } else if (arg == "--maintenance") {
+      flags.maintenance = value();
+      const double chance = std::atof(flags.maintenance.c_str());
+      if (!(chance > 0 && chance <= 1)) {
+        Usage("--maintenance wants a chance in (0, 1], such as 0.1");
+      }
     } else if (arg == "--trace") {
       flags.trace = true;
     } else if (arg == "--mutation") {
@@ -185,6 +193,9 @@ std::string ReplayCommand(const Flags& flags, const SimOptions& options) {
   if (!flags.config_apply.empty()) {
     command += " --config-apply " + flags.config_apply;
   }
+  if (!flags.maintenance.empty()) {
+    command += " --maintenance " + flags.maintenance;
+  }
   return command + " --trace";
 }
 
@@ -201,6 +212,9 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
   options.excuse_known_gaps = flags.excuse_known_gaps;
   if (!flags.config_apply.empty()) {
     options.config_apply_chance = std::atof(flags.config_apply.c_str());
+  }
+  if (!flags.maintenance.empty()) {
+    options.maintenance_chance = std::atof(flags.maintenance.c_str());
   }
   if (!flags.mutation.empty()) {
     options.mutation_name = flags.mutation;

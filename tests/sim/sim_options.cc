@@ -217,6 +217,9 @@ std::string DescribeOptions(const SimOptions& o) {
   if (o.config_apply_chance > 0) {
     out << " config_apply=" << o.config_apply_chance;
   }
+  if (o.maintenance_chance > 0) {
+    out << " maintenance=" << o.maintenance_chance;
+  }
   return out.str();
 }
 

@@ -150,6 +150,9 @@ struct SimOptions {
   // Of the clients' commands, `config_apply_chance` are `config apply` proposals
   // (sim_config.cc). 0 unless --config-apply says otherwise: seeds keep their runs.
   double config_apply_chance = 0.0;
+  // Issue 10: of the operator commands, `maintenance_chance` are maintenance on/off (node,
+  // node --freeze, package; sim_workload.cc). 0 unless --maintenance says otherwise.
+  double maintenance_chance = 0.0;
   double disarm_chance = 0.01;
   Duration disarm_length = Duration(3000);
 

@@ -137,7 +137,14 @@ void Simulation::ScriptClient(const std::vector<node::OpBatch>& commands) {
   for (const node::OpBatch& ops : commands) {
     script.push_back(node::EncodeOps(ops));
   }
-  clients_.at(0).script = std::move(script);
+  ClientState& client = clients_.at(0);
+  // A scripted client that said everything sends nothing more and has no event pending:
+  // a later script wakes it (else only the first script of a scenario was ever sent).
+  const bool stopped = client.script && client.script->empty() && !client.payload;
+  client.script = std::move(script);
+  if (stopped) {
+    RetryClient(0, Duration(1), std::nullopt);
+  }
 }
 
 std::string Simulation::NextPayload() {
@@ -180,6 +187,9 @@ node::OpBatch Simulation::OperatorCommand() {
   };
   const std::optional<NodeName> node =
       client_rng_.Chance(1, 2) ? std::optional<NodeName>(any_node()) : std::nullopt;
+  if (options_.maintenance_chance > 0 && client_rng_.ChanceOf(options_.maintenance_chance)) {
+    return MaintenanceCommand(package, any_node());
+  }
   switch (client_rng_.Uniform(15)) {
     case 0:
     case 1:
@@ -226,15 +236,39 @@ node::OpBatch Simulation::OperatorCommand() {
   }
 }
 
-// Everything back in service: every node `node run`, and every package cleared, node
-// switching on everywhere (which also clears the failed-node memory) and `run`.
+// Issue 10: maintenance on or off, of a node (a third of those frozen) or a package.
+// Half the time off, so the cluster does not drift into everything in maintenance.
+node::OpBatch Simulation::MaintenanceCommand(const PackageName& package, const NodeName& node) {
+  const bool on = client_rng_.Chance(1, 2);
+  if (client_rng_.Chance(1, 2)) {
+    return {node::MaintenanceOp{
+        .node = std::nullopt, .package = package, .on = on, .freeze = false, .by = "sim"}};
+  }
+  return {node::MaintenanceOp{.node = node,
+                              .package = std::nullopt,
+                              .on = on,
+                              .freeze = on && client_rng_.Chance(1, 3),
+                              .by = "sim"}};
+}
+
+// Everything back in service: every node `node run` (and out of maintenance), and every
+// package (out of maintenance,) cleared, node switching on everywhere (which also clears
+// the failed-node memory) and `run`.
 node::OpBatch Simulation::RestoreCommand() const {
   node::OpBatch ops;
   const std::string by = "sim (liveness)";
   for (const NodeName& name : packages_->config->Members()) {
     ops.push_back(node::NodeAdminOp{.node = name, .halted = false, .by = by});
+    if (options_.maintenance_chance > 0) {
+      ops.push_back(node::MaintenanceOp{
+          .node = name, .package = std::nullopt, .on = false, .freeze = false, .by = by});
+    }
   }
   for (const PackageName& package : packages_->names) {
+    if (options_.maintenance_chance > 0) {  // Else the seeds keep their runs exactly.
+      ops.push_back(node::MaintenanceOp{
+          .node = std::nullopt, .package = package, .on = false, .freeze = false, .by = by});
+    }
     ops.push_back(node::ClearOp{.package = package, .owner_is_down = std::nullopt, .by = by});
     const config::PackageSpec& spec = packages_->Spec(package);
     for (const NodeName& name : spec.all_nodes ? packages_->config->Members() : spec.nodes) {

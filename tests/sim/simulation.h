@@ -239,6 +239,7 @@ class Simulation final : public NemesisHost {
                                     const validation::ClusterFacts& facts,
                                     const validation::ClusterView& view) const;
   node::OpBatch OperatorCommand();
+  node::OpBatch MaintenanceCommand(const PackageName& package, const NodeName& node);
   // Config apply (sim_config.cc): a proposal of the next version as some node sees it,
   // and the runtime's part on `node` after each call (SetConfig once a new version is
   // applied, its verdict on a pending proposal). True if it called the node again.

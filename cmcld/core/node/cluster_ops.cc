@@ -82,18 +82,23 @@ void Fields(O& o, F&& f) {
     f(o.version, o.bundle_hash, o.bundle, o.packages, o.by);
   } else if constexpr (std::is_same_v<T, ConfigVerdictOp>) {
     f(o.version, o.bundle_hash, o.proposal, o.node, o.ok, o.reason);
-  } else {
-    static_assert(std::is_same_v<T, ConfigAbortOp>);
+  } else if constexpr (std::is_same_v<T, ConfigAbortOp>) {
     f(o.version, o.bundle_hash, o.reason);
+  } else {
+    static_assert(std::is_same_v<T, MaintenanceOp>);
+    f(o.node, o.package, o.on, o.freeze, o.by);
   }
 }
 
-constexpr std::string_view kOpNames[] = {
-    "assign",         "report",      "release", "disarm",      "arm",           "armed",
-    "lease_length",   "lease_max",   "run",     "halt",        "move",          "enable",
-    "clear",          "node_admin",  "readmit", "cluster_run", "cluster_halt",  "config_apply",
-    "intent_step",    "intent_done", "note",    "unassign",    "cluster_start", "config_propose",
-    "config_verdict", "config_abort"};
+constexpr std::string_view kOpNames[] = {"assign",         "report",        "release",
+                                         "disarm",         "arm",           "armed",
+                                         "lease_length",   "lease_max",     "run",
+                                         "halt",           "move",          "enable",
+                                         "clear",          "node_admin",    "readmit",
+                                         "cluster_run",    "cluster_halt",  "config_apply",
+                                         "intent_step",    "intent_done",   "note",
+                                         "unassign",       "cluster_start", "config_propose",
+                                         "config_verdict", "config_abort",  "maintenance"};
 static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
 
 template <size_t I>
@@ -268,7 +273,7 @@ std::string_view IntentStepName(IntentStep step) {
 }
 
 std::string_view CommandKindName(CommandKind kind) {
-  constexpr std::string_view kNames[] = {"run", "halt", "move", "clear", "enable"};
+  constexpr std::string_view kNames[] = {"run", "halt", "move", "clear", "enable", "maintenance"};
   return kNames[static_cast<size_t>(kind)];
 }
 

@@ -17,7 +17,9 @@ namespace {
 constexpr std::string_view kStateMagic = "cmclst";
 // 2: issue 7's package and node records. 3: issue 9's applied bundle, pending proposal
 // and config outcomes, appended; a format-2 snapshot still decodes (none of them).
-constexpr uint8_t kStateFormat = 3;
+// 4: issue 10's maintenance flags, appended; formats 2 and 3 decode without any.
+constexpr uint8_t kStateFormat = 4;
+constexpr uint8_t kStateFormatWithoutMaintenance = 3;
 constexpr uint8_t kStateFormatWithoutConfig = 2;
 
 uint64_t Mix(uint64_t hash, uint64_t value) {
@@ -310,6 +312,10 @@ std::optional<std::string> ClusterState::Refusal(const Op& op) const {
     if (max->length <= Duration(0)) {
       return "the lease length must be positive";
     }
+  } else if (const auto* maintenance = std::get_if<MaintenanceOp>(&op)) {
+    if (maintenance->node.has_value() == maintenance->package.has_value()) {
+      return "a maintenance op names a node or a package";
+    }
   }
   return std::nullopt;
 }
@@ -378,13 +384,16 @@ void ClusterState::ApplyAssign(LogIndex index, const AssignOp& op) {
     }
   }
   const PackageRecord* record = FindPackage(op.resource);
-  if (NodeHalted(op.node) || (record != nullptr && record->switching_off.contains(op.node))) {
-    // Decided before a `node halt` or `disable -n` committed: the compare-and-set on the
-    // epoch does not see those, so apply does (sim seed 1077).
+  if (NodeHalted(op.node) || NodeInMaintenance(op.node) ||
+      (record != nullptr && record->switching_off.contains(op.node))) {
+    // Decided before a `node halt`, `node maintenance` or `disable -n` committed: the
+    // compare-and-set on the epoch does not see those, so apply does (sim seed 1077).
     ++stale_assigns_;
     Event(index, false,
           op.resource.value() + ": assign to " + op.node.value() + " dropped: " +
-              (NodeHalted(op.node) ? "the node is halted" : "node switching is off there"));
+              (NodeHalted(op.node)          ? "the node is halted"
+               : NodeInMaintenance(op.node) ? "the node is in maintenance"
+                                            : "node switching is off there"));
     return;
   }
   Assignment& a = assignments_[op.resource];
@@ -642,6 +651,7 @@ std::string ClusterState::Encode() const {
                cluster_outcome_->message);
   }
   WriteConfig(bundle_, pending_config_, config_outcome_, config_earlier_, out);
+  WriteMaintenance(out);
   return out.Take();
 }
 
@@ -649,7 +659,8 @@ std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Optio
   Reader in(bytes);
   in.Expect(kStateMagic);
   const uint8_t format = in.U8();
-  in.Require(format == kStateFormat || format == kStateFormatWithoutConfig);
+  in.Require(format == kStateFormat || format == kStateFormatWithoutMaintenance ||
+             format == kStateFormatWithoutConfig);
   ClusterState state(options);
   state.applied_ = LogIndex(in.U64());
   state.digest_ = in.U64();
@@ -697,8 +708,11 @@ std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Optio
     codec::Get(in, o.command, o.kind, o.ok, o.message);
     state.cluster_outcome_ = std::move(o);
   }
-  if (format >= kStateFormat) {
+  if (format >= kStateFormatWithoutMaintenance) {
     state.ReadConfig(in);
+  }
+  if (format >= kStateFormat) {
+    state.ReadMaintenance(in);
   }
   if (!in.done()) {
     return std::nullopt;

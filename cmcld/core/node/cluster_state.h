@@ -55,6 +55,7 @@
 
 namespace cmcl {
 class ByteReader;
+class ByteWriter;
 }  // namespace cmcl
 
 namespace cmcl::node {
@@ -270,7 +271,7 @@ struct Intent {
 };
 
 // Which operator command a package's `pending` outcome answers.
-enum class CommandKind : uint8_t { kRun, kHalt, kMove, kClear, kEnable };
+enum class CommandKind : uint8_t { kRun, kHalt, kMove, kClear, kEnable, kMaintenance };
 std::string_view CommandKindName(CommandKind kind);
 
 // The end of an operator command (`pkgctl run/halt/move/clear` wait for it).
@@ -308,6 +309,8 @@ struct PackageRecord {
   // Records `o` as the latest outcome, keeping the one it replaces in `earlier`.
   void SetOutcome(Outcome o);
   std::string note;  // The coordinator's last word when it cannot act ("no node can run it: …").
+  // Issue 10: `package maintenance PKG on` (MaintenanceOp). Snapshot format 4 keeps it.
+  bool maintenance = false;
 
   bool Wanted(bool auto_run) const { return wanted.value_or(auto_run); }
   bool Switching(bool auto_run) const { return switching.value_or(auto_run); }
@@ -318,6 +321,10 @@ struct NodeRecord {
   bool halted = false;   // `node halt`: out of service until `node run`.
   uint64_t node_id = 0;  // Committed by `node readmit` (0: the bootstrap one).
   std::string by;        // Who changed it last.
+  // Issue 10: `node maintenance NODE on [--freeze]` (MaintenanceOp); frozen implies
+  // maintenance. Snapshot format 4 keeps both.
+  bool maintenance = false;
+  bool frozen = false;
   friend bool operator==(const NodeRecord&, const NodeRecord&) = default;
 };
 
@@ -547,11 +554,48 @@ struct ClusterStartOp {
   friend bool operator==(const ClusterStartOp&, const ClusterStartOp&) = default;
 };
 
+// --- Maintenance (issue 10) -----------------------------------------------------------
+//
+// `node maintenance NODE on|off [--freeze]` and `package maintenance PKG on|off`
+// (`cmmodpkg -m on|off PKG`): exactly one of `node` and `package` is set (else the
+// batch is refused as malformed). The semantics, chosen after Serviceguard's package
+// maintenance mode (cmmodpkg -m: the package keeps running, cmcld neither monitors nor
+// fails it over) and Pacemaker's node standby (resources leave) versus node maintenance
+// (resources stay, unmanaged):
+//
+//  * Package maintenance: the coordinator takes no automatic action on the package — no
+//    start at cluster start, no restart, no relocation, no failover when its owner is
+//    lost (it stays assigned there, so nothing can run it twice), no failback, no
+//    node-halt migration or halt. Its owner's agent stops monitoring it: a guest found
+//    stopped or a failed service is logged, not reported, so the administrator may stop
+//    and start the guest by hand; the guest stays registered with the guard (fencing
+//    still applies). Explicit operator commands still act (run, halt, move, clear): the
+//    operator asked. Leaving maintenance asks the driver for the guest's status once;
+//    from then on the policies apply (a guest found stopped fails over as usual), and the
+//    event says so.
+//  * Node maintenance: the node is never a placement target (validation refuses it:
+//    start, restart, failover, failback, move and run -n). Without --freeze its packages
+//    leave it as for `node halt` with shutdown_policy migrate (MoveOp kNodeHalt, through
+//    validation); one that no node can take stays where it runs, with a note saying why
+//    — never halted. With --freeze its packages stay and are in package maintenance
+//    while their owner is frozen. Off: the node is a target again; nothing moves back
+//    unless a policy (failback automatic) says so.
+// Both are kept in the state (snapshot format 4), so they survive restarts and
+// compaction. A package op ends with an outcome (CommandKind::kMaintenance) at once.
+struct MaintenanceOp {
+  std::optional<NodeName> node;
+  std::optional<PackageName> package;
+  bool on = true;
+  bool freeze = false;  // Node only.
+  std::string by;
+  friend bool operator==(const MaintenanceOp&, const MaintenanceOp&) = default;
+};
+
 using Op =
     std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp, LeaseMaxOp,
                  RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp, ReadmitOp, ClusterRunOp,
                  ClusterHaltOp, ConfigApplyOp, IntentStepOp, IntentDoneOp, NoteOp, UnassignOp,
-                 ClusterStartOp, ConfigProposeOp, ConfigVerdictOp, ConfigAbortOp>;
+                 ClusterStartOp, ConfigProposeOp, ConfigVerdictOp, ConfigAbortOp, MaintenanceOp>;
 using OpBatch = std::vector<Op>;
 
 std::string EncodeOps(const OpBatch& ops);
@@ -596,6 +640,11 @@ class ClusterState {
   const PackageRecord* FindPackage(const PackageName& package) const;
   const std::map<NodeName, NodeRecord>& nodes() const { return nodes_; }
   bool NodeHalted(const NodeName& node) const;
+  // Issue 10 (MaintenanceOp). A package is in maintenance by its own record, or because
+  // its owner (of any non-free assignment) is a frozen node.
+  bool NodeInMaintenance(const NodeName& node) const;
+  bool NodeFrozen(const NodeName& node) const;
+  bool PackageInMaintenance(const PackageName& package) const;
   // Initial placement has begun (ClusterStartOp or ClusterRunOp; a forced cluster halt
   // resets it).
   bool cluster_started() const { return cluster_started_; }
@@ -683,6 +732,10 @@ class ClusterState {
   void ApplyIntentDone(LogIndex index, const IntentDoneOp& op);
   void ApplyNote(LogIndex index, const NoteOp& op);
   void ApplyUnassign(LogIndex index, const UnassignOp& op);
+  // Issue 10 (cluster_state_maintenance.cc).
+  void ApplyMaintenance(LogIndex index, const MaintenanceOp& op);
+  void ReadMaintenance(ByteReader& in);
+  void WriteMaintenance(ByteWriter& out) const;
   // Issue 9 (cluster_state_config.cc).
   void ApplyConfigPropose(LogIndex index, const ConfigProposeOp& op);
   void ApplyConfigVerdict(LogIndex index, const ConfigVerdictOp& op);

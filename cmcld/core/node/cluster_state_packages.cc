@@ -170,6 +170,8 @@ void ClusterState::ApplyPackageOp(LogIndex index, const Op& op) {
         } else if constexpr (std::is_same_v<T, ClusterStartOp>) {
           cluster_started_ = true;
           Event(index, false, "cluster start: " + o.reason);
+        } else if constexpr (std::is_same_v<T, MaintenanceOp>) {
+          ApplyMaintenance(index, o);
         } else {
           CMCL_CHECK(false) << "not a package op";  // ApplyOp handles the others.
         }

@@ -41,7 +41,7 @@ inline constexpr IntentKind kLast<IntentKind> = IntentKind::kNodeHalt;
 template <>
 inline constexpr IntentStep kLast<IntentStep> = IntentStep::kReturning;
 template <>
-inline constexpr CommandKind kLast<CommandKind> = CommandKind::kEnable;
+inline constexpr CommandKind kLast<CommandKind> = CommandKind::kMaintenance;
 
 inline void PutOne(ByteWriter& out, bool value) { out.Flag(value); }
 inline void PutOne(ByteWriter& out, uint32_t value) { out.U32(value); }

@@ -88,6 +88,8 @@ enum class PlanKind {
   kValidate,      // IntentStepOp kHalting; none: IntentDoneOp refused.
   kIntentTarget,  // AssignOp target + kStarting; none: return to the source (round two).
   kIntentReturn,  // AssignOp source + kReturning; none: IntentDoneOp failed.
+  // Issue 10: MoveOp kNodeHalt off a node in maintenance; none: a note.
+  kMaintenanceMove,
 };
 
 struct Plan {
@@ -125,6 +127,9 @@ class Decider {
   std::string Stranded(const ConfigProposeOp& proposal) const;
   void Package(size_t slot, const PackageSpec& package);
   void Owned(Plan plan);
+  // Issue 10 (MaintenanceOp in cluster_state.h).
+  void InMaintenance(Plan plan);
+  void LeaveMaintenanceNode(Plan plan);
   void OwnerLost(Plan plan);
   void Unowned(Plan plan);
   void RestartOrRelocate(Plan plan);
@@ -286,6 +291,9 @@ void Decider::Package(size_t slot, const PackageSpec& package) {
     Intent(std::move(plan));
   } else if (intent_forgotten) {
     return;
+  } else if (state_.PackageInMaintenance(package.name) &&
+             !(plan.record->pending && plan.record->pending->second == CommandKind::kRun)) {
+    InMaintenance(std::move(plan));  // An operator's run still starts it (Unowned).
   } else if (plan.assignment != nullptr && !plan.assignment->Free()) {
     Owned(std::move(plan));
   } else {
@@ -368,6 +376,10 @@ void Decider::Owned(Plan plan) {
     }
     return;
   }
+  if (state_.NodeInMaintenance(owner)) {
+    LeaveMaintenanceNode(std::move(plan));
+    return;
+  }
   if (!up || package.failback_policy != config::FailbackPolicy::kAutomatic ||
       package.failover_policy != config::FailoverPolicy::kConfiguredNode || dependents_run ||
       std::any_of(package.depends_on.begin(), package.depends_on.end(),
@@ -393,6 +405,59 @@ void Decider::Owned(Plan plan) {
   if (!preferred_up || before) return;  // `before`: the owner is not in the list.
   plan.kind = PlanKind::kFailback;
   plan.request = Request(plan, "failback from " + owner.value(), std::move(avoid));
+  plans_.push_back(std::move(plan));
+}
+
+// --- Maintenance (issue 10) ----------------------------------------------------------
+
+// A package in maintenance (its own, or its owner frozen): no automatic action at all —
+// no start, restart, relocation, failover (a lost owner keeps it: nothing can run it
+// twice), failback or node-halt handling. Only the note says what is not being done.
+void Decider::InMaintenance(Plan plan) {
+  const Assignment* a = plan.assignment;
+  const bool owned = a != nullptr && a->owner && !a->Free();
+  const std::string why = owned && !plan.record->maintenance
+                              ? a->owner->value() + " is frozen for maintenance"
+                              : "in maintenance";
+  std::string note;
+  if (owned && !Reachable(*a->owner)) {
+    note = why + ": " + a->owner->value() + " is lost; not failed over (it stays assigned " +
+           "there until maintenance ends)";
+  } else if (owned) {
+    note = why + ": not monitored; no restart, failover or move";
+  } else if (a != nullptr && a->owner && a->status == AssignmentStatus::kFailed) {
+    note = why + ": " + std::string(AssignmentStatusName(a->status)) + " on " + a->owner->value() +
+           "; not restarted or relocated";
+  } else {
+    note = why + ": not started automatically (pkgctl run starts it)";
+  }
+  Note(plan, std::move(note));
+}
+
+// `node maintenance NODE on` without --freeze: as `node halt` with shutdown_policy
+// migrate, except that a package nobody can take stays up where it is (a note says why).
+void Decider::LeaveMaintenanceNode(Plan plan) {
+  const NodeName owner = *plan.assignment->owner;
+  if (plan.assignment->status != AssignmentStatus::kStarted) return;  // Moves once up.
+  // depends_on: a move would halt its dependents, or take it from its same_node
+  // dependency (dependencies.h); it stays, and says why.
+  const PackageSpec& package = *plan.package;
+  const std::vector<std::string> dependents = LiveDependents(dependents_, state_, package.name);
+  const auto same_node = std::find_if(package.depends_on.begin(), package.depends_on.end(),
+                                      [](const config::Dependency& d) {
+                                        return d.location == config::DependencyLocation::kSameNode;
+                                      });
+  if (!dependents.empty() || same_node != package.depends_on.end()) {
+    Note(plan, owner.value() + " is in maintenance, but " + package.name.value() +
+                   " stays there: " +
+                   (dependents.empty()
+                        ? "it depends on " + same_node->package.value() + " on the same node"
+                        : Join(dependents, ", ") + " depend on it"));
+    return;
+  }
+  plan.kind = PlanKind::kMaintenanceMove;
+  plan.request =
+      Request(plan, owner.value() + " is in maintenance", With(plan.record->failed_nodes, owner));
   plans_.push_back(std::move(plan));
 }
 
@@ -780,6 +845,15 @@ void Decider::Emit(const Plan& plan, const PlacementDecision& decision, std::vec
                             .memory_mb = std::nullopt,
                             .by = kCoordinator});
       return;
+    case PlanKind::kMaintenanceMove:
+      Add(plan.slot, MoveOp{.package = name,
+                            .target = node,
+                            .kind = IntentKind::kNodeHalt,
+                            .vcpus = std::nullopt,
+                            .memory_mb = std::nullopt,
+                            .by = std::string(kCoordinator) + ": " +
+                                  plan.assignment->owner->value() + " is in maintenance"});
+      return;
     case PlanKind::kValidate:
       Add(plan.slot,
           IntentStepOp{.package = name,
@@ -828,6 +902,11 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
               .resource = name, .epoch = plan.assignment->epoch, .why = ActionReason::kNodeHalt});
       return;
     case PlanKind::kFailback:
+      return;
+    case PlanKind::kMaintenanceMove:
+      // Never halted by surprise: it stays where it runs, and the note says why.
+      Note(plan, plan.assignment->owner->value() + " is in maintenance, but " + name.value() +
+                     " stays there: no node can take it (" + decision.reason + ")");
       return;
     case PlanKind::kValidate:
       Done(plan, false, "refused: " + RefusalText(decision));

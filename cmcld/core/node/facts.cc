@@ -30,6 +30,12 @@ validation::ClusterFacts FactsOf(const ClusterState& state, const Liveness& live
       facts.up_members.insert(node);
     }
   }
+  // Issue 10: validation refuses a node in maintenance as a target, whatever asks.
+  for (const auto& [node, record] : state.nodes()) {
+    if (record.maintenance) {
+      facts.maintenance_nodes.insert(node);
+    }
+  }
   for (const auto& [package, a] : state.assignments()) {
     if (!a.owner) {
       continue;

@@ -194,6 +194,18 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       }
       return;
     case Phase::kRunning:
+      if (verb == GuestVerb::kStatus && (stopped || !result.failed_service.empty()) &&
+          state_.PackageInMaintenance(resource)) {
+        // Not monitored (issue 10): the administrator may stop it by hand. Leaving
+        // maintenance asks for its status again (ManageLocals).
+        out_.log.push_back(
+            LogLine{.critical = false,
+                    .text = resource.value() + ": " +
+                            (stopped ? std::string("the guest stopped")
+                                     : "service " + result.failed_service + " failed") +
+                            " while in maintenance: not monitored, nothing done"});
+        return;
+      }
       if (verb == GuestVerb::kStatus && !result.failed_service.empty() &&
           ServiceFailFast(resource)) {
         out_.log.push_back(LogLine{.critical = true,
@@ -369,6 +381,9 @@ std::optional<std::string> Node::CheckCommand(const raft::Command& command) cons
     if (std::optional<std::string> refusal = DependencyRefusal(op)) {
       return refusal;
     }
+    if (const auto* maintenance = std::get_if<MaintenanceOp>(&op)) {
+      if (std::optional<std::string> problem = CheckMaintenance(*maintenance)) return problem;
+    }
     if (const auto* disarm = std::get_if<DisarmOp>(&op)) {
       if (disarm->length <= Duration(0) && !options_.state.mutation_disarm_without_duration) {
         return "disarm needs a duration (--for DURATION)";
@@ -414,6 +429,21 @@ std::optional<std::string> Node::DependencyRefusal(const Op& op) const {
              " (same_node), which runs on " + there->owner->value() + ", not " +
              move->target.value();
     }
+  }
+  return std::nullopt;
+}
+
+// Issue 10: one subject, and a configured one (pkgctl checked the names already; this is
+// for any other client).
+std::optional<std::string> Node::CheckMaintenance(const MaintenanceOp& op) const {
+  if (op.node.has_value() == op.package.has_value()) {
+    return "maintenance names a node or a package";
+  }
+  if (op.node && !IsMember(*op.node)) {
+    return "maintenance: " + op.node->value() + " is not a member of the cluster";
+  }
+  if (op.package && options_.config->FindPackage(*op.package) == nullptr) {
+    return "maintenance: package " + op.package->value() + " is not configured";
   }
   return std::nullopt;
 }
@@ -981,6 +1011,7 @@ void Node::ManageLocals() {
     }
     const Assignment* assignment = state_.Find(resource);
     if (state_.Owns(self(), resource) && assignment->epoch == local.epoch) {
+      ResumeMonitoring(resource, local);
       continue;
     }
     // Not ours (any more): it must not run here. Never expected — a lease that ended
@@ -996,6 +1027,19 @@ void Node::ManageLocals() {
       Report(resource, local.epoch, ReportKind::kStray);
     }
   }
+}
+
+// Issue 10: when its package leaves maintenance, a running guest's status is asked for
+// once: a guest stopped meanwhile is then handled as found dead (the policies apply).
+void Node::ResumeMonitoring(const PackageName& resource, Local& local) {
+  const bool maintenance = state_.PackageInMaintenance(resource);
+  if (local.maintenance && !maintenance && local.phase == Phase::kRunning) {
+    out_.log.push_back(LogLine{
+        .critical = false,
+        .text = resource.value() + ": maintenance ended; monitoring resumes (status asked)"});
+    Guest(resource, local.epoch, GuestVerb::kStatus);
+  }
+  local.maintenance = maintenance;
 }
 
 void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind, FailureKind failure,

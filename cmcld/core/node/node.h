@@ -29,6 +29,11 @@
 //    failed kServiceFailed. `clear` on a halt_failed package this node owns: driver
 //    status, once per clear; stopped → halted, else halt_failed again (the clear is
 //    refused). A halt_failed guest seen stopped (unsolicited status) is reported halted.
+//    Issue 10: while its package is in maintenance (ClusterState::PackageInMaintenance)
+//    a running guest is not monitored: a stop or a failed service is logged, not acted
+//    on (no report, no cleanup, no service fail-fast), and it stays registered; when
+//    maintenance ends the agent asks the driver for its status once, and a stopped
+//    guest is then handled as a guest found dead.
 //  * Reports (started, halted, failed, fenced, stray, armed) are batched into commands
 //    of the node's own client, forwarded to the leader, and retried with the same
 //    sequence until applied (at most once, thesis 6.3).
@@ -263,8 +268,8 @@ class Node {
   // client as a ConfigVerdictOp. Once per proposal (its index) and incarnation: a repeat,
   // or a verdict on something no longer pending, does nothing. (Not once per (version,
   // hash): the same bundle proposed again after an abort is validated again.)
-  NodeActions ConfigVerdict(Time now, uint64_t version, const std::string& bundle_hash,
-                            bool ok, std::string reason);
+  NodeActions ConfigVerdict(Time now, uint64_t version, const std::string& bundle_hash, bool ok,
+                            std::string reason);
   // The (version, hash) of the pending proposal this node has not given its verdict on in
   // this incarnation, if any: what the runtime validates next.
   std::optional<std::pair<uint64_t, std::string>> ConfigToValidate() const;
@@ -322,17 +327,20 @@ class Node {
   struct Local {
     LogIndex epoch;
     Phase phase = Phase::kQuerying;
-    bool fenced = false;       // Stopped by a fence (ours or the guard's).
+    bool fenced = false;                       // Stopped by a fence (ours or the guard's).
     FailureKind failure = FailureKind::kNone;  // Why it stopped, if it failed.
-    std::string detail;        // For the report: "run script exit 2".
-    bool halted = false;       // Stopped cleanly after a release request.
-    bool halt_failed = false;  // Could not be stopped: may still run.
+    std::string detail;                        // For the report: "run script exit 2".
+    bool halted = false;                       // Stopped cleanly after a release request.
+    bool halt_failed = false;                  // Could not be stopped: may still run.
     bool fail_fast_done = false;
     bool kill_failed = false;  // A kill did not see it stop.
     // The `clear` (its command index; 0 if none is pending) this node already asked the
     // driver about: each clear is answered once, not on every input until it applies.
     std::optional<LogIndex> clear_asked;
     uint64_t register_id = 0;  // The guard request registering it at `epoch` (0: none).
+    // Issue 10: its package was in maintenance when last looked at (ManageLocals): a
+    // stop or a failed service is not acted on then, and leaving asks for its status.
+    bool maintenance = false;
   };
   // One of the node's own command streams (agent reports, coordinator decisions).
   struct OwnClient {
@@ -346,6 +354,7 @@ class Node {
   void Absorb(raft::Actions actions);
   std::optional<std::string> CheckCommand(const raft::Command& command) const;
   std::optional<std::string> DependencyRefusal(const Op& op) const;
+  std::optional<std::string> CheckMaintenance(const MaintenanceOp& op) const;
   void OnOwnReply(const raft::ClientReply& reply);
   void Drive();
   void PushGuardDeadline();
@@ -354,13 +363,14 @@ class Node {
   void ManageOwned();
   void ReportOwnedNotHere();
   void ManageLocals();
+  void ResumeMonitoring(const PackageName& resource, Local& local);
   void TryStart(const PackageName& resource, const Assignment& assignment);
   void ReportStopped(const PackageName& resource, const Local& local);
   void AnswerClears();
   void OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb verb,
                         const GuestResult& result);
-  void CleanUp(const PackageName& resource, Local& local, FailureKind failure,
-               std::string detail, ActionReason reason);
+  void CleanUp(const PackageName& resource, Local& local, FailureKind failure, std::string detail,
+               ActionReason reason);
   bool FailFast(const PackageName& resource) const;  // node_fail_fast_enabled.
   bool ServiceFailFast(const PackageName& resource) const;
   void GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment);
@@ -446,8 +456,8 @@ class Node {
     std::vector<validation::PackageReadiness> result;
   };
   ReadinessCache readiness_;
-  uint64_t config_generation_ = 1;  // SetConfig counts up.
-  uint64_t config_version_ = 0;     // Of options_.config (0: not known).
+  uint64_t config_generation_ = 1;   // SetConfig counts up.
+  uint64_t config_version_ = 0;      // Of options_.config (0: not known).
   bool config_wait_logged_ = false;  // The coordinator waits for SetConfig; said once.
   // When this leader first saw the pending proposal (its index): the verdict timeout.
   std::optional<std::pair<LogIndex, Time>> config_pending_seen_;

@@ -133,6 +133,9 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   // proposal. The same hash as the applied version: exit 0, nothing proposed.
   void ConfigApply(const Caller& caller, const ::cmcl::control::ConfigApplyRequest& request,
                    std::shared_ptr<Call> call);
+  // Issue 10 (control_engine_maintenance.cc): node or package maintenance on/off.
+  void Maintenance(const Caller& caller, const ::cmcl::control::MaintenanceRequest& request,
+                   std::shared_ptr<Call> call);
 
   // Completes the waiters whose outcome is applied, and those whose timeout passed.
   void OnApplied();
@@ -173,6 +176,8 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   std::optional<Answer> NodeHaltOutcome(const NodeName& node, const std::string& what,
                                         raft::LogIndex index) const;
   std::optional<Answer> ClusterHaltOutcome(const std::string& what, raft::LogIndex index) const;
+  std::optional<Answer> NodeMaintenanceOutcome(const NodeName& node, const std::string& what,
+                                               raft::LogIndex index) const;
   // The hash of the applied version: the state's, or for the bootstrap version 1 (whose
   // bytes are each node's own) the hash of this node's STATE_DIR/config/v1.
   std::string AppliedBundleHash() const;

@@ -177,6 +177,10 @@ struct ControlService::Impl final : public pb::Control::Service {
                            pb::Reply* reply) override {
     return Waiting(context, request, reply, &ControlEngine::ClusterHalt);
   }
+  grpc::Status Maintenance(grpc::ServerContext* context, const pb::MaintenanceRequest* request,
+                           pb::Reply* reply) override {
+    return Waiting(context, request, reply, &ControlEngine::Maintenance);
+  }
   grpc::Status ConfigShow(grpc::ServerContext* context, const pb::ConfigShowRequest*,
                           pb::Reply* reply) override {
     return Serve(context, reply, [](ControlEngine& e, const Caller& who, const CallPtr& c) {

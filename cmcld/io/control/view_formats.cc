@@ -34,8 +34,9 @@ std::string NodeStatus(const std::vector<NodeView>& nodes, const std::string& na
 
 std::string PackageRow(const PackageView& p) {
   Table table({"PACKAGE", "STATUS", "STATE", "AUTO_RUN", "NODE"});
-  table.Add({p.name, p.status + (p.stale ? " (stale)" : ""), p.state, Enabled(p.auto_run),
-             p.node.value_or("unowned")});
+  table.Add({p.name,
+             p.status + (p.stale ? " (stale)" : "") + (p.maintenance ? " (maintenance)" : ""),
+             p.state, Enabled(p.auto_run), p.node.value_or("unowned")});
   return table.Render();
 }
 
@@ -79,7 +80,7 @@ std::string PackageBlock(const PackageView& p, const std::vector<NodeView>& node
 std::string NodeBlock(const NodeView& node) {
   std::ostringstream out;
   Table row({"NODE", "STATUS", "STATE", "ROLE"});
-  row.Add({node.name, node.status, node.state, node.role});
+  row.Add({node.name, node.status, node.state + (node.frozen ? " (frozen)" : ""), node.role});
   out << row.Render() << "\n";
   if (!node.networks.empty()) {
     Table networks({"INTERFACE", "STATUS", "ADDRESS"});

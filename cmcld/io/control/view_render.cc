@@ -45,6 +45,10 @@ NodeView BuildNode(const ViewInputs& in, const config::NodeSpec& spec, bool quor
     if (!quorum || view.status == "down") view.state = "unknown";
   }
   if (state.NodeHalted(spec.name)) view.status = "halted";
+  if (state.NodeInMaintenance(spec.name) && view.state != "unknown") {
+    view.state = "maintenance";  // Issue 10.
+  }
+  view.frozen = state.NodeFrozen(spec.name);
   return view;
 }
 
@@ -139,6 +143,7 @@ PackageView BuildPackage(const ViewInputs& in, const config::PackageSpec& spec, 
   }
   AddGuest(spec, record, view);
   view.stale = !quorum;
+  view.maintenance = state.PackageInMaintenance(spec.name);
   view.max_restarts = spec.max_restarts;
   view.failover_policy = spec.failover_policy == config::FailoverPolicy::kConfiguredNode
                              ? "configured_node"
@@ -279,6 +284,7 @@ void WriteOptional(JsonWriter& json, const std::optional<std::string>& value) {
 void WriteNodeJson(JsonWriter& json, const NodeView& node) {
   json.BeginObject().Key("name").String(node.name).Key("status").String(node.status);
   json.Key("state").String(node.state).Key("role").String(node.role);
+  json.Key("frozen").Bool(node.frozen);
   json.Key("networks").BeginArray();
   for (const NetworkView& network : node.networks) {
     json.BeginObject().Key("address").String(network.address);
@@ -315,6 +321,7 @@ void WritePackageJson(JsonWriter& json, const PackageView& p) {
   json.Key("restarts").Int(p.restarts).Key("relocations").Int(p.relocations);
   json.Key("pending");
   WriteOptional(json, p.pending);
+  json.Key("maintenance").Bool(p.maintenance);
   if (p.stale) json.Key("stale").Bool(true);
   json.EndObject();
 }
@@ -375,15 +382,17 @@ std::string ViewTable(const ViewModel& model, bool verbose) {
   if (!model.nodes.empty()) {
     Table nodes({"NODE", "STATUS", "STATE", "ROLE"});
     for (const NodeView& node : model.nodes) {
-      nodes.Add({node.name, node.status, node.state, node.role});
+      nodes.Add({node.name, node.status, node.state + (node.frozen ? " (frozen)" : ""), node.role});
     }
     out << "\n" << nodes.Render();
   }
   if (!model.packages.empty()) {
     Table packages({"PACKAGE", "STATUS", "STATE", "NODE", "AUTO_RUN", "REASON"});
     for (const PackageView& p : model.packages) {
-      packages.Add({p.name, p.status + (p.stale ? " (stale)" : ""), p.state, p.node.value_or("-"),
-                    p.auto_run ? "yes" : "no", p.reason.empty() ? "-" : p.reason});
+      packages.Add(
+          {p.name, p.status + (p.stale ? " (stale)" : "") + (p.maintenance ? " (maintenance)" : ""),
+           p.state, p.node.value_or("-"), p.auto_run ? "yes" : "no",
+           p.reason.empty() ? "-" : p.reason});
     }
     out << "\n" << packages.Render();
   }

@@ -37,6 +37,7 @@ struct NodeView {
   std::string state;   // running, fencing, no_quorum, maintenance, unknown.
   std::string role;    // member, arbitrator.
   std::vector<NetworkView> networks;
+  bool frozen = false;  // Issue 10: node maintenance --freeze (JSON "frozen").
 };
 
 struct ServiceView {
@@ -74,6 +75,9 @@ struct PackageView {
   std::string failback_policy;
   std::string label;
   uint32_t number = 0;  // Its position in the configuration, from 1 (hpvmstatus's VM #).
+  // Issue 10: package maintenance, or its owner frozen (JSON "maintenance"; the tables
+  // add " (maintenance)" to STATUS).
+  bool maintenance = false;
 };
 
 // Cold start (DESIGN.md section 5): initial placement waits for every member or

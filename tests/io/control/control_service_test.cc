@@ -908,5 +908,58 @@ TEST_F(ConfigApplyControlTest, ANonAdminCallerMayNotApply) {
   EXPECT_EQ(core_.proposals, 0);
 }
 
+// Issue 10. n2 never runs, so p1 has nowhere to go: node maintenance leaves it up on n1
+// and the answer says why; package maintenance through cmmodpkg -m marks it in the view.
+TEST_F(ControlServiceTest, NodeMaintenanceKeepsAPackageNobodyCanTakeAndSaysWhy) {
+  StartService();
+
+  const Outcome on = Pkgctl("-o json node maintenance n1 on --timeout 4s");
+  const Outcome view = Pkgctl("-o json view");
+  const Outcome table = Pkgctl("view", "", "", "table");
+  const Outcome typo = Pkgctl("node maintenance n11 on", "", "", "typo");
+  const Outcome off = Pkgctl("node maintenance n1 off");
+
+  EXPECT_EQ(on.exit_status, 0) << on.err << on.out;
+  EXPECT_EQ(Json(on.out).get<std::string>("node"), "n1");
+  EXPECT_NE(Json(on.out).get<std::string>("message").find("staying there: p1 ("),
+            std::string::npos)
+      << on.out;
+  EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kUp);
+  std::map<std::string, std::string> states;
+  const boost::property_tree::ptree tree = Json(view.out);  // Outlives the loop.
+  for (const auto& [unused, node] : tree.get_child("nodes")) {
+    states[node.get<std::string>("name")] = node.get<std::string>("state");
+  }
+  EXPECT_EQ(states["n1"], "maintenance");
+  EXPECT_NE(table.out.find("maintenance"), std::string::npos) << table.out;
+  EXPECT_EQ(typo.exit_status, 1);
+  EXPECT_NE(typo.err.find("did you mean \"n1\""), std::string::npos) << typo.err;
+  EXPECT_EQ(off.exit_status, 0) << off.err;
+  EXPECT_FALSE(
+      OnIo([this] { return cluster_.node("n1").state().NodeInMaintenance(NodeName("n1")); }));
+}
+
+TEST_F(ControlServiceTest, CmmodpkgDashMPutsAPackageInMaintenanceAndTheViewMarksIt) {
+  StartService();
+
+  const Outcome on = Alias("cmmodpkg", "-m on p1");
+  const Outcome view = Pkgctl("-o json view");
+  const Outcome off = Pkgctl("-o json package maintenance p1 off");
+
+  EXPECT_EQ(on.exit_status, 0) << on.err;
+  std::map<std::string, std::string> maintenance;
+  const boost::property_tree::ptree tree = Json(view.out);  // Outlives the loop.
+  for (const auto& [unused, package] : tree.get_child("packages")) {
+    maintenance[package.get<std::string>("name")] = package.get<std::string>("maintenance");
+  }
+  EXPECT_EQ(maintenance,
+            (std::map<std::string, std::string>{{"p1", "true"}, {"p2", "false"}}));
+  EXPECT_EQ(off.exit_status, 0) << off.err;
+  EXPECT_EQ(Json(off.out).get<std::string>("package"), "p1");
+  EXPECT_FALSE(
+      OnIo([this] { return cluster_.node("n1").state().PackageInMaintenance(PackageName("p1")); }));
+  EXPECT_EQ(StatusOf("p1"), node::PackageStatus::kUp);
+}
+
 }  // namespace
 }  // namespace cmcl::io

@@ -385,5 +385,41 @@ TEST_F(PkgctlTest, BadOutputFormatIsAUsageError) {
   EXPECT_EQ(outcome.err, "pkgctl: --output: \"yaml\" is not table or json\n");
 }
 
+// Issue 10: maintenance's arguments are checked before the daemon is called.
+TEST_F(PkgctlTest, MaintenanceCommandsCheckTheirArgumentsBeforeCallingTheDaemon) {
+  const std::string socket = "--socket " + dir_.path() + "/none.sock ";
+
+  const Outcome missing = Run(socket + "node maintenance n1");
+  const Outcome typo = Run(socket + "package maintenance p1 onn");
+  const Outcome subcommand = Run(socket + "package maintenence p1 on");
+  const Outcome freeze_off = Run(socket + "node maintenance n1 off --freeze");
+  const Outcome package_freeze = Run(socket + "package maintenance p1 on --freeze");
+  const Outcome reachable = Run(socket + "node maintenance n1 on --freeze --no-wait");
+
+  EXPECT_EQ(missing.exit_status, 2);
+  EXPECT_EQ(missing.err, "pkgctl: node maintenance: expected NODE on|off\n");
+  EXPECT_EQ(typo.exit_status, 2);
+  EXPECT_THAT(typo.err, HasSubstr("not \"onn\"; did you mean \"on\"?"));
+  EXPECT_EQ(subcommand.exit_status, 2);
+  EXPECT_THAT(subcommand.err, HasSubstr("did you mean \"maintenance\"?"));
+  EXPECT_EQ(freeze_off.exit_status, 2);
+  EXPECT_THAT(freeze_off.err, HasSubstr("--freeze goes with on"));
+  EXPECT_EQ(package_freeze.exit_status, 2);
+  EXPECT_THAT(package_freeze.err, HasSubstr("unknown option --freeze"));
+  EXPECT_EQ(reachable.exit_status, 3);  // Well formed: it went for the daemon.
+}
+
+TEST_F(AliasTest, CmmodpkgDashMIsPackageMaintenance) {
+  const Outcome on = Alias("cmmodpkg", "-m on p1");
+  const Outcome both = Alias("cmmodpkg", "-m on -e p1");
+  const Outcome bad = Alias("cmmodpkg", "-m maybe p1");
+
+  EXPECT_EQ(on.exit_status, 3);  // Went for the daemon.
+  EXPECT_EQ(both.exit_status, 2);
+  EXPECT_THAT(both.err, HasSubstr("-m goes without -e, -d and -n"));
+  EXPECT_EQ(bad.exit_status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("expected on or off"));
+}
+
 }  // namespace
 }  // namespace cmcl::pkgctl

@@ -354,7 +354,8 @@ TEST(ClusterStateConfig, ASnapshotOfTheFormatBeforeConfigApplyStillDecodes) {
   // Format 3 appends: the bundle (u32 length 0), no pending (flag), no outcome (flag), no
   // earlier outcomes (u32 0). Format 2 ends before them; its version byte follows the magic.
   const size_t appended = 4 + 1 + 1 + 4;
-  std::string old = bytes.substr(0, bytes.size() - appended);
+  const size_t maintenance = 4 + 4;  // Format 4 (issue 10): no node, no package (u32 0s).
+  std::string old = bytes.substr(0, bytes.size() - appended - maintenance);
   old[6] = 2;
 
   const std::optional<ClusterState> decoded = ClusterState::Decode(old, {});

@@ -1163,6 +1163,10 @@ OpBatch EveryPackageOp() {
       NoteOp{.package = kP2, .note = "no node can run it", .ends_run = true},
       UnassignOp{.package = kP2, .from_epoch = LogIndex(11), .reason = "n1 lost"},
       ClusterStartOp{.reason = "every member is up"},
+      MaintenanceOp{.node = kN2, .package = std::nullopt, .on = true, .freeze = true,
+                    .by = "root"},
+      MaintenanceOp{.node = std::nullopt, .package = kP1, .on = false, .freeze = false,
+                    .by = "uid 1000"},
   };
 }
 
