@@ -83,6 +83,9 @@ int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>&
 // `args` start with run|halt.
 int RunCluster(const GlobalOptions& options, const std::vector<std::string>& args,
                std::ostream& out, std::ostream& err);
+// Issue 10: `pkgctl explain PKG`.
+int RunExplain(const GlobalOptions& options, const std::vector<std::string>& args,
+               std::ostream& out, std::ostream& err);
 // `pkgctl config apply [CLUSTER_YAML]`. `args` follow "apply".
 int RunConfigApply(const GlobalOptions& options, const std::vector<std::string>& args,
                    std::ostream& out, std::ostream& err);
@@ -112,5 +115,6 @@ extern const char* const kEnableHelp;
 extern const char* const kClearHelp;
 extern const char* const kNodeHelp;
 extern const char* const kClusterHelp;
+extern const char* const kExplainHelp;
 
 }  // namespace cmcl::pkgctl

@@ -22,10 +22,11 @@ const std::vector<std::pair<std::string, Command>> kCommands = {
     {"view", RunView},     {"run", RunRun},         {"halt", RunHalt},
     {"move", RunMove},     {"check", RunCheck},     {"readiness", RunReadiness},
     {"events", RunEvents}, {"enable", RunEnable},   {"disable", RunDisable},
-    {"clear", RunClear},   {"node", RunNode},       {"cluster", RunCluster}};
+    {"clear", RunClear},   {"node", RunNode},       {"cluster", RunCluster},
+    {"explain", RunExplain}};
 
 // INTERFACE.md's commands that need the daemon and come with later work.
-const std::vector<std::string> kLaterCommands = {"explain", "package", "guest"};
+const std::vector<std::string> kLaterCommands = {"package", "guest"};
 
 struct Invocation {
   GlobalOptions options;

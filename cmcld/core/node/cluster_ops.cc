@@ -78,6 +78,8 @@ void Fields(O& o, F&& f) {
     f(o.version, o.bundle_hash, o.bundle, o.packages, o.by);
   } else if constexpr (std::is_same_v<T, ConfigVerdictOp>) {
     f(o.version, o.bundle_hash, o.proposal, o.node, o.ok, o.reason);
+  } else if constexpr (std::is_same_v<T, ClusterModeOp>) {
+    f(o.disarm_for, o.by);
   } else {
     static_assert(std::is_same_v<T, ConfigAbortOp>);
     f(o.version, o.bundle_hash, o.reason);
@@ -89,7 +91,7 @@ constexpr std::string_view kOpNames[] = {
     "lease_length", "lease_max", "run",   "halt",          "move",         "enable",
     "clear",   "node_admin", "readmit",   "cluster_run",   "cluster_halt", "config_apply",
     "intent_step", "intent_done", "note", "unassign",      "cluster_start", "config_propose",
-    "config_verdict", "config_abort"};
+    "config_verdict", "config_abort", "cluster_mode"};
 static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
 
 template <size_t I>
