@@ -1281,7 +1281,7 @@ std::optional<Duration> Node::DisarmLeft(Time now) const {
 // replayed it, a snapshot brought it) only arms late, never early.
 void Node::ReArmWhenDisarmEnds(OpBatch& ops) {
   const std::optional<Duration> left = DisarmLeft(now_);
-  if (!left) {
+  if (!left || !options_.arm_when_disarm_ends) {
     return;
   }
   if (*left > Duration(0)) {

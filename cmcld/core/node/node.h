@@ -104,6 +104,10 @@ struct NodeOptions {
   ClusterState::Options state;
   // Upper bound of `cluster disarm --for` (INTERFACE.md, disarm_max).
   Duration disarm_max = std::chrono::hours(4);
+  // Issue 10: the ready leader commits the arm itself once a disarm's D has passed
+  // (Node::DisarmLeft). NodeOptionsFor (cmcld) turns it on; off by default so that the
+  // simulator's disarm workload, which arms on its own schedule, keeps its scenarios.
+  bool arm_when_disarm_ends = false;
   NodeMutations mutations;
 };
 
@@ -285,7 +289,8 @@ class Node {
   // disarmed (nullopt when armed), counted from when this node applied the disarm — a
   // node-local anchor (no time crosses the wire), so a node that applied it late (after
   // a restart or from a snapshot) says more is left than there is. When nothing is left
-  // the ready leader commits the arm (ClusterModeOp, by "coordinator N (...)").
+  // the ready leader commits the arm (ClusterModeOp, by "coordinator N (...)"), with
+  // NodeOptions::arm_when_disarm_ends.
   std::optional<Duration> DisarmLeft(Time now) const;
   // This node hears a leader with a majority now: its lease is valid and a grant came
   // within the CheckQuorum period (node_timeout). While disarmed a lease stays valid for

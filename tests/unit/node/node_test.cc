@@ -884,6 +884,7 @@ TEST(Node, EveryNodeCountsDownTheDisarmFromWhenItAppliedIt) {
 
 TEST(Node, TheCoordinatorArmsTheClusterWhenTheDisarmsDurationHasPassed) {
   testing::NodeCluster cluster(3, {"r1"});
+  cluster.options().arm_when_disarm_ends = true;
   cluster.StartAll();
   cluster.RunFor(Duration(5000));
   const std::string leader = *cluster.Leader();
@@ -906,6 +907,19 @@ TEST(Node, TheCoordinatorArmsTheClusterWhenTheDisarmsDurationHasPassed) {
   for (const std::string name : {"n1", "n2", "n3"}) {
     EXPECT_TRUE(state.ArmedSinceLatestArm(NodeName(name))) << name;
   }
+}
+
+TEST(Node, WithoutArmWhenDisarmEndsTheClusterStaysDisarmedPastD) {
+  testing::NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  cluster.ProposeOps(leader, {ClusterModeOp{.disarm_for = Duration(5000), .by = "root"}});
+
+  cluster.RunFor(Duration(10000));
+
+  EXPECT_EQ(cluster.node(*cluster.Leader()).state().mode(), raft::LeaseMode::kDisarmed);
+  EXPECT_EQ(cluster.node(leader).DisarmLeft(cluster.now), Duration(0));
 }
 
 }  // namespace
