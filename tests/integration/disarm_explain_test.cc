@@ -93,7 +93,7 @@ TEST(DisarmTest, AFrozenNodeKeepsItsGuestWhileDisarmedAndFailoverWorksAgainAfter
   const JsonValue kept = cluster.Package(asker, guest);
   const CommandResult table = cluster.Pkgctl(asker, {"view"}, false);
   const std::optional<JsonValue> view = cluster.View(asker);
-  const CommandResult lines = cluster.Pkgctl(asker, {"view", "-f", "line"}, false);
+  const CommandResult lines = cluster.Pkgctl(asker, {"view", "--format", "line"}, false);
   const CommandResult why = cluster.Pkgctl(asker, {"explain", guest});
   const int copies = cluster.RunningCopies(guest);
   const size_t records_frozen = cluster.Ledger(guest).size();

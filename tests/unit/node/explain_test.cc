@@ -331,6 +331,26 @@ TEST_F(ExplainTest, ExhaustedRelocationsSuggestRunWhichResetsThem) {
   EXPECT_NE(Find(e, "failed_node"), nullptr);
 }
 
+TEST_F(ExplainTest, UsedUpRestartsAreShownWithTheirLimit) {
+  config::PackageSpec package = PackageBuilder("hpvm1").Build();
+  package.max_restarts = 1;
+  package.max_relocations = 0;
+  Configure({package});
+  StartIt();
+  Report(ReportKind::kFailed, FailureKind::kExit2, "run script exit 2");
+  Step();  // Restart 1 of 1 on ivmcl01.
+  Report(ReportKind::kFailed, FailureKind::kExit2, "run script exit 2");
+  Step();  // Neither restarted nor relocated again.
+
+  const Explanation e = Run();
+
+  const Finding* restarts = Find(e, "restarts_exhausted");
+  ASSERT_NE(restarts, nullptr) << ::testing::PrintToString(Codes(e));
+  EXPECT_EQ(restarts->message, "restarted 1 times on its node (max_restarts 1)");
+  EXPECT_NE(Find(e, "relocations_exhausted"), nullptr);
+  EXPECT_EQ(e.command, "pkgctl run hpvm1");
+}
+
 TEST_F(ExplainTest, ARunScriptExit1SaysNothingRestartsItUntilRun) {
   Configure({PackageBuilder("hpvm1").Build()});
   StartIt();
