@@ -2,10 +2,13 @@
 // cmruncl / cmhaltcl): start placement without waiting for every member (the named
 // nodes must be up), or halt every package; without --force the halt is refused while
 // packages run (exit 1, naming them). cluster halt waits until nothing runs.
+// Issue 10: `cluster disarm --for DURATION` / `cluster arm` (DESIGN.md section 4, the
+// long lease), answered once committed; refused without quorum or past disarm_max.
 #include <string>
 #include <vector>
 
 #include "cmcld/core/common/names.h"
+#include "cmcld/core/common/time.h"
 #include "pkgctl/client.h"
 #include "pkgctl/commands.h"
 
@@ -61,6 +64,49 @@ int RunClusterHalt(const GlobalOptions& options, const std::vector<std::string>&
   return CallDaemon(options, rpc, WaitDeadline(wait), true, out, err);
 }
 
+// cluster disarm --for DURATION / cluster arm (`disarm` says which).
+int RunClusterMode(const GlobalOptions& options, const std::vector<std::string>& args, bool disarm,
+                   std::ostream& out, std::ostream& err) {
+  ::cmcl::control::ClusterModeRequest request;
+  request.set_disarm(disarm);
+  const std::string command = disarm ? "cluster disarm" : "cluster arm";
+  WaitFlags wait;
+  std::string error;
+  for (size_t i = 1; i < args.size() && error.empty(); ++i) {
+    const std::string& arg = args[i];
+    if (ParseWaitFlag(args, i, wait, error)) continue;
+    if (disarm && (arg == "--for" || arg.rfind("--for=", 0) == 0)) {
+      std::string value;
+      if (arg == "--for") {
+        if (i + 1 >= args.size()) {
+          return UsageError(options, command + ": --for needs a DURATION", out, err);
+        }
+        value = args[++i];
+      } else {
+        value = arg.substr(6);
+      }
+      const std::optional<Duration> length = ParseDuration(value);
+      if (!length || *length <= Duration(0)) {
+        error = "--for: \"" + value + "\" is not a positive duration (e.g. 30m, 2h)";
+      } else {
+        request.set_disarm_for_ms(length->count());
+      }
+    } else {
+      error = "unexpected " + arg + " (see pkgctl cluster --help)";
+    }
+  }
+  if (error.empty() && disarm && request.disarm_for_ms() <= 0) {
+    error = "--for DURATION is required (at most disarm_max, 4h by default)";
+  }
+  if (!error.empty()) return UsageError(options, command + ": " + error, out, err);
+  request.set_no_wait(wait.no_wait);
+  request.set_timeout_ms(TimeoutMs(wait));
+  const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {
+    return stub.ClusterMode(&context, request, &reply);
+  };
+  return CallDaemon(options, rpc, WaitDeadline(wait), true, out, err);
+}
+
 }  // namespace
 
 int RunCluster(const GlobalOptions& options, const std::vector<std::string>& args,
@@ -71,10 +117,14 @@ int RunCluster(const GlobalOptions& options, const std::vector<std::string>& arg
       return kExitOk;
     }
   }
-  if (args.empty()) return UsageError(options, "cluster: missing run or halt", out, err);
+  if (args.empty()) {
+    return UsageError(options, "cluster: missing run, halt, disarm or arm", out, err);
+  }
   if (args[0] == "run") return RunClusterRun(options, args, out, err);
   if (args[0] == "halt") return RunClusterHalt(options, args, out, err);
-  const std::string match = ClosestMatch(args[0], {"run", "halt"});
+  if (args[0] == "disarm") return RunClusterMode(options, args, true, out, err);
+  if (args[0] == "arm") return RunClusterMode(options, args, false, out, err);
+  const std::string match = ClosestMatch(args[0], {"run", "halt", "disarm", "arm"});
   return UsageError(options,
                     "cluster: unknown subcommand \"" + args[0] + "\"" +
                         (match.empty() ? "" : "; did you mean \"" + match + "\"?"),

@@ -89,6 +89,9 @@ int RunPackage(const GlobalOptions& options, const std::vector<std::string>& arg
 // `args` start with run|halt.
 int RunCluster(const GlobalOptions& options, const std::vector<std::string>& args,
                std::ostream& out, std::ostream& err);
+// Issue 10: `pkgctl explain PKG`.
+int RunExplain(const GlobalOptions& options, const std::vector<std::string>& args,
+               std::ostream& out, std::ostream& err);
 // `pkgctl config apply [CLUSTER_YAML]`. `args` follow "apply".
 int RunConfigApply(const GlobalOptions& options, const std::vector<std::string>& args,
                    std::ostream& out, std::ostream& err);
@@ -119,5 +122,6 @@ extern const char* const kEnableHelp;
 extern const char* const kClearHelp;
 extern const char* const kNodeHelp;
 extern const char* const kClusterHelp;
+extern const char* const kExplainHelp;
 
 }  // namespace cmcl::pkgctl

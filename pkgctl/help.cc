@@ -73,6 +73,14 @@ COMMANDS
         Start placement now / halt every package (refused while packages run, unless
         --force). (Serviceguard: cmruncl / cmhaltcl)
 
+    cluster disarm --for DURATION / cluster arm
+        Disarm for network maintenance: for DURATION nothing fails over and packages
+        keep running while nodes lose contact; arm returns to the normal lease.
+
+    explain PKG
+        Why is it (not) running: quorum, switching, failures, validation on every
+        candidate node, the last decision, and the command that would change it.
+
     config apply [CLUSTER_YAML] [--no-wait] [--timeout DURATION]
         Commit the files as the next configuration version on every node, all or
         nothing: every member validates it first. (Serviceguard: cmapplyconf)
@@ -81,7 +89,7 @@ COMMANDS
         The applied configuration (cluster.yaml) with its version. (Serviceguard:
         cmgetconf)
 
-    Not yet available in this build (later issues add them): explain, guest.
+    Not yet available in this build (later issues add them): guest.
 
 ALIASES
     Invoked through a symlink of one of these names, pkgctl takes that command's
@@ -675,12 +683,15 @@ EXAMPLES
 )";
 
 const char* const kClusterHelp = R"(NAME
-    pkgctl cluster - start placement, or halt every package
+    pkgctl cluster - start placement, halt every package, disarm or arm
 
 SYNOPSIS
     pkgctl [--socket PATH] [-o table|json] cluster run [-n NODE ...]
     pkgctl [--socket PATH] [-o table|json] cluster halt [--force] [--no-wait]
            [--timeout DURATION]
+    pkgctl [--socket PATH] [-o table|json] cluster disarm --for DURATION [--no-wait]
+           [--timeout DURATION]
+    pkgctl [--socket PATH] [-o table|json] cluster arm [--no-wait] [--timeout DURATION]
 
 DESCRIPTION
     run: initial placement starts now, without waiting cluster_start_wait for every
@@ -690,6 +701,16 @@ DESCRIPTION
     package's configuration and nothing starts until cluster run. Waits until no
     package runs. Needs full_admin (root). (Serviceguard: cmruncl / cmhaltcl [-f])
 
+    disarm --for DURATION: for network maintenance. Every lease becomes DURATION long
+    (at most disarm_max, 4h by default): a node that loses contact keeps its guests
+    running, and nothing fails over from it, until DURATION after its last contact.
+    Answers once committed; view shows "DISARMED, 37m left". When DURATION has passed
+    the coordinator arms the cluster by itself. Refused without quorum (exit 1) and
+    past disarm_max (exit 1). arm: back to the normal lease (node_timeout) now.
+    Answers once committed and every node heard from took the short lease (at most
+    2 node_timeout); it names the nodes that did not yet, whose packages still wait
+    up to DURATION before they fail over. Both are recorded in events with who did it.
+
 OPTIONS
     -n, --node NODE
         (run) A node that must be up; repeatable.
@@ -698,12 +719,16 @@ OPTIONS
     --no-wait, --timeout DURATION
         Answer once committed / bound the wait (exit 4 when it expires).
     --socket PATH, -o table|json
-        See pkgctl --help. json: {"cluster", "ok", "message", "index"}.
+        See pkgctl --help. json: {"cluster", "ok", "message", "index"}; disarm adds
+        "mode": "disarmed", "disarm_ms", "disarmed_left_ms"; arm adds "mode":
+        "normal", "unconfirmed" (nodes) and "unconfirmed_wait_ms".
+    --for DURATION
+        (disarm) How long, e.g. 30m, 2h. Required.
 
 EXIT STATUS
     0   done
     1   refused or failed (no quorum, permission denied, unknown package or node,
-        with "did you mean")
+        with "did you mean"; disarm past disarm_max)
     2   usage error
     3   cmcld could not be reached
     4   --timeout expired while the operation goes on
@@ -715,6 +740,41 @@ ENVIRONMENT
 EXAMPLES
     pkgctl cluster run
     pkgctl cluster halt --force
+    pkgctl cluster disarm --for 2h
+    pkgctl cluster arm
+)";
+
+const char* const kExplainHelp = R"(NAME
+    pkgctl explain - why a package is (not) running, and what would change it
+
+SYNOPSIS
+    pkgctl [--socket PATH] [-o table|json] explain PKG
+
+DESCRIPTION
+    Answers at once from the local cmcld's live state, in a few lines: the package's
+    status, then what keeps it where it is, most fundamental first (quorum, cluster
+    start or halt, disarm, halt_failed, an operator's halt or a run script's exit 1,
+    global and node switching, failed-node memory), then context (a lost owner, an
+    intent in progress, the pending command, restarts and relocations, the migration
+    validation verdict for every candidate node with its violation codes, the
+    coordinator's last note, the last transition and command). The last line is the
+    command that would change it. Without quorum it still answers, from the last
+    applied state, and says it may be stale. Needs the monitor role or higher.
+
+OPTIONS
+    --socket PATH, -o table|json
+        See pkgctl --help. json: {"package", "status", "node", "findings": [{"code",
+        "message", "command"}], "command"} (command null when there is none).
+
+EXIT STATUS
+    0   answered
+    1   unknown package (with "did you mean"), permission denied
+    2   usage error
+    3   cmcld could not be reached
+
+EXAMPLES
+    pkgctl explain hpvm1
+    pkgctl -o json explain hpvm1
 )";
 
 }  // namespace cmcl::pkgctl

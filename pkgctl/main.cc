@@ -15,18 +15,18 @@ namespace cmcl::pkgctl {
 namespace {
 
 using Command = int (*)(const GlobalOptions&, const std::vector<std::string>&, std::ostream&,
-                       std::ostream&);
+                        std::ostream&);
 
 // The commands this build implements, besides `config`.
 const std::vector<std::pair<std::string, Command>> kCommands = {
-    {"view", RunView},     {"run", RunRun},         {"halt", RunHalt},
-    {"move", RunMove},     {"check", RunCheck},     {"readiness", RunReadiness},
-    {"events", RunEvents}, {"enable", RunEnable},   {"disable", RunDisable},
-    {"clear", RunClear},   {"node", RunNode},       {"cluster", RunCluster},
-    {"package", RunPackage}};
+    {"view", RunView},       {"run", RunRun},        {"halt", RunHalt},
+    {"move", RunMove},       {"check", RunCheck},    {"readiness", RunReadiness},
+    {"events", RunEvents},   {"enable", RunEnable},  {"disable", RunDisable},
+    {"clear", RunClear},     {"node", RunNode},      {"cluster", RunCluster},
+    {"package", RunPackage}, {"explain", RunExplain}};
 
 // INTERFACE.md's commands that need the daemon and come with later work.
-const std::vector<std::string> kLaterCommands = {"explain", "guest"};
+const std::vector<std::string> kLaterCommands = {"guest"};
 
 struct Invocation {
   GlobalOptions options;

@@ -152,7 +152,11 @@ TEST(PackageChecker, CatchesAHaltFailedPackageAssignedToAnotherNode) {
   committer.Commit({Report("p1", "n1", epoch, ReportKind::kStarted)});
   committer.Commit({Report("p1", "n1", epoch, ReportKind::kHaltFailed)});
 
-  committer.Commit({Assign("p1", "n2", epoch.value())});
+  // A coordinator that reassigns it knowingly (over_halt_failed, as with a watchdog
+  // fence): apply takes it, and without a watchdog the checker must object.
+  node::AssignOp reassign = Assign("p1", "n2", epoch.value());
+  reassign.over_halt_failed = true;
+  committer.Commit({reassign});
 
   ASSERT_TRUE(committer.checker().violation().has_value());
   EXPECT_NE(committer.checker().violation()->find("halt_failed reassigned: p1"),

@@ -82,6 +82,8 @@ void Fields(O& o, F&& f) {
     f(o.version, o.bundle_hash, o.bundle, o.packages, o.by);
   } else if constexpr (std::is_same_v<T, ConfigVerdictOp>) {
     f(o.version, o.bundle_hash, o.proposal, o.node, o.ok, o.reason);
+  } else if constexpr (std::is_same_v<T, ClusterModeOp>) {
+    f(o.disarm_for, o.by);
   } else if constexpr (std::is_same_v<T, ConfigAbortOp>) {
     f(o.version, o.bundle_hash, o.reason);
   } else {
@@ -98,7 +100,8 @@ constexpr std::string_view kOpNames[] = {"assign",         "report",        "rel
                                          "cluster_run",    "cluster_halt",  "config_apply",
                                          "intent_step",    "intent_done",   "note",
                                          "unassign",       "cluster_start", "config_propose",
-                                         "config_verdict", "config_abort",  "maintenance"};
+                                         "config_verdict", "config_abort",  "maintenance",
+                                         "cluster_mode"};
 static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
 
 template <size_t I>

@@ -304,6 +304,10 @@ std::optional<std::string> ClusterState::Refusal(const Op& op) const {
     if (disarm->length <= Duration(0) && !options_.mutation_disarm_without_duration) {
       return "a disarm needs a duration";
     }
+  } else if (const auto* mode = std::get_if<ClusterModeOp>(&op)) {
+    if (mode->disarm_for && *mode->disarm_for <= Duration(0)) {
+      return "a disarm needs a duration";
+    }
   } else if (const auto* length = std::get_if<LeaseLengthOp>(&op)) {
     if (length->length <= Duration(0)) {
       return "the lease length must be positive";
@@ -336,6 +340,8 @@ void ClusterState::ApplyOp(LogIndex index, const Op& op) {
           ApplyArm(index);
         } else if constexpr (std::is_same_v<T, ArmedOp>) {
           ApplyArmed(index, o);
+        } else if constexpr (std::is_same_v<T, ClusterModeOp>) {
+          ApplyClusterMode(index, o);
         } else if constexpr (std::is_same_v<T, LeaseLengthOp>) {
           lease_length_ = o.length;
           lease_length_max_ = std::max(lease_length_max_, o.length);
@@ -534,6 +540,19 @@ void ClusterState::ApplyArmed(LogIndex index, const ArmedOp& op) {
   }
   node_armed_at_[op.node] = index;
   Event(index, false, op.node.value() + ": armed (its guard took the short deadline)");
+}
+
+void ClusterState::ApplyClusterMode(LogIndex index, const ClusterModeOp& op) {
+  if (op.disarm_for) {
+    ApplyDisarm(index, DisarmOp{.length = *op.disarm_for});
+  } else {
+    ApplyArm(index);
+  }
+  // Who did it goes into the event the apply just wrote (DESIGN.md section 3: the events
+  // say who did what).
+  if (!events_.empty() && events_.back().index == index) {
+    events_.back().text += " by " + op.by;
+  }
 }
 
 void ClusterState::Event(LogIndex index, bool critical, std::string text) {

@@ -553,6 +553,15 @@ struct ClusterStartOp {
   std::string reason;
   friend bool operator==(const ClusterStartOp&, const ClusterStartOp&) = default;
 };
+// Issue 10: `cluster disarm --for D` (disarm_for set) / `cluster arm` (unset) from an
+// operator, recorded with who issued it; or the coordinator's arm when a disarm's D has
+// passed (Node::ReArmWhenDisarmEnds). Applies as DisarmOp / ArmOp do (those stay for the
+// simulator and old logs); a disarm_for <= 0 is refused like a DisarmOp without one.
+struct ClusterModeOp {
+  std::optional<Duration> disarm_for;
+  std::string by;
+  friend bool operator==(const ClusterModeOp&, const ClusterModeOp&) = default;
+};
 
 // --- Maintenance (issue 10) -----------------------------------------------------------
 //
@@ -591,11 +600,11 @@ struct MaintenanceOp {
   friend bool operator==(const MaintenanceOp&, const MaintenanceOp&) = default;
 };
 
-using Op =
-    std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp, LeaseMaxOp,
-                 RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp, ReadmitOp, ClusterRunOp,
-                 ClusterHaltOp, ConfigApplyOp, IntentStepOp, IntentDoneOp, NoteOp, UnassignOp,
-                 ClusterStartOp, ConfigProposeOp, ConfigVerdictOp, ConfigAbortOp, MaintenanceOp>;
+using Op = std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp,
+                        LeaseMaxOp, RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp,
+                        ReadmitOp, ClusterRunOp, ClusterHaltOp, ConfigApplyOp, IntentStepOp,
+                        IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp, ConfigProposeOp,
+                        ConfigVerdictOp, ConfigAbortOp, MaintenanceOp, ClusterModeOp>;
 using OpBatch = std::vector<Op>;
 
 std::string EncodeOps(const OpBatch& ops);
@@ -693,6 +702,9 @@ class ClusterState {
   bool ArmedSinceLatestArm(const NodeName& node) const;
   // The index of the latest committed arm (0: never armed).
   LogIndex latest_arm() const { return armed_at_; }
+  // The latest disarm: its index (0: never) and D. Meaningful while mode() is disarmed.
+  LogIndex latest_disarm() const { return disarmed_at_; }
+  Duration disarm_length() const { return disarm_length_; }
 
   uint64_t stale_reports() const { return stale_reports_; }
   // Decisions made from an older state: assigns whose from_epoch is not current, and
@@ -719,6 +731,7 @@ class ClusterState {
   void ApplyDisarm(LogIndex index, const DisarmOp& op);
   void ApplyArm(LogIndex index);
   void ApplyArmed(LogIndex index, const ArmedOp& op);
+  void ApplyClusterMode(LogIndex index, const ClusterModeOp& op);
   void Event(LogIndex index, bool critical, std::string text);
   // Issue 7 (cluster_state_packages.cc).
   void ApplyPackageOp(LogIndex index, const Op& op);

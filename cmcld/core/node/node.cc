@@ -384,14 +384,21 @@ std::optional<std::string> Node::CheckCommand(const raft::Command& command) cons
     if (const auto* maintenance = std::get_if<MaintenanceOp>(&op)) {
       if (std::optional<std::string> problem = CheckMaintenance(*maintenance)) return problem;
     }
+    std::optional<Duration> disarm_for;
     if (const auto* disarm = std::get_if<DisarmOp>(&op)) {
       if (disarm->length <= Duration(0) && !options_.state.mutation_disarm_without_duration) {
         return "disarm needs a duration (--for DURATION)";
       }
-      if (disarm->length > options_.disarm_max) {
-        return "disarm for " + FormatDuration(disarm->length) + " is longer than disarm_max (" +
-               FormatDuration(options_.disarm_max) + ")";
+      disarm_for = disarm->length;
+    } else if (const auto* mode = std::get_if<ClusterModeOp>(&op)) {
+      if (mode->disarm_for && *mode->disarm_for <= Duration(0)) {
+        return "disarm needs a duration (--for DURATION)";
       }
+      disarm_for = mode->disarm_for;
+    }
+    if (disarm_for && *disarm_for > options_.disarm_max) {
+      return "disarm for " + FormatDuration(*disarm_for) + " is longer than disarm_max (" +
+             FormatDuration(options_.disarm_max) + ")";
     }
   }
   return std::nullopt;
@@ -469,6 +476,7 @@ void Node::Absorb(raft::Actions actions) {
     }
   }
   actions.replies = std::move(callers);
+  NoteDisarm();
   raft_->SetLeaseTerms(state_.mode(), state_.GrantLength());
   if (!actions.empty()) {
     out_.raft.push_back(std::move(actions));
@@ -693,7 +701,9 @@ bool Node::LeaseRenewing() const {
 
 void Node::NoteLeaseRenewal() {
   const std::optional<Time> lease_end = raft_->lease().lease_end();
-  if (lease_end && (!lease_end_seen_ || *lease_end > *lease_end_seen_)) {
+  // Any change is a grant: forward, or back when arming replaced a D-lease by L (with
+  // "forward only" the renewal went unseen for up to D after an arm).
+  if (lease_end && lease_end != lease_end_seen_) {
     lease_end_seen_ = lease_end;
     lease_renewed_at_ = now_;
   }
@@ -1277,6 +1287,7 @@ void Node::Coordinate() {
   Decision decision = Decide(*options_.config, *index_, state_, CurrentLiveness(), mutations);
   coordinator_wakeup_ = decision.wakeup;
   LowerLeaseMax(decision.ops);
+  ReArmWhenDisarmEnds(decision.ops);
   if (decision.ops.empty()) {
     return;
   }
@@ -1306,6 +1317,64 @@ void Node::LowerLeaseMax(OpBatch& ops) {
     return;
   }
   ops.push_back(LeaseMaxOp{.length = state_.lease_length()});
+}
+
+bool Node::HasQuorum(Time now) const {
+  return MayKeepGuests(now) && lease_renewed_at_ &&
+         now - *lease_renewed_at_ < raft_->CheckQuorumPeriod();
+}
+
+Result<Explanation> Node::Explain(const PackageName& package, Time now) const {
+  const bool authoritative = raft_->LeaderReady();
+  const Liveness liveness = authoritative ? CurrentLiveness() : ValidationLiveness();
+  const validation::ClusterFacts facts = FactsOf(state_, liveness);
+  const validation::ClusterView view(*index_, facts);
+  std::optional<validation::CheckReport> candidates;
+  if (Result<validation::CheckReport> report = validation::Check(view, package, std::nullopt);
+      report.ok()) {
+    candidates = *std::move(report);
+  }
+  const ExplainInputs in{.config = *options_.config,
+                         .state = state_,
+                         .liveness = liveness,
+                         .authoritative = authoritative,
+                         .quorum = HasQuorum(now),
+                         .candidates = candidates,
+                         .disarm_left = DisarmLeft(now)};
+  return ::cmcl::node::Explain(in, package);
+}
+
+void Node::NoteDisarm() {
+  if (state_.mode() != raft::LeaseMode::kDisarmed) {
+    disarm_seen_.reset();
+  } else if (!disarm_seen_ || disarm_seen_->first != state_.latest_disarm()) {
+    disarm_seen_.emplace(state_.latest_disarm(), now_);
+  }
+}
+
+std::optional<Duration> Node::DisarmLeft(Time now) const {
+  if (!disarm_seen_ || state_.mode() != raft::LeaseMode::kDisarmed) {
+    return std::nullopt;
+  }
+  return std::max(Duration(0), disarm_seen_->second + state_.disarm_length() - now);
+}
+
+// `cluster disarm --for D` means for D: when D has passed since this leader applied the
+// disarm, it commits the arm itself. Arming later than D is always safe (the waits use D
+// until every node reported armed), so a leader that applied the disarm late (a restart
+// replayed it, a snapshot brought it) only arms late, never early.
+void Node::ReArmWhenDisarmEnds(OpBatch& ops) {
+  const std::optional<Duration> left = DisarmLeft(now_);
+  if (!left || !options_.arm_when_disarm_ends) {
+    return;
+  }
+  if (*left > Duration(0)) {
+    coordinator_wakeup_ = std::min(coordinator_wakeup_.value_or(kNever), now_ + *left);
+    return;
+  }
+  ops.push_back(ClusterModeOp{.disarm_for = std::nullopt,
+                              .by = "coordinator " + self().value() + " (the disarm for " +
+                                    FormatDuration(state_.disarm_length()) + " ended)"});
 }
 
 Time Node::NextWakeup() const {

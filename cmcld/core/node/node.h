@@ -68,6 +68,7 @@
 #include "cmcld/core/config/cluster_config.h"
 #include "cmcld/core/node/cluster_state.h"
 #include "cmcld/core/node/coordinator.h"
+#include "cmcld/core/node/explain.h"
 #include "cmcld/core/raft/raft.h"
 #include "cmcld/core/validation/config_index.h"
 #include "cmcld/core/validation/readiness.h"
@@ -108,6 +109,10 @@ struct NodeOptions {
   ClusterState::Options state;
   // Upper bound of `cluster disarm --for` (INTERFACE.md, disarm_max).
   Duration disarm_max = std::chrono::hours(4);
+  // Issue 10: the ready leader commits the arm itself once a disarm's D has passed
+  // (Node::DisarmLeft). NodeOptionsFor (cmcld) turns it on; off by default so that the
+  // simulator's disarm workload, which arms on its own schedule, keeps its scenarios.
+  bool arm_when_disarm_ends = false;
   NodeMutations mutations;
 };
 
@@ -285,6 +290,24 @@ class Node {
   // unless initial placement waits — the cluster has not started, is not halted, and (on
   // the ready leader) the gate says kWaiting at `now`.
   std::optional<StartWait> StartWaitOf(Time now) const;
+  // Issue 10, `cluster disarm --for D`: how much of D is left while the cluster is
+  // disarmed (nullopt when armed), counted from when this node applied the disarm — a
+  // node-local anchor (no time crosses the wire), so a node that applied it late (after
+  // a restart or from a snapshot) says more is left than there is. When nothing is left
+  // the ready leader commits the arm (ClusterModeOp, by "coordinator N (...)"), with
+  // NodeOptions::arm_when_disarm_ends.
+  std::optional<Duration> DisarmLeft(Time now) const;
+  // This node hears a leader with a majority now: its lease is valid and a grant came
+  // within the CheckQuorum period (node_timeout). While disarmed a lease stays valid for
+  // D without any contact, so MayKeepGuests alone does not say so. Operator commands
+  // that need quorum (disarm, arm) are refused at once when this is false.
+  bool HasQuorum(Time now) const;
+  // `pkgctl explain PKG` (explain.h) from this node's applied state: on the ready leader
+  // with the liveness the coordinator decides from; elsewhere with every member counted
+  // up (as Readiness) and no claim that a node is lost. Without quorum it still answers,
+  // its first blocker saying the state may be stale. NotFound (did you mean) for a
+  // package that is not configured.
+  Result<Explanation> Explain(const PackageName& package, Time now) const;
   // Snapshot the ClusterState and compact the log (raft::Raft::Compact).
   NodeActions Compact(Time now);
   Time NextWakeup() const;
@@ -392,6 +415,10 @@ class Node {
   // Check validate against.
   Liveness ValidationLiveness() const;
   void LowerLeaseMax(OpBatch& ops);
+  // Issue 10: records when this node applied the latest disarm; the leader arms once its
+  // D has passed (DisarmLeft).
+  void NoteDisarm();
+  void ReArmWhenDisarmEnds(OpBatch& ops);
   void FlushReports();
   void Resend(OwnClient& client);
   void Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb,
@@ -466,6 +493,8 @@ class Node {
   std::optional<Time> coordinator_wakeup_;
   // When this node first applied a lease length below L_max (the old, longer L).
   std::optional<Time> lease_shortened_at_;
+  // The latest disarm (its index) and when this node applied it (DisarmLeft).
+  std::optional<std::pair<LogIndex, Time>> disarm_seen_;
 };
 
 }  // namespace cmcl::node

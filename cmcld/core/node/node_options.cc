@@ -71,6 +71,7 @@ NodeOptions NodeOptionsFor(std::shared_ptr<const config::ClusterConfig> config,
   options.watchdog_fence = config->fence_action == config::FenceAction::kReboot;
   options.state.lease_length = config->node_timeout;
   options.disarm_max = config->disarm_max;
+  options.arm_when_disarm_ends = true;  // `cluster disarm --for D` ends after D.
   options.config = std::move(config);
   return options;
 }

@@ -43,8 +43,8 @@ Duration ElectionTimeoutMin(Duration node_timeout, Duration heartbeat_interval,
 
 // NodeOptions for `self` (which must be a configured node): the lease length is
 // node_timeout, election_timeout_min as above, heartbeat_interval and fence_timeout as
-// configured, the drift bound from clock_drift_max, disarm_max, and fence_action reboot
-// as watchdog_fence.
+// configured, the drift bound from clock_drift_max, disarm_max (and arm_when_disarm_ends
+// on), and fence_action reboot as watchdog_fence.
 NodeOptions NodeOptionsFor(std::shared_ptr<const config::ClusterConfig> config,
                            const NodeName& self);
 

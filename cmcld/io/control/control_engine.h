@@ -137,6 +137,17 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   void Maintenance(const Caller& caller, const ::cmcl::control::MaintenanceRequest& request,
                    std::shared_ptr<Call> call);
 
+  // Issue 10 (control_engine_issue10.cc). cluster disarm --for D / cluster arm:
+  // kFullAdmin; refused at once (exit 1) without quorum (Node::HasQuorum) and for a D
+  // above disarm_max (Node::Propose's check); answered once committed: the disarm with
+  // its D and time left, the arm with the nodes whose armed(F) is not committed yet and
+  // how long a failover from them still waits. Arming an armed cluster: exit 0, nothing
+  // proposed.
+  void ClusterMode(const Caller& caller, const ::cmcl::control::ClusterModeRequest& request,
+                   std::shared_ptr<Call> call);
+  // explain PKG: kRead; Node::Explain from the local state, at once, quorum or not.
+  Answer Explain(const Caller& caller, const ::cmcl::control::ExplainRequest& request);
+
   // Completes the waiters whose outcome is applied, and those whose timeout passed.
   void OnApplied();
   // Answers every waiter "shutting down".
@@ -187,6 +198,10 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   // config apply's checks before it proposes: an answer (nothing to do, or a refusal),
   // or nullopt to propose.
   std::optional<Answer> CheckCandidate(const Candidate& candidate) const;
+  // cluster disarm / arm's answers once committed at `index` (control_engine_issue10.cc).
+  std::optional<Answer> DisarmOutcome(raft::LogIndex index) const;
+  // `waited`: the wait for the armed reports of the nodes heard from is over.
+  std::optional<Answer> ArmOutcome(raft::LogIndex index, bool waited) const;
   // config apply's answer once its proposal (committed at `index`) ended.
   std::optional<Answer> ConfigOutcome(raft::LogIndex index) const;
   // Answered once committed.

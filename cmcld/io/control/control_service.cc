@@ -197,6 +197,16 @@ struct ControlService::Impl final : public pb::Control::Service {
     });
   }
 
+  // Issue 10.
+  grpc::Status ClusterMode(grpc::ServerContext* context, const pb::ClusterModeRequest* request,
+                           pb::Reply* reply) override {
+    return Waiting(context, request, reply, &ControlEngine::ClusterMode);
+  }
+  grpc::Status Explain(grpc::ServerContext* context, const pb::ExplainRequest* request,
+                       pb::Reply* reply) override {
+    return Answering(context, request, reply, &ControlEngine::Explain);
+  }
+
   using Handler = std::function<void(ControlEngine&, const Caller&, const CallPtr&)>;
   grpc::Status Serve(grpc::ServerContext* context, pb::Reply* reply, Handler handler);
   // A command the engine answers at once from a copy of its request.

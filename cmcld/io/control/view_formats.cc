@@ -101,6 +101,7 @@ std::string ViewTree(const ViewModel& model, const std::vector<NodeView>& all_no
     out << "WARNING: " << model.self << " has no quorum: this is its last applied state (index "
         << model.applied_index << "); other nodes are unknown and packages may be stale\n\n";
   }
+  if (model.mode == "disarmed") out << DisarmedText(model) << "\n\n";
   Table cluster({"CLUSTER", "STATUS", "COORDINATOR", "QUORUM", "CONFIG", "MODE"});
   cluster.Add({model.cluster_name, model.cluster_status, model.coordinator.value_or("-"),
                model.quorum ? "yes" : "no", std::to_string(model.config_version), model.mode});
@@ -182,6 +183,12 @@ std::string ViewLines(const ViewModel& model) {
   Line(out, "", "coordinator", model.coordinator.value_or(""));
   Line(out, "", "config_version", std::to_string(model.config_version));
   Line(out, "", "mode", model.mode);
+  if (model.mode == "disarmed") {
+    Line(out, "", "disarm_ms", std::to_string(model.disarm_ms));
+    if (model.disarmed_left_ms) {
+      Line(out, "", "disarmed_left_ms", std::to_string(*model.disarmed_left_ms));
+    }
+  }
   if (model.start_wait) {
     // The cluster file's key and what it waits for; the rest is in the JSON.
     Line(out, "", "cluster_start_waiting_for", Join(model.start_wait->waiting_for));

@@ -214,6 +214,20 @@ std::string StartWaitText(const StartWaitView& wait) {
          length + ")";
 }
 
+std::string DisarmedText(const ViewModel& model) {
+  if (model.mode != "disarmed") return "";
+  std::string left = "time left unknown here";
+  if (model.disarmed_left_ms) {
+    // Whole minutes, rounded up, as an operator reads it; seconds in the last minute.
+    const int64_t ms = *model.disarmed_left_ms;
+    left = ms > 60'000 ? std::to_string((ms + 59'999) / 60'000) + " min left"
+                       : std::to_string((ms + 999) / 1000) + " s left";
+  }
+  return "DISARMED, " + left + " (cluster disarm --for " +
+         FormatDuration(Duration(model.disarm_ms)) +
+         "): nothing fails over; pkgctl cluster arm ends it";
+}
+
 ViewModel BuildViewModel(const ViewInputs& in) {
   const node::ClusterState& state = in.node.state();
   ViewModel model;
@@ -236,6 +250,12 @@ ViewModel BuildViewModel(const ViewInputs& in) {
   }
   model.config_version = state.config_version();
   model.mode = state.mode() == raft::LeaseMode::kArmed ? "normal" : "disarmed";
+  if (state.mode() == raft::LeaseMode::kDisarmed) {
+    model.disarm_ms = state.disarm_length().count();
+    if (const std::optional<Duration> left = in.node.DisarmLeft(in.now)) {
+      model.disarmed_left_ms = left->count();
+    }
+  }
   for (const config::NodeSpec& spec : in.config.nodes) {
     model.nodes.push_back(BuildNode(in, spec, model.quorum));
   }
@@ -343,7 +363,16 @@ std::string ViewJson(const ViewModel& model) {
   WriteOptional(json, model.coordinator);
   json.Key("quorum").Bool(model.quorum);
   json.Key("config_version").Int(static_cast<int64_t>(model.config_version));
-  json.Key("mode").String(model.mode).Key("start_wait");
+  json.Key("mode").String(model.mode);
+  if (model.mode == "disarmed") {
+    json.Key("disarm_ms").Int(model.disarm_ms).Key("disarmed_left_ms");
+    if (model.disarmed_left_ms) {
+      json.Int(*model.disarmed_left_ms);
+    } else {
+      json.Null();
+    }
+  }
+  json.Key("start_wait");
   if (model.start_wait) {
     const StartWaitView& wait = *model.start_wait;
     json.BeginObject().Key("waiting_for");
@@ -374,6 +403,7 @@ std::string ViewTable(const ViewModel& model, bool verbose) {
     out << "WARNING: " << model.self << " has no quorum: this is its last applied state (index "
         << model.applied_index << "); other nodes are unknown and packages may be stale\n\n";
   }
+  if (model.mode == "disarmed") out << DisarmedText(model) << "\n\n";
   Table cluster({"CLUSTER", "STATUS", "COORDINATOR", "QUORUM", "CONFIG", "MODE"});
   cluster.Add({model.cluster_name, model.cluster_status, model.coordinator.value_or("-"),
                model.quorum ? "yes" : "no", std::to_string(model.config_version), model.mode});

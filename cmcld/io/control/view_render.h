@@ -102,6 +102,10 @@ struct ViewModel {
   bool quorum = false;
   uint64_t config_version = 0;
   std::string mode;  // normal, disarmed.
+  // Issue 10, while disarmed: D, and what is left of it as this node counts (nullopt:
+  // not known here).
+  int64_t disarm_ms = 0;
+  std::optional<int64_t> disarmed_left_ms;
   std::optional<StartWaitView> start_wait;  // While initial placement waits.
   std::vector<NodeView> nodes;
   std::vector<PackageView> packages;
@@ -115,6 +119,9 @@ struct ViewInputs {
 };
 
 ViewModel BuildViewModel(const ViewInputs& inputs);
+// Issue 10, the banner while disarmed: "DISARMED, 37 min left (cluster disarm --for 1h):
+// nothing fails over; pkgctl cluster arm ends it". Empty when the mode is normal.
+std::string DisarmedText(const ViewModel& model);
 
 // Keeps only what `target` names: a package (and no nodes), or a node and the packages
 // placed on it. False (nothing changed) when it names neither.

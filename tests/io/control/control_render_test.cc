@@ -268,6 +268,33 @@ TEST(ViewRender, AStartedClusterHasNoStartWait) {
   EXPECT_THAT(ViewTable(model, false), Not(HasSubstr("cluster start:")));
 }
 
+TEST(ViewRender, ADisarmedClusterShowsTheBannerAndTheTimeLeftInEveryForm) {
+  ViewModel model = TwoNodeModel();
+  model.mode = "disarmed";
+  model.disarm_ms = 3'600'000;
+  model.disarmed_left_ms = 36 * 60'000 + 12'000;
+
+  const std::string table = ViewTable(model, false);
+  const std::string tree = ViewTable(model, true);
+  const std::string lines = ViewLines(model);
+  const std::string json = ViewJson(model);
+  model.disarmed_left_ms = 45'500;
+  const std::string last_minute = DisarmedText(model);
+  model.disarmed_left_ms.reset();
+  const std::string unknown = DisarmedText(model);
+
+  const std::string banner =
+      "DISARMED, 37 min left (cluster disarm --for 1h): nothing fails over; pkgctl cluster arm "
+      "ends it";
+  EXPECT_TRUE(table.starts_with(banner + "\n\nCLUSTER")) << table;
+  EXPECT_TRUE(tree.starts_with(banner + "\n\nCLUSTER")) << tree;
+  EXPECT_THAT(lines, HasSubstr("mode=disarmed\ndisarm_ms=3600000\ndisarmed_left_ms=2172000\n"));
+  EXPECT_THAT(json, HasSubstr(R"("mode":"disarmed","disarm_ms":3600000,)"
+                              R"("disarmed_left_ms":2172000,"start_wait":null)"));
+  EXPECT_THAT(last_minute, HasSubstr("DISARMED, 46 s left"));
+  EXPECT_THAT(unknown, HasSubstr("DISARMED, time left unknown here"));
+}
+
 TEST(ViewRender, FilterKeepsANodeAndThePackagesPlacedOnIt) {
   ViewModel model;
   model.nodes = {NodeView{.name = "n1"}, NodeView{.name = "n2"}};

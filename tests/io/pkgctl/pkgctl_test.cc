@@ -153,11 +153,41 @@ TEST_F(PkgctlTest, UnknownCommandIsAUsageErrorWithASuggestion) {
 }
 
 TEST_F(PkgctlTest, CommandsOfLaterIssuesAreRefusedAsNotYetAvailable) {
-  const Outcome outcome = Run("explain guest1");
+  const Outcome outcome = Run("guest import --libvirt d1");
 
   EXPECT_EQ(outcome.exit_status, 2);
   EXPECT_EQ(outcome.err,
-            "pkgctl: \"explain\" is not available yet in this build; see pkgctl --help\n");
+            "pkgctl: \"guest\" is not available yet in this build; see pkgctl --help\n");
+}
+
+TEST_F(PkgctlTest, DisarmArmAndExplainCheckTheirArgumentsBeforeCallingTheDaemon) {
+  const std::string socket = "--socket " + dir_.path() + "/none.sock ";
+
+  const Outcome no_for = Run(socket + "cluster disarm");
+  const Outcome bad_for = Run(socket + "cluster disarm --for soon");
+  const Outcome arm_extra = Run(socket + "cluster arm --for 1h");
+  const Outcome no_package = Run(socket + "explain");
+  const Outcome two = Run(socket + "explain p1 p2");
+  const Outcome disarm = Run(socket + "cluster disarm --for=30m");
+  const Outcome explain = Run(socket + "explain p1");
+  const Outcome help = Run("explain --help");
+  const Outcome cluster_help = Run("cluster --help");
+
+  EXPECT_EQ(no_for.exit_status, 2);
+  EXPECT_THAT(no_for.err, HasSubstr("cluster disarm: --for DURATION is required"));
+  EXPECT_EQ(bad_for.exit_status, 2);
+  EXPECT_THAT(bad_for.err, HasSubstr("--for: \"soon\" is not a positive duration"));
+  EXPECT_EQ(arm_extra.exit_status, 2);
+  EXPECT_THAT(arm_extra.err, HasSubstr("cluster arm: unexpected --for"));
+  EXPECT_EQ(no_package.exit_status, 2);
+  EXPECT_THAT(no_package.err, HasSubstr("explain: missing PKG"));
+  EXPECT_EQ(two.exit_status, 2);
+  EXPECT_EQ(disarm.exit_status, 3);  // Well formed: it went for the daemon.
+  EXPECT_EQ(explain.exit_status, 3);
+  EXPECT_EQ(help.exit_status, 0);
+  EXPECT_THAT(help.out,
+              HasSubstr("SYNOPSIS\n    pkgctl [--socket PATH] [-o table|json] explain PKG"));
+  EXPECT_THAT(cluster_help.out, HasSubstr("cluster disarm --for DURATION"));
 }
 
 TEST_F(PkgctlTest, AdminCommandsCheckTheirArgumentsBeforeCallingTheDaemon) {

@@ -720,7 +720,9 @@ OpBatch EveryOp() {
       ArmOp{},
       ArmedOp{.node = kN3, .arm = LogIndex(12)},
       LeaseLengthOp{.length = seconds(3)},
-      LeaseMaxOp{.length = milliseconds(3500)}};
+      LeaseMaxOp{.length = milliseconds(3500)},
+      ClusterModeOp{.disarm_for = minutes(40), .by = "root@n1"},
+      ClusterModeOp{.disarm_for = std::nullopt, .by = "alice@n2"}};
 }
 
 TEST(ClusterStateOps, EveryOpRoundTrips) {
@@ -765,9 +767,9 @@ TEST(ClusterStateOps, DecodeOpsRejectsAnUnknownTagAKindOutOfRangeAndAnInvalidNam
 
 TEST(ClusterStateOps, DescribeOpsNamesEveryOpInOrder) {
   EXPECT_EQ(DescribeOps(EveryOp()),
-            "assign(r1,n2,@3,\"move\",start,-) report(r1,n2,@7,halt_failed,none,\"\") "
+            "assign(r1,n2,@3,\"move\",start,-,{},false) report(r1,n2,@7,halt_failed,none,\"\") "
             "release(r2,@9,halt) disarm(1h30m) arm() armed(n3,@12) lease_length(3s) "
-            "lease_max(3s500ms)");
+            "lease_max(3s500ms) cluster_mode(40m,\"root@n1\") cluster_mode(-,\"alice@n2\")");
 }
 
 }  // namespace
@@ -801,6 +803,42 @@ TEST(ClusterState, TheFirstStoppedStatusOfAnEpochStaysButHaltFailedIsResolvedByS
 
   EXPECT_EQ(log.state().Find(kR1)->status, AssignmentStatus::kFailed);
   EXPECT_EQ(log.state().Find(kR2)->status, AssignmentStatus::kHalted);
+}
+
+// --- Issue 10: cluster disarm / arm from an operator ----------------------------------
+
+TEST(ClusterState, AnOperatorDisarmAppliesAsADisarmAndTheEventSaysWhoDidIt) {
+  Log log(WithLease(seconds(2)));
+
+  const LogIndex at = log.Commit({ClusterModeOp{.disarm_for = minutes(40), .by = "root@n1"}});
+
+  EXPECT_EQ(log.state().mode(), raft::LeaseMode::kDisarmed);
+  EXPECT_EQ(log.state().GrantLength(), minutes(40));
+  EXPECT_EQ(log.state().WaitFor(kN2), minutes(40));
+  EXPECT_EQ(log.state().latest_disarm(), at);
+  EXPECT_EQ(log.state().disarm_length(), minutes(40));
+  EXPECT_EQ(log.state().events().back().text, "cluster disarmed for 40m by root@n1");
+}
+
+TEST(ClusterState, AnOperatorArmAppliesAsAnArmAndTheEventSaysWhoDidIt) {
+  Log log(WithLease(seconds(2)));
+  log.Commit({ClusterModeOp{.disarm_for = minutes(40), .by = "root@n1"}});
+
+  const LogIndex at = log.Commit({ClusterModeOp{.disarm_for = std::nullopt, .by = "bob@n2"}});
+
+  EXPECT_EQ(log.state().mode(), raft::LeaseMode::kArmed);
+  EXPECT_EQ(log.state().latest_arm(), at);
+  EXPECT_EQ(log.state().WaitFor(kN1), minutes(40));  // Until armed(n1) is committed.
+  EXPECT_EQ(log.state().events().back().text, "cluster armed (lease 2s) by bob@n2");
+}
+
+TEST(ClusterState, AnOperatorDisarmWithoutAPositiveDurationIsRefusedWhole) {
+  Log log(WithLease(seconds(2)));
+
+  log.Commit({ClusterModeOp{.disarm_for = Duration(0), .by = "root@n1"}});
+
+  EXPECT_EQ(log.state().mode(), raft::LeaseMode::kArmed);
+  EXPECT_EQ(log.state().malformed_commands(), 1u);
 }
 
 }  // namespace

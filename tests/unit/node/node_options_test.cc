@@ -62,6 +62,7 @@ TEST(NodeOptionsFor, TakesTimingFromTheClusterFileAndSortsTheVoters) {
   EXPECT_EQ(options.fence_timeout, std::chrono::milliseconds(200));
   EXPECT_EQ(options.raft.clock_drift_max_ppm, 2000);
   EXPECT_FALSE(options.watchdog_fence);
+  EXPECT_TRUE(options.arm_when_disarm_ends);  // Issue 10: cmcld arms when D has passed.
   EXPECT_EQ(options.config, shared);
 }
 

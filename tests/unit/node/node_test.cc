@@ -842,3 +842,85 @@ TEST(Node, ARestartedNodeThatCannotReconcileStillReportsAGuestItNoLongerRuns) {
 
 }  // namespace
 }  // namespace cmcl::node
+
+namespace cmcl::node {
+namespace {
+
+// --- Issue 10: cluster disarm --for D / cluster arm from an operator ------------------
+
+TEST(Node, AnOperatorDisarmLongerThanDisarmMaxIsRejectedBeforeTheLog) {
+  testing::NodeCluster cluster(1, {});
+  cluster.StartAll();
+  cluster.RunFor(Duration(3000));
+  const raft::LogIndex last = cluster.node("n1").raft().last_index();
+
+  cluster.ProposeOps("n1", {ClusterModeOp{.disarm_for = std::chrono::hours(5), .by = "root"}});
+  cluster.RunFor(Duration(500));
+
+  ASSERT_EQ(cluster.replies.size(), 1u);
+  EXPECT_EQ(cluster.replies[0].code, raft::ReplyCode::kRejected);
+  EXPECT_EQ(cluster.replies[0].detail, "disarm for 5h is longer than disarm_max (4h)");
+  EXPECT_EQ(cluster.node("n1").raft().last_index(), last);
+  EXPECT_EQ(cluster.node("n1").state().mode(), raft::LeaseMode::kArmed);
+}
+
+TEST(Node, EveryNodeCountsDownTheDisarmFromWhenItAppliedIt) {
+  testing::NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  EXPECT_FALSE(cluster.node("n1").DisarmLeft(cluster.now).has_value());
+
+  cluster.ProposeOps(leader, {ClusterModeOp{.disarm_for = Duration(30000), .by = "root"}});
+  cluster.RunFor(Duration(10000));
+
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    const std::optional<Duration> left = cluster.node(name).DisarmLeft(cluster.now);
+    ASSERT_TRUE(left.has_value()) << name;
+    EXPECT_GE(*left, Duration(20000)) << name;  // Applied after the proposal,
+    EXPECT_LE(*left, Duration(21000)) << name;  // and within a second of it.
+  }
+}
+
+TEST(Node, TheCoordinatorArmsTheClusterWhenTheDisarmsDurationHasPassed) {
+  testing::NodeCluster cluster(3, {"r1"});
+  cluster.options().arm_when_disarm_ends = true;
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  cluster.ProposeOps(leader, {ClusterModeOp{.disarm_for = Duration(20000), .by = "root"}});
+  cluster.RunFor(Duration(15000));
+  const raft::LeaseMode before = cluster.node(leader).state().mode();
+
+  cluster.RunFor(Duration(10000));
+
+  EXPECT_EQ(before, raft::LeaseMode::kDisarmed);
+  const ClusterState& state = cluster.node(*cluster.Leader()).state();
+  EXPECT_EQ(state.mode(), raft::LeaseMode::kArmed);
+  EXPECT_FALSE(cluster.node(leader).DisarmLeft(cluster.now).has_value());
+  bool said = false;
+  for (const ClusterEvent& event : state.events()) {
+    said = said || event.text.find("cluster armed (lease 1s) by coordinator " + leader +
+                                   " (the disarm for 20s ended)") != std::string::npos;
+  }
+  EXPECT_TRUE(said);
+  for (const std::string name : {"n1", "n2", "n3"}) {
+    EXPECT_TRUE(state.ArmedSinceLatestArm(NodeName(name))) << name;
+  }
+}
+
+TEST(Node, WithoutArmWhenDisarmEndsTheClusterStaysDisarmedPastD) {
+  testing::NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  cluster.ProposeOps(leader, {ClusterModeOp{.disarm_for = Duration(5000), .by = "root"}});
+
+  cluster.RunFor(Duration(10000));
+
+  EXPECT_EQ(cluster.node(*cluster.Leader()).state().mode(), raft::LeaseMode::kDisarmed);
+  EXPECT_EQ(cluster.node(leader).DisarmLeft(cluster.now), Duration(0));
+}
+
+}  // namespace
+}  // namespace cmcl::node
