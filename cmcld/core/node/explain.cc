@@ -287,12 +287,55 @@ void HistoryFindings(const Subject& s, std::vector<Finding>& out) {
 
 std::vector<Finding> MaintenanceAndDependencyFindings(const ExplainInputs& in,
                                                       const config::PackageSpec& spec) {
-  // MERGE POINT (issue 10): maintenance mode (node and package maintenance) and
-  // depends_on add their findings here, from `in.state` and `spec` alone, each with the
-  // command that ends it ("pkgctl node maintenance N off", "pkgctl run DEP").
-  static_cast<void>(in);
-  static_cast<void>(spec);
-  return {};
+  std::vector<Finding> out;
+  const ClusterState& state = in.state;
+  const std::string& name = spec.name.value();
+  const Assignment* a = state.Find(spec.name);
+  const PackageRecord* record = state.FindPackage(spec.name);
+  if (record != nullptr && record->maintenance) {
+    out.push_back(Finding{.code = "package_maintenance",
+                          .message = name + " is in maintenance: no automatic start, restart, "
+                                            "failover or move",
+                          .command = "pkgctl package maintenance " + name + " off"});
+  } else if (a != nullptr && a->owner && !a->Free() && state.NodeFrozen(*a->owner)) {
+    out.push_back(Finding{.code = "node_frozen",
+                          .message = a->owner->value() + " is frozen for maintenance: " + name +
+                                     " stays there, unmanaged",
+                          .command = "pkgctl node maintenance " + a->owner->value() + " off"});
+  }
+  for (const NodeName& node : in.config.Members()) {
+    if (!state.NodeInMaintenance(node)) continue;
+    const bool listed =
+        spec.all_nodes || std::find(spec.nodes.begin(), spec.nodes.end(), node) != spec.nodes.end();
+    if (!listed) continue;
+    out.push_back(Finding{.code = "node_maintenance",
+                          .message = node.value() + " is in maintenance: it takes no package",
+                          .command = "pkgctl node maintenance " + node.value() + " off"});
+  }
+  // depends_on (dependencies.h): each dependency that is not up, and where a same_node
+  // one pins it.
+  for (const config::Dependency& dependency : spec.depends_on) {
+    const std::string& d = dependency.package.value();
+    const Assignment* da = state.Find(dependency.package);
+    const bool up = state.StatusOf(dependency.package) == PackageStatus::kUp;
+    if (!up) {
+      out.push_back(
+          Finding{.code = "dependency_down",
+                  .message = name + " depends on " + d + ", which is " +
+                             std::string(PackageStatusName(state.StatusOf(dependency.package))) +
+                             ": it starts once " + d + " is up",
+                  .command = "pkgctl run " + d});
+    } else if (dependency.location == config::DependencyLocation::kSameNode && da != nullptr &&
+               da->owner) {
+      out.push_back(Finding{.code = "dependency_same_node",
+                            .message = name + " depends on " + d +
+                                       " on the same node: it may "
+                                       "run only on " +
+                                       da->owner->value(),
+                            .command = {}});
+    }
+  }
+  return out;
 }
 
 Result<Explanation> Explain(const ExplainInputs& in, const PackageName& package) {

@@ -68,9 +68,10 @@ struct ExplainInputs {
 // configuration.
 Result<Explanation> Explain(const ExplainInputs& in, const PackageName& package);
 
-// The findings other features add, each from the state alone (a marked place, so that
-// issue 10's maintenance mode and depends_on plug in without reordering Explain):
-// appended after the switching findings and before the intent. Empty today.
+// Maintenance and depends_on findings, from the state alone, appended after the
+// switching findings and before the intent: package_maintenance, node_frozen (its
+// owner), node_maintenance (each of its nodes in maintenance), dependency_down (with
+// "pkgctl run DEP"), dependency_same_node (where a same_node dependency pins it).
 std::vector<Finding> MaintenanceAndDependencyFindings(const ExplainInputs& in,
                                                       const config::PackageSpec& spec);
 

@@ -408,6 +408,42 @@ TEST_F(ExplainTest, TheLastOperatorCommandAndTransitionReasonAreShown) {
   EXPECT_EQ(e.findings.back().code, "last_command");
 }
 
+TEST_F(ExplainTest, PackageAndNodeMaintenanceAreNamedWithTheCommandThatEndsThem) {
+  Configure({PackageBuilder("hpvm1").Nodes({"ivmcl01", "ivmcl02"}).Build()});
+  StartIt();
+  Commit({MaintenanceOp{.package = kP1, .on = true, .by = "root"}});
+  Commit({MaintenanceOp{.node = kN2, .on = true, .by = "root"}});
+
+  const Explanation e = Run();
+
+  const Finding* package = Find(e, "package_maintenance");
+  ASSERT_NE(package, nullptr);
+  EXPECT_EQ(package->command, "pkgctl package maintenance hpvm1 off");
+  const Finding* node = Find(e, "node_maintenance");
+  ASSERT_NE(node, nullptr);
+  EXPECT_EQ(node->message, "ivmcl02 is in maintenance: it takes no package");
+  EXPECT_EQ(node->command, "pkgctl node maintenance ivmcl02 off");
+}
+
+TEST_F(ExplainTest, ADependencyThatIsDownIsNamedAndRunningItIsSuggested) {
+  config::PackageSpec app = PackageBuilder("hpvm1").Build();
+  app.depends_on.push_back(config::Dependency{.package = PackageName("db"),
+                                              .location = config::DependencyLocation::kSameNode});
+  config::PackageSpec db = PackageBuilder("db").Build();
+  db.auto_run = false;
+  Configure({db, app});
+  Commit({ClusterRunOp{.by = "root"}});
+  Step();
+
+  const Explanation e = Run();
+
+  EXPECT_EQ(e.status, PackageStatus::kDown);
+  const Finding* down = Find(e, "dependency_down");
+  ASSERT_NE(down, nullptr);
+  EXPECT_EQ(down->message, "hpvm1 depends on db, which is down: it starts once db is up");
+  EXPECT_EQ(e.command, "pkgctl run db");
+}
+
 TEST_F(ExplainTest, AnUnknownPackageIsNotFoundWithDidYouMean) {
   Configure({PackageBuilder("hpvm1").Build()});
   const std::optional<validation::CheckReport> none;
