@@ -193,21 +193,23 @@ TEST(Dependencies, AnAnyNodeDependentIsHaltedWhileItsDependencyIsDownAndStartsAg
   EXPECT_EQ(StatusOf(cluster, kApp), PackageStatus::kUp);
 }
 
+// Applies `ops` as the next committed entry of `state`.
+void Commit(ClusterState& state, const OpBatch& ops) {
+  const LogIndex index(state.applied().value() + 1);
+  state.Apply(raft::ApplyEntry{.entry = {.term = raft::Term(1),
+                                         .index = index,
+                                         .kind = raft::EntryKind::kCommand,
+                                         .command = {.client_id = raft::ClientId(7),
+                                                     .sequence = index.value(),
+                                                     .payload = EncodeOps(ops)}},
+                               .duplicate = false});
+}
+
 // AssignOp::needs_up at apply: an assign decided while its dependency was up is dropped
 // once the dependency is not (sim seed 6: p1 was fenced between the decision and commit).
 TEST(Dependencies, AnAssignWhoseDependencyWentDownSinceTheDecisionIsDroppedAtApply) {
   ClusterState state(ClusterState::Options{});
-  LogIndex index(1);
-  const auto apply = [&](OpBatch ops) {
-    state.Apply(raft::ApplyEntry{.entry = {.term = raft::Term(1),
-                                           .index = index,
-                                           .kind = raft::EntryKind::kCommand,
-                                           .command = {.client_id = raft::ClientId(7),
-                                                       .sequence = index.value(),
-                                                       .payload = EncodeOps(ops)}},
-                                 .duplicate = false});
-    index = LogIndex(index.value() + 1);
-  };
+  const auto apply = [&state](const OpBatch& ops) { Commit(state, ops); };
   apply({AssignOp{.resource = kDb, .node = NodeName("n1"), .from_epoch = LogIndex(0)}});
   apply({ReportOp{.resource = kDb, .node = NodeName("n1"), .epoch = LogIndex(1)}});
   ASSERT_EQ(state.StatusOf(kDb), PackageStatus::kUp);
@@ -237,17 +239,7 @@ TEST(Dependencies, AnAssignWhoseDependencyWentDownSinceTheDecisionIsDroppedAtApp
 // --config-apply 0.05). Decided knowing it (a watchdog fence), it applies.
 TEST(Dependencies, AnAssignOrUnassignThatFindsThePackageHaltFailedIsDroppedUnlessItKnew) {
   ClusterState state(ClusterState::Options{});
-  LogIndex index(1);
-  const auto apply = [&](OpBatch ops) {
-    state.Apply(raft::ApplyEntry{.entry = {.term = raft::Term(1),
-                                           .index = index,
-                                           .kind = raft::EntryKind::kCommand,
-                                           .command = {.client_id = raft::ClientId(7),
-                                                       .sequence = index.value(),
-                                                       .payload = EncodeOps(ops)}},
-                                 .duplicate = false});
-    index = LogIndex(index.value() + 1);
-  };
+  const auto apply = [&state](const OpBatch& ops) { Commit(state, ops); };
   apply({AssignOp{.resource = kDb, .node = NodeName("n1"), .from_epoch = LogIndex(0)}});
   apply({ReportOp{.resource = kDb, .node = NodeName("n1"), .epoch = LogIndex(1)}});
   apply({ReportOp{.resource = kDb,
