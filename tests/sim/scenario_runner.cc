@@ -277,6 +277,20 @@ std::optional<std::string> Runner::Command(const std::vector<std::string>& w) {
     sim_.Submit({node::DisarmOp{.length = *ParseScenarioDuration(w[1])}});
   } else if (w[0] == "arm" && w.size() == 1) {
     sim_.Submit({node::ArmOp{}});
+  } else if (w[0] == "maintenance" && (w.size() == 3 || w.size() == 4) &&
+             (w[2] == "on" || w[2] == "off") && (IsNode(w[1]) || IsPackage(w[1]))) {
+    // maintenance NODE on [--freeze] | maintenance NODE off | maintenance PKG on|off
+    const bool freeze = w.size() == 4 && w[3] == "--freeze";
+    if (w.size() == 4 && (!freeze || w[2] != "on" || !IsNode(w[1]))) {
+      return "maintenance NODE on [--freeze] | NODE off | PKG on|off";
+    }
+    node::MaintenanceOp op{.on = w[2] == "on", .freeze = freeze, .by = by};
+    if (IsNode(w[1])) {
+      op.node = NodeName(w[1]);
+    } else {
+      op.package = PackageName(w[1]);
+    }
+    sim_.Submit({op});
   } else if (w[0] == "config") {
     return Config(w);
   } else if (w.size() >= 2 && IsPackage(w[1])) {
@@ -446,7 +460,17 @@ std::optional<std::string> Runner::Holds(const Expectation& e) const {
                 : std::optional<std::string>(e.subject + " runs" +
                                              (held.empty() ? " nothing" : held));
     }
-    return "bad expect: NODE fenced|unfenced | NODE runs PKG|nothing";
+    if (c.size() == 1 && (c[0] == "in_maintenance" || c[0] == "not_in_maintenance")) {
+      const node::ClusterState* state = LeaderState();
+      if (state == nullptr) return std::string("no coordinator");
+      const bool in = state->NodeInMaintenance(NodeName(e.subject));
+      return in == (c[0] == "in_maintenance")
+                 ? std::nullopt
+                 : std::optional<std::string>(e.subject + (in ? " in" : " not in") +
+                                              " maintenance");
+    }
+    return "bad expect: NODE fenced|unfenced|in_maintenance|not_in_maintenance | NODE runs "
+           "PKG|nothing";
   }
   if (IsPackage(e.subject)) {
     return PackageHolds(e.subject, c);

@@ -237,6 +237,21 @@ Status Parser::PackageKey(config::PackageSpec& spec, const std::string& key,
         config::GuestDevice{.path = value, .type = config::DeviceType::kCdrom, .where = {}});
   } else if (key == "vswitch") {
     spec.guest.networks.push_back(config::GuestNetwork{.vswitch = value, .nic = {}, .where = {}});
+  } else if (key == "depends") {  // depends=p1[:same_node],p2 (condition up)
+    for (const std::string& item : SplitOn(value, ',')) {
+      const std::vector<std::string> parts = SplitOn(item, ':');
+      if (parts.empty() || parts.size() > 2 || !IsValidName(parts[0]) ||
+          (parts.size() == 2 && parts[1] != "same_node" && parts[1] != "any_node")) {
+        return Error("depends=PKG[:same_node|:any_node],...: " + item);
+      }
+      spec.depends_on.push_back(
+          config::Dependency{.package = PackageName(parts[0]),
+                             .condition = config::DependencyCondition::kUp,
+                             .location = parts.size() == 2 && parts[1] == "same_node"
+                                             ? config::DependencyLocation::kSameNode
+                                             : config::DependencyLocation::kAnyNode,
+                             .where = {}});
+    }
   } else {
     return Error("bad package option " + key + "=" + value);
   }

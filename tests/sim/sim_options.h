@@ -52,6 +52,9 @@ struct SimOptions {
   // The core's lease arithmetic takes any value; a long one (= node_timeout, as DESIGN.md
   // section 3 had it) makes N2(a)'s credit, and so a mutation of it, large enough to see.
   std::optional<Duration> election_timeout_min;
+  // Scenarios only: how long a leader leads without hearing a majority (default
+  // node_timeout, as cmcld), for a scenario that needs the leader to outlast a cut.
+  std::optional<Duration> check_quorum_period;
   Duration heartbeat_interval = Duration(100);
 
   // Network, per message.

@@ -92,10 +92,9 @@ Simulation::Simulation(const SimOptions& options,
   for (const raft::Voter& voter : voters_) {
     voter_names.push_back(voter.name);
   }
-  packages_ = packages != nullptr
-                  ? std::move(packages)
-                  : std::make_shared<const SimPackages>(
-                        MakeSimPackages(options_, voter_names, root_.Fork("packages")));
+  packages_ = packages != nullptr ? std::move(packages)
+                                  : std::make_shared<const SimPackages>(MakeSimPackages(
+                                        options_, voter_names, root_.Fork("packages")));
   for (const raft::Voter& voter : voters_) {
     names_.push_back(voter.name);
     NodeSlot slot;
@@ -116,9 +115,9 @@ Simulation::Simulation(const SimOptions& options,
     PowerOn(nodes_.size() - 1);
   }
   checker_.SetStateOptions(NodeOptionsFor(0).state);
-  package_checker_ = std::make_unique<PackageChecker>(packages_->config, NodeOptionsFor(0).state,
-                                                      /*watchdog_fence=*/false,
-                                                      options_.excuse_known_gaps);
+  package_checker_ =
+      std::make_unique<PackageChecker>(packages_->config, NodeOptionsFor(0).state,
+                                       /*watchdog_fence=*/false, options_.excuse_known_gaps);
   outcast_.assign(nodes_.size(), false);
   network_ = std::make_unique<SimNetwork>(options_, root_.Fork("network"), names_);
   for (const NemesisKind kind : options_.nemeses) {
@@ -142,7 +141,7 @@ raft::RaftOptions Simulation::RaftOptionsFor(size_t node) const {
   options.voters = voters_;
   options.election_timeout_min = options_.election_timeout_min.value_or(node::ElectionTimeoutMin(
       options_.node_timeout, options_.heartbeat_interval, options_.fence_timeout));
-  options.check_quorum_period = options_.node_timeout;
+  options.check_quorum_period = options_.check_quorum_period.value_or(options_.node_timeout);
   options.heartbeat_interval = options_.heartbeat_interval;
   options.entries_per_message_max = options_.entries_per_message_max;
   options.compact_keep_entries = options_.compact_keep_entries;
@@ -172,13 +171,13 @@ void Simulation::PowerOn(size_t node) {
   slot.guard =
       std::make_unique<SimGuard>(SimGuard::Options{.ipc_latency_max = options_.guard_latency_max},
                                  machine_rng_.Fork("guard/" + name));
-  slot.host = std::make_unique<SimHost>(
-      SimHost::Options{.node = slot.name,
-                       .packages = packages_,
-                       .action_latency_max = options_.guest_latency_max,
-                       .fence_timeout = options_.fence_timeout,
-                       .kill_failure = options_.kill_failure},
-      machine_rng_.Fork("host/" + name));
+  slot.host =
+      std::make_unique<SimHost>(SimHost::Options{.node = slot.name,
+                                                 .packages = packages_,
+                                                 .action_latency_max = options_.guest_latency_max,
+                                                 .fence_timeout = options_.fence_timeout,
+                                                 .kill_failure = options_.kill_failure},
+                                machine_rng_.Fork("host/" + name));
   if (healed_) {
     slot.host->Calm();
   }

@@ -433,7 +433,9 @@ void ClusterState::ApplyIntentDone(LogIndex index, const IntentDoneOp& op) {
 void ClusterState::ApplyNote(LogIndex index, const NoteOp& op) {
   PackageRecord& r = packages_[op.package];
   if (r.note != op.note) {
-    Event(index, false, op.package.value() + ": " + op.note);
+    // Placement's reason lines name the package already ("p1: n1 lost; ...").
+    const std::string prefix = op.package.value() + ": ";
+    Event(index, false, op.note.starts_with(prefix) ? op.note : prefix + op.note);
   }
   r.note = op.note;
   if (op.ends_run && r.pending && r.pending->second == CommandKind::kRun) {

@@ -18,8 +18,7 @@ Duration Stretch(Duration x, int64_t drift_ppm) {
 
 // --- FollowerLease ---------------------------------------------------------------------
 
-FollowerLease::FollowerLease(uint64_t incarnation, LeaseMutations mutations,
-                             size_t remembered_max)
+FollowerLease::FollowerLease(uint64_t incarnation, LeaseMutations mutations, size_t remembered_max)
     : incarnation_(incarnation), mutations_(mutations), remembered_max_(remembered_max) {
   CMCL_CHECK(remembered_max_ > 0);
 }
@@ -177,6 +176,9 @@ void LeaderLeases::ConfirmReady() {
       confirmed.nonces.emplace_back(name, nonce);
     }
     confirmed_.push_back(std::move(confirmed));
+    if (confirmed_.size() > kRoundsPendingMax) {  // Not taken (a caretaker): newest count.
+      confirmed_.erase(confirmed_.begin());
+    }
     rounds_.erase(rounds_.begin(), it.base());
     return;
   }
@@ -190,8 +192,8 @@ Time LeaderLeases::CertainExpiry(const NodeName& node, Duration wait) const {
   const auto peer = peers_.find(node);
   if (options_.mutations.expiry_on_not_heard_from) {
     // The bug: "not heard from for a lease length", no stretch, no new-leader wait.
-    const Time heard = peer != peers_.end() && peer->second.heard_at ? *peer->second.heard_at
-                                                                     : elected_at_;
+    const Time heard =
+        peer != peers_.end() && peer->second.heard_at ? *peer->second.heard_at : elected_at_;
     return heard + wait;
   }
   const Duration stretched = Stretch(wait, options_.drift_ppm);

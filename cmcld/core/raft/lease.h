@@ -85,10 +85,10 @@ Duration Stretch(Duration x, int64_t drift_ppm);
 
 // What the simulator's mutation tests switch on in the lease code (tests/sim only).
 struct LeaseMutations {
-  bool anchor_at_receive_time = false;        // F2 anchored at the grant's arrival.
-  bool self_lease_without_majority = false;   // L2: leader extends its lease at send time.
-  bool nonce_ignores_incarnation = false;     // F2: any incarnation's nonce accepted.
-  bool expiry_on_not_heard_from = false;      // L4: last message + L, no stretch, no N2.
+  bool anchor_at_receive_time = false;          // F2 anchored at the grant's arrival.
+  bool self_lease_without_majority = false;     // L2: leader extends its lease at send time.
+  bool nonce_ignores_incarnation = false;       // F2: any incarnation's nonce accepted.
+  bool expiry_on_not_heard_from = false;        // L4: last message + L, no stretch, no N2.
   bool new_leader_wait_from_candidacy = false;  // N2(a) measured from candidacy start.
 };
 
@@ -139,7 +139,6 @@ class FollowerLease {
   uint64_t armed_from_seq_ = 0;  // Disarmed grants for nonces up to it are dropped.
   uint64_t grants_dropped_ = 0;
 };
-
 
 // The leader side for one term. Raft creates it when it becomes leader and drops it
 // when it steps down.

@@ -11,7 +11,8 @@
 //
 // Leases (DESIGN.md section 4, lease.h): a leader numbers its heartbeat rounds and every
 // AppendRequest and InstallSnapshot carries the current round; every AppendResponse
-// echoes the round it answers and carries the follower's nonce (F1). A leader sends
+// echoes the round it answers and carries the follower's nonce (F1), and so does a
+// granted vote. A leader sends
 // LeaseGrant for each nonce a majority round confirmed (L2).
 //
 // Forwarding: a node's own commands (reports, operator requests arriving at a follower)
@@ -60,10 +61,15 @@ struct VoteRequest {
 };
 
 // Paper figure 2, RequestVote RPC results. A granted PreVote echoes the request's term.
+// A granted vote (not PreVote) carries the voter's nonce (F1): the new leader notes it
+// before its first round, so the majority answering that round confirms it and the
+// voter's lease continues without waiting for a second round (lease.h, point 3: the
+// round is sent after the nonce arrived, as for any nonce).
 struct VoteResponse {
   VoteKind kind = VoteKind::kVote;
   bool granted = false;
   NodeId voter_node_id;
+  Nonce nonce;  // seq 0: none (refusals, PreVotes, and senders of older versions).
 };
 
 // Paper figure 2, AppendEntries RPC arguments. Empty `entries` is a heartbeat.
@@ -136,9 +142,8 @@ struct ForwardReply {
   ClientReply reply;
 };
 
-using Body = std::variant<VoteRequest, VoteResponse, AppendRequest, AppendResponse,
-                          InstallSnapshot, LeaseGrant, ForwardRequest, ForwardReply,
-                          TimeoutNow>;
+using Body = std::variant<VoteRequest, VoteResponse, AppendRequest, AppendResponse, InstallSnapshot,
+                          LeaseGrant, ForwardRequest, ForwardReply, TimeoutNow>;
 
 struct Message {
   Header header;

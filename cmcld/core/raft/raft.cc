@@ -118,6 +118,11 @@ void Raft::Begin(Time now) {
   CMCL_CHECK(now >= now_) << "time went backwards: " << now << " < " << now_;
   now_ = now;
   actions_ = Actions{};
+  if (role_ == Role::kLeader) {
+    // Rounds confirmed before the no-op was applied (raft_lease.cc): the driver has set
+    // the lease terms of its applied state since.
+    SendConfirmedGrants();
+  }
 }
 
 Actions Raft::Finish() {
@@ -251,7 +256,8 @@ std::optional<ReplyCode> Raft::ProposeLocally(Command command, std::optional<Nod
                               .sequence = command.sequence,
                               .code = latest ? ReplyCode::kApplied : ReplyCode::kStale,
                               .applied_index = latest ? client->second.index : LogIndex(0),
-                              .leader_hint = leader_, .detail = {}});
+                              .leader_hint = leader_,
+                              .detail = {}});
     return std::nullopt;
   }
   if (proposals_.size() >= options_.proposals_pending_max) {

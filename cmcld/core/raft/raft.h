@@ -288,7 +288,9 @@ class Raft {
   Time leader_heard_at_;  // Stickiness: the last time this node heard from a leader.
   Time leader_since_;
 
-  std::map<NodeName, bool> votes_;            // This round's (pre)vote replies, self included.
+  std::map<NodeName, bool> votes_;  // This round's (pre)vote replies, self included.
+  // Nonces of this candidacy's granted votes, with their arrival (VoteResponse).
+  std::map<NodeName, std::pair<Nonce, Time>> vote_nonces_;
   std::map<NodeName, Progress> progress_;     // Leader only; peers only.
   std::map<ClientId, ClientRecord> clients_;  // Applied state: last sequence per client.
   std::map<LogIndex, Proposal> proposals_;    // Leader only: awaiting apply, by index.
@@ -298,10 +300,10 @@ class Raft {
   std::optional<LeaderLeases> leader_leases_;  // Leader only, for its term.
   LeaseMode grant_mode_ = LeaseMode::kArmed;
   Duration grant_length_;
-  Time candidacy_at_;       // When the last PreVote round started (a mutation uses it).
-  bool caretaker_wanted_ = false;  // Arbitrator: refused a member whose log is behind.
+  Time candidacy_at_;                // When the last PreVote round started (a mutation uses it).
+  bool caretaker_wanted_ = false;    // Arbitrator: refused a member whose log is behind.
   bool transfer_candidacy_ = false;  // This candidacy (and its leadership) came from TimeoutNow.
-  LogIndex term_start_index_;  // The leader's no-op.
+  LogIndex term_start_index_;        // The leader's no-op.
   uint64_t foreign_messages_dropped_ = 0;
   uint64_t non_voter_messages_dropped_ = 0;
 };

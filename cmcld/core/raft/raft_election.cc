@@ -23,6 +23,7 @@ void Raft::BecomeFollower(Term term, std::optional<NodeName> leader) {
   role_ = Role::kFollower;
   leader_ = std::move(leader);
   votes_.clear();
+  vote_nonces_.clear();
   ResetElectionTimer();
 }
 
@@ -33,6 +34,7 @@ void Raft::StartPreVote() {
   candidacy_at_ = now_;
   leader_.reset();
   votes_.clear();
+  vote_nonces_.clear();
   votes_[options_.self] = true;
   ResetElectionTimer();
   if (CountGrants() >= Majority()) {
@@ -61,6 +63,7 @@ void Raft::BecomeCandidate(bool transfer) {
   leader_.reset();
   MarkHardStateDirty();
   votes_.clear();
+  vote_nonces_.clear();
   votes_[options_.self] = true;
   ResetElectionTimer();
   if (CountGrants() >= Majority()) {
@@ -89,11 +92,10 @@ void Raft::BecomeLeader() {
   for (const Voter& voter : options_.voters) {
     if (voter.name != options_.self) {
       // Paper figure 2: nextIndex initialized to leader last log index + 1.
-      progress_[voter.name] =
-          Progress{.next = LastIndex() + 1,
-                   .match = LogIndex(0),
-                   .last_response_at = {},
-                   .snapshot_sent_at = {}};
+      progress_[voter.name] = Progress{.next = LastIndex() + 1,
+                                       .match = LogIndex(0),
+                                       .last_response_at = {},
+                                       .snapshot_sent_at = {}};
     }
   }
   // Paper section 8: a no-op at the start of the term lets the leader commit, and so
@@ -101,7 +103,8 @@ void Raft::BecomeLeader() {
   AppendToLog(
       Entry{.term = term_, .index = LastIndex() + 1, .kind = EntryKind::kNoop, .command = {}});
   term_start_index_ = LastIndex();
-  StartLeaderLeases();  // e = now: the last needed vote arrived (N2).
+  StartLeaderLeases();  // e = now: the last needed vote arrived (N2); notes vote nonces.
+  vote_nonces_.clear();
   HeartbeatRound();
 }
 
@@ -120,8 +123,15 @@ bool Raft::LogUpToDate(LogIndex last_index, Term last_term) const {
 
 void Raft::HandleVoteRequest(const Header& header, const VoteRequest& request) {
   const auto respond = [&](bool granted, Term term) {
+    // F1: a granted vote carries a nonce, anchored no later than the real send (the
+    // reply waits in the outbox until the vote is durable).
+    const bool vote = granted && request.kind == VoteKind::kVote;
     Send(header.from,
-         VoteResponse{.kind = request.kind, .granted = granted, .voter_node_id = node_id_}, term);
+         VoteResponse{.kind = request.kind,
+                      .granted = granted,
+                      .voter_node_id = node_id_,
+                      .nonce = vote ? lease_.Issue(now_) : Nonce{}},
+         term);
   };
   if (InLease() && !(request.kind == VoteKind::kVote && request.transfer)) {
     // DESIGN.md section 3, stickiness: refuse, and do not adopt the requester's term. A
@@ -216,6 +226,9 @@ void Raft::HandleVoteResponse(const Header& header, const VoteResponse& response
     return;  // A refusal at another term, or a reply to an earlier round.
   }
   votes_[header.from] = response.granted;
+  if (response.kind == VoteKind::kVote && response.granted && response.nonce.seq != 0) {
+    vote_nonces_[header.from] = {response.nonce, now_};
+  }
   if (CountGrants() < Majority()) {
     return;
   }

@@ -22,11 +22,14 @@ void Raft::StartLeaderLeases() {
   options.stickiness_credit = !transfer_candidacy_;
   options.mutations = options_.lease_mutations;
   leader_leases_.emplace(std::move(options), now_, candidacy_at_);
+  // The voters' nonces arrived in this term, before the first round: that round
+  // confirms them (lease.h, point 3), two trips sooner than a nonce of its replies.
+  for (const auto& [voter, nonce] : vote_nonces_) {
+    leader_leases_->OnReply(voter, 0, nonce.first, nonce.second);
+  }
 }
 
-uint64_t Raft::CurrentRound() const {
-  return leader_leases_ ? leader_leases_->current_round() : 0;
-}
+uint64_t Raft::CurrentRound() const { return leader_leases_ ? leader_leases_->current_round() : 0; }
 
 void Raft::OnLeaseReply(const NodeName& from, const AppendResponse& response) {
   CMCL_CHECK(leader_leases_.has_value());
@@ -46,16 +49,21 @@ bool Raft::RevokePending(const NodeName& node) const {
 }
 
 void Raft::SendConfirmedGrants() {
-  std::vector<LeaderLeases::Confirmed> confirmed_rounds = leader_leases_->TakeConfirmed();
-  if (!LeaderReady()) {
+  if (!leader_leases_ || !LeaderReady()) {
     // What grants carry (SetLeaseTerms) follows this node's applied state, and a new
     // leader may not yet have applied a committed `arm` (or `disarm`): it would grant D
     // to a node whose armed(F) is committed, and then wait for it only by L. Until its
-    // no-op is applied (N1) it confirms nothing, its own lease included; later rounds
-    // confirm newer nonces, so nothing is lost but a round or two. A caretaker is never
-    // ready: it grants nothing (it leads only to hand over).
+    // no-op is applied (N1) it grants nothing, its own lease included; the confirmed
+    // rounds wait (a lease from nonce n ends at sent_at(n) + L however late its grant
+    // comes, point 1) and are granted by the first Step or Tick after it is ready,
+    // with the terms of the applied state then. The first round's majority usually
+    // commits the no-op too, so the voters' leases continue without a second round:
+    // dropping them here cost a heartbeat, and followers far from the new leader
+    // fenced (tests/scenarios/coordinator-crash). A caretaker is never ready: it
+    // grants nothing (it leads only to hand over).
     return;
   }
+  std::vector<LeaderLeases::Confirmed> confirmed_rounds = leader_leases_->TakeConfirmed();
   for (const LeaderLeases::Confirmed& confirmed : confirmed_rounds) {
     // L2: the leader's own lease, from majority rounds only; L3 holds it too.
     if (!RevokePending(options_.self)) {

@@ -41,8 +41,7 @@ Duration Raft::CheckQuorumPeriod() const {
 bool Raft::QuorumActive() const {
   size_t active = 1;  // Itself.
   for (const auto& [name, progress] : progress_) {
-    if (progress.last_response_at &&
-        now_ - *progress.last_response_at < CheckQuorumPeriod()) {
+    if (progress.last_response_at && now_ - *progress.last_response_at < CheckQuorumPeriod()) {
       ++active;
     }
   }
@@ -292,8 +291,8 @@ void Raft::ApplyCommitted() {
       if (!inserted && entry.command.sequence <= client->second.sequence) {
         apply.duplicate = true;  // Thesis 6.3: applied before, at client->second.index.
         // Only the latest sequence's index is known; an older one gets no index.
-        effective = entry.command.sequence == client->second.sequence ? client->second.index
-                                                                       : LogIndex(0);
+        effective =
+            entry.command.sequence == client->second.sequence ? client->second.index : LogIndex(0);
       } else {
         client->second = ClientRecord{.sequence = entry.command.sequence, .index = applied_};
       }
@@ -308,7 +307,8 @@ void Raft::ApplyCommitted() {
                       .sequence = proposal->second.command.sequence,
                       .code = effective == LogIndex(0) ? ReplyCode::kStale : ReplyCode::kApplied,
                       .applied_index = effective,
-                      .leader_hint = leader_, .detail = {}});
+                      .leader_hint = leader_,
+                      .detail = {}});
     proposals_.erase(proposal);
   }
 }
@@ -319,7 +319,8 @@ void Raft::AbortPendingProposals() {
                                        .sequence = proposal.command.sequence,
                                        .code = ReplyCode::kUnknownOutcome,
                                        .applied_index = LogIndex(0),
-                                       .leader_hint = std::nullopt, .detail = {}});
+                                       .leader_hint = std::nullopt,
+                                       .detail = {}});
   }
   proposals_.clear();
 }

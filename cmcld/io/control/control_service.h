@@ -32,7 +32,8 @@
 // once applied ("committed at index N").
 //
 // Messages: requests up to kControlMessageBytesMax (a config apply carries a bundle of up
-// to 3 MiB, node::kBundleBytesMax); answers are not bounded here (a view of thousands of packages is megabytes).
+// to 3 MiB, node::kBundleBytesMax); answers are not bounded here (a view of thousands of packages
+// is megabytes).
 //
 // Threads: gRPC's handler threads post every request onto the io_context and wait for
 // its answer; all CoreAccess calls and all state reads happen on the io thread.
@@ -76,8 +77,10 @@ class CoreAccess {
   // Proposes `ops` as one command of the daemon's control client; `done` gets the final
   // reply on the io thread: kApplied with the index the command took effect at, or a
   // refusal (kRejected with its reason). The runtime retries kNotLeader, kBusy and
-  // kUnknownOutcome (same sequence, at most once) until `deadline`, then answers the
-  // last reply it had (kNotLeader: "no quorum").
+  // kUnknownOutcome (same sequence, at most once) for a bound of its own (the daemon:
+  // max(5s, 3 * node_timeout)), then answers the last reply it had (kNotLeader: "no
+  // quorum"). `deadline` is the caller's wait; the daemon's attempt to commit outlives a
+  // shorter one, because a timed-out command is answered "it goes on".
   virtual void Propose(node::OpBatch ops, Time deadline,
                        std::function<void(const raft::ClientReply&)> done) = 0;
   // The folder of the applied configuration bundle on this node (STATE_DIR/config/vN),

@@ -105,6 +105,7 @@ void EncodeBody(const raft::Body& body, pb::RaftMessage* out) {
                    v->set_kind(static_cast<uint32_t>(m.kind));
                    v->set_granted(m.granted);
                    v->set_voter_node_id(m.voter_node_id.value());
+                   if (m.nonce.seq != 0) EncodeNonce(m.nonce, v->mutable_nonce());
                  },
                  [&](const raft::AppendRequest& m) {
                    EncodeAppendRequest(m, out->mutable_append_request());
@@ -218,8 +219,10 @@ std::optional<raft::Body> DecodeVoteRequest(const pb::VoteRequest& in) {
 std::optional<raft::Body> DecodeVoteResponse(const pb::VoteResponse& in) {
   std::optional<raft::VoteKind> kind = DecodeVoteKind(in.kind());
   if (!kind) return std::nullopt;
-  return raft::VoteResponse{
-      .kind = *kind, .granted = in.granted(), .voter_node_id = raft::NodeId(in.voter_node_id())};
+  return raft::VoteResponse{.kind = *kind,
+                            .granted = in.granted(),
+                            .voter_node_id = raft::NodeId(in.voter_node_id()),
+                            .nonce = DecodeNonce(in.nonce())};
 }
 
 std::optional<raft::Body> DecodeAppendRequest(const pb::AppendRequest& in) {

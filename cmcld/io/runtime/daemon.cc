@@ -1,11 +1,16 @@
 #include "cmcld/io/runtime/daemon.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <deque>
 #include <filesystem>
@@ -16,24 +21,18 @@
 #include <sstream>
 #include <thread>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
-
 #include "cmcld/core/common/rng.h"
 #include "cmcld/core/config/diagnostic.h"
 #include "cmcld/core/node/node.h"
 #include "cmcld/core/node/node_options.h"
+#include "cmcld/io/bundle/bundle.h"
+#include "cmcld/io/bundle/bundle_check.h"
 #include "cmcld/io/clock.h"
 #include "cmcld/io/config/load.h"
 #include "cmcld/io/control/control_service.h"
 #include "cmcld/io/guard/guard_client.h"
 #include "cmcld/io/guest/guest_runner.h"
 #include "cmcld/io/peer/peer_transport.h"
-#include "cmcld/io/bundle/bundle.h"
-#include "cmcld/io/bundle/bundle_check.h"
 #include "cmcld/io/runtime/config_versions.h"
 #include "cmcld/io/storage/raft_storage.h"
 #include "cmcld/io/storage/state_dir.h"
@@ -55,8 +54,8 @@ constexpr Duration kProposalRetry = std::chrono::milliseconds(100);
 uint64_t RandomSeed() {
   uint64_t seed = 0;
   if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
-    seed = static_cast<uint64_t>(BootNow().milliseconds()) ^
-           (static_cast<uint64_t>(getpid()) << 32);
+    seed =
+        static_cast<uint64_t>(BootNow().milliseconds()) ^ (static_cast<uint64_t>(getpid()) << 32);
   }
   return seed;
 }
@@ -147,7 +146,7 @@ struct Daemon::Impl final : CoreAccess {
   NodeName self;
   std::string state_dir;
   std::unique_ptr<ConfigVersions> versions;
-  uint64_t unusable_version = 0;  // An applied version this node could not write or load.
+  uint64_t unusable_version = 0;            // An applied version this node could not write or load.
   std::set<uint64_t> preparing;             // Applied versions being written and loaded.
   std::set<raft::LogIndex> verdicts_given;  // Proposals (their index) judged here.
   Rng rng{RandomSeed()};
@@ -214,8 +213,8 @@ int Daemon::Run() {
 
 Status Daemon::Impl::Start() {
   // In order: each step needs the one before it, and nothing starts after a failure.
-  for (Status (Impl::*step)() : {&Impl::LoadConfiguration, &Impl::OpenStorage,
-                                 &Impl::StartAdapters}) {
+  for (Status (Impl::*step)() :
+       {&Impl::LoadConfiguration, &Impl::OpenStorage, &Impl::StartAdapters}) {
     if (Status status = (this->*step)(); !status.ok()) {
       return status;
     }
@@ -231,11 +230,11 @@ Status Daemon::Impl::LoadConfiguration() {
     const size_t errors = cmcl::config::CountErrors(loaded.diagnostics);
     for (const cmcl::config::Diagnostic& diagnostic : loaded.diagnostics) {
       if (diagnostic.severity == cmcl::config::Severity::kError) {
-        return Status::InvalidArgument(
-            cmcl::config::FormatDiagnostic(diagnostic) +
-            (errors > 1 ? " (and " + std::to_string(errors - 1) +
-                              " more; pkgctl config check lists them all)"
-                        : ""));
+        return Status::InvalidArgument(cmcl::config::FormatDiagnostic(diagnostic) +
+                                       (errors > 1
+                                            ? " (and " + std::to_string(errors - 1) +
+                                                  " more; pkgctl config check lists them all)"
+                                            : ""));
       }
     }
   }
@@ -249,8 +248,7 @@ Status Daemon::Impl::LoadConfiguration() {
       names.push_back(node.name.value());
     }
     const std::string close = ClosestMatch(options.node, names);
-    return Status::InvalidArgument("node '" + options.node + "' is not in " +
-                                   options.config_path +
+    return Status::InvalidArgument("node '" + options.node + "' is not in " + options.config_path +
                                    (close.empty() ? "" : " (did you mean '" + close + "'?)"));
   }
   if (cluster->fence_action == cmcl::config::FenceAction::kReboot) {
@@ -274,9 +272,8 @@ Status Daemon::Impl::OpenStorage() {
                                 .term = raft::Term(0),
                                 .voted_for = std::nullopt};
   Result<std::unique_ptr<RaftStorage>> log = RaftStorage::Open(
-      io, *dir, initial, RaftStorage::Options{}, [this](uint64_t persist_id) {
-        Execute(core->PersistCompleted(BootNow(), persist_id));
-      });
+      io, *dir, initial, RaftStorage::Options{},
+      [this](uint64_t persist_id) { Execute(core->PersistCompleted(BootNow(), persist_id)); });
   if (!log.ok()) {
     return log.status();
   }
@@ -343,8 +340,10 @@ Status Daemon::Impl::StartAdapters() {
         // cmcld stays up: its own fence (F4) still kills the guests at lease_end -
         // fence_timeout, and nothing new starts (no guard acknowledges a registration).
         // Exiting here would leave running guests with no fence at all.
-        spdlog::critical("lost cmcl-guard: {}; guests are fenced by cmcld alone from now on, "
-                         "and nothing new starts here until cmcld is restarted", why);
+        spdlog::critical(
+            "lost cmcl-guard: {}; guests are fenced by cmcld alone from now on, "
+            "and nothing new starts here until cmcld is restarted",
+            why);
         // The guard cmcld started is its child: collect it if it died (never waitpid(-1):
         // the guest runner reaps its own children by pid).
         if (guard && guard->guard_pid() > 0) {
@@ -359,9 +358,7 @@ Status Daemon::Impl::StartAdapters() {
 
   runner = std::make_unique<GuestRunner>(
       io,
-      GuestRunner::Options{.node = self,
-                           .state_dir = state_dir,
-                           .driver_dir = cluster->driver_dir},
+      GuestRunner::Options{.node = self, .state_dir = state_dir, .driver_dir = cluster->driver_dir},
       [this](const node::GuestRef& guest, node::GuestVerb verb, const node::GuestResult& result) {
         Execute(core->GuestReported(BootNow(), guest, verb, result));
       },
@@ -373,8 +370,8 @@ void Daemon::Impl::StartCore() {
   control_client = raft::ClientId(rng.Next());
   const raft::PersistedState& recovered = storage->recovered();
   recovered_last = !recovered.entries.empty() ? recovered.entries.back().index
-                   : recovered.snapshot      ? recovered.snapshot->last_index
-                                             : raft::LogIndex(0);
+                   : recovered.snapshot       ? recovered.snapshot->last_index
+                                              : raft::LogIndex(0);
   node::NodeOptions node_options = node::NodeOptionsFor(cluster, self);
   node_options.config_version = versions->current().number;
   core = std::make_unique<node::Node>(std::move(node_options), storage->recovered(),
@@ -385,11 +382,11 @@ void Daemon::Impl::StartCore() {
   versions->AdoptGuests(guard->attached_work_dirs());
   FollowAppliedVersion(true);
   WarnIfOwnFilesDiffer();
-  spdlog::info("cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, "
-               "guard pid {}",
-               self.value(), cluster->cluster_name.value(), state_dir,
-               core->raft().term().value(), storage->recovered().entries.size(),
-               guard->guard_pid());
+  spdlog::info(
+      "cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, "
+      "guard pid {}",
+      self.value(), cluster->cluster_name.value(), state_dir, core->raft().term().value(),
+      storage->recovered().entries.size(), guard->guard_pid());
   signals.async_wait([this](const boost::system::error_code& error, int signal) {
     if (!error) {
       OnSignal(signal);
@@ -528,8 +525,10 @@ void Daemon::Impl::ExitAfterClusterHalt() {
   if (!cluster_halt_done_since) cluster_halt_done_since = now;
   const Time exit_at = *cluster_halt_done_since + kClusterExitGrace * cluster->heartbeat_interval;
   if (now >= exit_at) {
-    spdlog::info("the cluster was halted (cluster halt --force) and {} runs no guest; cmcld "
-                 "exits", self.value());
+    spdlog::info(
+        "the cluster was halted (cluster halt --force) and {} runs no guest; cmcld "
+        "exits",
+        self.value());
     Finish(0);
     return;
   }
@@ -560,8 +559,8 @@ void Daemon::Impl::FollowAppliedVersion(bool now) {
     return;
   }
   preparing.insert(applied);
-  auto prepare = [applied, bytes = state.bundle(), hash = state.bundle_hash(),
-                  dir = state_dir, key = own->security.key_file] {
+  auto prepare = [applied, bytes = state.bundle(), hash = state.bundle_hash(), dir = state_dir,
+                  key = own->security.key_file] {
     return ConfigVersions::Prepare(applied, bytes, hash, dir, key);
   };
   if (now) {
@@ -582,10 +581,10 @@ void Daemon::Impl::InstallVersion(uint64_t applied, Result<ConfigVersions::Versi
   }
   if (!version.ok()) {
     unusable_version = applied;
-    spdlog::critical("configuration version {} is applied in the cluster, but {} cannot write "
-                     "or load it: {}; it keeps version {} (restart cmcld to try again)",
-                     applied, self.value(), version.status().message(),
-                     versions->current().number);
+    spdlog::critical(
+        "configuration version {} is applied in the cluster, but {} cannot write "
+        "or load it: {}; it keeps version {} (restart cmcld to try again)",
+        applied, self.value(), version.status().message(), versions->current().number);
     return;
   }
   const ConfigVersions::Version* installed = versions->Install(std::move(version).value());
@@ -607,9 +606,9 @@ void Daemon::Impl::GiveVerdict() {
     return;
   }
   const node::ConfigProposeOp& proposal = pending->proposal;
-  InBackground([this, version = proposal.version, hash = proposal.bundle_hash,
-                by = proposal.by, bytes = proposal.bundle, in_effect = own, me = self,
-                dir = state_dir, key = own->security.key_file]() -> std::function<void()> {
+  InBackground([this, version = proposal.version, hash = proposal.bundle_hash, by = proposal.by,
+                bytes = proposal.bundle, in_effect = own, me = self, dir = state_dir,
+                key = own->security.key_file]() -> std::function<void()> {
     std::string reason = JudgeProposal(bytes, hash, *in_effect, me, dir, key);
     return [this, version, hash, by, reason = std::move(reason)] {
       spdlog::info("configuration version {} (bundle hash {}, by {}): {}", version, hash, by,
@@ -624,13 +623,11 @@ void Daemon::Impl::GiveVerdict() {
 void Daemon::Impl::InBackground(std::function<std::function<void()>()> job) {
   std::erase_if(workers, [](const Worker& worker) { return worker.done->load(); });
   auto done = std::make_shared<std::atomic<bool>>(false);
-  workers.push_back(Worker{
-      .done = done,
-      .thread = std::jthread([this, done, job = std::move(job)] {
-        std::function<void()> then = job();
-        boost::asio::post(io, std::move(then));
-        done->store(true);
-      })});
+  workers.push_back(Worker{.done = done, .thread = std::jthread([this, done, job = std::move(job)] {
+                                           std::function<void()> then = job();
+                                           boost::asio::post(io, std::move(then));
+                                           done->store(true);
+                                         })});
 }
 
 void Daemon::Impl::WarnIfOwnFilesDiffer() {
@@ -639,23 +636,26 @@ void Daemon::Impl::WarnIfOwnFilesDiffer() {
   Result<Bundle> files = BuildBundle(*own);
   const std::string hash = files.ok() ? BundleHash(EncodeBundle(*files)) : "";
   if (hash == state.bundle_hash()) return;
-  spdlog::warn("{} differs from the applied configuration version {} (bundle hash {} vs {}); "
-               "the applied version is used (pkgctl config show prints it; pkgctl config "
-               "apply makes the files the next version)",
-               options.config_path, state.config_version(),
-               files.ok() ? hash : files.status().message(), state.bundle_hash());
+  spdlog::warn(
+      "{} differs from the applied configuration version {} (bundle hash {} vs {}); "
+      "the applied version is used (pkgctl config show prints it; pkgctl config "
+      "apply makes the files the next version)",
+      options.config_path, state.config_version(), files.ok() ? hash : files.status().message(),
+      state.bundle_hash());
 }
 
 // --- Control commands ---------------------------------------------------------------
 
-void Daemon::Impl::Propose(node::OpBatch ops, Time deadline,
+void Daemon::Impl::Propose(node::OpBatch ops, Time /*wait_deadline*/,
                            std::function<void(const raft::ClientReply&)> done) {
   // Without a coordinator the command fails as "no quorum" well before the operator's
-  // own timeout (which covers the whole operation, not just its commit).
-  const Duration commit_bound = std::max<Duration>(std::chrono::seconds(5),
-                                                   3 * cluster->node_timeout);
-  deadline = std::min(deadline, BootNow() + commit_bound);
-  proposals.push_back(Proposal{std::move(ops), deadline, std::move(done)});
+  // own timeout (which covers the whole operation, not just its commit). A shorter
+  // operator timeout does not shorten the commit attempt: `--timeout` bounds the wait,
+  // and its answer says the operation goes on (a 1 ms timeout once expired before the
+  // command was even forwarded, so nothing went on).
+  const Duration commit_bound =
+      std::max<Duration>(std::chrono::seconds(5), 3 * cluster->node_timeout);
+  proposals.push_back(Proposal{std::move(ops), BootNow() + commit_bound, std::move(done)});
   if (!proposal_in_flight) {
     proposal_in_flight = true;
     ++control_sequence;
@@ -671,8 +671,8 @@ void Daemon::Impl::SendProposal() {
   const Proposal& proposal = proposals.front();
   const Time now = BootNow();
   if (now >= proposal.deadline) {
-    raft::ClientReply reply = last_reply.value_or(raft::ClientReply{
-        .client_id = control_client, .sequence = control_sequence});
+    raft::ClientReply reply = last_reply.value_or(
+        raft::ClientReply{.client_id = control_client, .sequence = control_sequence});
     if (reply.code == raft::ReplyCode::kNotLeader && reply.detail.empty()) {
       reply.detail = "no quorum: no coordinator answered before the timeout";
     }

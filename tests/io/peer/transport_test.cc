@@ -76,8 +76,12 @@ TEST_F(PeerTransportTest, TwoNodesExchangeMessagesBothWays) {
     b.transport->Send(LoopbackVote("ivmcl02", "ivmcl01", 100 + i));
   }
 
-  ASSERT_TRUE(PollUntil([&] { return a.inbox.size() == 10 && b.inbox.size() == 10; }))
-      << a.inbox.size() << " " << b.inbox.size();
+  // `sent` counts a frame once its write returned, which may be after the peer delivered
+  // it: wait for the counters too.
+  ASSERT_TRUE(PollUntil([&] {
+    return a.inbox.size() == 10 && b.inbox.size() == 10 && a.transport->counters().sent == 10U;
+  })) << a.inbox.size()
+      << " " << b.inbox.size() << " " << a.transport->counters().sent;
   for (uint64_t i = 1; i <= 10; ++i) {  // One connection each way: order is kept.
     EXPECT_EQ(b.inbox[i - 1].header.term, raft::Term(i));
     EXPECT_EQ(b.inbox[i - 1].header.from, NodeName("ivmcl01"));
