@@ -363,6 +363,25 @@ TEST_F(PreviewTest, LeavingMaintenanceWithManualFailbackMovesNothingAndSaysSo) {
   EXPECT_TRUE(Really(off).empty());
 }
 
+TEST_F(PreviewTest, LeavingPackageMaintenanceListsTheFailoverItHeldBack) {
+  Configure({PackageBuilder("hpvm1").Nodes({"ivmcl02", "ivmcl01"}).Build()});
+  StartAll();
+  ASSERT_EQ(A(kP1).owner, kN2);
+  Commit({MaintenanceOp{.node = std::nullopt, .package = kP1, .on = true, .by = "root"}});
+  Lose(kN2);
+  live_.now = live_.now + minutes(1);  // Long past ivmcl02's lease.
+  ASSERT_TRUE(Really({}).empty());     // In maintenance: no failover.
+  const OpBatch off = {
+      MaintenanceOp{.node = std::nullopt, .package = kP1, .on = false, .by = "root"}};
+
+  const PreviewPlan plan = PreviewOf(off);
+
+  EXPECT_TRUE(plan.accepted) << plan.refused;
+  EXPECT_EQ(Moves(plan), std::vector<std::string>{"start hpvm1 ivmcl01"}) << Texts(plan);
+  EXPECT_NE(Texts(plan).find("failover, from ivmcl02"), std::string::npos) << Texts(plan);
+  EXPECT_EQ(Moves(plan), Really(off));
+}
+
 TEST_F(PreviewTest, MalformedMaintenanceIsRefusedByApply) {
   Configure({PackageBuilder("hpvm1").Build()});
   StartAll();
@@ -396,6 +415,8 @@ TEST_F(PreviewTest, ArmPreviewListsTheFailoverOfAPackageWhoseOwnerWasLostWhileDi
   EXPECT_EQ(plan.steps[0].after, minutes(35));
   EXPECT_EQ(plan.steps[0].from, kN2);
   EXPECT_NE(plan.steps[0].text.find("in 35m"), std::string::npos) << plan.steps[0].text;
+  live_.now = live_.now + minutes(35);  // Then the coordinator really does just that.
+  EXPECT_EQ(Moves(plan), Really(arm));
 }
 
 TEST_F(PreviewTest, ArmPreviewOfAHealthyClusterMovesNothing) {
