@@ -81,6 +81,10 @@ Answer PreviewAnswer(const std::string& command, const node::PreviewPlan& plan,
                 .is_error = false};
 }
 
+std::string CommandLine(const pb::PreviewRequest& request, const node::OpBatch& ops) {
+  return request.command_line().empty() ? node::DescribeOps(ops) : request.command_line();
+}
+
 Answer NoPreview(const std::string& what) {
   return ErrorAnswer("usage",
                      what + " has no preview (-t): it " +
@@ -177,12 +181,11 @@ std::variant<node::OpBatch, Answer> ControlEngine::PreviewOps(const Caller& call
       if (request.cluster_mode().disarm()) return NoPreview("cluster disarm");
       if (std::optional<Answer> no = Refuse(caller, Permission::kFullAdmin)) return *no;
       const node::Node& node = core_.node();
-      const std::string name = core_.config().cluster_name.value();
       if (node.state().mode() == raft::LeaseMode::kArmed) {
-        return DoneAnswer(
-            "cluster", name,
-            "preview: cluster " + name + " is armed already; arm would change nothing",
-            node.state().applied().value());
+        // As the command: armed already, nothing would be proposed.
+        node::PreviewPlan nothing{.accepted = true};
+        nothing.authoritative = node.raft().LeaderReady();
+        return PreviewAnswer(CommandLine(request, {}), nothing, node.self(), node.raft().leader());
       }
       if (!node.HasQuorum(core_.Now())) {
         return ErrorAnswer("no_quorum", "cluster arm refused: " + node.self().value() +
