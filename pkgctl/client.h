@@ -59,4 +59,16 @@ int64_t TimeoutMs(const WaitFlags& flags);
 // to come back (else an hour: the daemon's default bounds the wait).
 std::chrono::milliseconds WaitDeadline(const WaitFlags& flags);
 
+// -t/--preview (issue 10 item 3; pkgctl/preview.cc). TakePreview removes every -t and
+// --preview before "--" from `args` and says whether there was one. CallPreview sends
+// `request` (its command set) as a preview, the header naming "pkgctl COMMAND ARGS"
+// (the args without -t); NoPreview is the usage error (exit 2) of a command or form
+// that does not take -t.
+bool TakePreview(std::vector<std::string>& args);
+int CallPreview(const GlobalOptions& options, ::cmcl::control::PreviewRequest request,
+                const std::string& command, const std::vector<std::string>& args, std::ostream& out,
+                std::ostream& err);
+int NoPreview(const GlobalOptions& options, const std::string& what, std::ostream& out,
+              std::ostream& err);
+
 }  // namespace cmcl::pkgctl

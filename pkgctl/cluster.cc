@@ -65,8 +65,10 @@ int RunClusterHalt(const GlobalOptions& options, const std::vector<std::string>&
 }
 
 // cluster disarm --for DURATION / cluster arm (`disarm` says which).
-int RunClusterMode(const GlobalOptions& options, const std::vector<std::string>& args, bool disarm,
-                   std::ostream& out, std::ostream& err) {
+int RunClusterMode(const GlobalOptions& options, const std::vector<std::string>& command_args,
+                   bool disarm, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args = command_args;
+  const bool preview = TakePreview(args);
   ::cmcl::control::ClusterModeRequest request;
   request.set_disarm(disarm);
   const std::string command = disarm ? "cluster disarm" : "cluster arm";
@@ -99,6 +101,12 @@ int RunClusterMode(const GlobalOptions& options, const std::vector<std::string>&
     error = "--for DURATION is required (at most disarm_max, 4h by default)";
   }
   if (!error.empty()) return UsageError(options, command + ": " + error, out, err);
+  if (preview && disarm) return NoPreview(options, command, out, err);
+  if (preview) {
+    ::cmcl::control::PreviewRequest preview_request;
+    *preview_request.mutable_cluster_mode() = request;
+    return CallPreview(options, preview_request, "cluster", args, out, err);
+  }
   request.set_no_wait(wait.no_wait);
   request.set_timeout_ms(TimeoutMs(wait));
   const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {

@@ -10,9 +10,13 @@
 namespace cmcl::pkgctl {
 namespace {
 
-int RunSwitching(bool enable, const GlobalOptions& options, const std::vector<std::string>& args,
-                 std::ostream& out, std::ostream& err) {
+int RunSwitching(bool enable, const GlobalOptions& options,
+                 const std::vector<std::string>& command_args, std::ostream& out,
+                 std::ostream& err) {
   const std::string name = enable ? "enable" : "disable";
+  std::vector<std::string> args = command_args;
+  const bool preview = TakePreview(args);
+  if (preview && !enable) return NoPreview(options, name, out, err);
   ::cmcl::control::EnableRequest request;
   request.set_enable(enable);
   std::string error;
@@ -37,6 +41,11 @@ int RunSwitching(bool enable, const GlobalOptions& options, const std::vector<st
     error = "missing PKG (see pkgctl " + name + " --help)";
   }
   if (!error.empty()) return UsageError(options, name + ": " + error, out, err);
+  if (preview) {
+    ::cmcl::control::PreviewRequest preview_request;
+    *preview_request.mutable_enable() = request;
+    return CallPreview(options, preview_request, name, args, out, err);
+  }
   const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {
     return stub.Enable(&context, request, &reply);
   };

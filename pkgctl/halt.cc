@@ -8,8 +8,10 @@
 
 namespace cmcl::pkgctl {
 
-int RunHalt(const GlobalOptions& options, const std::vector<std::string>& args, std::ostream& out,
-            std::ostream& err) {
+int RunHalt(const GlobalOptions& options, const std::vector<std::string>& command_args,
+            std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args = command_args;
+  const bool preview = TakePreview(args);
   ::cmcl::control::HaltRequest request;
   WaitFlags wait;
   std::string error;
@@ -30,6 +32,11 @@ int RunHalt(const GlobalOptions& options, const std::vector<std::string>& args, 
   }
   if (error.empty() && request.package().empty()) error = "missing PKG (see pkgctl halt --help)";
   if (!error.empty()) return UsageError(options, "halt: " + error, out, err);
+  if (preview) {
+    ::cmcl::control::PreviewRequest preview_request;
+    *preview_request.mutable_halt() = request;
+    return CallPreview(options, preview_request, "halt", args, out, err);
+  }
   request.set_no_wait(wait.no_wait);
   request.set_timeout_ms(TimeoutMs(wait));
   const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {

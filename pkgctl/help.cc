@@ -114,6 +114,23 @@ OPTIONS
     -o, --output table|json
         table (the default) prints for people; json prints one JSON object, and on
         failure {"error": {"code": ..., "message": ...}}.
+    -t, --preview
+        On run, halt, move, node halt, enable, node|package maintenance ... off and
+        cluster arm: print what the command would do, changing nothing (Serviceguard's
+        -t). The command passes its own checks (permission, names, migration
+        validation; refusals exit 1 with the reason, as the command would), then is
+        played forward on a copy of the cluster state with the coordinator's own
+        decisions, every start and halt assumed to succeed: each step is printed in
+        order, e.g. halt hpvm1 on ivmcl01 (move to ivmcl02), then start hpvm1 on
+        ivmcl02 (move, from ivmcl01), or hpvm2: stays down: no node can run it: ...;
+        a step that waits for a lost node's lease starts with "in 35m:". Leaving
+        maintenance and arming move nothing the preview does not list. Answered by the
+        node pkgctl talks to: on the coordinator with its view of who is up; elsewhere
+        every member not halted counts as up (the answer says so). Exit 0: it would be
+        accepted; 1: refused; 2: -t on a command that does not take it.
+        json: {"preview": true, "command", "accepted", "refused", "node",
+        "authoritative", "coordinator", "bounded", "steps": [{"action", "package",
+        "node", "from", "reason", "after_ms", "text"}]}.
     -h, --help
         Print this page, or with a command, that command's page.
 
@@ -337,6 +354,10 @@ OPTIONS
     --keep-switching
         Leave global switching as it is (the cmrunpkg alias: Serviceguard's cmrunpkg
         does not enable it; follow with pkgctl enable PKG).
+    -t, --preview
+        Print what would happen, changing nothing: the same checks as the command
+        (refusals exit 1 with the reason), then every start and halt the coordinator
+        would order, in order, from the same placement code (see pkgctl --help).
     --no-wait
         Return once the operation is committed (replicated), without waiting for it
         to finish.
@@ -376,6 +397,10 @@ DESCRIPTION
     Only root may halt it. (Serviceguard: cmhaltpkg pkg)
 
 OPTIONS
+    -t, --preview
+        Print what would happen, changing nothing: the same checks as the command
+        (refusals exit 1 with the reason), then every start and halt the coordinator
+        would order, in order, from the same placement code (see pkgctl --help).
     --no-wait
         Return once the operation is committed (replicated), without waiting for it
         to finish.
@@ -423,6 +448,10 @@ OPTIONS
     --vcpus N, --memory SIZE
         Start it there with this many vCPUs / this much memory (e.g. 4GiB);
         committed as a package override when the move succeeds.
+    -t, --preview
+        Print what would happen, changing nothing: the same checks as the command
+        (refusals exit 1 with the reason), then every start and halt the coordinator
+        would order, in order, from the same placement code (see pkgctl --help).
     --no-wait
         Return once the operation is committed (replicated), without waiting for it
         to finish.
@@ -535,6 +564,11 @@ DESCRIPTION
 OPTIONS
     -n, --node NODE
         Node switching on NODE instead of global switching.
+    -t, --preview
+        (enable only) Print what would happen, changing nothing: the same checks as
+        the command (refusals exit 1 with the reason), then every start and halt the
+        coordinator would order, in order, from the same placement code (see pkgctl
+        --help).
     --socket PATH, -o table|json
         See pkgctl --help. json: {"package", "ok", "message", "index"}.
 
@@ -623,6 +657,11 @@ DESCRIPTION
     the node's state as maintenance (with --freeze, the table adds "frozen").
 
 OPTIONS
+    -t, --preview
+        (halt, maintenance off) Print what would happen, changing nothing: the
+        same checks as the command (refusals exit 1 with the reason), then every
+        start and halt the coordinator would order, in order, from the same placement
+        code (see pkgctl --help).
     --freeze
         With maintenance on: keep the node's packages in place.
     --no-wait, --timeout DURATION
@@ -668,6 +707,11 @@ DESCRIPTION
     (Serviceguard: cmmodpkg -m on|off PKG)
 
 OPTIONS
+    -t, --preview
+        (maintenance off) Print what would happen, changing nothing: the same checks as
+        the command (refusals exit 1 with the reason), then every start and halt the
+        coordinator would order, in order, from the same placement code (see pkgctl
+        --help).
     --socket PATH, -o table|json
         See pkgctl --help. json: {"package", "ok", "message", "index"}.
 
@@ -716,6 +760,11 @@ OPTIONS
         (run) A node that must be up; repeatable.
     -f, --force
         (halt) Halt the packages that run.
+    -t, --preview
+        (arm) Print what would happen, changing nothing: the same checks as
+        the command (refusals exit 1 with the reason), then every start and halt the
+        coordinator would order, in order, from the same placement code (see pkgctl
+        --help).
     --no-wait, --timeout DURATION
         Answer once committed / bound the wait (exit 4 when it expires).
     --socket PATH, -o table|json

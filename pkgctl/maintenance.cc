@@ -15,8 +15,11 @@ namespace cmcl::pkgctl {
 
 // `args` follow "maintenance": NAME on|off [--freeze] [--no-wait] [--timeout D].
 int RunMaintenance(const GlobalOptions& options, bool for_node,
-                   const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+                   const std::vector<std::string>& command_args, std::ostream& out,
+                   std::ostream& err) {
   namespace pb = ::cmcl::control;
+  std::vector<std::string> args = command_args;
+  const bool preview = TakePreview(args);
   const char* help = for_node ? kNodeHelp : kPackageHelp;
   const std::string what = for_node ? "node maintenance" : "package maintenance";
   const std::string subject = for_node ? "NODE" : "PKG";
@@ -56,6 +59,13 @@ int RunMaintenance(const GlobalOptions& options, bool for_node,
     request.set_package(positional[0]);
   }
   request.set_on(positional[1] == "on");
+  if (preview && request.on()) return NoPreview(options, what + " on", out, err);
+  if (preview) {
+    pb::PreviewRequest preview_request;
+    *preview_request.mutable_maintenance() = request;
+    args.insert(args.begin(), "maintenance");
+    return CallPreview(options, preview_request, for_node ? "node" : "package", args, out, err);
+  }
   request.set_no_wait(wait.no_wait);
   request.set_timeout_ms(TimeoutMs(wait));
   const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {

@@ -39,8 +39,10 @@ std::string VcpuOption(const std::string& value, ::cmcl::control::MoveRequest& r
 
 }  // namespace
 
-int RunMove(const GlobalOptions& options, const std::vector<std::string>& args, std::ostream& out,
-            std::ostream& err) {
+int RunMove(const GlobalOptions& options, const std::vector<std::string>& command_args,
+            std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args = command_args;
+  const bool preview = TakePreview(args);
   ::cmcl::control::MoveRequest request;
   WaitFlags wait;
   std::string error;
@@ -73,6 +75,11 @@ int RunMove(const GlobalOptions& options, const std::vector<std::string>& args, 
   if (error.empty() && request.package().empty()) error = "missing PKG (see pkgctl move --help)";
   if (error.empty() && request.node().empty()) error = "missing -n NODE (the target)";
   if (!error.empty()) return UsageError(options, "move: " + error, out, err);
+  if (preview) {
+    ::cmcl::control::PreviewRequest preview_request;
+    *preview_request.mutable_move() = request;
+    return CallPreview(options, preview_request, "move", args, out, err);
+  }
   request.set_no_wait(wait.no_wait);
   request.set_timeout_ms(TimeoutMs(wait));
   const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {

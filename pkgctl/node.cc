@@ -11,19 +11,21 @@
 
 namespace cmcl::pkgctl {
 
-int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>& args,
+int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>& command_args,
                    bool node_optional, std::ostream& out, std::ostream& err) {
   namespace pb = ::cmcl::control;
+  // Issue 10 (pkgctl/maintenance.cc), which takes its own -t.
+  if (!command_args.empty() && command_args[0] == "maintenance" && !node_optional) {
+    return RunMaintenance(options, true, {command_args.begin() + 1, command_args.end()}, out, err);
+  }
+  std::vector<std::string> args = command_args;
+  const bool preview = TakePreview(args);
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     out << kNodeHelp;
     return args.empty() ? kExitUsage : kExitOk;
   }
   pb::NodeRequest request;
   const std::string& action = args[0];
-  if (action == "maintenance" && !node_optional) {  // Issue 10 (pkgctl/maintenance.cc).
-    return RunMaintenance(options, true, std::vector<std::string>(args.begin() + 1, args.end()),
-                          out, err);
-  }
   if (action == "halt") {
     request.set_action(pb::NodeRequest::HALT);
   } else if (action == "run") {
@@ -56,6 +58,12 @@ int RunNodeCommand(const GlobalOptions& options, const std::vector<std::string>&
   }
   if (error.empty() && request.node().empty() && !node_optional) error = "missing NODE";
   if (!error.empty()) return UsageError(options, "node " + action + ": " + error, out, err);
+  if (preview && action != "halt") return NoPreview(options, "node " + action, out, err);
+  if (preview) {
+    pb::PreviewRequest preview_request;
+    *preview_request.mutable_node() = request;
+    return CallPreview(options, preview_request, "node", args, out, err);
+  }
   request.set_no_wait(wait.no_wait);
   request.set_timeout_ms(TimeoutMs(wait));
   const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {

@@ -9,8 +9,10 @@
 
 namespace cmcl::pkgctl {
 
-int RunRun(const GlobalOptions& options, const std::vector<std::string>& args, std::ostream& out,
-           std::ostream& err) {
+int RunRun(const GlobalOptions& options, const std::vector<std::string>& command_args,
+           std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args = command_args;
+  const bool preview = TakePreview(args);
   ::cmcl::control::RunRequest request;
   WaitFlags wait;
   std::string error;
@@ -36,6 +38,11 @@ int RunRun(const GlobalOptions& options, const std::vector<std::string>& args, s
   }
   if (error.empty() && request.package().empty()) error = "missing PKG (see pkgctl run --help)";
   if (!error.empty()) return UsageError(options, "run: " + error, out, err);
+  if (preview) {
+    ::cmcl::control::PreviewRequest preview_request;
+    *preview_request.mutable_run() = request;
+    return CallPreview(options, preview_request, "run", args, out, err);
+  }
   request.set_no_wait(wait.no_wait);
   request.set_timeout_ms(TimeoutMs(wait));
   const Rpc rpc = [&request](auto& stub, auto& context, auto& reply) {

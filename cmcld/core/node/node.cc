@@ -1219,7 +1219,9 @@ bool Node::Reachable(const NodeName& node) const {
   return heard && now_ - *heard < raft_->CheckQuorumPeriod();
 }
 
-Liveness Node::CurrentLiveness() const {
+Liveness Node::CurrentLiveness() const { return LivenessFor(state_); }
+
+Liveness Node::LivenessFor(const ClusterState& state) const {
   Liveness liveness{.self = self(),
                     .now = now_,
                     .up = {},
@@ -1238,7 +1240,7 @@ Liveness Node::CurrentLiveness() const {
     if (voter.name == self() || Reachable(voter.name)) {
       liveness.reachable.insert(voter.name);
     } else if (const std::optional<Time> expiry =
-                   raft_->CertainExpiry(voter.name, state_.WaitFor(voter.name))) {
+                   raft_->CertainExpiry(voter.name, state.WaitFor(voter.name))) {
       liveness.certain_expiry[voter.name] = *expiry;
     }
   }
@@ -1342,6 +1344,38 @@ Result<Explanation> Node::Explain(const PackageName& package, Time now) const {
                          .candidates = candidates,
                          .disarm_left = DisarmLeft(now)};
   return ::cmcl::node::Explain(in, package);
+}
+
+PreviewPlan Node::Preview(const OpBatch& ops) const {
+  raft::Command command{.client_id = raft::ClientId(0),
+                        .sequence = 0,
+                        .payload = EncodeOps(ops),
+                        .revokes = {}};
+  const bool authoritative = raft_->LeaderReady();
+  PreviewPlan plan;
+  if (std::optional<std::string> refusal = CheckCommand(command)) {
+    plan.refused = *std::move(refusal);
+  } else {
+    // Off the leader (as Explain): every member not halted counts as up, none as lost.
+    const auto liveness_of = [this, authoritative](const ClusterState& state) {
+      Liveness live = LivenessFor(state);
+      if (!authoritative) {
+        live.certain_expiry.clear();
+        for (const NodeName& member : options_.config->Members()) {
+          live.up.insert(member);
+          live.reachable.insert(member);
+        }
+      }
+      return live;
+    };
+    plan = ::cmcl::node::Preview(PreviewInputs{.config = *options_.config,
+                                               .index = *index_,
+                                               .state = state_,
+                                               .liveness = liveness_of,
+                                               .command = ops});
+  }
+  plan.authoritative = authoritative;
+  return plan;
 }
 
 void Node::NoteDisarm() {

@@ -69,6 +69,7 @@
 #include "cmcld/core/node/cluster_state.h"
 #include "cmcld/core/node/coordinator.h"
 #include "cmcld/core/node/explain.h"
+#include "cmcld/core/node/preview.h"
 #include "cmcld/core/raft/raft.h"
 #include "cmcld/core/validation/config_index.h"
 #include "cmcld/core/validation/readiness.h"
@@ -308,6 +309,14 @@ class Node {
   // its first blocker saying the state may be stale. NotFound (did you mean) for a
   // package that is not configured.
   Result<Explanation> Explain(const PackageName& package, Time now) const;
+  // `pkgctl ... -t/--preview` (preview.h): what the operator command `ops` would do,
+  // from this node's applied state, changing nothing. First the refusals a proposal gets
+  // here (CheckCommand), then node::Preview: on the ready leader with the liveness the
+  // coordinator decides from (for each state the plan reaches: an arm changes the
+  // waits); elsewhere — a follower cannot see the others' liveness, and forwarding a
+  // read to the leader has no path — every member not halted counts as up and none as
+  // lost, and PreviewPlan::authoritative is false.
+  PreviewPlan Preview(const OpBatch& ops) const;
   // Snapshot the ClusterState and compact the log (raft::Raft::Compact).
   NodeActions Compact(Time now);
   Time NextWakeup() const;
@@ -410,6 +419,8 @@ class Node {
               FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
   Liveness CurrentLiveness() const;
+  // CurrentLiveness as it would be with `state` applied (its waits; Preview).
+  Liveness LivenessFor(const ClusterState& state) const;
   // CurrentLiveness, except that a node that is not the ready leader counts every
   // configured member as up (it cannot see the others' liveness): what Readiness and
   // Check validate against.

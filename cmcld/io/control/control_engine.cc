@@ -174,29 +174,38 @@ void ControlEngine::Move(const Caller& caller, const pb::MoveRequest& request,
   const NodeName target(request.node());
   // Validate here first, as `check` does, so a refused move halts nothing and answers at
   // once; the coordinator validates again against the state it decides from.
+  if (std::optional<Answer> refusal = RefuseMove(request)) {
+    spdlog::info("control: move of {} to {} refused by migration validation (by {})",
+                 request.package(), request.node(), By(caller));
+    return call->Finish(*std::move(refusal));
+  }
+  node::MoveOp op{.package = package,
+                  .target = target,
+                  .kind = node::IntentKind::kMove,
+                  .vcpus = std::nullopt,
+                  .memory_mb = std::nullopt,
+                  .by = By(caller)};
+  if (request.has_vcpus()) op.vcpus = request.vcpus();
+  if (request.has_memory_mb()) op.memory_mb = request.memory_mb();
+  Operate("move " + request.package() + " to " + request.node(), package, {op}, request.no_wait(),
+          TimeoutOf(request.timeout_ms()), std::move(call));
+}
+
+std::optional<Answer> ControlEngine::RefuseMove(const pb::MoveRequest& request) const {
+  const PackageName package(request.package());
   std::optional<uint32_t> vcpus;
   std::optional<uint64_t> memory_mb;
   if (request.has_vcpus()) vcpus = request.vcpus();
   if (request.has_memory_mb()) memory_mb = request.memory_mb();
   const Result<validation::CheckReport> report =
-      core_.node().Check(package, target, vcpus, memory_mb);
-  if (!report.ok()) return call->Finish(ErrorAnswer("not_found", report.status().message()));
-  if (!report->ok()) {
-    const node::Assignment* assignment = core_.node().state().Find(package);
-    std::string message = "move of " + request.package() + " to " + request.node() +
-                          " refused by migration validation; it keeps running";
-    if (assignment != nullptr && assignment->owner) message += " on " + assignment->owner->value();
-    spdlog::info("control: {} (by {})", message, By(caller));
-    return call->Finish(ValidationFailedAnswer(message, *report));
-  }
-  node::MoveOp op{.package = package,
-                  .target = target,
-                  .kind = node::IntentKind::kMove,
-                  .vcpus = vcpus,
-                  .memory_mb = memory_mb,
-                  .by = By(caller)};
-  Operate("move " + request.package() + " to " + request.node(), package, {op}, request.no_wait(),
-          TimeoutOf(request.timeout_ms()), std::move(call));
+      core_.node().Check(package, NodeName(request.node()), vcpus, memory_mb);
+  if (!report.ok()) return ErrorAnswer("not_found", report.status().message());
+  if (report->ok()) return std::nullopt;
+  const node::Assignment* assignment = core_.node().state().Find(package);
+  std::string message = "move of " + request.package() + " to " + request.node() +
+                        " refused by migration validation; it keeps running";
+  if (assignment != nullptr && assignment->owner) message += " on " + assignment->owner->value();
+  return ValidationFailedAnswer(message, *report);
 }
 
 void ControlEngine::Operate(const std::string& what, const PackageName& package, node::OpBatch ops,

@@ -40,6 +40,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "cmcld/core/common/status.h"
@@ -147,6 +148,12 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
                    std::shared_ptr<Call> call);
   // explain PKG: kRead; Node::Explain from the local state, at once, quorum or not.
   Answer Explain(const Caller& caller, const ::cmcl::control::ExplainRequest& request);
+  // Issue 10 item 3 (control_engine_preview.cc): `-t/--preview`. The inner request is
+  // authorized and its names checked as the command itself (same Permission, did you
+  // mean), a move validated as Move does, an arm refused without quorum as ClusterMode
+  // does; then Node::Preview answers at once from the local state. Nothing is proposed,
+  // nothing logged as an operator action (one debug line).
+  Answer Preview(const Caller& caller, const ::cmcl::control::PreviewRequest& request);
 
   // Completes the waiters whose outcome is applied, and those whose timeout passed.
   void OnApplied();
@@ -202,6 +209,17 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   std::optional<Answer> DisarmOutcome(raft::LogIndex index) const;
   // `waited`: the wait for the armed reports of the nodes heard from is over.
   std::optional<Answer> ArmOutcome(raft::LogIndex index, bool waited) const;
+  // Move's validation before it proposes (Node::Check at the --vcpus/--memory size): the
+  // refusal, or nullopt. Move and its preview both use it.
+  std::optional<Answer> RefuseMove(const ::cmcl::control::MoveRequest& request) const;
+  // The ops of a preview's inner request, or the answer that ends it before (refused,
+  // usage, nothing to do) (control_engine_preview.cc).
+  std::variant<node::OpBatch, Answer> PreviewOps(const Caller& caller,
+                                                 const ::cmcl::control::PreviewRequest& request);
+  std::variant<node::OpBatch, Answer> PackagePreviewOps(
+      const Caller& caller, const ::cmcl::control::PreviewRequest& request);
+  std::variant<node::OpBatch, Answer> MaintenanceOffOps(
+      const Caller& caller, const ::cmcl::control::MaintenanceRequest& request);
   // config apply's answer once its proposal (committed at `index`) ended.
   std::optional<Answer> ConfigOutcome(raft::LogIndex index) const;
   // Answered once committed.

@@ -206,6 +206,11 @@ struct ControlService::Impl final : public pb::Control::Service {
                        pb::Reply* reply) override {
     return Answering(context, request, reply, &ControlEngine::Explain);
   }
+  // Issue 10 item 3.
+  grpc::Status Preview(grpc::ServerContext* context, const pb::PreviewRequest* request,
+                       pb::Reply* reply) override {
+    return Answering(context, request, reply, &ControlEngine::Preview);
+  }
 
   using Handler = std::function<void(ControlEngine&, const Caller&, const CallPtr&)>;
   grpc::Status Serve(grpc::ServerContext* context, pb::Reply* reply, Handler handler);
