@@ -207,7 +207,7 @@ TEST_F(DisplacementTest, TheDisplacerStartsOnlyOnceItsVictimsHaltedAndIsDecidedO
 TEST_F(DisplacementTest, AVictimThatFitsElsewhereStartsThere) {
   RunThenAdd({Package("low", 20, 4), Package("lower", 30, 4, {"ivmcl01", "ivmcl02"})},
              {Displacer(10, 4)});
-  Step();
+  ASSERT_THAT(Released(Step()), ElementsAre("lower"));
   Report(kLower, ReportKind::kHalted);
 
   const Decision decision = Step();
