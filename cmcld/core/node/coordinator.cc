@@ -174,8 +174,10 @@ class Decider {
   std::map<size_t, OpBatch> ops_;
   std::vector<Plan> plans_;
   std::map<PackageName, std::vector<const PackageSpec*>> dependents_;  // depends_on, reversed.
-  const validation::ClusterView* view_ = nullptr;  // PlaceAll's, while it runs.
-  std::set<PackageName> displaced_now_;             // Released for a displacement this call.
+  // Issue 10: PlaceAll's view while it runs, and the packages released this call to
+  // make room for a higher priority (displacement.h).
+  const validation::ClusterView* view_ = nullptr;
+  std::set<PackageName> displaced_now_;
   Decision decision_;
 };
 
@@ -944,12 +946,12 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
 bool Decider::Displace(const Plan& plan, const PlacementDecision& decision) {
   if (plan.request.target.has_value() || view_ == nullptr) return false;  // Operator's target.
   const PackageSpec& package = *plan.package;
-  const std::optional<Displacement> found = FindDisplacement(
-      package, decision.candidates,
-      DisplacementInputs{.view = *view_,
-                         .state = state_,
-                         .dependents = dependents_,
-                         .released_now = displaced_now_});
+  const std::optional<Displacement> found =
+      FindDisplacement(package, decision.candidates,
+                       DisplacementInputs{.view = *view_,
+                                          .state = state_,
+                                          .dependents = dependents_,
+                                          .released_now = displaced_now_});
   if (!found) return false;
   for (const PackageName& victim : found->victims) {
     displaced_now_.insert(victim);

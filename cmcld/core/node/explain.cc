@@ -279,8 +279,8 @@ void DisplacementFindings(const Subject& s, std::vector<Finding>& out) {
   const std::string by = DisplacedByPrefix(s.record->note);
   const size_t open = by.find(" (");
   if (by.empty() || open == std::string::npos) return;
-  const std::string displacer = by.substr(std::string("displaced by ").size(),
-                                          open - std::string("displaced by ").size());
+  const std::string displacer =
+      by.substr(std::string("displaced by ").size(), open - std::string("displaced by ").size());
   Add(out, "displaced",
       s.name + " was " + by + " (displace_lower_priority): " +
           (s.status == PackageStatus::kHalting

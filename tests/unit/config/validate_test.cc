@@ -247,7 +247,8 @@ TEST(ValidateConfig, PackageWithoutDriverIsOnlyAsSafeAsItsHaltScript) {
 TEST(ValidateConfig, DisplacingWithoutAPriorityOfItsOwnIsAWarning) {
   Fixture fixture;
   fixture.config.packages[0].displace_lower_priority = true;
-  fixture.config.packages[0].where.keys["displace_lower_priority"] = At(9, 26, "hpvm1/package.yaml");
+  fixture.config.packages[0].where.keys["displace_lower_priority"] =
+      At(9, 26, "hpvm1/package.yaml");
   const auto without = fixture.Check();
   fixture.config.packages[0].priority = 10;
 
