@@ -203,6 +203,8 @@ struct Totals {
   uint64_t seeds = 0;
   uint64_t events = 0;
   int64_t simulated_ms = 0;
+  uint64_t displacements = 0;
+  uint64_t seeds_displacing = 0;
 };
 
 // Runs one seed; prints its result line, or the violation report. False on violation.
@@ -245,6 +247,8 @@ bool RunSeed(const Flags& flags, uint64_t seed, bool verbose, Totals& totals) {
   ++totals.seeds;
   totals.events += result.events;
   totals.simulated_ms += result.simulated_ms;
+  totals.displacements += result.displacements;
+  totals.seeds_displacing += result.displacements > 0 ? 1 : 0;
   if (result.violation) {
     if (!flags.trace) {
       if (!verbose) {
@@ -303,10 +307,12 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf(
       "ran %llu seeds (%llu events) from %llu in %.1fs: %.1f seeds/s, %.0f events/s, "
-      "%.0fx real time\n",
+      "%.0fx real time; %llu displacements in %llu seeds\n",
       static_cast<unsigned long long>(totals.seeds), static_cast<unsigned long long>(totals.events),
       static_cast<unsigned long long>(first), seconds, static_cast<double>(totals.seeds) / seconds,
       static_cast<double>(totals.events) / seconds,
-      static_cast<double>(totals.simulated_ms) / 1000.0 / seconds);
+      static_cast<double>(totals.simulated_ms) / 1000.0 / seconds,
+      static_cast<unsigned long long>(totals.displacements),
+      static_cast<unsigned long long>(totals.seeds_displacing));
   return 0;
 }

@@ -152,6 +152,9 @@ void PackageChecker::OnCommitted(const raft::ApplyEntry& apply) {
       before = state_.assignments();
     }
   }
+  if (ops) {
+    CheckDisplacements(apply.entry.index, *ops);  // Against the state it applies to.
+  }
   state_.Apply(apply);
   if (excuse_stale_decisions_ && apply.entry.kind == raft::EntryKind::kNoop) {
     after_noop_ = state_;
@@ -177,6 +180,55 @@ void PackageChecker::OnCommitted(const raft::ApplyEntry& apply) {
         Decision{assign->node, it == refused.end() ? std::string() : it->second};
   }
   CheckHaltFailed(index, *ops, before);
+}
+
+namespace {
+
+// Priority as a rank: none is the lowest.
+uint64_t Rank(const config::PackageSpec& spec) {
+  return spec.priority ? *spec.priority : UINT64_MAX;
+}
+
+}  // namespace
+
+void PackageChecker::CheckDisplacements(raft::LogIndex index, const node::OpBatch& ops) {
+  for (const node::Op& op : ops) {
+    const auto* release = std::get_if<node::ReleaseOp>(&op);
+    if (violation_ || release == nullptr || release->why != node::ActionReason::kDisplaced) {
+      continue;
+    }
+    const node::Assignment* a = state_.Find(release->resource);
+    if (a == nullptr || a->epoch != release->epoch || a->release_requested ||
+        (a->status != AssignmentStatus::kAssigned && a->status != AssignmentStatus::kStarted)) {
+      continue;  // Stale or already asked: apply changes nothing.
+    }
+    ++displacements_checked_;
+    const config::PackageSpec* victim = config_->FindPackage(release->resource);
+    std::string why;
+    if (victim == nullptr) {
+      why = "not configured";
+    } else if (a->status != AssignmentStatus::kStarted) {
+      why = "it was starting, not up";
+    } else if (state_.PackageInMaintenance(release->resource)) {
+      why = "it is in maintenance";
+    } else {
+      const bool displacer = std::any_of(
+          config_->packages.begin(), config_->packages.end(), [&](const config::PackageSpec& d) {
+            const node::Assignment* da = state_.Find(d.name);
+            const node::PackageRecord* record = state_.FindPackage(d.name);
+            return d.displace_lower_priority && d.priority && Rank(d) < Rank(*victim) &&
+                   (da == nullptr || da->Free()) &&
+                   (record == nullptr ? d.auto_run : record->Wanted(d.auto_run));
+          });
+      if (displacer) continue;
+      why = "no package with displace_lower_priority and a higher priority than " +
+            (victim->priority ? std::to_string(*victim->priority) : std::string("none")) +
+            " is down and wanted";
+    }
+    violation_ = "displacement: entry " + std::to_string(index.value()) + " halts " +
+                 release->resource.value() + " on " + a->owner.value_or(NodeName("-")).value() +
+                 " (displaced), but " + why;
+  }
 }
 
 void PackageChecker::CheckHaltFailed(raft::LogIndex index, const node::OpBatch& ops,

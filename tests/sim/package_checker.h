@@ -18,6 +18,11 @@
 //  (d) depends_on (dependencies.h): an AssignOp of a dependent commits only while each
 //      of its dependencies is started with no halt asked of it (same_node: on the
 //      assigned node), checked with (b)'s validation, stale-decision excuse included.
+//  (e) priority displacement (cmcld/core/node/displacement.h): a release with
+//      CMCL_REASON=displaced that takes effect halts a started package, not in
+//      maintenance, while some package with displace_lower_priority and a STRICTLY
+//      higher priority is wanted and down. (That the displacer starts only once the
+//      victims halted is (b): a halting guest still occupies its node's capacity.)
 //
 // The facts are built from the committed state the way coordinator.h describes them:
 // up members = the configured members minus `node halt`ed ones (liveness is the
@@ -73,6 +78,7 @@ class PackageChecker {
   uint64_t assigns_checked() const { return assigns_checked_; }
   uint64_t runs_checked() const { return runs_checked_; }
   uint64_t stale_decisions() const { return stale_decisions_; }
+  uint64_t displacements_checked() const { return displacements_checked_; }
 
  private:
   struct Decision {
@@ -82,6 +88,7 @@ class PackageChecker {
   // Validates the batch's AssignOps against the state before it (with the tally).
   std::map<size_t, std::string> ValidateAssigns(const node::ClusterState& state,
                                                 const node::OpBatch& ops) const;
+  void CheckDisplacements(raft::LogIndex index, const node::OpBatch& ops);
   void CheckHaltFailed(raft::LogIndex index, const node::OpBatch& ops,
                        const std::map<PackageName, node::Assignment>& before);
 
@@ -99,6 +106,7 @@ class PackageChecker {
   std::optional<std::string> violation_;
   uint64_t assigns_checked_ = 0;
   uint64_t runs_checked_ = 0;
+  uint64_t displacements_checked_ = 0;
 };
 
 }  // namespace cmcl::sim

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "tests/support/config_builder.h"
 
@@ -55,7 +57,8 @@ std::shared_ptr<const config::ClusterConfig> Config() {
 
 class Committer {
  public:
-  Committer() : checker_(Config(), node::ClusterState::Options{}, /*watchdog_fence=*/false) {}
+  explicit Committer(std::shared_ptr<const config::ClusterConfig> config = Config())
+      : checker_(std::move(config), node::ClusterState::Options{}, /*watchdog_fence=*/false) {}
   // Commits `ops` as the next entry; returns its index.
   raft::LogIndex Commit(const OpBatch& ops) {
     ++index_;
@@ -159,8 +162,7 @@ TEST(PackageChecker, CatchesAHaltFailedPackageAssignedToAnotherNode) {
   committer.Commit({reassign});
 
   ASSERT_TRUE(committer.checker().violation().has_value());
-  EXPECT_NE(committer.checker().violation()->find("halt_failed reassigned: p1"),
-            std::string::npos)
+  EXPECT_NE(committer.checker().violation()->find("halt_failed reassigned: p1"), std::string::npos)
       << *committer.checker().violation();
 }
 
@@ -173,8 +175,56 @@ TEST(PackageChecker, AcceptsAReassignmentOnceTheOwnerReportedTheGuestStopped) {
   const raft::LogIndex moved = committer.Commit({Assign("p1", "n2", epoch.value())});
   committer.Run("n2", "p1", moved);
 
-  EXPECT_FALSE(committer.checker().violation().has_value())
-      << *committer.checker().violation();
+  EXPECT_FALSE(committer.checker().violation().has_value()) << *committer.checker().violation();
+}
+
+// (e): low (priority 20) runs on n1; high (`high_priority`, displace_lower_priority
+// `flag`) needs all of n1 and has never run.
+std::shared_ptr<const config::ClusterConfig> DisplacementConfig(
+    std::optional<uint32_t> high_priority, bool flag) {
+  config::PackageSpec low = PackageBuilder("low").Nodes({"n1"}).Vcpus(2).Build();
+  low.priority = 20;
+  config::PackageSpec high = PackageBuilder("high").Nodes({"n1"}).Vcpus(4).Build();
+  high.priority = high_priority;
+  high.displace_lower_priority = flag;
+  return std::make_shared<const config::ClusterConfig>(
+      ClusterBuilder()
+          .Node("n1", InventoryBuilder().Capacity(4, Gib(64)).Build())
+          .Package(low)
+          .Package(high)
+          .Build());
+}
+
+// Commits low's start and a displaced release of it; the checker's verdict.
+std::optional<std::string> DisplaceLow(std::optional<uint32_t> high_priority, bool flag) {
+  Committer committer(DisplacementConfig(high_priority, flag));
+  const raft::LogIndex epoch = committer.Commit({Assign("low", "n1", 0)});
+  committer.Commit({Report("low", "n1", epoch, ReportKind::kStarted)});
+  committer.Commit({node::ReleaseOp{
+      .resource = PackageName("low"), .epoch = epoch, .why = node::ActionReason::kDisplaced}});
+  EXPECT_EQ(committer.checker().displacements_checked(), 1U);
+  return committer.checker().violation();
+}
+
+TEST(PackageChecker, AcceptsADisplacementForAWantedStrictlyHigherPriorityThatIsDown) {
+  const std::optional<std::string> violation = DisplaceLow(10, true);
+
+  EXPECT_FALSE(violation.has_value()) << *violation;
+}
+
+TEST(PackageChecker, CatchesADisplacementWithoutAStrictlyHigherDisplacer) {
+  const std::optional<std::string> equal = DisplaceLow(20, true);
+  const std::optional<std::string> unflagged = DisplaceLow(10, false);
+  const std::optional<std::string> no_priority = DisplaceLow(std::nullopt, true);
+
+  for (const std::optional<std::string>& violation : {equal, unflagged, no_priority}) {
+    ASSERT_TRUE(violation.has_value());
+    EXPECT_NE(violation->find("displacement: entry 3 halts low on n1 (displaced), but no "
+                              "package with displace_lower_priority and a higher priority "
+                              "than 20 is down and wanted"),
+              std::string::npos)
+        << *violation;
+  }
 }
 
 }  // namespace

@@ -198,6 +198,9 @@ std::string SimPackages::Describe() const {
     out << (spec.auto_run ? "" : ",manual") << ",r" << spec.max_restarts
         << (spec.failover_policy == config::FailoverPolicy::kMinPackageNode ? ",min" : "")
         << (spec.failback_policy == config::FailbackPolicy::kAutomatic ? ",failback" : "");
+    if (spec.priority) {
+      out << ",prio" << *spec.priority << (spec.displace_lower_priority ? ",displace" : "");
+    }
     for (const config::Dependency& dependency : spec.depends_on) {
       out << ",dep(" << dependency.package
           << (dependency.location == config::DependencyLocation::kSameNode ? ",same" : "") << ")";
@@ -234,8 +237,15 @@ SimPackages MakeSimPackages(const SimOptions& options, const std::vector<NodeNam
       cluster.Node(voter.value(), BuildInventory(rng, options, voter, plans));
     }
   }
+  // Issue 10: priorities and displace_lower_priority from a stream of their own (Fork
+  // is const), so every other choice of a seed stays what it was.
+  Rng priorities = rng.Fork("priorities");
   for (size_t k = 1; k <= plans.size(); ++k) {
     config::PackageSpec spec = BuildSpec(rng, options, k, plans[k - 1]);
+    if (options.package_variety && priorities.Chance(1, 2)) {
+      spec.priority = static_cast<uint32_t>(10 * priorities.Between(1, 4));
+      spec.displace_lower_priority = priorities.Chance(1, 3);
+    }
     if (options.package_variety && k >= 2 && rng.Chance(1, 4)) {
       // depends_on an earlier package (so never a cycle). A same_node dependent whose
       // node list misses its dependency's node waits there: that path is attacked too.

@@ -286,6 +286,7 @@ RunResult Simulation::Finish() {
   }
   result_.simulated_ms = now_.milliseconds();
   result_.acknowledged = checker_.acks();
+  result_.displacements = package_checker_->displacements_checked();
   Trace("-", "end", result_.violation ? "violation: " + *result_.violation : "ok");
   return result_;
 }

@@ -38,6 +38,7 @@ struct RunResult {
   int64_t simulated_ms = 0;
   uint64_t acknowledged = 0;
   std::optional<int64_t> leader_after_heal_ms;
+  uint64_t displacements = 0;  // Releases with CMCL_REASON=displaced (package checker (e)).
 };
 
 // Runs one seed. `trace`, if set, receives every trace line as it is produced.

@@ -115,6 +115,9 @@ struct PackageSpec {
   bool service_fail_fast_enabled = false;
   std::optional<ShutdownPolicy> shutdown_policy;  // Default: the cluster's.
   std::optional<uint32_t> priority;               // Lower number = higher priority.
+  // Issue 10: when no node can take it automatically, halt running packages of strictly
+  // lower priority to make room (coordinator.h, "Priority displacement").
+  bool displace_lower_priority = false;
   std::vector<Dependency> depends_on;
   GuestSpec guest;
   std::vector<Service> services;

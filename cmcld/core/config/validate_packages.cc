@@ -249,6 +249,15 @@ void ValidateDependencies(const ClusterConfig& config, const PackageSpec& packag
   }
 }
 
+// Issue 10: displacement halts packages of strictly lower priority; with no priority of
+// its own (the lowest) nothing is lower, so the key would do nothing.
+void ValidateDisplacement(const PackageSpec& package, Diagnostics& out) {
+  if (!package.displace_lower_priority || package.priority.has_value()) return;
+  Warning(out, package.where.Of("displace_lower_priority"),
+          "displace_lower_priority: package " + package.name.value() +
+              " has no priority, the lowest, so it never displaces anything; set priority");
+}
+
 }  // namespace
 
 void ValidatePackages(const ClusterConfig& config, const ConfigFacts& facts, Diagnostics& out) {
@@ -275,6 +284,7 @@ void ValidatePackages(const ClusterConfig& config, const ConfigFacts& facts, Dia
     ValidateDriver(config, facts, package, out);
     ValidateGuestAndServices(facts, package, out);
     ValidateDependencies(config, package, out);
+    ValidateDisplacement(package, out);
   }
   ValidateSharedStorage(config, out);
   FindCycles(config, out);

@@ -253,9 +253,9 @@ std::string_view FailureKindName(FailureKind kind) {
 }
 
 std::string_view ActionReasonName(ActionReason reason) {
-  constexpr std::string_view kNames[] = {"start",      "restart",        "failover",  "move",
-                                         "failback",   "halt",           "node_halt", "shutdown",
-                                         "run_failed", "service_failed", "fence",     "dependency"};
+  constexpr std::string_view kNames[] = {
+      "start",    "restart",    "failover",       "move",  "failback",   "halt",     "node_halt",
+      "shutdown", "run_failed", "service_failed", "fence", "dependency", "displaced"};
   return kNames[static_cast<size_t>(reason)];
 }
 

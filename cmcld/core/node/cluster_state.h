@@ -108,6 +108,7 @@ enum class ActionReason : uint8_t {
   kServiceFailed,
   kFence,
   kDependency,
+  kDisplaced,  // Issue 10: halted to make room for a higher priority (append only).
 };
 std::string_view ActionReasonName(ActionReason reason);  // "start", "node_halt", ...
 

@@ -35,7 +35,7 @@ inline constexpr AssignmentStatus kLast<AssignmentStatus> = AssignmentStatus::kF
 template <>
 inline constexpr FailureKind kLast<FailureKind> = FailureKind::kHaltScript;
 template <>
-inline constexpr ActionReason kLast<ActionReason> = ActionReason::kDependency;
+inline constexpr ActionReason kLast<ActionReason> = ActionReason::kDisplaced;
 template <>
 inline constexpr IntentKind kLast<IntentKind> = IntentKind::kNodeHalt;
 template <>

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cmcld/core/node/dependencies.h"
+#include "cmcld/core/node/displacement.h"
 #include "cmcld/core/placement/placement.h"
 #include "cmcld/core/validation/cluster_view.h"
 
@@ -144,6 +145,9 @@ class Decider {
   void PlaceAll();
   void Emit(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next);
   void EmitUnplaced(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next);
+  // Issue 10 (displacement.h): true when it displaces (or waits for displaced packages).
+  bool Displace(const Plan& plan, const PlacementDecision& decision);
+  std::string UnplacedNote(const Plan& plan, const std::string& reason) const;
 
   bool Reachable(const NodeName& node) const {
     return node == live_.self || live_.reachable.contains(node);
@@ -170,6 +174,10 @@ class Decider {
   std::map<size_t, OpBatch> ops_;
   std::vector<Plan> plans_;
   std::map<PackageName, std::vector<const PackageSpec*>> dependents_;  // depends_on, reversed.
+  // Issue 10: PlaceAll's view while it runs, and the packages released this call to
+  // make room for a higher priority (displacement.h).
+  const validation::ClusterView* view_ = nullptr;
+  std::set<PackageName> displaced_now_;
   Decision decision_;
 };
 
@@ -744,6 +752,7 @@ void Decider::IntentReturning(Plan plan, const node::Intent& intent) {
 void Decider::PlaceAll() {
   const validation::ClusterFacts facts = FactsOf(state_, live_);
   validation::ClusterView view(index_, facts);
+  view_ = &view;
   std::vector<Plan> round = std::move(plans_);
   plans_.clear();  // Relocate queues second choices here (EmitUnplaced).
   for (int pass = 0; pass < 2 && !round.empty(); ++pass) {
@@ -763,6 +772,7 @@ void Decider::PlaceAll() {
     for (size_t i = 0; i < round.size(); ++i) Emit(round[i], decisions[i], next);
     round = std::move(next);
   }
+  view_ = nullptr;
 }
 
 // depends_on's start wait (dependencies.h) for a start, restart, relocation, failover or
@@ -894,7 +904,8 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
                                   .over_halt_failed = OverHaltFailed(plan)});
         return;
       }
-      Note(plan, decision.reason);
+      if (Displace(plan, decision)) return;
+      Note(plan, UnplacedNote(plan, decision.reason));
       return;
     case PlanKind::kNodeHalt:
       Add(plan.slot,
@@ -928,6 +939,44 @@ void Decider::EmitUnplaced(const Plan& plan, const PlacementDecision& decision,
            "not back on " + plan.record->intent->source.value() + ": " + RefusalText(decision));
       return;
   }
+}
+
+// --- Priority displacement (issue 10, displacement.h) ---------------------------------
+
+bool Decider::Displace(const Plan& plan, const PlacementDecision& decision) {
+  if (plan.request.target.has_value() || view_ == nullptr) return false;  // Operator's target.
+  const PackageSpec& package = *plan.package;
+  const std::optional<Displacement> found =
+      FindDisplacement(package, decision.candidates,
+                       DisplacementInputs{.view = *view_,
+                                          .state = state_,
+                                          .dependents = dependents_,
+                                          .released_now = displaced_now_});
+  if (!found) return false;
+  for (const PackageName& victim : found->victims) {
+    displaced_now_.insert(victim);
+    Add(plan.slot, ReleaseOp{.resource = victim,
+                             .epoch = state_.Find(victim)->epoch,
+                             .why = ActionReason::kDisplaced});
+    Add(plan.slot, NoteOp{.package = victim, .note = DisplacedByNote(package), .ends_run = false});
+  }
+  // Never ends a pending run: the run goes on once the victims halted.
+  std::string note = DisplacementWaitNote(package, *found);
+  if (note != plan.record->note) {
+    Add(plan.slot, NoteOp{.package = package.name, .note = std::move(note), .ends_run = false});
+  }
+  return true;
+}
+
+// A package displaced earlier keeps saying so while no node can take it.
+std::string Decider::UnplacedNote(const Plan& plan, const std::string& reason) const {
+  const Assignment* a = plan.assignment;
+  if (a == nullptr || a->halt_reason != ActionReason::kDisplaced ||
+      a->status != AssignmentStatus::kHalted) {
+    return reason;
+  }
+  const std::string by = DisplacedByPrefix(plan.record->note);
+  return by.empty() ? reason : by + "; " + reason;
 }
 
 }  // namespace

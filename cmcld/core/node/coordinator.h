@@ -30,6 +30,15 @@
 //    (why=kFailover) when switching is on; never assigned (or operator run) → place
 //    (why=kStart, explicit target for `run -n`). No node → NoteOp with placement's reason
 //    (ending a pending run), proposed only when the note differs from the record's.
+//  * Priority displacement (issue 10, displacement.h). A package with
+//    displace_lower_priority that placement leaves without a node (start, failover,
+//    relocation, `run` without -n; never an explicit target) → ReleaseOp(kDisplaced) of
+//    the fewest strictly lower priorities on the first candidate refused for capacity
+//    alone, a NoteOp "displaced by g1 (priority 10)" on each, and the displacer's
+//    NoteOp "g1: waiting for g3 to halt on n2 (displaced for priority 10)" (a pending
+//    run stays pending). While packages halting for a displacement there suffice, it
+//    only waits; it is placed by the normal path once they reported halted. A victim
+//    that then finds no node keeps "displaced by g1 (priority 10); " before its note.
 //  * Intent (IntentStep comment in cluster_state.h): kValidating → validate the target
 //    (PlaceBatch with the explicit target) → IntentStepOp(kHalting), or IntentDoneOp
 //    refused with the violations; kHalting and the source reported halted (or failed,

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "cmcld/core/node/displacement.h"
+
 namespace cmcl::node {
 namespace {
 
@@ -266,6 +268,28 @@ void ValidationFindings(const Subject& s, std::vector<Finding>& out) {
   }
 }
 
+// Issue 10 (displacement.h): halted, or halting, to make room for a higher priority. The
+// displacer's name comes from the note the coordinator gave it ("displaced by g1 (…)").
+void DisplacementFindings(const Subject& s, std::vector<Finding>& out) {
+  if (s.assignment == nullptr || s.record == nullptr ||
+      s.assignment->halt_reason != ActionReason::kDisplaced ||
+      (s.status != PackageStatus::kHalting && s.status != PackageStatus::kDown)) {
+    return;
+  }
+  const std::string by = DisplacedByPrefix(s.record->note);
+  const size_t open = by.find(" (");
+  if (by.empty() || open == std::string::npos) return;
+  const std::string displacer =
+      by.substr(std::string("displaced by ").size(), open - std::string("displaced by ").size());
+  Add(out, "displaced",
+      s.name + " was " + by + " (displace_lower_priority): " +
+          (s.status == PackageStatus::kHalting
+               ? "it is halting, then starts wherever a node has the capacity"
+               : "it starts again once a node has the capacity; halting " + displacer +
+                     " frees its node"),
+      "pkgctl halt " + displacer);
+}
+
 // The coordinator's last word and the last transition, and the last operator command.
 void HistoryFindings(const Subject& s, std::vector<Finding>& out) {
   if (s.record != nullptr && !s.record->note.empty()) {
@@ -367,6 +391,7 @@ Result<Explanation> Explain(const ExplainInputs& in, const PackageName& package)
   for (Finding& finding : MaintenanceAndDependencyFindings(in, *spec)) {
     out.push_back(std::move(finding));
   }
+  DisplacementFindings(s, out);
   ProgressFindings(s, out);
   ValidationFindings(s, out);
   HistoryFindings(s, out);

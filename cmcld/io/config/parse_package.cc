@@ -135,6 +135,7 @@ bool ParsePackage(YamlFile& file, const YAML::Node& root, PackageSpec* package) 
                  "service_fail_fast_enabled",
                  "shutdown_policy",
                  "priority",
+                 "displace_lower_priority",
                  "depends_on",
                  "guest",
                  "services"},
@@ -168,6 +169,7 @@ bool ParsePackage(YamlFile& file, const YAML::Node& root, PackageSpec* package) 
                            &policy);
   if (map.Has("shutdown_policy")) package->shutdown_policy = policy;
   map.OptionalCount("priority", &package->priority);
+  map.Bool("displace_lower_priority", &package->displace_lower_priority);
   ParseGuest(map, &package->guest);
   ParseServicesAndDependencies(map, package);
   return true;

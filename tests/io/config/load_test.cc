@@ -81,6 +81,7 @@ run_script: run.sh
 halt_script: halt.sh
 run_timeout: 90s
 priority: 10
+displace_lower_priority: true
 guest:
   vcpus: 2
   memory: 3GiB
@@ -140,6 +141,7 @@ TEST_F(LoadClusterTest, PackagesAreReadFromTheirFoldersWithTypedValues) {
   EXPECT_EQ(hpvm1.run_timeout, std::chrono::seconds(90));
   EXPECT_EQ(hpvm1.halt_timeout, std::chrono::seconds(60)) << "the default";
   EXPECT_EQ(hpvm1.priority, 10u);
+  EXPECT_TRUE(hpvm1.displace_lower_priority);
   EXPECT_EQ(hpvm1.guest.memory, ByteSize::FromMebibytes(3072));
   EXPECT_EQ(hpvm1.guest.devices[0].type, cmcl::config::DeviceType::kDvd);
   EXPECT_EQ(hpvm1.services[0].max_restarts, 3u);
@@ -265,6 +267,7 @@ TEST_F(LoadClusterTest, UnsetKeysTakeTheDefaultsOfTheKeyTables) {
   EXPECT_FALSE(p.service_fail_fast_enabled);
   EXPECT_FALSE(p.shutdown_policy.has_value()) << "the cluster's";
   EXPECT_FALSE(p.priority.has_value());
+  EXPECT_FALSE(p.displace_lower_priority);
   EXPECT_FALSE(p.guest.storage[0].shared);
   EXPECT_EQ(p.guest.storage[0].type, cmcl::config::StorageType::kDisk);
 }

@@ -244,6 +244,23 @@ TEST(ValidateConfig, PackageWithoutDriverIsOnlyAsSafeAsItsHaltScript) {
                           "is only as safe as its halt script is fast"));
 }
 
+TEST(ValidateConfig, DisplacingWithoutAPriorityOfItsOwnIsAWarning) {
+  Fixture fixture;
+  fixture.config.packages[0].displace_lower_priority = true;
+  fixture.config.packages[0].where.keys["displace_lower_priority"] =
+      At(9, 26, "hpvm1/package.yaml");
+  const auto without = fixture.Check();
+  fixture.config.packages[0].priority = 10;
+
+  const auto with = fixture.Check();
+
+  EXPECT_THAT(without,
+              ElementsAre("hpvm1/package.yaml:9:26: warning: displace_lower_priority: package "
+                          "hpvm1 has no priority, the lowest, so it never displaces anything; "
+                          "set priority"));
+  EXPECT_THAT(with, IsEmpty());
+}
+
 TEST(ValidateConfig, DriverNameMayNotBeAPath) {
   Fixture fixture;
   fixture.config.packages[0].driver = "../bin/sh";
