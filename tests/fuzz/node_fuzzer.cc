@@ -7,10 +7,11 @@
 // answered once per action — so every CMCL_CHECK that fires is one that a peer's message
 // could fire in cmcld: a bug (a peer, even a buggy or hostile one, must not stop a node).
 //
-// Messages are hostile but near the mark, so that the fuzzer reaches deep states: terms
-// and indices are picked around the node's own (term - 1 .. term + 3, last_index - 3 ..
-// last_index + 3), names among the voters, self and a stranger, payloads among valid
-// encoded ops and raw bytes, snapshot states among valid encoded states and raw bytes.
+// Peers also answer the node's own messages as the protocol says (AnswerHonestly), so
+// that it can win elections and lead. Messages are otherwise hostile but near the mark, so that the
+// fuzzer reaches deep states: terms and indices are picked around the node's own (term - 1 .. term
+// + 3, last_index - 3 .. last_index + 3), names among the voters, self and a stranger, payloads
+// among valid encoded ops and raw bytes, snapshot states among valid encoded states and raw bytes.
 //
 // Properties beyond "no crash": the node's term and commit index never go back, it
 // applies only committed entries, and everything it sends comes from n1.
@@ -21,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "cmcld/core/common/check.h"
@@ -34,6 +36,7 @@ using namespace cmcl::node;  // NOLINT
 
 constexpr uint64_t kClusterId = 0xc1c1;
 constexpr size_t kStepsMax = 400;  // Bounds one input's run time (libFuzzer -timeout).
+constexpr size_t kSentKept = 16;   // The node's messages kept for honest answers.
 
 // The input bytes, read front to back; zeros once they run out.
 class Bytes {
@@ -119,7 +122,7 @@ class Harness {
 
  private:
   void One() {
-    switch (in_.Below(10)) {
+    switch (in_.Below(11)) {
       case 0:
         now_ += Duration(in_.Next() * 8);
         Take(node_.Tick(now_));
@@ -143,9 +146,48 @@ class Harness {
       case 5:
         if (in_.Below(4) == 0) Take(node_.Compact(now_));
         return;
+      case 6:
+        AnswerHonestly();
+        return;
       default:
         Take(node_.Step(now_, PeerMessage()));
         return;
+    }
+  }
+
+  // A peer that follows the protocol answers one of the node's messages (the oldest
+  // kept, or one dropped): votes granted, appends matched, leases confirmed. It lets the
+  // fuzzer reach the leader's paths (commit, leases, the coordinator, guests started).
+  void AnswerHonestly() {
+    if (sent_.empty()) return;
+    if (in_.Below(4) == 0) {
+      sent_.pop_front();  // Lost.
+      return;
+    }
+    const raft::Message request = std::move(sent_.front());
+    sent_.pop_front();
+    const NodeName& peer = request.header.to;
+    const raft::NodeId id(peer == NodeName("n2") ? 102 : 103);
+    raft::Header header{.cluster_id = raft::ClusterId(kClusterId),
+                        .from = peer,
+                        .to = NodeName("n1"),
+                        .term = request.header.term};
+    if (const auto* vote = std::get_if<raft::VoteRequest>(&request.body)) {
+      Take(node_.Step(
+          now_, raft::Message{.header = header,
+                              .body = raft::VoteResponse{
+                                  .kind = vote->kind, .granted = true, .voter_node_id = id}}));
+    } else if (const auto* append = std::get_if<raft::AppendRequest>(&request.body)) {
+      Take(node_.Step(
+          now_, raft::Message{.header = header,
+                              .body = raft::AppendResponse{
+                                  .success = true,
+                                  .match_index = append->prev_log_index + append->entries.size(),
+                                  .rejected_index = {},
+                                  .last_index = {},
+                                  .node_id = id,
+                                  .round = append->round,
+                                  .nonce = {.incarnation = 1, .seq = ++nonce_seq_}}}));
     }
   }
 
@@ -192,6 +234,7 @@ class Harness {
       if (batch.persist) persist_last_ = batch.persist->id;
       for (const raft::Message& message : batch.sends) {
         CMCL_CHECK(message.header.from == NodeName("n1")) << "sent as " << message.header.from;
+        if (sent_.size() < kSentKept) sent_.push_back(message);
       }
     }
     for (const GuardRequest& request : actions.guard) guard_last_ = request.id;
@@ -369,6 +412,8 @@ class Harness {
   uint64_t persist_done_ = 0;
   uint64_t guard_last_ = 0;
   std::deque<GuestAction> guests_;
+  std::deque<raft::Message> sent_;  // What the node sent, for AnswerHonestly.
+  uint64_t nonce_seq_ = 0;
 };
 
 }  // namespace
