@@ -114,7 +114,7 @@ TEST(PeerInput, FollowerRefusesALeaderThatRewritesACommittedEntryAndCountsIt) {
   const raft::Raft& raft = node.raft();
   const raft::LogIndex commit = raft.commit_index();
   ASSERT_GE(commit.value(), raft.first_index().value() + 1);
-  const raft::Term term = raft.term() + 1;
+  const raft::Term term(raft.term().value() + 1);
   const raft::Entry& before = raft.log()[(commit - 1 - raft.first_index().value()).value()];
   const std::string other = (*leader == "n3" || follower == "n3") ? "n1" : "n3";
   const std::string sender = other == follower ? *leader : other;
