@@ -9,4 +9,8 @@ function(cmcl_target_warnings target)
     -Wno-missing-field-initializers
     # g++ 12 false positives inside libstdc++ at -O2 (TOOLCHAIN.md).
     -Wno-restrict -Wno-array-bounds -Wno-stringop-overflow -Wno-maybe-uninitialized)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    # The fuzz build (cmake/CmclFuzz.cmake): clang does not know the g++-only flags above.
+    target_compile_options(${target} PRIVATE -Wno-unknown-warning-option)
+  endif()
 endfunction()

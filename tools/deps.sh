@@ -9,6 +9,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev iproute2 util-linux procps
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

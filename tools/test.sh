@@ -8,6 +8,8 @@
 #   1. build/asan: the pure core, its unit tests and the simulator, with ASan/UBSan.
 #   2. build/rel:  everything else in one RelWithDebInfo build (io, pkgctl, cmcld,
 #                  integration tests); core tests are not run twice.
+#   3. build/fuzz: the libFuzzer harnesses (clang, tests/fuzz), a short run of each
+#                  (tools/fuzz.sh for long ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=quick
@@ -43,11 +45,17 @@ cmake -S . -B build/rel -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMCL_CORE_T
 cmake --build build/rel -j "$jobs"
 ctest --test-dir build/rel --output-on-failure -j "$jobs" "${label_filter[@]}" \
   | tee build/rel/ctest.log
-rm -f build-asan-configure.log build-rel-configure.log
+
+echo "== tier 3: fuzzing, a short run of each harness on its committed inputs (clang) =="
+CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMCL_FUZZ=ON > build-fuzz-configure.log || { cat build-fuzz-configure.log; exit 1; }
+cmake --build build/fuzz -j "$jobs"
+ctest --test-dir build/fuzz --output-on-failure -j "$jobs" -L fuzz | tee build/fuzz/ctest.log
+rm -f build-asan-configure.log build-rel-configure.log build-fuzz-configure.log
 
 # One closing line over both tiers, in the plain "N passed, N failed" form.
 total=0
-for log in build/asan/ctest.log build/rel/ctest.log; do
+for log in build/asan/ctest.log build/rel/ctest.log build/fuzz/ctest.log; do
   n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log")
   total=$((total + ${n:-0}))
 done

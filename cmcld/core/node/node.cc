@@ -9,6 +9,7 @@
 
 #include "cmcld/core/common/check.h"
 #include "cmcld/core/node/dependencies.h"
+#include "cmcld/core/node/peer_input.h"
 #include "cmcld/core/validation/validate.h"
 
 namespace cmcl::node {
@@ -88,6 +89,14 @@ NodeActions Node::Attach(Time now, const GuardState& guard) {
 
 NodeActions Node::Step(Time now, const raft::Message& message) {
   now_ = now;
+  // A message no correct peer sends must not reach Raft, whose checks would abort cmcld
+  // (peer_input.h; found by tests/fuzz/node_fuzzer.cc, issue 11).
+  if (const std::optional<std::string> problem = PeerMessageProblem(message, options_.state)) {
+    out_.log.push_back(LogLine{.critical = false,
+                               .text = "dropped a " + raft::MessageTypeName(message) + " from " +
+                                       message.header.from.value() + ": " + *problem});
+    return Take();
+  }
   Absorb(raft_->Step(now, message));
   Drive();
   return Take();

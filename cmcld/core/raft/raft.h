@@ -131,6 +131,10 @@ class Raft {
   const NodeName& self() const { return options_.self; }
   bool is_arbitrator() const { return is_arbitrator_; }
   uint64_t foreign_messages_dropped() const { return foreign_messages_dropped_; }
+  // Messages dropped because their sender broke the protocol (issue 11, tests/fuzz): a
+  // second leader in this node's term, a match past this leader's log, a rewrite of a
+  // committed entry. A correct peer never causes one; 0 in every simulation.
+  uint64_t protocol_violations() const { return protocol_violations_; }
   // This node's lease (F2-F4), also while it leads.
   const FollowerLease& lease() const { return lease_; }
   // Leader only (else nullopt): when `node`'s lease has certainly expired on this
@@ -305,6 +309,7 @@ class Raft {
   bool transfer_candidacy_ = false;  // This candidacy (and its leadership) came from TimeoutNow.
   LogIndex term_start_index_;        // The leader's no-op.
   uint64_t foreign_messages_dropped_ = 0;
+  uint64_t protocol_violations_ = 0;
   uint64_t non_voter_messages_dropped_ = 0;
 };
 

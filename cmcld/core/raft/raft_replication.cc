@@ -95,8 +95,10 @@ bool Raft::FollowSender(const Header& header, LogIndex rejected_index) {
     Send(header.from, refusal, term_);
     return false;
   }
-  CMCL_CHECK(!(role_ == Role::kLeader && header.term == term_))
-      << "two leaders in term " << term_ << ": " << options_.self << " and " << header.from;
+  if (role_ == Role::kLeader && header.term == term_) {
+    ++protocol_violations_;  // Two leaders in one term: the sender broke the protocol.
+    return false;
+  }
   if (header.term > term_ || role_ != Role::kFollower || leader_ != header.from) {
     BecomeFollower(header.term, header.from);
   }
@@ -147,6 +149,10 @@ bool Raft::AppendEntries(const AppendRequest& request) {
       if (TermAt(entry.index) == entry.term) {
         continue;
       }
+      if (entry.index <= commit_) {
+        ++protocol_violations_;  // A leader rewriting a committed entry broke the protocol.
+        return false;
+      }
       TruncateFrom(entry.index);
     }
     AppendToLog(entry);
@@ -175,7 +181,10 @@ void Raft::HandleAppendResponse(const Header& header, const AppendResponse& resp
   // stale replies would each trigger one, and with duplication above loss the number of
   // messages in flight would grow without bound (the simulator found this).
   if (response.success) {
-    CMCL_CHECK(response.match_index <= LastIndex()) << header.from << " matches past our log";
+    if (response.match_index > LastIndex()) {
+      ++protocol_violations_;  // It matches past our log: the sender broke the protocol.
+      return;
+    }
     if (response.match_index <= progress.match) {
       return;
     }

@@ -23,6 +23,9 @@ template <typename... Fs>
 struct Overloaded : Fs... {
   using Fs::operator()...;
 };
+// clang 14 (the fuzz build) does not deduce an aggregate's template arguments by itself.
+template <typename... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
 
 // ---- encoding ----
 
