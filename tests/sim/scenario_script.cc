@@ -215,6 +215,8 @@ Status Parser::PackageKey(config::PackageSpec& spec, const std::string& key,
     spec.max_relocations = static_cast<uint32_t>(number);
   } else if (key == "priority" && ParseCount(value, number)) {
     spec.priority = static_cast<uint32_t>(number);
+  } else if (key == "displace" && (value == "yes" || value == "no")) {
+    spec.displace_lower_priority = value == "yes";
   } else if (key == "vcpus" && ParseCount(value, number)) {
     spec.guest.vcpus = static_cast<uint32_t>(number);
   } else if (key == "memory" && ParseByteSize(value)) {

@@ -676,6 +676,7 @@ void Simulation::ExecutePersist(size_t node, const raft::Persist& persist) {
 void Simulation::AfterCall(size_t node) {
   NodeSlot& slot = nodes_[node];
   const Raft& raft = slot.core->raft();
+  checker_.OnProtocolViolations(slot.name, raft.protocol_violations());
   if (options_.compact_every > 0 &&
       raft.applied_index() >= raft.snapshot_index() + options_.compact_every) {
     CMCL_CHECK(slot.core->state().applied() == raft.applied_index()) << "cluster state out of step";

@@ -27,6 +27,14 @@ void StateChecker::Fail(std::string text) {
   }
 }
 
+void StateChecker::OnProtocolViolations(const NodeName& node, uint64_t count) {
+  if (count > 0) {
+    Fail("protocol: " + node.value() + " dropped " + std::to_string(count) +
+         " message(s) that broke the Raft protocol (two leaders in a term, a match past the "
+         "leader's log, or a rewrite of a committed entry)");
+  }
+}
+
 void StateChecker::OnRole(const NodeName& node, raft::Role role, raft::Term term) {
   if (role != raft::Role::kLeader) {
     return;

@@ -69,6 +69,11 @@ class StateChecker {
   void OnApply(const NodeName& node, const raft::ApplyEntry& apply);
   void OnReply(const raft::ClientReply& reply);
   void OnSend(const NodeName& node, const raft::Message& message, const raft::PersistedState& disk);
+  // Raft counts, and drops, messages no correct peer sends (Raft::protocol_violations():
+  // two leaders in a term, a match past the leader's log, a rewrite of a committed
+  // entry). They were assertions before the fuzzing work; every simulated peer is
+  // correct, so any count is a Raft bug.
+  void OnProtocolViolations(const NodeName& node, uint64_t count);
   uint64_t snapshots_checked() const { return snapshots_checked_; }
 
   const std::optional<std::string>& violation() const { return violation_; }
