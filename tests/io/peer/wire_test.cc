@@ -37,12 +37,9 @@ std::vector<raft::Message> EveryMessage() {
                         .last_log_index = raft::LogIndex(11),
                         .last_log_term = raft::Term(12),
                         .transfer = true},
-      raft::VoteResponse{.kind = raft::VoteKind::kPreVote,
-                         .granted = true,
-                         .voter_node_id = raft::NodeId(UINT64_MAX)},
       raft::VoteResponse{.kind = raft::VoteKind::kVote,
                          .granted = true,
-                         .voter_node_id = raft::NodeId(7),
+                         .voter_node_id = raft::NodeId(UINT64_MAX),
                          .nonce = raft::Nonce{.incarnation = UINT64_MAX, .seq = 9}},
       raft::AppendRequest{.prev_log_index = raft::LogIndex(21),
                           .prev_log_term = raft::Term(22),
@@ -109,6 +106,7 @@ void ExpectBodyEq(const raft::Body& a, const raft::Body& b) {
           EXPECT_EQ(x.kind, y.kind);
           EXPECT_EQ(x.granted, y.granted);
           EXPECT_EQ(x.voter_node_id, y.voter_node_id);
+          EXPECT_EQ(x.nonce, y.nonce);
         } else if constexpr (std::is_same_v<T, raft::AppendRequest>) {
           EXPECT_EQ(x.prev_log_index, y.prev_log_index);
           EXPECT_EQ(x.prev_log_term, y.prev_log_term);
