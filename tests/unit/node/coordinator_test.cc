@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tests/support/config_builder.h"
+#include "tests/support/decision_ops.h"
 
 namespace cmcl::node {
 namespace {
@@ -31,14 +32,7 @@ const NodeName kN3("ivmcl03");
 const PackageName kP1("hpvm1");
 const PackageName kP2("hpvm2");
 
-template <typename T>
-std::vector<T> OpsOf(const Decision& decision) {
-  std::vector<T> found;
-  for (const Op& op : decision.ops) {
-    if (const T* typed = std::get_if<T>(&op)) found.push_back(*typed);
-  }
-  return found;
-}
+using test_support::OpsOf;
 
 inventory::NodeInventory WithCapacity(uint32_t vcpus) {
   return InventoryBuilder().Capacity(vcpus, Gib(64)).Build();

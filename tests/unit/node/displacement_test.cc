@@ -17,6 +17,7 @@
 #include "cmcld/core/node/coordinator.h"
 #include "cmcld/core/node/explain.h"
 #include "tests/support/config_builder.h"
+#include "tests/support/decision_ops.h"
 
 namespace cmcl::node {
 namespace {
@@ -35,14 +36,7 @@ const PackageName kHigh("high");
 const PackageName kLow("low");
 const PackageName kLower("lower");
 
-template <typename T>
-std::vector<T> OpsOf(const Decision& decision) {
-  std::vector<T> found;
-  for (const Op& op : decision.ops) {
-    if (const T* typed = std::get_if<T>(&op)) found.push_back(*typed);
-  }
-  return found;
-}
+using test_support::OpsOf;
 
 std::vector<std::string> Released(const Decision& decision) {
   std::vector<std::string> names;
