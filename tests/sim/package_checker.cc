@@ -152,10 +152,14 @@ void PackageChecker::OnCommitted(const raft::ApplyEntry& apply) {
       before = state_.assignments();
     }
   }
+  std::map<PackageName, std::string> displacements;
   if (ops) {
-    CheckDisplacements(apply.entry.index, *ops);  // Against the state it applies to.
+    displacements = JudgeDisplacements(*ops);  // Against the state it applies to.
   }
   state_.Apply(apply);
+  if (ops) {
+    CheckDisplacements(apply.entry.index, *ops, displacements);
+  }
   if (excuse_stale_decisions_ && apply.entry.kind == raft::EntryKind::kNoop) {
     after_noop_ = state_;
   }
@@ -191,10 +195,12 @@ uint64_t Rank(const config::PackageSpec& spec) {
 
 }  // namespace
 
-void PackageChecker::CheckDisplacements(raft::LogIndex index, const node::OpBatch& ops) {
+std::map<PackageName, std::string> PackageChecker::JudgeDisplacements(
+    const node::OpBatch& ops) const {
+  std::map<PackageName, std::string> judged;
   for (const node::Op& op : ops) {
     const auto* release = std::get_if<node::ReleaseOp>(&op);
-    if (violation_ || release == nullptr || release->why != node::ActionReason::kDisplaced) {
+    if (release == nullptr || release->why != node::ActionReason::kDisplaced) {
       continue;
     }
     const node::Assignment* a = state_.Find(release->resource);
@@ -202,7 +208,6 @@ void PackageChecker::CheckDisplacements(raft::LogIndex index, const node::OpBatc
         (a->status != AssignmentStatus::kAssigned && a->status != AssignmentStatus::kStarted)) {
       continue;  // Stale or already asked: apply changes nothing.
     }
-    ++displacements_checked_;
     const config::PackageSpec* victim = config_->FindPackage(release->resource);
     std::string why;
     if (victim == nullptr) {
@@ -220,14 +225,37 @@ void PackageChecker::CheckDisplacements(raft::LogIndex index, const node::OpBatc
                    (da == nullptr || da->Free()) &&
                    (record == nullptr ? d.auto_run : record->Wanted(d.auto_run));
           });
-      if (displacer) continue;
-      why = "no package with displace_lower_priority and a higher priority than " +
-            (victim->priority ? std::to_string(*victim->priority) : std::string("none")) +
-            " is down and wanted";
+      if (!displacer) {
+        why = "no package with displace_lower_priority and a higher priority than " +
+              (victim->priority ? std::to_string(*victim->priority) : std::string("none")) +
+              " is down and wanted";
+      }
+    }
+    judged[release->resource] = std::move(why);
+  }
+  return judged;
+}
+
+void PackageChecker::CheckDisplacements(raft::LogIndex index, const node::OpBatch& ops,
+                                        const std::map<PackageName, std::string>& judged) {
+  for (const node::Op& op : ops) {
+    const auto* release = std::get_if<node::ReleaseOp>(&op);
+    const auto it = release == nullptr ? judged.end() : judged.find(release->resource);
+    if (violation_ || it == judged.end()) {
+      continue;
+    }
+    const node::Assignment* a = state_.Find(release->resource);
+    if (a == nullptr || a->epoch != release->epoch || !a->release_requested ||
+        a->halt_reason != node::ActionReason::kDisplaced) {
+      continue;  // Dropped at apply: nothing was halted.
+    }
+    ++displacements_checked_;
+    if (it->second.empty()) {
+      continue;
     }
     violation_ = "displacement: entry " + std::to_string(index.value()) + " halts " +
                  release->resource.value() + " on " + a->owner.value_or(NodeName("-")).value() +
-                 " (displaced), but " + why;
+                 " (displaced), but " + it->second;
   }
 }
 

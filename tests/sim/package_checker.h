@@ -88,7 +88,13 @@ class PackageChecker {
   // Validates the batch's AssignOps against the state before it (with the tally).
   std::map<size_t, std::string> ValidateAssigns(const node::ClusterState& state,
                                                 const node::OpBatch& ops) const;
-  void CheckDisplacements(raft::LogIndex index, const node::OpBatch& ops);
+  // Rule (e), judged against the state the batch applies to: for each displaced release
+  // that would halt a started package, why no displacer needs it (empty: one does).
+  std::map<PackageName, std::string> JudgeDisplacements(const node::OpBatch& ops) const;
+  // A judged release is a violation only if it took effect: apply may drop a displacement
+  // that an operator command committed ahead of it made pointless (ReleaseOp).
+  void CheckDisplacements(raft::LogIndex index, const node::OpBatch& ops,
+                          const std::map<PackageName, std::string>& judged);
   void CheckHaltFailed(raft::LogIndex index, const node::OpBatch& ops,
                        const std::map<PackageName, node::Assignment>& before);
 

@@ -24,7 +24,9 @@ namespace {
 // supported within one cluster anyway.)
 // 3: AssignOp::needs_up and ::over_halt_failed, UnassignOp::over_halt_failed appended
 // (issue 10); format 2 still decodes (without them).
-constexpr uint8_t kOpsFormat = 3;
+// 4: ReleaseOp::displacer and ::displacer_epoch appended; formats 2 and 3 still decode.
+constexpr uint8_t kOpsFormat = 4;
+constexpr uint8_t kOpsFormat3 = 3;
 constexpr uint8_t kOpsFormat2 = 2;
 
 // Strings longer than this (a bundle) or with control bytes show as their size in traces.
@@ -40,7 +42,7 @@ void Fields(O& o, F&& f) {
   } else if constexpr (std::is_same_v<T, ReportOp>) {
     f(o.resource, o.node, o.epoch, o.kind, o.failure, o.detail);
   } else if constexpr (std::is_same_v<T, ReleaseOp>) {
-    f(o.resource, o.epoch, o.why);
+    f(o.resource, o.epoch, o.why, o.displacer, o.displacer_epoch);
   } else if constexpr (std::is_same_v<T, DisarmOp> || std::is_same_v<T, LeaseLengthOp> ||
                        std::is_same_v<T, LeaseMaxOp>) {
     f(o.length);
@@ -113,6 +115,12 @@ std::optional<Op> ReadAlternative(size_t tag, ByteReader& in, uint8_t format) {
       return ReadAlternative<I + 1>(tag, in, format);
     }
     std::variant_alternative_t<I, Op> op{};
+    if constexpr (std::is_same_v<std::variant_alternative_t<I, Op>, ReleaseOp>) {
+      if (format == kOpsFormat2 || format == kOpsFormat3) {  // Without format 4's fields.
+        codec::Get(in, op.resource, op.epoch, op.why);
+        return Op(std::move(op));
+      }
+    }
     if (format == kOpsFormat2) {  // Without the fields format 3 appended.
       if constexpr (std::is_same_v<std::variant_alternative_t<I, Op>, AssignOp>) {
         codec::Get(in, op.resource, op.node, op.from_epoch, op.reason, op.why, op.remember);
@@ -193,7 +201,7 @@ std::string EncodeOps(const OpBatch& ops) {
 std::optional<OpBatch> DecodeOps(const std::string& payload) {
   ByteReader in(payload);
   const uint8_t format = in.U8();
-  in.Require(format == kOpsFormat || format == kOpsFormat2);
+  in.Require(format == kOpsFormat || format == kOpsFormat3 || format == kOpsFormat2);
   const uint32_t count = in.U32();
   OpBatch ops;
   // No reserve(count): a garbage count must not allocate; the loop stops at the end.

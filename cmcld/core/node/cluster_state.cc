@@ -1,6 +1,9 @@
 #include "cmcld/core/node/cluster_state.h"
 
 #include <algorithm>
+#include <optional>
+#include <set>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -294,7 +297,26 @@ void ClusterState::Apply(const raft::ApplyEntry& apply) {
       return;
     }
   }
+  // Packages whose displacement this batch dropped: the notes it gives them go too.
+  std::set<PackageName> displacement_dropped;
   for (const Op& op : *ops) {
+    if (const auto* note = std::get_if<NoteOp>(&op);
+        note != nullptr && displacement_dropped.contains(note->package)) {
+      continue;
+    }
+    if (const auto* release = std::get_if<ReleaseOp>(&op);
+        release != nullptr && release->why == ActionReason::kDisplaced) {
+      if (std::optional<std::string> gone = DisplacementGone(*release)) {
+        ++stale_releases_;
+        Event(entry.index, false,
+              release->resource.value() + ": displacement" +
+                  (release->displacer ? " for " + release->displacer->value() : std::string()) +
+                  " dropped: " + *gone + " (decided before that committed)");
+        displacement_dropped.insert(release->resource);
+        if (release->displacer) displacement_dropped.insert(*release->displacer);
+        continue;
+      }
+    }
     ApplyOp(entry.index, op);
   }
 }
@@ -498,6 +520,33 @@ void ClusterState::ApplyRelease(LogIndex index, const ReleaseOp& op) {
   Event(index, false,
         op.resource.value() + ": release requested from " + it->second.owner->value() +
             " at epoch " + Epoch(op.epoch));
+}
+
+std::optional<std::string> ClusterState::DisplacementGone(const ReleaseOp& op) const {
+  const Assignment* victim = Find(op.resource);
+  if (victim == nullptr || victim->epoch != op.epoch ||
+      victim->status != AssignmentStatus::kStarted || victim->release_requested) {
+    return op.resource.value() + " is no longer up at epoch " + Epoch(op.epoch);
+  }
+  if (PackageInMaintenance(op.resource)) {
+    return op.resource.value() + " is in maintenance";
+  }
+  if (!op.displacer) {
+    return std::nullopt;  // Ops format 3: nothing more to check.
+  }
+  const PackageName& displacer = *op.displacer;
+  const Assignment* a = Find(displacer);
+  if ((a == nullptr ? LogIndex(0) : a->epoch) != op.displacer_epoch) {  // Assigned since.
+    return displacer.value() + " was placed";
+  }
+  const PackageRecord* record = FindPackage(displacer);
+  if (record != nullptr && record->wanted.has_value() && !*record->wanted) {
+    return displacer.value() + " was halted";
+  }
+  if (record != nullptr && record->maintenance) {
+    return displacer.value() + " is in maintenance";
+  }
+  return std::nullopt;
 }
 
 void ClusterState::ApplyDisarm(LogIndex index, const DisarmOp& op) {

@@ -193,10 +193,20 @@ struct ReportOp {
   friend bool operator==(const ReportOp&, const ReportOp&) = default;
 };
 // Ask R's owner at `epoch` to halt it (a move's first step).
+// A displacement (why kDisplaced, ops format 4) also names the package it makes room for
+// and that package's assignment epoch when the coordinator decided (0: none). The
+// coordinator decides from the applied state while operator commands may be committed
+// ahead of its batch, so apply checks again that the displacer still waits for room:
+// same epoch and not assigned, not halted by the operator (wanted not false), not in
+// maintenance, and the victim not in maintenance. Otherwise the release is dropped with
+// the notes its batch gives the two packages (sim seed 16895546273079859409: a `halt` of
+// the displacer committed just ahead of the release).
 struct ReleaseOp {
   PackageName resource;
   LogIndex epoch;
   ActionReason why = ActionReason::kHalt;  // CMCL_REASON of the halt script.
+  std::optional<PackageName> displacer;
+  LogIndex displacer_epoch = LogIndex(0);
 
   friend bool operator==(const ReleaseOp&, const ReleaseOp&) = default;
 };
@@ -729,6 +739,8 @@ class ClusterState {
   void ApplyAssign(LogIndex index, const AssignOp& op);
   void ApplyReport(LogIndex index, const ReportOp& op);
   void ApplyRelease(LogIndex index, const ReleaseOp& op);
+  // Why a displacement (ReleaseOp with why kDisplaced) no longer applies, or nullopt.
+  std::optional<std::string> DisplacementGone(const ReleaseOp& op) const;
   void ApplyDisarm(LogIndex index, const DisarmOp& op);
   void ApplyArm(LogIndex index);
   void ApplyArmed(LogIndex index, const ArmedOp& op);

@@ -266,17 +266,18 @@ TEST(Dependencies, AnAssignOrUnassignThatFindsThePackageHaltFailedIsDroppedUnles
 // decodes, with no dependencies.
 TEST(Dependencies, AFormat2AssignStillDecodesWithoutNeedsUp) {
   const AssignOp assign{.resource = kApp, .node = NodeName("n1"), .from_epoch = LogIndex(4)};
-  const std::string format3 = EncodeOps({assign});
-  ASSERT_EQ(format3[0], '\x03');
+  const std::string format4 = EncodeOps({assign});  // Format 4 left AssignOp as it was.
+  ASSERT_EQ(format4[0], '\x04');
   // Format 3 appended the empty map (its 4-byte count) and a 1-byte flag.
-  const std::string format2 = "\x02" + format3.substr(1, format3.size() - 1 - 5);
+  const std::string format2 = "\x02" + format4.substr(1, format4.size() - 1 - 5);
 
   const std::optional<OpBatch> decoded = DecodeOps(format2);
 
   ASSERT_TRUE(decoded.has_value());
   ASSERT_EQ(decoded->size(), 1U);
   EXPECT_EQ(std::get<AssignOp>(decoded->front()), assign);
-  EXPECT_FALSE(DecodeOps("\x01" + format3.substr(1)).has_value());
+  EXPECT_EQ(DecodeOps("\x03" + format4.substr(1)), decoded);
+  EXPECT_FALSE(DecodeOps("\x01" + format4.substr(1)).has_value());
 }
 
 }  // namespace

@@ -29,6 +29,7 @@ using test_support::PackageBuilder;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 const NodeName kN1("ivmcl01");
 const NodeName kN2("ivmcl02");
@@ -244,6 +245,77 @@ TEST_F(DisplacementTest, PackagesInMaintenanceOrWithRunningDependentsAreNotVicti
   const Decision decision = Step();
 
   EXPECT_THAT(Released(decision), ElementsAre("v"));
+}
+
+// The coordinator decides from the applied state; an operator command committed ahead of
+// its batch can make the displacement pointless. Apply then drops the release and the
+// notes that came with it (sim seed 16895546273079859409: the displacer was halted).
+TEST_F(DisplacementTest, ADisplacementOvertakenByACommandIsDroppedAtApply) {
+  const auto decide = [this] { return node::Decide(*config_, *index_, state_, live_); };
+  const auto untouched = [this](const char* what) {
+    SCOPED_TRACE(what);
+    EXPECT_EQ(StatusOf(kLower), AssignmentStatus::kStarted);
+    EXPECT_FALSE(state_.Find(kLower)->release_requested);
+    EXPECT_EQ(NoteOf(kLower), "");
+  };
+  RunThenAdd({Package("low", 20, 4), Package("lower", 30, 4)}, {Displacer(10, 4)});
+  const uint64_t stale_before = state_.stale_releases();
+
+  const Decision halted_since = decide();
+  ASSERT_THAT(Released(halted_since), ElementsAre("lower"));
+  Commit({HaltOp{.package = kHigh, .by = "root"}});
+  Commit(halted_since.ops);
+  untouched("the displacer was halted");
+  EXPECT_THAT(NoteOf(kHigh), Not(HasSubstr("waiting for")));
+  EXPECT_THAT(state_.events().back().text,
+              HasSubstr("lower: displacement for high dropped: high was halted"));
+
+  Commit({RunOp{.package = kHigh, .by = "root"}});
+  const Decision victim_in_maintenance = decide();
+  ASSERT_THAT(Released(victim_in_maintenance), ElementsAre("lower"));
+  Commit({MaintenanceOp{.package = kLower, .on = true, .by = "root"}});
+  Commit(victim_in_maintenance.ops);
+  untouched("the victim went into maintenance");
+  Commit({MaintenanceOp{.package = kLower, .on = false, .by = "root"}});
+
+  const Decision placed_since = decide();
+  ASSERT_THAT(Released(placed_since), ElementsAre("lower"));
+  Commit({AssignOp{.resource = kHigh, .node = kN2, .from_epoch = LogIndex(0), .reason = "test"}});
+  Commit(placed_since.ops);
+  untouched("the displacer was placed elsewhere");
+  EXPECT_EQ(state_.stale_releases(), stale_before + 3);
+
+  // Still current: the release applies (the ops carry the displacer, format 4).
+  Commit({HaltOp{.package = kHigh, .by = "root"}});
+  Report(kHigh, ReportKind::kHalted);
+  Commit({RunOp{.package = kHigh, .by = "root"}});
+  const Decision current = decide();
+  ASSERT_EQ(OpsOf<ReleaseOp>(current).size(), 1U) << DescribeOps(current.ops);
+  EXPECT_EQ(OpsOf<ReleaseOp>(current)[0].displacer, kHigh);
+  Commit(current.ops);
+  EXPECT_TRUE(state_.Find(kLower)->release_requested);
+  EXPECT_EQ(NoteOf(kLower), "displaced by high (priority 10)");
+}
+
+// Ops format 4 appended ReleaseOp::displacer and ::displacer_epoch; a format-3 release
+// (a log written before) still decodes, without them, and applies as it did.
+TEST(DisplacementOps, AFormat3ReleaseStillDecodesWithoutItsDisplacer) {
+  const ReleaseOp release{
+      .resource = kLower, .epoch = LogIndex(7), .why = ActionReason::kDisplaced};
+  const std::string format4 = EncodeOps({release});
+  ASSERT_EQ(format4[0], '\x04');
+  // Format 4 appended an absent optional (1 byte) and an 8-byte index.
+  const std::string format3 = "\x03" + format4.substr(1, format4.size() - 1 - 9);
+
+  const std::optional<OpBatch> decoded = DecodeOps(format3);
+
+  ASSERT_TRUE(decoded.has_value());
+  ASSERT_EQ(decoded->size(), 1U);
+  EXPECT_EQ(std::get<ReleaseOp>(decoded->front()), release);
+  ReleaseOp with_displacer = release;
+  with_displacer.displacer = kHigh;
+  with_displacer.displacer_epoch = LogIndex(5);
+  EXPECT_EQ(DecodeOps(EncodeOps({with_displacer})), OpBatch{with_displacer});
 }
 
 TEST_F(DisplacementTest, ExplainSaysADisplacedPackageWasDisplacedAndByWhom) {
