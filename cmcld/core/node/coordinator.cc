@@ -588,7 +588,12 @@ void Decider::RestartOrRelocate(Plan plan) {
   const Assignment& a = *plan.assignment;
   const NodeName& owner = *a.owner;
   const uint32_t restarts = plan.record->restarts;
-  if (restarts >= plan.package->max_restarts) {
+  // A same_node dependency up on another node: a restart here would wait for it forever
+  // (sim seed 365 --swarm --maintenance 0.2), so follow it there.
+  const DependencyGate anywhere =
+      CheckDependencies(*plan.package, state_, up_members_, std::nullopt);
+  if (restarts >= plan.package->max_restarts ||
+      (anywhere.met && anywhere.node && *anywhere.node != owner)) {
     Relocate(std::move(plan));
     return;
   }
@@ -957,7 +962,11 @@ bool Decider::Displace(const Plan& plan, const PlacementDecision& decision) {
     displaced_now_.insert(victim);
     Add(plan.slot, ReleaseOp{.resource = victim,
                              .epoch = state_.Find(victim)->epoch,
-                             .why = ActionReason::kDisplaced});
+                             .why = ActionReason::kDisplaced,
+                             .displacer = package.name,
+                             .displacer_epoch = plan.assignment != nullptr
+                                                    ? plan.assignment->epoch
+                                                    : LogIndex(0)});
     Add(plan.slot, NoteOp{.package = victim, .note = DisplacedByNote(package), .ends_run = false});
   }
   // Never ends a pending run: the run goes on once the victims halted.

@@ -461,6 +461,30 @@ TEST_F(CoordinatorTest, AFailedPackageRestartsThenRelocatesThenStaysDownWithoutL
   EXPECT_TRUE(again.ops.empty()) << DescribeOps(again.ops);
 }
 
+// A restart goes back to the node it failed on; with its same_node dependency up on
+// another node by then, it would wait there forever: it relocates to that node instead
+// (sim seed 365 --swarm --maintenance 0.2).
+TEST_F(CoordinatorTest, ARestartFollowsItsSameNodeDependencyThatRunsElsewhere) {
+  config::PackageSpec db = PackageBuilder("hpvm1").Build();  // ivmcl01, ivmcl02.
+  config::PackageSpec app = PackageBuilder("hpvm2").Build();
+  app.max_restarts = 3;
+  app.depends_on.push_back(
+      config::Dependency{.package = kP1, .location = config::DependencyLocation::kSameNode});
+  Configure({db, app});
+  Commit({AssignOp{.resource = kP1, .node = kN2, .from_epoch = LogIndex(0)}});
+  Report(kP1, ReportKind::kStarted);
+  Commit({AssignOp{.resource = kP2, .node = kN1, .from_epoch = LogIndex(0)}});
+  Report(kP2, ReportKind::kFailed, FailureKind::kTimeout);  // db moved meanwhile.
+
+  const Decision decision = Step();
+
+  ASSERT_EQ(OpsOf<AssignOp>(decision).size(), 1u) << DescribeOps(decision.ops);
+  EXPECT_EQ(OpsOf<AssignOp>(decision)[0].node, kN2);
+  EXPECT_EQ(OpsOf<AssignOp>(decision)[0].why, ActionReason::kFailover);
+  EXPECT_EQ(A(kP2).owner, kN2);
+  EXPECT_EQ(Record(kP2).failed_nodes, std::set<NodeName>{kN1});
+}
+
 TEST_F(CoordinatorTest, ARefusedRestartRelocatesInTheSameDecision) {
   config::PackageSpec package = PackageBuilder("hpvm1").Build();
   package.max_restarts = 3;
