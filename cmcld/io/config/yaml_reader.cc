@@ -1,6 +1,8 @@
 #include "cmcld/io/config/yaml_reader.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -90,6 +92,51 @@ std::string TabHint(const std::string& text, int line) {
   return std::string();
 }
 
+// Where each document of a YAML stream starts, and its root node, from yaml-cpp's
+// event parser. yaml-cpp 0.7's YAML::LoadAll never returns on some malformed input (a
+// lone ',' at the top level; jbeder/yaml-cpp issue 1040, fixed upstream after 0.7): the
+// parser consumes nothing and reports an empty document again and again, each one kept
+// in memory. Counting documents with this scan stops where one starts at the very
+// place the previous one did (tests/fuzz/known_hangs/config held such a file).
+class DocumentScan : public YAML::EventHandler {
+ public:
+  struct Document {
+    YAML::Mark start;
+    std::optional<YAML::Mark> root;  // Unset or null root: an empty document.
+    bool root_null = true;
+  };
+
+  const std::vector<Document>& documents() const { return documents_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { documents_.push_back({mark}); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { Root(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { Root(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                const std::string& /*value*/) override {
+    Root(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/,
+                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {
+    Root(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  YAML::EmitterStyle::value /*style*/) override {
+    Root(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Root(const YAML::Mark& mark, bool null) {
+    if (documents_.empty() || documents_.back().root) return;
+    documents_.back().root = mark;
+    documents_.back().root_null = null;
+  }
+
+  std::vector<Document> documents_;
+};
+
 }  // namespace
 
 YamlFile::YamlFile(std::string path, std::string display, std::vector<Diagnostic>* out)
@@ -132,15 +179,38 @@ std::optional<YAML::Node> YamlFile::Load() {
     return std::nullopt;
   }
   try {
-    // YAML::Load would read the first document and silently drop any after a `---`.
-    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    // YAML::Load would read the first document and silently drop any after a `---`, and
+    // YAML::LoadAll may never return (DocumentScan): count them first.
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    DocumentScan scan;
+    while (parser.HandleNextDocument(scan)) {
+      const std::vector<DocumentScan::Document>& documents = scan.documents();
+      const size_t n = documents.size();
+      if (n >= 2 && documents[n - 1].start.pos == documents[n - 2].start.pos) {
+        const YAML::Mark& mark = documents[n - 1].start;
+        const auto at = static_cast<size_t>(std::max(mark.pos, 0));
+        const std::string found = at < text.size() ? text.substr(at, 1) : std::string();
+        Error({display_, mark.line + 1, mark.column + 1},
+              "YAML syntax error: unexpected " +
+                  (found.empty() ? std::string("end of file") : Quote(found)) +
+                  (found == "," ? " (a ',' separates the items of a [list] or a {mapping})"
+                                : std::string()));
+        return std::nullopt;
+      }
+    }
+    const std::vector<DocumentScan::Document>& documents = scan.documents();
     if (documents.size() > 1) {
-      Error(At(documents[1], Whole()), "the file holds " + std::to_string(documents.size()) +
-                                           " YAML documents; expected one (remove the second ---)");
+      const DocumentScan::Document& second = documents[1];
+      Error(second.root && !second.root_null
+                ? SourceLocation{display_, second.root->line + 1, second.root->column + 1}
+                : Whole(),
+            "the file holds " + std::to_string(documents.size()) +
+                " YAML documents; expected one (remove the second ---)");
       return std::nullopt;
     }
     if (documents.empty()) return YAML::Node();
-    return documents.front();
+    return YAML::Load(text);
   } catch (const YAML::DeepRecursion& error) {
     // yaml-cpp's own text for this is "bad file", which says nothing about the cause.
     Error({display_, error.mark.line + 1, error.mark.column + 1},

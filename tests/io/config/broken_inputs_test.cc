@@ -84,6 +84,12 @@ std::vector<BrokenInput> Syntax() {
        "",
        {"cluster.yaml: the file is not UTF-8 (byte 192 starts no UTF-8 character); expected "
         "YAML text in UTF-8"}},
+      // yaml-cpp 0.7's YAML::LoadAll never returns on this (found by the config fuzzer).
+      {"ALoneCommaAtTheTop",
+       ",\n",
+       "",
+       {"cluster.yaml:1:1: YAML syntax error: unexpected \",\" (a ',' separates the items of "
+        "a [list] or a {mapping})"}},
       {"SecondDocumentAfterDashes",
        kCluster + "---\ncluster_name: c2\n",
        "",
