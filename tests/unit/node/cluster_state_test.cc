@@ -768,7 +768,7 @@ TEST(ClusterStateOps, DecodeOpsRejectsAnUnknownTagAKindOutOfRangeAndAnInvalidNam
 TEST(ClusterStateOps, DescribeOpsNamesEveryOpInOrder) {
   EXPECT_EQ(DescribeOps(EveryOp()),
             "assign(r1,n2,@3,\"move\",start,-,{},false) report(r1,n2,@7,halt_failed,none,\"\") "
-            "release(r2,@9,halt) disarm(1h30m) arm() armed(n3,@12) lease_length(3s) "
+            "release(r2,@9,halt,-,@0) disarm(1h30m) arm() armed(n3,@12) lease_length(3s) "
             "lease_max(3s500ms) cluster_mode(40m,\"root@n1\") cluster_mode(-,\"alice@n2\")");
 }
 
