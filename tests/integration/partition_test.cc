@@ -1,0 +1,428 @@
+// Partitions on real daemons (issue 11): every node of a LocalCluster lives in its own
+// network namespace (netns_lab.h) and the tests cut its links — a pulled cable, one of
+// two heartbeat networks, a one-way drop, a flapping link, a 2-2 split with an
+// arbitrator. Ground truth is the process driver's: a running guest holds an exclusive
+// lock on its stand-in disk, and every start, stop and kill is in DISK.ledger with a
+// CLOCK_BOOTTIME stamp (the same clock this test reads at the cut), so "the isolated
+// node's copy was killed before the copy elsewhere started" is read from the ledger,
+// not from the daemons' views. Bounds are generous (CI is slow and parallel); the
+// measured times are printed, never asserted.
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/local_cluster.h"
+#include "tests/integration/netns_lab.h"
+
+namespace cmcl::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr int kPort = 7101;  // Every node has its own namespace, so its own ports.
+
+// CLOCK_BOOTTIME in milliseconds: the clock of the ledger's stamps.
+double BootMs() {
+  timespec now{};
+  clock_gettime(CLOCK_BOOTTIME, &now);
+  return static_cast<double>(now.tv_sec) * 1000.0 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+// Two copies never ran at once: each start comes after the stop or kill record of every
+// copy started before it (in a partition nobody crashes, so every run that ended has its
+// record — the guest's own stop, or its killer's kill after the guest was gone).
+void ExpectOneCopyAtATime(const std::string& package, const std::vector<LedgerRecord>& ledger) {
+  std::set<std::string> running;  // Pids started and not yet ended.
+  for (const LedgerRecord& record : ledger) {
+    if (record.what == "start") {
+      EXPECT_TRUE(running.empty()) << package << ": a copy started on " << record.node << " at "
+                                   << record.at_ms << " while pid " << *running.begin()
+                                   << " had not ended";
+      running.insert(record.pid);
+    } else {
+      running.erase(record.pid);
+    }
+  }
+}
+
+// The record that ended the run of `start` (its pid), or nullopt.
+std::optional<LedgerRecord> EndOf(const std::vector<LedgerRecord>& ledger,
+                                  const LedgerRecord& start) {
+  for (const LedgerRecord& record : ledger) {
+    if (record.what != "start" && record.pid == start.pid && record.at_ms >= start.at_ms) {
+      return record;
+    }
+  }
+  return std::nullopt;
+}
+
+class PartitionTest : public ::testing::Test {
+ protected:
+  // A cluster of `nodes` (the last `arbitrators` of them arbitrators) with `networks`
+  // heartbeat networks, node timeout 1 s; package gK prefers member K. Skips when the
+  // lab cannot be built (not root).
+  void Build(int nodes, int networks, int arbitrators = 0) {
+    lab_ = std::make_unique<NetnsLab>(nodes, networks);
+    if (!lab_->ok()) GTEST_SKIP() << "no network namespaces here: " << lab_->error();
+    LocalCluster::Options options;
+    options.nodes = nodes;
+    members_ = nodes - arbitrators;
+    for (int k = 0; k < nodes; ++k) {
+      std::vector<std::string> addresses;
+      for (int m = 0; m < networks; ++m) {
+        addresses.push_back(NetnsLab::Address(k, m) + ":" + std::to_string(kPort));
+      }
+      options.addresses.push_back(addresses);
+      options.netns.push_back(lab_->NetnsPath(k));
+      options.roles.push_back(k < members_ ? "member" : "arbitrator");
+    }
+    for (int k = 0; k < members_; ++k) {
+      PackageDef package;
+      package.name = "g" + std::to_string(k + 1);
+      for (int n = 0; n < members_; ++n) {
+        package.nodes.push_back("node" + std::to_string((k + n) % members_ + 1));
+      }
+      packages_.push_back(package.name);
+      options.packages.push_back(package);
+    }
+    cluster_ = std::make_unique<LocalCluster>(options);
+  }
+
+  // Starts every node and waits until every package is up and a coordinator is known.
+  void StartAndSettle() {
+    cluster_->StartAll();
+    ASSERT_TRUE(Healthy(0, seconds(30))) << "the cluster did not settle";
+  }
+
+  // From observer `from`: quorum, a coordinator, every node up, every package up on a
+  // member, and the kernel sees exactly one copy of each; within `bound`.
+  bool Healthy(int from, milliseconds bound) const {
+    return LocalCluster::WaitFor(
+        [&] {
+          const std::optional<JsonValue> view = cluster_->View(from);
+          if (!view || !(*view)["cluster"]["quorum"].Bool() ||
+              (*view)["cluster"]["coordinator"].String().empty()) {
+            return false;
+          }
+          for (const JsonValue& node : (*view)["nodes"].Array()) {
+            if (node["status"].String() != "up") return false;
+          }
+          for (const std::string& package : packages_) {
+            if (view->Named("packages", package)["status"].String() != "up" ||
+                cluster_->RunningCopies(package) != 1) {
+              return false;
+            }
+          }
+          return true;
+        },
+        bound);
+  }
+
+  std::string Coordinator(int from) const {
+    const std::optional<JsonValue> view = cluster_->View(from);
+    return view ? (*view)["cluster"]["coordinator"].String() : "";
+  }
+
+  // Package -> node it is up on, as `from` sees it.
+  std::map<std::string, std::string> Placement(int from) const {
+    std::map<std::string, std::string> placement;
+    for (const std::string& package : packages_) {
+      placement[package] = cluster_->Package(from, package)["node"].String();
+    }
+    return placement;
+  }
+
+  // Waits until every package of `moving` is up on a node other than `lost`, seen from
+  // `observer`.
+  bool MovedAway(int observer, const std::vector<std::string>& moving, const std::string& lost,
+                 milliseconds bound) const {
+    return LocalCluster::WaitFor(
+        [&] {
+          for (const std::string& package : moving) {
+            const JsonValue entry = cluster_->Package(observer, package);
+            if (entry["status"].String() != "up" || entry["node"].String() == lost) return false;
+          }
+          return true;
+        },
+        bound);
+  }
+
+  // For a package that moved off `lost` after a cut at `cut_ms`: the copy on `lost` ended
+  // (killed or stopped there) before the copy elsewhere started. Prints both delays.
+  void ExpectFencedBeforeStartedElsewhere(const std::string& package, const std::string& lost,
+                                          double cut_ms) const {
+    const std::vector<LedgerRecord> ledger = cluster_->Ledger(package);
+    std::optional<LedgerRecord> old_start;
+    std::optional<LedgerRecord> new_start;
+    for (const LedgerRecord& record : ledger) {
+      if (record.what != "start") continue;
+      if (record.node == lost && record.at_ms < cut_ms) old_start = record;
+      if (record.node != lost && record.at_ms > cut_ms && !new_start) new_start = record;
+    }
+    ASSERT_TRUE(old_start && new_start) << package << ": no start on " << lost
+                                        << " before the cut or none elsewhere after it";
+    const std::optional<LedgerRecord> end = EndOf(ledger, *old_start);
+    ASSERT_TRUE(end.has_value()) << package << ": the copy on " << lost << " never ended";
+    EXPECT_EQ(end->node, lost);
+    EXPECT_LT(end->at_ms, new_start->at_ms)
+        << package << ": started on " << new_start->node << " before " << lost << "'s copy ended";
+    std::cout << "MEASURE " << package << ": " << end->what << " on " << lost << " "
+              << end->at_ms - cut_ms << " ms after the cut, start on " << new_start->node << " "
+              << new_start->at_ms - cut_ms << " ms after the cut\n";
+  }
+
+  void ExpectEveryLedgerOneCopyAtATime() const {
+    for (const std::string& package : packages_) {
+      ExpectOneCopyAtATime(package, cluster_->Ledger(package));
+    }
+  }
+
+  void IsolateAndHeal(bool coordinator);
+
+  // Declared before the cluster: its daemons die before the namespaces are deleted.
+  std::unique_ptr<NetnsLab> lab_;
+  std::unique_ptr<LocalCluster> cluster_;
+  std::vector<std::string> packages_;
+  int members_ = 0;
+};
+
+// Pulls every cable of one member (the coordinator, or another one) while it runs a
+// package, checks the self-fence and the failover against the ledger, then plugs the
+// cables back and checks that it rejoins with nothing running twice.
+void PartitionTest::IsolateAndHeal(bool coordinator) {
+  const std::string leader = Coordinator(0);
+  const std::map<std::string, std::string> before = Placement(0);
+  int victim = -1;
+  for (int k = 0; k < members_; ++k) {
+    const bool runs_one = std::any_of(before.begin(), before.end(),
+                                      [&](const auto& p) { return p.second == cluster_->Name(k); });
+    if (runs_one && (cluster_->Name(k) == leader) == coordinator) victim = k;
+  }
+  ASSERT_GE(victim, 0) << "no member to isolate (coordinator " << leader << ")";
+  const std::string lost = cluster_->Name(victim);
+  const int observer = victim == 0 ? 1 : 0;
+  std::vector<std::string> moving;
+  std::map<std::string, size_t> staying;  // Package -> ledger records before the cut.
+  for (const auto& [package, node] : before) {
+    if (node == lost) {
+      moving.push_back(package);
+    } else {
+      staying[package] = cluster_->Ledger(package).size();
+    }
+  }
+
+  const double cut_ms = BootMs();
+  ASSERT_TRUE(lab_->SetNodeLinks(victim, false));
+
+  ASSERT_TRUE(MovedAway(observer, moving, lost, seconds(20)))
+      << lost << "'s packages did not come up elsewhere";
+  if (coordinator) {
+    EXPECT_TRUE(LocalCluster::WaitFor(
+        [&] {
+          const std::string now = Coordinator(observer);
+          return !now.empty() && now != lost;
+        },
+        seconds(10)))
+        << "the majority elected no new coordinator";
+  }
+  EXPECT_TRUE(LocalCluster::WaitFor(
+      [&] {
+        const std::optional<JsonValue> view = cluster_->View(victim);
+        return view && !(*view)["cluster"]["quorum"].Bool();
+      },
+      seconds(10)))
+      << lost << " still claims quorum while isolated";
+  for (const std::string& package : moving) {
+    ExpectFencedBeforeStartedElsewhere(package, lost, cut_ms);
+  }
+  for (const auto& [package, records] : staying) {
+    EXPECT_EQ(cluster_->Ledger(package).size(), records) << package << " was stopped or moved";
+  }
+
+  ASSERT_TRUE(lab_->SetNodeLinks(victim, true));
+  EXPECT_TRUE(Healthy(victim, seconds(30))) << lost << " did not rejoin";
+  EXPECT_TRUE(Healthy(observer, seconds(10)));
+  ExpectEveryLedgerOneCopyAtATime();
+}
+
+TEST_F(PartitionTest, IsolatedMemberFencesItselfBeforeItsPackagesStartElsewhere) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 1));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+
+  IsolateAndHeal(/*coordinator=*/false);
+}
+
+TEST_F(PartitionTest, IsolatedCoordinatorFencesItselfAndTheMajorityElectsAnother) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 1));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+
+  IsolateAndHeal(/*coordinator=*/true);
+}
+
+// Two heartbeat networks; one member loses one of them (the primary, then the standby):
+// messages go on the other, so no lease runs out, nothing stops or moves, and `view`
+// shows that network down and then up again.
+TEST_F(PartitionTest, LosingOneOfTwoHeartbeatNetworksMovesNothingAndViewShowsIt) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 2));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+  const int victim = 1;
+  const int observer = 0;
+  std::map<std::string, size_t> records;
+  for (const std::string& package : packages_) records[package] = cluster_->Ledger(package).size();
+  const auto network_status = [&](int network) {
+    const std::optional<JsonValue> view = cluster_->View(observer);
+    if (!view) return std::string();
+    return view->Named("nodes", cluster_->Name(victim))["networks"][static_cast<size_t>(network)]
+                                                       ["status"]
+        .String();
+  };
+
+  for (int lost = 0; lost < 2; ++lost) {
+    ASSERT_TRUE(lab_->SetLink(victim, lost, false));
+    EXPECT_TRUE(LocalCluster::WaitFor([&] { return network_status(lost) == "down"; }, seconds(10)))
+        << "view does not show network " << lost << " of " << cluster_->Name(victim) << " down";
+    EXPECT_EQ(network_status(1 - lost), "up");
+    // Several node timeouts without that network.
+    std::this_thread::sleep_for(seconds(4));
+    for (const std::string& package : packages_) {
+      EXPECT_EQ(cluster_->Ledger(package).size(), records[package])
+          << package << " was stopped or started with network " << lost << " lost";
+    }
+    ASSERT_TRUE(lab_->SetLink(victim, lost, true));
+    EXPECT_TRUE(LocalCluster::WaitFor([&] { return network_status(lost) == "up"; }, seconds(15)))
+        << "view does not show network " << lost << " up again";
+  }
+  EXPECT_TRUE(Healthy(victim, seconds(10)));
+  ExpectEveryLedgerOneCopyAtATime();
+}
+
+// The coordinator's packets to one member are dropped (blackhole routes on its side);
+// the member's packets to it still leave. TCP needs both ways, so the member gets no
+// grant: it fences, and its packages start elsewhere only after its copy is gone.
+TEST_F(PartitionTest, OneWayLinkFromTheCoordinatorFencesTheMemberBeforeFailover) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 1));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+  const int leader = cluster_->IndexOf(Coordinator(0));
+  ASSERT_GE(leader, 0);
+  const int victim = (leader + 1) % 3;
+  const std::string lost = cluster_->Name(victim);
+  std::vector<std::string> moving;
+  for (const auto& [package, node] : Placement(0)) {
+    if (node == lost) moving.push_back(package);
+  }
+  ASSERT_FALSE(moving.empty()) << lost << " runs nothing";
+
+  const double cut_ms = BootMs();
+  ASSERT_TRUE(lab_->Drop(leader, victim, true));
+
+  EXPECT_TRUE(MovedAway(leader, moving, lost, seconds(20)))
+      << lost << "'s packages did not come up elsewhere";
+  for (const std::string& package : moving) {
+    ExpectFencedBeforeStartedElsewhere(package, lost, cut_ms);
+  }
+  ASSERT_TRUE(lab_->Drop(leader, victim, false));
+  EXPECT_TRUE(Healthy(victim, seconds(30))) << lost << " did not rejoin";
+  ExpectEveryLedgerOneCopyAtATime();
+}
+
+// A member's cable is pulled and plugged on a fixed schedule of outages from well
+// below the fence point (about 600 ms here) to well above the node timeout. Whatever
+// happens in between, no two copies ever run, and once the link is stable every
+// package is up again, once.
+TEST_F(PartitionTest, FlappingLinkNeverRunsTwoCopiesAndSettlesAfterwards) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 1));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+  const int leader = cluster_->IndexOf(Coordinator(0));
+  const int victim = (leader + 1) % 3;
+  // {down ms, up ms}.
+  const std::vector<std::pair<int, int>> schedule = {
+      {200, 300}, {500, 300}, {800, 200}, {1200, 400}, {300, 300}, {2500, 800}, {400, 200}, {1500, 300}};
+
+  for (const auto& [down, up] : schedule) {
+    ASSERT_TRUE(lab_->SetNodeLinks(victim, false));
+    std::this_thread::sleep_for(milliseconds(down));
+    ASSERT_TRUE(lab_->SetNodeLinks(victim, true));
+    std::this_thread::sleep_for(milliseconds(up));
+    for (const std::string& package : packages_) {
+      EXPECT_LE(cluster_->RunningCopies(package), 1);
+    }
+  }
+
+  EXPECT_TRUE(Healthy(victim, seconds(30))) << "the cluster did not settle after the flapping";
+  EXPECT_TRUE(Healthy(leader, seconds(10)));
+  ExpectEveryLedgerOneCopyAtATime();
+}
+
+// Four members and an arbitrator, split 2+arbitrator | 2: the pair without the
+// arbitrator has no quorum and fences; its packages start on the other side only after
+// its copies are gone; after the heal, nothing runs twice.
+TEST_F(PartitionTest, TwoTwoSplitWithArbitratorFencesTheSideWithoutIt) {
+  ASSERT_NO_FATAL_FAILURE(Build(5, 1, /*arbitrators=*/1));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+  const std::vector<int> winners = {0, 1, 4};  // node1, node2 and the arbitrator node5.
+  const std::vector<int> losers = {2, 3};
+  std::map<std::string, std::string> before = Placement(0);
+
+  const double cut_ms = BootMs();
+  for (int a : winners) {
+    for (int b : losers) {
+      ASSERT_TRUE(lab_->Drop(a, b, true));
+      ASSERT_TRUE(lab_->Drop(b, a, true));
+    }
+  }
+
+  std::vector<std::string> moving;
+  for (const auto& [package, node] : before) {
+    if (node == "node3" || node == "node4") moving.push_back(package);
+  }
+  ASSERT_FALSE(moving.empty());
+  EXPECT_TRUE(LocalCluster::WaitFor(
+      [&] {
+        for (const std::string& package : moving) {
+          const JsonValue entry = cluster_->Package(0, package);
+          const std::string node = entry["node"].String();
+          if (entry["status"].String() != "up" || (node != "node1" && node != "node2")) {
+            return false;
+          }
+        }
+        return true;
+      },
+      seconds(25)))
+      << "node3's and node4's packages did not come up on node1 or node2";
+  for (const std::string& package : moving) {
+    ExpectFencedBeforeStartedElsewhere(package, before[package], cut_ms);
+  }
+  for (int b : losers) {
+    const std::optional<JsonValue> view = cluster_->View(b);
+    EXPECT_TRUE(view && !(*view)["cluster"]["quorum"].Bool()) << cluster_->Name(b) << " has quorum";
+  }
+
+  for (int a : winners) {
+    for (int b : losers) {
+      ASSERT_TRUE(lab_->Drop(a, b, false));
+      ASSERT_TRUE(lab_->Drop(b, a, false));
+    }
+  }
+  EXPECT_TRUE(Healthy(2, seconds(30))) << "node3 did not rejoin";
+  EXPECT_TRUE(Healthy(3, seconds(10))) << "node4 did not rejoin";
+  ExpectEveryLedgerOneCopyAtATime();
+}
+
+}  // namespace
+}  // namespace cmcl::testing
