@@ -181,9 +181,10 @@ void LocalCluster::WriteClusterFile() {
       for (size_t a = 0; a < addresses.size(); ++a) yaml << (a ? ", " : "") << addresses[a];
       yaml << "]\n";
     }
-    if (!options_.roles.empty()) yaml << "    role: " << options_.roles.at(static_cast<size_t>(i)) << "\n";
-    yaml
-         << "    capacity: {vcpus: 8, memory: 16GiB}\n"
+    if (!options_.roles.empty()) {
+      yaml << "    role: " << options_.roles.at(static_cast<size_t>(i)) << "\n";
+    }
+    yaml << "    capacity: {vcpus: 8, memory: 16GiB}\n"
          << "    state_dir: " << NodeDir(i) << "/state\n"
          << "    inventory:\n      disks:\n";
     int disk = 1;
@@ -258,13 +259,14 @@ void LocalCluster::PowerOn(int node) {
   }
   std::filesystem::create_directories(NodeDir(node));
   // The init reaps orphans (guests whose scripts exited) and ignores TERM/INT.
-  std::vector<std::string> argv = {"unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
-                                   "--", "/bin/sh", "-c",
-                                   "trap '' TERM INT; while :; do wait; sleep 1; done"};
+  std::vector<std::string> argv = {
+      "unshare",      "--pid",        "--fork",
+      "--mount-proc", "--kill-child", "--",
+      "/bin/sh",      "-c",           "trap '' TERM INT; while :; do wait; sleep 1; done"};
   if (!options_.netns.empty()) {
     // nsenter execs unshare inside the node's network namespace (netns_lab.h).
-    argv.insert(argv.begin(), {"nsenter", "--net=" + options_.netns.at(static_cast<size_t>(node)),
-                               "--"});
+    argv.insert(argv.begin(),
+                {"nsenter", "--net=" + options_.netns.at(static_cast<size_t>(node)), "--"});
   }
   machine.unshare = Spawn(argv);
   ASSERT_GT(machine.unshare, 0) << "cannot start unshare";

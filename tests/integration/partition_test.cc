@@ -45,9 +45,9 @@ void ExpectOneCopyAtATime(const std::string& package, const std::vector<LedgerRe
   std::set<std::string> running;  // Pids started and not yet ended.
   for (const LedgerRecord& record : ledger) {
     if (record.what == "start") {
-      EXPECT_TRUE(running.empty()) << package << ": a copy started on " << record.node << " at "
-                                   << record.at_ms << " while pid " << *running.begin()
-                                   << " had not ended";
+      EXPECT_TRUE(running.empty())
+          << package << ": a copy started on " << record.node << " at " << record.at_ms
+          << " while pid " << *running.begin() << " had not ended";
       running.insert(record.pid);
     } else {
       running.erase(record.pid);
@@ -169,8 +169,8 @@ class PartitionTest : public ::testing::Test {
       if (record.node == lost && record.at_ms < cut_ms) old_start = record;
       if (record.node != lost && record.at_ms > cut_ms && !new_start) new_start = record;
     }
-    ASSERT_TRUE(old_start && new_start) << package << ": no start on " << lost
-                                        << " before the cut or none elsewhere after it";
+    ASSERT_TRUE(old_start && new_start)
+        << package << ": no start on " << lost << " before the cut or none elsewhere after it";
     const std::optional<LedgerRecord> end = EndOf(ledger, *old_start);
     ASSERT_TRUE(end.has_value()) << package << ": the copy on " << lost << " never ended";
     EXPECT_EQ(end->node, lost);
@@ -285,8 +285,8 @@ TEST_F(PartitionTest, LosingOneOfTwoHeartbeatNetworksMovesNothingAndViewShowsIt)
   const auto network_status = [&](int network) {
     const std::optional<JsonValue> view = cluster_->View(observer);
     if (!view) return std::string();
-    return view->Named("nodes", cluster_->Name(victim))["networks"][static_cast<size_t>(network)]
-                                                       ["status"]
+    return view
+        ->Named("nodes", cluster_->Name(victim))["networks"][static_cast<size_t>(network)]["status"]
         .String();
   };
 
@@ -350,8 +350,9 @@ TEST_F(PartitionTest, FlappingLinkNeverRunsTwoCopiesAndSettlesAfterwards) {
   const int leader = cluster_->IndexOf(Coordinator(0));
   const int victim = (leader + 1) % 3;
   // {down ms, up ms}.
-  const std::vector<std::pair<int, int>> schedule = {
-      {200, 300}, {500, 300}, {800, 200}, {1200, 400}, {300, 300}, {2500, 800}, {400, 200}, {1500, 300}};
+  const std::vector<std::pair<int, int>> schedule = {{200, 300},  {500, 300}, {800, 200},
+                                                     {1200, 400}, {300, 300}, {2500, 800},
+                                                     {400, 200},  {1500, 300}};
 
   for (const auto& [down, up] : schedule) {
     ASSERT_TRUE(lab_->SetNodeLinks(victim, false));
