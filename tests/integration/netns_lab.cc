@@ -14,7 +14,7 @@ std::atomic<int> labs_made{0};
 
 }  // namespace
 
-NetnsLab::NetnsLab(int nodes, int networks)
+NetnsLab::NetnsLab(int nodes, int networks, Switch kind)
     : nodes_(nodes),
       networks_(networks),
       prefix_("cmcl-it" + std::to_string(getpid()) + "-" + std::to_string(++labs_made) + "-") {
@@ -22,12 +22,13 @@ NetnsLab::NetnsLab(int nodes, int networks)
     error_ = "network namespaces need root (ip netns add); run as root as CI does";
     return;
   }
-  if (!Build() && error_.empty()) {
+  if (!Build(kind) && error_.empty()) {
     error_ = "could not build the lab's namespaces";
   }
 }
 
 NetnsLab::~NetnsLab() {
+  hub_.reset();  // Its TAPs first.
   // Only what this lab created, newest first; the veths and bridges go with them.
   for (auto it = created_.rbegin(); it != created_.rend(); ++it) {
     Ip({"netns", "delete", *it}, false);
@@ -48,7 +49,7 @@ bool NetnsLab::Ip(const std::vector<std::string>& args, bool report) {
   return true;
 }
 
-bool NetnsLab::Build() {
+bool NetnsLab::Build(Switch kind) {
   // The first `ip netns add` tells whether namespaces are possible here at all: its
   // failure is a reason to skip, not a test failure.
   if (!Ip({"netns", "add", SwitchNs()}, false)) return false;
@@ -58,6 +59,7 @@ bool NetnsLab::Build() {
     created_.push_back(NodeNs(k));
     if (!Ip({"-n", NodeNs(k), "link", "set", "lo", "up"})) return false;
   }
+  if (kind == Switch::kLossyHub) return BuildHub();
   for (int m = 0; m < networks_; ++m) {
     const std::string bridge = "br" + std::to_string(m);
     if (!Ip({"-n", SwitchNs(), "link", "add", bridge, "type", "bridge"}) ||
@@ -79,6 +81,25 @@ bool NetnsLab::Build() {
   return true;
 }
 
+bool NetnsLab::BuildHub() {
+  std::vector<std::string> paths;
+  for (int k = 0; k < nodes_; ++k) paths.push_back(NetnsPath(k));
+  hub_ = std::make_unique<TapHub>(paths, networks_);
+  if (!hub_->ok()) {
+    error_ = "userspace hub: " + hub_->error();  // No TUN/TAP here: a reason to skip.
+    return false;
+  }
+  for (int k = 0; k < nodes_; ++k) {
+    for (int m = 0; m < networks_; ++m) {
+      if (!Ip({"-n", NodeNs(k), "addr", "add", Address(k, m) + "/24", "dev", TapHub::Device(m)}) ||
+          !Ip({"-n", NodeNs(k), "link", "set", TapHub::Device(m), "up"})) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 std::string NetnsLab::NetnsPath(int node) const { return "/run/netns/" + NodeNs(node); }
 
 std::string NetnsLab::Address(int node, int network) {
@@ -86,6 +107,10 @@ std::string NetnsLab::Address(int node, int network) {
 }
 
 bool NetnsLab::SetLink(int node, int network, bool up) {
+  if (hub_) {
+    hub_->SetCable(node, network, up);
+    return true;
+  }
   const std::string port = "n" + std::to_string(node + 1) + "e" + std::to_string(network);
   return Ip({"-n", SwitchNs(), "link", "set", port, up ? "up" : "down"});
 }

@@ -22,20 +22,28 @@
 //                       so new connections stall in the other direction too (the SYN-ACK
 //                       is dropped) and established ones stall once their ACKs are lost.
 //
+// With `Switch::kLossyHub` the bridges are replaced by a userspace hub (tap_hub.h): node
+// k's ethM is a TAP device the test process serves, and hub() sets per-direction loss
+// and delay (what netem would do); SetLink pulls the cable in the hub.
+//
 // The destructor deletes exactly the namespaces this lab created (their veths and
 // bridges go with them), on failure too; a process still inside keeps its namespace
 // alive until it exits, which LocalCluster's destructor ensures. Not root, or no
 // `ip netns`: ok() is false and error() says why (tests then skip).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "tests/integration/tap_hub.h"
 
 namespace cmcl::testing {
 
 class NetnsLab {
  public:
-  NetnsLab(int nodes, int networks);
+  enum class Switch { kBridge, kLossyHub };
+  NetnsLab(int nodes, int networks, Switch kind = Switch::kBridge);
   ~NetnsLab();
   NetnsLab(const NetnsLab&) = delete;
   NetnsLab& operator=(const NetnsLab&) = delete;
@@ -53,18 +61,22 @@ class NetnsLab {
   // Every network of `node` at once: the node isolated (or healed).
   bool SetNodeLinks(int node, bool up);
   bool Drop(int from, int to, bool drop);
+  // The userspace hub (Switch::kLossyHub), else null.
+  TapHub* hub() { return hub_.get(); }
 
  private:
   bool Ip(const std::vector<std::string>& args, bool report = true);
   std::string NodeNs(int node) const { return prefix_ + "n" + std::to_string(node + 1); }
   std::string SwitchNs() const { return prefix_ + "sw"; }
-  bool Build();
+  bool Build(Switch kind);
+  bool BuildHub();
 
   int nodes_;
   int networks_;
   std::string prefix_;
   std::string error_;
   std::vector<std::string> created_;  // Namespaces this lab made, deleted by the destructor.
+  std::unique_ptr<TapHub> hub_;
 };
 
 }  // namespace cmcl::testing

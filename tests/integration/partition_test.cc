@@ -72,8 +72,9 @@ class PartitionTest : public ::testing::Test {
   // A cluster of `nodes` (the last `arbitrators` of them arbitrators) with `networks`
   // heartbeat networks, node timeout 1 s; package gK prefers member K. Skips when the
   // lab cannot be built (not root).
-  void Build(int nodes, int networks, int arbitrators = 0) {
-    lab_ = std::make_unique<NetnsLab>(nodes, networks);
+  void Build(int nodes, int networks, int arbitrators = 0,
+             NetnsLab::Switch kind = NetnsLab::Switch::kBridge) {
+    lab_ = std::make_unique<NetnsLab>(nodes, networks, kind);
     if (!lab_->ok()) GTEST_SKIP() << "no network namespaces here: " << lab_->error();
     LocalCluster::Options options;
     options.nodes = nodes;
@@ -189,6 +190,27 @@ class PartitionTest : public ::testing::Test {
   }
 
   void IsolateAndHeal(bool coordinator);
+  // The first member that runs a package and is not the coordinator (-1 if none).
+  int BusyFollower() const {
+    const std::string leader = Coordinator(0);
+    const std::map<std::string, std::string> placement = Placement(0);
+    for (int k = 0; k < members_; ++k) {
+      const bool busy = std::any_of(placement.begin(), placement.end(),
+                                    [&](const auto& p) { return p.second == cluster_->Name(k); });
+      if (busy && cluster_->Name(k) != leader) return k;
+    }
+    return -1;
+  }
+  // Every start in the ledgers, summed (for the printed measurements).
+  long Starts() const {
+    long starts = 0;
+    for (const std::string& package : packages_) {
+      const std::vector<LedgerRecord> ledger = cluster_->Ledger(package);
+      starts += std::count_if(ledger.begin(), ledger.end(),
+                              [](const LedgerRecord& r) { return r.what == "start"; });
+    }
+    return starts;
+  }
   void SplitAndHeal(const std::vector<int>& winners, const std::vector<int>& losers);
   void Cut(const std::vector<int>& side_a, const std::vector<int>& side_b, bool cut) {
     for (int a : side_a) {
@@ -473,6 +495,119 @@ TEST_F(PartitionTest, TwoTwoSplitWithArbitratorSeenByBothKeepsTheCoordinatorsPai
   const bool first_leads = leader < 2;
 
   SplitAndHeal(first_leads ? first : second, first_leads ? second : first);
+}
+
+// Userspace hub (no netem here): the frames of one member to the coordinator are lost
+// on the wire, the coordinator's to it still arrive. No grant answers a nonce that never
+// arrived, so the member fences, and its packages start elsewhere only after that.
+TEST_F(PartitionTest, OneWayLossOnTheWireFromAMemberFencesItBeforeFailover) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 1, 0, NetnsLab::Switch::kLossyHub));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+  const int leader = cluster_->IndexOf(Coordinator(0));
+  const int victim = BusyFollower();
+  ASSERT_TRUE(leader >= 0 && victim >= 0);
+  const std::string lost = cluster_->Name(victim);
+  std::vector<std::string> moving;
+  for (const auto& [package, node] : Placement(0)) {
+    if (node == lost) moving.push_back(package);
+  }
+
+  const double cut_ms = BootMs();
+  lab_->hub()->Set(victim, leader, {.loss = 1.0, .delay_ms = 0});
+
+  EXPECT_TRUE(MovedAway(leader, moving, lost, seconds(20)))
+      << lost << "'s packages did not come up elsewhere";
+  for (const std::string& package : moving) {
+    ExpectFencedBeforeStartedElsewhere(package, lost, cut_ms);
+  }
+  lab_->hub()->Set(victim, leader, {});
+  EXPECT_TRUE(Healthy(victim, seconds(30))) << lost << " did not rejoin";
+  ExpectEveryLedgerOneCopyAtATime();
+}
+
+// Every frame to and from one member delayed by 1.5 s, longer than the node timeout:
+// its leases are anchored at its own send times, so late grants give it none and it
+// fences; whatever the others decide meanwhile, no two copies run, and once the delay
+// is gone everything is up again, once.
+TEST_F(PartitionTest, DelayBeyondTheNodeTimeoutFencesTheMemberAndNeverRunsTwoCopies) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 1, 0, NetnsLab::Switch::kLossyHub));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+  const int victim = BusyFollower();
+  ASSERT_GE(victim, 0);
+  const std::string slow = cluster_->Name(victim);
+  std::vector<std::string> owned;
+  for (const auto& [package, node] : Placement(0)) {
+    if (node == slow) owned.push_back(package);
+  }
+
+  const double cut_ms = BootMs();
+  for (int k = 0; k < 3; ++k) {
+    if (k == victim) continue;
+    lab_->hub()->Set(victim, k, {.loss = 0, .delay_ms = 1500});
+    lab_->hub()->Set(k, victim, {.loss = 0, .delay_ms = 1500});
+  }
+  const bool fenced = LocalCluster::WaitFor(
+      [&] {
+        for (const LedgerRecord& record : cluster_->Ledger(owned.front())) {
+          if (record.what != "start" && record.node == slow && record.at_ms > cut_ms) return true;
+        }
+        return false;
+      },
+      seconds(15));
+  EXPECT_TRUE(fenced) << slow << " kept its guest with every grant 3 s late";
+  std::this_thread::sleep_for(seconds(3));
+  const int observer = (victim + 1) % 3;
+  const JsonValue entry = cluster_->Package(observer, owned.front());
+  std::cout << "MEASURE delay 1.5 s on " << slow << ": after " << (BootMs() - cut_ms) / 1000
+            << " s " << cluster_->Name(observer) << " shows " << owned.front() << " "
+            << entry["status"].String() << " (" << entry["state"].String() << ") on "
+            << entry["node"].String() << "; ledger since the cut:";
+  for (const LedgerRecord& record : cluster_->Ledger(owned.front())) {
+    if (record.at_ms > cut_ms) {
+      std::cout << " " << record.what << "@" << record.node << "+" << record.at_ms - cut_ms;
+    }
+  }
+  std::cout << "\n";
+
+  for (int k = 0; k < 3; ++k) {
+    lab_->hub()->Set(victim, k, {});
+    lab_->hub()->Set(k, victim, {});
+  }
+  EXPECT_TRUE(Healthy(victim, seconds(30))) << "the cluster did not settle after the delay";
+  ExpectEveryLedgerOneCopyAtATime();
+}
+
+// Loss on every link, first light (2 %, 20 ms), then heavy (25 %, 50 ms): restarts may
+// happen (counted and printed, not asserted: that is timing), two copies never run, and
+// once the links are clean every package is up, once.
+TEST_F(PartitionTest, LossyLinksNeverRunTwoCopiesAndSettleAfterwards) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 1, 0, NetnsLab::Switch::kLossyHub));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+  const auto impair_all = [&](TapHub::Impairment impairment) {
+    for (int a = 0; a < 3; ++a) {
+      for (int b = 0; b < 3; ++b) {
+        if (a != b) lab_->hub()->Set(a, b, impairment);
+      }
+    }
+  };
+
+  for (const TapHub::Impairment impairment : {TapHub::Impairment{.loss = 0.02, .delay_ms = 20},
+                                              TapHub::Impairment{.loss = 0.25, .delay_ms = 50}}) {
+    const long starts = Starts();
+    impair_all(impairment);
+    std::this_thread::sleep_for(seconds(6));
+    std::cout << "MEASURE loss " << impairment.loss * 100 << " % delay " << impairment.delay_ms
+              << " ms for 6 s: " << Starts() - starts << " more start(s)\n";
+  }
+  impair_all({});
+
+  EXPECT_TRUE(Healthy(0, seconds(30))) << "the cluster did not settle after the loss";
+  std::cout << "MEASURE hub: " << lab_->hub()->dropped() << " frames dropped, "
+            << lab_->hub()->passed() << " passed\n";
+  ExpectEveryLedgerOneCopyAtATime();
 }
 
 }  // namespace
