@@ -394,6 +394,33 @@ TEST_F(PartitionTest, LosingOneOfTwoHeartbeatNetworksMovesNothingAndViewShowsIt)
   ExpectEveryLedgerOneCopyAtATime();
 }
 
+// Two heartbeat networks, the primary lossy (30 %, 20 ms, every link) and the standby
+// clean: a lossy network still looks up (keepalives get through), but every message also
+// goes on the standby, so no lease runs out and nothing stops, starts or moves.
+TEST_F(PartitionTest, ALossyPrimaryNetworkNextToACleanOneMovesNothing) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 2, 0, NetnsLab::Switch::kLossyHub));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+  std::map<std::string, size_t> records;
+  for (const std::string& package : packages_) records[package] = cluster_->Ledger(package).size();
+
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) {
+      if (a != b) lab_->hub()->Set(a, b, {.loss = 0.3, .delay_ms = 20}, /*network=*/0);
+    }
+  }
+  std::this_thread::sleep_for(seconds(6));
+
+  for (const std::string& package : packages_) {
+    EXPECT_EQ(cluster_->Ledger(package).size(), records[package])
+        << package << " was stopped or started with a lossy primary";
+  }
+  std::cout << "MEASURE lossy primary: " << lab_->hub()->dropped() << " frames dropped, "
+            << lab_->hub()->passed() << " passed\n";
+  EXPECT_TRUE(Healthy(0, seconds(10)));
+  ExpectEveryLedgerOneCopyAtATime();
+}
+
 // The coordinator's packets to one member are dropped (blackhole routes on its side);
 // the member's packets to it still leave. TCP needs both ways, so the member gets no
 // grant: it fences, and its packages start elsewhere only after its copy is gone.

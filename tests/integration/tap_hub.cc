@@ -65,7 +65,7 @@ struct TapHub::Pending {
 TapHub::TapHub(const std::vector<std::string>& netns, int networks)
     : nodes_(static_cast<int>(netns.size())),
       networks_(networks),
-      impairments_(netns.size() * netns.size()),
+      impairments_(netns.size() * netns.size() * static_cast<size_t>(networks)),
       cables_(netns.size() * static_cast<size_t>(networks), true) {
   for (int k = 0; k < nodes_ && error_.empty(); ++k) {
     for (int m = 0; m < networks_ && error_.empty(); ++m) {
@@ -88,9 +88,11 @@ TapHub::~TapHub() {
   if (stop_fd_ >= 0) close(stop_fd_);
 }
 
-void TapHub::Set(int from, int to, Impairment impairment) {
+void TapHub::Set(int from, int to, Impairment impairment, int network) {
   std::lock_guard lock(mu_);
-  impairments_[static_cast<size_t>(from * nodes_ + to)] = impairment;
+  for (int m = 0; m < networks_; ++m) {
+    if (network < 0 || network == m) impairments_[Link(m, from, to)] = impairment;
+  }
 }
 
 void TapHub::SetCable(int node, int network, bool up) {
@@ -124,7 +126,7 @@ void TapHub::Run() {
         std::lock_guard lock(mu_);
         for (int to = 0; to < nodes_; ++to) {
           if (to == from) continue;
-          const Impairment& impairment = impairments_[static_cast<size_t>(from * nodes_ + to)];
+          const Impairment& impairment = impairments_[Link(network, from, to)];
           const bool cable = cables_[static_cast<size_t>(from * networks_ + network)] &&
                              cables_[static_cast<size_t>(to * networks_ + network)];
           if (!cable || std::uniform_real_distribution<double>(0, 1)(random_) < impairment.loss) {

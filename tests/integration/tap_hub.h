@@ -43,8 +43,8 @@ class TapHub {
   const std::string& error() const { return error_; }
   static std::string Device(int network) { return "eth" + std::to_string(network); }
 
-  // Frames from `from` to `to`, on every network.
-  void Set(int from, int to, Impairment impairment);
+  // Frames from `from` to `to`, on every network, or on `network` only.
+  void Set(int from, int to, Impairment impairment, int network = -1);
   void SetCable(int node, int network, bool up);
   // Frames the hub dropped on purpose (loss and pulled cables) and passed, so far.
   uint64_t dropped() const { return dropped_.load(); }
@@ -53,6 +53,9 @@ class TapHub {
  private:
   struct Pending;
   void Run();
+  size_t Link(int network, int from, int to) const {
+    return static_cast<size_t>((network * nodes_ + from) * nodes_ + to);
+  }
   int Fd(int node, int network) const {
     return fds_[static_cast<size_t>(node * networks_ + network)];
   }
@@ -63,7 +66,7 @@ class TapHub {
   std::vector<int> fds_;  // node * networks + network.
   int stop_fd_ = -1;      // An eventfd: the thread ends when it is written.
   mutable std::mutex mu_;
-  std::vector<Impairment> impairments_;  // from * nodes + to.
+  std::vector<Impairment> impairments_;  // (network * nodes + from) * nodes + to.
   std::vector<bool> cables_;             // node * networks + network.
   std::mt19937_64 random_{20261126};
   std::atomic<uint64_t> dropped_{0};
