@@ -190,6 +190,7 @@ class PartitionTest : public ::testing::Test {
   }
 
   void IsolateAndHeal(bool coordinator);
+  void FlapAndSettle(bool coordinator);
   // The first member that runs a package and is not the coordinator (-1 if none).
   int BusyFollower() const {
     const std::string leader = Coordinator(0);
@@ -340,6 +341,42 @@ void PartitionTest::SplitAndHeal(const std::vector<int>& winners, const std::vec
   ExpectEveryLedgerOneCopyAtATime();
 }
 
+void PartitionTest::FlapAndSettle(bool coordinator) {
+  const int leader = cluster_->IndexOf(Coordinator(0));
+  ASSERT_GE(leader, 0);
+  const int victim = coordinator ? leader : (leader + 1) % 3;
+  const int other = (victim + 1) % 3;
+  // {down ms, up ms}: first bursts of 100 ms (TCP retransmits through them), then
+  // outages around and beyond the fence point.
+  std::vector<std::pair<int, int>> schedule(10, {100, 100});
+  schedule.insert(schedule.end(), {{200, 300},
+                                   {500, 300},
+                                   {800, 200},
+                                   {1200, 400},
+                                   {300, 300},
+                                   {2500, 800},
+                                   {400, 200},
+                                   {1500, 300}});
+
+  for (const auto& [down, up] : schedule) {
+    ASSERT_TRUE(lab_->SetNodeLinks(victim, false));
+    std::this_thread::sleep_for(milliseconds(down));
+    ASSERT_TRUE(lab_->SetNodeLinks(victim, true));
+    std::this_thread::sleep_for(milliseconds(up));
+  }
+
+  EXPECT_TRUE(Healthy(victim, seconds(30))) << "the cluster did not settle after the flapping";
+  EXPECT_TRUE(Healthy(other, seconds(10)));
+  ExpectEveryLedgerOneCopyAtATime();
+  for (const std::string& package : packages_) {
+    const std::vector<LedgerRecord> ledger = cluster_->Ledger(package);
+    std::cout << "MEASURE flapping " << cluster_->Name(victim) << ": " << package << " started "
+              << std::count_if(ledger.begin(), ledger.end(),
+                               [](const LedgerRecord& r) { return r.what == "start"; })
+              << " time(s)\n";
+  }
+}
+
 TEST_F(PartitionTest, IsolatedMemberFencesItselfBeforeItsPackagesStartElsewhere) {
   ASSERT_NO_FATAL_FAILURE(Build(3, 1));
   if (IsSkipped()) return;
@@ -451,45 +488,24 @@ TEST_F(PartitionTest, OneWayLinkFromTheCoordinatorFencesTheMemberBeforeFailover)
   ExpectEveryLedgerOneCopyAtATime();
 }
 
-// A member's cable is pulled and plugged on a fixed schedule of outages from well
-// below the fence point (about 600 ms here) to well above the node timeout. Whatever
-// happens in between, no two copies ever run, and once the link is stable every
-// package is up again, once.
+// A member's cable (another member's, or the coordinator's) is pulled and plugged on a
+// fixed schedule of outages from well below the fence point (about 600 ms here) to well
+// above the node timeout. Whatever happens in between, no two copies ever run, and once
+// the link is stable every package is up again, once.
 TEST_F(PartitionTest, FlappingLinkNeverRunsTwoCopiesAndSettlesAfterwards) {
   ASSERT_NO_FATAL_FAILURE(Build(3, 1));
   if (IsSkipped()) return;
   ASSERT_NO_FATAL_FAILURE(StartAndSettle());
-  const int leader = cluster_->IndexOf(Coordinator(0));
-  const int victim = (leader + 1) % 3;
-  // {down ms, up ms}: first bursts of 100 ms (TCP retransmits through them), then
-  // outages around and beyond the fence point.
-  std::vector<std::pair<int, int>> schedule(10, {100, 100});
-  schedule.insert(schedule.end(), {{200, 300},
-                                   {500, 300},
-                                   {800, 200},
-                                   {1200, 400},
-                                   {300, 300},
-                                   {2500, 800},
-                                   {400, 200},
-                                   {1500, 300}});
 
-  for (const auto& [down, up] : schedule) {
-    ASSERT_TRUE(lab_->SetNodeLinks(victim, false));
-    std::this_thread::sleep_for(milliseconds(down));
-    ASSERT_TRUE(lab_->SetNodeLinks(victim, true));
-    std::this_thread::sleep_for(milliseconds(up));
-  }
+  FlapAndSettle(/*coordinator=*/false);
+}
 
-  EXPECT_TRUE(Healthy(victim, seconds(30))) << "the cluster did not settle after the flapping";
-  EXPECT_TRUE(Healthy(leader, seconds(10)));
-  ExpectEveryLedgerOneCopyAtATime();
-  for (const std::string& package : packages_) {
-    const std::vector<LedgerRecord> ledger = cluster_->Ledger(package);
-    std::cout << "MEASURE flapping " << cluster_->Name(victim) << ": " << package << " started "
-              << std::count_if(ledger.begin(), ledger.end(),
-                               [](const LedgerRecord& r) { return r.what == "start"; })
-              << " time(s)\n";
-  }
+TEST_F(PartitionTest, FlappingCoordinatorLinkNeverRunsTwoCopiesAndSettlesAfterwards) {
+  ASSERT_NO_FATAL_FAILURE(Build(3, 1));
+  if (IsSkipped()) return;
+  ASSERT_NO_FATAL_FAILURE(StartAndSettle());
+
+  FlapAndSettle(/*coordinator=*/true);
 }
 
 // Four members and an arbitrator, split 2+arbitrator | 2: the pair without the
