@@ -172,9 +172,19 @@ void LocalCluster::WriteClusterFile() {
   }
   yaml << "nodes:\n";
   for (int i = 0; i < options_.nodes; ++i) {
-    yaml << "  - name: " << Name(i) << "\n"
-         << "    addresses: [127.0.0.1:" << ports_[static_cast<size_t>(i)] << "]\n"
-         << "    capacity: {vcpus: 8, memory: 16GiB}\n"
+    yaml << "  - name: " << Name(i) << "\n";
+    if (options_.addresses.empty()) {
+      yaml << "    addresses: [127.0.0.1:" << ports_[static_cast<size_t>(i)] << "]\n";
+    } else {
+      const std::vector<std::string>& addresses = options_.addresses.at(static_cast<size_t>(i));
+      yaml << "    addresses: [";
+      for (size_t a = 0; a < addresses.size(); ++a) yaml << (a ? ", " : "") << addresses[a];
+      yaml << "]\n";
+    }
+    if (!options_.roles.empty()) {
+      yaml << "    role: " << options_.roles.at(static_cast<size_t>(i)) << "\n";
+    }
+    yaml << "    capacity: {vcpus: 8, memory: 16GiB}\n"
          << "    state_dir: " << NodeDir(i) << "/state\n"
          << "    inventory:\n      disks:\n";
     int disk = 1;
@@ -249,8 +259,16 @@ void LocalCluster::PowerOn(int node) {
   }
   std::filesystem::create_directories(NodeDir(node));
   // The init reaps orphans (guests whose scripts exited) and ignores TERM/INT.
-  machine.unshare = Spawn({"unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "--",
-                           "/bin/sh", "-c", "trap '' TERM INT; while :; do wait; sleep 1; done"});
+  std::vector<std::string> argv = {
+      "unshare",      "--pid",        "--fork",
+      "--mount-proc", "--kill-child", "--",
+      "/bin/sh",      "-c",           "trap '' TERM INT; while :; do wait; sleep 1; done"};
+  if (!options_.netns.empty()) {
+    // nsenter execs unshare inside the node's network namespace (netns_lab.h).
+    argv.insert(argv.begin(),
+                {"nsenter", "--net=" + options_.netns.at(static_cast<size_t>(node)), "--"});
+  }
+  machine.unshare = Spawn(argv);
   ASSERT_GT(machine.unshare, 0) << "cannot start unshare";
   ASSERT_TRUE(
       WaitFor([&] { return (machine.init = ChildOf(machine.unshare)) > 0; }, milliseconds(3000)))
@@ -266,6 +284,7 @@ void LocalCluster::Start(int node, const std::vector<std::string>& extra_args) {
                                    "--node",     Name(node),       "--socket",
                                    Socket(node), "--log-level",    "debug",
                                    "--guard",    CMCL_GUARD_BINARY};
+  if (!options_.netns.empty()) argv.insert(argv.begin() + 4, "--net");  // The init's.
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   machine.launcher = Spawn(argv, NodeDir(node) + "/cmcld.log");
   ASSERT_GT(machine.launcher, 0) << "cannot start nsenter";

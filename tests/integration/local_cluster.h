@@ -71,6 +71,13 @@ class LocalCluster {
     std::string cluster_start_wait = "10s";
     // More rules of the `access` list after root's, e.g. "{user: nobody, role: monitor}".
     std::vector<std::string> access;
+    // Issue 11 (netns_lab.h): per node, its `addresses` (HOST:PORT, primary first) and the
+    // network namespace its machine lives in (a /run/netns path). Empty: 127.0.0.1 with a
+    // free port, in the host's namespace.
+    std::vector<std::vector<std::string>> addresses;
+    std::vector<std::string> netns;
+    // Per node, its `role` ("member" or "arbitrator"); empty: every node a member.
+    std::vector<std::string> roles;
   };
 
   explicit LocalCluster(Options options);

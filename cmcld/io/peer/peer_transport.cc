@@ -679,13 +679,23 @@ void PeerTransport::Send(const raft::Message& message) {
                                      payload->size(), shared.options.message_bytes_max));
     return;
   }
+  // Every up network gets the message, as Serviceguard sends heartbeats on every
+  // heartbeat network: a network that just died looks up for up to node_timeout, and
+  // sending only on the first up one lost everything for that long, past the fence point
+  // (tests/integration/partition_test.cc, a lost primary fenced its node). The core copes
+  // with the duplicates. A large message (bundle, snapshot) goes on the first up network
+  // only: no lease depends on it, and Raft sends it again if that network was dead.
+  constexpr size_t kEveryNetworkBytesMax = 64U << 10;
   int64_t now = NowNanos();
+  bool queued = false;
   for (auto& connection : it->second) {
     if (connection->Network(now).up) {
-      connection->Enqueue(std::move(payload));
-      return;
+      connection->Enqueue(payload);
+      queued = true;
+      if (payload->size() > kEveryNetworkBytesMax) return;
     }
   }
+  if (queued) return;
   for (auto& connection : it->second) connection->Enqueue(payload);
 }
 

@@ -5,7 +5,8 @@
 // Networks. A node listens on each of its `addresses` (one gRPC server per address)
 // and keeps, per peer and per address of that peer, one outgoing connection — each
 // address pair is a heartbeat network with its own up/down state. A message goes out on
-// the first up network (the primary when it is up), or on every network when none is up.
+// every up network (a large one, above 64 KiB, on the first up one only), or on every
+// network when none is up; the receiver gets the duplicates (the weak contract).
 // A network is up while its connection is authenticated and something arrived on it
 // within node_timeout (heartbeats make that continuous).
 //

@@ -486,5 +486,25 @@ TEST_F(PeerTransportTest, RoundTripLatencyOnLoopbackIsMeasured) {
   EXPECT_EQ(a.transport->counters().received, 1000U);
 }
 
+// A network that died unnoticed still looks up for up to node_timeout: a message on every
+// up network (a small one) gets through on the other one meanwhile (issue 11,
+// tests/integration/partition_test.cc). The receiver gets both copies.
+TEST_F(PeerTransportTest, ASmallMessageGoesOnEveryUpNetwork) {
+  TestNode a{.options = LoopbackOptions(
+                 "ivmcl01", {LoopbackAddress("127.0.0.1"), LoopbackAddress("127.0.0.2")})};
+  TestNode b{.options = LoopbackOptions(
+                 "ivmcl02", {LoopbackAddress("127.0.0.1"), LoopbackAddress("127.0.0.2")})};
+  Introduce(a, b);
+  ASSERT_TRUE(a.Start(io_).ok());
+  ASSERT_TRUE(b.Start(io_).ok());
+  ASSERT_TRUE(PollUntil([&] { return a.NetworkUp("ivmcl02", 0) && a.NetworkUp("ivmcl02", 1); }));
+
+  for (uint64_t i = 1; i <= 5; ++i) a.transport->Send(LoopbackVote("ivmcl01", "ivmcl02", i));
+
+  EXPECT_TRUE(PollUntil([&] { return b.inbox.size() == 10; })) << b.inbox.size();
+  RunFor(200ms);
+  EXPECT_EQ(b.inbox.size(), 10U);
+}
+
 }  // namespace
 }  // namespace cmcl::io
