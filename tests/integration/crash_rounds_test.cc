@@ -24,7 +24,7 @@
 // The choices (operation, victim, moment, torn tail) come from a seeded RNG; the seed is
 // printed and CMCL_CRASH_SEED replays the same choices (the timing of real processes is
 // not replayed). CMCL_TEST_TIER=full (tools/test.sh --full) runs the long variant:
-// CrashRounds.Full, ctest label "full"; CMCL_CRASH_ROUNDS overrides the round count.
+// CrashRounds.Full (100 rounds), ctest label "full"; CMCL_CRASH_ROUNDS overrides the round count.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -175,12 +175,13 @@ class CrashRounds {
 
   void Play(int rounds) {
     cluster_.StartAll();
-    ASSERT_TRUE(Converged(kConvergeBound)) << "the cluster did not start";
+    ASSERT_TRUE(Converged(kConvergeBound)) << "the cluster did not start (" << waiting_for_ << ")";
     for (int i = 1; i <= rounds && !::testing::Test::HasFatalFailure(); ++i) {
       Round round = Choose(i);
       PlayRound(round);
       std::cout << round.Describe() << "\n" << std::flush;
-      ASSERT_TRUE(Converged(kConvergeBound)) << round.Describe() << ": did not converge";
+      ASSERT_TRUE(Converged(kConvergeBound))
+          << round.Describe() << ": did not converge (" << waiting_for_ << ")";
       CheckRound(round);
       ++played_;
     }
@@ -391,28 +392,38 @@ class CrashRounds {
     std::optional<JsonValue> first;
     for (int i = 0; i < kNodes; ++i) {
       const std::optional<JsonValue> view = cluster_.View(i);
-      if (!view || (*view)["cluster"]["coordinator"].String().empty()) return false;
+      const std::string who = cluster_.Name(i) + ": ";
+      if (!view) return Waiting(who + "no view");
+      if ((*view)["cluster"]["coordinator"].String().empty())
+        return Waiting(who + "no coordinator");
       for (int n = 0; n < kNodes; ++n) {
-        if (view->Named("nodes", cluster_.Name(n))["status"].String() != "up") return false;
+        if (view->Named("nodes", cluster_.Name(n))["status"].String() != "up")
+          return Waiting(who + cluster_.Name(n) + " not up");
       }
       for (const std::string& package : packages_) {
         const JsonValue entry = view->Named("packages", package);
-        if (entry["status"].String() != "up") return false;
+        if (entry["status"].String() != "up")
+          return Waiting(who + package + " is " + entry["status"].String());
         if (first && entry["node"].String() != first->Named("packages", package)["node"].String())
-          return false;
+          return Waiting(who + package + " on another node than in node1's view");
       }
       if (first && ((*view)["cluster"]["coordinator"].String() !=
                         (*first)["cluster"]["coordinator"].String() ||
                     (*view)["cluster"]["config_version"].Number() !=
                         (*first)["cluster"]["config_version"].Number()))
-        return false;
+        return Waiting(who + "another coordinator or version than node1's");
       if (!first) first = view;
     }
     for (const std::string& package : packages_) {
-      if (cluster_.RunningCopies(package) != 1) return false;
+      if (cluster_.RunningCopies(package) != 1) return Waiting(package + "'s disk is not locked");
     }
     last_view_ = first;
     return true;
+  }
+  // Why the cluster has not converged yet (said when it never does).
+  bool Waiting(std::string why) {
+    waiting_for_ = std::move(why);
+    return false;
   }
 
   void CheckRound(const Round& round) {
@@ -485,6 +496,7 @@ class CrashRounds {
   std::vector<std::string> packages_ = {"g1", "g2", "g3"};
   std::vector<NodeCrash> crashes_;
   std::optional<JsonValue> last_view_;
+  std::string waiting_for_;
   int added_ = 0;
   int64_t acked_version_ = 1;
   int played_ = 0;
@@ -508,12 +520,12 @@ TEST(CrashRounds, TenRoundsOfCrashesDuringMovesAppliesAndColdStartsLoseNothing) 
   PlayRounds(RoundsFor(10));
 }
 
-TEST(CrashRounds, FiftyRoundsOfCrashesDuringMovesAppliesAndColdStartsLoseNothing) {
+TEST(CrashRounds, AHundredRoundsOfCrashesDuringMovesAppliesAndColdStartsLoseNothing) {
   const char* tier = std::getenv("CMCL_TEST_TIER");
   if (tier == nullptr || std::string(tier) != "full") {
     GTEST_SKIP() << "the full tier only (CMCL_TEST_TIER=full, tools/test.sh --full)";
   }
-  PlayRounds(RoundsFor(50));
+  PlayRounds(RoundsFor(100));
 }
 
 }  // namespace
