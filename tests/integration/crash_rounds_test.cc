@@ -24,7 +24,7 @@
 // The choices (operation, victim, moment, torn tail) come from a seeded RNG; the seed is
 // printed and CMCL_CRASH_SEED replays the same choices (the timing of real processes is
 // not replayed). CMCL_TEST_TIER=full (tools/test.sh --full) runs the long variant:
-// CrashRounds.Full (100 rounds), ctest label "full"; CMCL_CRASH_ROUNDS overrides the round count.
+// CrashRounds.Full (100 rounds), ctest label "full". CMCL_CRASH_ROUNDS sets the count.
 #include <gtest/gtest.h>
 
 #include <algorithm>
