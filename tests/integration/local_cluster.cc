@@ -319,6 +319,10 @@ void LocalCluster::CrashDaemon(int node) {
   Machine& machine = machines_.at(static_cast<size_t>(node));
   if (machine.daemon > 0) {
     kill(machine.daemon, SIGKILL);
+    // Gone, not only signalled: until it has exited it holds the state dir's lock, and a
+    // restart at once would find "state dir ... is locked by pid N (another cmcld)".
+    const pid_t daemon = machine.daemon;
+    WaitFor([&] { return !Alive(daemon); }, milliseconds(10000));
   }
   Reap(machine.launcher);
   machine.launcher = -1;
