@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cmcld/io/realtime.h"
 #include "cmcld/io/runtime/daemon.h"
 
 namespace {
@@ -100,6 +102,11 @@ int main(int argc, char** argv) {
   // A peer or the guard that goes away must be an error on that socket, not the end of
   // the daemon.
   std::signal(SIGPIPE, SIG_IGN);
+  // Before any thread exists, so that every thread runs real-time (realtime.h).
+  if (const std::optional<std::string> refused =
+          cmcl::io::EnterRealtime(cmcl::io::kCmcldRealtimePriority)) {
+    spdlog::warn("{}", *refused);
+  }
   cmcl::io::Daemon daemon(options);
   if (const cmcl::Status started = daemon.Start(); !started.ok()) {
     std::cerr << "cmcld: " << started.message() << "\n";

@@ -19,6 +19,7 @@
 #include "cmcld/core/common/time.h"
 #include "cmcld/guard/guard.h"
 #include "cmcld/guard/guard_log.h"
+#include "cmcld/io/realtime.h"
 
 namespace {
 
@@ -81,6 +82,10 @@ int main(int argc, char** argv) {
   cmcl::guard::GuardLog log;
   if (!flags.log_file.empty() && !log.Open(flags.log_file)) {
     return Fail("cannot open log file " + flags.log_file);
+  }
+  if (const std::optional<std::string> refused =
+          cmcl::io::EnterRealtime(cmcl::io::kGuardRealtimePriority)) {
+    log.Line(*refused);
   }
   cmcl::guard::Guard guard({.state_dir = resolved, .fence_timeout = flags.fence_timeout}, log);
   if (const cmcl::Status status = guard.Open(); !status.ok()) {

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -74,6 +77,55 @@ TEST_F(ClusterTest, StartsEveryAutoRunPackageOnItsFirstNode) {
   ASSERT_TRUE(view.has_value());
   EXPECT_TRUE((*view)["cluster"]["quorum"].Bool());
   EXPECT_EQ(view->Named("nodes", "node1")["status"].String(), "up");
+}
+
+// The scheduling policy of a process (/proc/PID/stat field 41): 0 normal, 2 SCHED_RR.
+int PolicyOf(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t end_of_name = stat.rfind(')');
+  if (end_of_name == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(end_of_name + 2));  // From field 3 on.
+  std::string field;
+  for (int i = 3; i <= 41 && fields >> field; ++i) {
+    if (i == 41) return std::stoi(field);
+  }
+  return -1;
+}
+
+// The (host) pids of the processes whose argv[0] ends with `program` and whose command
+// line names `text`: the cmcl-guards of a cluster, or a guest by its marker.
+std::vector<std::string> PidsOf(const std::string& program, const std::string& text) {
+  std::vector<std::string> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
+    if (argv0.ends_with(program) && cmdline.find(text) != std::string::npos) {
+      pids.push_back(pid);
+    }
+  }
+  return pids;
+}
+
+// cmcld and cmcl-guard run SCHED_RR so that a busy machine cannot starve their lease
+// renewals and fences (cmcld/io/realtime.h); the guests their scripts start do not.
+TEST_F(ClusterTest, DaemonsAndGuardsRunRealTimeAndGuestsAtTheNormalPolicy) {
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g1", "node1"); }, seconds(20)));
+  for (int node = 0; node < 3; ++node) {
+    EXPECT_EQ(PolicyOf(std::to_string(cluster.daemon_pid(node))), 2) << cluster.Name(node);
+  }
+  const std::vector<std::string> guards = PidsOf("/cmcl-guard", cluster.dir());
+  EXPECT_EQ(guards.size(), 3U);
+  for (const std::string& pid : guards) EXPECT_EQ(PolicyOf(pid), 2) << "guard " << pid;
+  // The process driver's guest: `sh -c BODY MARKER DISK ...` (packages/drivers/process).
+  const std::vector<std::string> guest =
+      PidsOf("sh", std::string("cmcl-guest:g1") + '\0' + cluster.FilePath("disks/g1.img"));
+  ASSERT_EQ(guest.size(), 1U);
+  EXPECT_EQ(PolicyOf(guest.front()), 0) << "guest g1, pid " << guest.front();
 }
 
 TEST_F(ClusterTest, HaltStopsTheGuestAndRunStartsItAgain) {

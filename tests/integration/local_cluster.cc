@@ -163,6 +163,9 @@ void LocalCluster::WriteClusterFile() {
        << "heartbeat_interval: " << options_.heartbeat_interval << "\n"
        << "fence_timeout: " << options_.fence_timeout << "\n"
        << "cluster_start_wait: " << options_.cluster_start_wait << "\n"
+       << (options_.monitor_interval.empty()
+               ? std::string()
+               : "monitor_interval: " + options_.monitor_interval + "\n")
        << "fence_action: kill\n"
        << "driver_dir: " << CMCL_SOURCE_DIR << "/packages/drivers\n"
        << "security: {key_file: cluster.key}\n"
@@ -184,7 +187,7 @@ void LocalCluster::WriteClusterFile() {
     if (!options_.roles.empty()) {
       yaml << "    role: " << options_.roles.at(static_cast<size_t>(i)) << "\n";
     }
-    yaml << "    capacity: {vcpus: 8, memory: 16GiB}\n"
+    yaml << "    capacity: " << options_.capacity << "\n"
          << "    state_dir: " << NodeDir(i) << "/state\n"
          << "    inventory:\n      disks:\n";
     int disk = 1;
@@ -192,7 +195,7 @@ void LocalCluster::WriteClusterFile() {
       const bool differs = std::find(package.wwid_differs_on.begin(), package.wwid_differs_on.end(),
                                      Name(i)) != package.wwid_differs_on.end();
       char wwid[64];
-      std::snprintf(wwid, sizeof wwid, "0x6001405100000000000000000000%02x%02x", disk,
+      std::snprintf(wwid, sizeof wwid, "0x60014051000000000000000000%04x%02x", disk,
                     differs ? 0xee : 0x00);
       yaml << "        - {path: " << (dir_ / ("disks/" + package.name + ".img"))
            << ", wwid: " << wwid << "}\n";

@@ -69,6 +69,10 @@ class LocalCluster {
     std::string heartbeat_interval = "100ms";
     std::string fence_timeout = "200ms";
     std::string cluster_start_wait = "10s";
+    std::string capacity = "{vcpus: 8, memory: 16GiB}";  // Every node's.
+    // The tests of a few guests want a guest's death seen within a second or so; empty:
+    // the default (5s), as the load test has.
+    std::string monitor_interval = "1s";
     // More rules of the `access` list after root's, e.g. "{user: nobody, role: monitor}".
     std::vector<std::string> access;
     // Issue 11 (netns_lab.h): per node, its `addresses` (HOST:PORT, primary first) and the

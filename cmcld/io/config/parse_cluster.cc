@@ -232,6 +232,7 @@ void ParseTimingAndPolicies(MapReader& map, const std::string& base_dir, Cluster
   map.Path("driver_dir", base_dir, &config->driver_dir);
   map.Percent("clock_drift_max", &config->clock_drift_max);
   map.Duration("cluster_start_wait", &config->cluster_start_wait);
+  map.Duration("monitor_interval", &config->monitor_interval);
   map.Enum<ShutdownPolicy>("shutdown_policy",
                            {{"migrate", ShutdownPolicy::kMigrate}, {"halt", ShutdownPolicy::kHalt}},
                            &config->shutdown_policy);
@@ -253,7 +254,7 @@ void ParseCluster(YamlFile& file, const YAML::Node& root, ClusterConfig* config)
       {"cluster_name", "heartbeat_interval", "node_timeout", "fence_timeout", "fence_action",
        "watchdog_device", "watchdog_timeout", "disarm_max", "driver_dir", "clock_drift_max",
        "cluster_start_wait", "shutdown_policy", "allow_two_node_without_arbitrator",
-       "metrics_address", "security", "access", "nodes", "packages"},
+       "metrics_address", "monitor_interval", "security", "access", "nodes", "packages"},
       &config->where);
   if (!map.ok()) return;
   map.Require({"cluster_name", "nodes", "security"});

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <random>
 #include <utility>
 
 #include <boost/asio/post.hpp>
@@ -112,6 +113,9 @@ struct GuestRunner::Impl {
   uint64_t next_call = 1;
   // Expires with the runner: posted work checks it (Asio may run it after we are gone).
   std::shared_ptr<int> alive_token = std::make_shared<int>(0);
+  // Spreads the status polls: guests started together (a cluster start) would otherwise
+  // poll together, every monitor_interval, forever.
+  std::minstd_rand jitter{static_cast<unsigned>(getpid())};
 
   GuestEnvContext Context() const { return {options.node, options.state_dir, options.driver_dir}; }
   std::string DriverPath(const config::PackageSpec& package) const {
@@ -372,7 +376,10 @@ void GuestRunner::Impl::StopWatch(const PackageName& name) {
 
 void GuestRunner::Impl::ArmWatch(const PackageName& name, uint64_t generation) {
   auto& watch = *packages[name].watch;
-  watch.timer->expires_after(options.monitor_interval);
+  // monitor_interval ± 10%.
+  const auto spread = std::uniform_int_distribution<int64_t>(
+      -options.monitor_interval.count() / 10, options.monitor_interval.count() / 10)(jitter);
+  watch.timer->expires_after(options.monitor_interval + Duration(spread));
   watch.timer->async_wait([this, name, generation](const boost::system::error_code& error) {
     if (error) return;  // Cancelled: the runner or the watch may be gone.
     PollWatch(name, generation);

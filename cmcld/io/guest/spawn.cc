@@ -1,6 +1,7 @@
 #include "cmcld/io/guest/spawn.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
@@ -45,14 +46,36 @@ struct SpawnSetup {
   SpawnSetup& operator=(const SpawnSetup&) = delete;
 };
 
-// Own group; signals as a fresh process has them (cmcld may block or ignore some).
+// Package scripts run at the normal policy, whatever cmcld's (cmcld/io/realtime.h). A
+// real-time cmcld waits inside posix_spawn until the child has exec'd (vfork), so a child
+// that dropped to the normal policy before its exec could wait for a CPU behind hundreds
+// of busy processes, and cmcld's io thread with it: the load test saw that thread in
+// kernel_clone for seconds, and leases lost. So the child execs chrt at cmcld's policy,
+// which is fast, and chrt drops to the normal policy and execs the script.
+constexpr const char* kChrt = "/usr/bin/chrt";
+bool ThroughChrt() {
+  static const bool through = sched_getscheduler(0) == SCHED_RR && access(kChrt, X_OK) == 0;
+  return through;
+}
+
+// Own group; signals as a fresh process has them (cmcld may block or ignore some); the
+// normal scheduling policy set by posix_spawn itself where chrt does not do it.
 int SetAttributes(posix_spawnattr_t& attr) {
   sigset_t empty;
   sigset_t all;
   sigemptyset(&empty);
   sigfillset(&all);
-  const short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  const bool set_scheduler = !ThroughChrt();
+  const short flags = static_cast<short>(
+      POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+      (set_scheduler ? POSIX_SPAWN_SETSCHEDULER : 0));
   if (const int e = posix_spawnattr_setflags(&attr, flags); e != 0) return e;
+  if (set_scheduler) {
+    sched_param normal{};
+    normal.sched_priority = 0;
+    if (const int e = posix_spawnattr_setschedpolicy(&attr, SCHED_OTHER); e != 0) return e;
+    if (const int e = posix_spawnattr_setschedparam(&attr, &normal); e != 0) return e;
+  }
   if (const int e = posix_spawnattr_setpgroup(&attr, 0); e != 0) return e;
   if (const int e = posix_spawnattr_setsigmask(&attr, &empty); e != 0) return e;
   return posix_spawnattr_setsigdefault(&attr, &all);
@@ -103,12 +126,22 @@ Result<std::shared_ptr<ChildProcess>> ChildProcess::Spawn(boost::asio::io_contex
   if (const int e = SetFileActions(setup.actions, request); e != 0) {
     return Status::Internal(ErrnoText("posix_spawn_file_actions", e));
   }
-  std::vector<char*> argv = CStrings(request.program, request.args);
+  std::string program = request.program;
+  std::vector<std::string> args = request.args;
+  if (ThroughChrt()) {
+    // chrt would report a missing script as its own exit status; say it as before.
+    if (access(request.program.c_str(), X_OK) != 0) {
+      return Status::FailedPrecondition(ErrnoText(request.program.c_str(), errno));
+    }
+    args.insert(args.begin(), {"--other", "0", request.program});
+    program = kChrt;
+  }
+  std::vector<char*> argv = CStrings(program, args);
   std::vector<char*> envp = CStrings("", request.env);
   pid_t pid = 0;
   // glibc reports exec failures (ENOENT, EACCES, a bad chdir) here, not as exit 127.
-  const int e = posix_spawn(&pid, request.program.c_str(), &setup.actions, &setup.attr, argv.data(),
-                            envp.data());
+  const int e =
+      posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, argv.data(), envp.data());
   if (e != 0) return Status::FailedPrecondition(ErrnoText(request.program.c_str(), e));
   const long pidfd = syscall(SYS_pidfd_open, pid, 0);
   if (pidfd < 0) {

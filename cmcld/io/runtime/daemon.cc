@@ -358,7 +358,10 @@ Status Daemon::Impl::StartAdapters() {
 
   runner = std::make_unique<GuestRunner>(
       io,
-      GuestRunner::Options{.node = self, .state_dir = state_dir, .driver_dir = cluster->driver_dir},
+      GuestRunner::Options{.node = self,
+                           .state_dir = state_dir,
+                           .driver_dir = cluster->driver_dir,
+                           .monitor_interval = cluster->monitor_interval},
       [this](const node::GuestRef& guest, node::GuestVerb verb, const node::GuestResult& result) {
         Execute(core->GuestReported(BootNow(), guest, verb, result));
       },

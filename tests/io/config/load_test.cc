@@ -176,7 +176,7 @@ TEST_F(LoadClusterTest, EveryKeyOfTheKeyTablesIsReadIntoItsTypedField) {
   dir_.Write("etc/cluster.yaml",
              "cluster_name: c\nnode_timeout: 4s\nheartbeat_interval: 250ms\n"
              "fence_timeout: 1s\nfence_action: reboot\nwatchdog_device: /dev/watchdog1\n"
-             "watchdog_timeout: 2s\ndisarm_max: 2h\ncluster_start_wait: 90s\n"
+             "watchdog_timeout: 2s\ndisarm_max: 2h\ncluster_start_wait: 90s\nmonitor_interval: 10s\n"
              "shutdown_policy: halt\nallow_two_node_without_arbitrator: true\n"
              "security: {key_file: cluster.key, ca: ca.pem, cert: cert.pem, key: key.pem}\n"
              "access: [{user: alice, role: package_admin}]\n"
@@ -204,6 +204,7 @@ TEST_F(LoadClusterTest, EveryKeyOfTheKeyTablesIsReadIntoItsTypedField) {
   EXPECT_EQ(c.watchdog_timeout, std::chrono::seconds(2));
   EXPECT_EQ(c.disarm_max, std::chrono::hours(2));
   EXPECT_EQ(c.cluster_start_wait, std::chrono::seconds(90));
+  EXPECT_EQ(c.monitor_interval, std::chrono::seconds(10));
   EXPECT_EQ(c.shutdown_policy, cmcl::config::ShutdownPolicy::kHalt);
   EXPECT_TRUE(c.allow_two_node_without_arbitrator);
   EXPECT_EQ(c.security.tls_ca, Folder() + "etc/ca.pem");
@@ -253,6 +254,7 @@ TEST_F(LoadClusterTest, UnsetKeysTakeTheDefaultsOfTheKeyTables) {
   EXPECT_EQ(c.driver_dir, "/usr/lib/cmcl/drivers");
   EXPECT_EQ(c.clock_drift_max.ToString(), "0.1%");
   EXPECT_EQ(c.cluster_start_wait, std::chrono::seconds(60));
+  EXPECT_EQ(c.monitor_interval, std::chrono::seconds(5));
   EXPECT_EQ(c.shutdown_policy, cmcl::config::ShutdownPolicy::kMigrate);
   EXPECT_FALSE(c.allow_two_node_without_arbitrator);
   EXPECT_FALSE(c.metrics_address.has_value());
