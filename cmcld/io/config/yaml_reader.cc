@@ -97,7 +97,7 @@ std::string TabHint(const std::string& text, int line) {
 // lone ',' at the top level; jbeder/yaml-cpp issue 1040, fixed upstream after 0.7): the
 // parser consumes nothing and reports an empty document again and again, each one kept
 // in memory. Counting documents with this scan stops where one starts at the very
-// place the previous one did (tests/fuzz/known_hangs/config held such a file).
+// place the previous one did (tests/fuzz/regressions/config/hang-yaml-loadall-lone-comma).
 class DocumentScan : public YAML::EventHandler {
  public:
   struct Document {
