@@ -6,12 +6,15 @@
 // renewals and every node fenced its guests again and again.
 //
 // The policy is inherited by every thread created after the call (the gRPC threads that
-// carry heartbeats too). Processes cmcld starts for packages (run, halt, status, service
-// scripts: cmcld/io/guest/spawn.cc, through chrt) go back to SCHED_OTHER; the guard's fence jobs
-// keep its policy, since they must finish by the lease's end. Priorities are low among real-time
-// ones (kernel interrupt threads run at 50): any is above every normal process. Where the system
-// refuses (no CAP_SYS_NICE, an RT budget of 0 in a container), the caller logs the returned text
-// and goes on at the normal policy.
+// carry heartbeats too). Every process the two start goes back to SCHED_OTHER through
+// `chrt --other 0` (cmcld/io/guest/spawn.cc, cmcld/guard/spawn.cc): package scripts,
+// guests, and the guard's fence jobs. A real-time parent waits in posix_spawn (a vfork)
+// for its child's exec, so the child execs chrt at once at the parent's policy; and a
+// driver's kill at real-time priority, waiting for a normal-policy guest to exit,
+// overran fence_timeout in PartitionTest.TwoTwoSplit*. Priorities are low among
+// real-time ones (kernel interrupt threads run at 50): any is above every normal process.
+// Where the system refuses (no CAP_SYS_NICE, an RT budget of 0 in a container), the
+// caller logs the returned text and goes on at the normal policy.
 #pragma once
 
 #include <sched.h>

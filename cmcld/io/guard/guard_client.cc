@@ -133,9 +133,11 @@ Result<proto::Message> ReadMessage(int fd, Clock::time_point until) {
 Result<proto::State> Handshake(int fd, const GuardClient::Options& options,
                                Clock::time_point until) {
   const proto::Attach attach{.version = proto::kVersion, .fence_timeout = options.fence_timeout};
-  if (Status sent = SendAll(fd, proto::EncodeFrame(attach), until); !sent.ok()) return sent;
+  const Status sent = SendAll(fd, proto::EncodeFrame(attach), until);
+  // A guard that refuses may say so and close before our Attach is written (EPIPE): its
+  // Refused is still there to read, and says more than the broken pipe.
   Result<proto::Message> answer = ReadMessage(fd, until);
-  if (!answer.ok()) return answer.status();
+  if (!answer.ok()) return sent.ok() ? answer.status() : sent;
   if (auto* state = std::get_if<proto::State>(&*answer)) return std::move(*state);
   if (auto* refused = std::get_if<proto::Refused>(&*answer)) {
     return Status::Unavailable("the guard refused: " + refused->reason);
