@@ -1,5 +1,7 @@
 #include "cmcld/core/node/displacement.h"
 
+#include <set>
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -95,11 +97,31 @@ bool NodeScan::Fits(const Amount& freed) const {
          memory + package_.guest.memory.bytes() <= capacity_.memory.bytes();
 }
 
+// Whether `package` depends on `name`, directly or through its dependencies'.
+bool DependsOn(const config::ClusterConfig& config, const PackageSpec& package,
+               const PackageName& name) {
+  std::set<PackageName> seen;
+  std::vector<const PackageSpec*> next{&package};
+  while (!next.empty()) {
+    const PackageSpec* at = next.back();
+    next.pop_back();
+    for (const config::Dependency& dependency : at->depends_on) {
+      if (dependency.package == name) return true;
+      const PackageSpec* spec = config.FindPackage(dependency.package);
+      if (spec != nullptr && seen.insert(dependency.package).second) next.push_back(spec);
+    }
+  }
+  return false;
+}
+
 bool NodeScan::Displaceable(const PackageName& name, const Assignment& a,
                             const PackageSpec& spec) const {
   if (a.status != AssignmentStatus::kStarted || a.release_requested || a.clear_requested) {
     return false;
   }
+  // Never what the displacer itself needs: it would wait for it, displace it again when
+  // it is back, and so on for ever (sim seed 5037131625826412200 --swarm).
+  if (DependsOn(in_.view.config(), package_, name)) return false;
   const ClusterState& state = in_.state;
   if (state.PackageInMaintenance(name) || state.NodeInMaintenance(node_)) return false;
   if (const PackageRecord* record = state.FindPackage(name);

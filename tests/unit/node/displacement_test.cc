@@ -318,6 +318,19 @@ TEST(DisplacementOps, AFormat3ReleaseStillDecodesWithoutItsDisplacer) {
   EXPECT_EQ(DecodeOps(EncodeOps({with_displacer})), OpBatch{with_displacer});
 }
 
+// A displacer that depends on the lowest priority there displaces the next one instead:
+// halting its own dependency would make it wait for it, and displace it again once back
+// (sim seed 5037131625826412200 --swarm).
+TEST_F(DisplacementTest, ADisplacerNeverHaltsWhatItDependsOn) {
+  config::PackageSpec high = Displacer(10, 4);
+  high.depends_on.push_back(config::Dependency{.package = kLower});
+  RunThenAdd({Package("low", 20, 4), Package("lower", 30, 4)}, {high});
+
+  const Decision decision = Step();
+
+  EXPECT_THAT(Released(decision), ElementsAre("low"));
+}
+
 TEST_F(DisplacementTest, ExplainSaysADisplacedPackageWasDisplacedAndByWhom) {
   RunThenAdd({Package("low", 20, 4), Package("lower", 30, 4)}, {Displacer(10, 4)});
   Step();
