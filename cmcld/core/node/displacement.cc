@@ -1,10 +1,9 @@
 #include "cmcld/core/node/displacement.h"
 
-#include <set>
-
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <tuple>
 #include <utility>
 
