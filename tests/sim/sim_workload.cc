@@ -444,7 +444,9 @@ std::optional<std::string> Simulation::Excuse(const node::ClusterState& state,
   }
   bool only_lost_node = false;
   for (const NodeName& node : view.NodesOf(spec)) {
+    // A node in maintenance takes no new package (placement refuses it).
     if (!facts.up_members.contains(node) || node == exhausted || (with && node != *with) ||
+        state.NodeInMaintenance(node) ||
         (record != nullptr &&
          (record->failed_nodes.contains(node) || record->switching_off.contains(node)))) {
       continue;

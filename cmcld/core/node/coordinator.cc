@@ -788,8 +788,16 @@ bool Decider::Gate(Plan& plan) {
   if ((plan.kind != PlanKind::kAssign && !intent) || plan.package->depends_on.empty()) {
     return true;
   }
-  const DependencyGate gate =
+  DependencyGate gate =
       CheckDependencies(*plan.package, state_, up_members_, plan.request.target);
+  for (const config::Dependency& dependency : plan.package->depends_on) {
+    if (gate.met && displaced_now_.contains(dependency.package)) {  // Released this call.
+      gate = DependencyGate{.met = false,
+                            .node = std::nullopt,
+                            .waiting = "waiting for " + dependency.package.value() +
+                                       " (depends_on; it is being displaced)"};
+    }
+  }
   if (gate.met) {
     if (gate.node) plan.request.target = gate.node;
     return true;

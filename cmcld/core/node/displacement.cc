@@ -132,6 +132,13 @@ bool NodeScan::Displaceable(const PackageName& name, const Assignment& a,
       !DependencyBroken(spec, in_.view.config(), state, node_).empty()) {
     return false;  // Its dependents would halt too, or it is being released already.
   }
+  // A dependent this call places (not yet in the state): it would start, lose its
+  // dependency and go down again (sim seed 5037131625826412200 --swarm).
+  if (const auto it = in_.dependents.find(name); it != in_.dependents.end()) {
+    for (const PackageSpec* dependent : it->second) {
+      if (in_.view.PlacementOf(dependent->name) != nullptr) return false;
+    }
+  }
   // Placement moves it elsewhere in this call (a failback): leave it to that.
   const validation::Placement* placed = in_.view.PlacementOf(name);
   return placed != nullptr && placed->node == node_ &&

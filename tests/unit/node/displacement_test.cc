@@ -331,6 +331,20 @@ TEST_F(DisplacementTest, ADisplacerNeverHaltsWhatItDependsOn) {
   EXPECT_THAT(Released(decision), ElementsAre("low"));
 }
 
+// A dependent placed in the same call as the displacement is not in the state yet: it
+// would start, lose its dependency to the displacer, go down, and the two would take
+// turns for ever (sim seed 5037131625826412200 --swarm).
+TEST_F(DisplacementTest, AVictimWhoseDependentThisCallPlacesIsNotHalted) {
+  config::PackageSpec app = Package("app", 50, 1, {"ivmcl02"});
+  app.depends_on.push_back(config::Dependency{.package = kLower});
+  RunThenAdd({Package("low", 20, 4), Package("lower", 30, 4)}, {Displacer(10, 4), app});
+
+  const Decision decision = Step();
+
+  EXPECT_THAT(Released(decision), ElementsAre("low"));
+  EXPECT_EQ(StatusOf(PackageName("app")), AssignmentStatus::kAssigned);
+}
+
 TEST_F(DisplacementTest, ExplainSaysADisplacedPackageWasDisplacedAndByWhom) {
   RunThenAdd({Package("low", 20, 4), Package("lower", 30, 4)}, {Displacer(10, 4)});
   Step();
