@@ -788,8 +788,7 @@ bool Decider::Gate(Plan& plan) {
   if ((plan.kind != PlanKind::kAssign && !intent) || plan.package->depends_on.empty()) {
     return true;
   }
-  DependencyGate gate =
-      CheckDependencies(*plan.package, state_, up_members_, plan.request.target);
+  DependencyGate gate = CheckDependencies(*plan.package, state_, up_members_, plan.request.target);
   for (const config::Dependency& dependency : plan.package->depends_on) {
     if (gate.met && displaced_now_.contains(dependency.package)) {  // Released this call.
       gate = DependencyGate{.met = false,
