@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # help_commands.sh: sourced by the tests of tests/docs. HelpCommands PKGCTL prints every
 # command that `pkgctl --help` lists under COMMANDS, one per line, with its subcommand
 # ("view", "node halt", "cluster arm", ...): the lines indented by exactly four spaces,

@@ -8,7 +8,7 @@
 set -euo pipefail
 pkgctl=$1
 page=$2
-# shellcheck source=help_commands.sh
+# shellcheck source=/dev/null
 source "$(dirname "$0")/help_commands.sh"
 
 # The page as plain words: no font escapes or quotes, "\-" as "-", the macro name of a

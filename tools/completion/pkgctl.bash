@@ -36,15 +36,18 @@ _pkgctl_names_from_yaml() {
   [ -r "$file" ] || return 0
   dir=${file%/*}
   [ "$dir" = "$file" ] && dir=.
-  local section=""
+  # item_indent: the indentation of the entries of `nodes:` (deeper lists are inventory).
+  local section="" item_indent=""
   while IFS= read -r line || [ -n "$line" ]; do
     line=${line%%#*}
     if [[ $line =~ ^([a-z_]+): ]]; then
       section=${BASH_REMATCH[1]}
+      item_indent=""
       continue
     fi
-    if [ "$section" = nodes ] && [[ $line =~ ^[[:space:]]*-?[[:space:]]*\{?[[:space:]]*name:[[:space:]]*([A-Za-z0-9][A-Za-z0-9_.-]*) ]]; then
-      printf 'node %s\n' "${BASH_REMATCH[1]}"
+    if [ "$section" = nodes ] && [[ $line =~ ^([[:space:]]*)-[[:space:]]*\{?[[:space:]]*name:[[:space:]]*([A-Za-z0-9][A-Za-z0-9_.-]*) ]]; then
+      [ -n "$item_indent" ] || item_indent=${#BASH_REMATCH[1]}
+      ((${#BASH_REMATCH[1]} == item_indent)) && printf 'node %s\n' "${BASH_REMATCH[2]}"
     elif [ "$section" = packages ] && [[ $line =~ ^[[:space:]]*-[[:space:]]*([^[:space:]]+) ]]; then
       folder=${BASH_REMATCH[1]}
       folder=${folder%\"}
@@ -139,7 +142,7 @@ _pkgctl() {
   # Split the words before the cursor: global options (and their values), the command,
   # its subcommand, and the positional words after them.
   local socket="" config=${CMCL_CONFIG:-/etc/cmcl/cmcl.yaml}
-  local command="" sub="" i word
+  local command="" sub="" i word offline=0
   local -a positional=()
   for ((i = 1; i < COMP_CWORD; i++)); do
     word=${COMP_WORDS[i]}
@@ -162,6 +165,10 @@ _pkgctl() {
         ((i++))
         continue
         ;;
+      --offline)
+        offline=1
+        continue
+        ;;
       -*) continue ;;
     esac
     if [ -z "$command" ]; then
@@ -172,7 +179,7 @@ _pkgctl() {
       positional+=("$word")
     fi
   done
-  # `check ... --offline [CLUSTER_YAML]` and `config check|apply [CLUSTER_YAML]` name the file.
+  # `check PKG ... [CLUSTER_YAML]` and `config check|apply [CLUSTER_YAML]` name the file.
   if [ "$command" = check ] && ((${#positional[@]} > 1)); then
     config=${positional[1]}
   elif [ "$command" = config ] && ((${#positional[@]} > 0)); then
@@ -233,11 +240,12 @@ _pkgctl() {
       ;;
     check)
       opts+=" -n --node --offline"
-      if [ "$prev" = --offline ]; then
-        _pkgctl_files "$cur"
+      if ((npos == 0)); then
+        _pkgctl_names package "$pkgctl" "$socket" "$config" && words=$_pkgctl_words
+      elif ((npos == 1 && offline)) && [[ $cur != -* ]]; then
+        _pkgctl_files "$cur"  # check PKG --offline CLUSTER_YAML
         return 0
       fi
-      ((npos == 0)) && _pkgctl_names package "$pkgctl" "$socket" "$config" && words=$_pkgctl_words
       ;;
     enable)
       opts+=" -n --node -t --preview"
