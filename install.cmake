@@ -6,6 +6,10 @@
 #                              tree so their relative paths hold; never a *.key file
 #   lib/systemd/system/        cmcld.service, made at install time from systemd/ with the
 #                              real sbin folder; cmcld.default goes with the examples
+#   share/man/man8, man5       the man pages of docs/man (component docs)
+#   share/bash-completion/completions/pkgctl
+#                              pkgctl's bash completion, tools/completion/pkgctl.bash
+#                              (component docs; bash-completion loads it by that name)
 # Everything honours --prefix and DESTDIR.
 include(GNUInstallDirs)
 
@@ -19,6 +23,15 @@ install(DIRECTORY config/demo config/hpvm DESTINATION ${CMCL_EXAMPLES}/config
 install(DIRECTORY packages/guest1 packages/guest2 packages/guest3 packages/hpvm1
         DESTINATION ${CMCL_EXAMPLES}/packages USE_SOURCE_PERMISSIONS PATTERN "*.key" EXCLUDE)
 install(FILES systemd/cmcld.default DESTINATION ${CMCL_EXAMPLES})
+
+# The manual and the completion, in a component of their own so that
+# `cmake --install BUILD --component docs` installs them without the programs being built
+# (tests/docs/install_docs_test.sh); a plain `cmake --install` installs every component.
+install(FILES docs/man/cmcld.8 docs/man/cmcl-guard.8 docs/man/pkgctl.8
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man8 COMPONENT docs)
+install(FILES docs/man/cmcl.yaml.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5 COMPONENT docs)
+install(FILES tools/completion/pkgctl.bash RENAME pkgctl
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions COMPONENT docs)
 
 # At install time (when --prefix and DESTDIR are known): the examples' driver_dir
 # (../../packages/drivers) as a relative link to the installed drivers, and the unit.

@@ -3,10 +3,11 @@
 #
 # Installs the build into a temporary prefix, then again with DESTDIR and --prefix /usr,
 # and checks what an operator relies on: the programs run from where they were
-# installed, every pkgctl alias is a relative symlink to pkgctl, the driver is
-# executable, the examples hold together (a cluster file checks with the installed
-# pkgctl against the installed drivers), the unit stops cmcld alone and gives it time,
-# and no cluster key is shipped. Everything lives in one temporary folder, removed on exit.
+# installed, every pkgctl alias is a relative symlink to pkgctl, the man pages and
+# pkgctl's completion are where man and bash look, the driver is executable, the
+# examples hold together (a cluster file checks with the installed pkgctl against the
+# installed drivers), the unit stops cmcld alone and gives it time, and no cluster key
+# is shipped. Everything lives in one temporary folder, removed on exit.
 set -euo pipefail
 build=$1
 shift
@@ -68,6 +69,13 @@ check_tree() {
     grep -q '^EnvironmentFile=-/etc/default/cmcld$' "$unit" || fail "no EnvironmentFile"
     ! grep -q '@' "$unit" || fail "the unit still has a template @VARIABLE@"
   fi
+
+  local page
+  for page in man8/cmcld.8 man8/cmcl-guard.8 man8/pkgctl.8 man5/cmcl.yaml.5; do
+    [ -f "$root/share/man/$page" ] || fail "$root/share/man/$page is missing"
+  done
+  [ -f "$root/share/bash-completion/completions/pkgctl" ] \
+    || fail "$root/share/bash-completion/completions/pkgctl is missing"
 
   local examples=$root/share/cmcl/examples
   for file in config/demo/cluster.yaml config/hpvm/cluster.yaml packages/guest1/package.yaml \
