@@ -11,6 +11,7 @@
 // Each client moves only its own packages (index % clients), one move at a time, so
 // "where a package must end" is known without any cross-client ordering.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <random>
@@ -82,6 +84,21 @@ long RssKib(pid_t pid) {
   return 0;
 }
 
+// CPU time `pid` used so far (user + system), in seconds; 0 if unknown.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t after_name = text.rfind(')');  // The name may hold spaces.
+  if (after_name == std::string::npos) return 0;
+  std::istringstream fields(text.substr(after_name + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {  // Fields 14 utime and 15 stime.
+    if (i >= 14) ticks += std::atof(field.c_str());
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // Where every package is up, as `node`'s view says (packages not up are left out).
 std::map<std::string, std::string> UpOwners(const LocalCluster& cluster, int node) {
   std::map<std::string, std::string> owners;
@@ -124,7 +141,12 @@ TEST_F(LoadTest, FiftyClientsLoseNoCommandAndMemoryStaysFlat) {
       << owners.size() << " of " << kPackages << " packages up";
   std::this_thread::sleep_for(seconds(3));  // Let start-up allocations settle.
   std::vector<long> rss_before;
-  for (int n = 0; n < kNodes; ++n) rss_before.push_back(RssKib(cluster.daemon_pid(n)));
+  std::vector<double> cpu_before;
+  for (int n = 0; n < kNodes; ++n) {
+    rss_before.push_back(RssKib(cluster.daemon_pid(n)));
+    cpu_before.push_back(CpuSeconds(cluster.daemon_pid(n)));
+  }
+  const auto load_start = std::chrono::steady_clock::now();
 
   std::mutex mu;
   std::vector<Sample> samples;
@@ -189,7 +211,13 @@ TEST_F(LoadTest, FiftyClientsLoseNoCommandAndMemoryStaysFlat) {
   for (std::thread& client : clients) client.join();
 
   std::vector<long> rss_after;
-  for (int n = 0; n < kNodes; ++n) rss_after.push_back(RssKib(cluster.daemon_pid(n)));
+  std::vector<double> cpu_used;  // Each daemon's CPU seconds over the load phase.
+  for (int n = 0; n < kNodes; ++n) {
+    rss_after.push_back(RssKib(cluster.daemon_pid(n)));
+    cpu_used.push_back(CpuSeconds(cluster.daemon_pid(n)) - cpu_before[static_cast<size_t>(n)]);
+  }
+  const double load_wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   std::map<std::string, std::vector<double>> by_command;
   for (const Sample& sample : samples) by_command[sample.command].push_back(sample.ms);
   std::ostringstream json;
@@ -205,7 +233,13 @@ TEST_F(LoadTest, FiftyClientsLoseNoCommandAndMemoryStaysFlat) {
     json << ",\"rss_kib_node" << n + 1 << "\":[" << rss_before[static_cast<size_t>(n)] << ","
          << rss_after[static_cast<size_t>(n)] << "]";
   }
-  json << "}";
+  // A daemon runs at SCHED_RR: the share of one CPU it took is what normal-policy
+  // processes (guests, scripts, fence jobs) could not have while it ran.
+  json << ",\"load_wall_s\":" << load_wall << ",\"cpu_s\":[";
+  for (int n = 0; n < kNodes; ++n) {
+    json << (n ? "," : "") << cpu_used[static_cast<size_t>(n)];
+  }
+  json << "]}";
   std::cout << json.str() << std::endl;
   RecordProperty("load", json.str());
   for (const auto& [first_line, count] : refusals) {

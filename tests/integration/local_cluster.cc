@@ -476,6 +476,22 @@ void LocalCluster::DumpLogs() const {
     std::cerr << "---- " << Name(i) << " cmcld.log (tail) ----\n" << LogTail(i, 60) << "\n";
     std::cerr << "---- " << Name(i) << " guard.log ----\n"
               << ReadFile(NodeDir(i) + "/state/guard.log") << "\n";
+    // The drivers' own words on what went wrong (package logs hold every script's output).
+    std::error_code error;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(NodeDir(i) + "/state/log", error)) {
+      std::istringstream lines(ReadFile(entry.path().string()));
+      int shown = 0;
+      for (std::string line; std::getline(lines, line) && shown < 5;) {
+        for (const char* word : {"refusing", "did not confirm", "exited at start", "still running",
+                                 "usage", "cannot"}) {
+          if (line.find(word) == std::string::npos) continue;
+          std::cerr << Name(i) << " " << entry.path().filename().string() << ": " << line << "\n";
+          ++shown;
+          break;
+        }
+      }
+    }
   }
 }
 

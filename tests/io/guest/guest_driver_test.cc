@@ -1,16 +1,20 @@
 // GuestRunner with guest drivers (guest_runner.h; DESIGN.md section 4): kill and status
 // through a driver, the fence of a package without one, monitoring, and the real
 // `process` driver of packages/drivers with the demo package's run and halt scripts.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "guest_test_support.h"
 
@@ -299,6 +303,46 @@ TEST_F(ProcessDriverTest, TheGuestOutlivesTheRunnerAndLeavesTheRunScriptsGroupAn
   EXPECT_EQ(getsid(guest), guest);
   EXPECT_THAT(fds, HasSubstr("9 " + disk_ + "\n"));
   EXPECT_THAT(fds, Not(HasSubstr("/log/")));
+}
+
+// A start abandoned by run_timeout (its script killed) can leave a guest that comes up
+// after every verb looked for its pid file: before the guest holds its lock and writes
+// that file, the launch file names it. Here a stand-in for such a guest: alive, with
+// the marker in its command line, named only by the launch file.
+TEST_F(ProcessDriverTest, AGuestStillComingUpIsFoundThroughItsLaunchFile) {
+  const pid_t guest = fork();
+  ASSERT_GE(guest, 0);
+  if (guest == 0) {
+    setpgid(0, 0);
+    execl("/bin/sh", "sh", "-c", "sleep 100; :", "cmcl-guest:guest1", nullptr);
+    _exit(127);
+  }
+  ASSERT_EQ(mkdir((dir_ + "/n1").c_str(), 0755) == 0 || errno == EEXIST, true);
+  ASSERT_EQ(mkdir((dir_ + "/n1/guests").c_str(), 0755) == 0 || errno == EEXIST, true);
+  std::ofstream(dir_ + "/n1/guests/guest1.launch") << guest << "\n";
+  for (int i = 0;
+       i < 100 &&
+       ReadFile("/proc/" + std::to_string(guest) + "/cmdline").find("cmcl-guest:guest1") ==
+           std::string::npos;
+       ++i) {
+    usleep(10'000);  // Until the child has exec'd.
+  }
+
+  const auto status = DoOn("n1", GuestVerb::kStatus);
+  const auto kill = DoOn("n1", GuestVerb::kKill);
+  int wait_status = 0;
+  const pid_t reaped = waitpid(guest, &wait_status, WNOHANG);
+  const auto after = DoOn("n1", GuestVerb::kStatus);
+
+  EXPECT_EQ(status.result.status, GuestStatus::kRunning);
+  EXPECT_EQ(kill.result.status, GuestStatus::kStopped);
+  EXPECT_EQ(reaped, guest) << "the guest still runs after kill";
+  EXPECT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL);
+  EXPECT_EQ(after.result.status, GuestStatus::kStopped);
+  if (reaped != guest) {
+    ::kill(guest, SIGKILL);
+    waitpid(guest, nullptr, 0);
+  }
 }
 
 }  // namespace
