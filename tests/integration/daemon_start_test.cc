@@ -1,8 +1,13 @@
 // cmcld's start-up refusals (INTERFACE.md "cmcld"): one line naming the cause and exit
 // status 2, before anything is started.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -118,6 +123,58 @@ TEST_F(DaemonStartTest, SigtermMovesThePackagesAwayThenExitsZero) {
   EXPECT_EQ(ledger[ledger.size() - 2].node, "node1");
   EXPECT_EQ(ledger.back().what, "start");
   EXPECT_NE(ledger.back().node, "node1");
+}
+
+// Started by systemd with Type=notify and WatchdogSec (systemd/cmcld.service): READY=1
+// once it runs, WATCHDOG=1 every half WATCHDOG_USEC, STOPPING=1 on SIGTERM. A datagram
+// socket of this test stands in for systemd's.
+TEST_F(DaemonStartTest, TellsSystemdItIsReadyPetsItsWatchdogAndSaysItIsStopping) {
+  const std::string path = scratch / "notify.sock";
+  const int systemd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(systemd, 0);
+  sockaddr_un at{};
+  at.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof(at.sun_path));
+  std::memcpy(at.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(systemd, reinterpret_cast<const sockaddr*>(&at), sizeof(at)), 0);
+  timeval wait{.tv_sec = 1, .tv_usec = 0};
+  ::setsockopt(systemd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  // Everything systemd heard, until `done` says it has what it waits for or 30 s pass.
+  std::string heard;
+  const auto listen = [&](const std::function<bool()>& done) {
+    const auto until = std::chrono::steady_clock::now() + seconds(30);
+    while (!done() && std::chrono::steady_clock::now() < until) {
+      char buffer[1024];
+      const ssize_t n = ::recv(systemd, buffer, sizeof(buffer), 0);
+      if (n > 0) heard += std::string(buffer, static_cast<size_t>(n)) + "\n";
+    }
+  };
+  const auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at_ = heard.find(what); at_ != std::string::npos; at_ = heard.find(what, at_ + 1)) {
+      ++n;
+    }
+    return n;
+  };
+
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "400000", 1);
+  cluster.Start(0);
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  listen([&] { return count("WATCHDOG=1") >= 3; });
+  int status = -1;
+  const bool stopped = cluster.StopDaemon(0, std::chrono::milliseconds(30000), &status);
+  listen([&] { return count("STOPPING=1") >= 1; });
+  ::close(systemd);
+
+  EXPECT_EQ(count("READY=1"), 1U) << heard;
+  EXPECT_NE(heard.find("STATUS=cmcld node1 of cluster"), std::string::npos) << heard;
+  EXPECT_GE(count("WATCHDOG=1"), 3U) << heard;
+  EXPECT_LT(heard.find("READY=1"), heard.find("WATCHDOG=1")) << heard;
+  EXPECT_EQ(count("STOPPING=1"), 1U) << heard;
+  EXPECT_TRUE(stopped);
+  EXPECT_EQ(status, 0);
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "cmcld/io/guest/guest_runner.h"
 #include "cmcld/io/peer/peer_transport.h"
 #include "cmcld/io/runtime/config_versions.h"
+#include "cmcld/io/runtime/sd_notify.h"
 #include "cmcld/io/storage/raft_storage.h"
 #include "cmcld/io/storage/state_dir.h"
 
@@ -138,6 +139,8 @@ struct Daemon::Impl final : CoreAccess {
   }
 
   DaemonOptions options;
+  // First: it takes NOTIFY_SOCKET out of the environment before anything is spawned.
+  std::unique_ptr<SystemdNotifier> systemd = SystemdNotifier::FromEnvironment();
   boost::asio::io_context io;
   // This node's own files: identity, key, addresses (first contact), timing.
   std::shared_ptr<const cmcl::config::ClusterConfig> own;
@@ -178,6 +181,12 @@ struct Daemon::Impl final : CoreAccess {
   static constexpr int kClusterExitGrace = 3;
   std::optional<Time> cluster_halt_done_since;
   boost::asio::steady_timer cluster_exit_timer{io};
+  // systemd (sd_notify.h): READY=1 once started, STOPPING=1 on the first signal, and
+  // WATCHDOG=1 from this io thread every half WatchdogSec.
+  void Notify(const std::string& state);
+  void PetSystemdWatchdog();
+  boost::asio::steady_timer systemd_watchdog{io};
+  bool systemd_failed = false;
 
   // Control commands: one in flight at a time, so that a retry with the same sequence is
   // always the latest of this client (raft's at-most-once table keeps one per client).
@@ -220,7 +229,26 @@ Status Daemon::Impl::Start() {
     }
   }
   StartCore();
+  Notify("READY=1\nSTATUS=cmcld " + self.value() + " of cluster " +
+         cluster->cluster_name.value() + " is running");
+  PetSystemdWatchdog();
   return Status::Ok();
+}
+
+void Daemon::Impl::Notify(const std::string& state) {
+  if (systemd && !systemd->Notify(state) && !systemd_failed) {
+    systemd_failed = true;  // Said once: a systemd that went away says nothing new.
+    spdlog::warn("systemd notify socket: {} (readiness and watchdog not sent)", systemd->error());
+  }
+}
+
+void Daemon::Impl::PetSystemdWatchdog() {
+  if (!systemd || !systemd->watchdog_interval()) return;
+  Notify("WATCHDOG=1");
+  systemd_watchdog.expires_after(*systemd->watchdog_interval());
+  systemd_watchdog.async_wait([this](const boost::system::error_code& error) {
+    if (!error) PetSystemdWatchdog();
+  });
 }
 
 Status Daemon::Impl::LoadConfiguration() {
@@ -739,6 +767,7 @@ void Daemon::Impl::OnSignal(int signal) {
   stopping = true;
   spdlog::info("signal {}: {} leaves the cluster (shutdown_policy), then cmcld exits", signal,
                self.value());
+  Notify("STOPPING=1\nSTATUS=leaving the cluster (shutdown_policy)");
   signals.async_wait([this](const boost::system::error_code& error, int next) {
     if (!error) {
       OnSignal(next);

@@ -3,9 +3,8 @@
 // (ChildProcess), so a failing test leaves no guard behind. Timing is asserted only as
 // generous upper bounds, plus the one lower bound that is a rule: never fence before the
 // deadline.
-#include "cmcld/io/guard/guard_client.h"
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -13,8 +12,6 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -25,6 +22,7 @@
 #include <vector>
 
 #include "cmcld/io/clock.h"
+#include "cmcld/io/guard/guard_client.h"
 #include "tests/support/temp_dir.h"
 
 namespace cmcl::io {
@@ -323,6 +321,25 @@ TEST_F(GuardTest, PassedDeadlineFencesADriverGuestWithKillThenStatusWithoutCmcld
       << ReadFile(dir_ / "guard.log");
 }
 
+// Fence steps leave a real-time guard's policy (SCHED_OTHER, as the guests) but run at
+// nice -10, so that a busy node does not starve them (spawn.cc).
+TEST_F(GuardTest, FenceStepsRunAtTheNormalPolicyAndNiceMinusTen) {
+  const std::string seen = dir_ / "seen";
+  // /proc/PID/stat after the command name: field 19 is nice, 41 the policy.
+  const GuardGuest guest = DriverGuest(
+      "guest1", 12,
+      "s=$(cat /proc/$$/stat); s=${s##*) }; set -- $s; echo \"${17} ${39}\" > " + seen + ";");
+  std::unique_ptr<GuardClient> client = Attach();
+  ASSERT_NE(client, nullptr);
+  client->Submit(Registration(1, guest), &guest);
+  client->Submit(Deadline(2, BootNow() + 100ms));
+  ASSERT_TRUE(AwaitAck(2));
+
+  ASSERT_TRUE(WaitFor([&] { return !ReadFile(seen).empty(); }, 3s)) << ReadFile(dir_ / "guard.log");
+
+  EXPECT_EQ(ReadFile(seen), "-10 0\n") << "nice and policy of the driver's kill";
+}
+
 TEST_F(GuardTest, PassedDeadlineKillsTheRunGroupOfAGuestWithoutDriverAndRunsItsHaltScript) {
   ChildProcess run_script;
   run_script.Track(SpawnProcess({"/bin/sleep", "30"}, dir_ / "sleep.err", /*own_group=*/true));
@@ -436,10 +453,9 @@ TEST_F(GuardTest, AFenceThatDidNotStopTheGuestIsTriedAgain) {
   EXPECT_TRUE(stopped) << ReadFile(dir_ / "guard.log");
   const std::string work_dir = dir_ / "guest1";
   EXPECT_EQ(Lines(Calls("guest1")),
-            (std::vector<std::string>{"kill kill guest1 " + work_dir,
-                                      "status status guest1 " + work_dir,
-                                      "kill kill guest1 " + work_dir, "kill done",
-                                      "status status guest1 " + work_dir}));
+            (std::vector<std::string>{
+                "kill kill guest1 " + work_dir, "status status guest1 " + work_dir,
+                "kill kill guest1 " + work_dir, "kill done", "status status guest1 " + work_dir}));
 }
 
 TEST_F(GuardTest, AFenceWhoseDriverCannotRunIsCriticalAndStillCountsAsFenced) {
