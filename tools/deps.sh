@@ -11,6 +11,11 @@ packages=(
   libssl-dev iproute2 util-linux procps
   clang libclang-rt-14-dev
 )
+# promtool (metrics_test checks the /metrics text with it; skipped without it). Opt-in:
+# Debian's prometheus package is a whole server, about 19 MB to fetch and 96 MB installed.
+if [ "${CMCL_WITH_PROMTOOL:-0}" = 1 ]; then
+  packages+=(prometheus)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

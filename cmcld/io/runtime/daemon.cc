@@ -32,6 +32,8 @@
 #include "cmcld/io/control/control_service.h"
 #include "cmcld/io/guard/guard_client.h"
 #include "cmcld/io/guest/guest_runner.h"
+#include "cmcld/io/metrics/metrics_page.h"
+#include "cmcld/io/metrics/metrics_server.h"
 #include "cmcld/io/peer/peer_transport.h"
 #include "cmcld/io/runtime/config_versions.h"
 #include "cmcld/io/storage/raft_storage.h"
@@ -132,6 +134,8 @@ struct Daemon::Impl final : CoreAccess {
   void ArmProposalTimer(Duration after);
   void OnSignal(int signal);
   void Finish(int status);
+  // GET /metrics (metrics_server.h), on the io thread: the text from the applied state.
+  std::string RenderMetrics();
   static std::string PackageDir(const ConfigVersions::Version& version,
                                 const PackageName& package) {
     return version.dir + "/packages/" + package.value();
@@ -157,6 +161,7 @@ struct Daemon::Impl final : CoreAccess {
   std::unique_ptr<GuardClient> guard;
   std::unique_ptr<GuestRunner> runner;
   std::unique_ptr<node::Node> core;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;  // Only with a metrics_address.
   boost::asio::steady_timer wakeup{io};
   boost::asio::signal_set signals{io, SIGTERM, SIGINT};
   boost::asio::steady_timer stop_timer{io};
@@ -322,6 +327,18 @@ Status Daemon::Impl::StartAdapters() {
   control = std::make_unique<ControlService>(io, *this, control_options);
   if (Status started = control->Start(); !started.ok()) {
     return started;
+  }
+
+  // Metrics (README "Metrics"): only when this node's files give an address.
+  if (const std::optional<SocketAddress> address = own->MetricsAddressOf(self)) {
+    Result<std::unique_ptr<metrics::MetricsServer>> listening =
+        metrics::MetricsServer::Start(io, metrics::MetricsServer::Options{.address = *address},
+                                      [this] { return RenderMetrics(); });
+    if (!listening.ok()) {
+      return listening.status();
+    }
+    metrics_server = std::move(listening).value();
+    spdlog::info("metrics at http://{}/metrics", address->ToString());
   }
 
   GuardClient::Options guard_options{
@@ -752,6 +769,11 @@ void Daemon::Impl::OnSignal(int signal) {
     }
   });
   Execute(core->Shutdown(BootNow()));
+}
+
+std::string Daemon::Impl::RenderMetrics() {
+  if (!core) return "";  // Not before StartCore; io.run() starts after it anyway.
+  return metrics::MetricsPage(*cluster, *core, BootNow(), peers->Networks(), peers->counters());
 }
 
 void Daemon::Impl::Finish(int status) {
