@@ -145,6 +145,8 @@ TEST_F(MetricsTest, EveryNodeExportsQuorumTheCoordinatorNodesAndThePackage) {
     EXPECT_TRUE(HasLine(text, "cmcl_package_owner{package=\"g1\",node=\"node2\"} 0"));
     EXPECT_TRUE(HasLine(text, "cmcl_package_status{package=\"g1\",status=\"down\"} 0"));
     EXPECT_TRUE(HasLine(text, "cmcl_packages 1"));
+    // g1's run script ran once, on node1 (the histogram has a line per verb seen).
+    EXPECT_EQ(HasLine(text, "cmcl_script_duration_seconds_count{verb=\"run\"} 1"), node == 0);
     EXPECT_EQ(text.find("cmcl_lease_remaining_seconds 0\n"), std::string::npos);
   }
 }
@@ -193,7 +195,9 @@ TEST_F(MetricsTest, PromtoolAcceptsTheOutput) {
                     "with CMCL_WITH_PROMTOOL=1): the output was not checked by promtool";
   }
   const std::string path = cluster.dir() + "/metrics.txt";
-  std::ofstream(path) << Body(Get(cluster.MetricsPort(0)));
+  const std::string text = Body(Get(cluster.MetricsPort(0)));
+  std::ofstream(path) << text;
+  RecordProperty("metrics", text);  // --gtest_output=xml:FILE keeps the text checked.
 
   const CommandResult check =
       RunCommand({"/bin/sh", "-c", "promtool check metrics < '" + path + "'"});

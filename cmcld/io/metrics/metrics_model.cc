@@ -135,9 +135,21 @@ void AddCounters(const MetricsFacts& facts, std::vector<Family>& out) {
   for (Family* family : {&sent, &received, &dropped, &auth, &stale}) {
     out.push_back(std::move(*family));
   }
+  Family scripts = Labelled("cmcl_script_duration_seconds",
+                            "Guest actions (run and halt scripts, driver kill) run by this cmcld "
+                            "since it started: submitted to result, by verb.",
+                            MetricType::kHistogram);
+  if (facts.script_durations != nullptr) {
+    for (const auto& [verb, histogram] : *facts.script_durations) {
+      AddHistogramSamples(histogram, {{"verb", verb}}, scripts.samples);
+    }
+  }
+  out.push_back(std::move(scripts));
 }
 
 }  // namespace
+
+Histogram ScriptHistogram() { return Histogram({0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}); }
 
 MetricsFacts GatherFacts(const control::ViewInputs& inputs, const PeerCounters& peers) {
   MetricsFacts facts;
@@ -170,10 +182,13 @@ std::vector<Family> BuildFamilies(const MetricsFacts& facts) {
 
 std::string MetricsPage(const cmcl::config::ClusterConfig& config, const node::Node& node, Time now,
                         const std::map<NodeName, std::vector<NetworkStatus>>& networks,
-                        const PeerCounters& peers) {
+                        const PeerCounters& peers,
+                        const std::map<std::string, Histogram>& script_durations) {
   const control::ViewInputs inputs{
       .config = config, .node = node, .now = now, .networks = networks};
-  return RenderText(BuildFamilies(GatherFacts(inputs, peers)));
+  MetricsFacts facts = GatherFacts(inputs, peers);
+  facts.script_durations = &script_durations;
+  return RenderText(BuildFamilies(facts));
 }
 
 }  // namespace cmcl::io::metrics

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "cmcld/io/control/view_render.h"
@@ -36,6 +38,9 @@ struct MetricsFacts {
   uint64_t stale_releases = 0;
   uint64_t malformed_commands = 0;
   PeerCounters peers;
+  // Guest actions this cmcld ran, by verb (run, halt, kill): from submitting the script or
+  // driver to its result, queueing in the runner included (metrics_page.h ScriptHistogram).
+  const std::map<std::string, Histogram>* script_durations = nullptr;
 };
 
 // The six package statuses, in this order (node::PackageStatusName spells them).

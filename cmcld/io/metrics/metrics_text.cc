@@ -76,6 +76,39 @@ std::string FormatValue(double value) {
   return std::string(buffer.data(), written.ptr);
 }
 
+void Histogram::Observe(double value) {
+  ++count;
+  sum += value;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (value <= bounds[i]) {
+      ++counts[i];
+      return;
+    }
+  }
+}
+
+void AddHistogramSamples(const Histogram& histogram,
+                         const std::vector<std::pair<std::string, std::string>>& labels,
+                         std::vector<Sample>& out) {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < histogram.bounds.size(); ++i) {
+    cumulative += histogram.counts[i];
+    auto bucket_labels = labels;
+    bucket_labels.emplace_back("le", FormatValue(histogram.bounds[i]));
+    out.push_back(Sample{.suffix = "_bucket",
+                         .labels = std::move(bucket_labels),
+                         .value = static_cast<double>(cumulative)});
+  }
+  auto infinity = labels;
+  infinity.emplace_back("le", "+Inf");
+  out.push_back(Sample{.suffix = "_bucket",
+                       .labels = std::move(infinity),
+                       .value = static_cast<double>(histogram.count)});
+  out.push_back(Sample{.suffix = "_sum", .labels = labels, .value = histogram.sum});
+  out.push_back(
+      Sample{.suffix = "_count", .labels = labels, .value = static_cast<double>(histogram.count)});
+}
+
 std::string RenderText(const std::vector<Family>& families) {
   std::string out;
   for (const Family& family : families) {

@@ -6,6 +6,7 @@
 // caller's and must already match [a-zA-Z_:][a-zA-Z0-9_:]* (checked: a bad name is a bug).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,25 @@ struct Family {
   MetricType type = MetricType::kGauge;
   std::vector<Sample> samples;
 };
+
+// A histogram's state (Prometheus histogram: cumulative buckets by upper bound). Owned by
+// the adapter that observes; HistogramSamples turns it into a family's lines.
+struct Histogram {
+  explicit Histogram(std::vector<double> upper_bounds)
+      : bounds(std::move(upper_bounds)), counts(bounds.size(), 0) {}
+  void Observe(double value);
+
+  std::vector<double> bounds;    // Ascending; +Inf is implied.
+  std::vector<uint64_t> counts;  // Per bound, not cumulative: value <= bound, > the previous.
+  uint64_t count = 0;
+  double sum = 0;
+};
+
+// The `_bucket` lines (cumulative, with le="+Inf"), then `_sum` and `_count`, each with
+// `labels` first.
+void AddHistogramSamples(const Histogram& histogram,
+                         const std::vector<std::pair<std::string, std::string>>& labels,
+                         std::vector<Sample>& out);
 
 // `\` -> `\\`, `"` -> `\"`, newline -> `\n`.
 std::string EscapeLabelValue(std::string_view value);

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
 
 namespace cmcl::io::metrics {
 namespace {
@@ -86,6 +88,21 @@ TEST(MetricsModel, CountersEndInTotalAndCarryTheirReason) {
   EXPECT_TRUE(Has(text, "# TYPE cmcl_peer_messages_dropped_total counter"));
   EXPECT_TRUE(Has(text, "cmcl_peer_messages_dropped_total{reason=\"replay\"} 2"));
   EXPECT_TRUE(Has(text, "cmcl_state_dropped_total{reason=\"stale_report\"} 0"));
+}
+
+TEST(MetricsModel, ScriptDurationsAreAHistogramByVerb) {
+  MetricsFacts facts = ThreeNodes();
+  std::map<std::string, Histogram> durations;
+  durations.emplace("run", Histogram({1, 10}));
+  durations.at("run").Observe(2);
+  facts.script_durations = &durations;
+
+  const std::string text = RenderText(BuildFamilies(facts));
+
+  EXPECT_TRUE(Has(text, "# TYPE cmcl_script_duration_seconds histogram"));
+  EXPECT_TRUE(Has(text, "cmcl_script_duration_seconds_bucket{verb=\"run\",le=\"1\"} 0"));
+  EXPECT_TRUE(Has(text, "cmcl_script_duration_seconds_bucket{verb=\"run\",le=\"10\"} 1"));
+  EXPECT_TRUE(Has(text, "cmcl_script_duration_seconds_count{verb=\"run\"} 1"));
 }
 
 TEST(MetricsModel, EveryFamilyIsNamedByConvention) {

@@ -68,5 +68,27 @@ TEST(MetricsText, ValuesPrintAsTheFormatSpellsThem) {
   EXPECT_EQ(FormatValue(std::numeric_limits<double>::quiet_NaN()), "NaN");
 }
 
+TEST(MetricsText, AHistogramHasCumulativeBucketsInfSumAndCount) {
+  Histogram histogram({0.5, 1});
+  histogram.Observe(0.25);
+  histogram.Observe(0.75);
+  histogram.Observe(3);
+  Family family{.name = "cmcl_script_duration_seconds",
+                .help = "h",
+                .type = MetricType::kHistogram,
+                .samples = {}};
+
+  AddHistogramSamples(histogram, {{"verb", "run"}}, family.samples);
+
+  EXPECT_EQ(RenderText({family}),
+            "# HELP cmcl_script_duration_seconds h\n"
+            "# TYPE cmcl_script_duration_seconds histogram\n"
+            "cmcl_script_duration_seconds_bucket{verb=\"run\",le=\"0.5\"} 1\n"
+            "cmcl_script_duration_seconds_bucket{verb=\"run\",le=\"1\"} 2\n"
+            "cmcl_script_duration_seconds_bucket{verb=\"run\",le=\"+Inf\"} 3\n"
+            "cmcl_script_duration_seconds_sum{verb=\"run\"} 4\n"
+            "cmcl_script_duration_seconds_count{verb=\"run\"} 3\n");
+}
+
 }  // namespace
 }  // namespace cmcl::io::metrics
