@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,27 @@ TEST_F(MetricsTest, ClientsThatSendNothingDoNotBlockTheDaemon) {
     close(fd);
   }
   EXPECT_LT(std::chrono::steady_clock::now() - before, seconds(12));
+}
+
+// Not a benchmark (no threshold but a generous one): the number a scrape costs, printed
+// so that a change that makes the page expensive shows.
+TEST_F(MetricsTest, TwoHundredScrapesInARowAreCheap) {
+  constexpr int kScrapes = 200;
+  const auto before = std::chrono::steady_clock::now();
+  int answered = 0;
+  for (int i = 0; i < kScrapes; ++i) {
+    answered += Get(cluster.MetricsPort(0)).rfind("HTTP/1.1 200 ", 0) == 0 ? 1 : 0;
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - before);
+
+  EXPECT_EQ(answered, kScrapes);
+  const double mean_ms = static_cast<double>(took.count()) / kScrapes / 1000.0;
+  std::cout << "metrics: " << kScrapes
+            << " sequential scrapes of a 3-node, 1-package cluster: " << mean_ms
+            << " ms each (connect, render, read to close)\n";
+  RecordProperty("scrape_mean_ms", std::to_string(mean_ms));
+  EXPECT_LT(mean_ms, 50.0);
 }
 
 TEST_F(MetricsTest, PromtoolAcceptsTheOutput) {
