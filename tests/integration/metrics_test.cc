@@ -180,6 +180,19 @@ TEST_F(MetricsTest, ClientsThatSendNothingDoNotBlockTheDaemon) {
   EXPECT_EQ(view.exit_status, 0) << view.err;
   EXPECT_EQ(metrics.rfind("HTTP/1.1 200 ", 0), 0u);
   EXPECT_LT(took, seconds(3));
+
+  // 16 connections are the limit (metrics_server.h): past it a client is closed at once,
+  // and the daemon still answers pkgctl.
+  for (int i = 0; i < 12; ++i) idle.push_back(Connect(port, seconds(15)));
+  const auto refused_at = std::chrono::steady_clock::now();
+  const int over = Connect(port, seconds(15));
+  ASSERT_GE(over, 0);
+  EXPECT_EQ(ReadAll(over), "");
+  close(over);
+  EXPECT_LT(std::chrono::steady_clock::now() - refused_at, seconds(2));
+  const CommandResult view_at_limit = cluster.Pkgctl(0, {"view"});
+  EXPECT_EQ(view_at_limit.exit_status, 0) << view_at_limit.err;
+
   // The idle clients are closed without an answer once the read timeout (5 s) passes.
   for (const int fd : idle) {
     ASSERT_GE(fd, 0);
@@ -187,6 +200,7 @@ TEST_F(MetricsTest, ClientsThatSendNothingDoNotBlockTheDaemon) {
     close(fd);
   }
   EXPECT_LT(std::chrono::steady_clock::now() - before, seconds(12));
+  EXPECT_EQ(Get(port).rfind("HTTP/1.1 200 ", 0), 0u);  // Free again.
 }
 
 // Not a benchmark (no threshold but a generous one): the number a scrape costs, printed
