@@ -18,6 +18,8 @@ using boost::asio::ip::tcp;
 // How long a connection stays open after its response, reading (and discarding) what the
 // client still sends, before it is closed anyway.
 constexpr Duration kLingerTime = std::chrono::seconds(1);
+// After a failed accept (EMFILE, ENOBUFS), the next try waits this long.
+constexpr Duration kAcceptRetry = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -48,7 +50,8 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
       : io(context),
         options(std::move(server_options)),
         render(std::move(render_fn)),
-        acceptor(context) {}
+        acceptor(context),
+        retry(context) {}
 
   void Accept();
   void Read(const std::shared_ptr<Connection>& connection);
@@ -61,6 +64,7 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
   Options options;
   RenderFn render;
   tcp::acceptor acceptor;
+  boost::asio::steady_timer retry;  // Accept again after an error.
   std::list<std::shared_ptr<Connection>> connections;
   bool stopped = false;
 };
@@ -69,15 +73,23 @@ void MetricsServer::Impl::Accept() {
   acceptor.async_accept(
       [self = shared_from_this()](const boost::system::error_code& error, tcp::socket client) {
         if (self->stopped || error == boost::asio::error::operation_aborted) return;
-        if (!error) {
-          auto connection = std::make_shared<Connection>(self->io, std::move(client));
-          if (self->connections.size() >= self->options.connections_max) {
-            connection->Close();  // Over the limit: no answer, the client sees a close.
-          } else {
-            self->connections.push_back(connection);
-            self->Arm(connection, self->options.read_timeout);
-            self->Read(connection);
-          }
+        if (error) {
+          // Out of descriptors, say: try again a little later rather than spin on it.
+          spdlog::warn("metrics: accept failed: {}; retrying in {} ms", error.message(),
+                       kAcceptRetry.count());
+          self->retry.expires_after(kAcceptRetry);
+          self->retry.async_wait([self](const boost::system::error_code& cancelled) {
+            if (!cancelled && !self->stopped) self->Accept();
+          });
+          return;
+        }
+        auto connection = std::make_shared<Connection>(self->io, std::move(client));
+        if (self->connections.size() >= self->options.connections_max) {
+          connection->Close();  // Over the limit: no answer, the client sees a close.
+        } else {
+          self->connections.push_back(connection);
+          self->Arm(connection, self->options.read_timeout);
+          self->Read(connection);
         }
         self->Accept();
       });
@@ -166,6 +178,7 @@ MetricsServer::~MetricsServer() {
   impl_->stopped = true;
   boost::system::error_code ignored;
   impl_->acceptor.close(ignored);
+  impl_->retry.cancel();
   for (const std::shared_ptr<Impl::Connection>& connection : impl_->connections) {
     connection->Close();
   }
