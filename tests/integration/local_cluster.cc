@@ -131,6 +131,7 @@ LocalCluster::LocalCluster(Options options) : options_(std::move(options)) {
   machines_.resize(static_cast<size_t>(options_.nodes));
   for (int i = 0; i < options_.nodes; ++i) {
     ports_.push_back(FreePort());
+    if (options_.metrics) metrics_ports_.push_back(FreePort());
   }
   WriteConfiguration();
 }
@@ -186,6 +187,9 @@ void LocalCluster::WriteClusterFile() {
     }
     if (!options_.roles.empty()) {
       yaml << "    role: " << options_.roles.at(static_cast<size_t>(i)) << "\n";
+    }
+    if (options_.metrics) {
+      yaml << "    metrics_address: 127.0.0.1:" << metrics_ports_[static_cast<size_t>(i)] << "\n";
     }
     yaml << "    capacity: " << options_.capacity << "\n"
          << "    state_dir: " << NodeDir(i) << "/state\n"

@@ -82,6 +82,9 @@ class LocalCluster {
     std::vector<std::string> netns;
     // Per node, its `role` ("member" or "arbitrator"); empty: every node a member.
     std::vector<std::string> roles;
+    // Metrics (README "Metrics"): every node gets its own `metrics_address` on
+    // 127.0.0.1 with a free port (MetricsPort). Off: no metrics_address at all.
+    bool metrics = false;
   };
 
   explicit LocalCluster(Options options);
@@ -95,6 +98,10 @@ class LocalCluster {
   // The cluster's temporary folder (configuration, disks, every node's folder).
   const std::string& dir() const { return dir_.path(); }
   std::string Socket(int node) const;
+  // The node's metrics port (Options::metrics; 0 without metrics).
+  int MetricsPort(int node) const {
+    return metrics_ports_.empty() ? 0 : metrics_ports_.at(static_cast<size_t>(node));
+  }
 
   // Powers the machine on (if needed) and starts cmcld; waits until its socket answers.
   void Start(int node, const std::vector<std::string>& extra_args = {});
@@ -161,6 +168,7 @@ class LocalCluster {
   TempDir dir_;
   std::string config_path_;
   std::vector<int> ports_;
+  std::vector<int> metrics_ports_;
   std::vector<Machine> machines_;
 };
 

@@ -24,4 +24,10 @@ std::vector<NodeName> ClusterConfig::Members() const {
   return members;
 }
 
+std::optional<SocketAddress> ClusterConfig::MetricsAddressOf(const NodeName& name) const {
+  const NodeSpec* node = FindNode(name);
+  if (node == nullptr) return std::nullopt;
+  return node->metrics_address ? node->metrics_address : metrics_address;
+}
+
 }  // namespace cmcl::config

@@ -144,6 +144,9 @@ struct NodeSpec {
   // `capacity`). For kProbe: empty until the node probes.
   inventory::NodeInventory inventory;
   std::string state_dir = "/var/lib/cmcld";
+  // Overrides the cluster's metrics_address for this node (several daemons on one host
+  // need a port each). MetricsAddressOf gives the one in effect.
+  std::optional<SocketAddress> metrics_address;
   KeyLocations where;
 };
 
@@ -192,6 +195,9 @@ struct ClusterConfig {
   const NodeSpec* FindNode(const NodeName& name) const;
   const PackageSpec* FindPackage(const PackageName& name) const;
   std::vector<NodeName> Members() const;  // Role member, in file order.
+  // The metrics listener of `node`: its own metrics_address, else the cluster's; nullopt:
+  // no metrics (also for a node not configured).
+  std::optional<SocketAddress> MetricsAddressOf(const NodeName& node) const;
 };
 
 }  // namespace cmcl::config

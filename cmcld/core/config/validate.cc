@@ -120,6 +120,26 @@ void ValidateNodeAddresses(const ClusterConfig& config, Diagnostics& out) {
           "metrics_address " + config.metrics_address->ToString() +
               " is also a node address; expected a port of its own");
   }
+  // A node's own metrics_address (it overrides the cluster's): not a heartbeat address,
+  // and not another node's metrics_address (equal IP:PORT means one host, one port).
+  std::map<SocketAddress, const NodeSpec*> metrics_owners;
+  for (const NodeSpec& node : config.nodes) {
+    if (!node.metrics_address) continue;
+    const SourceLocation& where = node.where.Of("metrics_address");
+    if (owners.count(*node.metrics_address) != 0) {
+      Error(out, where,
+            "metrics_address " + node.metrics_address->ToString() + " of node " +
+                node.name.value() + " is also a node address; expected a port of its own");
+      continue;
+    }
+    const auto [it, inserted] = metrics_owners.emplace(*node.metrics_address, &node);
+    if (!inserted) {
+      Error(out, where,
+            "metrics_address " + node.metrics_address->ToString() + " of node " +
+                node.name.value() + " is already the metrics_address of " +
+                it->second->name.value() + "; expected a port of its own");
+    }
+  }
 }
 
 void ValidateNodes(const ClusterConfig& config, Diagnostics& out) {

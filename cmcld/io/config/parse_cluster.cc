@@ -149,10 +149,10 @@ void ParseCapacity(MapReader& map, NodeSpec* node) {
 
 bool ParseNode(YamlFile& file, const YAML::Node& element, const SourceLocation& at,
                const std::string& base_dir, NodeSpec* node) {
-  MapReader map(
-      file, element, at, "node",
-      {"name", "addresses", "role", "capacity", "inventory", "inventory_file", "state_dir"},
-      &node->where);
+  MapReader map(file, element, at, "node",
+                {"name", "addresses", "role", "capacity", "inventory", "inventory_file",
+                 "state_dir", "metrics_address"},
+                &node->where);
   if (!map.ok()) return false;
   map.Require({"name", "addresses"});
   map.Name("name", &node->name);
@@ -178,6 +178,7 @@ bool ParseNode(YamlFile& file, const YAML::Node& element, const SourceLocation& 
   map.Enum<NodeRole>("role", {{"member", NodeRole::kMember}, {"arbitrator", NodeRole::kArbitrator}},
                      &node->role);
   map.Path("state_dir", base_dir, &node->state_dir);
+  map.Address("metrics_address", &node->metrics_address);
   ParseCapacity(map, node);
   ParseNodeInventory(map, base_dir, node);
   if (node->capacity) node->inventory.capacity = node->capacity;

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -32,6 +33,8 @@
 #include "cmcld/io/control/control_service.h"
 #include "cmcld/io/guard/guard_client.h"
 #include "cmcld/io/guest/guest_runner.h"
+#include "cmcld/io/metrics/metrics_page.h"
+#include "cmcld/io/metrics/metrics_server.h"
 #include "cmcld/io/peer/peer_transport.h"
 #include "cmcld/io/runtime/config_versions.h"
 #include "cmcld/io/runtime/sd_notify.h"
@@ -133,6 +136,10 @@ struct Daemon::Impl final : CoreAccess {
   void ArmProposalTimer(Duration after);
   void OnSignal(int signal);
   void Finish(int status);
+  // GET /metrics (metrics_server.h), on the io thread: the text from the applied state.
+  std::string RenderMetrics();
+  // cmcl_script_duration_seconds (metrics_model.h): a guest action's result arrived.
+  void TimeGuestAction(const PackageName& package, node::GuestVerb verb);
   static std::string PackageDir(const ConfigVersions::Version& version,
                                 const PackageName& package) {
     return version.dir + "/packages/" + package.value();
@@ -160,6 +167,11 @@ struct Daemon::Impl final : CoreAccess {
   std::unique_ptr<GuardClient> guard;
   std::unique_ptr<GuestRunner> runner;
   std::unique_ptr<node::Node> core;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;  // Only with a metrics_address.
+  // With metrics only: when each guest action (run, halt, kill) was handed to the runner,
+  // and the durations observed so far, by verb.
+  std::map<std::pair<PackageName, node::GuestVerb>, Time> guest_action_started;
+  std::map<std::string, metrics::Histogram> script_durations;
   boost::asio::steady_timer wakeup{io};
   boost::asio::signal_set signals{io, SIGTERM, SIGINT};
   boost::asio::steady_timer stop_timer{io};
@@ -352,6 +364,18 @@ Status Daemon::Impl::StartAdapters() {
     return started;
   }
 
+  // Metrics (README "Metrics"): only when this node's files give an address.
+  if (const std::optional<SocketAddress> address = own->MetricsAddressOf(self)) {
+    Result<std::unique_ptr<metrics::MetricsServer>> listening =
+        metrics::MetricsServer::Start(io, metrics::MetricsServer::Options{.address = *address},
+                                      [this] { return RenderMetrics(); });
+    if (!listening.ok()) {
+      return listening.status();
+    }
+    metrics_server = std::move(listening).value();
+    spdlog::info("metrics at http://{}/metrics", address->ToString());
+  }
+
   GuardClient::Options guard_options{
       .state_dir = state_dir,
       .guard_binary = options.guard_binary.empty() ? DefaultGuardBinary() : options.guard_binary,
@@ -391,6 +415,7 @@ Status Daemon::Impl::StartAdapters() {
                            .driver_dir = cluster->driver_dir,
                            .monitor_interval = cluster->monitor_interval},
       [this](const node::GuestRef& guest, node::GuestVerb verb, const node::GuestResult& result) {
+        TimeGuestAction(guest.resource, verb);
         Execute(core->GuestReported(BootNow(), guest, verb, result));
       },
       [this](const PackageName& package, int pgid) { guard->SetRunGroup(package, pgid); });
@@ -505,7 +530,19 @@ void Daemon::Impl::ExecuteGuest(const node::GuestAction& action) {
     });
     return;
   }
+  if (metrics_server && action.verb != node::GuestVerb::kStatus) {
+    guest_action_started[{action.guest.resource, action.verb}] = BootNow();
+  }
   runner->Submit(action, *spec, PackageDir(version, action.guest.resource));
+}
+
+void Daemon::Impl::TimeGuestAction(const PackageName& package, node::GuestVerb verb) {
+  const auto started = guest_action_started.find({package, verb});
+  if (started == guest_action_started.end()) return;  // Unsolicited, or not timed.
+  const double seconds = static_cast<double>((BootNow() - started->second).count()) / 1000.0;
+  guest_action_started.erase(started);
+  script_durations.try_emplace(std::string(node::GuestVerbName(verb)), metrics::ScriptHistogram())
+      .first->second.Observe(seconds);
 }
 
 void Daemon::Impl::AfterInput() {
@@ -781,6 +818,12 @@ void Daemon::Impl::OnSignal(int signal) {
     }
   });
   Execute(core->Shutdown(BootNow()));
+}
+
+std::string Daemon::Impl::RenderMetrics() {
+  if (!core) return "";  // Not before StartCore; io.run() starts after it anyway.
+  return metrics::MetricsPage(*cluster, *core, BootNow(), peers->Networks(), peers->counters(),
+                              script_durations);
 }
 
 void Daemon::Impl::Finish(int status) {

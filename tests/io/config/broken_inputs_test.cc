@@ -145,7 +145,7 @@ std::vector<BrokenInput> Keys() {
        "  - {name: n3, addresses: [127.0.0.3:7101]}\n",
        "",
        {"cluster.yaml:4:45: unknown key \"colour\"; expected one of: name, addresses, role, "
-        "capacity, inventory, inventory_file, state_dir"}},
+        "capacity, inventory, inventory_file, state_dir, metrics_address"}},
       {"UnknownPackageKey",
        kClusterWithPackage,
        kPackage + "auto_rnu: true\n",
@@ -352,6 +352,22 @@ std::vector<BrokenInput> Names() {
        "",
        {"cluster.yaml:6:28: address 127.0.0.1:7101 of node n3 is already used by n1; expected "
         "one address per heartbeat network and node"}},
+      {"NodeMetricsAddressIsAHeartbeatAddress",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes:\n"
+       "  - {name: n1, addresses: [127.0.0.1:7101], metrics_address: 127.0.0.2:7101}\n"
+       "  - {name: n2, addresses: [127.0.0.2:7101]}\n"
+       "  - {name: n3, addresses: [127.0.0.3:7101]}\n",
+       "",
+       {"cluster.yaml:4:62: metrics_address 127.0.0.2:7101 of node n1 is also a node address; "
+        "expected a port of its own"}},
+      {"NodeMetricsAddressUsedTwice",
+       "cluster_name: c1\nsecurity: {key_file: cluster.key}\nnodes:\n"
+       "  - {name: n1, addresses: [127.0.0.1:7101], metrics_address: 127.0.0.1:9650}\n"
+       "  - {name: n2, addresses: [127.0.0.2:7101], metrics_address: 127.0.0.1:9650}\n"
+       "  - {name: n3, addresses: [127.0.0.3:7101]}\n",
+       "",
+       {"cluster.yaml:5:62: metrics_address 127.0.0.1:9650 of node n2 is already the "
+        "metrics_address of n1; expected a port of its own"}},
       {"DuplicatePackageName",
        kCluster + "packages: [pkg, pkg2]\n",
        kPackage,

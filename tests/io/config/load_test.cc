@@ -67,6 +67,7 @@ nodes:
       shared_devices: [/dev/rdsk/c1t4d0]
   - name: ivmcl02
     addresses: [127.0.0.2:7101]
+    metrics_address: 127.0.0.2:9651
     inventory_file: inventories/ivmcl02.yaml
   - {name: ivmq, addresses: [127.0.0.3:7101], role: arbitrator}
   - {name: ivmcl04, addresses: [127.0.0.4:7101], inventory: probe}
@@ -111,6 +112,10 @@ TEST_F(LoadClusterTest, ValidFilesLoadIntoTypedValues) {
   EXPECT_EQ(config.heartbeat_interval, std::chrono::milliseconds(300)) << "node_timeout/10";
   EXPECT_EQ(config.clock_drift_max.parts_per_million(), 5000u);
   EXPECT_EQ(config.metrics_address->ToString(), "127.0.0.1:9650");
+  // A node's own metrics_address overrides the cluster's; the others use the cluster's.
+  EXPECT_FALSE(config.nodes[0].metrics_address.has_value());
+  EXPECT_EQ(config.MetricsAddressOf(config.nodes[0].name)->ToString(), "127.0.0.1:9650");
+  EXPECT_EQ(config.MetricsAddressOf(config.nodes[1].name)->ToString(), "127.0.0.2:9651");
   EXPECT_EQ(config.driver_dir, Folder() + "drivers");
   EXPECT_EQ(config.security.key_file, Folder() + "etc/cluster.key");
   ASSERT_EQ(config.nodes.size(), 4u);
@@ -258,6 +263,7 @@ TEST_F(LoadClusterTest, UnsetKeysTakeTheDefaultsOfTheKeyTables) {
   EXPECT_EQ(c.shutdown_policy, cmcl::config::ShutdownPolicy::kMigrate);
   EXPECT_FALSE(c.allow_two_node_without_arbitrator);
   EXPECT_FALSE(c.metrics_address.has_value());
+  EXPECT_FALSE(c.MetricsAddressOf(c.nodes[0].name).has_value());
   EXPECT_EQ(c.nodes[0].state_dir, "/var/lib/cmcld");
   const auto& p = c.packages[0];
   EXPECT_TRUE(p.auto_run);
