@@ -222,7 +222,9 @@ void LocalCluster::WritePackage(const PackageDef& package) {
   }
   spec << "]\nauto_run: " << (package.auto_run ? "true" : "false")
        << "\ndriver: process\nrun_script: run.sh\nhalt_script: halt.sh\n"
-       << "run_timeout: 10s\nhalt_timeout: 10s\nguest:\n  vcpus: 1\n  memory: 256MiB\n"
+       << "run_timeout: " << options_.script_timeout
+       << "\nhalt_timeout: " << options_.script_timeout
+       << "\nguest:\n  vcpus: 1\n  memory: 256MiB\n"
        << "  storage:\n    - {path: " << (dir_ / ("disks/" + package.name + ".img"))
        << ", type: disk}\n  networks:\n    - {vswitch: net0}\n"
        << package.extra_yaml;

@@ -73,6 +73,8 @@ class LocalCluster {
     // The tests of a few guests want a guest's death seen within a second or so; empty:
     // the default (5s), as the load test has.
     std::string monitor_interval = "1s";
+    // Every package's run_timeout and halt_timeout.
+    std::string script_timeout = "10s";
     // More rules of the `access` list after root's, e.g. "{user: nobody, role: monitor}".
     std::vector<std::string> access;
     // Issue 11 (netns_lab.h): per node, its `addresses` (HOST:PORT, primary first) and the
