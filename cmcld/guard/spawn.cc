@@ -90,26 +90,13 @@ Result<Child> Spawn(const SpawnRequest& request) {
   // reason): a driver's kill at real-time priority waiting for its normal-policy guest
   // to exit overran fence_timeout on 2 cores (PartitionTest.TwoTwoSplit*), where the
   // same kill at the normal policy did not.
-  //
-  // And at nice -10 (through nice(1), as posix_spawn cannot set it): a fence step runs
-  // when the node may be at its busiest, and at the normal weight it waits behind every
-  // runnable process — on 2 cores with a load average of 80 (the load test beside the
-  // partition tests) the `process` driver's kill overran a 200 ms fence_timeout. Nice
-  // -10 weighs about nine normal processes; its children (kill, sleep) inherit it.
-  std::vector<std::string> wrappers;
-  if (sched_getscheduler(0) == SCHED_RR && access("/usr/bin/chrt", X_OK) == 0) {
-    wrappers = {"/usr/bin/chrt", "--other", "0"};
-  }
-  if (access("/usr/bin/nice", X_OK) == 0) {
-    wrappers.insert(wrappers.end(), {"/usr/bin/nice", "-n", "-10"});
-  }
   std::vector<std::string> args = request.argv;
-  if (!wrappers.empty()) {
-    if (access(request.argv[0].c_str(), X_OK) != 0) {  // Said as without the wrappers.
+  if (sched_getscheduler(0) == SCHED_RR && access("/usr/bin/chrt", X_OK) == 0) {
+    if (access(request.argv[0].c_str(), X_OK) != 0) {  // Said as without chrt.
       return Status::FailedPrecondition("cannot run " + request.argv[0] + ": " +
                                         std::strerror(errno));
     }
-    args.insert(args.begin(), wrappers.begin(), wrappers.end());
+    args.insert(args.begin(), {"/usr/bin/chrt", "--other", "0"});
   }
   const std::vector<char*> argv = Pointers(args);
   const std::vector<char*> env = Pointers(request.env);

@@ -321,25 +321,6 @@ TEST_F(GuardTest, PassedDeadlineFencesADriverGuestWithKillThenStatusWithoutCmcld
       << ReadFile(dir_ / "guard.log");
 }
 
-// Fence steps leave a real-time guard's policy (SCHED_OTHER, as the guests) but run at
-// nice -10, so that a busy node does not starve them (spawn.cc).
-TEST_F(GuardTest, FenceStepsRunAtTheNormalPolicyAndNiceMinusTen) {
-  const std::string seen = dir_ / "seen";
-  // /proc/PID/stat after the command name: field 19 is nice, 41 the policy.
-  const GuardGuest guest = DriverGuest(
-      "guest1", 12,
-      "s=$(cat /proc/$$/stat); s=${s##*) }; set -- $s; echo \"${17} ${39}\" > " + seen + ";");
-  std::unique_ptr<GuardClient> client = Attach();
-  ASSERT_NE(client, nullptr);
-  client->Submit(Registration(1, guest), &guest);
-  client->Submit(Deadline(2, BootNow() + 100ms));
-  ASSERT_TRUE(AwaitAck(2));
-
-  ASSERT_TRUE(WaitFor([&] { return !ReadFile(seen).empty(); }, 3s)) << ReadFile(dir_ / "guard.log");
-
-  EXPECT_EQ(ReadFile(seen), "-10 0\n") << "nice and policy of the driver's kill";
-}
-
 TEST_F(GuardTest, PassedDeadlineKillsTheRunGroupOfAGuestWithoutDriverAndRunsItsHaltScript) {
   ChildProcess run_script;
   run_script.Track(SpawnProcess({"/bin/sleep", "30"}, dir_ / "sleep.err", /*own_group=*/true));
