@@ -763,6 +763,7 @@ class ClusterState {
   void ReadMaintenance(ByteReader& in);
   void WriteMaintenance(ByteWriter& out) const;
   // Issue 9 (cluster_state_config.cc).
+  bool SameAsApplied(const ConfigProposeOp& op) const;
   void ApplyConfigPropose(LogIndex index, const ConfigProposeOp& op);
   void ApplyConfigVerdict(LogIndex index, const ConfigVerdictOp& op);
   void ApplyConfigApply(LogIndex index, const ConfigApplyOp& op);

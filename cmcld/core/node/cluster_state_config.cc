@@ -45,11 +45,32 @@ void ClusterState::EndConfig(LogIndex command, uint64_t version, bool ok, std::s
       .command = command, .version = version, .ok = ok, .message = std::move(message)};
 }
 
+// The log, not the proposer, says whether a bundle is applied already: a proposer that
+// is behind (restarted and not yet caught up) would otherwise answer from an old version
+// (CrashRounds: a retried apply answered "version 1 is applied already" after three
+// applies, by a node whose applied state was still version 1). A replicated version is
+// the same when the hashes are; version 1 (each node's own bootstrap copy, no hash in
+// the state) only by the proposer's word, which it gives by proposing `version` equal
+// to the applied one (ControlEngine::ConfigApplyChecked) — it holds only if version 1
+// is still the applied one when the proposal commits.
+bool ClusterState::SameAsApplied(const ConfigProposeOp& op) const {
+  if (bundle_hash_.empty()) {
+    return config_version_ == 1 && op.version == 1;
+  }
+  return op.bundle_hash == bundle_hash_;
+}
+
 void ClusterState::ApplyConfigPropose(LogIndex index, const ConfigProposeOp& op) {
   std::string refusal;
   if (pending_config_) {
     refusal = "another config apply is in progress (" + Version(pending_config_->proposal.version) +
               ", proposed by " + pending_config_->proposal.by + ")";
+  } else if (SameAsApplied(op)) {
+    Event(index, false,
+          "config apply by " + op.by + ": " + Version(config_version_) + " already (same bundle)");
+    EndConfig(index, config_version_, true,
+              Version(config_version_) + " is applied already (same bundle); nothing to do");
+    return;
   } else if (op.version != config_version_ + 1) {
     refusal = "version " + std::to_string(op.version) +
               " is not next (applied: " + std::to_string(config_version_) +

@@ -202,8 +202,7 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   // config apply once the bundle was decoded and loaded (on a thread of its own).
   void ConfigApplyChecked(const Caller& caller, const ::cmcl::control::ConfigApplyRequest& request,
                           Result<Candidate> candidate, std::shared_ptr<Call> call);
-  // config apply's checks before it proposes: an answer (nothing to do, or a refusal),
-  // or nullopt to propose.
+  // config apply's checks before it proposes a new version: a refusal, or nullopt.
   std::optional<Answer> CheckCandidate(const Candidate& candidate) const;
   // cluster disarm / arm's answers once committed at `index` (control_engine_issue10.cc).
   std::optional<Answer> DisarmOutcome(raft::LogIndex index) const;

@@ -5,7 +5,8 @@
 // bytes that are not a bundle or a configuration that does not load with this node's
 // key (exit 2, a configuration error), a fixed setting changed (the voters, the cluster
 // name, the timing), a driver missing here, or a package that would be stranded (exit
-// 1). The same bundle as the applied version answers exit 0 without proposing. Then the
+// 1). The same bundle as the applied version is proposed without its bytes, and the log
+// says whether it is still the applied one (exit 0, "applied already"). Then the
 // proposal goes through the log, every member validates it, and the coordinator applies
 // or aborts it; the answer is the config outcome of that proposal.
 #include <spdlog/spdlog.h>
@@ -25,12 +26,13 @@ namespace cmcl::io::control {
 namespace pb = ::cmcl::control;
 
 std::string ControlEngine::AppliedBundleHash() const {
-  const std::string& hash = core_.node().state().bundle_hash();
-  if (!hash.empty()) return hash;
-  // Version 1 is each node's own bootstrap copy until the first apply.
-  const std::string dir = core_.AppliedBundleDir();
-  if (dir.empty()) return {};
-  Result<Bundle> bundle = ReadBundleDir(dir);
+  const node::ClusterState& state = core_.node().state();
+  if (!state.bundle_hash().empty()) return state.bundle_hash();
+  // Version 1 is each node's own bootstrap copy until the first apply: its own folder,
+  // never the applied folder, which on a node restarted after later applies is already
+  // a later version while its state is still catching up.
+  if (state.config_version() != 1) return {};
+  Result<Bundle> bundle = ReadBundleDir(core_.StateDirPath() + "/config/v1");
   return bundle.ok() ? BundleHash(EncodeBundle(*bundle)) : std::string();
 }
 
@@ -80,15 +82,22 @@ void ControlEngine::ConfigApplyChecked(const Caller& caller,
                                     "config apply refused: " + candidate.status().message(),
                                     invalid ? kExitUsage : kExitRefused));
   }
-  if (std::optional<Answer> answer = CheckCandidate(*candidate)) {
+  const uint64_t applied = core_.node().state().config_version();
+  node::ConfigProposeOp op{
+      .version = applied + 1, .bundle_hash = candidate->hash, .by = By(caller)};
+  std::string what = "config apply of version " + std::to_string(op.version);
+  if (candidate->hash == AppliedBundleHash()) {
+    // The same bundle as the version this node has applied. This node may be behind,
+    // so the log answers (ClusterState::SameAsApplied): the proposal names the applied
+    // version, carries no bytes, and is "applied already" or "not next" when it commits.
+    op.version = applied;
+    what = "config apply (the same bundle as version " + std::to_string(applied) + ")";
+  } else if (std::optional<Answer> answer = CheckCandidate(*candidate)) {
     return call->Finish(*std::move(answer));
+  } else {
+    op.bundle = request.bundle();
+    op.packages = PackageNodes(candidate->config);
   }
-  node::ConfigProposeOp op{.version = core_.node().state().config_version() + 1,
-                           .bundle_hash = candidate->hash,
-                           .bundle = request.bundle(),
-                           .packages = PackageNodes(candidate->config),
-                           .by = By(caller)};
-  const std::string what = "config apply of version " + std::to_string(op.version);
   OutcomeCheck outcome = [this](raft::LogIndex index) { return ConfigOutcome(index); };
   Operate(what, Subject{"cluster", core_.config().cluster_name.value()}, {std::move(op)},
           request.no_wait(), TimeoutOf(request.timeout_ms()), std::move(outcome),
@@ -98,12 +107,6 @@ void ControlEngine::ConfigApplyChecked(const Caller& caller,
 std::optional<Answer> ControlEngine::CheckCandidate(const Candidate& candidate) const {
   const node::ClusterState& state = core_.node().state();
   const uint64_t applied = state.config_version();
-  if (candidate.hash == AppliedBundleHash()) {
-    return ConfigApplyAnswer(applied, candidate.hash,
-                             "configuration version " + std::to_string(applied) +
-                                 " is applied already (same bundle); nothing to do",
-                             0);
-  }
   const config::ClusterConfig& in_effect = core_.SettingsInEffect();
   std::optional<std::string> refusal = FixedSettingChange(in_effect, candidate.config);
   if (!refusal) {
@@ -136,7 +139,7 @@ std::optional<Answer> ControlEngine::ConfigOutcome(raft::LogIndex index) const {
                                       "; configuration version " +
                                       std::to_string(state.config_version()) + " stays applied");
   }
-  const std::string hash = end->version == state.config_version() ? state.bundle_hash() : "";
+  const std::string hash = end->version == state.config_version() ? AppliedBundleHash() : "";
   return ConfigApplyAnswer(end->version, hash, end->message, index.value());
 }
 

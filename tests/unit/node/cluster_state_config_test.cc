@@ -124,16 +124,60 @@ TEST(ClusterStateConfig, ASecondProposalWhileOneIsPendingIsRefusedAndBothFindThe
 
 TEST(ClusterStateConfig, AProposalThatIsNotTheNextVersionIsRefused) {
   Log log;
-
   const LogIndex skipping = log.Propose(3);
-  const LogIndex again = log.Propose(1);
+  log.Propose(2);
+  log.Apply(2);
+
+  const LogIndex behind = log.Propose(1);
 
   EXPECT_FALSE(log.state().pending_config().has_value());
   EXPECT_EQ(log.state().ConfigOutcomeOf(skipping)->message,
             "version 3 is not next (applied: 1, next: 2)");
-  EXPECT_EQ(log.state().ConfigOutcomeOf(again)->message,
-            "version 1 is not next (applied: 1, next: 2)");
-  EXPECT_EQ(log.state().config_outcome()->command, again);
+  EXPECT_EQ(log.state().ConfigOutcomeOf(behind)->message,
+            "version 1 is not next (applied: 2, next: 3)");
+  EXPECT_EQ(log.state().config_outcome()->command, behind);
+}
+
+// A proposer that is behind (restarted, not yet caught up) proposes the applied bundle
+// under the version after its own: the log knows it is applied already.
+TEST(ClusterStateConfig, TheAppliedBundleIsAppliedAlreadyWhateverVersionTheProposalNames) {
+  Log log;
+  log.Propose(2);
+  log.Apply(2);
+  ConfigProposeOp from_behind = Log::Proposal(2);
+  ConfigProposeOp from_current = Log::Proposal(2);
+  from_current.version = 3;
+
+  const LogIndex behind = log.Commit({from_behind});
+  const LogIndex current = log.Commit({from_current});
+
+  for (const LogIndex index : {behind, current}) {
+    ASSERT_TRUE(log.state().ConfigOutcomeOf(index).has_value());
+    EXPECT_TRUE(log.state().ConfigOutcomeOf(index)->ok);
+    EXPECT_EQ(log.state().ConfigOutcomeOf(index)->version, 2u);
+    EXPECT_EQ(log.state().ConfigOutcomeOf(index)->message,
+              "configuration version 2 is applied already (same bundle); nothing to do");
+  }
+  EXPECT_FALSE(log.state().pending_config().has_value());
+  EXPECT_EQ(log.state().config_version(), 2u);
+}
+
+// Version 1 is each node's own copy (no hash in the state): a proposal naming version 1
+// is the proposer's word that the bundle is that copy, true only while 1 is applied.
+TEST(ClusterStateConfig, TheBootstrapVersionIsTheSameOnlyWhileItIsApplied) {
+  Log log;
+
+  const LogIndex same = log.Propose(1);
+  log.Propose(2);
+  log.Apply(2);
+  const LogIndex late = log.Propose(1);
+
+  EXPECT_TRUE(log.state().ConfigOutcomeOf(same)->ok);
+  EXPECT_EQ(log.state().ConfigOutcomeOf(same)->message,
+            "configuration version 1 is applied already (same bundle); nothing to do");
+  EXPECT_FALSE(log.state().ConfigOutcomeOf(late)->ok);
+  EXPECT_EQ(log.state().ConfigOutcomeOf(late)->message,
+            "version 1 is not next (applied: 2, next: 3)");
 }
 
 TEST(ClusterStateConfig, AProposalLargerThanTheBundleLimitIsRefused) {
