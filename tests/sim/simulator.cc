@@ -384,7 +384,9 @@ void Simulation::Dispatch(const Event& event) {
       }
       slot->wakeup_at.reset();  // A paused node ticks on resume.
       if (!slot->paused) {
-        Execute(event.node, slot->core->Tick(LocalNow(event.node)));
+        const Time now = LocalNow(event.node);
+        Execute(event.node, slot->core->Tick(now));
+        if (slot->core != nullptr) checker_.OnTicked(slot->name, now, slot->core->NextWakeup());
       }
       return;
     case EventKind::kPersistDone:

@@ -35,6 +35,13 @@ void StateChecker::OnProtocolViolations(const NodeName& node, uint64_t count) {
   }
 }
 
+void StateChecker::OnTicked(const NodeName& node, Time now, Time next) {
+  if (next <= now) {
+    Fail("busy loop: " + node.value() + " ticked at " + std::to_string(now.milliseconds()) +
+         " ms and asks to be woken again at " + std::to_string(next.milliseconds()) + " ms");
+  }
+}
+
 void StateChecker::OnRole(const NodeName& node, raft::Role role, raft::Term term) {
   if (role != raft::Role::kLeader) {
     return;

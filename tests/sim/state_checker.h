@@ -74,6 +74,11 @@ class StateChecker {
   // entry). They were assertions before the fuzzing work; every simulated peer is
   // correct, so any count is a Raft bug.
   void OnProtocolViolations(const NodeName& node, uint64_t count);
+  // After a Tick at local time `now`, the core's next wakeup must be later: a wakeup at or
+  // before the tick that consumed it is a busy loop in cmcld (its io thread re-arms a
+  // timer that is already due, at real-time priority). The simulator's queue would hide
+  // it (it runs a wakeup at most once per time), so it is checked here.
+  void OnTicked(const NodeName& node, Time now, Time next);
   uint64_t snapshots_checked() const { return snapshots_checked_; }
 
   const std::optional<std::string>& violation() const { return violation_; }

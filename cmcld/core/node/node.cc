@@ -1428,12 +1428,24 @@ Time Node::NextWakeup() const {
   if (agent_.in_flight) {
     wakeup = std::min(wakeup, agent_.resend_at);
   }
-  if (shutting_down_ && !LocalGuests().empty()) {
+  // A wakeup for a step still to take, never for one taken: a time in the past with
+  // nothing left to do there is a busy loop. Waking "now" while fenced guests were being
+  // killed spun cmcld's io thread at 100 % of a core, at real-time priority, until the
+  // kill ended — and starved that very kill, a normal-priority script, past lease_end
+  // (PartitionTest on 2 cores). ShutdownStep halts running guests, Fence() kills every
+  // guest not stopped or being killed; the results of both come as inputs.
+  bool running = false;
+  bool unfenced = false;
+  for (const auto& [resource, local] : local_) {
+    running = running || local.phase == Phase::kRunning;
+    unfenced = unfenced || (local.phase != Phase::kStopped && local.phase != Phase::kKilling);
+  }
+  if (shutting_down_ && running) {
     if (const std::optional<Time> given_up_at = LeaseGivenUpAt()) {
       wakeup = std::min(wakeup, std::max(*given_up_at, now_));  // ShutdownStep halts then.
     }
   }
-  if (!LocalGuests().empty()) {
+  if (unfenced) {
     const std::optional<Time> fence_at = raft_->lease().FenceAt(options_.fence_timeout);
     if (fence_at) {
       wakeup = std::min(wakeup, std::max(*fence_at, now_));

@@ -104,6 +104,28 @@ TEST(Node, IsolatedOwnerFencesBeforeItsLeaseEndsAndTheResourceMovesOnlyAfterCert
   EXPECT_EQ(cluster.Holders("r1"), std::vector<std::string>{moved.owner->value()});
 }
 
+// While its fenced guest is being killed (the kill takes its time), the cut-off owner
+// waits for the kill's result: its next wakeup is ahead, not "now" again and again — a
+// busy loop that, in cmcld, starved the kill itself past lease_end.
+TEST(Node, AFencedOwnerWaitingForItsKillAsksForNoWakeupInThePast) {
+  NodeCluster cluster(3, {"r1"});
+  cluster.StartAll();
+  cluster.RunFor(Duration(5000));
+  const std::string leader = *cluster.Leader();
+  const std::string owner = AssignmentOf(cluster, leader, "r1").owner->value();
+  cluster.host(owner).hold.insert(PackageName("r1"));  // Its kill never completes.
+  cluster.drop = [owner](const raft::Message& message) {
+    return message.header.from.value() == owner || message.header.to.value() == owner;
+  };
+  const Time lease_end = *cluster.node(owner).raft().lease().lease_end();
+
+  cluster.RunUntil(lease_end + Duration(50));
+
+  ASSERT_FALSE(cluster.host(owner).actions.empty());
+  EXPECT_EQ(cluster.host(owner).actions.back().verb, GuestVerb::kKill) << "fenced";
+  EXPECT_GT(cluster.node(owner).NextWakeup(), cluster.now);
+}
+
 // A follower's daemon: the leader keeps granting, so the new incarnation's first grant
 // comes well before the guard's deadline. (A leader's restart needs an election, which
 // takes longer than the lease: its guests are fenced and fail over.)
