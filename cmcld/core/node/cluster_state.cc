@@ -21,7 +21,9 @@ constexpr std::string_view kStateMagic = "cmclst";
 // 2: issue 7's package and node records. 3: issue 9's applied bundle, pending proposal
 // and config outcomes, appended; a format-2 snapshot still decodes (none of them).
 // 4: issue 10's maintenance flags, appended; formats 2 and 3 decode without any.
-constexpr uint8_t kStateFormat = 4;
+// 5: Assignment::displacer and ::displacer_epoch, appended; formats 2 to 4 decode without.
+constexpr uint8_t kStateFormat = 5;
+constexpr uint8_t kStateFormatWithoutDisplacers = 4;
 constexpr uint8_t kStateFormatWithoutMaintenance = 3;
 constexpr uint8_t kStateFormatWithoutConfig = 2;
 
@@ -47,6 +49,34 @@ Assignment ReadAssignment(Reader& in) {
   codec::Get(in, a.owner, a.epoch, a.status, a.release_requested, a.reason, a.start_reason,
              a.source, a.halt_reason, a.failure, a.clear_requested);
   return a;
+}
+
+// Format 5: the assignments a displacement asked to halt, with their displacers.
+void WriteDisplacers(const std::map<PackageName, Assignment>& assignments, Writer& out) {
+  uint32_t count = 0;
+  for (const auto& [resource, a] : assignments) count += a.displacer ? 1U : 0U;
+  codec::Put(out, count);
+  for (const auto& [resource, a] : assignments) {
+    if (a.displacer) codec::Put(out, resource, *a.displacer, a.displacer_epoch);
+  }
+}
+
+void ReadDisplacers(Reader& in, std::map<PackageName, Assignment>& assignments) {
+  uint32_t count = 0;
+  codec::Get(in, count);
+  std::optional<PackageName> previous;
+  for (uint32_t i = 0; i < count && in.ok(); ++i) {
+    PackageName resource;
+    PackageName displacer;
+    LogIndex epoch;
+    codec::Get(in, resource, displacer, epoch);
+    const auto it = assignments.find(resource);
+    in.Require(it != assignments.end() && (!previous || *previous < resource));
+    if (!in.ok()) return;
+    it->second.displacer = std::move(displacer);
+    it->second.displacer_epoch = epoch;
+    previous = std::move(resource);
+  }
 }
 
 void WriteRecord(const PackageRecord& r, Writer& out) {
@@ -517,6 +547,10 @@ void ClusterState::ApplyRelease(LogIndex index, const ReleaseOp& op) {
   }
   it->second.release_requested = true;
   it->second.halt_reason = op.why;
+  if (op.why == ActionReason::kDisplaced) {
+    it->second.displacer = op.displacer;
+    it->second.displacer_epoch = op.displacer ? op.displacer_epoch : LogIndex(0);
+  }
   Event(index, false,
         op.resource.value() + ": release requested from " + it->second.owner->value() +
             " at epoch " + Epoch(op.epoch));
@@ -720,6 +754,7 @@ std::string ClusterState::Encode() const {
   }
   WriteConfig(bundle_, pending_config_, config_outcome_, config_earlier_, out);
   WriteMaintenance(out);
+  WriteDisplacers(assignments_, out);
   return out.Take();
 }
 
@@ -727,8 +762,8 @@ std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Optio
   Reader in(bytes);
   in.Expect(kStateMagic);
   const uint8_t format = in.U8();
-  in.Require(format == kStateFormat || format == kStateFormatWithoutMaintenance ||
-             format == kStateFormatWithoutConfig);
+  in.Require(format == kStateFormat || format == kStateFormatWithoutDisplacers ||
+             format == kStateFormatWithoutMaintenance || format == kStateFormatWithoutConfig);
   ClusterState state(options);
   state.applied_ = LogIndex(in.U64());
   state.digest_ = in.U64();
@@ -779,8 +814,11 @@ std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Optio
   if (format >= kStateFormatWithoutMaintenance) {
     state.ReadConfig(in);
   }
-  if (format >= kStateFormat) {
+  if (format >= kStateFormatWithoutDisplacers) {
     state.ReadMaintenance(in);
+  }
+  if (format >= kStateFormat) {
+    ReadDisplacers(in, state.assignments_);
   }
   if (!in.done()) {
     return std::nullopt;

@@ -140,6 +140,11 @@ struct Assignment {
   ActionReason halt_reason = ActionReason::kHalt;
   FailureKind failure = FailureKind::kNone;
   bool clear_requested = false;  // `pkgctl clear` asked the owner for the guest's status.
+  // Issue 10: the ReleaseOp that halts it for a displacement named `displacer`, then at
+  // `displacer_epoch`. Kept until the next assignment, so the room its halt frees stays
+  // held for the displacer while it waits (coordinator.h, "Priority displacement").
+  std::optional<PackageName> displacer;
+  LogIndex displacer_epoch = LogIndex(0);
 
   // True when the resource may be given to a node without waiting for anybody's lease:
   // never assigned, or its owner reported it stopped for certain at this epoch.

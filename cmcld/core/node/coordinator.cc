@@ -12,6 +12,7 @@
 #include "cmcld/core/node/displacement.h"
 #include "cmcld/core/placement/placement.h"
 #include "cmcld/core/validation/cluster_view.h"
+#include "cmcld/core/validation/validate.h"
 
 namespace cmcl::node {
 
@@ -141,6 +142,7 @@ class Decider {
   void IntentStarting(Plan plan, const node::Intent& intent);
   void IntentReturning(Plan plan, const node::Intent& intent);
   bool Gate(Plan& plan);
+  void HoldDisplacedRoom(validation::ClusterView& view, const std::vector<Plan>& round) const;
   std::map<PackageName, LogIndex> NeedsUp(const PackageSpec& package) const;
   void PlaceAll();
   void Emit(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next);
@@ -762,6 +764,7 @@ void Decider::PlaceAll() {
   plans_.clear();  // Relocate queues second choices here (EmitUnplaced).
   for (int pass = 0; pass < 2 && !round.empty(); ++pass) {
     std::erase_if(round, [this](Plan& plan) { return !Gate(plan); });
+    if (pass == 0) HoldDisplacedRoom(view, round);
     std::vector<PlacementRequest> requests;
     requests.reserve(round.size());
     for (const Plan& plan : round) requests.push_back(plan.request);
@@ -778,6 +781,33 @@ void Decider::PlaceAll() {
     round = std::move(next);
   }
   view_ = nullptr;
+}
+
+// Issue 10 (displacement.h, "Held room"): the room a displacement freed is held for its
+// displacer when this call places it, before any request of the call is decided. Only
+// where the displacer fits now, or is refused for capacity alone while its victims still
+// halt there: a node it can no longer take (down, in maintenance, switching off, tried
+// before, or its room taken by a higher priority) would otherwise be kept from the
+// victims for as long as the displacer waits.
+void Decider::HoldDisplacedRoom(validation::ClusterView& view,
+                                const std::vector<Plan>& round) const {
+  const std::map<PackageName, std::map<NodeName, bool>> held = HeldForDisplacers(config_, state_);
+  if (held.empty()) return;
+  for (const Plan& plan : round) {
+    if (plan.kind != PlanKind::kAssign) continue;
+    const auto it = held.find(plan.package->name);
+    if (it == held.end()) continue;
+    for (const auto& [node, halting] : it->second) {
+      if (plan.record->failed_nodes.contains(node)) continue;
+      const validation::ValidationResult result =
+          validation::ValidateMigration(*plan.package, node, view);
+      const bool capacity_only = std::all_of(
+          result.violations.begin(), result.violations.end(), [](const validation::Violation& v) {
+            return v.code == validation::ViolationCode::kInsufficientCapacity;
+          });
+      if (result.ok() || (halting && capacity_only)) view.Reserve(plan.package->name, node);
+    }
+  }
 }
 
 // depends_on's start wait (dependencies.h) for a start, restart, relocation, failover or

@@ -37,8 +37,10 @@
 //    alone, a NoteOp "displaced by g1 (priority 10)" on each, and the displacer's
 //    NoteOp "g1: waiting for g3 to halt on n2 (displaced for priority 10)" (a pending
 //    run stays pending). While packages halting for a displacement there suffice, it
-//    only waits; it is placed by the normal path once they reported halted. A victim
-//    that then finds no node keeps "displaced by g1 (priority 10); " before its note.
+//    only waits; it is placed by the normal path once they reported halted. Until then
+//    the room is held for it (displacement.h, "Held room"): no lower or equal priority
+//    is placed into it. A victim that then finds no node keeps "displaced by g1
+//    (priority 10); " before its note.
 //  * Intent (IntentStep comment in cluster_state.h): kValidating → validate the target
 //    (PlaceBatch with the explicit target) → IntentStepOp(kHalting), or IntentDoneOp
 //    refused with the violations; kHalting and the source reported halted (or failed,

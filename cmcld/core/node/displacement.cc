@@ -199,6 +199,32 @@ std::optional<Displacement> FindDisplacement(
   return std::nullopt;
 }
 
+std::map<PackageName, std::map<NodeName, bool>> HeldForDisplacers(
+    const config::ClusterConfig& config, const ClusterState& state) {
+  std::map<PackageName, std::map<NodeName, bool>> held;
+  for (const auto& [name, victim] : state.assignments()) {
+    if (!victim.displacer || !victim.owner || victim.halt_reason != ActionReason::kDisplaced ||
+        victim.status == AssignmentStatus::kHaltFailed) {
+      continue;
+    }
+    const PackageSpec* spec = config.FindPackage(name);
+    const PackageSpec* displacer = config.FindPackage(*victim.displacer);
+    if (spec == nullptr || displacer == nullptr || !displacer->displace_lower_priority ||
+        !displacer->priority.has_value() || !StrictlyLower(*spec, *displacer)) {
+      continue;  // The configuration changed since.
+    }
+    const Assignment* a = state.Find(*victim.displacer);
+    if ((a == nullptr ? LogIndex(0) : a->epoch) != victim.displacer_epoch ||
+        (a != nullptr && !a->Free())) {
+      continue;  // Placed since (or not waiting at all).
+    }
+    const bool halting =
+        victim.status == AssignmentStatus::kAssigned || victim.status == AssignmentStatus::kStarted;
+    held[*victim.displacer][*victim.owner] |= halting;
+  }
+  return held;
+}
+
 std::string DisplacedByNote(const PackageSpec& displacer) {
   return kDisplacedBy + displacer.name.value() + " (priority " +
          (displacer.priority.has_value() ? std::to_string(*displacer.priority) : "none") + ")";

@@ -25,6 +25,16 @@
 //    the displacer is placed by the normal path once they reported halted, first in its
 //    batch by priority. A victim is then placed like any other wanted package; being of
 //    strictly lower priority it can never displace its displacer back.
+//  * Held room. Until the displacer is placed, the room its displacement freed stays
+//    held for it (ClusterView::Reserve): from the release on, while the victims halt
+//    and after they halted, the victims' nodes count its vCPUs and memory for every
+//    package but a strictly higher priority (where it fits, or is refused for capacity
+//    alone while a victim still halts there: Decider::HoldDisplacedRoom in
+//    coordinator.cc). Derived from the state on every call (the
+//    victims' Assignment::displacer, at the displacer's epoch), so a coordinator change
+//    keeps it. Without it a lower priority placed before the displacer in a call (a
+//    fenced displacer avoids its old node in its first request) took the room, and the
+//    displacer displaced it, and so on (sim seed 11556099375813343026 --swarm).
 //  * Preference: first a candidate (in the package's order) where the packages already
 //    halting suffice; else the first where victims can be found.
 //
@@ -63,6 +73,14 @@ struct DisplacementInputs {
 std::optional<Displacement> FindDisplacement(
     const config::PackageSpec& package, const std::vector<placement::CandidateVerdict>& candidates,
     const DisplacementInputs& inputs);
+
+// For each displacer still waiting for room (not assigned since its displacement, at
+// the epoch its ReleaseOps named, configured to displace), the nodes of its victims that
+// halt or halted there (not halt_failed: that one keeps its room, and the displacer
+// looks again) and were not assigned since: true while one of them still halts there.
+// The coordinator holds that room for it.
+std::map<PackageName, std::map<NodeName, bool>> HeldForDisplacers(
+    const config::ClusterConfig& config, const ClusterState& state);
 
 // "displaced by g1 (priority 10)": the note a victim carries (and keeps, as its first
 // words, while it cannot be placed again).

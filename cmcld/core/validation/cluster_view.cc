@@ -1,6 +1,8 @@
 #include "cmcld/core/validation/cluster_view.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
 #include <utility>
@@ -10,6 +12,11 @@
 namespace cmcl::validation {
 
 namespace {
+
+// Priority as a rank: a lower number is a higher priority; none is the lowest.
+uint64_t Rank(const config::PackageSpec& package) {
+  return package.priority.has_value() ? *package.priority : std::numeric_limits<uint64_t>::max();
+}
 
 // The empty list UsersOf* return by reference when nothing matches.
 const std::vector<StorageUse>& NoUsers() {
@@ -135,16 +142,28 @@ bool ClusterView::CountsOn(const PackageName& package, const NodeName& node) con
 }
 
 Usage ClusterView::UsedOn(const NodeName& node, const PackageName& except) const {
-  const auto it = usage_.find(node);
-  if (it == usage_.end()) return Usage{};
-  Usage usage = it->second;
-  if (!CountsOn(except, node)) return usage;
+  Usage usage;
+  if (const auto it = usage_.find(node); it != usage_.end()) usage = it->second;
   const config::PackageSpec* package = FindPackage(except);
-  if (package == nullptr) return usage;
-  usage.vcpus -= package->guest.vcpus;
-  usage.memory_bytes -= package->guest.memory.bytes();
-  usage.packages -= 1;
+  if (package != nullptr && CountsOn(except, node)) {
+    usage.vcpus -= package->guest.vcpus;
+    usage.memory_bytes -= package->guest.memory.bytes();
+    usage.packages -= 1;
+  }
+  for (const auto& [name, nodes] : reserved_) {
+    if (name == except || !nodes.contains(node)) continue;
+    const config::PackageSpec* holder = FindPackage(name);
+    if (package != nullptr && Rank(*package) < Rank(*holder)) continue;  // Strictly higher.
+    usage.vcpus += holder->guest.vcpus;
+    usage.memory_bytes += holder->guest.memory.bytes();
+  }
   return usage;
+}
+
+bool ClusterView::Reserve(const PackageName& name, const NodeName& node) {
+  if (FindPackage(name) == nullptr) return false;
+  reserved_[name].insert(node);
+  return true;
 }
 
 bool ClusterView::AddPlacement(const PackageName& name, const Placement& placement) {
@@ -158,6 +177,7 @@ bool ClusterView::AddPlacement(const PackageName& name, const Placement& placeme
   }
   if (in_facts == nullptr || placement.node != *in_facts) AddUsage(placement.node, *package);
   added_.insert_or_assign(name, placement);
+  reserved_.erase(name);  // Placed: it takes the room as a guest now, wherever it is.
   AddWwidsOn(static_cast<size_t>(package - config().packages.data()), placement.node);
   return true;
 }

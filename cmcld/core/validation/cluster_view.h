@@ -117,7 +117,8 @@ class ClusterView {
   // Where the package's guest may run: its last AddPlacement, else the facts' placement;
   // nullptr when neither places it.
   const Placement* PlacementOf(const PackageName& package) const;
-  // What other packages' guests take on `node` (never counts `except`).
+  // What other packages' guests take on `node` (never counts `except`), plus the room
+  // held there for a package of a priority at least as high as `except`'s (Reserve).
   Usage UsedOn(const NodeName& node, const PackageName& except) const;
   // Packages using the disk at `path` / with WWID `wwid`; empty when none.
   const std::vector<StorageUse>& UsersOfPath(const std::string& path) const;
@@ -133,6 +134,15 @@ class ClusterView {
   // storage_in_use). Costs O(the package's disks x users of each of its WWIDs).
   // Returns false, changing nothing, when the package is not configured.
   bool AddPlacement(const PackageName& package, const Placement& placement);
+
+  // Priority displacement (issue 10): holds `package`'s vCPUs and memory on `node`, the
+  // room its displacement freed there, until an AddPlacement places it. UsedOn counts
+  // the held room for every package except `package` itself and those of a strictly
+  // higher priority (a batch decides them first: holding room against them would turn
+  // the priorities round), so no lower or equal priority takes it first (sim seed
+  // 11556099375813343026 --swarm). Usage::packages does not count it. Returns false,
+  // changing nothing, when the package is not configured.
+  bool Reserve(const PackageName& package, const NodeName& node);
 
  private:
   void IndexUsage();
@@ -152,6 +162,8 @@ class ClusterView {
   std::unordered_map<std::string, std::vector<StorageUse>> path_users_;
   std::unordered_map<std::string, std::vector<StorageUse>> wwid_users_;
   std::unordered_map<PackageName, Placement> added_;  // By AddPlacement.
+  // By Reserve, until the package's AddPlacement. Few (one per waiting displacer).
+  std::map<PackageName, std::set<NodeName>> reserved_;
 };
 
 }  // namespace cmcl::validation

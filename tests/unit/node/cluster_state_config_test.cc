@@ -399,7 +399,8 @@ TEST(ClusterStateConfig, ASnapshotOfTheFormatBeforeConfigApplyStillDecodes) {
   // earlier outcomes (u32 0). Format 2 ends before them; its version byte follows the magic.
   const size_t appended = 4 + 1 + 1 + 4;
   const size_t maintenance = 4 + 4;  // Format 4 (issue 10): no node, no package (u32 0s).
-  std::string old = bytes.substr(0, bytes.size() - appended - maintenance);
+  const size_t displacers = 4;       // Format 5: no displacer (u32 0).
+  std::string old = bytes.substr(0, bytes.size() - appended - maintenance - displacers);
   old[6] = 2;
 
   const std::optional<ClusterState> decoded = ClusterState::Decode(old, {});

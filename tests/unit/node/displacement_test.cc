@@ -345,6 +345,38 @@ TEST_F(DisplacementTest, AVictimWhoseDependentThisCallPlacesIsNotHalted) {
   EXPECT_EQ(StatusOf(PackageName("app")), AssignmentStatus::kAssigned);
 }
 
+// The room a displacement frees is held for the displacer until it is placed. Fenced on
+// ivmcl01, high avoids it in its first request, so lower (placed before high's second
+// request) takes the free half and high displaces low. Once low halted, low must not
+// take the room back before high's second request does: it did, high then displaced
+// lower, lower came back, and so on (sim seed 11556099375813343026 --swarm).
+TEST_F(DisplacementTest, TheRoomADisplacementFreedIsHeldForTheDisplacer) {
+  RunThenAdd({Package("low", 20, 4), Displacer(10, 4)}, {Package("lower", 30, 4)});
+  ASSERT_EQ(StatusOf(kHigh), AssignmentStatus::kStarted);
+  Report(kHigh, ReportKind::kFenced);
+  const Decision displaced = Step();
+  ASSERT_THAT(Released(displaced), ElementsAre("low"));
+  ASSERT_EQ(StatusOf(kLower), AssignmentStatus::kAssigned);
+  StartAssigned();
+  EXPECT_EQ(state_.Find(kLow)->displacer, kHigh);
+  // A snapshot keeps the displacer (state format 5), so a new coordinator holds the room.
+  const std::optional<ClusterState> decoded = ClusterState::Decode(state_.Encode(), {});
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(*decoded, state_);
+
+  EXPECT_TRUE(Step().ops.empty());  // While low halts, nothing takes its room.
+  Report(kLow, ReportKind::kHalted);
+  const Decision halted = Step();
+
+  ASSERT_EQ(OpsOf<AssignOp>(halted).size(), 1U) << DescribeOps(halted.ops);
+  EXPECT_EQ(OpsOf<AssignOp>(halted)[0].resource, kHigh);
+  EXPECT_EQ(state_.Find(kHigh)->owner, kN1);
+  EXPECT_EQ(StatusOf(kLow), AssignmentStatus::kHalted);
+  EXPECT_THAT(NoteOf(kLow), HasSubstr("displaced by high (priority 10); "));
+  StartAssigned();
+  EXPECT_THAT(OpsOf<ReleaseOp>(Step()), IsEmpty());  // Nothing more is displaced.
+}
+
 TEST_F(DisplacementTest, ExplainSaysADisplacedPackageWasDisplacedAndByWhom) {
   RunThenAdd({Package("low", 20, 4), Package("lower", 30, 4)}, {Displacer(10, 4)});
   Step();
