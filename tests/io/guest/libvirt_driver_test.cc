@@ -1,8 +1,8 @@
 // The libvirt guest driver (packages/drivers/libvirt; its README section) against a fake
 // virsh (tests/io/guest/fake_virsh: domains as files, knobs for a libvirtd that is down
 // or hangs): the exit codes of each verb, the epoch in the domain's metadata, and the
-// driver behind a GuestRunner. The driver against a real libvirtd is another test (the
-// full tier).
+// driver behind a GuestRunner. A test against a real libvirtd and QEMU guest (the full
+// tier) is not written yet.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
