@@ -13,7 +13,7 @@
 # Everything honours --prefix and DESTDIR.
 include(GNUInstallDirs)
 
-install(PROGRAMS packages/drivers/process DESTINATION lib/cmcl/drivers)
+install(PROGRAMS packages/drivers/process packages/drivers/libvirt DESTINATION lib/cmcl/drivers)
 install(FILES packages/drivers/README.md DESTINATION lib/cmcl/drivers)
 
 set(CMCL_EXAMPLES ${CMAKE_INSTALL_DATADIR}/cmcl/examples)

@@ -92,6 +92,10 @@ int RunCluster(const GlobalOptions& options, const std::vector<std::string>& arg
 // Issue 10: `pkgctl explain PKG`.
 int RunExplain(const GlobalOptions& options, const std::vector<std::string>& args,
                std::ostream& out, std::ostream& err);
+// Issue 12: `pkgctl guest import --libvirt DOMAIN [-d DIR] [--nodes N1,N2]`
+// (pkgctl/guest_import.cc). `args` follow "guest". Offline: no daemon.
+int RunGuest(const GlobalOptions& options, const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err);
 // `pkgctl config apply [CLUSTER_YAML]`. `args` follow "apply".
 int RunConfigApply(const GlobalOptions& options, const std::vector<std::string>& args,
                    std::ostream& out, std::ostream& err);
@@ -123,5 +127,6 @@ extern const char* const kClearHelp;
 extern const char* const kNodeHelp;
 extern const char* const kClusterHelp;
 extern const char* const kExplainHelp;
+extern const char* const kGuestHelp;  // Issue 12.
 
 }  // namespace cmcl::pkgctl

@@ -89,7 +89,11 @@ COMMANDS
         The applied configuration (cluster.yaml) with its version. (Serviceguard:
         cmgetconf)
 
-    Not yet available in this build (later issues add them): guest.
+    guest import --libvirt DOMAIN [-d DIR] [--nodes N1,N2]
+        Write a package folder (DIR, default ./DOMAIN) for an existing libvirt domain,
+        run by the libvirt driver: its domain.xml, package.yaml (vCPUs, memory, disks
+        by /dev/disk/by-id path, bridges and networks as vswitches) and run/halt
+        scripts. Offline, no daemon. (HPVM: hpvmcreate of an existing guest)
 
 ALIASES
     Invoked through a symlink of one of these names, pkgctl takes that command's
@@ -824,6 +828,55 @@ EXIT STATUS
 EXAMPLES
     pkgctl explain hpvm1
     pkgctl -o json explain hpvm1
+)";
+
+const char* const kGuestHelp = R"(NAME
+    pkgctl guest import - make a package of an existing libvirt domain
+
+SYNOPSIS
+    pkgctl [-o table|json] guest import --libvirt DOMAIN [-d|--dir DIR] [--nodes N1,N2]
+
+DESCRIPTION
+    Reads the domain with `virsh dumpxml DOMAIN --inactive` and writes the folder DIR
+    (default: ./DOMAIN; refused when it exists):
+        domain.xml    the dumpxml, from which the libvirt driver creates the guest
+                      as a transient domain named DOMAIN (packages/drivers/README.md)
+        package.yaml  name DOMAIN, driver libvirt, auto_run false, nodes N1,N2 (default
+                      ["*"]), and the guest: vCPUs, memory; disks of type block by
+                      their /dev/disk/by-id path (a link resolving to the same device,
+                      wwn-* first; kept as they are, with a warning, without one), file
+                      disks as type file; bridges, libvirt networks and direct
+                      interfaces as vswitches of those names; CD-ROMs as devices
+        run.sh, halt.sh   the driver's start and stop
+    Warns about what migration validation will refuse (a CD-ROM: a host-shared
+    device) and what is not imported (network or volume disks, host devices).
+    The domain's name becomes the package's and must follow the name rule. Works
+    offline: no cmcld is asked. Then add DIR to the cluster file's packages, check
+    with pkgctl config check, undefine the domain (the cluster starts it from now on)
+    and apply the configuration.
+
+OPTIONS
+    --libvirt DOMAIN
+        The libvirt domain to import, on the connection $CMCL_LIBVIRT_URI (default
+        qemu:///system), with the virsh of $CMCL_VIRSH (default virsh on PATH).
+    -d, --dir DIR
+        The package folder to write. Default: ./DOMAIN.
+    --nodes N1,N2
+        The package's nodes, in preference order. Default: every member ("*").
+    -o table|json
+        See pkgctl --help. json: {"package", "folder", "warnings": [...]}.
+
+ENVIRONMENT
+    CMCL_DISK_BY_ID   the folder of stable disk links (default /dev/disk/by-id; tests)
+
+EXIT STATUS
+    0   written (warnings on stderr)
+    1   refused: DIR exists, virsh failed, the domain name or XML cannot be used
+    2   usage error
+
+EXAMPLES
+    pkgctl guest import --libvirt hpvm1 --nodes ivmcl01,ivmcl02
+    pkgctl guest import --libvirt hpvm1 -d /etc/cmcl/packages/hpvm1
 )";
 
 }  // namespace cmcl::pkgctl

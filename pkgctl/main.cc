@@ -19,14 +19,14 @@ using Command = int (*)(const GlobalOptions&, const std::vector<std::string>&, s
 
 // The commands this build implements, besides `config`.
 const std::vector<std::pair<std::string, Command>> kCommands = {
-    {"view", RunView},       {"run", RunRun},        {"halt", RunHalt},
-    {"move", RunMove},       {"check", RunCheck},    {"readiness", RunReadiness},
-    {"events", RunEvents},   {"enable", RunEnable},  {"disable", RunDisable},
-    {"clear", RunClear},     {"node", RunNode},      {"cluster", RunCluster},
-    {"package", RunPackage}, {"explain", RunExplain}};
+    {"view", RunView},       {"run", RunRun},         {"halt", RunHalt},
+    {"move", RunMove},       {"check", RunCheck},     {"readiness", RunReadiness},
+    {"events", RunEvents},   {"enable", RunEnable},   {"disable", RunDisable},
+    {"clear", RunClear},     {"node", RunNode},       {"cluster", RunCluster},
+    {"package", RunPackage}, {"explain", RunExplain}, {"guest", RunGuest}};
 
-// INTERFACE.md's commands that need the daemon and come with later work.
-const std::vector<std::string> kLaterCommands = {"guest"};
+// INTERFACE.md's commands that come with later work (none left since issue 12).
+const std::vector<std::string> kLaterCommands = {};
 
 struct Invocation {
   GlobalOptions options;

@@ -135,7 +135,7 @@ _pkgctl() {
   [[ $pkgctl == */* && -x $pkgctl ]] || pkgctl=pkgctl
 
   local commands="view run halt move check readiness events enable disable clear explain
-    node package cluster config"
+    node package cluster config guest"
   local global_opts="--socket -o --output -h --help"
   local wait_opts="--no-wait --timeout"
 
@@ -161,7 +161,8 @@ _pkgctl() {
         continue
         ;;
       # Options of commands that take a value: skip the value.
-      -n | --node | --vcpus | --memory | --timeout | --limit | -l | --format | --for | --owner-is-down)
+      -n | --node | --vcpus | --memory | --timeout | --limit | -l | --format | --for | --owner-is-down \
+        | --libvirt | -d | --dir | --nodes)
         ((i++))
         continue
         ;;
@@ -173,7 +174,7 @@ _pkgctl() {
     esac
     if [ -z "$command" ]; then
       command=$word
-    elif [ -z "$sub" ] && [[ $command =~ ^(node|package|cluster|config)$ ]]; then
+    elif [ -z "$sub" ] && [[ $command =~ ^(node|package|cluster|config|guest)$ ]]; then
       sub=$word
     else
       positional+=("$word")
@@ -205,7 +206,12 @@ _pkgctl() {
       mapfile -t COMPREPLY < <(compgen -W "$_pkgctl_words" -- "$cur")
       return 0
       ;;
-    --vcpus | --memory | --timeout | --limit | -l | --for)
+    -d | --dir)
+      _pkgctl_files "$cur"
+      return 0
+      ;;
+    # Domain names would need libvirtd (and may hang); node lists are comma-separated.
+    --vcpus | --memory | --timeout | --limit | -l | --for | --libvirt | --nodes)
       return 0
       ;;
   esac
@@ -263,6 +269,12 @@ _pkgctl() {
       ((npos == 0)) && _pkgctl_names package "$pkgctl" "$socket" "$config" && words=$_pkgctl_words
       ;;
     readiness) ;;
+    guest)
+      case $sub in
+        "") words="import" ;;
+        import) opts+=" --libvirt -d --dir --nodes" ;;
+      esac
+      ;;
     events) opts+=" -l --limit" ;;
     node)
       case $sub in

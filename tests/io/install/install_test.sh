@@ -55,6 +55,7 @@ check_tree() {
   local drivers=$root/lib/cmcl/drivers
   [ -x "$drivers/process" ] || fail "$drivers/process is not executable"
   [ "$(stat -c %a "$drivers/process" 2> /dev/null)" = 755 ] || fail "process driver mode is not 755"
+  [ -x "$drivers/libvirt" ] || fail "$drivers/libvirt is not executable"
   [ -f "$drivers/README.md" ] || fail "$drivers/README.md is missing"
 
   local unit=$root/lib/systemd/system/cmcld.service

@@ -152,12 +152,11 @@ TEST_F(PkgctlTest, UnknownCommandIsAUsageErrorWithASuggestion) {
             "pkgctl: unknown command \"confg\"; did you mean \"config\"? (see pkgctl --help)\n");
 }
 
-TEST_F(PkgctlTest, CommandsOfLaterIssuesAreRefusedAsNotYetAvailable) {
-  const Outcome outcome = Run("guest import --libvirt d1");
+TEST_F(PkgctlTest, GuestNeedsASubcommand) {
+  const Outcome outcome = Run("guest frob");
 
   EXPECT_EQ(outcome.exit_status, 2);
-  EXPECT_EQ(outcome.err,
-            "pkgctl: \"guest\" is not available yet in this build; see pkgctl --help\n");
+  EXPECT_EQ(outcome.err, "pkgctl: guest: unknown subcommand \"frob\" (see pkgctl guest --help)\n");
 }
 
 TEST_F(PkgctlTest, DisarmArmAndExplainCheckTheirArgumentsBeforeCallingTheDaemon) {
