@@ -36,9 +36,13 @@ void StateChecker::OnProtocolViolations(const NodeName& node, uint64_t count) {
 }
 
 void StateChecker::OnTicked(const NodeName& node, Time now, Time next) {
-  if (next <= now) {
-    Fail("busy loop: " + node.value() + " ticked at " + std::to_string(now.milliseconds()) +
-         " ms and asks to be woken again at " + std::to_string(next.milliseconds()) + " ms");
+  int& busy = busy_ticks_[node];
+  busy = next <= now ? busy + 1 : 0;
+  if (busy >= kBusyTicks) {
+    Fail("busy loop: " + node.value() + " ticked " + std::to_string(busy) +
+         " times in a row, each asking to be woken again at once (the last at " +
+         std::to_string(now.milliseconds()) + " ms for " + std::to_string(next.milliseconds()) +
+         " ms)");
   }
 }
 
