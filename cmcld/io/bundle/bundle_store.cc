@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <set>
 #include <system_error>
 
 #include "cmcld/core/config/diagnostic.h"
@@ -49,22 +48,20 @@ Status WriteFile(const fs::path& path, const BundleFile& file) {
     written += static_cast<size_t>(wrote);
   }
   // The umask may have taken bits away at creation: the bundle's mode is the mode.
-  const bool ok = ::fchmod(fd, static_cast<mode_t>(file.mode)) == 0 && ::fsync(fd) == 0;
-  const Status status = ok ? Status::Ok() : Errno("cannot fsync", path);
+  const bool ok = ::fchmod(fd, static_cast<mode_t>(file.mode)) == 0;
+  const Status status = ok ? Status::Ok() : Errno("cannot chmod", path);
   ::close(fd);
   return status;
 }
 
-// Writes every file under `folder` (which exists and is empty), then fsyncs every folder
-// it made, deepest first, and `folder` itself.
+// Writes every file under `folder` (which exists and is empty), then makes all of it
+// durable with one syncfs(2) of the file system that holds it. One fsync per file and
+// per folder cost a journal commit each: 500 packages took cmcld 10 to 15 s to start on
+// this machine's disk (the load test's "cmcld does not answer"), before it even started
+// its guard. Linux reports writeback errors to syncfs since 5.8.
 Status WriteTree(const Bundle& bundle, const fs::path& folder) {
-  std::set<fs::path> folders;
   for (const BundleFile& file : bundle.files) {
     const fs::path path = folder / file.path;
-    for (fs::path parent = path.parent_path(); parent != folder && !folders.contains(parent);
-         parent = parent.parent_path()) {
-      folders.insert(parent);
-    }
     std::error_code error;
     fs::create_directories(path.parent_path(), error);
     if (error) {
@@ -73,10 +70,11 @@ Status WriteTree(const Bundle& bundle, const fs::path& folder) {
     }
     if (Status written = WriteFile(path, file); !written.ok()) return written;
   }
-  for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
-    if (Status synced = SyncFolder(*it); !synced.ok()) return synced;
-  }
-  return SyncFolder(folder);
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", folder);
+  const bool synced = ::syncfs(fd) == 0;
+  ::close(fd);
+  return synced ? Status::Ok() : Errno("cannot sync the file system of", folder);
 }
 
 }  // namespace
