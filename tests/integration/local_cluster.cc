@@ -221,7 +221,8 @@ void LocalCluster::WritePackage(const PackageDef& package) {
     spec << (n ? ", " : "") << package.nodes[n];
   }
   spec << "]\nauto_run: " << (package.auto_run ? "true" : "false")
-       << "\ndriver: process\nrun_script: run.sh\nhalt_script: halt.sh\n"
+       << (package.instant ? "" : "\ndriver: process")
+       << "\nrun_script: run.sh\nhalt_script: halt.sh\n"
        << "run_timeout: " << options_.script_timeout
        << "\nhalt_timeout: " << options_.script_timeout
        << "\nguest:\n  vcpus: 1\n  memory: 256MiB\n"
@@ -229,13 +230,23 @@ void LocalCluster::WritePackage(const PackageDef& package) {
        << ", type: disk}\n  networks:\n    - {vswitch: net0}\n"
        << package.extra_yaml;
   dir_.Write("packages/" + package.name + "/package.yaml", spec.str());
-  dir_.Write("packages/" + package.name + "/run.sh",
-             "#!/bin/sh\nexec \"$CMCL_DRIVER_DIR/process\" start\n", 0755);
-  dir_.Write("packages/" + package.name + "/halt.sh",
-             "#!/bin/sh\necho \"$CMCL_NODE $CMCL_REASON\" >>" +
-                 (dir_ / ("disks/" + package.name + ".halts")) +
-                 "\nexec \"$CMCL_DRIVER_DIR/process\" stop\n",
-             0755);
+  if (package.instant) {
+    // The ledger's format (now_ms as the process driver writes it: /proc/uptime in ms).
+    dir_.Write("packages/" + package.name + "/run.sh",
+               "#!/bin/sh\nread -r up _ </proc/uptime\necho \"start ${up%.*}${up#*.}0 $CMCL_NODE "
+               "$CMCL_EPOCH $$\" >>" +
+                   (dir_ / ("disks/" + package.name + ".img.ledger")) + "\n",
+               0755);
+    dir_.Write("packages/" + package.name + "/halt.sh", "#!/bin/sh\nexit 0\n", 0755);
+  } else {
+    dir_.Write("packages/" + package.name + "/run.sh",
+               "#!/bin/sh\nexec \"$CMCL_DRIVER_DIR/process\" start\n", 0755);
+    dir_.Write("packages/" + package.name + "/halt.sh",
+               "#!/bin/sh\necho \"$CMCL_NODE $CMCL_REASON\" >>" +
+                   (dir_ / ("disks/" + package.name + ".halts")) +
+                   "\nexec \"$CMCL_DRIVER_DIR/process\" stop\n",
+               0755);
+  }
   dir_.Write("disks/" + package.name + ".img", "");
 }
 
@@ -291,7 +302,7 @@ void LocalCluster::Start(int node, const std::vector<std::string>& extra_args) {
                                    "--pid",      "--mount",        "--",
                                    CMCLD_BINARY, "--config",       machine.config,
                                    "--node",     Name(node),       "--socket",
-                                   Socket(node), "--log-level",    "debug",
+                                   Socket(node), "--log-level",    options_.log_level,
                                    "--guard",    CMCL_GUARD_BINARY};
   if (!options_.netns.empty()) argv.insert(argv.begin() + 4, "--net");  // The init's.
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());

@@ -58,6 +58,10 @@ struct PackageDef {
   std::vector<std::string> wwid_differs_on;
   // More top-level keys of package.yaml, e.g. "depends_on: [{package: db}]\n".
   std::string extra_yaml;
+  // No driver and no guest: the run script appends its ledger record and exits 0, the
+  // halt script exits 0 (benchmarks: "an instant run script", tests/bench/cluster_bench).
+  // Nothing holds the disk lock, so RunningCopies is 0 for such a package.
+  bool instant = false;
 };
 
 class LocalCluster {
@@ -87,6 +91,8 @@ class LocalCluster {
     // Metrics (README "Metrics"): every node gets its own `metrics_address` on
     // 127.0.0.1 with a free port (MetricsPort). Off: no metrics_address at all.
     bool metrics = false;
+    // cmcld's --log-level (benchmarks use info: debug lines cost time on every input).
+    std::string log_level = "debug";
   };
 
   explicit LocalCluster(Options options);

@@ -288,8 +288,8 @@ Actions Raft::PersistCompleted(Time now, uint64_t up_to) {
     }
   }
   held_ = std::move(still_held);
-  if (role_ == Role::kLeader) {
-    AdvanceCommit();
+  if (role_ == Role::kLeader && AdvanceCommit()) {
+    BroadcastAppend();  // The followers learn the commit now (HandleAppendResponse).
   }
   return Finish();
 }

@@ -256,7 +256,7 @@ class Raft {
   // Installs `snapshot` (beyond commit_); returns nothing, queues restore and persist.
   void InstallSnapshotLocally(Snapshot snapshot);
   bool AppendEntries(const AppendRequest& request);
-  void AdvanceCommit();
+  bool AdvanceCommit();  // True when the commit index moved.
   void ApplyCommitted();
   void AbortPendingProposals();
 

@@ -190,8 +190,13 @@ void Raft::HandleAppendResponse(const Header& header, const AppendResponse& resp
     }
     progress.match = response.match_index;
     progress.next = std::max(progress.next, progress.match + 1);
-    AdvanceCommit();
-    if (progress.next <= LastIndex()) {
+    if (AdvanceCommit()) {
+      // Every follower learns the new commit index now, not at the next heartbeat (a
+      // heartbeat_interval later): its owner starts a failed-over guest, and a command's
+      // result is seen on every node, that much sooner (etcd's bcastAppend on commit).
+      // The replies to these make no progress, so they send nothing further.
+      BroadcastAppend();
+    } else if (progress.next <= LastIndex()) {
       SendAppend(header.from);
     }
     MaybeHandOver();
@@ -264,7 +269,7 @@ void Raft::InstallSnapshotLocally(Snapshot snapshot) {
   actions_.restore = snapshot_;
 }
 
-void Raft::AdvanceCommit() {
+bool Raft::AdvanceCommit() {
   CMCL_CHECK(role_ == Role::kLeader);
   // Figure 2, leaders: "If there exists an N such that N > commitIndex, a majority of
   // matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N." The
@@ -276,14 +281,15 @@ void Raft::AdvanceCommit() {
   std::sort(matches.begin(), matches.end(), std::greater<>());
   const LogIndex majority_match = matches[Majority() - 1];
   if (majority_match <= commit_) {
-    return;
+    return false;
   }
   if (TermAt(majority_match) != term_ && !options_.mutations.commit_previous_term_by_count) {
     // Section 5.4.2: "Raft never commits log entries from previous terms by counting
     // replicas"; the no-op of this term commits them (figure 8).
-    return;
+    return false;
   }
   commit_ = majority_match;
+  return true;
 }
 
 void Raft::ApplyCommitted() {

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -130,6 +131,7 @@ struct Daemon::Impl final : CoreAccess {
   void ExecuteGuard(const node::GuardRequest& request);
   void ExecuteGuest(const node::GuestAction& action);
   void AfterInput();
+  void LogNewEvents();
   void ArmTimer();
   void OnReply(const raft::ClientReply& reply);
   void SendProposal();
@@ -159,6 +161,10 @@ struct Daemon::Impl final : CoreAccess {
   uint64_t unusable_version = 0;            // An applied version this node could not write or load.
   std::set<uint64_t> preparing;             // Applied versions being written and loaded.
   std::set<raft::LogIndex> verdicts_given;  // Proposals (their index) judged here.
+  // The newest cluster event (`pkgctl events`) written to this node's log: every node logs
+  // each event when it applies it, so the journal holds the cluster's history with the
+  // times this node saw it. A restarted node logs again those it applies again.
+  raft::LogIndex events_logged{0};
   Rng rng{RandomSeed()};
   std::unique_ptr<StateDir> dir;
   std::unique_ptr<RaftStorage> storage;
@@ -545,6 +551,20 @@ void Daemon::Impl::TimeGuestAction(const PackageName& package, node::GuestVerb v
       .first->second.Observe(seconds);
 }
 
+void Daemon::Impl::LogNewEvents() {
+  const std::deque<node::ClusterEvent>& events = core->state().events();
+  auto first = events.end();
+  while (first != events.begin() && std::prev(first)->index > events_logged) --first;
+  for (auto event = first; event != events.end(); ++event) {
+    if (event->critical) {
+      spdlog::warn("event {}: {}", event->index.value(), event->text);
+    } else {
+      spdlog::info("event {}: {}", event->index.value(), event->text);
+    }
+  }
+  if (!events.empty()) events_logged = std::max(events_logged, events.back().index);
+}
+
 void Daemon::Impl::AfterInput() {
   const raft::Raft& raft = core->raft();
   if (raft.applied_index().value() >= raft.snapshot_index().value() + kCompactEvery &&
@@ -552,6 +572,7 @@ void Daemon::Impl::AfterInput() {
     Execute(core->Compact(BootNow()));
     return;  // That Execute ends here again.
   }
+  LogNewEvents();
   FollowAppliedVersion(false);
   GiveVerdict();
   versions->Forget(core->LocalGuests());

@@ -306,7 +306,7 @@ TEST(RaftPaper, FollowersApplyCommittedEntriesInOrder) {
 
   cluster.Propose("n1", Command{.client_id = ClientId(1), .sequence = 1, .payload = "a", .revokes = {}});
   cluster.Stabilize();
-  cluster.Fire("n1");  // The next heartbeat carries the new commit index.
+  cluster.Fire("n1");  // A heartbeat as well: nothing is applied twice.
   cluster.Stabilize();
 
   for (const std::string name : {"n1", "n2", "n3"}) {
@@ -342,8 +342,31 @@ TEST(RaftReplication, DuplicatedAppendReplyTriggersNoFurtherSend) {
   cluster.Deliver(reply);
   const size_t sent_again = cluster.TakeInFlight().size();
 
-  EXPECT_EQ(sent_first, 1u);  // The next entry for n2.
+  // n2's reply commits "a": the next entry for n2 and an append to n3 carry the new
+  // commit index (FollowersLearnANewCommitIndexWithoutWaitingForAHeartbeat).
+  EXPECT_EQ(sent_first, 2u);
   EXPECT_EQ(sent_again, 0u);
+}
+
+// The leader tells its followers of a new commit index at once instead of at its next
+// heartbeat (etcd's bcastAppend on commit): a failed-over package's new owner starts its
+// guest, and every node shows a command's result, up to a heartbeat_interval sooner
+// (docs/BENCHMARKS.md, "Failover on real daemons").
+TEST(RaftReplication, FollowersLearnANewCommitIndexWithoutWaitingForAHeartbeat) {
+  RaftCluster cluster(3);
+  cluster.StartAll();
+  cluster.Elect("n1");
+
+  cluster.Propose("n1",
+                  Command{.client_id = ClientId(1), .sequence = 1, .payload = "a", .revokes = {}});
+  cluster.Stabilize();  // Delivers every message; no timer fires.
+
+  EXPECT_EQ(cluster.node("n1").commit_index(), LogIndex(2));
+  for (const std::string name : {"n2", "n3"}) {
+    EXPECT_EQ(cluster.node(name).commit_index(), LogIndex(2)) << name;
+    ASSERT_EQ(cluster.applied[Name(name)].size(), 2u) << name;
+    EXPECT_EQ(cluster.applied[Name(name)][1].entry.command.payload, "a") << name;
+  }
 }
 
 }  // namespace
