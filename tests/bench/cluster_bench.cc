@@ -350,6 +350,7 @@ void MovePart() {
     const int observer = (source + 2) % options.nodes;
     const std::string target_name = cluster.Name(target);
     std::this_thread::sleep_for(milliseconds(options.settle_ms));
+    const double wall0 = WallMs();
     const Clock::time_point t0 = Clock::now();
     const CommandResult moved = cluster.Pkgctl(observer, {"move", "g1", "-n", target_name}, false);
     const double cmd = Ms(Clock::now() - t0);
@@ -363,6 +364,13 @@ void MovePart() {
       }
     }
     ASSERT_TRUE(up) << "g1 not seen up on " << target_name;
+    if (options.dump_logs) {
+      for (int node = 0; node < options.nodes; ++node) {
+        for (const auto& [at, line] : LogSince(cluster, node, wall0)) {
+          if (at - wall0 <= *up + 50) std::printf("  +%7.1f %s\n", at - wall0, line.c_str());
+        }
+      }
+    }
     cmds.push_back(cmd);
     ups.push_back(*up);
     std::printf(

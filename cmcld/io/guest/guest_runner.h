@@ -35,6 +35,12 @@
 // be started counts as exit 127. Driver kill and status output goes to the package log
 // too, except the monitoring's status calls (every monitor_interval: /dev/null).
 //
+// Pacing: at most 8 run or halt scripts start per turn of the io loop; more wait, in
+// order, for the next turns, so that a node given hundreds of packages at once still reads
+// its heartbeats between starts. A newer action for a package whose script still waits
+// replaces it (answered like a preempted script, kFailed exit -1). kKill and kStatus never
+// wait.
+//
 // Threads: construct, Submit and destroy on the io thread; reports come on it. Children
 // are reaped by pid (waitpid(pid)): nothing else in the process may waitpid(-1) or set
 // SIGCHLD to SIG_IGN.

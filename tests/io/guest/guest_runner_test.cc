@@ -147,6 +147,52 @@ TEST_F(GuestRunnerTest, ANewRunKillsTheScriptStillRunningAndAnswersItFailed) {
   EXPECT_TRUE(GroupGoneWithin(groups_.at(0)));
 }
 
+// Pacing (guest_runner.h): 8 scripts start in the call, the rest in later turns of the
+// io loop, in order, and every one is answered.
+TEST_F(GuestRunnerTest, ManyRunsAtOnceStartEightPerTurnAndAllAreAnswered) {
+  std::vector<config::PackageSpec> packages;
+  for (int i = 0; i < 20; ++i) packages.push_back(Package("p" + std::to_string(i), "exit 0"));
+
+  for (const config::PackageSpec& package : packages) {
+    Submit(Action(package.name.value(), GuestVerb::kRun), package);
+  }
+  EXPECT_EQ(groups_.size(), 8U);  // Started within Submit; the other 12 wait.
+  ASSERT_TRUE(WaitReports(20));
+
+  EXPECT_EQ(groups_.size(), 20U);
+  for (const ReportRecord& report : reports_) {
+    EXPECT_EQ(report.result.status, GuestStatus::kRunning) << report.guest.resource.value();
+  }
+}
+
+// A kill for a package whose run still waits drops the run: it never starts, and it is
+// answered as a preempted run is (failed, exit -1) before the kill's own answer.
+TEST_F(GuestRunnerTest, AKillForAPackageWhoseRunStillWaitsDropsThatRun) {
+  for (int i = 0; i < 8; ++i) {
+    const std::string name = "p" + std::to_string(i);
+    Submit(Action(name, GuestVerb::kRun), Package(name, "exit 0"));
+  }
+  const auto late = Package("late", "touch %D%/late-ran; exit 0", "exit 0");
+  Submit(Action("late", GuestVerb::kRun), late);
+  ASSERT_EQ(groups_.size(), 8U);
+
+  Submit(Action("late", GuestVerb::kKill), late);
+  ASSERT_TRUE(WaitReports(10));
+  RunFor(std::chrono::milliseconds(100));
+
+  std::vector<ReportRecord> mine;
+  for (const ReportRecord& report : reports_) {
+    if (report.guest.resource == PackageName("late")) mine.push_back(report);
+  }
+  ASSERT_EQ(mine.size(), 2U);
+  EXPECT_EQ(mine[0].verb, GuestVerb::kRun);
+  EXPECT_EQ(mine[0].result.status, GuestStatus::kFailed);
+  EXPECT_EQ(mine[0].result.exit_code, -1);
+  EXPECT_EQ(mine[1].verb, GuestVerb::kKill);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/late-ran"));
+  EXPECT_EQ(groups_.size(), 8U);
+}
+
 TEST_F(GuestRunnerTest, TheScriptGetsTheCmclEnvironmentAndNothingOfCmcldsOwn) {
   const auto package = Package("p1", "env >%D%/env.txt; cp \"$CMCL_GUEST_SPEC\" %D%/spec.json");
   setenv("CMCL_TEST_SHOULD_NOT_LEAK", "1", 1);
