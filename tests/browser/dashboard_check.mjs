@@ -73,7 +73,8 @@ async function main() {
                        `package ${pkg} up on ${owner}`);
     }
     // The readiness matrix: the refused cell names the code, its title the message.
-    const matrixHead = await page.$$eval("#readiness thead th", (ths) => ths.map((t) => t.textContent));
+    const matrixHead = await page.$$eval("#readiness thead th",
+                                         (ths) => ths.map((t) => t.textContent));
     const column = matrixHead.indexOf(config.refused.node);
     if (column < 1) fail(`readiness has no column ${config.refused.node}: ${matrixHead}`);
     const refusedRow = await waitForRow(page, "readiness", config.refused.package,

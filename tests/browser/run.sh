@@ -29,8 +29,9 @@ if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
   apt_install nodejs npm || skip "node/npm are missing and could not be installed (apt-get)"
 fi
 modules=$work/node_modules
-if [ "$(node -p "try { require('$modules/playwright-core/package.json').version } catch (e) { '' }" 2>/dev/null)" \
-     != "$playwright_version" ]; then
+installed=$(node -p "try { require('$modules/playwright-core/package.json').version }
+                     catch (e) { '' }" 2> /dev/null)
+if [ "$installed" != "$playwright_version" ]; then
   echo "browser test: installing playwright-core@$playwright_version into $work"
   mkdir -p "$work"
   # npm installs next to the nearest package.json: this one keeps it in $work.

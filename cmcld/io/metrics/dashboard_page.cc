@@ -12,6 +12,7 @@ constexpr std::string_view kPage = R"cmcl_html(<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cmcl dashboard</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --ok: #1b6e20; --bad: #b00020; --warn: #8a5a00; --muted: #5f6368; --line: #d0d4d9; }
   * { box-sizing: border-box; }

@@ -105,7 +105,7 @@ TEST(DashboardModel, EventsAreTheNewestOnesOldestFirstAsPkgctlEventsLimit) {
   const JsonValue events = Parsed(facts)["events"];
 
   ASSERT_EQ(events.size(), kDashboardEvents);
-  EXPECT_EQ(events[0]["index"].Number(), 30 - kDashboardEvents + 1);
+  EXPECT_EQ(events[0]["index"].Number(), static_cast<double>(30 - kDashboardEvents + 1));
   EXPECT_EQ(events[kDashboardEvents - 1]["text"].String(), "event 30");
   EXPECT_TRUE(events[kDashboardEvents - 1]["critical"].Bool());
   EXPECT_NE(DashboardJson(facts).find(
