@@ -96,7 +96,8 @@ TEST_F(DashboardTest, EveryNodeServesThePageAndItsOwnView) {
     } else {
       // A follower says so in a banner.
       EXPECT_TRUE(by["may_lag"].Bool());
-      EXPECT_NE((*dashboard)["banners"][0].String().find("not the coordinator"), std::string::npos)
+      EXPECT_NE((*dashboard)["banners"][size_t{0}].String().find("not the coordinator"),
+                std::string::npos)
           << data.body;
     }
 
@@ -113,14 +114,17 @@ TEST_F(DashboardTest, EveryNodeServesThePageAndItsOwnView) {
     // Readiness as pkgctl readiness: g2 refused on node3, ok on node1.
     const JsonValue& refused = ReadinessOf(*dashboard, "g2", "node3");
     EXPECT_FALSE(refused["ok"].Bool()) << data.body;
-    EXPECT_EQ(refused["violations"][0]["code"].String(), "wwid_mismatch");
+    EXPECT_EQ(refused["violations"][size_t{0}]["code"].String(), "wwid_mismatch");
     EXPECT_TRUE(ReadinessOf(*dashboard, "g2", "node1")["ok"].Bool());
     EXPECT_TRUE(ReadinessOf(*dashboard, "g1", "node3")["ok"].Bool());
     const CommandResult readiness = cluster.Pkgctl(node, {"readiness"});
     const std::optional<JsonValue> from_pkgctl = JsonValue::Parse(readiness.out);
     ASSERT_TRUE(from_pkgctl.has_value()) << readiness.out << readiness.err;
-    EXPECT_EQ((*from_pkgctl)[1]["results"][0]["violations"][0]["message"].String(),
-              (*dashboard)["readiness"][1]["results"][0]["violations"][0]["message"].String());
+    EXPECT_EQ((*from_pkgctl)[size_t{1}]["results"][size_t{0}]["violations"][size_t{0}]["message"]
+                  .String(),
+              (*dashboard)["readiness"][size_t{1}]["results"][size_t{0}]["violations"][size_t{0}]
+                          ["message"]
+                              .String());
 
     EXPECT_GT((*dashboard)["events"].size(), 0u);
   }

@@ -80,9 +80,10 @@ TEST(DashboardModel, TheViewIsPkgctlViewsJsonVerbatim) {
   const JsonValue dashboard = Parsed(facts);
   EXPECT_EQ(dashboard["dashboard"].Number(), 1);
   EXPECT_EQ(dashboard["view"]["cluster"]["name"].String(), "lab");
-  EXPECT_EQ(dashboard["view"]["nodes"][0]["networks"][1]["status"].String(), "down");
-  EXPECT_EQ(dashboard["view"]["packages"][0]["node"].String(), "n2");
-  EXPECT_EQ(dashboard["view"]["packages"][1]["name"].String(), "web<script>");
+  EXPECT_EQ(dashboard["view"]["nodes"][size_t{0}]["networks"][size_t{1}]["status"].String(),
+            "down");
+  EXPECT_EQ(dashboard["view"]["packages"][size_t{0}]["node"].String(), "n2");
+  EXPECT_EQ(dashboard["view"]["packages"][size_t{1}]["name"].String(), "web<script>");
 }
 
 TEST(DashboardModel, ReadinessIsPkgctlReadinessJsonVerbatim) {
@@ -91,12 +92,12 @@ TEST(DashboardModel, ReadinessIsPkgctlReadinessJsonVerbatim) {
 
   EXPECT_NE(json.find("\"readiness\":" + validation::ReadinessJson(facts.readiness) + ","),
             std::string::npos);
-  const JsonValue results = Parsed(facts)["readiness"][0]["results"];
-  EXPECT_EQ(Parsed(facts)["readiness"][0]["source"].String(), "n2");
-  EXPECT_TRUE(results[0]["ok"].Bool());
-  EXPECT_FALSE(results[1]["ok"].Bool());
-  EXPECT_EQ(results[1]["violations"][0]["code"].String(), "wwid_mismatch");
-  EXPECT_EQ(results[1]["violations"][0]["message"].String(),
+  const JsonValue results = Parsed(facts)["readiness"][size_t{0}]["results"];
+  EXPECT_EQ(Parsed(facts)["readiness"][size_t{0}]["source"].String(), "n2");
+  EXPECT_TRUE(results[size_t{0}]["ok"].Bool());
+  EXPECT_FALSE(results[size_t{1}]["ok"].Bool());
+  EXPECT_EQ(results[size_t{1}]["violations"][size_t{0}]["code"].String(), "wwid_mismatch");
+  EXPECT_EQ(results[size_t{1}]["violations"][size_t{0}]["message"].String(),
             "disk \"/dev/x\" has another WWID on n3");
 }
 
@@ -105,7 +106,7 @@ TEST(DashboardModel, EventsAreTheNewestOnesOldestFirstAsPkgctlEventsLimit) {
   const JsonValue events = Parsed(facts)["events"];
 
   ASSERT_EQ(events.size(), kDashboardEvents);
-  EXPECT_EQ(events[0]["index"].Number(), static_cast<double>(30 - kDashboardEvents + 1));
+  EXPECT_EQ(events[size_t{0}]["index"].Number(), static_cast<double>(30 - kDashboardEvents + 1));
   EXPECT_EQ(events[kDashboardEvents - 1]["text"].String(), "event 30");
   EXPECT_TRUE(events[kDashboardEvents - 1]["critical"].Bool());
   EXPECT_NE(DashboardJson(facts).find(
@@ -123,7 +124,7 @@ TEST(DashboardModel, AFollowerSaysWhoAnsweredAndThatItMayLag) {
   EXPECT_TRUE(by["may_lag"].Bool());
   EXPECT_EQ(by["lease_remaining_ms"].Number(), 850);
   ASSERT_EQ(dashboard["banners"].size(), 1u);
-  EXPECT_EQ(dashboard["banners"][0].String(),
+  EXPECT_EQ(dashboard["banners"][size_t{0}].String(),
             "Answered by n1, not the coordinator (n2): what it shows is its own applied state "
             "(index 17), which may lag the coordinator's by a moment");
 }
@@ -150,7 +151,7 @@ TEST(DashboardModel, WithoutQuorumTheBannerSaysTheStateIsTheLastApplied) {
   EXPECT_TRUE(dashboard["answered_by"]["may_lag"].Bool());
   EXPECT_TRUE(dashboard["answered_by"]["lease_remaining_ms"].IsNull());
   ASSERT_EQ(dashboard["banners"].size(), 1u);
-  EXPECT_EQ(dashboard["banners"][0].String(),
+  EXPECT_EQ(dashboard["banners"][size_t{0}].String(),
             "n1 has no quorum: this is its last applied state (index 17); other nodes are "
             "unknown and packages may be stale");
 }
@@ -167,8 +168,9 @@ TEST(DashboardModel, DisarmedAndColdStartAddTheirBanners) {
   const JsonValue dashboard = Parsed(facts);
 
   ASSERT_EQ(dashboard["banners"].size(), 2u);
-  EXPECT_EQ(dashboard["banners"][0].String(), control::DisarmedText(facts.view));
-  EXPECT_EQ(dashboard["banners"][1].String(), control::StartWaitText(*facts.view.start_wait));
+  EXPECT_EQ(dashboard["banners"][size_t{0}].String(), control::DisarmedText(facts.view));
+  EXPECT_EQ(dashboard["banners"][size_t{1}].String(),
+            control::StartWaitText(*facts.view.start_wait));
 }
 
 TEST(DashboardModel, NamesAreEscapedAsJsonStrings) {
@@ -178,7 +180,8 @@ TEST(DashboardModel, NamesAreEscapedAsJsonStrings) {
   const std::string json = DashboardJson(facts);
 
   EXPECT_TRUE(JsonValue::Parse(json).has_value());
-  EXPECT_EQ(Parsed(facts)["view"]["packages"][1]["reason"].String(), "said \"no\"\n</script><b>");
+  EXPECT_EQ(Parsed(facts)["view"]["packages"][size_t{1}]["reason"].String(),
+            "said \"no\"\n</script><b>");
 }
 
 }  // namespace
