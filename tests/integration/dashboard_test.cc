@@ -76,7 +76,7 @@ TEST_F(DashboardTest, EveryNodeServesThePageAndItsOwnView) {
     EXPECT_EQ(page.code, 200);
     EXPECT_EQ(page.Header("Content-Type"), "text/html; charset=utf-8");
     EXPECT_NE(page.body.find("<title>cmcl dashboard</title>"), std::string::npos);
-    EXPECT_NE(page.body.find("fetch(\"/dashboard.json\""), std::string::npos);
+    EXPECT_NE(page.body.find("fetch(\"dashboard.json\""), std::string::npos);
     EXPECT_EQ(HttpGet(cluster.MetricsPort(node), "/dashboard").body, page.body);
 
     const HttpAnswer data = HttpGet(cluster.MetricsPort(node), "/dashboard.json");
@@ -188,6 +188,27 @@ TEST_F(DashboardTest, AStoppedNodeShowsDownOnTheOthers) {
         seconds(10)));
   }
   EXPECT_EQ(HttpGet(cluster.MetricsPort(2), "/dashboard.json", seconds(2)).code, 0);
+}
+
+TEST_F(DashboardTest, ANodeLeftAloneSaysItHasNoQuorumAndItsPackagesAreStale) {
+  ASSERT_TRUE(cluster.StopDaemon(1, seconds(20)));
+  ASSERT_TRUE(cluster.StopDaemon(2, seconds(20)));
+
+  std::optional<JsonValue> alone;
+  EXPECT_TRUE(LocalCluster::WaitFor(
+      [&] {
+        alone = Dashboard(0);
+        return alone && !(*alone)["answered_by"]["quorum"].Bool();
+      },
+      seconds(10)));
+  ASSERT_TRUE(alone.has_value());
+  EXPECT_TRUE((*alone)["answered_by"]["may_lag"].Bool());
+  EXPECT_EQ((*alone)["answered_by"]["lease_remaining_ms"].Number(), 0);  // Ended (or null).
+  EXPECT_EQ((*alone)["banners"][size_t{0}].String().rfind("node1 has no quorum: ", 0), 0u)
+      << (*alone)["banners"][size_t{0}].String();
+  EXPECT_TRUE((*alone)["view"].Named("packages", "g2")["stale"].Bool());
+  // The page itself is still served.
+  EXPECT_EQ(HttpGet(cluster.MetricsPort(0), "/").code, 200);
 }
 
 }  // namespace

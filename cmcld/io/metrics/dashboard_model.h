@@ -37,8 +37,8 @@ struct DashboardFacts {
   control::ViewModel view;
   std::vector<validation::PackageReadiness> readiness;
   std::deque<node::ClusterEvent> events;  // Oldest first; DashboardJson keeps the newest.
-  // This node's lease left (metrics_model.h's cmcl_lease_remaining_seconds); nullopt
-  // without one. Only the answering node's own lease is known here.
+  // This node's lease left (metrics_model.h's cmcl_lease_remaining_seconds): 0 once it
+  // ended, nullopt when it never had one. Only the answering node's own lease is known.
   std::optional<int64_t> lease_remaining_ms;
 };
 

@@ -195,9 +195,10 @@ constexpr std::string_view kPage = R"cmcl_html(<!DOCTYPE html>
       if (!node.networks || node.networks.length === 0) nets.textContent = "-";
       tr.appendChild(nets);
       if (node.name === by.node) {
-        tr.appendChild(by.lease_remaining_ms === null
+        const left = by.lease_remaining_ms;
+        tr.appendChild(left === null || left === 0
             ? cell("no lease", "down nowrap")
-            : cell(by.lease_remaining_ms + " ms", "nowrap"));
+            : cell(left + " ms", "nowrap"));
       } else {
         tr.appendChild(cell("-", "na", "only the answering node's own lease is known to it"));
       }
@@ -310,8 +311,9 @@ constexpr std::string_view kPage = R"cmcl_html(<!DOCTYPE html>
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
     try {
-      const response = await fetch("/dashboard.json", {cache: "no-store",
-                                                       signal: controller.signal});
+      // Relative: from / and /dashboard alike (and under a proxy's path prefix).
+      const response = await fetch("dashboard.json", {cache: "no-store",
+                                                      signal: controller.signal});
       if (!response.ok) throw new Error("HTTP " + response.status);
       const data = await response.json();
       renderHeader(data);
