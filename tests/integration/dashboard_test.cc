@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <iostream>
 #include <optional>
 #include <set>
 #include <string>
@@ -209,6 +210,29 @@ TEST_F(DashboardTest, ANodeLeftAloneSaysItHasNoQuorumAndItsPackagesAreStale) {
   EXPECT_TRUE((*alone)["view"].Named("packages", "g2")["stale"].Bool());
   // The page itself is still served.
   EXPECT_EQ(HttpGet(cluster.MetricsPort(0), "/").code, 200);
+}
+
+// Not a benchmark (no threshold but a generous one): what a page's refresh costs the
+// daemon, printed so that a change that makes it expensive shows.
+TEST_F(DashboardTest, AHundredReadsOfTheDataInARowAreCheap) {
+  constexpr int kReads = 100;
+  size_t bytes = 0;
+  int answered = 0;
+  const auto before = std::chrono::steady_clock::now();
+  for (int i = 0; i < kReads; ++i) {
+    const HttpAnswer answer = HttpGet(cluster.MetricsPort(0), "/dashboard.json");
+    answered += answer.code == 200 ? 1 : 0;
+    bytes = answer.body.size();
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - before);
+
+  EXPECT_EQ(answered, kReads);
+  const double mean_ms = static_cast<double>(took.count()) / kReads / 1000.0;
+  std::cout << "dashboard: " << kReads << " sequential reads of /dashboard.json (" << bytes
+            << " bytes; 3 nodes, 2 packages): " << mean_ms << " ms each\n";
+  RecordProperty("read_mean_ms", std::to_string(mean_ms));
+  EXPECT_LT(mean_ms, 50.0);
 }
 
 }  // namespace
