@@ -167,8 +167,13 @@ constexpr std::string_view kPage = R"cmcl_html(<!DOCTYPE html>
     setText("config-version", cluster.config_version);
     setText("mode", cluster.mode);
     setText("applied-index", view.as_of.applied_index);
-    const banners = data.banners.map((text) => el("div", text, "banner info"));
-    document.getElementById("banners").replaceChildren(...banners);
+    // Replaced only when they change, so that a screen reader does not hear them again
+    // at every refresh.
+    const holder = document.getElementById("banners");
+    if (holder.dataset.text !== JSON.stringify(data.banners)) {
+      holder.dataset.text = JSON.stringify(data.banners);
+      holder.replaceChildren(...data.banners.map((text) => el("div", text, "banner info")));
+    }
   }
 
   function renderNodes(data) {
@@ -299,10 +304,14 @@ constexpr std::string_view kPage = R"cmcl_html(<!DOCTYPE html>
       document.body.classList.remove("stale");
       return;
     }
-    const since = lastGood === null ? "never loaded" : "data below is from " + clock(lastGood);
-    banner.textContent = "STALE: cannot reach " + location.host + " (" + error + "; " +
-        failures + " failed refresh" + (failures === 1 ? "" : "es") + "); " + since +
+    const since = lastGood === null ? "nothing loaded yet"
+                                    : "the data below is from " + clock(lastGood);
+    // The same failure keeps the same text, so that the alert is not announced again at
+    // every retry; failures since the last success are counted in data-failures.
+    const text = "STALE: cannot reach " + location.host + " (" + error + "); " + since +
         ". Retrying every " + REFRESH_MS / 1000 + " s.";
+    if (banner.textContent !== text) banner.textContent = text;
+    banner.dataset.failures = String(failures);
     banner.hidden = false;
     document.body.classList.add("stale");
   }

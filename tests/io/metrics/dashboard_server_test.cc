@@ -86,6 +86,32 @@ class Served {
   std::thread thread_;
 };
 
+// Regression guards on the page's text (the browser test, full tier, checks its behaviour):
+// nothing from elsewhere, and data never parsed as markup.
+TEST(DashboardPage, FetchesNothingFromElsewhere) {
+  const std::string page(DashboardHtml());
+  for (const char* outside : {"http:", "https:", "\"//", "'//", "src=", "@import", "url("}) {
+    EXPECT_EQ(page.find(outside), std::string::npos) << outside;
+  }
+  EXPECT_NE(page.find("fetch(\"dashboard.json\""), std::string::npos);
+}
+
+TEST(DashboardPage, BuildsItsElementsAsTextNeverAsMarkup) {
+  const std::string page(DashboardHtml());
+  for (const char* markup : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                             "eval(", "new Function"}) {
+    EXPECT_EQ(page.find(markup), std::string::npos) << markup;
+  }
+  EXPECT_NE(page.find("textContent"), std::string::npos);
+}
+
+TEST(DashboardPage, HasNothingToPressOrFillIn) {
+  const std::string page(DashboardHtml());
+  for (const char* control : {"<button", "<input", "<form", "<select", "<textarea", "<a "}) {
+    EXPECT_EQ(page.find(control), std::string::npos) << control;
+  }
+}
+
 TEST(DashboardServer, TheRootAndDashboardServeTheSelfContainedPage) {
   Served served(true);
 
