@@ -10,7 +10,7 @@
 //
 // {"dashboard": 1,
 //  "answered_by": {"node", "is_coordinator", "quorum", "may_lag",
-//                  "lease_remaining_ms" (null without a lease)},
+//                  "lease_remaining_ms" (0 once ended, null without a lease)},
 //  "banners": ["..."],     // What the page shows above everything, in this order.
 //  "view": {...},          // pkgctl view -o json
 //  "readiness": [...],     // pkgctl readiness -o json
