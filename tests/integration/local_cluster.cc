@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -129,9 +130,18 @@ CommandResult RunCommand(const std::vector<std::string>& argv, milliseconds time
 
 LocalCluster::LocalCluster(Options options) : options_(std::move(options)) {
   machines_.resize(static_cast<size_t>(options_.nodes));
+  // FreePort closes its socket, so the kernel may give the same port again: draw until it
+  // is one not taken yet (a repeat made cmcld refuse two nodes' equal metrics_address).
+  std::set<int> taken;
+  const auto distinct_port = [&taken] {
+    int port = FreePort();
+    for (int tries = 0; taken.contains(port) && tries < 100; ++tries) port = FreePort();
+    taken.insert(port);
+    return port;
+  };
   for (int i = 0; i < options_.nodes; ++i) {
-    ports_.push_back(FreePort());
-    if (options_.metrics) metrics_ports_.push_back(FreePort());
+    ports_.push_back(distinct_port());
+    if (options_.metrics) metrics_ports_.push_back(distinct_port());
   }
   WriteConfiguration();
 }

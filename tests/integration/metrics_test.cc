@@ -155,7 +155,7 @@ TEST_F(MetricsTest, EveryNodeExportsQuorumTheCoordinatorNodesAndThePackage) {
 TEST_F(MetricsTest, OtherPathsMethodsAndMalformedRequestsGet404And405And400) {
   const int port = cluster.MetricsPort(1);
 
-  EXPECT_EQ(Get(port, "/").rfind("HTTP/1.1 404 ", 0), 0u);
+  EXPECT_EQ(Get(port, "/nothing").rfind("HTTP/1.1 404 ", 0), 0u);
   EXPECT_EQ(Exchange(port, "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
                 .rfind("HTTP/1.1 405 ", 0),
             0u);

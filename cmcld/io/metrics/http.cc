@@ -70,15 +70,20 @@ HttpRoute Route(std::string_view head) {
   }
   if (method != "GET") return HttpRoute::kMethodNotAllowed;
   const std::string_view path = target.substr(0, target.find('?'));
-  return path == "/metrics" ? HttpRoute::kMetrics : HttpRoute::kNotFound;
+  if (path == "/metrics") return HttpRoute::kMetrics;
+  if (path == "/" || path == "/dashboard") return HttpRoute::kDashboardPage;
+  if (path == "/dashboard.json") return HttpRoute::kDashboardJson;
+  return HttpRoute::kNotFound;
 }
 
-std::string Response(int code, std::string_view content_type, std::string_view body) {
+std::string Response(int code, std::string_view content_type, std::string_view body,
+                     std::string_view extra_headers) {
   std::string out = "HTTP/1.1 " + std::to_string(code) + " " + std::string(ReasonPhrase(code)) +
                     "\r\nContent-Type: " + std::string(content_type) +
                     "\r\nContent-Length: " + std::to_string(body.size()) +
                     "\r\nConnection: close\r\n";
   if (code == 405) out += "Allow: GET\r\n";
+  out += extra_headers;
   out += "\r\n";
   out += body;
   return out;
@@ -88,9 +93,13 @@ std::string ErrorResponse(HttpRoute route) {
   constexpr std::string_view kText = "text/plain; charset=utf-8";
   switch (route) {
     case HttpRoute::kMetrics:
+    case HttpRoute::kDashboardPage:
+    case HttpRoute::kDashboardJson:
       break;
     case HttpRoute::kNotFound:
-      return Response(404, kText, "not found; metrics are at /metrics\n");
+      return Response(404, kText,
+                      "not found; metrics are at /metrics, the dashboard at / (its data at "
+                      "/dashboard.json)\n");
     case HttpRoute::kMethodNotAllowed:
       return Response(405, kText, "method not allowed; use GET\n");
     case HttpRoute::kBadRequest:

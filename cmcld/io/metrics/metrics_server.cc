@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <list>
 
+#include "cmcld/io/metrics/dashboard_page.h"
 #include "cmcld/io/metrics/http.h"
 
 namespace cmcl::io::metrics {
@@ -46,10 +47,12 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
     }
   };
 
-  Impl(boost::asio::io_context& context, Options server_options, RenderFn render_fn)
+  Impl(boost::asio::io_context& context, Options server_options, RenderFn render_fn,
+       RenderFn dashboard_fn)
       : io(context),
         options(std::move(server_options)),
         render(std::move(render_fn)),
+        dashboard_json(std::move(dashboard_fn)),
         acceptor(context),
         retry(context) {}
 
@@ -59,10 +62,12 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
   void Arm(const std::shared_ptr<Connection>& connection, Duration after);
   void Drain(const std::shared_ptr<Connection>& connection);
   void Forget(const std::shared_ptr<Connection>& connection);
+  std::string Respond(HttpRoute route) const;
 
   boost::asio::io_context& io;
   Options options;
   RenderFn render;
+  RenderFn dashboard_json;  // Empty: no dashboard.
   tcp::acceptor acceptor;
   boost::asio::steady_timer retry;  // Accept again after an error.
   std::list<std::shared_ptr<Connection>> connections;
@@ -133,8 +138,7 @@ void MetricsServer::Impl::Answer(const std::shared_ptr<Connection>& connection,
   const HttpRoute route =
       head_length == 0 ? HttpRoute::kBadRequest
                        : Route(std::string_view(connection->received).substr(0, head_length));
-  connection->response = route == HttpRoute::kMetrics ? Response(200, kMetricsContentType, render())
-                                                      : ErrorResponse(route);
+  connection->response = Respond(route);
   Arm(connection, options.write_timeout);
   boost::asio::async_write(
       connection->socket, boost::asio::buffer(connection->response),
@@ -152,6 +156,24 @@ void MetricsServer::Impl::Answer(const std::shared_ptr<Connection>& connection,
         self->Arm(connection, kLingerTime);
         self->Drain(connection);
       });
+}
+
+std::string MetricsServer::Impl::Respond(HttpRoute route) const {
+  switch (route) {
+    case HttpRoute::kMetrics:
+      return Response(200, kMetricsContentType, render());
+    case HttpRoute::kDashboardPage:
+      if (!dashboard_json) break;
+      return Response(200, kHtmlContentType, DashboardHtml(), kDashboardPageHeaders);
+    case HttpRoute::kDashboardJson:
+      if (!dashboard_json) break;
+      return Response(200, kJsonContentType, dashboard_json(), kDashboardJsonHeaders);
+    case HttpRoute::kNotFound:
+    case HttpRoute::kMethodNotAllowed:
+    case HttpRoute::kBadRequest:
+      return ErrorResponse(route);
+  }
+  return ErrorResponse(HttpRoute::kNotFound);
 }
 
 void MetricsServer::Impl::Drain(const std::shared_ptr<Connection>& connection) {
@@ -192,7 +214,8 @@ uint16_t MetricsServer::port() const {
 }
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(boost::asio::io_context& io,
-                                                            Options options, RenderFn render) {
+                                                            Options options, RenderFn render,
+                                                            RenderFn dashboard_json) {
   const std::string where = "metrics_address " + options.address.ToString();
   boost::system::error_code error;
   const boost::asio::ip::address ip = boost::asio::ip::make_address(options.address.host, error);
@@ -200,7 +223,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(boost::asio::io_cont
     return Status::InvalidArgument(where + ": not an IP address");
   }
   const tcp::endpoint endpoint(ip, options.address.port);
-  auto impl = std::make_shared<Impl>(io, std::move(options), std::move(render));
+  auto impl =
+      std::make_shared<Impl>(io, std::move(options), std::move(render), std::move(dashboard_json));
   tcp::acceptor& acceptor = impl->acceptor;
   acceptor.open(endpoint.protocol(), error);
   if (!error) acceptor.set_option(tcp::acceptor::reuse_address(true), error);

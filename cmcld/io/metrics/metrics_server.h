@@ -1,10 +1,13 @@
 // MetricsServer: the HTTP listener on metrics_address (README "Metrics"). Off unless
-// cmcld is given an address; it changes nothing else in the daemon.
+// cmcld is given an address; it changes nothing else in the daemon. It serves /metrics
+// and, when given `dashboard_json`, the read-only dashboard: the page at / and
+// /dashboard (a constant, dashboard_page.h) and its data at /dashboard.json.
 //
 // Threads. Everything runs on the daemon's io_context thread, the Node's owner: the
 // acceptor, every read and write (asynchronous, so a slow client never blocks the
-// thread), and `render`, called once per GET /metrics to build the text from the node's
-// applied state. Nothing is cached between requests.
+// thread), and `render` (`dashboard_json`), called once per GET /metrics
+// (/dashboard.json) to build the answer from the node's applied state. Nothing is cached
+// between requests.
 //
 // Limits, so that a client cannot hold the daemon's memory or sockets: a request head of
 // at most kMaxRequestBytes (http.h; larger is answered 400), read within
@@ -40,9 +43,11 @@ class MetricsServer {
 
   // Binds and listens (SO_REUSEADDR, so a restart does not wait for TIME_WAIT).
   // Unavailable "metrics_address 127.0.0.1:9650: cannot listen: Address already in use"
-  // when the address cannot be bound. `io` must outlive the server.
+  // when the address cannot be bound. `io` must outlive the server. Without
+  // `dashboard_json` the dashboard's paths are not found (404).
   static Result<std::unique_ptr<MetricsServer>> Start(boost::asio::io_context& io, Options options,
-                                                      RenderFn render);
+                                                      RenderFn render,
+                                                      RenderFn dashboard_json = {});
   // Closes the listener and every open connection. Call on the io thread.
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;

@@ -34,6 +34,7 @@
 #include "cmcld/io/control/control_service.h"
 #include "cmcld/io/guard/guard_client.h"
 #include "cmcld/io/guest/guest_runner.h"
+#include "cmcld/io/metrics/dashboard_page.h"
 #include "cmcld/io/metrics/metrics_page.h"
 #include "cmcld/io/metrics/metrics_server.h"
 #include "cmcld/io/peer/peer_transport.h"
@@ -140,6 +141,8 @@ struct Daemon::Impl final : CoreAccess {
   void Finish(int status);
   // GET /metrics (metrics_server.h), on the io thread: the text from the applied state.
   std::string RenderMetrics();
+  // GET /dashboard.json (dashboard_model.h), on the io thread: the dashboard's data.
+  std::string RenderDashboard();
   // cmcl_script_duration_seconds (metrics_model.h): a guest action's result arrived.
   void TimeGuestAction(const PackageName& package, node::GuestVerb verb);
   static std::string PackageDir(const ConfigVersions::Version& version,
@@ -372,14 +375,14 @@ Status Daemon::Impl::StartAdapters() {
 
   // Metrics (README "Metrics"): only when this node's files give an address.
   if (const std::optional<SocketAddress> address = own->MetricsAddressOf(self)) {
-    Result<std::unique_ptr<metrics::MetricsServer>> listening =
-        metrics::MetricsServer::Start(io, metrics::MetricsServer::Options{.address = *address},
-                                      [this] { return RenderMetrics(); });
+    Result<std::unique_ptr<metrics::MetricsServer>> listening = metrics::MetricsServer::Start(
+        io, metrics::MetricsServer::Options{.address = *address},
+        [this] { return RenderMetrics(); }, [this] { return RenderDashboard(); });
     if (!listening.ok()) {
       return listening.status();
     }
     metrics_server = std::move(listening).value();
-    spdlog::info("metrics at http://{}/metrics", address->ToString());
+    spdlog::info("metrics at http://{0}/metrics, dashboard at http://{0}/", address->ToString());
   }
 
   GuardClient::Options guard_options{
@@ -845,6 +848,11 @@ std::string Daemon::Impl::RenderMetrics() {
   if (!core) return "";  // Not before StartCore; io.run() starts after it anyway.
   return metrics::MetricsPage(*cluster, *core, BootNow(), peers->Networks(), peers->counters(),
                               script_durations);
+}
+
+std::string Daemon::Impl::RenderDashboard() {
+  if (!core) return "{}";  // Not before StartCore, as RenderMetrics.
+  return metrics::DashboardJsonPage(*cluster, *core, BootNow(), peers->Networks());
 }
 
 void Daemon::Impl::Finish(int status) {
