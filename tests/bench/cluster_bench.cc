@@ -17,7 +17,7 @@
 //             t_first_up, and for g1 the breakdown read from the survivors' logs and g1's
 //             ledger: t_assign (the coordinator applied the assignment to the new node),
 //             t_start (the run script ran, ledger, 10 ms resolution), t_up_log (the new
-//             owner applied its "up" report). The lease part is stretch(node_timeout)
+//             owner applied its "started" report). The lease part is stretch(node_timeout)
 //             less how long before the kill the victim's last heartbeat went out (up to
 //             heartbeat_interval); the overhead beyond the lease is t_up - stretch(L).
 //             After each trial the victim is started again and the cluster left to
@@ -296,8 +296,8 @@ void FailoverPart() {
     }
     const std::optional<double> assign =
         FirstLog(cluster, survivors, wall0, {"g1", "assigned to " + new_node});
-    const std::optional<double> up_log =
-        FirstLog(cluster, {cluster.IndexOf(new_node)}, wall0, {"g1", "up on " + new_node});
+    const std::optional<double> up_log = FirstLog(cluster, {cluster.IndexOf(new_node)}, wall0,
+                                                  {"g1: " + new_node + " reported started"});
     if (options.dump_logs) {
       for (int node : survivors) {
         for (const auto& [at, line] : LogSince(cluster, node, wall0)) {

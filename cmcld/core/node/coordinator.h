@@ -104,6 +104,8 @@ struct Liveness {
   // pending: its verdict timeout counts from then (nullopt: from now). Volatile: a new
   // leader starts the clock again.
   std::optional<Time> config_pending_since;
+
+  friend bool operator==(const Liveness&, const Liveness&) = default;
 };
 
 // Known bugs the simulator switches on (tests/sim only), each one of issue 7's list.

@@ -1295,8 +1295,27 @@ void Node::Coordinate() {
       .capacity_not_tallied = options_.mutations.capacity_not_tallied,
       .start_before_halted = options_.mutations.start_before_halted,
       .intent_lost_on_coordinator_change = options_.mutations.intent_lost_on_coordinator_change};
-  Decision decision = Decide(*options_.config, *index_, state_, CurrentLiveness(), mutations);
+  Liveness liveness = CurrentLiveness();
+  Liveness timeless = liveness;
+  timeless.now = Time{};
+  Decision decision;
+  if (decide_memo_ && decide_memo_->applied == state_.applied() &&
+      decide_memo_->config_generation == config_generation_ &&
+      (!decide_memo_->wakeup || now_ < *decide_memo_->wakeup) &&
+      decide_memo_->liveness == timeless) {
+    decision.wakeup = decide_memo_->wakeup;  // Decide would ask for nothing again.
+  } else {
+    decision = Decide(*options_.config, *index_, state_, liveness, mutations);
+    decide_memo_.reset();
+    if (decision.ops.empty()) {
+      decide_memo_ = DecideMemo{.applied = state_.applied(),
+                                .config_generation = config_generation_,
+                                .liveness = std::move(timeless),
+                                .wakeup = decision.wakeup};
+    }
+  }
   coordinator_wakeup_ = decision.wakeup;
+  // Both depend on the time without a wakeup of Decide's: they run on every call.
   LowerLeaseMax(decision.ops);
   ReArmWhenDisarmEnds(decision.ops);
   if (decision.ops.empty()) {

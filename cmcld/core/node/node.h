@@ -502,6 +502,18 @@ class Node {
   std::set<LogIndex> verdicts_given_;  // Proposals this incarnation gave its verdict on.
   OwnClient coordinator_;
   std::optional<Time> coordinator_wakeup_;
+  // The inputs of the last Decide that asked for nothing. Decide is a function of the
+  // configuration, the applied state and the liveness, and of the time only through the
+  // wakeup it returns; while all of them are the same and that wakeup has not come, it
+  // would ask for nothing again, so Coordinate does not call it. (It scans every package:
+  // at 1,000 packages it was a third of an idle coordinator's CPU, docs/BENCHMARKS.md.)
+  struct DecideMemo {
+    LogIndex applied;
+    uint64_t config_generation = 0;
+    Liveness liveness;  // `now` cleared.
+    std::optional<Time> wakeup;
+  };
+  std::optional<DecideMemo> decide_memo_;
   // When this node first applied a lease length below L_max (the old, longer L).
   std::optional<Time> lease_shortened_at_;
   // The latest disarm (its index) and when this node applied it (DisarmLeft).
