@@ -652,8 +652,12 @@ const Assignment* ClusterState::Find(const PackageName& resource) const {
 
 bool ClusterState::Owns(const NodeName& node, const PackageName& resource) const {
   const Assignment* a = Find(resource);
-  return a != nullptr && a->owner == node &&
-         (a->status == AssignmentStatus::kAssigned || a->status == AssignmentStatus::kStarted);
+  return a != nullptr && OwnedBy(*a, node);
+}
+
+bool ClusterState::OwnedBy(const Assignment& a, const NodeName& node) {
+  return a.owner == node &&
+         (a.status == AssignmentStatus::kAssigned || a.status == AssignmentStatus::kStarted);
 }
 
 Duration ClusterState::GrantLength() const {

@@ -700,6 +700,8 @@ class ClusterState {
   const Assignment* Find(const PackageName& resource) const;
   // True if `node` owns R at its current epoch and R is assigned or started.
   bool Owns(const NodeName& node, const PackageName& resource) const;
+  // The same test on an assignment already found (a scan over assignments()).
+  static bool OwnedBy(const Assignment& assignment, const NodeName& node);
 
   // Lease terms (DESIGN.md section 4).
   raft::LeaseMode mode() const { return mode_; }

@@ -807,7 +807,7 @@ void Node::Reconcile() {
 
 void Node::ManageOwned() {
   for (const auto& [resource, assignment] : state_.assignments()) {
-    if (!state_.Owns(self(), resource)) {
+    if (!ClusterState::OwnedBy(assignment, self())) {  // Owns, without a second lookup.
       continue;
     }
     const LogIndex epoch = assignment.epoch;
