@@ -108,6 +108,32 @@ TEST_F(DaemonStartTest, ANodeWithInventoryProbeLogsWhatTheProbeFound) {
       << result.err;
 }
 
+// ... and commits it: the other nodes' validation of node3 then uses what node3's probe
+// found, which holds neither g1's disk (a file of the test) nor the vswitch net0.
+TEST_F(DaemonStartTest, AProbedInventoryReachesTheOtherNodesValidation) {
+  std::string yaml = Read(cluster.config_path());
+  const size_t begin = yaml.find("    inventory:\n", yaml.find("- name: node3"));
+  const std::string last = "        - {name: net0, nic: lo}\n";
+  const size_t end = yaml.find(last, begin) + last.size();
+  ASSERT_LT(begin, end);
+  yaml.replace(begin, end - begin, "    inventory: probe\n");
+  std::ofstream(cluster.config_path(), std::ios::trunc) << yaml;
+  cluster.StartAll();
+
+  CommandResult check;
+  const bool refused = LocalCluster::WaitFor(
+      [&] {
+        check = cluster.Pkgctl(0, {"check", "g1", "-n", "node3"});
+        // Before node3's report is applied, device_missing is among the unchecked.
+        return check.out.find(R"("violations":[{"code":"device_missing")") != std::string::npos;
+      },
+      seconds(30));
+
+  EXPECT_TRUE(refused) << check.out << check.err;
+  EXPECT_EQ(check.exit_status, 1) << check.out;
+  EXPECT_EQ(cluster.Pkgctl(0, {"check", "g1", "-n", "node2"}).exit_status, 0);
+}
+
 TEST_F(DaemonStartTest, ASecondDaemonOnTheSameStateDirOrTheSameAddressIsRefused) {
   cluster.Start(0);
 
