@@ -96,6 +96,11 @@ int RunExplain(const GlobalOptions& options, const std::vector<std::string>& arg
 // (pkgctl/guest_import.cc). `args` follow "guest". Offline: no daemon.
 int RunGuest(const GlobalOptions& options, const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err);
+// Issue 12: `pkgctl inventory probe [--root DIR]` (pkgctl/inventory.cc): this host's
+// inventory from the Linux probe, as an inventory file. `args` follow "inventory".
+// Offline: no daemon.
+int RunInventory(const GlobalOptions& options, const std::vector<std::string>& args,
+                 std::ostream& out, std::ostream& err);
 // `pkgctl config apply [CLUSTER_YAML]`. `args` follow "apply".
 int RunConfigApply(const GlobalOptions& options, const std::vector<std::string>& args,
                    std::ostream& out, std::ostream& err);
@@ -127,6 +132,7 @@ extern const char* const kClearHelp;
 extern const char* const kNodeHelp;
 extern const char* const kClusterHelp;
 extern const char* const kExplainHelp;
-extern const char* const kGuestHelp;  // Issue 12.
+extern const char* const kGuestHelp;      // Issue 12.
+extern const char* const kInventoryHelp;  // Issue 12.
 
 }  // namespace cmcl::pkgctl

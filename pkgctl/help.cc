@@ -95,6 +95,11 @@ COMMANDS
         by /dev/disk/by-id path, bridges and networks as vswitches) and run/halt
         scripts. Offline, no daemon. (HPVM: hpvmcreate of an existing guest)
 
+    inventory probe [--root DIR]
+        This host's inventory from the Linux probe (what inventory: probe reports):
+        disks with WWIDs and by-id paths, bridges as vswitches on their uplink NIC,
+        CD/DVD drives, CPUs and memory, printed as an inventory file. Offline.
+
 ALIASES
     Invoked through a symlink of one of these names, pkgctl takes that command's
     flags (the socket from $CMCL_SOCKET; NAME --help prints its usage):
@@ -877,6 +882,56 @@ EXIT STATUS
 EXAMPLES
     pkgctl guest import --libvirt hpvm1 --nodes ivmcl01,ivmcl02
     pkgctl guest import --libvirt hpvm1 -d /etc/cmcl/packages/hpvm1
+)";
+
+const char* const kInventoryHelp = R"(NAME
+    pkgctl inventory probe - this host's inventory, as the Linux probe sees it
+
+SYNOPSIS
+    pkgctl [-o table|json] inventory probe [--root DIR]
+
+DESCRIPTION
+    Probes this host the way cmcld does for a node with inventory: probe and prints
+    the result in the shape of an inventory file (the mapping a node's inventory:
+    holds), so that it can be saved, named by inventory_file: and checked with
+    pkgctl config check. The node's capacity (online CPUs, MemTotal rounded down to
+    MiB) has no key in an inventory file: it is printed as a comment to copy to the
+    node's capacity: key. Read from:
+        disks           every whole disk of /sys/block, as /dev/NAME and as each
+                        /dev/disk/by-id link to it, with its WWID (device/wwid, or
+                        wwid for NVMe; a multipath map's from dm/uuid) where the
+                        disk has one in a form the configuration accepts.
+                        Partitions, RAM disks (ram*, zram*), loop devices bound to
+                        no file and devices of size 0 are left out.
+        lvols           device-mapper LVM volumes (/dev/dm-N, /dev/mapper/NAME).
+        vswitches       every Linux bridge (/sys/class/net/*/bridge), on its uplink
+                        port: not a tap or a guest port (vnet*, tap*, vif*); a
+                        physical NIC before a virtual one, then the first by name.
+                        A bridge without one is host-local: nic "local". Open
+                        vSwitch bridges are not probed.
+        shared_devices  CD/DVD drives (sr*, SCSI type 5) and their by-id links.
+    A device that cannot be read fully is skipped or listed without a WWID, with a
+    note on stderr; the probe fails only when /sys/block, /sys/class/net,
+    /proc/meminfo or /sys/devices/system/cpu/online cannot be read. Works offline: no
+    cmcld is asked. In a network namespace, run it with ip netns exec, which mounts
+    the namespace's own /sys.
+
+OPTIONS
+    --root DIR
+        Read DIR/sys, DIR/dev and DIR/proc instead of /sys, /dev and /proc (a copy
+        of another host's trees; tests). Paths are still printed as /dev/....
+    -o table|json
+        See pkgctl --help. json: {"disks", "lvols", "vswitches", "shared_devices",
+        "capacity": {"vcpus", "memory"}, "notes"}.
+
+EXIT STATUS
+    0   probed
+    1   the probe failed: a file every Linux host has could not be read
+    2   usage error
+
+EXAMPLES
+    pkgctl inventory probe > /etc/cmcl/inventory/ivmcl01.yaml
+    pkgctl -o json inventory probe
 )";
 
 }  // namespace cmcl::pkgctl

@@ -19,11 +19,12 @@ using Command = int (*)(const GlobalOptions&, const std::vector<std::string>&, s
 
 // The commands this build implements, besides `config`.
 const std::vector<std::pair<std::string, Command>> kCommands = {
-    {"view", RunView},       {"run", RunRun},         {"halt", RunHalt},
-    {"move", RunMove},       {"check", RunCheck},     {"readiness", RunReadiness},
-    {"events", RunEvents},   {"enable", RunEnable},   {"disable", RunDisable},
-    {"clear", RunClear},     {"node", RunNode},       {"cluster", RunCluster},
-    {"package", RunPackage}, {"explain", RunExplain}, {"guest", RunGuest}};
+    {"view", RunView},          {"run", RunRun},         {"halt", RunHalt},
+    {"move", RunMove},          {"check", RunCheck},     {"readiness", RunReadiness},
+    {"events", RunEvents},      {"enable", RunEnable},   {"disable", RunDisable},
+    {"clear", RunClear},        {"node", RunNode},       {"cluster", RunCluster},
+    {"package", RunPackage},    {"explain", RunExplain}, {"guest", RunGuest},
+    {"inventory", RunInventory}};
 
 // INTERFACE.md's commands that come with later work (none left since issue 12).
 const std::vector<std::string> kLaterCommands = {};

@@ -50,7 +50,7 @@ export CMCL_SOCKET=$tmp/none.sock
 
 # 1. Commands, subcommands and options; no daemon and no file needed.
 expect "top-level commands" \
-  "check clear cluster config disable enable events explain guest halt move node package readiness run view" \
+  "check clear cluster config disable enable events explain guest halt inventory move node package readiness run view" \
   pkgctl ""
 expect "a command by prefix" "node" pkgctl no
 expect "global options" "--help --output --socket" pkgctl --
@@ -63,6 +63,8 @@ expect "package subcommands" "maintenance" pkgctl package ""
 expect "guest subcommands" "import" pkgctl guest ""
 expect "options of guest import" "--dir --help --libvirt --nodes" pkgctl guest import --
 expect "nothing after --libvirt" "" pkgctl guest import --libvirt ""
+expect "inventory subcommands" "probe" pkgctl inventory ""
+expect "options of inventory probe" "--help --root" pkgctl inventory probe --
 expect "options of move" \
   "--help --memory --no-wait --node --preview --timeout --vcpus" pkgctl move hpvm1 --
 expect "options of run" \
@@ -80,7 +82,7 @@ top=" $(complete_words pkgctl "") "
 for command in $(HelpCommands "$pkgctl" | cut -d' ' -f1 | sort -u); do
   [[ $top == *" $command "* ]] || fail "pkgctl --help lists \"$command\", the completion does not"
 done
-for line in "node:n" "cluster:c" "config:co" "package:p" "guest:g"; do
+for line in "node:n" "cluster:c" "config:co" "package:p" "guest:g" "inventory:i"; do
   command=${line%%:*}
   subs=" $(complete_words pkgctl "$command" "") "
   for sub in $(HelpCommands "$pkgctl" | awk -v c="$command" '$1 == c { print $2 }'); do

@@ -86,6 +86,54 @@ TEST_F(DaemonStartTest, ASocketPathLongerThan107BytesIsRefused) {
   EXPECT_NE(result.err.find("107"), std::string::npos) << result.err;
 }
 
+// `inventory: probe` (issue 12): cmcld probes this host while it loads the configuration
+// and logs what it found, before anything can refuse the start.
+TEST_F(DaemonStartTest, ANodeWithInventoryProbeLogsWhatTheProbeFound) {
+  std::string yaml = Read(cluster.config_path());
+  const size_t begin = yaml.find("    inventory:\n", yaml.find("- name: node1"));
+  const std::string last = "        - {name: net0, nic: lo}\n";
+  const size_t end = yaml.find(last, begin) + last.size();
+  ASSERT_LT(begin, end);
+  yaml.replace(begin, end - begin, "    inventory: probe\n");
+  std::ofstream(cluster.config_path(), std::ios::trunc) << yaml;
+  const std::string socket = scratch / (std::string(110, 'x') + ".sock");  // Refused later.
+
+  const CommandResult result =
+      Cmcld({"--config", cluster.config_path(), "--node", "node1", "--socket", socket});
+
+  EXPECT_EQ(result.exit_status, 2) << result.err;
+  EXPECT_NE(result.err.find("inventory probe: "), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(" vCPUs, "), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("reported to the cluster for migration validation"), std::string::npos)
+      << result.err;
+}
+
+// ... and commits it: the other nodes' validation of node3 then uses what node3's probe
+// found, which holds neither g1's disk (a file of the test) nor the vswitch net0.
+TEST_F(DaemonStartTest, AProbedInventoryReachesTheOtherNodesValidation) {
+  std::string yaml = Read(cluster.config_path());
+  const size_t begin = yaml.find("    inventory:\n", yaml.find("- name: node3"));
+  const std::string last = "        - {name: net0, nic: lo}\n";
+  const size_t end = yaml.find(last, begin) + last.size();
+  ASSERT_LT(begin, end);
+  yaml.replace(begin, end - begin, "    inventory: probe\n");
+  std::ofstream(cluster.config_path(), std::ios::trunc) << yaml;
+  cluster.StartAll();
+
+  CommandResult check;
+  const bool refused = LocalCluster::WaitFor(
+      [&] {
+        check = cluster.Pkgctl(0, {"check", "g1", "-n", "node3"});
+        // Before node3's report is applied, device_missing is among the unchecked.
+        return check.out.find(R"("violations":[{"code":"device_missing")") != std::string::npos;
+      },
+      seconds(30));
+
+  EXPECT_TRUE(refused) << check.out << check.err;
+  EXPECT_EQ(check.exit_status, 1) << check.out;
+  EXPECT_EQ(cluster.Pkgctl(0, {"check", "g1", "-n", "node2"}).exit_status, 0);
+}
+
 TEST_F(DaemonStartTest, ASecondDaemonOnTheSameStateDirOrTheSameAddressIsRefused) {
   cluster.Start(0);
 

@@ -135,7 +135,7 @@ _pkgctl() {
   [[ $pkgctl == */* && -x $pkgctl ]] || pkgctl=pkgctl
 
   local commands="view run halt move check readiness events enable disable clear explain
-    node package cluster config guest"
+    node package cluster config guest inventory"
   local global_opts="--socket -o --output -h --help"
   local wait_opts="--no-wait --timeout"
 
@@ -162,7 +162,7 @@ _pkgctl() {
         ;;
       # Options of commands that take a value: skip the value.
       -n | --node | --vcpus | --memory | --timeout | --limit | -l | --format | --for | --owner-is-down \
-        | --libvirt | -d | --dir | --nodes)
+        | --libvirt | -d | --dir | --nodes | --root)
         ((i++))
         continue
         ;;
@@ -174,7 +174,7 @@ _pkgctl() {
     esac
     if [ -z "$command" ]; then
       command=$word
-    elif [ -z "$sub" ] && [[ $command =~ ^(node|package|cluster|config|guest)$ ]]; then
+    elif [ -z "$sub" ] && [[ $command =~ ^(node|package|cluster|config|guest|inventory)$ ]]; then
       sub=$word
     else
       positional+=("$word")
@@ -273,6 +273,12 @@ _pkgctl() {
       case $sub in
         "") words="import" ;;
         import) opts+=" --libvirt -d --dir --nodes" ;;
+      esac
+      ;;
+    inventory)
+      case $sub in
+        "") words="probe" ;;
+        probe) opts+=" --root" ;;
       esac
       ;;
     events) opts+=" -l --limit" ;;

@@ -204,7 +204,7 @@ std::optional<Wwid> ParseWwid(std::string_view text) {
   const std::string lower = Lower(text.substr(0, std::min<size_t>(4, text.size())));
   if (lower.starts_with("0x")) return hex_form("0x", "0x", {16, 32});
   if (lower == "naa.") return hex_form("naa.", "0x", {16, 32});
-  if (lower == "eui.") return hex_form("eui.", "eui.", {16});
+  if (lower == "eui.") return hex_form("eui.", "eui.", {16, 32});
   if (lower == "t10.") {
     const std::string_view id = text.substr(4);
     if (id.empty() || id.size() > 80) return std::nullopt;

@@ -66,7 +66,7 @@ std::optional<SocketAddress> ParseSocketAddress(std::string_view text);
 // compare equal. Accepted forms:
 //   0x + 16 or 32 hex digits          (HP-UX, udev's wwn-0x...: 0x600508b4000156d7...)
 //   naa. + 16 or 32 hex digits        (Linux /sys/block/*/device/wwid, NAA designator)
-//   eui. + 16 hex digits              (EUI-64, NVMe)
+//   eui. + 16 or 32 hex digits        (EUI-64; NVMe, whose NGUID Linux spells eui. + 32)
 //   t10. + 1..80 printable characters (T10 vendor id; case and spaces kept)
 // "0x" and "naa." spell the same NAA identifier: both become 0x + lower-case hex, so a
 // disk pinned as naa.6005... matches an inventory that says 0x6005... (and two packages

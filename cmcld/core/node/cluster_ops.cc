@@ -88,6 +88,8 @@ void Fields(O& o, F&& f) {
     f(o.disarm_for, o.by);
   } else if constexpr (std::is_same_v<T, ConfigAbortOp>) {
     f(o.version, o.bundle_hash, o.reason);
+  } else if constexpr (std::is_same_v<T, InventoryOp>) {
+    f(o.node, o.inventory);
   } else {
     static_assert(std::is_same_v<T, MaintenanceOp>);
     f(o.node, o.package, o.on, o.freeze, o.by);
@@ -103,7 +105,7 @@ constexpr std::string_view kOpNames[] = {"assign",         "report",        "rel
                                          "intent_step",    "intent_done",   "note",
                                          "unassign",       "cluster_start", "config_propose",
                                          "config_verdict", "config_abort",  "maintenance",
-                                         "cluster_mode"};
+                                         "cluster_mode",   "inventory"};
 static_assert(std::size(kOpNames) == std::variant_size_v<Op>);
 
 template <size_t I>
@@ -164,6 +166,9 @@ std::string Show(const T& value) {
     return std::string(IntentKindName(value));
   } else if constexpr (std::is_same_v<T, IntentStep>) {
     return std::string(IntentStepName(value));
+  } else if constexpr (std::is_same_v<T, inventory::NodeInventory>) {
+    return "<" + std::to_string(value.disks.size()) + " disk paths, " +
+           std::to_string(value.vswitches.size()) + " vswitches>";
   } else if constexpr (std::is_integral_v<T>) {
     return std::to_string(value);
   } else if constexpr (requires { value.begin()->first; }) {  // A map: {k:v,k:v}.

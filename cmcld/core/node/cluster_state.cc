@@ -22,7 +22,9 @@ constexpr std::string_view kStateMagic = "cmclst";
 // and config outcomes, appended; a format-2 snapshot still decodes (none of them).
 // 4: issue 10's maintenance flags, appended; formats 2 and 3 decode without any.
 // 5: Assignment::displacer and ::displacer_epoch, appended; formats 2 to 4 decode without.
-constexpr uint8_t kStateFormat = 5;
+// 6: issue 12's reported inventories, appended; formats 2 to 5 decode without any.
+constexpr uint8_t kStateFormat = 6;
+constexpr uint8_t kStateFormatWithoutInventories = 5;
 constexpr uint8_t kStateFormatWithoutDisplacers = 4;
 constexpr uint8_t kStateFormatWithoutMaintenance = 3;
 constexpr uint8_t kStateFormatWithoutConfig = 2;
@@ -394,6 +396,8 @@ void ClusterState::ApplyOp(LogIndex index, const Op& op) {
           ApplyArmed(index, o);
         } else if constexpr (std::is_same_v<T, ClusterModeOp>) {
           ApplyClusterMode(index, o);
+        } else if constexpr (std::is_same_v<T, InventoryOp>) {
+          ApplyInventory(index, o);
         } else if constexpr (std::is_same_v<T, LeaseLengthOp>) {
           lease_length_ = o.length;
           lease_length_max_ = std::max(lease_length_max_, o.length);
@@ -408,6 +412,20 @@ void ClusterState::ApplyOp(LogIndex index, const Op& op) {
         }
       },
       op);
+}
+
+void ClusterState::ApplyInventory(LogIndex index, const InventoryOp& op) {
+  const auto [it, inserted] = inventories_.try_emplace(op.node);
+  if (!inserted && it->second == op.inventory) {
+    return;  // A resend of what is known.
+  }
+  it->second = op.inventory;
+  Event(index, false,
+        op.node.value() +
+            ": inventory reported by its probe: " + std::to_string(op.inventory.disks.size()) +
+            " disk paths, " + std::to_string(op.inventory.lvols.size()) + " lvols, " +
+            std::to_string(op.inventory.vswitches.size()) + " vswitches, " +
+            std::to_string(op.inventory.shared_devices.size()) + " shared devices");
 }
 
 void ClusterState::ApplyAssign(LogIndex index, const AssignOp& op) {
@@ -759,6 +777,7 @@ std::string ClusterState::Encode() const {
   WriteConfig(bundle_, pending_config_, config_outcome_, config_earlier_, out);
   WriteMaintenance(out);
   WriteDisplacers(assignments_, out);
+  codec::Put(out, inventories_);
   return out.Take();
 }
 
@@ -766,8 +785,9 @@ std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Optio
   Reader in(bytes);
   in.Expect(kStateMagic);
   const uint8_t format = in.U8();
-  in.Require(format == kStateFormat || format == kStateFormatWithoutDisplacers ||
-             format == kStateFormatWithoutMaintenance || format == kStateFormatWithoutConfig);
+  in.Require(format == kStateFormat || format == kStateFormatWithoutInventories ||
+             format == kStateFormatWithoutDisplacers || format == kStateFormatWithoutMaintenance ||
+             format == kStateFormatWithoutConfig);
   ClusterState state(options);
   state.applied_ = LogIndex(in.U64());
   state.digest_ = in.U64();
@@ -821,8 +841,11 @@ std::optional<ClusterState> ClusterState::Decode(const std::string& bytes, Optio
   if (format >= kStateFormatWithoutDisplacers) {
     state.ReadMaintenance(in);
   }
-  if (format >= kStateFormat) {
+  if (format >= kStateFormatWithoutInventories) {
     ReadDisplacers(in, state.assignments_);
+  }
+  if (format >= kStateFormat) {
+    codec::Get(in, state.inventories_);
   }
   if (!in.done()) {
     return std::nullopt;

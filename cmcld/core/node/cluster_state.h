@@ -49,6 +49,7 @@
 
 #include "cmcld/core/common/names.h"
 #include "cmcld/core/common/time.h"
+#include "cmcld/core/inventory/inventory.h"
 #include "cmcld/core/raft/actions.h"
 #include "cmcld/core/raft/lease.h"
 #include "cmcld/core/raft/types.h"
@@ -616,11 +617,22 @@ struct MaintenanceOp {
   friend bool operator==(const MaintenanceOp&, const MaintenanceOp&) = default;
 };
 
+// Issue 12 (`inventory: probe`, DESIGN.md section 6): node `node` reports the inventory
+// its Linux probe found. Proposed by that node's agent when the applied state holds
+// another one or none; applied into inventories() on every node, and from there into
+// validation for that node while its configuration says `inventory: probe`
+// (Node::reported_inventories_). Kept in snapshots (format 6).
+struct InventoryOp {
+  NodeName node;
+  inventory::NodeInventory inventory;
+  friend bool operator==(const InventoryOp&, const InventoryOp&) = default;
+};
+
 using Op = std::variant<AssignOp, ReportOp, ReleaseOp, DisarmOp, ArmOp, ArmedOp, LeaseLengthOp,
                         LeaseMaxOp, RunOp, HaltOp, MoveOp, EnableOp, ClearOp, NodeAdminOp,
                         ReadmitOp, ClusterRunOp, ClusterHaltOp, ConfigApplyOp, IntentStepOp,
                         IntentDoneOp, NoteOp, UnassignOp, ClusterStartOp, ConfigProposeOp,
-                        ConfigVerdictOp, ConfigAbortOp, MaintenanceOp, ClusterModeOp>;
+                        ConfigVerdictOp, ConfigAbortOp, MaintenanceOp, ClusterModeOp, InventoryOp>;
 using OpBatch = std::vector<Op>;
 
 std::string EncodeOps(const OpBatch& ops);
@@ -664,6 +676,8 @@ class ClusterState {
   const std::map<PackageName, PackageRecord>& packages() const { return packages_; }
   const PackageRecord* FindPackage(const PackageName& package) const;
   const std::map<NodeName, NodeRecord>& nodes() const { return nodes_; }
+  // Issue 12 (InventoryOp): the latest inventory each node reported from its probe.
+  const std::map<NodeName, inventory::NodeInventory>& inventories() const { return inventories_; }
   bool NodeHalted(const NodeName& node) const;
   // Issue 10 (MaintenanceOp). A package is in maintenance by its own record, or because
   // its owner (of any non-free assignment) is a frozen node.
@@ -752,6 +766,7 @@ class ClusterState {
   void ApplyArm(LogIndex index);
   void ApplyArmed(LogIndex index, const ArmedOp& op);
   void ApplyClusterMode(LogIndex index, const ClusterModeOp& op);
+  void ApplyInventory(LogIndex index, const InventoryOp& op);
   void Event(LogIndex index, bool critical, std::string text);
   // Issue 7 (cluster_state_packages.cc).
   void ApplyPackageOp(LogIndex index, const Op& op);
@@ -819,6 +834,8 @@ class ClusterState {
   std::optional<PendingConfig> pending_config_;
   std::optional<ConfigOutcome> config_outcome_;
   std::vector<ConfigOutcome> config_earlier_;  // Oldest first, <= kEarlierConfigOutcomes.
+  // Issue 12.
+  std::map<NodeName, inventory::NodeInventory> inventories_;
 };
 
 }  // namespace cmcl::node

@@ -51,6 +51,14 @@ inline void PutOne(ByteWriter& out, const NodeName& value) { out.Str(value.value
 inline void PutOne(ByteWriter& out, const PackageName& value) { out.Str(value.value()); }
 inline void PutOne(ByteWriter& out, raft::LogIndex value) { out.U64(value.value()); }
 inline void PutOne(ByteWriter& out, Duration value) { out.Ms(value); }
+// Issue 12's inventories (InventoryOp, snapshot format 6); defined below the templates.
+inline void PutOne(ByteWriter& out, const Wwid& value) { out.Str(value.value); }
+inline void PutOne(ByteWriter& out, ByteSize value) { out.U64(value.bytes()); }
+inline void PutOne(ByteWriter& out, const inventory::Disk& value);
+inline void PutOne(ByteWriter& out, const inventory::LogicalVolume& value);
+inline void PutOne(ByteWriter& out, const inventory::Vswitch& value);
+inline void PutOne(ByteWriter& out, const inventory::Capacity& value);
+inline void PutOne(ByteWriter& out, const inventory::NodeInventory& value);
 template <typename E>
   requires std::is_enum_v<E>
 void PutOne(ByteWriter& out, E value) {
@@ -115,6 +123,18 @@ inline void GetOne(ByteReader& in, NodeName& value) { value = NodeName(in.Name()
 inline void GetOne(ByteReader& in, PackageName& value) { value = PackageName(in.Name()); }
 inline void GetOne(ByteReader& in, raft::LogIndex& value) { value = raft::LogIndex(in.U64()); }
 inline void GetOne(ByteReader& in, Duration& value) { value = in.Ms(); }
+// A WWID reads back only in its canonical spelling (Encode(Decode(b)) == b).
+inline void GetOne(ByteReader& in, Wwid& value) {
+  value.value = in.Str();
+  const std::optional<Wwid> parsed = ParseWwid(value.value);
+  in.Require(parsed.has_value() && *parsed == value);
+}
+inline void GetOne(ByteReader& in, ByteSize& value) { value = ByteSize::FromBytes(in.U64()); }
+inline void GetOne(ByteReader& in, inventory::Disk& value);
+inline void GetOne(ByteReader& in, inventory::LogicalVolume& value);
+inline void GetOne(ByteReader& in, inventory::Vswitch& value);
+inline void GetOne(ByteReader& in, inventory::Capacity& value);
+inline void GetOne(ByteReader& in, inventory::NodeInventory& value);
 template <typename E>
   requires std::is_enum_v<E>
 void GetOne(ByteReader& in, E& value) {
@@ -186,6 +206,31 @@ void GetOne(ByteReader& in, std::map<K, V>& values) {
 template <typename... T>
 void Get(ByteReader& in, T&... values) {
   (GetOne(in, values), ...);
+}
+
+inline void PutOne(ByteWriter& out, const inventory::Disk& value) {
+  Put(out, value.path, value.wwid);
+}
+inline void PutOne(ByteWriter& out, const inventory::LogicalVolume& value) { Put(out, value.path); }
+inline void PutOne(ByteWriter& out, const inventory::Vswitch& value) {
+  Put(out, value.name, value.nic);
+}
+inline void PutOne(ByteWriter& out, const inventory::Capacity& value) {
+  Put(out, value.vcpus, value.memory);
+}
+inline void PutOne(ByteWriter& out, const inventory::NodeInventory& value) {
+  Put(out, value.disks, value.lvols, value.vswitches, value.shared_devices, value.capacity,
+      value.driver_versions);
+}
+inline void GetOne(ByteReader& in, inventory::Disk& value) { Get(in, value.path, value.wwid); }
+inline void GetOne(ByteReader& in, inventory::LogicalVolume& value) { Get(in, value.path); }
+inline void GetOne(ByteReader& in, inventory::Vswitch& value) { Get(in, value.name, value.nic); }
+inline void GetOne(ByteReader& in, inventory::Capacity& value) {
+  Get(in, value.vcpus, value.memory);
+}
+inline void GetOne(ByteReader& in, inventory::NodeInventory& value) {
+  Get(in, value.disks, value.lvols, value.vswitches, value.shared_devices, value.capacity,
+      value.driver_versions);
 }
 
 }  // namespace cmcl::node::codec

@@ -56,7 +56,7 @@ Node::Node(NodeOptions options, raft::PersistedState state, Rng rng, Time now)
   raft_ = std::make_unique<raft::Raft>(options_.raft, std::move(state), rng.Fork("raft"), now);
   raft_->SetLeaseTerms(state_.mode(), state_.GrantLength());
   CMCL_CHECK(options_.config != nullptr) << "a node needs its configuration";
-  index_ = std::make_unique<validation::ConfigIndex>(*options_.config, reported_inventories_);
+  SyncReportedInventories();  // Builds index_.
   config_version_ = options_.config_version;
 }
 
@@ -476,6 +476,9 @@ void Node::Absorb(raft::Actions actions) {
   for (const raft::ApplyEntry& apply : actions.applies) {
     state_.Apply(apply);
   }
+  if (actions.restore || !actions.applies.empty()) {
+    SyncReportedInventories();
+  }
   std::vector<raft::ClientReply> callers;
   for (raft::ClientReply& reply : actions.replies) {
     if (reply.client_id == agent_.id || reply.client_id == coordinator_.id) {
@@ -593,9 +596,10 @@ void Node::SetConfig(std::shared_ptr<const config::ClusterConfig> config,
                      std::optional<uint64_t> version) {
   CMCL_CHECK(config != nullptr) << "a node needs its configuration";
   // The index borrows the configuration: the new one first, then the old config goes.
-  auto index = std::make_unique<validation::ConfigIndex>(*config, reported_inventories_);
-  index_ = std::move(index);
+  std::shared_ptr<const config::ClusterConfig> old = std::move(options_.config);
   options_.config = std::move(config);
+  index_.reset();
+  SyncReportedInventories();  // Which nodes probe may have changed; builds index_.
   ++config_generation_;
   config_version_ = version.value_or(state_.config_version());
   config_wait_logged_ = false;
@@ -1074,6 +1078,50 @@ void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind, 
                                    .detail = std::move(detail)});
 }
 
+void Node::SetProbedInventory(inventory::NodeInventory inventory) {
+  probed_inventory_ = std::move(inventory);
+}
+
+void Node::QueueInventoryReport() {
+  if (!probed_inventory_) {
+    return;
+  }
+  const config::NodeSpec* spec = options_.config->FindNode(self());
+  if (spec == nullptr || spec->inventory_source != config::InventorySource::kProbe) {
+    return;
+  }
+  const auto known = state_.inventories().find(self());
+  if (known != state_.inventories().end() && known->second == *probed_inventory_) {
+    return;
+  }
+  const bool queued = std::any_of(report_queue_.begin(), report_queue_.end(), [](const Op& op) {
+    return std::holds_alternative<InventoryOp>(op);
+  });
+  if (!queued) {
+    report_queue_.push_back(InventoryOp{.node = self(), .inventory = *probed_inventory_});
+  }
+}
+
+void Node::SyncReportedInventories() {
+  validation::ReportedInventories probed;
+  for (const auto& [node, inventory] : state_.inventories()) {
+    const config::NodeSpec* spec = options_.config->FindNode(node);
+    if (spec != nullptr && spec->inventory_source == config::InventorySource::kProbe) {
+      probed.emplace(node, inventory);
+    }
+  }
+  const bool indexed = index_ != nullptr;  // Not at construction or in SetConfig.
+  if (indexed && probed == reported_inventories_) {
+    return;
+  }
+  // The index points into reported_inventories_: it is rebuilt at once, before any use.
+  reported_inventories_ = std::move(probed);
+  index_ = std::make_unique<validation::ConfigIndex>(*options_.config, reported_inventories_);
+  if (indexed) {
+    coordinator_wakeup_ = now_;  // Decide again with the new inventories at once.
+  }
+}
+
 void Node::FlushReports() {
   if (reported_.size() > 4 * options_.config->packages.size() + 64) {
     // Forget reports about epochs that are over: they can never be needed again.
@@ -1088,6 +1136,7 @@ void Node::FlushReports() {
     }
     return;
   }
+  QueueInventoryReport();
   if (report_queue_.empty()) {
     return;
   }

@@ -266,6 +266,11 @@ class Node {
   // readiness view use it from the next input on; NextWakeup() asks for that input now.
   void SetConfig(std::shared_ptr<const config::ClusterConfig> config,
                  std::optional<uint64_t> version = std::nullopt);
+  // `inventory: probe` (issue 12; io/inventory/linux_probe.h): what this host's probe
+  // found. While this node's configuration says `inventory: probe` and the applied state
+  // holds another inventory for it (or none), the agent commits it (InventoryOp), one at
+  // a time; every node's validation then uses it for this node.
+  void SetProbedInventory(inventory::NodeInventory inventory);
   // The version of the configuration this node uses (NodeOptions::config_version; 0:
   // not known).
   uint64_t config_version() const { return config_version_; }
@@ -431,6 +436,11 @@ class Node {
   void NoteDisarm();
   void ReArmWhenDisarmEnds(OpBatch& ops);
   void FlushReports();
+  // Issue 12: queues this node's InventoryOp when the state lacks its probed inventory.
+  void QueueInventoryReport();
+  // Issue 12: reported_inventories_ (and the index over it) from the applied state's,
+  // for the nodes whose configuration says `inventory: probe`.
+  void SyncReportedInventories();
   void Resend(OwnClient& client);
   void Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb,
              ActionReason reason = ActionReason::kStart);
@@ -482,7 +492,8 @@ class Node {
   std::map<uint64_t, Time> deadlines_pending_;  // SetDeadline requests by id.
 
   // Coordinator.
-  validation::ReportedInventories reported_inventories_;  // Issue 8 fills it (probe).
+  validation::ReportedInventories reported_inventories_;      // Of the state's, probe nodes only.
+  std::optional<inventory::NodeInventory> probed_inventory_;  // SetProbedInventory.
   std::unique_ptr<validation::ConfigIndex> index_;        // Of options_.config.
   std::optional<Time> leader_since_;  // When this node last became the ready leader.
   LogIndex leader_term_start_;        // The applied index then.

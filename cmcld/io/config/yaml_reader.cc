@@ -423,7 +423,7 @@ void MapReader::WwidValue(std::string_view key, std::optional<Wwid>* out) {
     return;
   }
   BadValue(key, *text,
-           "is not a WWID; expected 0x or naa. with 16 or 32 hex digits, eui. with 16, or "
+           "is not a WWID; expected 0x or naa. with 16 or 32 hex digits, eui. with 16 or 32, or "
            "t10. with text");
 }
 

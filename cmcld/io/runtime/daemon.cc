@@ -34,6 +34,7 @@
 #include "cmcld/io/control/control_service.h"
 #include "cmcld/io/guard/guard_client.h"
 #include "cmcld/io/guest/guest_runner.h"
+#include "cmcld/io/inventory/linux_probe.h"
 #include "cmcld/io/metrics/dashboard_page.h"
 #include "cmcld/io/metrics/metrics_page.h"
 #include "cmcld/io/metrics/metrics_server.h"
@@ -109,6 +110,8 @@ struct Daemon::Impl final : CoreAccess {
 
   Status Start();
   Status LoadConfiguration();
+  void ProbeInventory(const cmcl::config::NodeSpec& spec);
+  std::optional<cmcl::inventory::NodeInventory> probed_inventory;  // inventory: probe.
   Status OpenStorage();
   Status StartAdapters();
   void StartCore();
@@ -305,8 +308,27 @@ Status Daemon::Impl::LoadConfiguration() {
         "fence_action: reboot (the watchdog fence) comes with the issue \"Operating it for "
         "real\"; this cmcld supports fence_action: kill");
   }
+  if (spec->inventory_source == cmcl::config::InventorySource::kProbe) ProbeInventory(*spec);
   state_dir = options.state_dir.empty() ? spec->state_dir : options.state_dir;
   return Status::Ok();
+}
+
+// `inventory: probe` (DESIGN.md section 6): the probe runs once at start; its result goes
+// to the core (Node::SetProbedInventory), which commits it for every node's validation.
+// The node's `capacity` key, when written, stays its capacity (the operator's limit).
+void Daemon::Impl::ProbeInventory(const cmcl::config::NodeSpec& spec) {
+  Result<inventory::ProbedInventory> probed = inventory::ProbeLinuxInventory();
+  if (!probed.ok()) {
+    spdlog::warn("inventory probe failed: {}; device checks on {} stay unchecked",
+                 probed.status().message(), self.value());
+    return;
+  }
+  for (const std::string& note : probed.value().notes) spdlog::warn("inventory probe: {}", note);
+  cmcl::inventory::NodeInventory found = std::move(probed).value().inventory;
+  if (spec.capacity) found.capacity = spec.capacity;
+  spdlog::info("inventory probe: {}; reported to the cluster for migration validation",
+               inventory::SummarizeInventory(found));
+  probed_inventory = std::move(found);
 }
 
 Status Daemon::Impl::OpenStorage() {
@@ -441,6 +463,7 @@ void Daemon::Impl::StartCore() {
   node_options.config_version = versions->current().number;
   core = std::make_unique<node::Node>(std::move(node_options), storage->recovered(),
                                       rng.Fork("node"), BootNow());
+  if (probed_inventory) core->SetProbedInventory(*probed_inventory);
   // Guests keep the version the guard registered them with (first: switching versions
   // deletes the folders no guest uses); DESIGN.md section 8: a snapshot of a later
   // version is the configuration, not this node's files.

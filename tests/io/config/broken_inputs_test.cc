@@ -300,12 +300,12 @@ std::vector<BrokenInput> Values() {
        "  - {name: n3, addresses: [127.0.0.3:7101]}\n",
        "",
        {"cluster.yaml:7:38: wwid: \"0x6005\" is not a WWID; expected 0x or naa. with 16 or 32 "
-        "hex digits, eui. with 16, or t10. with text"}},
+        "hex digits, eui. with 16 or 32, or t10. with text"}},
       {"WwidNotHexInPackage",
        kClusterWithPackage,
        kPackage + "guest:\n  storage:\n    - {path: /dev/sdb, wwid: 0xZZ00000000000000}\n",
        {"pkg/package.yaml:7:30: wwid: \"0xZZ00000000000000\" is not a WWID; expected 0x or "
-        "naa. with 16 or 32 hex digits, eui. with 16, or t10. with text"}},
+        "naa. with 16 or 32 hex digits, eui. with 16 or 32, or t10. with text"}},
       {"PercentageWithoutSign",
        Base("cluster_name: c1\nsecurity: {key_file: cluster.key}\nclock_drift_max: 0.1\n"),
        "",

@@ -68,6 +68,9 @@ TEST(ParseWwid, NormalizesHexFormsToLowerCase) {
   EXPECT_EQ(ParseWwid("0x600508B4000156D700012000000B0000")->value,
             "0x600508b4000156d700012000000b0000");
   EXPECT_EQ(ParseWwid("eui.0025385B71B1E3F1")->value, "eui.0025385b71b1e3f1");
+  // An NVMe NGUID: 128 bits, which Linux's /sys/block/nvme*/wwid spells eui. + 32 hex.
+  EXPECT_EQ(ParseWwid("eui.E8238FA6BF530001001B448B4A5E1C2D")->value,
+            "eui.e8238fa6bf530001001b448b4a5e1c2d");
 }
 
 TEST(ParseWwid, NaaAndHexPrefixSpellTheSameIdentifier) {
@@ -86,6 +89,7 @@ TEST(ParseWwid, RefusesWrongLengthsAndNonHex) {
   EXPECT_EQ(ParseWwid("0x600508b4000156d70001200000zz0000"), std::nullopt);
   EXPECT_EQ(ParseWwid("600508b4000156d7"), std::nullopt);
   EXPECT_EQ(ParseWwid("t10."), std::nullopt);
+  EXPECT_EQ(ParseWwid("eui.0025385b71b1e3f1aa"), std::nullopt);
   EXPECT_EQ(ParseWwid(""), std::nullopt);
 }
 

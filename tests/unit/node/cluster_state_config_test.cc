@@ -400,7 +400,9 @@ TEST(ClusterStateConfig, ASnapshotOfTheFormatBeforeConfigApplyStillDecodes) {
   const size_t appended = 4 + 1 + 1 + 4;
   const size_t maintenance = 4 + 4;  // Format 4 (issue 10): no node, no package (u32 0s).
   const size_t displacers = 4;       // Format 5: no displacer (u32 0).
-  std::string old = bytes.substr(0, bytes.size() - appended - maintenance - displacers);
+  const size_t inventories = 4;      // Format 6 (issue 12): no inventory (u32 0).
+  std::string old =
+      bytes.substr(0, bytes.size() - appended - maintenance - displacers - inventories);
   old[6] = 2;
 
   const std::optional<ClusterState> decoded = ClusterState::Decode(old, {});

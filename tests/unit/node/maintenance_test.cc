@@ -215,10 +215,11 @@ TEST_F(MaintenanceTest, ASnapshotOfTheFormatBeforeMaintenanceStillDecodes) {
   Commit({AssignOp{.resource = kP1, .node = kN1, .from_epoch = LogIndex(0), .reason = "t"}});
   std::string bytes = state_.Encode();
   // Format 4 appends two u32 counts (0 nodes, 0 packages), format 5 one more (0
-  // displacers); the version byte follows the magic "cmclst".
-  std::string old = bytes.substr(0, bytes.size() - 12);
+  // displacers), format 6 one more (0 inventories); the version byte follows the magic
+  // "cmclst".
+  std::string old = bytes.substr(0, bytes.size() - 16);
   old[6] = 3;
-  std::string format4 = bytes.substr(0, bytes.size() - 4);
+  std::string format4 = bytes.substr(0, bytes.size() - 8);
   format4[6] = 4;
   ASSERT_EQ(ClusterState::Decode(format4, ClusterState::Options{}), state_);
 
