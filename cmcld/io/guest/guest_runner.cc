@@ -1,11 +1,8 @@
 #include "cmcld/io/guest/guest_runner.h"
 
 #include <signal.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +10,10 @@
 #include <optional>
 #include <random>
 #include <utility>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cmcld/core/node/cluster_state.h"
 #include "cmcld/io/guest/guest_env.h"
@@ -120,8 +121,9 @@ struct GuestRunner::Impl {
   // wait here, in order. Starting one costs about 2.5 ms of this thread (spawn, guest
   // spec, log header): a node given 334 packages at once spent 0.8 s starting them
   // without reading a heartbeat, lost its lease and fenced them all (docs/BENCHMARKS.md,
-  // "Failover on real daemons"). Between turns the loop reads the network and fires
-  // timers. Kills and status calls never wait (a fence must not queue behind starts).
+  // "Failover, move, status and idle cost on real daemons"). Between turns the loop reads
+  // the network and fires timers. Kills and status calls never wait (a fence must not
+  // queue behind starts).
   struct Queued {
     GuestAction action;
     config::PackageSpec package;

@@ -351,7 +351,7 @@ TEST(RaftReplication, DuplicatedAppendReplyTriggersNoFurtherSend) {
 // The leader tells its followers of a new commit index at once instead of at its next
 // heartbeat (etcd's bcastAppend on commit): a failed-over package's new owner starts its
 // guest, and every node shows a command's result, up to a heartbeat_interval sooner
-// (docs/BENCHMARKS.md, "Failover on real daemons").
+// (docs/BENCHMARKS.md, "Failover, move, status and idle cost on real daemons").
 TEST(RaftReplication, FollowersLearnANewCommitIndexWithoutWaitingForAHeartbeat) {
   RaftCluster cluster(3);
   cluster.StartAll();
