@@ -1,8 +1,8 @@
 // The libvirt guest driver (packages/drivers/libvirt; its README section) against a fake
 // virsh (tests/io/guest/fake_virsh: domains as files, knobs for a libvirtd that is down
 // or hangs): the exit codes of each verb, the epoch in the domain's metadata, and the
-// driver behind a GuestRunner. A test against a real libvirtd and QEMU guest (the full
-// tier) is not written yet.
+// driver behind a GuestRunner. libvirt_real_test.cc runs it against a real libvirtd and
+// real QEMU guests (the full tier).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -200,6 +201,23 @@ TEST_F(LibvirtDriverTest, StartFailsWhenCreateFails) {
   EXPECT_THAT(start.err, HasSubstr("virsh create failed"));
 }
 
+// Without CMCL_VIRSH (as on a real node) the driver runs `virsh` from PATH. A shell
+// function of that name once made it call itself until the shell died: exit 2 for every
+// verb, seen only against the real virsh (libvirt_real_test.cc).
+TEST_F(LibvirtDriverTest, WithoutCmclVirshTheVirshOnPathIsRun) {
+  const std::string bin = dir_ + "/bin";
+  std::filesystem::create_directories(bin);
+  std::filesystem::create_symlink(kFakeVirsh, bin + "/virsh");
+  const std::string env = "CMCL_VIRSH= PATH='" + bin + "':\"$PATH\"";
+
+  EXPECT_EQ(Run("status", 12, env).code, 7);
+  EXPECT_EQ(Run("start", 12, env).code, 0);
+  EXPECT_EQ(Run("status", 12, env).code, 0);
+  EXPECT_EQ(Run("kill", 12, env).code, 0);
+  EXPECT_EQ(Count("create"), 1U);
+  EXPECT_EQ(Count("destroy"), 1U);
+}
+
 TEST_F(LibvirtDriverTest, TheXmlPathAndTheUriComeFromTheEnvironment) {
   WriteFile(dir_ + "/elsewhere.xml", DomainXml("vm1"));
 
@@ -239,6 +257,25 @@ TEST_F(LibvirtDriverTest, StopOfAGuestThatIgnoresShutdownExitsOneAfterTheBound) 
   EXPECT_LT(took, std::chrono::seconds(10));  // Generous: a loaded CI machine.
   EXPECT_EQ(Count("destroy"), 0U);
   EXPECT_EQ(Code("status"), 0);
+}
+
+// The wait is bounded by the clock, not by counting sleeps: with slow virsh calls a
+// counted wait overran (2 s took about 7 s here), and the default 50 s must stay below
+// the usual halt_timeout of 60 s.
+TEST_F(LibvirtDriverTest, StopsWaitIsBoundedByTheClockWhenVirshIsSlow) {
+  ASSERT_EQ(Code("start"), 0);
+  Knob("ignore_shutdown");
+  Knob("slow");
+
+  const auto began = std::chrono::steady_clock::now();
+  const auto stop = Run("stop", 12, "CMCL_LIBVIRT_STOP_WAIT=2");
+  const auto took = std::chrono::steady_clock::now() - began;
+
+  EXPECT_EQ(stop.code, 1);
+  EXPECT_THAT(stop.err, HasSubstr("domain still 'running' 2s after virsh shutdown"));
+  EXPECT_GE(took, std::chrono::seconds(2));
+  // The wait, one round (a probe and a sleep) past it, and the first probe and shutdown.
+  EXPECT_LT(took, std::chrono::milliseconds(4500));
 }
 
 TEST_F(LibvirtDriverTest, StopOfAGuestNotRunningSucceeds) {
