@@ -684,6 +684,8 @@ class ClusterState {
   bool NodeInMaintenance(const NodeName& node) const;
   bool NodeFrozen(const NodeName& node) const;
   bool PackageInMaintenance(const PackageName& package) const;
+  // The same for a record and an assignment already found (nullptr: no record).
+  bool PackageInMaintenance(const PackageRecord* record, const Assignment& assignment) const;
   // Initial placement has begun (ClusterStartOp or ClusterRunOp; a forced cluster halt
   // resets it).
   bool cluster_started() const { return cluster_started_; }

@@ -28,7 +28,15 @@ bool ClusterState::PackageInMaintenance(const PackageName& package) const {
     return true;
   }
   const Assignment* a = Find(package);
-  return a != nullptr && a->owner && !a->Free() && NodeFrozen(*a->owner);
+  return a != nullptr && PackageInMaintenance(nullptr, *a);
+}
+
+bool ClusterState::PackageInMaintenance(const PackageRecord* record,
+                                        const Assignment& assignment) const {
+  if (record != nullptr && record->maintenance) {
+    return true;
+  }
+  return assignment.owner && !assignment.Free() && NodeFrozen(*assignment.owner);
 }
 
 void ClusterState::ApplyMaintenance(LogIndex index, const MaintenanceOp& op) {

@@ -26,6 +26,21 @@ ClusterState RestoredState(const NodeOptions& options, const raft::PersistedStat
   return std::move(*restored);
 }
 
+// The entry of `map` for `key`, or map.end(), found by moving `cursor` forward. Walking
+// a second map by cursor while iterating the first in key order (both are ordered by
+// package name) costs one pass over both, where a find() per package cost about ten name
+// compares each: at 1,000 packages that was a third of an idle node's CPU, since the node
+// agent looks at every local guest on every input (docs/BENCHMARKS.md, idle cost). Keys
+// must be visited in increasing order; inserting into `map` meanwhile is fine (std::map
+// iterators stay valid), erasing is not.
+template <typename Map, typename Iterator>
+Iterator Seek(Map& map, Iterator& cursor, const PackageName& key) {
+  while (cursor != map.end() && cursor->first < key) {
+    ++cursor;
+  }
+  return cursor != map.end() && cursor->first == key ? cursor : map.end();
+}
+
 }  // namespace
 
 std::string_view GuestVerbName(GuestVerb verb) {
@@ -810,12 +825,15 @@ void Node::Reconcile() {
 }
 
 void Node::ManageOwned() {
+  auto local_cursor = local_.begin();
   for (const auto& [resource, assignment] : state_.assignments()) {
     if (!ClusterState::OwnedBy(assignment, self())) {  // Owns, without a second lookup.
       continue;
     }
     const LogIndex epoch = assignment.epoch;
-    auto it = local_.find(resource);
+    // local_.find(resource); TryStart and GiveUpStartAfterTimeout below may insert
+    // `resource` behind the cursor, which Seek allows.
+    auto it = Seek(local_, local_cursor, resource);
     if (it != local_.end() && it->second.epoch != epoch &&
         (it->second.phase == Phase::kRunning || it->second.phase == Phase::kStarting)) {
       // Reassigned to us while our guest runs: it is ours at the new epoch.
@@ -1028,13 +1046,22 @@ void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
 }
 
 void Node::ManageLocals() {
+  const std::map<PackageName, Assignment>& assignments = state_.assignments();
+  const std::map<PackageName, PackageRecord>& packages = state_.packages();
+  auto assignment_cursor = assignments.begin();
+  auto package_cursor = packages.begin();
   for (auto& [resource, local] : local_) {
     if (local.phase != Phase::kRunning && local.phase != Phase::kStarting) {
       continue;
     }
-    const Assignment* assignment = state_.Find(resource);
-    if (state_.Owns(self(), resource) && assignment->epoch == local.epoch) {
-      ResumeMonitoring(resource, local);
+    const auto assignment = Seek(assignments, assignment_cursor, resource);
+    if (assignment != assignments.end() && ClusterState::OwnedBy(assignment->second, self()) &&
+        assignment->second.epoch == local.epoch) {
+      const auto package = Seek(packages, package_cursor, resource);
+      ResumeMonitoring(
+          resource, local,
+          state_.PackageInMaintenance(package != packages.end() ? &package->second : nullptr,
+                                      assignment->second));
       continue;
     }
     // Not ours (any more): it must not run here. Never expected — a lease that ended
@@ -1054,8 +1081,7 @@ void Node::ManageLocals() {
 
 // Issue 10: when its package leaves maintenance, a running guest's status is asked for
 // once: a guest stopped meanwhile is then handled as found dead (the policies apply).
-void Node::ResumeMonitoring(const PackageName& resource, Local& local) {
-  const bool maintenance = state_.PackageInMaintenance(resource);
+void Node::ResumeMonitoring(const PackageName& resource, Local& local, bool maintenance) {
   if (local.maintenance && !maintenance && local.phase == Phase::kRunning) {
     out_.log.push_back(LogLine{
         .critical = false,

@@ -400,7 +400,8 @@ class Node {
   void ManageOwned();
   void ReportOwnedNotHere();
   void ManageLocals();
-  void ResumeMonitoring(const PackageName& resource, Local& local);
+  // `maintenance`: state_.PackageInMaintenance(resource), found by the caller.
+  void ResumeMonitoring(const PackageName& resource, Local& local, bool maintenance);
   void TryStart(const PackageName& resource, const Assignment& assignment);
   void ReportStopped(const PackageName& resource, const Local& local);
   void AnswerClears();
