@@ -641,6 +641,7 @@ TEST_F(WatchdogGuardTest, TheTimeoutReportedIsTheOneTheDeviceGranted) {
   Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1500ms));
 
   ASSERT_TRUE(client.ok()) << client.status().ToString();
+  ASSERT_FALSE(Calls().empty()) << "nothing opened";
   EXPECT_EQ(Calls().front().what, "open /dev/fake-watchdog 2");  // Rounded up.
   EXPECT_EQ((*client)->watchdog_timeout(), 3s);
 }
@@ -675,6 +676,7 @@ TEST_F(WatchdogGuardTest, AFenceThatFailsStopsThePetsInTimeAndResetsTheNodeAtLea
   EXPECT_GE(*last_pet + 1s, lease_end - 300ms) << "petting stopped much too early";
   EXPECT_GE(*Last("reset"), lease_end);
   EXPECT_LE(*Last("reset"), lease_end + 500ms);
+  ASSERT_FALSE(Calls().empty());
   EXPECT_EQ(Calls().back().what, "reset a fence has not seen every guest stopped by lease_end");
   EXPECT_NE(ReadFile(dir_ / "guard.log").find("CRITICAL: a fence has not seen every guest"),
             std::string::npos)
@@ -707,6 +709,7 @@ TEST_F(WatchdogGuardTest, ACleanExitStopsTheWatchdogWithTheMagicClose) {
   client->reset();
 
   ASSERT_TRUE(guard_.Wait(3s).has_value()) << "the guard still runs";
+  ASSERT_FALSE(Calls().empty()) << "nothing opened";
   EXPECT_EQ(Calls().back().what, "close");
 }
 
@@ -730,6 +733,7 @@ TEST_F(WatchdogGuardTest, AnAttachWithoutAWatchdogStopsTheOneTheGuardHeld) {
   std::unique_ptr<GuardClient> again = Attach();
   ASSERT_NE(again, nullptr);
 
+  ASSERT_FALSE(Calls().empty()) << "nothing opened";
   EXPECT_EQ(Calls().back().what, "close");
   const size_t pets = Count("pet");
   std::this_thread::sleep_for(300ms);
