@@ -31,9 +31,12 @@ DESCRIPTION
     the applied configuration bundle and the package logs - lives in --state-dir (default:
     the node's state_dir, else /var/lib/cmcld).
 
-    With fence_action: kill, cmcld starts cmcl-guard when none is attached to the state
-    dir and re-attaches to a running one after a restart: when the node's lease runs out
-    (cmcld killed, hung or cut off), the guard kills the node's guests on time.
+    cmcld starts cmcl-guard when none is attached to the state dir and re-attaches to a
+    running one after a restart: when the node's lease runs out (cmcld killed, hung or
+    cut off), the guard kills the node's guests on time. With fence_action: reboot the
+    guard also holds watchdog_device and pets it only while the lease lasts; cmcld
+    refuses to start (exit 2) when the device cannot be opened or its timeout breaks
+    the rule watchdog_timeout + 2 x heartbeat_interval + 300ms <= node_timeout.
 
     SIGTERM or SIGINT: the node leaves cleanly (its packages move or halt per
     shutdown_policy; without quorum their halt scripts run), then cmcld exits 0. A

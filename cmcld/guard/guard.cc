@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cmcld/core/node/watchdog.h"
 #include "cmcld/io/clock.h"
 
 namespace cmcl::guard {
@@ -36,10 +37,11 @@ void CloseFd(int& fd) {
 
 }  // namespace
 
-Guard::Guard(Options options, const GuardLog& log)
+Guard::Guard(Options options, const GuardLog& log, WatchdogDevice& watchdog)
     : options_(std::move(options)),
       log_(log),
-      socket_path_(options_.state_dir + "/" + std::string(proto::kSocketName)) {}
+      socket_path_(options_.state_dir + "/" + std::string(proto::kSocketName)),
+      watchdog_(watchdog) {}
 
 Guard::~Guard() {
   jobs_.clear();  // Kills and reaps any step still running.
@@ -129,6 +131,10 @@ int Guard::Run() {
     WaitAndDispatch();
   }
   Flush();
+  if (watchdog_.is_open()) {
+    watchdog_.Close();
+    log_.Line("watchdog " + watchdog_device_ + " stopped (magic close)");
+  }
   log_.Line("cmcl-guard exits: nothing is registered");
   return 0;
 }
@@ -146,7 +152,96 @@ void Guard::Step(Time now) {
     job = jobs_.erase(job);
   }
   FenceIfDue(now);
+  StepWatchdog(now);
   ReleaseAcks();
+}
+
+// A guest is protected until a fence saw it stopped: guarded, being fenced, or fenced
+// without "stopped" (kFenced with a retry pending).
+bool Guard::Protecting() const {
+  return std::any_of(guests_.begin(), guests_.end(), [](const auto& entry) {
+    return entry.second.fence != Fence::kFenced || entry.second.retry_at.has_value();
+  });
+}
+
+void Guard::StepWatchdog(Time now) {
+  watchdog_next_.reset();
+  if (!watchdog_.is_open() || reset_called_) return;
+  std::optional<Time> lease_end;
+  if (deadline_.has_value()) lease_end = *deadline_ + options_.fence_timeout;
+  const node::WatchdogDecision decision = node::DecideWatchdog({.now = now,
+                                                                .timeout = watchdog_timeout_,
+                                                                .lease_end = lease_end,
+                                                                .protecting = Protecting()});
+  watchdog_next_ = decision.next;
+  switch (decision.step) {
+    case node::WatchdogStep::kPet:
+      if (Status petted = watchdog_.Pet(); !petted.ok()) {
+        if (!pet_failed_) log_.Line("CRITICAL: watchdog: " + petted.message());
+        pet_failed_ = true;
+      } else {
+        pet_failed_ = false;
+      }
+      if (watchdog_holding_) log_.Line("watchdog: petting again; " + Describe(now));
+      watchdog_holding_ = false;
+      return;
+    case node::WatchdogStep::kHold:
+      if (!watchdog_holding_) {
+        log_.Line("watchdog: not petting (" +
+                  std::string(lease_end ? "the lease ends within the watchdog timeout"
+                                        : "no deadline yet") +
+                  " and a guest is not seen stopped): the node resets " +
+                  (lease_end ? "by lease_end" : "within the watchdog timeout") +
+                  " unless the "
+                  "lease is renewed or the fence sees it stopped; " +
+                  Describe(now));
+      }
+      watchdog_holding_ = true;
+      return;
+    case node::WatchdogStep::kReset: {
+      const std::string why = "a fence has not seen every guest stopped by lease_end";
+      log_.Line("CRITICAL: " + why + "; resetting the node now (fence_action reboot); " +
+                Describe(now));
+      reset_called_ = true;
+      watchdog_.Reset(why);
+      log_.Line("CRITICAL: the reset returned; the watchdog is no longer petted and fires");
+      return;
+    }
+  }
+}
+
+void Guard::AttachWatchdog(const proto::Attach& attach) {
+  watchdog_error_.clear();
+  if (attach.watchdog_device.empty()) {
+    if (watchdog_.is_open()) {
+      watchdog_.Close();
+      watchdog_timeout_ = Duration(0);
+      log_.Line("watchdog " + watchdog_device_ +
+                " stopped (magic close): cmcld attached "
+                "without a watchdog (fence_action kill)");
+    }
+    return;
+  }
+  const int seconds = node::WatchdogSecondsToAsk(attach.watchdog_timeout);
+  const bool same = watchdog_.is_open() && attach.watchdog_device == watchdog_device_;
+  if (watchdog_.is_open() && !same) {
+    log_.Line("watchdog " + watchdog_device_ + " stopped (magic close): cmcld names " +
+              attach.watchdog_device);
+  }
+  // Already running (a cmcld restart): a new timeout only; the device stays armed.
+  Result<Duration> granted =
+      same ? watchdog_.SetTimeout(seconds) : watchdog_.Open(attach.watchdog_device, seconds);
+  watchdog_device_ = attach.watchdog_device;
+  if (!granted.ok()) {
+    watchdog_timeout_ = Duration(0);
+    watchdog_error_ = granted.status().message();
+    if (watchdog_.is_open()) watchdog_.Close();
+    log_.Line("watchdog: " + watchdog_error_);
+    return;
+  }
+  watchdog_timeout_ = *granted;
+  log_.Line("watchdog " + watchdog_device_ + " running: timeout " +
+            FormatDuration(watchdog_timeout_) + " (asked " + std::to_string(seconds) + "s)");
 }
 
 void Guard::FenceEnded(const FenceJob& job, Time now) {
@@ -204,6 +299,7 @@ void Guard::ArmTimer() {
     return entry.second.fence == Fence::kGuarded;
   });
   if (deadline_.has_value() && any_guarded) earliest(*deadline_);
+  if (watchdog_next_.has_value()) earliest(*watchdog_next_);
   for (const auto& [package, entry] : guests_) {
     if (entry.fence == Fence::kFenced && entry.retry_at.has_value()) earliest(*entry.retry_at);
   }
@@ -373,7 +469,12 @@ void Guard::OnAttach(const proto::Attach& attach, Time now) {
   if (attach.fence_timeout.count() > 0) options_.fence_timeout = attach.fence_timeout;
   connection_.attached = true;
   detached_ = false;
-  proto::State state{.pid = ::getpid(), .state = Snapshot(), .work_dirs = {}};
+  AttachWatchdog(attach);
+  proto::State state{.pid = ::getpid(),
+                     .state = Snapshot(),
+                     .work_dirs = {},
+                     .watchdog_timeout = watchdog_timeout_,
+                     .watchdog_error = watchdog_error_};
   for (const auto& [package, entry] : guests_) state.work_dirs.push_back(entry.guest.work_dir);
   Send(state);
   log_.Line("cmcld attached (fence_timeout " + std::to_string(options_.fence_timeout.count()) +

@@ -22,6 +22,21 @@
 // and so on up to 10 s between tries, until a fence sees it stopped or the deadline is
 // renewed.
 //
+// The watchdog (fence_action reboot; DESIGN.md section 4, core/node/watchdog.h for the
+// arithmetic). An Attach that names a watchdog device has the guard open it (which
+// starts it) with watchdog_timeout rounded up to whole seconds, and report the timeout
+// the device granted (or why it could not) in State; the device stays open for the
+// guard's life, across cmcld restarts. lease_end is the deadline + fence_timeout. While
+// a registered guest is not seen stopped by a fence the guard pets only while `now +
+// timeout <= lease_end`, so if the guard itself dies, stalls or is paused the node is
+// reset by lease_end; the kill fence still runs first, at the deadline. A guest still
+// not seen stopped at lease_end (the fence failed or overran) is logged CRITICAL and the
+// node is reset at once through the device's Reset(). Once every registered guest was
+// seen stopped (or none is registered) the guard pets regardless of the lease: a
+// successful kill fence costs no reboot. The magic close happens only on a clean exit
+// (nothing registered) or when cmcld attaches without a watchdog (fence_action kill):
+// a guard that dies leaves the watchdog running, and it fires.
+//
 // Exit (status 0): after Detach once nothing is registered and no fence step runs; on
 // SIGTERM or SIGINT only when nothing is registered (otherwise the signal is logged and
 // ignored: the guests must stay guarded).
@@ -42,6 +57,7 @@
 #include "cmcld/core/common/time.h"
 #include "cmcld/guard/fence_job.h"
 #include "cmcld/guard/guard_log.h"
+#include "cmcld/guard/watchdog_device.h"
 #include "cmcld/io/guard/guard_protocol.h"
 
 namespace cmcl::guard {
@@ -54,8 +70,9 @@ class Guard {
     Duration fence_timeout = std::chrono::milliseconds(300);
   };
 
-  // `log` must outlive the guard.
-  Guard(Options options, const GuardLog& log);
+  // `log` and `watchdog` must outlive the guard; the watchdog is opened only when an
+  // Attach asks for it.
+  Guard(Options options, const GuardLog& log, WatchdogDevice& watchdog);
   ~Guard();
   Guard(const Guard&) = delete;
   Guard& operator=(const Guard&) = delete;
@@ -106,6 +123,9 @@ class Guard {
   void OnUnregister(const io::guard_protocol::Unregister& request);
   void OnSetRunGroup(const io::guard_protocol::SetRunGroup& request);
   void OnSignal();
+  void AttachWatchdog(const io::guard_protocol::Attach& attach);
+  void StepWatchdog(Time now);
+  bool Protecting() const;
   void Flush();
   node::GuardState Snapshot() const;
   std::string Describe(Time now) const;
@@ -124,6 +144,15 @@ class Guard {
   std::vector<uint64_t> held_acks_;
   bool detached_ = false;
   bool exit_ = false;
+  // The watchdog: open with the timeout it granted (zero while closed).
+  WatchdogDevice& watchdog_;
+  std::string watchdog_device_;
+  Duration watchdog_timeout_{0};
+  std::string watchdog_error_;
+  std::optional<Time> watchdog_next_;  // When StepWatchdog must look again.
+  bool watchdog_holding_ = false;      // Logged once per stretch without pets.
+  bool pet_failed_ = false;            // Logged once per stretch of failing pets.
+  bool reset_called_ = false;          // Reset() returned (only Recording does).
 };
 
 }  // namespace cmcl::guard

@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "cmcld/core/common/time.h"
 #include "cmcld/guard/guard.h"
 #include "cmcld/guard/guard_log.h"
+#include "cmcld/guard/watchdog_device.h"
 #include "cmcld/io/realtime.h"
 
 namespace {
@@ -70,6 +72,21 @@ std::optional<int> Parse(int argc, char** argv, Flags& flags) {
   return std::nullopt;
 }
 
+// The real watchdog, unless a test substitutes the recording fake (watchdog_device.h):
+// never set outside tests — with it, fence_action reboot resets nothing.
+std::unique_ptr<cmcl::guard::WatchdogDevice> WatchdogFor(const cmcl::guard::GuardLog& log) {
+  const char* record = std::getenv("CMCL_TEST_FAKE_WATCHDOG");
+  if (record == nullptr || *record == '\0') return cmcl::guard::WatchdogDevice::Linux();
+  std::optional<int> grant;
+  if (const char* seconds = std::getenv("CMCL_TEST_FAKE_WATCHDOG_GRANT")) {
+    grant = std::atoi(seconds);
+  }
+  log.Line(std::string("TEST ONLY: CMCL_TEST_FAKE_WATCHDOG is set: the watchdog is a "
+                       "recording to ") +
+           record + "; this node is never reset");
+  return cmcl::guard::WatchdogDevice::Recording(record, grant);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,7 +104,9 @@ int main(int argc, char** argv) {
           cmcl::io::EnterRealtime(cmcl::io::kGuardRealtimePriority)) {
     log.Line(*refused);
   }
-  cmcl::guard::Guard guard({.state_dir = resolved, .fence_timeout = flags.fence_timeout}, log);
+  std::unique_ptr<cmcl::guard::WatchdogDevice> watchdog = WatchdogFor(log);
+  cmcl::guard::Guard guard({.state_dir = resolved, .fence_timeout = flags.fence_timeout}, log,
+                           *watchdog);
   if (const cmcl::Status status = guard.Open(); !status.ok()) {
     if (log.fd() != 2) log.Line("cannot start: " + status.message());  // Else Fail says it.
     const bool taken = status.code() == cmcl::StatusCode::kAlreadyExists;

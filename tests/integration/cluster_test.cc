@@ -277,6 +277,74 @@ TEST_F(ClusterTest, DaemonCrashGuardFencesBeforeTheFailover) {
   ExpectNoOverlap(ledger);
 }
 
+// fence_action reboot (DESIGN.md section 4) on real daemons, each node's guard with the
+// recording fake watchdog (CMCL_TEST_FAKE_WATCHDOG, test-only: nothing is opened or
+// reset). A crashed daemon's guard fences its guest before the failover, as with kill,
+// and — the fence having seen the guest stopped — keeps petting: the node is not reset.
+class WatchdogClusterTest : public ::testing::Test {
+ protected:
+  static LocalCluster::Options RebootOptions() {
+    LocalCluster::Options options = ThreeNodesTwoGuests();
+    options.node_timeout = "3s";  // watchdog_timeout 1s + 2 × 300ms + 300ms <= 3s.
+    options.heartbeat_interval = "300ms";
+    // The fence (kill, then status) must see the guest stopped by lease_end or the guard
+    // resets: room for both steps on a loaded machine.
+    options.fence_timeout = "800ms";
+    return options;
+  }
+  ~WatchdogClusterTest() override { ::unsetenv("CMCL_TEST_FAKE_WATCHDOG"); }
+
+  std::string Record(int node) const { return cluster.dir() + "/watchdog-" + cluster.Name(node); }
+  std::string Calls(int node) const {
+    std::ifstream in(Record(node));
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  size_t Count(int node, const std::string& what) const {
+    size_t count = 0;
+    std::istringstream lines(Calls(node));
+    for (std::string line; std::getline(lines, line);) {
+      if (line.substr(line.find(' ') + 1) == what) ++count;
+    }
+    return count;
+  }
+
+  LocalCluster cluster{RebootOptions()};
+};
+
+TEST_F(WatchdogClusterTest, ADaemonCrashIsFencedByTheGuardAndTheNodeIsNotReset) {
+  std::ifstream in(cluster.config_path());
+  std::stringstream yaml;
+  yaml << in.rdbuf();
+  std::string text = yaml.str();
+  ASSERT_NE(text.find("fence_action: kill"), std::string::npos);
+  text.replace(text.find("fence_action: kill"), 18, "fence_action: reboot");
+  cluster.WriteFile("cluster.yaml", text);
+  for (int node = 0; node < 3; ++node) {
+    ::setenv("CMCL_TEST_FAKE_WATCHDOG", Record(node).c_str(), 1);  // Each guard its own.
+    cluster.Start(node);
+  }
+  ::unsetenv("CMCL_TEST_FAKE_WATCHDOG");
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g2", "node2"); }, seconds(20)));
+  EXPECT_NE(Calls(1).find(" open /dev/watchdog 1\n"), std::string::npos) << Calls(1);
+  EXPECT_GT(Count(1, "pet"), 0U) << Calls(1);
+
+  cluster.CrashDaemon(1);
+
+  ASSERT_TRUE(LocalCluster::WaitFor([&] { return UpOn(cluster, 0, "g2", "node3"); }, seconds(20)));
+  const std::vector<LedgerRecord> ledger = cluster.Ledger("g2");
+  ASSERT_GE(ledger.size(), 3U);
+  EXPECT_EQ(ledger[ledger.size() - 2].what, "kill");
+  EXPECT_EQ(ledger[ledger.size() - 2].node, "node2");
+  ExpectNoOverlap(ledger);
+  const size_t pets = Count(1, "pet");
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_GT(Count(1, "pet"), pets) << "node2's guard stopped petting after a fence that worked";
+  EXPECT_EQ(Calls(1).find(" reset "), std::string::npos) << Calls(1);
+  EXPECT_EQ(Calls(1).find(" close"), std::string::npos) << Calls(1);
+}
+
 // A restarted daemon must get its first grant before the guard's deadline (lease_end −
 // fence_timeout of its last grant): a longer lease than the other tests' 1 s leaves room
 // for a restart on a loaded machine.

@@ -54,16 +54,55 @@ TEST_F(DaemonStartTest, AnUnknownNodeNameIsRefusedWithDidYouMean) {
   EXPECT_NE(result.err.find("did you mean 'node1'"), std::string::npos) << result.err;
 }
 
-TEST_F(DaemonStartTest, FenceActionRebootIsRefusedUntilTheWatchdogFenceExists) {
+// fence_action reboot (DESIGN.md section 4): cmcld has its guard open the watchdog at
+// start and refuses to start when it cannot. /dev/null opens but is no watchdog; no test
+// here ever names a real watchdog device.
+TEST_F(DaemonStartTest, FenceActionRebootWithADeviceThatIsNoWatchdogIsRefused) {
+  std::string yaml = Read(cluster.config_path());
+  yaml.replace(yaml.find("fence_action: kill"), 18,
+               "fence_action: reboot\nwatchdog_device: /dev/null");
+  std::ofstream(cluster.config_path(), std::ios::trunc) << yaml;
+
+  const CommandResult result =
+      Cmcld({"--config", cluster.config_path(), "--node", "node1", "--socket", scratch / "s"});
+
+  EXPECT_EQ(result.exit_status, 2) << result.err;
+  EXPECT_NE(result.err.find("cmcld: fence_action reboot: watchdog_device /dev/null: /dev/null is "
+                            "not a watchdog device (WDIOC_GETSUPPORT)"),
+            std::string::npos)
+      << result.err;
+}
+
+// The device rounds watchdog_timeout 1s... to 3s (the test's fake grants 3): 3s + 2 ×
+// 300ms + 300ms exceeds node_timeout 3s, so a healthy node could not pet; refused, and
+// the guard, detached with nothing registered, stops the watchdog and exits.
+TEST_F(DaemonStartTest, FenceActionRebootIsRefusedWhenTheDevicesTimeoutBreaksTheRule) {
   std::string yaml = Read(cluster.config_path());
   yaml.replace(yaml.find("fence_action: kill"), 18, "fence_action: reboot");
   std::ofstream(cluster.config_path(), std::ios::trunc) << yaml;
+  const std::string record = scratch / "watchdog.calls";
+  ::setenv("CMCL_TEST_FAKE_WATCHDOG", record.c_str(), 1);
+  ::setenv("CMCL_TEST_FAKE_WATCHDOG_GRANT", "3", 1);
 
   const CommandResult result = Cmcld(
       {"--config", cluster.config_path(), "--node", "node1", "--socket", scratch / "s"});
+  ::unsetenv("CMCL_TEST_FAKE_WATCHDOG");
+  ::unsetenv("CMCL_TEST_FAKE_WATCHDOG_GRANT");
 
   EXPECT_EQ(result.exit_status, 2) << result.err;
-  EXPECT_NE(result.err.find("fence_action: reboot"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("cmcld: fence_action reboot: the watchdog device's timeout (3s; "
+                            "watchdog_timeout is 1s"),
+            std::string::npos)
+      << result.err;
+  const bool closed = [&] {
+    for (int i = 0; i < 300; ++i) {
+      if (Read(record).find(" close\n") != std::string::npos) return true;
+      ::usleep(10'000);
+    }
+    return false;
+  }();
+  EXPECT_TRUE(closed) << Read(record);
+  EXPECT_NE(Read(record).find(" open /dev/watchdog 1\n"), std::string::npos) << Read(record);
 }
 
 TEST_F(DaemonStartTest, ABrokenConfigurationIsRefusedWithItsFileLineAndColumn) {

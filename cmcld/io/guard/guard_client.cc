@@ -132,7 +132,10 @@ Result<proto::Message> ReadMessage(int fd, Clock::time_point until) {
 // Attach on a connected socket: the guard's State, kUnavailable (retry) when refused.
 Result<proto::State> Handshake(int fd, const GuardClient::Options& options,
                                Clock::time_point until) {
-  const proto::Attach attach{.version = proto::kVersion, .fence_timeout = options.fence_timeout};
+  const proto::Attach attach{.version = proto::kVersion,
+                             .fence_timeout = options.fence_timeout,
+                             .watchdog_device = options.watchdog_device,
+                             .watchdog_timeout = options.watchdog_timeout};
   const Status sent = SendAll(fd, proto::EncodeFrame(attach), until);
   // A guard that refuses may say so and close before our Attach is written (EPIPE): its
   // Refused is still there to read, and says more than the broken pipe.
@@ -363,6 +366,8 @@ Result<std::unique_ptr<GuardClient>> GuardClient::Attach(boost::asio::io_context
   }
   client->attached_ = std::move(state.state);
   client->guard_pid_ = state.pid;
+  client->watchdog_timeout_ = state.watchdog_timeout;
+  client->watchdog_error_ = std::move(state.watchdog_error);
   spdlog::info("guard: attached to cmcl-guard pid {} ({} guest(s) registered, {}{})", state.pid,
                client->attached_.registered.size(),
                client->attached_.deadline.has_value() ? "armed" : "no deadline",

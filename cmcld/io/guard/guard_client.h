@@ -29,6 +29,12 @@
 // this process (in its own session): whoever owns the process reaps it (waitpid on
 // guard_pid()) once it exits.
 //
+// The watchdog (fence_action reboot, DESIGN.md section 4): with a watchdog_device in
+// the options, Attach asks the guard to open that device (or keep it open) with
+// watchdog_timeout, rounded up to whole seconds; watchdog_timeout() is what the device
+// reported back, watchdog_error() why the guard could not open it (cmcld refuses to start
+// on either: daemon.cc). Without one, a guard that holds a watchdog stops it.
+//
 // Acks: the guard holds them while a fence step is still running, so an acknowledged
 // registration or deadline can no longer be undone by an in-flight kill (guard_protocol.h).
 // Threads: Attach and every other call on the io thread (or before io.run()); the
@@ -60,6 +66,8 @@ class GuardClient {
     std::string guard_binary;  // Path of cmcl-guard.
     Duration fence_timeout = std::chrono::milliseconds(300);
     Duration start_timeout = std::chrono::seconds(2);
+    std::string watchdog_device;  // Empty: no watchdog (fence_action kill).
+    Duration watchdog_timeout{0};
   };
   using AckFn = std::function<void(uint64_t id)>;  // On the io thread.
   // The connection to the guard broke (the guard died): on the io thread. The runtime
@@ -86,6 +94,10 @@ class GuardClient {
   // guarding (INTERFACE.md: "cmcl-guard keeps guarding until the guests are gone").
   void Detach();
   int guard_pid() const { return guard_pid_; }
+  // With Options::watchdog_device: the device's timeout (0 when it could not be opened,
+  // then watchdog_error() says why).
+  Duration watchdog_timeout() const { return watchdog_timeout_; }
+  const std::string& watchdog_error() const { return watchdog_error_; }
 
  private:
   GuardClient() = default;
@@ -94,6 +106,8 @@ class GuardClient {
   node::GuardState attached_;
   std::map<PackageName, std::string> attached_work_dirs_;
   int guard_pid_ = 0;
+  Duration watchdog_timeout_{0};
+  std::string watchdog_error_;
 };
 
 }  // namespace cmcl::io

@@ -78,6 +78,8 @@ void PutState(ByteWriter& out, const State& state) {
     out.U64(guest.epoch.value());
     out.Str(i < state.work_dirs.size() ? state.work_dirs[i] : std::string());
   }
+  out.Ms(state.watchdog_timeout);
+  out.Str(state.watchdog_error);
 }
 
 State GetState(ByteReader& in) {
@@ -96,6 +98,8 @@ State GetState(ByteReader& in) {
     state.state.registered.push_back(std::move(guest));
     state.work_dirs.push_back(in.Str());
   }
+  state.watchdog_timeout = in.Ms();
+  state.watchdog_error = in.Str();
   return state;
 }
 
@@ -107,6 +111,8 @@ void PutPayload(ByteWriter& out, const Message& message) {
           out.U8(static_cast<uint8_t>(Type::kAttach));
           out.U32(m.version);
           out.Ms(m.fence_timeout);
+          out.Str(m.watchdog_device);
+          out.Ms(m.watchdog_timeout);
         } else if constexpr (std::is_same_v<T, SetDeadline>) {
           out.U8(static_cast<uint8_t>(Type::kSetDeadline));
           out.U64(m.id);
@@ -149,6 +155,11 @@ std::optional<Message> GetBody(Type type, ByteReader& in) {
       Attach m;
       m.version = in.U32();
       m.fence_timeout = in.Ms();
+      // A version-2 Attach ends here; it still decodes, so the guard can refuse it by
+      // its version rather than drop it as garbage.
+      if (in.done()) return m;
+      m.watchdog_device = in.Str();
+      m.watchdog_timeout = in.Ms();
       return m;
     }
     case Type::kSetDeadline: {

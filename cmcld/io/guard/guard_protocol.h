@@ -45,7 +45,8 @@ struct GuardGuest {
 namespace guard_protocol {
 
 // 2: State carries each registered guest's work_dir (config apply, issue 9).
-inline constexpr uint32_t kVersion = 2;
+// 3: Attach carries the watchdog (fence_action reboot), State what the device granted.
+inline constexpr uint32_t kVersion = 3;
 inline constexpr uint32_t kFrameMax = 1U << 20;  // Bytes of one payload.
 inline constexpr std::string_view kSocketName = "guard.sock";
 inline constexpr std::string_view kLockName = "guard.lock";
@@ -55,6 +56,10 @@ inline constexpr std::string_view kLogName = "guard.log";
 struct Attach {
   uint32_t version = kVersion;
   Duration fence_timeout{0};  // Bound of each fence step from now on.
+  // fence_action reboot: the watchdog device the guard opens, pets and resets through
+  // (guard.h); empty with fence_action kill (an open watchdog is then stopped).
+  std::string watchdog_device;
+  Duration watchdog_timeout{0};  // As configured; the device counts whole seconds.
 };
 struct SetDeadline {
   uint64_t id = 0;
@@ -83,6 +88,10 @@ struct State {
   // configuration version that started it (STATE_DIR/config/vN/packages/P), which a
   // restarted cmcld halts it with. Same order as state.registered.
   std::vector<std::string> work_dirs;
+  // With a watchdog in the Attach: the timeout the device reported back, or why the
+  // guard could not open or set it (then watchdog_timeout is 0).
+  Duration watchdog_timeout{0};
+  std::string watchdog_error;
 };
 struct Ack {
   uint64_t id = 0;

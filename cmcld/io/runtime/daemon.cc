@@ -27,6 +27,7 @@
 #include "cmcld/core/config/diagnostic.h"
 #include "cmcld/core/node/node.h"
 #include "cmcld/core/node/node_options.h"
+#include "cmcld/core/node/watchdog.h"
 #include "cmcld/io/bundle/bundle.h"
 #include "cmcld/io/bundle/bundle_check.h"
 #include "cmcld/io/clock.h"
@@ -303,11 +304,6 @@ Status Daemon::Impl::LoadConfiguration() {
     return Status::InvalidArgument("node '" + options.node + "' is not in " + options.config_path +
                                    (close.empty() ? "" : " (did you mean '" + close + "'?)"));
   }
-  if (cluster->fence_action == cmcl::config::FenceAction::kReboot) {
-    return Status::InvalidArgument(
-        "fence_action: reboot (the watchdog fence) comes with the issue \"Operating it for "
-        "real\"; this cmcld supports fence_action: kill");
-  }
   if (spec->inventory_source == cmcl::config::InventorySource::kProbe) ProbeInventory(*spec);
   state_dir = options.state_dir.empty() ? spec->state_dir : options.state_dir;
   return Status::Ok();
@@ -411,6 +407,14 @@ Status Daemon::Impl::StartAdapters() {
       .state_dir = state_dir,
       .guard_binary = options.guard_binary.empty() ? DefaultGuardBinary() : options.guard_binary,
       .fence_timeout = cluster->fence_timeout};
+  // fence_action reboot (DESIGN.md section 4): the guard opens and pets the watchdog;
+  // cmcld checks at start that it could, and that the timeout the device granted keeps
+  // the parameter rule (guard.h, core/node/watchdog.h).
+  const bool reboot = cluster->fence_action == cmcl::config::FenceAction::kReboot;
+  if (reboot) {
+    guard_options.watchdog_device = cluster->watchdog_device;
+    guard_options.watchdog_timeout = cluster->watchdog_timeout;
+  }
   Result<std::unique_ptr<GuardClient>> attached = GuardClient::Attach(
       io, guard_options,
       [this](uint64_t id) {
@@ -438,6 +442,24 @@ Status Daemon::Impl::StartAdapters() {
     return attached.status();
   }
   guard = std::move(attached).value();
+  if (reboot) {
+    std::optional<std::string> refused;
+    if (!guard->watchdog_error().empty()) {
+      refused = "fence_action reboot: watchdog_device " + cluster->watchdog_device + ": " +
+                guard->watchdog_error();
+    } else {
+      refused = node::CheckWatchdogTimeout(guard->watchdog_timeout(), cluster->watchdog_timeout,
+                                           cluster->heartbeat_interval, cluster->node_timeout);
+    }
+    if (refused) {
+      // Detached, a guard with nothing registered stops the watchdog and exits.
+      guard->Detach();
+      return Status::FailedPrecondition(*refused);
+    }
+    spdlog::info("watchdog {}: timeout {}, petted by cmcl-guard pid {} (fence_action reboot)",
+                 cluster->watchdog_device, FormatDuration(guard->watchdog_timeout()),
+                 guard->guard_pid());
+  }
 
   runner = std::make_unique<GuestRunner>(
       io,

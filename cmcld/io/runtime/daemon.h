@@ -10,11 +10,12 @@
 // (storage, gRPC, the guard socket) only ever post.
 //
 // Start order, each step's failure a one-line error and exit 2 before anything else is
-// started: configuration (loaded and validated; fence_action reboot refused until the
-// issue "Operating it for real"), state_dir (identity, lock), the raft log (recovered,
-// torn tail truncated), the bootstrap bundle (state_dir/config/v1: the cluster file and
-// every package folder, copied once; scripts run only from there), the guard (attached
-// or started), the peer servers, the control socket, the metrics listener (only with a
+// started: configuration (loaded and validated), state_dir (identity, lock), the raft
+// log (recovered, torn tail truncated), the bootstrap bundle (state_dir/config/v1: the
+// cluster file and every package folder, copied once; scripts run only from there), the
+// guard (attached or started; with fence_action reboot it must hold the watchdog with a
+// timeout that keeps the rule of core/node/watchdog.h, else "fence_action reboot: ..."),
+// the peer servers, the control socket, the metrics listener (only with a
 // metrics_address: "metrics_address 127.0.0.1:9650: cannot listen: ..." when it cannot
 // bind); then the Node is built from the recovered state and attached to what the guard
 // holds.

@@ -45,6 +45,40 @@ TEST(GuardProtocol, ARegisterKeepsEveryFieldOfTheGuest) {
   EXPECT_EQ(got->guest.run_pgid, 4242);
 }
 
+TEST(GuardProtocol, AnAttachAndAStateKeepTheWatchdog) {
+  const Message attach = RoundTrip(Attach{.fence_timeout = std::chrono::milliseconds(300),
+                                          .watchdog_device = "/dev/watchdog1",
+                                          .watchdog_timeout = std::chrono::milliseconds(1500)});
+  const Message state = RoundTrip(State{
+      .pid = 3, .watchdog_timeout = std::chrono::seconds(2), .watchdog_error = "no such device"});
+
+  const auto* got_attach = std::get_if<Attach>(&attach);
+  ASSERT_NE(got_attach, nullptr);
+  EXPECT_EQ(got_attach->watchdog_device, "/dev/watchdog1");
+  EXPECT_EQ(got_attach->watchdog_timeout, std::chrono::milliseconds(1500));
+  const auto* got_state = std::get_if<State>(&state);
+  ASSERT_NE(got_state, nullptr);
+  EXPECT_EQ(got_state->watchdog_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(got_state->watchdog_error, "no such device");
+}
+
+// A version-2 cmcld's Attach (no watchdog fields) still decodes, so the guard refuses it
+// by its version instead of dropping it as garbage.
+TEST(GuardProtocol, AVersion2AttachStillDecodesWithItsVersion) {
+  std::string payload;
+  payload += static_cast<char>(1);                    // kAttach.
+  payload += std::string("\x02\0\0\0", 4);            // version 2.
+  payload += std::string("\x2c\x01\0\0\0\0\0\0", 8);  // 300 ms.
+
+  const Result<Message> decoded = DecodePayload(payload);
+
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  const auto* attach = std::get_if<Attach>(&*decoded);
+  ASSERT_NE(attach, nullptr);
+  EXPECT_EQ(attach->version, 2U);
+  EXPECT_EQ(attach->watchdog_device, "");
+}
+
 TEST(GuardProtocol, AStateKeepsTheDeadlineTheGuestsAndFenced) {
   State sent{.pid = 999};
   sent.state.deadline = Time::FromMilliseconds(123456789);

@@ -574,5 +574,171 @@ TEST_F(GuardTest, LosingTheGuardIsReported) {
   EXPECT_EQ(lost_.size(), 1U);
 }
 
+// --- The watchdog (fence_action reboot; guard.h, core/node/watchdog.h) ---------------
+// The guard gets the recording fake through CMCL_TEST_FAKE_WATCHDOG (watchdog_device.h):
+// no device is opened and nothing is ever reset; each call is a line "BOOT_MS VERB ...".
+
+class WatchdogGuardTest : public GuardTest {
+ protected:
+  WatchdogGuardTest() { ::setenv("CMCL_TEST_FAKE_WATCHDOG", record_.c_str(), 1); }
+  ~WatchdogGuardTest() override {
+    ::unsetenv("CMCL_TEST_FAKE_WATCHDOG");
+    ::unsetenv("CMCL_TEST_FAKE_WATCHDOG_GRANT");
+  }
+
+  GuardClient::Options WatchdogOptions(Duration timeout = 1s) const {
+    GuardClient::Options options = Options();
+    options.watchdog_device = "/dev/fake-watchdog";
+    options.watchdog_timeout = timeout;
+    return options;
+  }
+
+  struct Call {
+    Time at;
+    std::string what;
+  };
+  std::vector<Call> Calls() const {
+    std::vector<Call> calls;
+    for (const std::string& line : Lines(record_)) {
+      const size_t space = line.find(' ');
+      calls.push_back({.at = Time::FromMilliseconds(std::stoll(line.substr(0, space))),
+                       .what = line.substr(space + 1)});
+    }
+    return calls;
+  }
+  size_t Count(const std::string& what) const {
+    size_t count = 0;
+    for (const Call& call : Calls()) {
+      if (call.what == what) ++count;
+    }
+    return count;
+  }
+  std::optional<Time> Last(const std::string& prefix) const {
+    std::optional<Time> last;
+    for (const Call& call : Calls()) {
+      if (call.what.rfind(prefix, 0) == 0) last = call.at;
+    }
+    return last;
+  }
+
+  const std::string record_ = dir_ / "watchdog.calls";
+};
+
+TEST_F(WatchdogGuardTest, AttachOpensTheWatchdogAndTheGuardPetsItWhileNothingIsRegistered) {
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1s));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+
+  EXPECT_EQ((*client)->watchdog_timeout(), 1s);
+  EXPECT_EQ((*client)->watchdog_error(), "");
+  ASSERT_FALSE(Calls().empty());
+  EXPECT_EQ(Calls().front().what, "open /dev/fake-watchdog 1");
+  EXPECT_TRUE(WaitFor([&] { return Count("pet") >= 3; }, 2s)) << ReadFile(record_);
+}
+
+TEST_F(WatchdogGuardTest, TheTimeoutReportedIsTheOneTheDeviceGranted) {
+  ::setenv("CMCL_TEST_FAKE_WATCHDOG_GRANT", "3", 1);
+
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1500ms));
+
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  ASSERT_FALSE(Calls().empty()) << "nothing opened";
+  EXPECT_EQ(Calls().front().what, "open /dev/fake-watchdog 2");  // Rounded up.
+  EXPECT_EQ((*client)->watchdog_timeout(), 3s);
+}
+
+TEST_F(WatchdogGuardTest, WithoutAWatchdogInTheAttachNothingIsOpened) {
+  std::unique_ptr<GuardClient> client = Attach();
+  ASSERT_NE(client, nullptr);
+
+  EXPECT_EQ(client->watchdog_timeout(), 0ms);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(Calls().empty()) << ReadFile(record_);
+}
+
+// A protected guest whose fence fails: the pets stop at lease_end − timeout (so a dead
+// guard would have the node reset by lease_end) and at lease_end the guard resets it.
+TEST_F(WatchdogGuardTest, AFenceThatFailsStopsThePetsInTimeAndResetsTheNodeAtLeaseEnd) {
+  const GuardGuest guest = DriverGuest("guest1", 12, "exit 1");  // Never stopped.
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1s));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  const Time deadline = BootNow() + 1500ms;
+  const Time lease_end = deadline + 300ms;  // + fence_timeout.
+  (*client)->Submit(Registration(1, guest), &guest);
+  (*client)->Submit(Deadline(2, deadline));
+  ASSERT_TRUE(AwaitAck(2));
+  client->reset();  // cmcld crashed.
+
+  ASSERT_TRUE(WaitFor([&] { return Last("reset").has_value(); }, 5s)) << ReadFile(record_);
+
+  const std::optional<Time> last_pet = Last("pet");
+  ASSERT_TRUE(last_pet.has_value());
+  EXPECT_LE(*last_pet + 1s, lease_end);  // The device would fire by lease_end.
+  EXPECT_GE(*last_pet + 1s, lease_end - 300ms) << "petting stopped much too early";
+  EXPECT_GE(*Last("reset"), lease_end);
+  EXPECT_LE(*Last("reset"), lease_end + 500ms);
+  ASSERT_FALSE(Calls().empty());
+  EXPECT_EQ(Calls().back().what, "reset a fence has not seen every guest stopped by lease_end");
+  EXPECT_NE(ReadFile(dir_ / "guard.log").find("CRITICAL: a fence has not seen every guest"),
+            std::string::npos)
+      << ReadFile(dir_ / "guard.log");
+}
+
+// The kill fence worked: nothing is left to protect, the guard pets on, no reset.
+TEST_F(WatchdogGuardTest, ASuccessfulKillFenceCostsNoReset) {
+  const GuardGuest guest = DriverGuest("guest1", 12);
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1s));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  const Time lease_end = BootNow() + 1500ms + 300ms;
+  (*client)->Submit(Registration(1, guest), &guest);
+  (*client)->Submit(Deadline(2, lease_end - 300ms));
+  ASSERT_TRUE(AwaitAck(2));
+  client->reset();
+
+  ASSERT_TRUE(WaitFor([&] { return BootNow() >= lease_end + 700ms; }, 5s));
+
+  EXPECT_EQ(Last("reset"), std::nullopt) << ReadFile(record_);
+  ASSERT_TRUE(Last("pet").has_value());
+  EXPECT_GT(*Last("pet"), lease_end);  // Petting on after the fence saw it stopped.
+}
+
+TEST_F(WatchdogGuardTest, ACleanExitStopsTheWatchdogWithTheMagicClose) {
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1s));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+
+  (*client)->Detach();
+  client->reset();
+
+  ASSERT_TRUE(guard_.Wait(3s).has_value()) << "the guard still runs";
+  ASSERT_FALSE(Calls().empty()) << "nothing opened";
+  EXPECT_EQ(Calls().back().what, "close");
+}
+
+// A guard that dies leaves the device running: it fires, the fail-safe.
+TEST_F(WatchdogGuardTest, AGuardThatDiesNeverStopsTheWatchdog) {
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1s));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  ASSERT_TRUE(WaitFor([&] { return Count("pet") >= 1; }, 2s));
+
+  guard_.Kill();
+
+  EXPECT_EQ(Count("close"), 0U) << ReadFile(record_);
+}
+
+// cmcld restarted with fence_action kill: the guard stops the watchdog it held.
+TEST_F(WatchdogGuardTest, AnAttachWithoutAWatchdogStopsTheOneTheGuardHeld) {
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1s));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  client->reset();
+
+  std::unique_ptr<GuardClient> again = Attach();
+  ASSERT_NE(again, nullptr);
+
+  ASSERT_FALSE(Calls().empty()) << "nothing opened";
+  EXPECT_EQ(Calls().back().what, "close");
+  const size_t pets = Count("pet");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(Count("pet"), pets);
+}
+
 }  // namespace
 }  // namespace cmcl::io
