@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -240,6 +241,106 @@ TEST_F(MetricsTest, PromtoolAcceptsTheOutput) {
 
   EXPECT_EQ(check.exit_status, 0) << check.out << check.err;
   EXPECT_EQ(check.out + check.err, "") << "promtool found problems";
+}
+
+// The value of the sample `series` (name and labels exactly as rendered) in `text`;
+// -1 when the line is not there.
+double Sample(const std::string& text, const std::string& series) {
+  const std::string head = "\n" + series + " ";
+  const size_t at = ("\n" + text).find(head);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + head.size() - 1));
+}
+
+// Issue 12 item 3's failovers and refusals on real daemons. g1 may run on node1 to node3
+// but not on node2 (its disk has another WWID there); g2 only on node1 and node2. A move
+// of g1 to node2 is refused by the node asked (source "command"); then node1 crashes: g1
+// fails over to node3 (node_lost, timed from when each node last heard node1), and g2,
+// which no node can take, is a refusal of the coordinator's.
+TEST(MetricsFailover, ARefusedMoveAndANodeCrashShowInTheCountersAndTheDuration) {
+  LocalCluster::Options options = WithMetrics();
+  options.packages = {
+      PackageDef{.name = "g1", .nodes = {"node1", "node2", "node3"}, .wwid_differs_on = {"node2"}},
+      PackageDef{.name = "g2", .nodes = {"node1", "node2"}, .wwid_differs_on = {"node2"}}};
+  LocalCluster cluster{options};
+  cluster.StartAll();
+  ASSERT_TRUE(LocalCluster::WaitFor(
+      [&] {
+        const JsonValue g1 = cluster.Package(1, "g1");
+        const JsonValue g2 = cluster.Package(1, "g2");
+        return g1["status"].String() == "up" && g1["node"].String() == "node1" &&
+               g2["status"].String() == "up" && g2["node"].String() == "node1";
+      },
+      seconds(30)));
+  const std::string before = Body(Get(cluster.MetricsPort(1)));
+  EXPECT_TRUE(HasLine(before, "# TYPE cmcl_failovers_total counter")) << before;
+  EXPECT_EQ(before.find("cmcl_failovers_total{"), std::string::npos) << before;
+  EXPECT_EQ(Sample(before, "cmcl_failover_duration_seconds_count{reason=\"node_lost\"}"), 0);
+
+  const CommandResult refused = cluster.Pkgctl(1, {"move", "g1", "-n", "node2"});
+  EXPECT_EQ(refused.exit_status, 1) << refused.out << refused.err;
+  const std::string after_move = Body(Get(cluster.MetricsPort(1)));
+  EXPECT_EQ(Sample(after_move,
+                   "cmcl_validation_refusals_total{source=\"command\",code=\"wwid_mismatch\"}"),
+            1)
+      << after_move;
+  // Only the node that answered the move refused it.
+  EXPECT_EQ(Sample(Body(Get(cluster.MetricsPort(2))),
+                   "cmcl_validation_refusals_total{source=\"command\",code=\"wwid_mismatch\"}"),
+            0);
+
+  const auto crashed_at = std::chrono::steady_clock::now();
+  cluster.CrashNode(0);
+  ASSERT_TRUE(LocalCluster::WaitFor(
+      [&] {
+        const JsonValue g1 = cluster.Package(1, "g1");
+        return g1["status"].String() == "up" && g1["node"].String() == "node3";
+      },
+      seconds(30)));
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - crashed_at).count();
+
+  // Both survivors applied the failover and its started report: each counts it once and
+  // measures it on its own clock (the started report may reach node2 a heartbeat later).
+  double coordinator_refusals = 0;
+  for (const int node : {1, 2}) {
+    std::string text;
+    LocalCluster::WaitFor(
+        [&] {
+          text = Body(Get(cluster.MetricsPort(node)));
+          return Sample(text, "cmcl_failover_duration_seconds_count{reason=\"node_lost\"}") == 1;
+        },
+        seconds(5));
+    SCOPED_TRACE(cluster.Name(node) + ":\n" + text);
+    EXPECT_EQ(Sample(text, "cmcl_failovers_total{package=\"g1\",reason=\"node_lost\"}"), 1);
+    EXPECT_EQ(Sample(text, "cmcl_failover_duration_seconds_count{reason=\"node_lost\"}"), 1);
+    const double seconds_taken =
+        Sample(text, "cmcl_failover_duration_seconds_sum{reason=\"node_lost\"}");
+    // The lease (node_timeout 1s) ran out between node1's last renewal, at most a
+    // heartbeat before its last word, and the start on node3; and no more went by than
+    // the test waited (plus that heartbeat and one to apply).
+    EXPECT_GE(seconds_taken, 0.5);
+    EXPECT_LE(seconds_taken, wall + 0.5);
+    std::cout << cluster.Name(node) << ": g1 failover took " << seconds_taken
+              << " s from node1 last heard (test saw it up after " << wall << " s)\n";
+    coordinator_refusals += std::max(
+        0.0,
+        Sample(text,
+               "cmcl_validation_refusals_total{source=\"coordinator\",code=\"wwid_mismatch\"}"));
+  }
+  // g2 has nowhere to go: the coordinator's placement was refused, counted once however
+  // often it decided again since.
+  EXPECT_EQ(coordinator_refusals, 1);
+
+  const CommandResult which = RunCommand({"/bin/sh", "-c", "command -v promtool"});
+  if (which.exit_status == 0) {
+    const std::string path = cluster.dir() + "/metrics-after-failover.txt";
+    std::ofstream(path) << Body(Get(cluster.MetricsPort(2)));
+    const CommandResult check =
+        RunCommand({"/bin/sh", "-c", "promtool check metrics < '" + path + "'"});
+    EXPECT_EQ(check.exit_status, 0) << check.out << check.err;
+    EXPECT_EQ(check.out + check.err, "") << "promtool found problems";
+  }
 }
 
 TEST(MetricsStart, AMetricsAddressInUseStopsCmcldWithExit2) {

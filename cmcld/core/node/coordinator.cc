@@ -193,6 +193,7 @@ Decision Decider::Run() {
       return std::move(decision_);
     }
   }
+  decision_.refusals.emplace();
   started_ = state_.cluster_started();
   dependents_ = Dependents(config_);
   // After a forced cluster halt only `cluster run` starts placement again (no note: the
@@ -859,6 +860,15 @@ std::map<PackageName, LogIndex> Decider::NeedsUp(const PackageSpec& package) con
 
 void Decider::Emit(const Plan& plan, const PlacementDecision& decision, std::vector<Plan>& next) {
   if (!decision.node) {
+    if (plan.kind != PlanKind::kFailback) {
+      std::set<validation::ViolationCode>& codes = (*decision_.refusals)[plan.package->name];
+      for (const placement::CandidateVerdict& verdict : decision.candidates) {
+        for (const validation::Violation& violation : verdict.result.violations) {
+          codes.insert(violation.code);
+        }
+      }
+      if (codes.empty()) decision_.refusals->erase(plan.package->name);  // Avoided only.
+    }
     EmitUnplaced(plan, decision, next);
     return;
   }

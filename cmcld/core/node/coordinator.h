@@ -80,6 +80,7 @@
 #include "cmcld/core/node/cluster_state.h"
 #include "cmcld/core/validation/cluster_view.h"
 #include "cmcld/core/validation/config_index.h"
+#include "cmcld/core/validation/violation.h"
 
 namespace cmcl::node {
 
@@ -121,6 +122,13 @@ struct Decision {
   OpBatch ops;
   std::set<NodeName> revokes;  // L3: owners an assignment takes a package from.
   std::optional<Time> wakeup;  // When calling again may decide more (a lease expiry).
+  // Validation's refusals this call acted on (cmcl_validation_refusals_total, Node): per
+  // package that placement left without a node — a start, restart, failover or
+  // relocation, a `run -n` or move target, a node-halt or maintenance migration; not a
+  // failback, which only looks whether a better node is free — the codes of the
+  // violations of every candidate it validated. nullopt when this call did not look at
+  // the packages (a config op is proposed alone). Not in `ops`: nothing replicated.
+  std::optional<std::map<PackageName, std::set<validation::ViolationCode>>> refusals;
 };
 
 // Cold start as the coordinator sees it (DESIGN.md section 5, "Cluster start"): while

@@ -1381,6 +1381,7 @@ void Node::Coordinate() {
     decision.wakeup = decide_memo_->wakeup;  // Decide would ask for nothing again.
   } else {
     decision = Decide(*options_.config, *index_, state_, liveness, mutations);
+    if (decision.refusals) CountRefusals(std::move(*decision.refusals));
     decide_memo_.reset();
     if (decision.ops.empty()) {
       decide_memo_ = DecideMemo{.applied = state_.applied(),
@@ -1402,6 +1403,18 @@ void Node::Coordinate() {
                     .payload = EncodeOps(decision.ops),
                     .revokes = {decision.revokes.begin(), decision.revokes.end()}};
   Absorb(raft_->Propose(now_, *coordinator_.in_flight));
+}
+
+void Node::CountRefusals(std::map<PackageName, std::set<validation::ViolationCode>> refusals) {
+  for (const auto& [package, codes] : refusals) {
+    const auto before = refusing_.find(package);
+    for (const validation::ViolationCode code : codes) {
+      if (before == refusing_.end() || !before->second.contains(code)) {
+        ++validation_refusals_[code];
+      }
+    }
+  }
+  refusing_ = std::move(refusals);
 }
 
 // DESIGN.md section 4, notation: after a shorter L is applied, grants of the old, longer

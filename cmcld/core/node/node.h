@@ -342,6 +342,15 @@ class Node {
   std::optional<Time> FenceAt() const { return raft_->lease().FenceAt(options_.fence_timeout); }
   // Guests this node believes it runs (starting, running, stopping or being killed).
   std::vector<GuestRef> LocalGuests() const;
+  // cmcl_validation_refusals_total (metrics_model.h): this node's coordinator decisions
+  // that validation refused a placement (Decision::refusals), per violation code, since
+  // this Node was made. Counted when a code starts refusing a package, not on every
+  // Decide that finds it still refused: an unplaceable package is judged again on each
+  // applied change. A package refused, then placed (or no longer asked for), counts
+  // again when refused again; a new coordinator counts an ongoing refusal once more.
+  const std::map<validation::ViolationCode, uint64_t>& validation_refusals() const {
+    return validation_refusals_;
+  }
 
  private:
   // What the agent is doing with a guest (DESIGN.md section 5's sequences).
@@ -424,6 +433,8 @@ class Node {
   void Report(const PackageName& resource, LogIndex epoch, ReportKind kind,
               FailureKind failure = FailureKind::kNone, std::string detail = {});
   void Coordinate();
+  // validation_refusals(): counts the codes that newly refuse a package (Decide's).
+  void CountRefusals(std::map<PackageName, std::set<validation::ViolationCode>> refusals);
   Liveness CurrentLiveness() const;
   // CurrentLiveness as it would be with `state` applied (its waits; Preview).
   Liveness LivenessFor(const ClusterState& state) const;
@@ -526,6 +537,10 @@ class Node {
     std::optional<Time> wakeup;
   };
   std::optional<DecideMemo> decide_memo_;
+  // validation_refusals(): the codes refusing each package at the last Decide that
+  // looked at the packages, and the counts.
+  std::map<PackageName, std::set<validation::ViolationCode>> refusing_;
+  std::map<validation::ViolationCode, uint64_t> validation_refusals_;
   // When this node first applied a lease length below L_max (the old, longer L).
   std::optional<Time> lease_shortened_at_;
   // The latest disarm (its index) and when this node applied it (DisarmLeft).

@@ -174,9 +174,11 @@ void ControlEngine::Move(const Caller& caller, const pb::MoveRequest& request,
   const NodeName target(request.node());
   // Validate here first, as `check` does, so a refused move halts nothing and answers at
   // once; the coordinator validates again against the state it decides from.
-  if (std::optional<Answer> refusal = RefuseMove(request)) {
+  std::set<validation::ViolationCode> codes;
+  if (std::optional<Answer> refusal = RefuseMove(request, &codes)) {
     spdlog::info("control: move of {} to {} refused by migration validation (by {})",
                  request.package(), request.node(), By(caller));
+    if (!codes.empty()) core_.MoveRefused(codes);
     return call->Finish(*std::move(refusal));
   }
   node::MoveOp op{.package = package,
@@ -191,7 +193,8 @@ void ControlEngine::Move(const Caller& caller, const pb::MoveRequest& request,
           TimeoutOf(request.timeout_ms()), std::move(call));
 }
 
-std::optional<Answer> ControlEngine::RefuseMove(const pb::MoveRequest& request) const {
+std::optional<Answer> ControlEngine::RefuseMove(const pb::MoveRequest& request,
+                                                std::set<validation::ViolationCode>* codes) const {
   const PackageName package(request.package());
   std::optional<uint32_t> vcpus;
   std::optional<uint64_t> memory_mb;
@@ -201,6 +204,11 @@ std::optional<Answer> ControlEngine::RefuseMove(const pb::MoveRequest& request) 
       core_.node().Check(package, NodeName(request.node()), vcpus, memory_mb);
   if (!report.ok()) return ErrorAnswer("not_found", report.status().message());
   if (report->ok()) return std::nullopt;
+  if (codes != nullptr) {
+    for (const validation::NodeResult& result : report->results) {
+      for (const validation::ViolationCode code : result.result.Codes()) codes->insert(code);
+    }
+  }
   const node::Assignment* assignment = core_.node().state().Find(package);
   std::string message = "move of " + request.package() + " to " + request.node() +
                         " refused by migration validation; it keeps running";

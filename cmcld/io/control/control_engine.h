@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <variant>
@@ -209,8 +210,10 @@ class ControlEngine : public std::enable_shared_from_this<ControlEngine> {
   // `waited`: the wait for the armed reports of the nodes heard from is over.
   std::optional<Answer> ArmOutcome(raft::LogIndex index, bool waited) const;
   // Move's validation before it proposes (Node::Check at the --vcpus/--memory size): the
-  // refusal, or nullopt. Move and its preview both use it.
-  std::optional<Answer> RefuseMove(const ::cmcl::control::MoveRequest& request) const;
+  // refusal, or nullopt. Move and its preview both use it; `codes` (if given) gets the
+  // codes of the refusal's violations (Move counts them, a preview does not).
+  std::optional<Answer> RefuseMove(const ::cmcl::control::MoveRequest& request,
+                                   std::set<validation::ViolationCode>* codes = nullptr) const;
   // The ops of a preview's inner request, or the answer that ends it before (refused,
   // usage, nothing to do) (control_engine_preview.cc).
   std::variant<node::OpBatch, Answer> PreviewOps(const Caller& caller,

@@ -50,6 +50,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@
 #include "cmcld/core/config/cluster_config.h"
 #include "cmcld/core/node/cluster_state.h"
 #include "cmcld/core/node/node.h"
+#include "cmcld/core/validation/violation.h"
 #include "cmcld/io/peer/peer_transport.h"
 
 namespace cmcl::io {
@@ -98,6 +100,10 @@ class CoreAccess {
   // FixedSettingChange): this node's own files, which its identity, addresses and timing
   // come from. Default: config().
   virtual const cmcl::config::ClusterConfig& SettingsInEffect() const { return config(); }
+  // An operator's move that this node refused by migration validation before proposing
+  // it (cmcl_validation_refusals_total, source="command"), with the codes of its
+  // violations, each once. Default: nothing (no metrics).
+  virtual void MoveRefused(const std::set<validation::ViolationCode>& codes) { (void)codes; }
 };
 
 class ControlService {

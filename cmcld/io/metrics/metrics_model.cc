@@ -147,6 +147,62 @@ void AddCounters(const MetricsFacts& facts, std::vector<Family>& out) {
   out.push_back(std::move(scripts));
 }
 
+// Issue 12 item 3's last two: failovers (every node counts the ones it applied,
+// failover_metrics.h) and validation's refusals (where they happened).
+void AddFailoversAndRefusals(const MetricsFacts& facts, std::vector<Family>& out) {
+  Family failovers =
+      Labelled("cmcl_failovers_total",
+               "Failovers (assignments with CMCL_REASON failover) this node applied since cmcld "
+               "started, by package and reason (node_lost, package_failed, fenced, halted); every "
+               "node counts the same ones, so query one node or take max, not sum.",
+               MetricType::kCounter);
+  Family durations =
+      Labelled("cmcl_failover_duration_seconds",
+               "Failover outage as this node saw it: from when it last heard the lost owner "
+               "(reason node_lost) or applied the report that stopped the package there (the "
+               "others), to when it applied the package's started report on the new node; by "
+               "reason.",
+               MetricType::kHistogram);
+  if (facts.failovers != nullptr) {
+    for (const auto& [key, count] : facts.failovers->counts()) {
+      Add(failovers, {{"package", key.first.value()}, {"reason", key.second}},
+          static_cast<double>(count));
+    }
+  }
+  for (const char* reason : kFailoverReasons) {
+    const Histogram empty = FailoverHistogram();
+    const Histogram* histogram = &empty;
+    if (facts.failovers != nullptr) {
+      const auto it = facts.failovers->durations().find(reason);
+      if (it != facts.failovers->durations().end()) histogram = &it->second;
+    }
+    AddHistogramSamples(*histogram, {{"reason", reason}}, durations.samples);
+  }
+  out.push_back(std::move(failovers));
+  out.push_back(std::move(durations));
+
+  Family refusals =
+      Labelled("cmcl_validation_refusals_total",
+               "Migration validation refusals since cmcld started, by violation code and source: "
+               "coordinator (placements this node's coordinator found refused, counted when a code "
+               "starts refusing a package) or command (operator moves this node refused).",
+               MetricType::kCounter);
+  const auto count = [](const std::map<validation::ViolationCode, uint64_t>* counts,
+                        validation::ViolationCode code) -> double {
+    if (counts == nullptr) return 0;
+    const auto it = counts->find(code);
+    return it == counts->end() ? 0 : static_cast<double>(it->second);
+  };
+  for (int i = 0; i <= static_cast<int>(validation::ViolationCode::kStorageInUse); ++i) {
+    const auto code = static_cast<validation::ViolationCode>(i);
+    const std::string name(validation::ViolationCodeName(code));
+    Add(refusals, {{"source", "coordinator"}, {"code", name}},
+        count(&facts.coordinator_refusals, code));
+    Add(refusals, {{"source", "command"}, {"code", name}}, count(facts.command_refusals, code));
+  }
+  out.push_back(std::move(refusals));
+}
+
 }  // namespace
 
 Histogram ScriptHistogram() { return Histogram({0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}); }
@@ -168,6 +224,7 @@ MetricsFacts GatherFacts(const control::ViewInputs& inputs, const PeerCounters& 
   facts.stale_assigns = state.stale_assigns();
   facts.stale_releases = state.stale_releases();
   facts.malformed_commands = state.malformed_commands();
+  facts.coordinator_refusals = inputs.node.validation_refusals();
   facts.peers = peers;
   return facts;
 }
@@ -177,17 +234,22 @@ std::vector<Family> BuildFamilies(const MetricsFacts& facts) {
   AddNodeFamilies(facts, out);
   AddPackageFamilies(facts, out);
   AddCounters(facts, out);
+  AddFailoversAndRefusals(facts, out);
   return out;
 }
 
 std::string MetricsPage(const cmcl::config::ClusterConfig& config, const node::Node& node, Time now,
                         const std::map<NodeName, std::vector<NetworkStatus>>& networks,
                         const PeerCounters& peers,
-                        const std::map<std::string, Histogram>& script_durations) {
+                        const std::map<std::string, Histogram>& script_durations,
+                        const FailoverMetrics& failovers,
+                        const std::map<validation::ViolationCode, uint64_t>& command_refusals) {
   const control::ViewInputs inputs{
       .config = config, .node = node, .now = now, .networks = networks};
   MetricsFacts facts = GatherFacts(inputs, peers);
   facts.script_durations = &script_durations;
+  facts.failovers = &failovers;
+  facts.command_refusals = &command_refusals;
   return RenderText(BuildFamilies(facts));
 }
 

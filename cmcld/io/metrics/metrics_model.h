@@ -15,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "cmcld/core/validation/violation.h"
 #include "cmcld/io/control/view_render.h"
+#include "cmcld/io/metrics/failover_metrics.h"
 #include "cmcld/io/metrics/metrics_text.h"
 #include "cmcld/io/peer/peer_transport.h"
 
@@ -41,7 +43,18 @@ struct MetricsFacts {
   // Guest actions this cmcld ran, by verb (run, halt, kill): from submitting the script or
   // driver to its result, queueing in the runner included (metrics_page.h ScriptHistogram).
   const std::map<std::string, Histogram>* script_durations = nullptr;
+  // Failovers this node saw applied, and their durations (failover_metrics.h).
+  const FailoverMetrics* failovers = nullptr;
+  // Migration validation's refusals, by code: the placements this node's coordinator
+  // decisions found refused (Node::validation_refusals), and the operator moves this
+  // node refused before proposing them (CoreAccess::MoveRefused).
+  std::map<validation::ViolationCode, uint64_t> coordinator_refusals;
+  const std::map<validation::ViolationCode, uint64_t>* command_refusals = nullptr;
 };
+
+// The four values of cmcl_failovers_total's `reason` (failover_metrics.h).
+inline constexpr const char* kFailoverReasons[] = {"node_lost", "package_failed", "fenced",
+                                                   "halted"};
 
 // The six package statuses, in this order (node::PackageStatusName spells them).
 inline constexpr const char* kPackageStatuses[] = {"down",    "starting", "up",

@@ -11,6 +11,8 @@
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/config/cluster_config.h"
 #include "cmcld/core/node/node.h"
+#include "cmcld/core/validation/violation.h"
+#include "cmcld/io/metrics/failover_metrics.h"
 #include "cmcld/io/metrics/metrics_text.h"
 #include "cmcld/io/peer/peer_transport.h"
 
@@ -24,6 +26,8 @@ Histogram ScriptHistogram();
 std::string MetricsPage(const cmcl::config::ClusterConfig& config, const node::Node& node, Time now,
                         const std::map<NodeName, std::vector<NetworkStatus>>& networks,
                         const PeerCounters& peers,
-                        const std::map<std::string, Histogram>& script_durations);
+                        const std::map<std::string, Histogram>& script_durations,
+                        const FailoverMetrics& failovers,
+                        const std::map<validation::ViolationCode, uint64_t>& command_refusals);
 
 }  // namespace cmcl::io::metrics

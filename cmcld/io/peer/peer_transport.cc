@@ -167,6 +167,7 @@ class Outgoing {
     int64_t heard = last_heard_ns_.load();
     NetworkStatus status{.address = address_};
     if (heard < 0) return status;
+    status.heard = true;
     status.last_heard_age =
         std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(now_ns - heard));
     status.up = authenticated_.load() && status.last_heard_age < shared_.options.node_timeout;

@@ -97,6 +97,7 @@ struct NetworkStatus {
   SocketAddress address;  // The peer's address of this network.
   bool up = false;
   Duration last_heard_age = Duration(0);  // Since anything arrived on it (if ever).
+  bool heard = false;                     // Anything arrived on it (last_heard_age counts).
 };
 
 class PeerTransport {

@@ -108,6 +108,9 @@ struct Daemon::Impl final : CoreAccess {
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const override {
     return peers->Networks();
   }
+  void MoveRefused(const std::set<validation::ViolationCode>& codes) override {
+    for (const validation::ViolationCode code : codes) ++command_refusals[code];
+  }
 
   Status Start();
   Status LoadConfiguration();
@@ -137,6 +140,8 @@ struct Daemon::Impl final : CoreAccess {
   void ExecuteGuest(const node::GuestAction& action);
   void AfterInput();
   void LogNewEvents();
+  // cmcl_failovers_total (failover_metrics.h): after each input, with metrics only.
+  void ObserveFailovers();
   void ArmTimer();
   void OnReply(const raft::ClientReply& reply);
   void SendProposal();
@@ -185,6 +190,10 @@ struct Daemon::Impl final : CoreAccess {
   // and the durations observed so far, by verb.
   std::map<std::pair<PackageName, node::GuestVerb>, Time> guest_action_started;
   std::map<std::string, metrics::Histogram> script_durations;
+  // With metrics: cmcl_failovers_total and its durations (made in StartCore, horizon the
+  // recovered log), and the moves refused here by validation, by code.
+  std::optional<metrics::FailoverMetrics> failovers;
+  std::map<validation::ViolationCode, uint64_t> command_refusals;
   boost::asio::steady_timer wakeup{io};
   boost::asio::signal_set signals{io, SIGTERM, SIGINT};
   boost::asio::steady_timer stop_timer{io};
@@ -486,6 +495,7 @@ void Daemon::Impl::StartCore() {
   core = std::make_unique<node::Node>(std::move(node_options), storage->recovered(),
                                       rng.Fork("node"), BootNow());
   if (probed_inventory) core->SetProbedInventory(*probed_inventory);
+  if (metrics_server) failovers.emplace(self, recovered_last);
   // Guests keep the version the guard registered them with (first: switching versions
   // deletes the folders no guest uses); DESIGN.md section 8: a snapshot of a later
   // version is the configuration, not this node's files.
@@ -613,6 +623,23 @@ void Daemon::Impl::LogNewEvents() {
   if (!events.empty()) events_logged = std::max(events_logged, events.back().index);
 }
 
+void Daemon::Impl::ObserveFailovers() {
+  if (!failovers) return;
+  const Time now = BootNow();
+  failovers->Observe(core->state(), now, [&](const NodeName& node) -> std::optional<Time> {
+    const std::map<NodeName, std::vector<NetworkStatus>> networks = peers->Networks();
+    const auto it = networks.find(node);
+    if (it == networks.end()) return std::nullopt;
+    std::optional<Duration> age;
+    for (const NetworkStatus& network : it->second) {
+      if (network.heard)
+        age = std::min(age.value_or(network.last_heard_age), network.last_heard_age);
+    }
+    if (!age) return std::nullopt;
+    return now - *age;
+  });
+}
+
 void Daemon::Impl::AfterInput() {
   const raft::Raft& raft = core->raft();
   if (raft.applied_index().value() >= raft.snapshot_index().value() + kCompactEvery &&
@@ -621,6 +648,7 @@ void Daemon::Impl::AfterInput() {
     return;  // That Execute ends here again.
   }
   LogNewEvents();
+  ObserveFailovers();
   FollowAppliedVersion(false);
   GiveVerdict();
   versions->Forget(core->LocalGuests());
@@ -890,9 +918,9 @@ void Daemon::Impl::OnSignal(int signal) {
 }
 
 std::string Daemon::Impl::RenderMetrics() {
-  if (!core) return "";  // Not before StartCore; io.run() starts after it anyway.
+  if (!core || !failovers) return "";  // Not before StartCore; io.run() starts after it.
   return metrics::MetricsPage(*cluster, *core, BootNow(), peers->Networks(), peers->counters(),
-                              script_durations);
+                              script_durations, *failovers, command_refusals);
 }
 
 std::string Daemon::Impl::RenderDashboard() {

@@ -309,6 +309,25 @@ TEST_F(CoordinatorTest, AFailoverNoNodeCanTakeIsUnassignedThenNotedWithValidatio
   EXPECT_TRUE(again.ops.empty()) << DescribeOps(again.ops);
 }
 
+// cmcl_validation_refusals_total (Node counts them): the decision names each package
+// placement refused and the codes that refused it; a placed package is not named.
+TEST_F(CoordinatorTest, ADecisionNamesTheRefusedPackagesWithTheirViolationCodes) {
+  Configure({PackageBuilder("hpvm1").Vcpus(6).Build()}, 8, 4);
+  StartAll();
+  const Decision placed = Step();  // Nothing to place: hpvm1 runs on ivmcl01.
+  live_.self = kN2;
+  Lose(kN1, live_.now);
+
+  const Decision refused = Step();
+
+  ASSERT_TRUE(placed.refusals.has_value());
+  EXPECT_TRUE(placed.refusals->empty());
+  ASSERT_TRUE(refused.refusals.has_value());
+  ASSERT_EQ(refused.refusals->size(), 1u);
+  EXPECT_EQ(refused.refusals->at(kP1),
+            std::set<validation::ViolationCode>{validation::ViolationCode::kInsufficientCapacity});
+}
+
 TEST_F(CoordinatorTest, AnUnassignedPackageReturnsToItsNodeWhenTheNodeComesBack) {
   Configure({PackageBuilder("hpvm1").Vcpus(6).Build()}, 8, 4);
   StartAll();
