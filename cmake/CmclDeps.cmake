@@ -5,7 +5,7 @@
 # re2, c-ares, ...) cost 15-20 ms of CPU per command, mostly the dynamic loader's symbol
 # lookups and page faults: more than the cluster's own part of a `pkgctl move`. Linked
 # against the same Debian packages' static archives, `pkgctl --help` took 3.6 ms instead
-# of 14.5-24 ms (docs/BENCHMARKS.md, "What the CLI's start-up costs"). An executable opts
+# of 14.5-24 ms (docs/BENCHMARKS.md, "Re-measured after three fixes"). An executable opts
 # in with
 #
 #   set_target_properties(EXE PROPERTIES CMCL_STATIC_DEPS ON)
