@@ -81,6 +81,7 @@ NodeActions Node::Attach(Time now, const GuardState& guard) {
   now_ = now;
   CMCL_CHECK(!attached_) << "Attach is called once";
   attached_ = true;
+  walk_memo_.reset();
   guard_fenced_ = guard.fenced;
   deadline_acked_ = guard.deadline;
   deadline_pushed_ = guard.deadline;
@@ -179,6 +180,7 @@ NodeActions Node::GuestReported(Time now, const GuestRef& guest, GuestVerb verb,
   if (it == local_.end() || it->second.epoch != guest.epoch) {
     return Take();  // About a guest this node no longer tracks at that epoch.
   }
+  walk_memo_.reset();  // A phase moves: the package walk must look again.
   OnScriptOrDriver(guest.resource, it->second, verb, result);
   Drive();
   return Take();
@@ -543,8 +545,7 @@ void Node::Drive() {
       Reconcile();
     }
     if (reconciled_) {
-      ManageOwned();
-      ManageLocals();
+      WalkPackages();
     } else {
       ReportOwnedNotHere();
     }
@@ -824,6 +825,25 @@ void Node::Reconcile() {
   }
 }
 
+void Node::WalkPackages() {
+  const WalkMemo key{.applied = state_.applied(),
+                     .config_generation = config_generation_,
+                     .effects = effects_,
+                     .guard_fenced = guard_fenced_,
+                     .shutting_down = shutting_down_,
+                     .fail_fast_fence = fail_fast_fence_};
+  if (walk_memo_ == key) {
+    return;
+  }
+  walk_memo_.reset();
+  walk_waits_ = false;
+  ManageOwned();
+  ManageLocals();
+  if (effects_ == key.effects && !walk_waits_) {
+    walk_memo_ = key;
+  }
+}
+
 void Node::ManageOwned() {
   auto local_cursor = local_.begin();
   for (const auto& [resource, assignment] : state_.assignments()) {
@@ -881,6 +901,7 @@ void Node::ManageOwned() {
       Report(resource, epoch, guard_fenced_ ? ReportKind::kFenced : ReportKind::kFailed,
              FailureKind::kLost, guard_fenced_ ? "fenced by the guard" : "found not running");
     } else {
+      walk_waits_ = true;  // The lease, the guard's answer or run_timeout: the time.
       TryStart(resource, assignment);
       GiveUpStartAfterTimeout(resource, assignment);
     }
@@ -1096,6 +1117,7 @@ void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind, 
   if (!reported_.emplace(resource, epoch, kind).second) {
     return;  // Epochs only grow: the same report is never needed twice.
   }
+  ++effects_;
   report_queue_.push_back(ReportOp{.resource = resource,
                                    .node = self(),
                                    .epoch = epoch,
@@ -1185,6 +1207,7 @@ void Node::Resend(OwnClient& client) {
 }
 
 void Node::Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb, ActionReason reason) {
+  ++effects_;
   GuestAction action{.guest = GuestRef{.resource = resource, .epoch = epoch},
                      .verb = verb,
                      .reason = reason,
@@ -1215,6 +1238,8 @@ uint64_t Node::Guard(std::variant<SetDeadline, Register, Unregister> request) {
   const uint64_t id = next_guard_id_++;
   if (const auto* deadline = std::get_if<SetDeadline>(&request)) {
     deadlines_pending_[id] = deadline->deadline;
+  } else {
+    ++effects_;  // A registration changes what the guard fences; not every heartbeat's deadline.
   }
   out_.guard.push_back(GuardRequest{.id = id, .request = std::move(request)});
   return id;
@@ -1255,6 +1280,11 @@ bool Node::HasAuthority(const PackageName& resource, Time now) const {
   const auto local = local_.find(resource);
   return reconciled_ && local != local_.end() && local->second.epoch == assignment.epoch &&
          (local->second.phase == Phase::kRunning || local->second.phase == Phase::kStarting);
+}
+
+bool Node::RunsGuest(const PackageName& resource) const {
+  const auto it = local_.find(resource);
+  return it != local_.end() && it->second.phase != Phase::kStopped;
 }
 
 std::vector<GuestRef> Node::LocalGuests() const {

@@ -342,6 +342,7 @@ class Node {
   std::optional<Time> FenceAt() const { return raft_->lease().FenceAt(options_.fence_timeout); }
   // Guests this node believes it runs (starting, running, stopping or being killed).
   std::vector<GuestRef> LocalGuests() const;
+  bool RunsGuest(const PackageName& resource) const;  // One of LocalGuests(), without a copy.
   // cmcl_validation_refusals_total (metrics_model.h): this node's coordinator decisions
   // that validation refused a placement (Decision::refusals), per violation code, since
   // this Node was made. Counted when a code starts refusing a package, not on every
@@ -406,6 +407,7 @@ class Node {
   void PushGuardDeadline();
   void Fence();
   void Reconcile();
+  void WalkPackages();  // ManageOwned and ManageLocals, unless walk_memo_ says no change.
   void ManageOwned();
   void ReportOwnedNotHere();
   void ManageLocals();
@@ -490,6 +492,25 @@ class Node {
   std::optional<Time> lease_renewed_at_;  // and when it saw it.
   // Owned packages not started yet: the epoch and since when (GiveUpStartAfterTimeout).
   std::map<PackageName, std::pair<LogIndex, Time>> start_waits_;
+  // The package walk (ManageOwned with AnswerClears, then ManageLocals) is a function of
+  // the applied state, the configuration, this node's guests and the flags below, and of
+  // the time only where a start waits (TryStart, GiveUpStartAfterTimeout). A walk that
+  // emitted nothing and reached no waiting start would emit nothing again on the same
+  // inputs (what it changes without emitting, it sets to the same value each time), so
+  // WalkPackages skips it until one of them changes. It walks every package: with 1,000
+  // it was most of an idle node's io thread (docs/BENCHMARKS.md).
+  struct WalkMemo {
+    LogIndex applied;
+    uint64_t config_generation = 0;
+    uint64_t effects = 0;  // effects_ then: nothing emitted since (a fence's kills...).
+    bool guard_fenced = false;
+    bool shutting_down = false;
+    bool fail_fast_fence = false;
+    bool operator==(const WalkMemo&) const = default;
+  };
+  std::optional<WalkMemo> walk_memo_;  // Reset by every input that changes local_.
+  uint64_t effects_ = 0;               // Guest actions, guard registrations, new reports.
+  bool walk_waits_ = false;            // This walk reached a start that waits on the time.
   std::set<std::tuple<PackageName, LogIndex, ReportKind>> reported_;
   OpBatch report_queue_;
   OwnClient agent_;

@@ -2,7 +2,7 @@
 //
 // Direction. A node sends its messages only on its own outgoing connections (the client
 // side of a stream) and receives only on its servers; the server side of a stream sends
-// the Challenge and then a keepalive Frame every heartbeat_interval (the first at once).
+// the Challenge and then a keepalive Frame every KeepaliveInterval (the first at once).
 // So each message a→b rides a→b's connection, and each outgoing connection proves both
 // directions of its network: it is up while authenticated and a keepalive (or anything)
 // arrived on it within node_timeout.
@@ -50,6 +50,15 @@ constexpr auto kRefusalLogInterval = std::chrono::seconds(10);
 constexpr auto kShutdownGrace = std::chrono::milliseconds(100);
 
 int Millis(Duration d) { return static_cast<int>(std::max<int64_t>(1, d.count())); }
+
+// How often the server side of a stream proves the way back: node_timeout/4, so a
+// network stays up through three lost keepalives, but never more often than heartbeats.
+// Every heartbeat_interval (10 a second per node at 1 s / 100 ms, in both directions of
+// every network) was most of an idle daemon's CPU (docs/BENCHMARKS.md, "Idle cost:
+// the transport").
+Duration KeepaliveInterval(const PeerOptions& options) {
+  return std::max(options.heartbeat_interval, options.node_timeout / 4);
+}
 
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -277,19 +286,22 @@ std::variant<std::string, Outgoing::HandshakeFailure> Outgoing::Handshake(Client
 void Outgoing::Pump(ClientStream& stream, const std::string& session) {
   auth::FrameSigner signer(session, auth::Direction::kClientToServer);
   const Duration silence_max = shared_.options.node_timeout + shared_.options.heartbeat_interval;
-  Clock::time_point started = Clock::now();
+  const Clock::time_point started = Clock::now();
+  // The silence deadline: the last keepalive heard (or the start) plus silence_max.
+  auto silence_end = [&] {
+    Clock::time_point heard(std::chrono::duration_cast<Clock::duration>(
+        std::chrono::nanoseconds(last_heard_ns_.load())));
+    return std::max(started, heard) + silence_max;
+  };
   while (true) {
     std::shared_ptr<const std::string> payload;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, shared_.options.heartbeat_interval,
-                   [this] { return stop_ || broken_ || !queue_.empty(); });
+      // Sleeps until there is work or the silence deadline, not every heartbeat: an idle
+      // writer thread wakes only when the reader's keepalives have stopped.
+      cv_.wait_until(lock, silence_end(), [this] { return stop_ || broken_ || !queue_.empty(); });
       if (stop_ || broken_) return;
-      int64_t heard = last_heard_ns_.load();
-      Clock::time_point since =
-          std::max(started, Clock::time_point(std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::nanoseconds(heard))));
-      if (Clock::now() - since > silence_max) {
+      if (Clock::now() > silence_end()) {
         spdlog::warn("peer {} at {}: nothing heard for {} ms; reconnecting", peer_.value(),
                      address_.ToString(), silence_max.count());
         return;
@@ -427,7 +439,7 @@ grpc::Status Incoming::Serve(grpc::ServerContext* context, ServerStream* stream)
   std::condition_variable cv;
   bool done = false;
   std::thread keepalives(
-      [&] { SendKeepalives(*stream, *session, shared_.options.heartbeat_interval, mu, cv, done); });
+      [&] { SendKeepalives(*stream, *session, KeepaliveInterval(shared_.options), mu, cv, done); });
   Receive(*stream, *session, NodeName(hello.hello().from()));
   {
     std::lock_guard lock(mu);

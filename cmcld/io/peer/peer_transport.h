@@ -33,8 +33,8 @@
 //
 // Direction (peer_transport.cc): a node sends only on its own outgoing connections and
 // receives only on its servers; the server side of a stream sends the Challenge and then
-// an authenticated keepalive frame every heartbeat_interval, which is what "something
-// arrived" means for the outgoing connection's network. A delivered message's
+// an authenticated keepalive frame every max(heartbeat_interval, node_timeout/4), which is
+// what "something arrived" means for the outgoing connection's network. A delivered message's
 // header.from is the connection's authenticated peer (others are dropped and counted).
 //
 // Threads: gRPC's own, plus per outgoing connection a writer thread (and a reader per

@@ -169,12 +169,10 @@ void ConfigVersions::Unregister(const PackageName& package) {
   if (guests_.erase(package) > 0) Prune();
 }
 
-void ConfigVersions::Forget(const std::vector<node::GuestRef>& local) {
-  std::set<PackageName> running;
-  for (const node::GuestRef& guest : local) running.insert(guest.resource);
+void ConfigVersions::Forget(const std::function<bool(const PackageName&)>& runs) {
   bool forgot = false;
   for (auto it = guests_.begin(); it != guests_.end();) {
-    if (running.contains(it->first)) {
+    if (runs(it->first)) {
       starting_.erase(it->first);
       ++it;
     } else if (starting_.contains(it->first)) {

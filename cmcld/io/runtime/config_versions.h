@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -84,10 +85,10 @@ class ConfigVersions {
   const Version& ForGuest(const PackageName& package);
   // `package` is unregistered from the guard: its guest is gone. Prune()s.
   void Unregister(const PackageName& package);
-  // Keeps the guests in `local` (those the node still runs) and those registered for a
-  // start that has not begun yet, and forgets the others; when one was forgotten,
-  // Prune()s.
-  void Forget(const std::vector<node::GuestRef>& local);
+  // Keeps the guests for which `runs` is true (those the node still runs) and those
+  // registered for a start that has not begun yet, and forgets the others; when one was
+  // forgotten, Prune()s. Asked for each known guest only (it runs after every input).
+  void Forget(const std::function<bool(const PackageName&)>& runs);
   // Deletes every vK folder below the current version that no guest uses; forgets the
   // versions it deleted. (Leftovers of interrupted writes, vN.tmp and incoming-*, are
   // deleted by StartWithBootstrap, before anything may be writing them.)

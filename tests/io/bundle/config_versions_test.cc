@@ -96,7 +96,7 @@ TEST_F(ConfigVersionsTest, ALeftoverVersionFolderThatDiffersIsReplaced) {
 
 TEST_F(ConfigVersionsTest, ARunningGuestKeepsTheVersionThatStartedIt) {
   versions_->Register(kWeb, false);
-  versions_->Forget({node::GuestRef{.resource = kWeb, .epoch = raft::LogIndex(3)}});
+  versions_->Forget([](const PackageName& package) { return package == kWeb; });
   const std::string bytes = NextBytes("#!/bin/sh\necho new halt\n");
   ASSERT_TRUE(versions_->Apply(2, bytes, BundleHash(bytes)).ok());
   versions_->Prune();
@@ -133,11 +133,11 @@ TEST_F(ConfigVersionsTest, AnOldVersionIsDeletedOnceItsLastGuestIsGone) {
 
 TEST_F(ConfigVersionsTest, AGuestNoLongerRunningHereIsForgotten) {
   versions_->Register(kWeb, false);
-  versions_->Forget({node::GuestRef{.resource = kWeb, .epoch = raft::LogIndex(3)}});
+  versions_->Forget([](const PackageName& package) { return package == kWeb; });
   const std::string bytes = NextBytes("#!/bin/sh\necho new halt\n");
   ASSERT_TRUE(versions_->Apply(2, bytes, BundleHash(bytes)).ok());
 
-  versions_->Forget({});
+  versions_->Forget([](const PackageName&) { return false; });
 
   EXPECT_FALSE(fs::exists(V(1)));
 }
@@ -147,7 +147,7 @@ TEST_F(ConfigVersionsTest, AGuestRegisteredForAStartIsKeptUntilItRuns) {
   ASSERT_TRUE(versions_->Apply(2, bytes, BundleHash(bytes)).ok());
   versions_->Register(kWeb, false);
 
-  versions_->Forget({});
+  versions_->Forget([](const PackageName&) { return false; });
 
   EXPECT_EQ(versions_->ForGuest(kWeb).number, 2U);
 }
