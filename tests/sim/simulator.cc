@@ -555,6 +555,9 @@ void Simulation::DispatchGlobal(const Event& event) {
 // node.h's order rule: raft actions, then guard requests, then guest actions.
 void Simulation::Execute(size_t node, node::NodeActions actions) {
   NodeSlot& slot = nodes_[node];
+  // The simulated nodes' inventories are written in their configuration, never
+  // `inventory: probe` (docs/KNOWN_GAPS.md): no node asks for a probe.
+  CMCL_CHECK(!actions.probe_inventory) << slot.name.value() << " asked for an inventory probe";
   for (const Actions& batch : actions.raft) {
     ExecuteRaft(node, batch);
   }

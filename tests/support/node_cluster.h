@@ -176,6 +176,11 @@ class NodeCluster {
   Node& node(const std::string& name) { return *nodes_.at(NodeName(name)); }
   FakeGuard& guard(const std::string& name) { return guards_[NodeName(name)]; }
   FakeHost& host(const std::string& name) { return hosts_[NodeName(name)]; }
+  // Answers `name`'s probe `id` (see probes) with `probed`.
+  void AnswerProbe(const std::string& name, uint64_t id, Result<inventory::NodeInventory> probed) {
+    Absorb(NodeName(name), node(name).InventoryProbed(now, id, std::move(probed)));
+    Settle();
+  }
 
   // Ticks every running node whose wakeup is due, then settles.
   void TickDue() {
@@ -281,6 +286,10 @@ class NodeCluster {
   std::function<void()> on_step;  // Called after every RunUntil step.
   std::vector<raft::ClientReply> replies;
   std::vector<LogLine> log;
+  // `inventory: probe` (Node::InventoryProbed): the probe ids each node asked for, and
+  // the fake probe that answers them at once (a node without one is never answered).
+  std::map<NodeName, std::vector<uint64_t>> probes;
+  std::map<NodeName, std::function<Result<inventory::NodeInventory>()>> probers;
 
  private:
   void Absorb(const NodeName& name, NodeActions actions) {
@@ -314,6 +323,17 @@ class NodeCluster {
     }
     for (LogLine& line : actions.log) {
       log.push_back(std::move(line));
+    }
+    if (actions.probe_inventory) {
+      const uint64_t id = *actions.probe_inventory;
+      probes[name].push_back(id);
+      if (probers.contains(name)) {
+        work_.push_back([this, name, id] {
+          if (nodes_.contains(name) && probers.contains(name)) {
+            Absorb(name, nodes_.at(name)->InventoryProbed(now, id, probers.at(name)()));
+          }
+        });
+      }
     }
   }
 

@@ -181,6 +181,11 @@ struct ClusterConfig {
   // How often each running guest's driver `status` runs (read at daemon start). Each
   // call is a process; at 1 s, 500 guests kept two cores busy (tests/integration/load_test).
   Duration monitor_interval = std::chrono::seconds(5);
+  // `inventory: probe` nodes re-probe their host this often while cmcld runs (issue 12);
+  // a start re-probes as well, whatever the interval. A probe reads /sys, /dev and /proc
+  // in about a millisecond (docs/DESIGN_CHANGES.md): 30 s keeps the readiness view and
+  // placement close to the hardware at no measurable cost.
+  Duration inventory_probe_interval = std::chrono::seconds(30);
   ShutdownPolicy shutdown_policy = ShutdownPolicy::kMigrate;
   bool allow_two_node_without_arbitrator = false;
   std::optional<SocketAddress> metrics_address;

@@ -61,6 +61,7 @@ void ValidateTiming(const ClusterConfig& config, Diagnostics& out) {
   CheckPositive(out, at, "watchdog_timeout", config.watchdog_timeout);
   CheckPositive(out, at, "disarm_max", config.disarm_max);
   CheckPositive(out, at, "monitor_interval", config.monitor_interval);
+  CheckPositive(out, at, "inventory_probe_interval", config.inventory_probe_interval);
   const Duration node = config.node_timeout;
   const Duration heartbeat = config.heartbeat_interval;
   const Duration margin = std::chrono::milliseconds(300);

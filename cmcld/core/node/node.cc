@@ -554,6 +554,7 @@ void Node::Drive() {
     }
     FlushReports();
   }
+  ProbeStep();
   Coordinate();
 }
 
@@ -1058,9 +1059,31 @@ void Node::TryStart(const PackageName& resource, const Assignment& assignment) {
     local.phase = Phase::kStopped;
     local.register_id = Guard(Register{.guest = {.resource = resource, .epoch = assignment.epoch}});
   }
+  // DESIGN.md section 6: a probe node re-probes before it starts a guest, asked with the
+  // guard registration so that the two overlap.
+  const bool probes = ProbesInventory();
+  if (probes && local.start_probe == 0) {
+    local.start_probe = WantProbe();
+  }
   // F3, the guard part: it acknowledged the registration and a deadline far enough away.
   if (!Registered(local) || !deadline_acked_ || *deadline_acked_ <= now_ + options_.fence_timeout) {
     return;
+  }
+  if (probes && probe_answered_ < local.start_probe) {
+    return;  // InventoryProbed continues.
+  }
+  if (probes) {
+    if (std::string refusal = ReprobeRefusal(resource, assignment); !refusal.empty()) {
+      local.failure = FailureKind::kExit2;  // Failed here, may start elsewhere.
+      local.detail = "refused before the run script: the re-probed inventory of " + self().value() +
+                     " fails validation: " + refusal;
+      out_.log.push_back(
+          LogLine{.critical = false, .text = resource.value() + ": " + local.detail});
+      Guard(Unregister{.resource = resource});
+      local.register_id = 0;
+      ReportStopped(resource, local);
+      return;
+    }
   }
   local.phase = Phase::kStarting;
   Guest(resource, assignment.epoch, GuestVerb::kRun, assignment.start_reason);
@@ -1128,6 +1151,106 @@ void Node::Report(const PackageName& resource, LogIndex epoch, ReportKind kind, 
 
 void Node::SetProbedInventory(inventory::NodeInventory inventory) {
   probed_inventory_ = std::move(inventory);
+}
+
+NodeActions Node::InventoryProbed(Time now, uint64_t id, Result<inventory::NodeInventory> probed) {
+  now_ = now;
+  probe_answered_ = std::max(probe_answered_, id);
+  if (probed.ok()) {
+    if (probe_failing_) {
+      out_.log.push_back(LogLine{.critical = false, .text = "inventory probe works again"});
+      probe_failing_ = false;
+    }
+    if (probed_inventory_ && *probed_inventory_ != probed.value() && ProbesInventory()) {
+      out_.log.push_back(LogLine{
+          .critical = false,
+          .text = "inventory probe: this host's inventory changed; reporting it to the cluster"});
+    }
+    SetProbedInventory(std::move(probed).value());
+  } else if (!probe_failing_) {
+    probe_failing_ = true;
+    out_.log.push_back(LogLine{
+        .critical = false,
+        .text = "inventory probe failed: " + probed.status().message() +
+                "; the last good inventory stays in use (said once until a probe succeeds)"});
+  }
+  Drive();
+  return Take();
+}
+
+bool Node::ProbesInventory() const {
+  const config::NodeSpec* spec = options_.config->FindNode(self());
+  return spec != nullptr && spec->inventory_source == config::InventorySource::kProbe;
+}
+
+uint64_t Node::WantProbe() {
+  const uint64_t id = probe_asked_ + 1;
+  probe_wanted_ = std::max(probe_wanted_, id);
+  return id;
+}
+
+void Node::ProbeStep() {
+  if (!ProbesInventory()) {
+    next_probe_.reset();
+    return;
+  }
+  const Duration interval = options_.config->inventory_probe_interval;
+  if (!next_probe_ || *next_probe_ > now_ + interval) {
+    next_probe_ = now_ + interval;  // First call, or a shorter interval applied.
+  } else if (now_ >= *next_probe_) {
+    WantProbe();
+    next_probe_ = now_ + interval;
+  }
+  if (probe_wanted_ > probe_asked_ && probe_asked_ == probe_answered_) {
+    probe_asked_ = probe_wanted_;
+    out_.probe_inventory = probe_asked_;
+  }
+}
+
+// The device checks of DESIGN.md section 6 with this node's fresh inventory as the
+// target's. The source is where the guest comes from (a failover's or move's source),
+// else the last node that ran it, never this node itself: its own committed inventory
+// is what the probe replaces. Capacity, membership, eligibility and storage_in_use are
+// the coordinator's (they do not depend on what the probe sees).
+std::string Node::ReprobeRefusal(const PackageName& resource, const Assignment& assignment) const {
+  const config::PackageSpec* spec = index_->FindPackage(resource);
+  const config::NodeSpec* node = options_.config->FindNode(self());
+  if (spec == nullptr || node == nullptr || !probed_inventory_) {
+    return {};  // No inventory yet: the device checks are unchecked, as before.
+  }
+  const validation::ClusterFacts facts = FactsOf(state_, ValidationLiveness());
+  const validation::ClusterView view(*index_, facts);
+  std::optional<NodeName> from = assignment.source;
+  if (!from || *from == self()) {
+    const PackageRecord* record = state_.FindPackage(resource);
+    from = record != nullptr ? record->last_node : std::nullopt;
+  }
+  std::optional<validation::Endpoint> source;
+  if (from && *from != self()) {
+    source = validation::Endpoint{.node = *from, .inventory = view.Inventory(*from)};
+  }
+  const inventory::InventoryIndex fresh =
+      inventory::InventoryIndex::Of(*probed_inventory_, node->capacity);
+  const validation::ValidationResult result = validation::ValidateMigration(
+      *spec, source, validation::Endpoint{.node = self(), .inventory = &fresh}, view);
+  std::string refusal;
+  for (const validation::Violation& violation : result.violations) {
+    switch (violation.code) {
+      case validation::ViolationCode::kSharedDevice:
+      case validation::ViolationCode::kUnsupportedStorage:
+      case validation::ViolationCode::kDeviceMissing:
+      case validation::ViolationCode::kWwidMismatch:
+      case validation::ViolationCode::kVswitchMismatch:
+        refusal += (refusal.empty() ? "" : "; ") + violation.message;
+        break;
+      case validation::ViolationCode::kTargetNotMember:
+      case validation::ViolationCode::kNodeNotEligible:
+      case validation::ViolationCode::kInsufficientCapacity:
+      case validation::ViolationCode::kStorageInUse:
+        break;
+    }
+  }
+  return refusal;
 }
 
 void Node::QueueInventoryReport() {
@@ -1564,6 +1687,9 @@ Time Node::NextWakeup() const {
   }
   if (agent_.in_flight) {
     wakeup = std::min(wakeup, agent_.resend_at);
+  }
+  if (next_probe_) {
+    wakeup = std::min(wakeup, *next_probe_);  // The periodic re-probe (ProbeStep).
   }
   // A wakeup for a step still to take, never for one taken: a time in the past with
   // nothing left to do there is a busy loop. Waking "now" while fenced guests were being

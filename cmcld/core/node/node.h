@@ -64,6 +64,7 @@
 #include <vector>
 
 #include "cmcld/core/common/rng.h"
+#include "cmcld/core/common/status.h"
 #include "cmcld/core/common/time.h"
 #include "cmcld/core/config/cluster_config.h"
 #include "cmcld/core/node/cluster_state.h"
@@ -204,6 +205,10 @@ struct NodeActions {
   std::vector<GuardRequest> guard;
   std::vector<GuestAction> guests;
   std::vector<LogLine> log;
+  // `inventory: probe` (issue 12): probe this host's inventory and answer with
+  // Node::InventoryProbed(id). At most one probe is asked at a time: the next is asked
+  // only after this one was answered. Never set on a node whose inventory is not `probe`.
+  std::optional<uint64_t> probe_inventory;
 };
 
 // What initial placement waits for, as one node can know it (Node::StartWaitOf).
@@ -271,6 +276,18 @@ class Node {
   // holds another inventory for it (or none), the agent commits it (InventoryOp), one at
   // a time; every node's validation then uses it for this node.
   void SetProbedInventory(inventory::NodeInventory inventory);
+  // The answer to NodeActions::probe_inventory (DESIGN.md section 2's InventoryProbed):
+  // the host's inventory, or why the probe failed. A probe node asks every
+  // inventory_probe_interval (the periodic re-probe) and before each start: the agent
+  // runs no run script on a probe node until a probe asked after it decided to start
+  // has answered, and refuses the start when the guest fails the device checks
+  // (shared_device, unsupported_storage, device_missing, wwid_mismatch,
+  // vswitch_mismatch) against that fresh inventory: reported failed kExit2 ("failed
+  // here, may start elsewhere") with the violations as its detail, so the coordinator
+  // places it elsewhere. A new inventory is committed as SetProbedInventory says; an
+  // unchanged one commits nothing. A failed probe keeps the last good inventory (a start
+  // is checked against it) and is logged once until a probe succeeds again.
+  NodeActions InventoryProbed(Time now, uint64_t id, Result<inventory::NodeInventory> probed);
   // The version of the configuration this node uses (NodeOptions::config_version; 0:
   // not known).
   uint64_t config_version() const { return config_version_; }
@@ -388,6 +405,8 @@ class Node {
     // Issue 10: its package was in maintenance when last looked at (ManageLocals): a
     // stop or a failed service is not acted on then, and leaving asks for its status.
     bool maintenance = false;
+    // Issue 12: the inventory probe this start waits for (0: none asked yet).
+    uint64_t start_probe = 0;
   };
   // One of the node's own command streams (agent reports, coordinator decisions).
   struct OwnClient {
@@ -455,6 +474,15 @@ class Node {
   // Issue 12: reported_inventories_ (and the index over it) from the applied state's,
   // for the nodes whose configuration says `inventory: probe`.
   void SyncReportedInventories();
+  // This node's configuration says `inventory: probe`.
+  bool ProbesInventory() const;
+  // A probe asked after now: its id (the one in flight, if any, is not fresh enough).
+  uint64_t WantProbe();
+  // The periodic re-probe, and asks the runtime for the probe wanted, one at a time.
+  void ProbeStep();
+  // The start of `resource` fails the device checks against the fresh probe: the
+  // violations, joined for people (empty: it passes, or there is nothing to check).
+  std::string ReprobeRefusal(const PackageName& resource, const Assignment& assignment) const;
   void Resend(OwnClient& client);
   void Guest(const PackageName& resource, LogIndex epoch, GuestVerb verb,
              ActionReason reason = ActionReason::kStart);
@@ -527,6 +555,12 @@ class Node {
   // Coordinator.
   validation::ReportedInventories reported_inventories_;      // Of the state's, probe nodes only.
   std::optional<inventory::NodeInventory> probed_inventory_;  // SetProbedInventory.
+  // The re-probe (InventoryProbed): ids asked of the runtime, answered, and wanted.
+  uint64_t probe_asked_ = 0;
+  uint64_t probe_answered_ = 0;
+  uint64_t probe_wanted_ = 0;
+  std::optional<Time> next_probe_;                        // The periodic re-probe's next time.
+  bool probe_failing_ = false;                            // The last probe failed (logged once).
   std::unique_ptr<validation::ConfigIndex> index_;        // Of options_.config.
   std::optional<Time> leader_since_;  // When this node last became the ready leader.
   LogIndex leader_term_start_;        // The applied index then.

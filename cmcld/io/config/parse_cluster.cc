@@ -234,6 +234,7 @@ void ParseTimingAndPolicies(MapReader& map, const std::string& base_dir, Cluster
   map.Percent("clock_drift_max", &config->clock_drift_max);
   map.Duration("cluster_start_wait", &config->cluster_start_wait);
   map.Duration("monitor_interval", &config->monitor_interval);
+  map.Duration("inventory_probe_interval", &config->inventory_probe_interval);
   map.Enum<ShutdownPolicy>("shutdown_policy",
                            {{"migrate", ShutdownPolicy::kMigrate}, {"halt", ShutdownPolicy::kHalt}},
                            &config->shutdown_policy);
@@ -250,13 +251,28 @@ std::string DisplayPathFor(const YamlFile& from, const std::string& written) {
 
 void ParseCluster(YamlFile& file, const YAML::Node& root, ClusterConfig* config) {
   const std::string base_dir = Dir(config->file);
-  MapReader map(
-      file, root, {file.display(), 1, 1}, "the cluster file",
-      {"cluster_name", "heartbeat_interval", "node_timeout", "fence_timeout", "fence_action",
-       "watchdog_device", "watchdog_timeout", "disarm_max", "driver_dir", "clock_drift_max",
-       "cluster_start_wait", "shutdown_policy", "allow_two_node_without_arbitrator",
-       "metrics_address", "monitor_interval", "security", "access", "nodes", "packages"},
-      &config->where);
+  MapReader map(file, root, {file.display(), 1, 1}, "the cluster file",
+                {"cluster_name",
+                 "heartbeat_interval",
+                 "node_timeout",
+                 "fence_timeout",
+                 "fence_action",
+                 "watchdog_device",
+                 "watchdog_timeout",
+                 "disarm_max",
+                 "driver_dir",
+                 "clock_drift_max",
+                 "cluster_start_wait",
+                 "shutdown_policy",
+                 "allow_two_node_without_arbitrator",
+                 "metrics_address",
+                 "monitor_interval",
+                 "inventory_probe_interval",
+                 "security",
+                 "access",
+                 "nodes",
+                 "packages"},
+                &config->where);
   if (!map.ok()) return;
   map.Require({"cluster_name", "nodes", "security"});
   map.Name("cluster_name", &config->cluster_name);

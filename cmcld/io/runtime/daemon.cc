@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <csignal>
 #include <deque>
 #include <filesystem>
@@ -118,6 +119,10 @@ struct Daemon::Impl final : CoreAccess {
   Status LoadConfiguration();
   void ProbeInventory(const cmcl::config::NodeSpec& spec);
   std::optional<cmcl::inventory::NodeInventory> probed_inventory;  // inventory: probe.
+  // NodeActions::probe_inventory: the re-probe, on a thread of its own, answered with
+  // Node::InventoryProbed. Its notes are logged when they differ from the last probe's.
+  void Reprobe(uint64_t id);
+  std::vector<std::string> probe_notes;
   Status OpenStorage();
   Status StartAdapters();
   void StartCore();
@@ -335,9 +340,10 @@ Status Daemon::Impl::LoadConfiguration() {
   return Status::Ok();
 }
 
-// `inventory: probe` (DESIGN.md section 6): the probe runs once at start; its result goes
-// to the core (Node::SetProbedInventory), which commits it for every node's validation.
-// The node's `capacity` key, when written, stays its capacity (the operator's limit).
+// `inventory: probe` (DESIGN.md section 6): the probe runs at start, before the core is
+// made; its result goes to the core (Node::SetProbedInventory), which commits it for every
+// node's validation. Then the core asks again (Reprobe). The node's `capacity` key, when
+// written, stays its capacity (the operator's limit).
 void Daemon::Impl::ProbeInventory(const cmcl::config::NodeSpec& spec) {
   Result<inventory::ProbedInventory> probed = inventory::ProbeLinuxInventory();
   if (!probed.ok()) {
@@ -346,11 +352,44 @@ void Daemon::Impl::ProbeInventory(const cmcl::config::NodeSpec& spec) {
     return;
   }
   for (const std::string& note : probed.value().notes) spdlog::warn("inventory probe: {}", note);
+  probe_notes = probed.value().notes;
   cmcl::inventory::NodeInventory found = std::move(probed).value().inventory;
   if (spec.capacity) found.capacity = spec.capacity;
   spdlog::info("inventory probe: {}; reported to the cluster for migration validation",
                inventory::SummarizeInventory(found));
   probed_inventory = std::move(found);
+}
+
+// A probe reads a few hundred small sysfs files: about a millisecond on an idle host, but
+// /sys and /dev can block (a disk being removed, a hung device), so it never runs on the
+// io thread, which sends the heartbeats and grants.
+void Daemon::Impl::Reprobe(uint64_t id) {
+  const cmcl::config::NodeSpec* spec = cluster->FindNode(self);
+  InBackground(
+      [this, id,
+       capacity = spec != nullptr ? spec->capacity : std::nullopt]() -> std::function<void()> {
+        const auto began = std::chrono::steady_clock::now();
+        Result<inventory::ProbedInventory> probed = inventory::ProbeLinuxInventory();
+        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - began);
+        return [this, id, took, capacity, probed = std::move(probed)]() mutable {
+          if (stopping) return;
+          spdlog::debug("inventory probe {} took {} us", id, took.count());
+          if (!probed.ok()) {
+            Execute(core->InventoryProbed(BootNow(), id, probed.status()));
+            return;
+          }
+          if (probed.value().notes != probe_notes) {
+            for (const std::string& note : probed.value().notes) {
+              spdlog::warn("inventory probe: {}", note);
+            }
+            probe_notes = probed.value().notes;
+          }
+          cmcl::inventory::NodeInventory found = std::move(probed).value().inventory;
+          if (capacity) found.capacity = capacity;
+          Execute(core->InventoryProbed(BootNow(), id, std::move(found)));
+        };
+      });
 }
 
 Status Daemon::Impl::OpenStorage() {
@@ -562,6 +601,9 @@ void Daemon::Impl::Execute(node::NodeActions actions) {
     } else {
       spdlog::info("{}", line.text);
     }
+  }
+  if (actions.probe_inventory) {
+    Reprobe(*actions.probe_inventory);
   }
   if (outermost) {
     executing = false;

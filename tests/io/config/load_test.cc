@@ -178,15 +178,17 @@ TEST_F(LoadClusterTest, EveryKeyOfTheKeyTablesIsReadIntoItsTypedField) {
   dir_.Write("etc/ca.pem", "x");
   dir_.Write("etc/cert.pem", "x");
   dir_.Write("etc/key.pem", "x");
-  dir_.Write("etc/cluster.yaml",
-             "cluster_name: c\nnode_timeout: 4s\nheartbeat_interval: 250ms\n"
-             "fence_timeout: 1s\nfence_action: reboot\nwatchdog_device: /dev/watchdog1\n"
-             "watchdog_timeout: 2s\ndisarm_max: 2h\ncluster_start_wait: 90s\nmonitor_interval: 10s\n"
-             "shutdown_policy: halt\nallow_two_node_without_arbitrator: true\n"
-             "security: {key_file: cluster.key, ca: ca.pem, cert: cert.pem, key: key.pem}\n"
-             "access: [{user: alice, role: package_admin}]\n"
-             "nodes:\n  - {name: a, addresses: [127.0.0.1:7101]}\n"
-             "  - {name: b, addresses: [127.0.0.2:7101]}\npackages: [p, q]\n");
+  dir_.Write(
+      "etc/cluster.yaml",
+      "cluster_name: c\nnode_timeout: 4s\nheartbeat_interval: 250ms\n"
+      "fence_timeout: 1s\nfence_action: reboot\nwatchdog_device: /dev/watchdog1\n"
+      "watchdog_timeout: 2s\ndisarm_max: 2h\ncluster_start_wait: 90s\nmonitor_interval: 10s\n"
+      "shutdown_policy: halt\nallow_two_node_without_arbitrator: true\n"
+      "inventory_probe_interval: 2m\n"
+      "security: {key_file: cluster.key, ca: ca.pem, cert: cert.pem, key: key.pem}\n"
+      "access: [{user: alice, role: package_admin}]\n"
+      "nodes:\n  - {name: a, addresses: [127.0.0.1:7101]}\n"
+      "  - {name: b, addresses: [127.0.0.2:7101]}\npackages: [p, q]\n");
   WritePackage("etc/q", "name: q\nnodes: [a]\nrun_script: run.sh\nhalt_script: halt.sh\n");
   WritePackage("etc/p",
                "name: p\nnodes: [b, a]\nauto_run: false\nfailback_policy: automatic\n"
@@ -210,6 +212,7 @@ TEST_F(LoadClusterTest, EveryKeyOfTheKeyTablesIsReadIntoItsTypedField) {
   EXPECT_EQ(c.disarm_max, std::chrono::hours(2));
   EXPECT_EQ(c.cluster_start_wait, std::chrono::seconds(90));
   EXPECT_EQ(c.monitor_interval, std::chrono::seconds(10));
+  EXPECT_EQ(c.inventory_probe_interval, std::chrono::minutes(2));
   EXPECT_EQ(c.shutdown_policy, cmcl::config::ShutdownPolicy::kHalt);
   EXPECT_TRUE(c.allow_two_node_without_arbitrator);
   EXPECT_EQ(c.security.tls_ca, Folder() + "etc/ca.pem");
@@ -260,6 +263,7 @@ TEST_F(LoadClusterTest, UnsetKeysTakeTheDefaultsOfTheKeyTables) {
   EXPECT_EQ(c.clock_drift_max.ToString(), "0.1%");
   EXPECT_EQ(c.cluster_start_wait, std::chrono::seconds(60));
   EXPECT_EQ(c.monitor_interval, std::chrono::seconds(5));
+  EXPECT_EQ(c.inventory_probe_interval, std::chrono::seconds(30));
   EXPECT_EQ(c.shutdown_policy, cmcl::config::ShutdownPolicy::kMigrate);
   EXPECT_FALSE(c.allow_two_node_without_arbitrator);
   EXPECT_FALSE(c.metrics_address.has_value());

@@ -183,5 +183,159 @@ TEST_F(ProbedNode, AnUnchangedInventoryIsCommittedOnce) {
   EXPECT_EQ(reports(), 1);
 }
 
+// --- The re-probe (NodeActions::probe_inventory, Node::InventoryProbed) ---------------
+
+constexpr Duration kInterval = std::chrono::seconds(30);  // inventory_probe_interval.
+
+size_t InventoryEvents(const ClusterState& state) {
+  return static_cast<size_t>(
+      std::count_if(state.events().begin(), state.events().end(), [](const ClusterEvent& event) {
+        return event.text.find("inventory reported") != std::string::npos;
+      }));
+}
+
+TEST_F(ProbedNode, AProbeNodeAsksForAProbeEveryIntervalAndTheOthersNever) {
+  cluster_.probers[NodeName("n3")] = [] { return WithDisk("/dev/sdb"); };
+  const size_t before = cluster_.probes[NodeName("n3")].size();
+
+  cluster_.RunFor(kInterval * 3 + Duration(1000));
+
+  EXPECT_GE(cluster_.probes[NodeName("n3")].size(), before + 3);
+  EXPECT_FALSE(cluster_.probes.contains(NodeName("n1")));
+  EXPECT_FALSE(cluster_.probes.contains(NodeName("n2")));
+}
+
+TEST_F(ProbedNode, AnUnchangedPeriodicProbeCommitsNothing) {
+  cluster_.probers[NodeName("n3")] = [] { return WithDisk("/dev/sdb"); };
+  cluster_.node("n3").SetProbedInventory(WithDisk("/dev/sdb"));
+  cluster_.RunFor(Duration(3000));
+  ASSERT_EQ(InventoryEvents(cluster_.node("n1").state()), 1U);
+  const LogIndex applied = cluster_.node("n1").state().applied();
+  const size_t asked = cluster_.probes[NodeName("n3")].size();
+
+  cluster_.RunFor(kInterval * 4);
+
+  EXPECT_GE(cluster_.probes[NodeName("n3")].size(), asked + 4) << "it did re-probe";
+  EXPECT_EQ(cluster_.node("n1").state().applied(), applied) << "and nothing was committed";
+  EXPECT_EQ(InventoryEvents(cluster_.node("n1").state()), 1U);
+}
+
+TEST_F(ProbedNode, APeriodicProbeThatFindsAChangeCommitsItWithinTheInterval) {
+  cluster_.probers[NodeName("n3")] = [] { return WithDisk("/dev/sdb"); };
+  cluster_.node("n3").SetProbedInventory(WithDisk("/dev/sdb"));
+  cluster_.RunFor(Duration(3000));
+  ASSERT_TRUE(OnN3("n1").ok());
+
+  cluster_.probers[NodeName("n3")] = [] { return WithDisk("/dev/sdc"); };  // sdb removed.
+  cluster_.RunFor(kInterval + Duration(2000));
+
+  EXPECT_EQ(cluster_.node("n1").state().inventories().at(NodeName("n3")), WithDisk("/dev/sdc"));
+  EXPECT_TRUE(OnN3("n1").Has(validation::ViolationCode::kDeviceMissing));
+}
+
+TEST_F(ProbedNode, AFailedProbeKeepsTheLastGoodInventoryAndIsLoggedOnce) {
+  cluster_.probers[NodeName("n3")] = [] { return WithDisk("/dev/sdb"); };
+  cluster_.node("n3").SetProbedInventory(WithDisk("/dev/sdb"));
+  cluster_.RunFor(Duration(3000));
+  cluster_.probers[NodeName("n3")] = []() -> Result<inventory::NodeInventory> {
+    return Status::FailedPrecondition("cannot read /sys/block");
+  };
+
+  cluster_.RunFor(kInterval * 3 + Duration(1000));
+
+  EXPECT_EQ(cluster_.node("n1").state().inventories().at(NodeName("n3")), WithDisk("/dev/sdb"));
+  const auto failed = std::count_if(cluster_.log.begin(), cluster_.log.end(), [](const LogLine& l) {
+    return l.text.find("inventory probe failed: cannot read /sys/block") != std::string::npos;
+  });
+  EXPECT_EQ(failed, 1);
+}
+
+// r1 (its guest on /dev/sdb, pinned WWID) prefers n3, which probes; n1 and n2 have sdb.
+class ProbeBeforeStart : public ::testing::Test {
+ protected:
+  void Start(bool n3_probes) {
+    auto config = std::make_shared<config::ClusterConfig>(cluster_.config());
+    for (config::NodeSpec& node : config->nodes) {
+      node.inventory_source = config::InventorySource::kInline;
+      node.inventory = WithDisk("/dev/sdb");
+      if (node.name.value() == "n3" && n3_probes) {
+        node.inventory_source = config::InventorySource::kProbe;
+        node.inventory = {};
+      }
+    }
+    for (config::PackageSpec& package : config->packages) {
+      package.guest.storage.push_back({.path = "/dev/sdb", .wwid = kWwid});
+      package.failover_policy = config::FailoverPolicy::kConfiguredNode;
+      package.all_nodes = false;
+      package.nodes = {NodeName("n3"), NodeName("n1"), NodeName("n2")};
+    }
+    cluster_.SetConfig(config);
+    cluster_.StartAll();
+  }
+  const Assignment& R1() { return *cluster_.node("n1").state().Find(PackageName("r1")); }
+  size_t RunsOn(const std::string& node) {
+    const std::vector<GuestAction>& actions = cluster_.host(node).actions;
+    return static_cast<size_t>(std::count_if(
+        actions.begin(), actions.end(), [](const auto& a) { return a.verb == GuestVerb::kRun; }));
+  }
+
+  NodeCluster cluster_{3, {"r1"}};
+};
+
+TEST_F(ProbeBeforeStart, AProbeNodeRunsNoRunScriptUntilAFreshProbeAnswers) {
+  Start(/*n3_probes=*/true);  // No prober: n3's probes are not answered.
+  cluster_.RunFor(Duration(5000));
+
+  ASSERT_EQ(R1().owner, NodeName("n3"));
+  ASSERT_FALSE(cluster_.probes[NodeName("n3")].empty());
+  EXPECT_EQ(RunsOn("n3"), 0U);
+
+  cluster_.AnswerProbe("n3", cluster_.probes[NodeName("n3")].back(), WithDisk("/dev/sdb"));
+  cluster_.RunFor(Duration(3000));
+
+  EXPECT_EQ(RunsOn("n3"), 1U);
+  EXPECT_EQ(R1().owner, NodeName("n3"));
+  EXPECT_EQ(R1().status, AssignmentStatus::kStarted);
+}
+
+TEST_F(ProbeBeforeStart, AStartIsRefusedWithTheReasonWhenTheFreshProbeFailsValidation) {
+  Start(/*n3_probes=*/true);
+  cluster_.probers[NodeName("n3")] = [] { return WithDisk("/dev/sdc"); };  // sdb gone.
+
+  cluster_.RunFor(Duration(8000));
+
+  EXPECT_EQ(RunsOn("n3"), 0U) << "no run script on a node that fails validation";
+  EXPECT_EQ(R1().owner, NodeName("n1")) << "placed elsewhere";
+  EXPECT_EQ(R1().status, AssignmentStatus::kStarted);
+  const auto& events = cluster_.node("n1").state().events();
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), [](const ClusterEvent& event) {
+    return event.text.find("re-probed inventory of n3 fails validation") != std::string::npos &&
+           event.text.find("/dev/sdb") != std::string::npos;
+  })) << "the reason is in the event log";
+  EXPECT_EQ(cluster_.node("n1").state().inventories().at(NodeName("n3")), WithDisk("/dev/sdc"))
+      << "the fresh inventory is committed";
+}
+
+TEST_F(ProbeBeforeStart, AStartGoesAheadWhenTheFreshProbePasses) {
+  Start(/*n3_probes=*/true);
+  cluster_.probers[NodeName("n3")] = [] { return WithDisk("/dev/sdb"); };
+
+  cluster_.RunFor(Duration(5000));
+
+  EXPECT_EQ(RunsOn("n3"), 1U);
+  EXPECT_EQ(R1().owner, NodeName("n3"));
+  EXPECT_EQ(R1().status, AssignmentStatus::kStarted);
+}
+
+TEST_F(ProbeBeforeStart, ANodeThatDoesNotProbeNeverAsksBeforeAStart) {
+  Start(/*n3_probes=*/false);
+
+  cluster_.RunFor(Duration(5000));
+
+  EXPECT_EQ(RunsOn("n3"), 1U);
+  EXPECT_EQ(R1().status, AssignmentStatus::kStarted);
+  EXPECT_TRUE(cluster_.probes.empty());
+}
+
 }  // namespace
 }  // namespace cmcl::node
