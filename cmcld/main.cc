@@ -48,7 +48,8 @@ OPTIONS
 EXIT STATUS
     0 stopped cleanly; 2 it could not start: a bad configuration, an unknown node, a
     busy address, a socket path over 107 bytes, a locked or unusable state dir - said in
-    one line before anything starts.
+    one line before anything starts; 3 with fence_action: reboot, a reset was needed (a
+    stray guest that will not die, a fail-fast) and cmcl-guard could not be asked.
 )";
 
 int Usage(const std::string& message) {

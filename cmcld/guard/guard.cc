@@ -448,6 +448,8 @@ void Guard::Handle(proto::Message message, Time now) {
           OnUnregister(m);
         } else if constexpr (std::is_same_v<T, proto::SetRunGroup>) {
           OnSetRunGroup(m);
+        } else if constexpr (std::is_same_v<T, proto::Reset>) {
+          OnReset(m, now);
         } else if constexpr (std::is_same_v<T, proto::Detach>) {
           detached_ = true;
           log_.Line("cmcld detached; " + Describe(io::BootNow()));
@@ -541,6 +543,17 @@ void Guard::OnSetRunGroup(const proto::SetRunGroup& request) {
   entry->second.guest.run_pgid = request.pgid;
   log_.Line("run group of " + Name(entry->second.guest.guest) + ": " +
             std::to_string(request.pgid));
+}
+
+// cmcld asks (fence_action reboot): it found a guest it could not stop and wants the
+// node reset now. The guard does not judge the reason; it resets, as it would at
+// lease_end.
+void Guard::OnReset(const proto::Reset& request, Time now) {
+  log_.Line("CRITICAL: cmcld asks for a reset: " + request.why + "; resetting the node now" +
+            (watchdog_.is_open() ? "" : " (no watchdog is open)") + "; " + Describe(now));
+  reset_called_ = true;
+  watchdog_.Reset("cmcld: " + request.why);
+  log_.Line("CRITICAL: the reset returned; the watchdog is no longer petted and fires");
 }
 
 void Guard::OnSignal() {

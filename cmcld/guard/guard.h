@@ -33,9 +33,14 @@
 // not seen stopped at lease_end (the fence failed or overran) is logged CRITICAL and the
 // node is reset at once through the device's Reset(). Once every registered guest was
 // seen stopped (or none is registered) the guard pets regardless of the lease: a
-// successful kill fence costs no reboot. The magic close happens only on a clean exit
-// (nothing registered) or when cmcld attaches without a watchdog (fence_action kill):
-// a guard that dies leaves the watchdog running, and it fires.
+// successful kill fence costs no reboot. cmcld's own resets (a stray that will not die,
+// node_fail_fast_enabled, service_fail_fast_enabled; core/node/node.h NodeActions::reset)
+// arrive as a Reset request: logged CRITICAL with cmcld's reason, then Reset() at once,
+// whether or not the device is open (the reset does not need it). A Reset() that returns
+// (only Recording's) stops the pets as after the lease_end reset. The magic close
+// happens only on a clean exit (nothing registered) or when cmcld attaches without a
+// watchdog (fence_action kill): a guard that dies leaves the watchdog running, and it
+// fires.
 //
 // Exit (status 0): after Detach once nothing is registered and no fence step runs; on
 // SIGTERM or SIGINT only when nothing is registered (otherwise the signal is logged and
@@ -122,6 +127,7 @@ class Guard {
   void OnRegister(io::guard_protocol::Register request);
   void OnUnregister(const io::guard_protocol::Unregister& request);
   void OnSetRunGroup(const io::guard_protocol::SetRunGroup& request);
+  void OnReset(const io::guard_protocol::Reset& request, Time now);
   void OnSignal();
   void AttachWatchdog(const io::guard_protocol::Attach& attach);
   void StepWatchdog(Time now);

@@ -587,6 +587,11 @@ void Simulation::Execute(size_t node, node::NodeActions actions) {
   for (const node::LogLine& line : actions.log) {
     Trace(slot.name.value(), line.critical ? "log!" : "log", line.text);
   }
+  // The simulated nodes run with fence_action kill (NodeOptions::watchdog_fence off; no
+  // watchdog is modelled, docs/KNOWN_GAPS.md), so the core never asks for a reset here.
+  // Modelling one would be CrashWholeNode after this call returns.
+  CMCL_CHECK(!actions.reset) << slot.name << " asked for a reset without fence_action reboot: "
+                             << actions.reset->why;
   AfterCall(node);
 }
 

@@ -44,6 +44,9 @@ struct FakeHost {
   std::set<PackageName> survives_halt;   // The halt script leaves the guest up.
   std::set<PackageName> survives_kill;   // A driver kill does not stop it.
   std::set<PackageName> status_unknown;  // The driver's status cannot tell.
+  // Only this many more actions on the package are answered; later ones are held (a
+  // guest that survives every kill is otherwise killed again forever, at once).
+  std::map<PackageName, size_t> answers_left;
 };
 
 class NodeCluster {
@@ -290,6 +293,9 @@ class NodeCluster {
   // the fake probe that answers them at once (a node without one is never answered).
   std::map<NodeName, std::vector<uint64_t>> probes;
   std::map<NodeName, std::function<Result<inventory::NodeInventory>()>> probers;
+  // Every NodeActions::reset asked for: {node, why}. The node is not reset (a test that
+  // wants that crashes it).
+  std::vector<std::pair<std::string, std::string>> resets;
 
  private:
   void Absorb(const NodeName& name, NodeActions actions) {
@@ -334,6 +340,8 @@ class NodeCluster {
           }
         });
       }
+    if (actions.reset) {
+      resets.emplace_back(name.value(), actions.reset->why);  // Nothing else happens.
     }
   }
 
@@ -365,6 +373,13 @@ class NodeCluster {
     host.actions.push_back(action);
     if (host.hold.contains(action.guest.resource)) {
       return;
+    }
+    if (const auto left = host.answers_left.find(action.guest.resource);
+        left != host.answers_left.end()) {
+      if (left->second == 0) {
+        return;
+      }
+      --left->second;
     }
     GuestResult result{.status = GuestStatus::kStopped, .exit_code = 0, .timed_out = false};
     switch (action.verb) {

@@ -239,6 +239,11 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
                                            " failed with service_fail_fast_enabled: fencing "
                                            "this node"});
         fail_fast_fence_ = true;  // Fence() kills every guest here; they are reported fenced.
+        // DESIGN.md section 5: "a reset with fence_action: reboot". At once, without
+        // waiting for the kill fence to end: the reset stops every guest for certain, the
+        // kills are only what is left if the reset does not happen (docs/DESIGN_CHANGES.md).
+        RequestReset(resource.value() + ": service " + result.failed_service +
+                     " failed with service_fail_fast_enabled");
       } else if (verb == GuestVerb::kStatus && !result.failed_service.empty()) {
         CleanUp(resource, local, FailureKind::kServiceFailed,
                 "service " + result.failed_service + " failed past its max_restarts",
@@ -282,6 +287,14 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
         local.phase = Phase::kHaltFailed;
         local.halt_failed = true;
         local.failure = FailureKind::kHaltScript;
+        if (local.fail_fast_done) {
+          // DESIGN.md section 5: "if it still runs and fence_action is reboot, resets
+          // itself". halt_failed is queued first; if the reset beats its commit, the
+          // restarted node finds no guest and reports the package lost.
+          RequestReset(resource.value() +
+                       ": node_fail_fast_enabled: the halt failed and a kill did not stop "
+                       "the guest");
+        }
       }
       return;
     case Phase::kCleanupHalt:
@@ -342,8 +355,10 @@ void Node::OnScriptOrDriver(const PackageName& resource, Local& local, GuestVerb
       } else if (verb == GuestVerb::kStatus && local.kill_failed) {
         if (stopped) {
           local.kill_failed = false;  // Not a stray: it is gone.
+          local.survived_kill = false;
           stop();
         } else {
+          local.survived_kill = true;  // ManageLocals: a stray, if not ours.
           Guest(resource, local.epoch, GuestVerb::kKill);
         }
       }
@@ -384,6 +399,16 @@ bool Node::ServiceFailFast(const PackageName& resource) const {
 bool Node::FailFast(const PackageName& resource) const {
   const config::PackageSpec* spec = index_->FindPackage(resource);
   return spec != nullptr && spec->node_fail_fast_enabled;
+}
+
+void Node::RequestReset(const std::string& why) {
+  if (!options_.watchdog_fence || reset_requested_) {
+    return;  // fence_action kill: reported and logged critical only, as before.
+  }
+  reset_requested_ = true;
+  out_.log.push_back(
+      LogLine{.critical = true, .text = why + "; resetting this node (fence_action reboot)"});
+  out_.reset = ResetNode{.why = why};
 }
 
 NodeActions Node::Compact(Time now) {
@@ -1119,6 +1144,16 @@ void Node::ManageLocals() {
   for (const auto& [resource, local] : local_) {
     if (local.kill_failed && !state_.Owns(self(), resource)) {
       Report(resource, local.epoch, ReportKind::kStray);
+      if (local.survived_kill) {
+        // DESIGN.md section 4: "if it will not die, the node reports stray(P, node,
+        // epoch) ... (with fence_action: reboot the node resets itself)". The stray
+        // report is only queued: the reset may come before it is committed. That is safe
+        // for section 1's rule: the reset stops the guest for certain, and no other
+        // node's claim on P depends on this report (P is already owned elsewhere, or
+        // free, by the committed state that made it a stray here).
+        RequestReset(resource.value() + "@" + std::to_string(local.epoch.value()) +
+                     ": stray: runs here without ownership and a kill did not stop it");
+      }
     }
   }
 }
@@ -1155,6 +1190,7 @@ void Node::SetProbedInventory(inventory::NodeInventory inventory) {
 
 NodeActions Node::InventoryProbed(Time now, uint64_t id, Result<inventory::NodeInventory> probed) {
   now_ = now;
+  walk_memo_.reset();  // A start waiting for this probe goes on in the walk.
   probe_answered_ = std::max(probe_answered_, id);
   if (probed.ok()) {
     if (probe_failing_) {

@@ -8,7 +8,8 @@
 //    guard outlives cmcld). The node then asks the driver for the status of every
 //    registered guest and starts nothing until it holds a grant and applied >= c. Then a
 //    running guest it owns at the current epoch is adopted; a running guest it does not
-//    own is killed (reported `stray` if it will not die); an owned guest that is not
+//    own is killed (reported `stray` if it will not die, and with fence_action reboot
+//    the node then resets itself, NodeActions::reset); an owned guest that is not
 //    running is reported (`fenced` if a fence stopped it, else `failed`).
 //  * A guest is started only if F3 holds: now + fence_timeout < lease_end, applied >= c,
 //    the guard acknowledged its registration and a deadline later than now +
@@ -24,11 +25,14 @@
 //    (exit 2 → kExit2, timeout → kTimeout, any other exit → kExit1); otherwise
 //    halt_failed. Halt (a release) = the halt script with the release's reason; exit 0 →
 //    halted; a failure → driver status: stopped → halted, else (node_fail_fast_enabled:
-//    kill, then status) halt_failed. A guest found dead while up (an unsolicited status
-//    `stopped`) is cleaned up like a run failure (reason service_failed) and reported
-//    failed kServiceFailed. `clear` on a halt_failed package this node owns: driver
-//    status, once per clear; stopped → halted, else halt_failed again (the clear is
-//    refused). A halt_failed guest seen stopped (unsolicited status) is reported halted.
+//    kill, then status, and with fence_action reboot a reset if it still runs)
+//    halt_failed. A service failure with service_fail_fast_enabled fences the node (a
+//    kill of every guest here) and, with fence_action reboot, resets it. A guest found
+//    dead while up (an unsolicited status `stopped`) is cleaned up like a run failure
+//    (reason service_failed) and reported failed kServiceFailed. `clear` on a halt_failed
+//    package this node owns: driver status, once per clear; stopped → halted, else
+//    halt_failed again (the clear is refused). A halt_failed guest seen stopped
+//    (unsolicited status) is reported halted.
 //    Issue 10: while its package is in maintenance (ClusterState::PackageInMaintenance)
 //    a running guest is not monitored: a stop or a failed service is logged, not acted
 //    on (no report, no cleanup, no service fail-fast), and it stays registered; when
@@ -48,7 +52,10 @@
 // state it was made from (AssignOp carries the epoch it replaces, compare-and-set).
 //
 // Order rule (extends raft/actions.h): the raft batches first, in order (each: persist,
-// sends, restore, applies, replies), then guard requests, then guest actions. A guest
+// sends, restore, applies, replies), then guard requests, then guest actions, then log
+// lines, and a reset (NodeActions::reset) last of all: everything else the input asked
+// for is handed on first (submitted, not necessarily durable or delivered — a report
+// queued with it may be lost, which the reset makes harmless: see RequestReset). A guest
 // starts only from the applied state, which is committed and durable here. Replies to
 // the node's own commands stay inside; `raft[].replies` holds only the callers'.
 #pragma once
@@ -197,6 +204,16 @@ struct LogLine {
   std::string text;
 };
 
+// The node resets itself (`fence_action: reboot` only; DESIGN.md sections 4 and 5): a
+// stray guest that a kill did not stop, a guest that survived node_fail_fast_enabled's
+// kill after a failed halt, a service failure with service_fail_fast_enabled. The
+// runtime asks cmcl-guard to reset the node (guard.h); `why` names the package and
+// the cause, for the guard's CRITICAL line. With `fence_action: kill` it is never asked:
+// those cases are reported and logged critical only.
+struct ResetNode {
+  std::string why;
+};
+
 // One input can call Raft more than once (the input itself, then the agent's reports and
 // the coordinator's decisions): `raft` holds those batches in the order they must be
 // executed, each by the order rule of raft/actions.h.
@@ -209,6 +226,9 @@ struct NodeActions {
   // Node::InventoryProbed(id). At most one probe is asked at a time: the next is asked
   // only after this one was answered. Never set on a node whose inventory is not `probe`.
   std::optional<uint64_t> probe_inventory;
+  // Executed last, after everything above was handed on (see the order rule). Asked at
+  // most once per Node.
+  std::optional<ResetNode> reset;
 };
 
 // What initial placement waits for, as one node can know it (Node::StartWaitOf).
@@ -398,6 +418,9 @@ class Node {
     bool halt_failed = false;                  // Could not be stopped: may still run.
     bool fail_fast_done = false;
     bool kill_failed = false;  // A kill did not see it stop.
+    // kKilling: a status after a failed kill did not say stopped (a stray that will not
+    // die, once this node does not own it).
+    bool survived_kill = false;
     // The `clear` (its command index; 0 if none is pending) this node already asked the
     // driver about: each clear is answered once, not on every input until it applies.
     std::optional<LogIndex> clear_asked;
@@ -440,6 +463,9 @@ class Node {
   void CleanUp(const PackageName& resource, Local& local, FailureKind failure, std::string detail,
                ActionReason reason);
   bool FailFast(const PackageName& resource) const;  // node_fail_fast_enabled.
+  // With fence_action reboot (options_.watchdog_fence): asks the runtime once to reset
+  // this node (NodeActions::reset), with a critical log line. Otherwise nothing.
+  void RequestReset(const std::string& why);
   bool ServiceFailFast(const PackageName& resource) const;
   void GiveUpStartAfterTimeout(const PackageName& resource, const Assignment& assignment);
   void ShutdownStep();
@@ -511,9 +537,10 @@ class Node {
   std::map<PackageName, Local> local_;
   bool shutting_down_ = false;
   // A service failed with service_fail_fast_enabled: this node fences (kills every
-  // guest, reported fenced) and starts nothing more; with fence_action reboot the
-  // runtime resets the machine (issue 12).
+  // guest, reported fenced) and starts nothing more; with fence_action reboot it also
+  // asks for a reset at once (RequestReset).
   bool fail_fast_fence_ = false;
+  bool reset_requested_ = false;    // RequestReset asked for the reset (once per Node).
   bool shutdown_proposed_ = false;  // This node's own NodeAdminOp is queued.
   static constexpr int kLeaseRenewalRounds = 2;
   std::optional<Time> lease_end_seen_;    // The latest lease_end NoteLeaseRenewal saw,

@@ -388,6 +388,12 @@ void GuardClient::SetRunGroup(const PackageName& package, int pgid) {
   impl_->Send(proto::EncodeFrame(proto::SetRunGroup{.package = package, .pgid = pgid}));
 }
 
+bool GuardClient::Reset(const std::string& why) {
+  if (impl_->closed || impl_->lost) return false;
+  impl_->Send(proto::EncodeFrame(proto::Reset{.why = why}));
+  return !impl_->lost;
+}
+
 void GuardClient::Detach() {
   impl_->Send(proto::EncodeFrame(proto::Detach{}));
   impl_->detached = true;

@@ -93,6 +93,10 @@ class GuardClient {
   // Clean exit of cmcld: the guard exits once nothing is registered; otherwise it keeps
   // guarding (INTERFACE.md: "cmcl-guard keeps guarding until the guests are gone").
   void Detach();
+  // fence_action reboot (node.h NodeActions::reset): asks the guard to reset the node now.
+  // Not acknowledged (a reset node answers nothing). False when the connection to the
+  // guard is already gone; a write that fails later is reported through LostFn.
+  bool Reset(const std::string& why);
   int guard_pid() const { return guard_pid_; }
   // With Options::watchdog_device: the device's timeout (0 when it could not be opened,
   // then watchdog_error() says why).

@@ -18,6 +18,7 @@ enum class Type : uint8_t {
   kUnregister = 4,
   kSetRunGroup = 5,
   kDetach = 6,
+  kReset = 7,
   kState = 64,
   kAck = 65,
   kRefused = 66,
@@ -132,6 +133,9 @@ void PutPayload(ByteWriter& out, const Message& message) {
           PutPgid(out, m.pgid);
         } else if constexpr (std::is_same_v<T, Detach>) {
           out.U8(static_cast<uint8_t>(Type::kDetach));
+        } else if constexpr (std::is_same_v<T, Reset>) {
+          out.U8(static_cast<uint8_t>(Type::kReset));
+          out.Str(m.why);
         } else if constexpr (std::is_same_v<T, State>) {
           out.U8(static_cast<uint8_t>(Type::kState));
           PutState(out, m);
@@ -183,6 +187,8 @@ std::optional<Message> GetBody(Type type, ByteReader& in) {
     }
     case Type::kDetach:
       return Detach{};
+    case Type::kReset:
+      return Reset{.why = in.Str()};
     case Type::kState:
       return GetState(in);
     case Type::kAck:

@@ -14,8 +14,8 @@
 // SetDeadline, Register and Unregister with an Ack carrying the request's id, in order.
 // While a fence runs the guard holds its acks until every fence step has finished, so an
 // ack always means "applied, and no kill of mine is still in flight" (a guest cmcld
-// starts after the ack cannot be hit by a stale fence). SetRunGroup and Detach are not
-// acknowledged.
+// starts after the ack cannot be hit by a stale fence). SetRunGroup, Detach and Reset are
+// not acknowledged.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +46,9 @@ namespace guard_protocol {
 
 // 2: State carries each registered guest's work_dir (config apply, issue 9).
 // 3: Attach carries the watchdog (fence_action reboot), State what the device granted.
-inline constexpr uint32_t kVersion = 3;
+// 4: Reset (cmcld's own resets with fence_action reboot). A version-3 guard would drop the
+//    connection on it instead of resetting; with the bump it refuses the Attach instead.
+inline constexpr uint32_t kVersion = 4;
 inline constexpr uint32_t kFrameMax = 1U << 20;  // Bytes of one payload.
 inline constexpr std::string_view kSocketName = "guard.sock";
 inline constexpr std::string_view kLockName = "guard.lock";
@@ -79,6 +81,12 @@ struct SetRunGroup {
   int pgid = 0;
 };
 struct Detach {};
+// fence_action reboot (DESIGN.md sections 4 and 5, node.h NodeActions::reset): reset the
+// node now, through the watchdog device's Reset() (sysrq b, else reboot(2)). Not
+// acknowledged: on a real node nothing comes back.
+struct Reset {
+  std::string why;  // For the guard's CRITICAL line.
+};
 
 // guard -> cmcld.
 struct State {
@@ -100,8 +108,8 @@ struct Refused {
   std::string reason;
 };
 
-using Message = std::variant<Attach, SetDeadline, Register, Unregister, SetRunGroup, Detach, State,
-                             Ack, Refused>;
+using Message = std::variant<Attach, SetDeadline, Register, Unregister, SetRunGroup, Detach, Reset,
+                             State, Ack, Refused>;
 
 // The frame (length prefix included) that carries `message`.
 std::string EncodeFrame(const Message& message);

@@ -55,6 +55,9 @@ namespace fs = std::filesystem;
 // Compact once this many entries were applied since the last snapshot: bounds the log
 // file and recovery time; a snapshot of a few thousand packages is a few hundred KiB.
 constexpr uint64_t kCompactEvery = 2000;
+// cmcld's exit status when the core asked for a reset (fence_action reboot) and the guard
+// could not be asked (cmcld.8, EXIT STATUS).
+constexpr int kExitResetNotDelivered = 3;
 // A control command that got no answer is resent (same sequence: applied at most once)
 // after this long; the leader may have changed or the forward may have been lost.
 constexpr Duration kProposalResend = std::chrono::milliseconds(500);
@@ -145,6 +148,10 @@ struct Daemon::Impl final : CoreAccess {
   void WarnIfOwnFilesDiffer();
   void ExecuteGuard(const node::GuardRequest& request);
   void ExecuteGuest(const node::GuestAction& action);
+  // fence_action reboot: the core asked for a reset (node.h NodeActions::reset).
+  void ExecuteReset(const node::ResetNode& reset);
+  // The reset could not be handed to the guard: cmcld exits (kExitResetNotDelivered).
+  void ExitResetNotDelivered(const std::string& why);
   void AfterInput();
   void LogNewEvents();
   // cmcl_failovers_total (failover_metrics.h): after each input, with metrics only.
@@ -205,6 +212,7 @@ struct Daemon::Impl final : CoreAccess {
   boost::asio::signal_set signals{io, SIGTERM, SIGINT};
   boost::asio::steady_timer stop_timer{io};
   bool executing = false;
+  std::optional<std::string> reset_asked;  // Why the core asked for the reset, once it did.
   bool stopping = false;
   int exit_status = 0;
   // `cluster halt --force` (DESIGN.md section 5): once it is applied, this node's guests
@@ -496,6 +504,10 @@ Status Daemon::Impl::StartAdapters() {
             "lost cmcl-guard: {}; guests are fenced by cmcld alone from now on, "
             "and nothing new starts here until cmcld is restarted",
             why);
+        if (reset_asked) {
+          // The Reset request may not have reached it: do not stay up as if it had.
+          boost::asio::post(io, [this] { ExitResetNotDelivered(*reset_asked); });
+        }
         // The guard cmcld started is its child: collect it if it died (never waitpid(-1):
         // the guest runner reaps its own children by pid).
         if (guard && guard->guard_pid() > 0) {
@@ -605,6 +617,10 @@ void Daemon::Impl::Execute(node::NodeActions actions) {
   if (actions.probe_inventory) {
     Reprobe(*actions.probe_inventory);
   }
+  if (actions.reset) {
+    ExecuteReset(*actions.reset);
+    if (io.stopped()) return;
+  }
   if (outermost) {
     executing = false;
     AfterInput();
@@ -634,6 +650,32 @@ void Daemon::Impl::ExecuteGuard(const node::GuardRequest& request) {
     guest.env = runner->Environment(fence, *spec, package_dir);
   }
   guard->Submit(request, &guest);
+}
+
+// The guard resets (it holds the watchdog and runs SCHED_RR; guard.h). cmcld never resets
+// the node itself: a reset that cannot be handed on ends cmcld instead (below).
+void Daemon::Impl::ExecuteReset(const node::ResetNode& reset) {
+  reset_asked = reset.why;
+  if (guard && guard->Reset(reset.why)) {
+    spdlog::critical("asked cmcl-guard pid {} to reset this node: {}", guard->guard_pid(),
+                     reset.why);
+    return;
+  }
+  ExitResetNotDelivered(reset.why);
+}
+
+// A reset cmcld asked for must not be dropped silently, and cmcld does not reset the node
+// on its own (a test machine must never be reset; the guard's device is the one path).
+// Exiting is the safe way on: a dead cmcld renews no lease, so the guard (if it lives)
+// fences every registered guest at lease_end - fence_timeout and, holding the watchdog,
+// resets the node at lease_end if a guest is not seen stopped; a guard that is gone pets
+// no watchdog, which fires within watchdog_timeout. Exit status 3, not 0: no Detach.
+void Daemon::Impl::ExitResetNotDelivered(const std::string& why) {
+  spdlog::critical(
+      "cannot ask cmcl-guard to reset this node ({}): the connection to the guard is gone; "
+      "cmcld exits so that the lease ends and the guard's deadline and watchdog take over",
+      why);
+  Finish(kExitResetNotDelivered);
 }
 
 void Daemon::Impl::ExecuteGuest(const node::GuestAction& action) {

@@ -79,6 +79,36 @@ TEST(GuardProtocol, AVersion2AttachStillDecodesWithItsVersion) {
   EXPECT_EQ(attach->watchdog_device, "");
 }
 
+TEST(GuardProtocol, AResetKeepsItsReason) {
+  const Message received = RoundTrip(Reset{.why = "vm01@42: stray: a kill did not stop it"});
+
+  const auto* got = std::get_if<Reset>(&received);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got->why, "vm01@42: stray: a kill did not stop it");
+  // The type byte is part of the protocol: 7, never reused.
+  EXPECT_EQ(EncodeFrame(Reset{.why = ""}).substr(4), std::string("\x07\0\0\0\0", 5));
+}
+
+// Reset came with version 4: a version-3 cmcld's Attach (same fields) decodes with its
+// version, so the guard refuses it clearly; a version-4 cmcld is refused by a version-3
+// guard the same way, before it could send a Reset that guard would drop as garbage.
+TEST(GuardProtocol, AVersion3AttachStillDecodesWithItsVersion) {
+  EXPECT_EQ(kVersion, 4U);
+  std::string payload = EncodeFrame(Attach{.version = 3,
+                                           .fence_timeout = std::chrono::milliseconds(300),
+                                           .watchdog_device = "/dev/watchdog1",
+                                           .watchdog_timeout = std::chrono::seconds(2)})
+                            .substr(4);
+
+  const Result<Message> decoded = DecodePayload(payload);
+
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  const auto* attach = std::get_if<Attach>(&*decoded);
+  ASSERT_NE(attach, nullptr);
+  EXPECT_EQ(attach->version, 3U);
+  EXPECT_EQ(attach->watchdog_device, "/dev/watchdog1");
+}
+
 TEST(GuardProtocol, AStateKeepsTheDeadlineTheGuestsAndFenced) {
   State sent{.pid = 999};
   sent.state.deadline = Time::FromMilliseconds(123456789);
@@ -182,6 +212,7 @@ TEST(GuardProtocol, UnknownTypesTrailingBytesAndBadNamesAreErrors) {
   EXPECT_FALSE(DecodePayload("").ok());
   EXPECT_FALSE(DecodePayload(trailing).ok());
   EXPECT_FALSE(DecodePayload(bad_name).ok());
+  EXPECT_FALSE(DecodePayload(std::string("\x07", 1)).ok()) << "a Reset without its reason";
   EXPECT_TRUE(DecodePayload(EncodeFrame(Ack{.id = 1}).substr(4)).ok());
 }
 

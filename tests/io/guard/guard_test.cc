@@ -740,5 +740,48 @@ TEST_F(WatchdogGuardTest, AnAttachWithoutAWatchdogStopsTheOneTheGuardHeld) {
   EXPECT_EQ(Count("pet"), pets);
 }
 
+// cmcld's own resets (core/node/node.h NodeActions::reset): a Reset request has the guard
+// log CRITICAL with cmcld's reason and reset through the device at once, with a guest
+// registered under a healthy lease (the lease_end rule would pet on).
+TEST_F(WatchdogGuardTest, AResetRequestResetsTheNodeAtOnceWithCmcldsReason) {
+  const GuardGuest guest = DriverGuest("guest1", 12);
+  Result<std::unique_ptr<GuardClient>> client = TryAttach(WatchdogOptions(1s));
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  (*client)->Submit(Registration(1, guest), &guest);
+  (*client)->Submit(Deadline(2, BootNow() + 60s));
+  ASSERT_TRUE(AwaitAck(2));
+  const Time asked = BootNow();
+
+  ASSERT_TRUE((*client)->Reset("guest1@12: stray: a kill did not stop it"));
+
+  ASSERT_TRUE(WaitFor([&] { return Last("reset").has_value(); }, 2s)) << ReadFile(record_);
+  EXPECT_EQ(Count("reset cmcld: guest1@12: stray: a kill did not stop it"), 1U)
+      << ReadFile(record_);
+  EXPECT_LE(*Last("reset"), asked + 500ms);
+  EXPECT_NE(ReadFile(dir_ / "guard.log")
+                .find("CRITICAL: cmcld asks for a reset: guest1@12: stray: a kill did not stop it"),
+            std::string::npos)
+      << ReadFile(dir_ / "guard.log");
+  // Recording's Reset returns; the guard then stops petting, as after its own reset.
+  const size_t pets = Count("pet");
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(Count("pet"), pets) << ReadFile(record_);
+  EXPECT_TRUE(Lines(GuardTest::Calls("guest1")).empty()) << "no kill fence: the lease is valid";
+}
+
+TEST_F(GuardTest, AResetToAGuardThatIsGoneIsRefusedToTheCaller) {
+  std::unique_ptr<GuardClient> client = Attach();
+  ASSERT_NE(client, nullptr);
+  guard_.Kill();
+  const Clock::time_point until = Clock::now() + 2s;
+  while (lost_.empty() && Clock::now() < until) {
+    io_.restart();
+    io_.run_for(10ms);
+  }
+  ASSERT_EQ(lost_.size(), 1U);
+
+  EXPECT_FALSE(client->Reset("r1: service s failed with service_fail_fast_enabled"));
+}
+
 }  // namespace
 }  // namespace cmcl::io

@@ -85,6 +85,15 @@ const GuestAction* LastRun(NodeCluster& cluster, const std::string& node,
   return last;
 }
 
+bool HasCriticalLog(NodeCluster& cluster, const std::string& text) {
+  for (const LogLine& line : cluster.log) {
+    if (line.critical && line.text.find(text) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // --- run: the exit-code contract --------------------------------------------------------
 
 TEST(NodeAgent, ARunScriptExit0ReportsStartedAndThePackageIsUp) {
@@ -271,6 +280,140 @@ TEST(NodeAgent, WithNodeFailFastAGuestThatSurvivesTheKillIsHaltFailed) {
       << "one kill, not a loop";
   EXPECT_EQ(AssignmentOf(cluster, "r1").status, AssignmentStatus::kHaltFailed);
   EXPECT_EQ(cluster.Holders("r1"), std::vector<std::string>{"n1"});
+}
+
+// --- the node resets itself (fence_action reboot; DESIGN.md sections 4 and 5) ------------
+//
+// NodeActions::reset is asked for only with NodeOptions::watchdog_fence (fence_action
+// reboot), once per Node; with fence_action kill the same cases are reported and logged
+// critical only. NodeCluster records the resets without resetting anything.
+
+size_t ResetsOf(NodeCluster& cluster, const std::string& node, const std::string& mentioning) {
+  size_t count = 0;
+  for (const auto& [who, why] : cluster.resets) {
+    EXPECT_NE(why.find(mentioning), std::string::npos) << why;
+    if (who == node) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+void NodeFailFastHaltFailsAndTheKillDoesNotStopTheGuest(NodeCluster& cluster, bool reboot) {
+  cluster.options().watchdog_fence = reboot;
+  cluster.package("r1").node_fail_fast_enabled = true;
+  cluster.host("n1").halt_exit[PackageName("r1")] = 1;
+  cluster.host("n1").survives_halt.insert(PackageName("r1"));
+  cluster.host("n1").survives_kill.insert(PackageName("r1"));
+  Boot(cluster);
+  ASSERT_TRUE(cluster.resets.empty());
+  Propose(cluster, {HaltOp{.package = PackageName("r1"), .by = "root"}});
+  ASSERT_EQ(Actions(cluster, "n1", "r1"), "run(start) halt(halt) status kill status");
+}
+
+TEST(NodeAgent, WithNodeFailFastAndFenceActionRebootAGuestThatSurvivesTheKillResetsTheNode) {
+  NodeCluster cluster(1, {"r1"});
+  NodeFailFastHaltFailsAndTheKillDoesNotStopTheGuest(cluster, /*reboot=*/true);
+
+  ASSERT_EQ(ResetsOf(cluster, "n1", "node_fail_fast_enabled"), 1U);
+  EXPECT_NE(cluster.resets.at(0).second.find("r1"), std::string::npos);
+  EXPECT_EQ(AssignmentOf(cluster, "r1").status, AssignmentStatus::kHaltFailed)
+      << "halt_failed is queued before the reset (the fake does not reset)";
+  cluster.RunFor(Duration(3000));
+  EXPECT_EQ(cluster.resets.size(), 1U) << "asked once";
+}
+
+TEST(NodeAgent, WithNodeFailFastAndFenceActionKillAGuestThatSurvivesTheKillIsNoReset) {
+  NodeCluster cluster(1, {"r1"});
+  NodeFailFastHaltFailsAndTheKillDoesNotStopTheGuest(cluster, /*reboot=*/false);
+
+  cluster.RunFor(Duration(3000));
+  EXPECT_TRUE(cluster.resets.empty());
+  EXPECT_EQ(AssignmentOf(cluster, "r1").status, AssignmentStatus::kHaltFailed);
+}
+
+TEST(NodeAgent, WithFenceActionRebootAFailedHaltWithoutNodeFailFastIsNoReset) {
+  NodeCluster cluster(1, {"r1"});
+  cluster.options().watchdog_fence = true;
+  cluster.host("n1").halt_exit[PackageName("r1")] = 1;
+  cluster.host("n1").survives_halt.insert(PackageName("r1"));
+  Boot(cluster);
+
+  Propose(cluster, {HaltOp{.package = PackageName("r1"), .by = "root"}});
+
+  EXPECT_EQ(AssignmentOf(cluster, "r1").status, AssignmentStatus::kHaltFailed);
+  EXPECT_TRUE(cluster.resets.empty());
+}
+
+// x1 runs on n1; the test reassigns it to n2 behind n1's back, so n1 kills it (ManageLocals:
+// owned elsewhere) and the kill fails; the status after it says running. Then the kill is
+// tried again; `answers_left` holds that one, so the loop ends for the test.
+void AStrayThatWillNotDie(NodeCluster& cluster, bool reboot) {
+  cluster.options().watchdog_fence = reboot;
+  Boot(cluster);
+  Assign(cluster, "x1", "n1");
+  ASSERT_EQ(AssignmentOf(cluster, "x1").status, AssignmentStatus::kStarted);
+  ASSERT_EQ(cluster.host("n1").running.count(PackageName("x1")), 1U);
+  cluster.host("n1").survives_kill.insert(PackageName("x1"));
+  cluster.host("n1").answers_left[PackageName("x1")] = 2;  // kill, status; the next kill waits.
+  cluster.host("n2").hold.insert(PackageName("x1"));       // n2's run never ends: no noise.
+
+  Assign(cluster, "x1", "n2");
+
+  ASSERT_EQ(Actions(cluster, "n1", "x1"), "run(start) kill status kill");
+  ASSERT_TRUE(cluster.host("n1").running.contains(PackageName("x1")));
+}
+
+TEST(NodeAgent, WithFenceActionRebootAStrayThatSurvivesItsKillIsReportedAndResetsTheNode) {
+  NodeCluster cluster(3, {});
+  AStrayThatWillNotDie(cluster, /*reboot=*/true);
+
+  ASSERT_EQ(ResetsOf(cluster, "n1", "stray"), 1U);
+  EXPECT_NE(cluster.resets.at(0).second.find("x1@"), std::string::npos);
+  cluster.RunFor(Duration(3000));
+  EXPECT_EQ(cluster.resets.size(), 1U) << "asked once";
+  EXPECT_TRUE(HasCriticalLog(cluster, "resetting this node (fence_action reboot)"));
+}
+
+TEST(NodeAgent, WithFenceActionKillAStrayThatSurvivesItsKillIsReportedOnly) {
+  NodeCluster cluster(3, {});
+  AStrayThatWillNotDie(cluster, /*reboot=*/false);
+
+  cluster.RunFor(Duration(3000));
+  EXPECT_TRUE(cluster.resets.empty());
+  EXPECT_FALSE(HasCriticalLog(cluster, "resetting this node"));
+}
+
+void AServiceFailsWithServiceFailFast(NodeCluster& cluster, bool reboot) {
+  cluster.options().watchdog_fence = reboot;
+  cluster.package("r1").service_fail_fast_enabled = true;
+  Boot(cluster);
+  ASSERT_EQ(AssignmentOf(cluster, "r1").status, AssignmentStatus::kStarted);
+
+  cluster.ServiceFails("n1", "r1", "guestmon");
+}
+
+TEST(NodeAgent, WithServiceFailFastAndFenceActionRebootAServiceFailureResetsTheNodeAtOnce) {
+  NodeCluster cluster(1, {"r1", "r2"});
+  AServiceFailsWithServiceFailFast(cluster, /*reboot=*/true);
+
+  ASSERT_EQ(ResetsOf(cluster, "n1", "service_fail_fast_enabled"), 1U);
+  EXPECT_NE(cluster.resets.at(0).second.find("guestmon"), std::string::npos);
+  // The kill fence still runs: it is what stops the guests if the reset does not happen.
+  EXPECT_FALSE(cluster.host("n1").running.contains(PackageName("r1")));
+  EXPECT_FALSE(cluster.host("n1").running.contains(PackageName("r2")));
+  cluster.RunFor(Duration(3000));
+  EXPECT_EQ(cluster.resets.size(), 1U) << "asked once";
+}
+
+TEST(NodeAgent, WithServiceFailFastAndFenceActionKillAServiceFailureFencesWithoutReset) {
+  NodeCluster cluster(1, {"r1", "r2"});
+  AServiceFailsWithServiceFailFast(cluster, /*reboot=*/false);
+
+  EXPECT_FALSE(cluster.host("n1").running.contains(PackageName("r1")));
+  EXPECT_FALSE(cluster.host("n1").running.contains(PackageName("r2")));
+  cluster.RunFor(Duration(3000));
+  EXPECT_TRUE(cluster.resets.empty());
 }
 
 // --- a guest dies while up --------------------------------------------------------------
