@@ -340,6 +340,7 @@ class NodeCluster {
           }
         });
       }
+    }
     if (actions.reset) {
       resets.emplace_back(name.value(), actions.reset->why);  // Nothing else happens.
     }
