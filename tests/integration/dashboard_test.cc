@@ -41,6 +41,22 @@ class DashboardTest : public ::testing::Test {
           return true;
         },
         seconds(30)));
+    // A follower hears another follower only once its own connection to it is up, and
+    // holds a lease only after a grant round: both can come after the packages are
+    // placed (half the runs failed reading them once).
+    ASSERT_TRUE(LocalCluster::WaitFor(
+        [&] {
+          for (int node = 0; node < 3; ++node) {
+            const std::optional<JsonValue> dashboard = Dashboard(node);
+            if (!dashboard || !(*dashboard)["answered_by"]["quorum"].Bool()) return false;
+            for (int other = 0; other < 3; ++other) {
+              const JsonValue& entry = (*dashboard)["view"].Named("nodes", cluster.Name(other));
+              if (entry["status"].String() != "up") return false;
+            }
+          }
+          return true;
+        },
+        seconds(10)));
   }
 
   // /dashboard.json of `node`, parsed (nullopt when it did not answer 200 with JSON).
