@@ -5,13 +5,23 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <iostream>
 
 #include "cmcld/core/common/json_writer.h"
 #include "cmcld/core/common/time.h"
 
 namespace cmcl::pkgctl {
 namespace {
+
+bool keep_channels = false;
+
+// The channel of the last call, kept while keep_channels (never destroyed: EndProcess).
+std::shared_ptr<grpc::Channel>& KeptChannel() {
+  static auto* kept = new std::shared_ptr<grpc::Channel>();
+  return *kept;
+}
 
 // Why a plain connect() to the socket fails, or "" when something accepts there.
 std::string ConnectError(const std::string& path) {
@@ -61,6 +71,14 @@ int Fail(const GlobalOptions& options, const std::string& code, const std::strin
   return exit_status;
 }
 
+void KeepChannelsUntilExit() { keep_channels = true; }
+
+void EndProcess(int exit_status) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::_Exit(exit_status);
+}
+
 int CallDaemon(const GlobalOptions& options, const Rpc& rpc, std::chrono::milliseconds deadline,
                bool waits, std::ostream& out, std::ostream& err) {
   const std::string unreachable = "cannot reach cmcld at " + options.socket + ": ";
@@ -74,6 +92,7 @@ int CallDaemon(const GlobalOptions& options, const Rpc& rpc, std::chrono::millis
   arguments.SetMaxSendMessageSize(32 << 20);
   const std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       "unix:" + options.socket, grpc::InsecureChannelCredentials(), arguments);
+  if (keep_channels) KeptChannel() = channel;
   ::cmcl::control::Control::Stub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + deadline);

@@ -32,6 +32,16 @@ using Rpc =
     std::function<grpc::Status(::cmcl::control::Control::Stub& stub, grpc::ClientContext& context,
                                ::cmcl::control::Reply& reply)>;
 
+// For pkgctl's main only, which must then end with EndProcess: every call's gRPC channel
+// is kept until the process ends instead of being destroyed after the call. When the last
+// channel goes, gRPC shuts down and waits for its threads, about 10 ms of every command
+// (a fifth of a `pkgctl move`; docs/BENCHMARKS.md). A test calling commands in its own
+// process does not call it, and gets the orderly shutdown.
+void KeepChannelsUntilExit();
+// Flushes std::cout and std::cerr and ends the process with `exit_status` without
+// running static destructors (gRPC's threads may still run: see KeepChannelsUntilExit).
+[[noreturn]] void EndProcess(int exit_status);
+
 // Calls cmcld at options.socket, prints the answer and returns the exit status.
 // `waits`: a deadline that expires is exit 4 (the operation may go on), not exit 3.
 int CallDaemon(const GlobalOptions& options, const Rpc& rpc, std::chrono::milliseconds deadline,

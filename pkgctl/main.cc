@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cmcld/core/common/names.h"
+#include "pkgctl/client.h"
 #include "pkgctl/commands.h"
 #include "pkgctl/json_writer.h"
 
@@ -142,8 +143,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const std::string invoked = argc > 0 ? argv[0] : "pkgctl";
   const std::string name = invoked.substr(invoked.find_last_of('/') + 1);
+  cmcl::pkgctl::KeepChannelsUntilExit();
   if (cmcl::pkgctl::IsAlias(name)) {
-    return cmcl::pkgctl::RunAlias(name, args, std::cout, std::cerr);
+    cmcl::pkgctl::EndProcess(cmcl::pkgctl::RunAlias(name, args, std::cout, std::cerr));
   }
-  return cmcl::pkgctl::Main(args);
+  cmcl::pkgctl::EndProcess(cmcl::pkgctl::Main(args));
 }
