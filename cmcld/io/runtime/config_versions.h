@@ -87,7 +87,8 @@ class ConfigVersions {
   void Unregister(const PackageName& package);
   // Keeps the guests for which `runs` is true (those the node still runs) and those
   // registered for a start that has not begun yet, and forgets the others; when one was
-  // forgotten, Prune()s. Asked for each known guest only (it runs after every input).
+  // forgotten, Prune()s. Asked for each known guest only (it runs after every input), and
+  // not at all while nothing waits to start and every guest is of the current version.
   void Forget(const std::function<bool(const PackageName&)>& runs);
   // Deletes every vK folder below the current version that no guest uses; forgets the
   // versions it deleted. (Leftovers of interrupted writes, vN.tmp and incoming-*, are

@@ -142,6 +142,30 @@ TEST_F(ConfigVersionsTest, AGuestNoLongerRunningHereIsForgotten) {
   EXPECT_FALSE(fs::exists(V(1)));
 }
 
+TEST_F(ConfigVersionsTest, WhileEveryGuestIsOfTheCurrentVersionForgetAsksNothing) {
+  versions_->Register(kWeb, false);
+  versions_->Forget([](const PackageName&) { return true; });  // Started: not starting now.
+  int asked = 0;
+
+  versions_->Forget([&asked](const PackageName&) { return ++asked, false; });
+
+  EXPECT_EQ(asked, 0);
+}
+
+TEST_F(ConfigVersionsTest, AStoppedGuestLeftAtTheCurrentVersionIsForgottenOnceItIsOlder) {
+  versions_->Register(kWeb, false);
+  versions_->Forget([](const PackageName&) { return true; });
+  versions_->Forget([](const PackageName&) { return false; });  // Stopped: nothing to free.
+  const std::string bytes = NextBytes("#!/bin/sh\necho new halt\n");
+  ASSERT_TRUE(versions_->Apply(2, bytes, BundleHash(bytes)).ok());
+  ASSERT_TRUE(fs::exists(V(1)));
+
+  versions_->Forget([](const PackageName&) { return false; });
+
+  EXPECT_FALSE(fs::exists(V(1)));
+  EXPECT_EQ(versions_->ForGuest(kWeb).number, 2U);
+}
+
 TEST_F(ConfigVersionsTest, AGuestRegisteredForAStartIsKeptUntilItRuns) {
   const std::string bytes = NextBytes("#!/bin/sh\necho new halt\n");
   ASSERT_TRUE(versions_->Apply(2, bytes, BundleHash(bytes)).ok());
