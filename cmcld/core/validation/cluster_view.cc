@@ -82,20 +82,25 @@ void ClusterView::RemoveUsage(const NodeName& node, const config::PackageSpec& p
 // Each package's disks by path, and by every WWID known for them: the pinned one and the
 // one its home node (where it runs, last ran, or would run first) reports for the path.
 void ClusterView::IndexStorage() {
+  size_t disks = 0;
+  for (const config::PackageSpec& package : config().packages)
+    disks += package.guest.storage.size();
+  path_users_.reserve(disks);
+  wwid_users_.reserve(disks);
   for (size_t index = 0; index < config().packages.size(); ++index) {
     const config::PackageSpec& package = config().packages[index];
     const std::optional<NodeName> home = HomeOf(package);
     const inventory::InventoryIndex* home_inventory = home.has_value() ? Inventory(*home) : nullptr;
+    const bool home_known = home_inventory != nullptr && home_inventory->devices_known();
     for (const config::GuestStorage& storage : package.guest.storage) {
       const StorageUse use{index, storage.shared};
       path_users_[storage.path].push_back(use);
-      std::set<std::string> wwids;
-      if (storage.wwid.has_value()) wwids.insert(storage.wwid->value);
-      if (home_inventory != nullptr && home_inventory->devices_known()) {
-        const Wwid* wwid = home_inventory->FindDiskWwid(storage.path);
-        if (wwid != nullptr) wwids.insert(wwid->value);
+      const std::string* pinned = storage.wwid.has_value() ? &storage.wwid->value : nullptr;
+      const Wwid* reported = home_known ? home_inventory->FindDiskWwid(storage.path) : nullptr;
+      if (pinned != nullptr) wwid_users_[*pinned].push_back(use);
+      if (reported != nullptr && (pinned == nullptr || reported->value != *pinned)) {
+        wwid_users_[reported->value].push_back(use);
       }
-      for (const std::string& wwid : wwids) wwid_users_[wwid].push_back(use);
     }
   }
 }

@@ -159,8 +159,11 @@ class ClusterView {
   const ClusterFacts& facts_;
   // Hash maps for lookups only, never iterated: no order reaches an output.
   std::unordered_map<NodeName, Usage> usage_;  // Of every placed package.
-  std::unordered_map<std::string, std::vector<StorageUse>> path_users_;
-  std::unordered_map<std::string, std::vector<StorageUse>> wwid_users_;
+  // Keyed by views of the configuration's and the index's strings, which outlive the view:
+  // copying every path and WWID was most of the cost of building a view (a move's check
+  // and its placement each build one; docs/BENCHMARKS.md).
+  std::unordered_map<std::string_view, std::vector<StorageUse>> path_users_;
+  std::unordered_map<std::string_view, std::vector<StorageUse>> wwid_users_;
   std::unordered_map<PackageName, Placement> added_;  // By AddPlacement.
   // By Reserve, until the package's AddPlacement. Few (one per waiting displacer).
   std::map<PackageName, std::set<NodeName>> reserved_;
