@@ -1,19 +1,24 @@
-// PeerTransport: raft::Messages between cmcld nodes over gRPC, authenticated with the
+// PeerTransport: raft::Messages between cmcld nodes over TCP, authenticated with the
 // cluster key (DESIGN.md sections 2, 3 and 9; STYLE.md rule 8, the weak transport
 // contract: a message may be lost, duplicated or reordered, and the core copes).
 //
-// Networks. A node listens on each of its `addresses` (one gRPC server per address)
-// and keeps, per peer and per address of that peer, one outgoing connection — each
-// address pair is a heartbeat network with its own up/down state. A message goes out on
-// every up network (a large one, above 64 KiB, on the first up one only), or on every
-// network when none is up; the receiver gets the duplicates (the weak contract).
-// A network is up while its connection is authenticated and something arrived on it
-// within node_timeout (heartbeats make that continuous).
+// Networks. A node listens on each of its `addresses` (one acceptor per address) and
+// keeps, per peer and per address of that peer, one outgoing connection — each address
+// pair is a heartbeat network with its own up/down state. A message goes out on every up
+// network (a large one, above 64 KiB, on the first up one only), or on every network when
+// none is up; the receiver gets the duplicates (the weak contract). A network is up while
+// its connection is authenticated and something arrived on it within node_timeout
+// (keepalives make that continuous).
 //
-// Authentication (DESIGN.md section 9), per connection, on one bidirectional stream:
+// Wire format (peer.proto): each direction of a connection is a sequence of Packets, each
+// a 4-byte big-endian length then the serialized Packet. A length above what the phase
+// allows (small before authentication; message_bytes_max plus a little after) closes the
+// connection, counted as malformed, before anything is allocated for it.
+//
+// Authentication (DESIGN.md section 9), per connection:
 //   client → Hello{cluster_id, from, to, nonce_c (32 random bytes)}
 //   server → Challenge{nonce_s, mac_s = HMAC-SHA256(key, "cmcl-server" | cluster_id |
-//            from | to | nonce_c | nonce_s)}
+//            from | to | nonce_c | nonce_s)}, or Refusal{reason} and close
 //   client → Proof{mac_c = HMAC-SHA256(key, "cmcl-client" | cluster_id | from | to |
 //            nonce_c | nonce_s)}        (each side checks the other's MAC first)
 //   session key = HMAC-SHA256(key, "cmcl-session" | nonce_c | nonce_s)
@@ -24,23 +29,28 @@
 //   configured peer, or addressed to another node is refused and counted, with one log
 //   line per peer and reason at most every 10 s ("peer ivmcl03 belongs to another
 //   cluster"). Messages that decode but whose Header does not match the connection's
-//   authenticated sender (header.from), or carry another cluster_id, are dropped.
+//   authenticated sender (header.from), or carry another cluster_id, are dropped. An
+//   accepted connection that has not authenticated within node_timeout is closed, and at
+//   most 64 are authenticating at once (more are closed when accepted).
 //
-// Reconnects use a backoff of about the heartbeat interval (gRPC's
-// GRPC_ARG_{INITIAL,MIN,MAX}_RECONNECT_BACKOFF_MS; TOOLCHAIN.md) and keepalive. A send
-// never blocks the io thread: each connection has a bounded queue (`queue_max`
-// messages; when full the oldest is dropped and counted — Raft retransmits).
+// Connections. A client connects with a timeout of max(heartbeat_interval, 100 ms) and
+// tries again every heartbeat_interval after a failure or a close; an authenticated
+// connection that heard nothing for node_timeout is closed and made again (a healed
+// partition gets a fresh connection, not a TCP in retransmission backoff). A send never
+// blocks: each connection has a bounded queue (`queue_max` messages; when full the oldest
+// is dropped and counted — Raft retransmits), written by one gathered write at a time.
 //
 // Direction (peer_transport.cc): a node sends only on its own outgoing connections and
-// receives only on its servers; the server side of a stream sends the Challenge and then
-// an authenticated keepalive frame every max(heartbeat_interval, node_timeout/4), which is
-// what "something arrived" means for the outgoing connection's network. A delivered message's
-// header.from is the connection's authenticated peer (others are dropped and counted).
+// receives only on its listeners; the server side of a connection sends the Challenge and
+// then an authenticated keepalive frame every max(heartbeat_interval, node_timeout/4), the
+// first at once, which is what "something arrived" means for the outgoing connection's
+// network. A delivered message's header.from is the connection's authenticated peer
+// (others are dropped and counted).
 //
-// Threads: gRPC's own, plus per outgoing connection a writer thread (and a reader per
-// stream), per incoming stream a keepalive thread. Receive callbacks are posted onto the
-// io_context; Send, Networks and counters may be called from any thread (the io
-// thread). Send encodes on the caller's thread and only takes a short lock.
+// Threads: none. Everything runs on the io_context given to Start (cmcld's io thread):
+// sockets, timers, and on_message, called directly from the read that completed a
+// message. Call Start, Send and the destructor on that thread. Networks and counters only
+// read atomics (and a map fixed at Start), so another thread may call them too.
 #pragma once
 
 #include <cstdint>
@@ -109,11 +119,12 @@ class PeerTransport {
   // message addressed to this node, on the io thread.
   static Result<std::unique_ptr<PeerTransport>> Start(boost::asio::io_context& io,
                                                       PeerOptions options, ReceiveFn on_message);
-  // Stops the servers and connections within well under a second, also with peers
+  // Closes the listeners and connections and returns at once, also with peers
   // unreachable; no callback runs after it returns (call it on the io thread).
   ~PeerTransport();
 
   // Queues `message` for message.header.to (which must be a configured peer).
+  // REQUIRES: on the io thread.
   void Send(const raft::Message& message);
   // Per peer, one status per network (the peer's addresses, in configured order).
   std::map<NodeName, std::vector<NetworkStatus>> Networks() const;
