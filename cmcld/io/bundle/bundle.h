@@ -75,6 +75,8 @@ Result<Bundle> ReadBundleDir(const std::string& dir);
 
 // Loads the configuration of a materialized bundle (its cluster.yaml), with this node's
 // own key file `key_file` in place of the bundle's; every diagnostic as LoadCluster's.
+// A configuration that loads comes without its key locations (config::DropKeyLocations):
+// its holders keep it for the daemon's life, and its errors were told at load.
 Result<cmcl::config::ClusterConfig> LoadBundleConfig(const std::string& bundle_dir,
                                                      const std::string& key_file);
 

@@ -139,7 +139,10 @@ Result<cmcl::config::ClusterConfig> LoadBundleConfig(const std::string& bundle_d
   config::LoadedConfig loaded =
       config::LoadCluster((fs::path(bundle_dir) / "cluster.yaml").string(),
                           config::LoadOptions{.key_file = key_file});
-  if (loaded.ok()) return std::move(loaded.config);
+  if (loaded.ok()) {
+    config::DropKeyLocations(loaded.config);
+    return std::move(loaded.config);
+  }
   // One line, as cmcld's startup says it: the first error, and how many more.
   const size_t errors = cmcl::config::CountErrors(loaded.diagnostics);
   for (const cmcl::config::Diagnostic& diagnostic : loaded.diagnostics) {

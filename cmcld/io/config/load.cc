@@ -105,6 +105,24 @@ FileFacts StatFile(const std::string& path) {
   return facts;
 }
 
+void DropKeyLocations(ClusterConfig& config) {
+  // Swapped with an empty value, not clear()ed: the file names' buffers go as well.
+  auto drop = [](KeyLocations& where) { where = KeyLocations(); };
+  drop(config.where);
+  drop(config.security.where);
+  for (AccessRule& rule : config.access) drop(rule.where);
+  for (NodeSpec& node : config.nodes) drop(node.where);
+  for (PackageSpec& package : config.packages) {
+    drop(package.where);
+    for (Dependency& dependency : package.depends_on) drop(dependency.where);
+    drop(package.guest.where);
+    for (GuestStorage& storage : package.guest.storage) drop(storage.where);
+    for (GuestNetwork& network : package.guest.networks) drop(network.where);
+    for (GuestDevice& device : package.guest.devices) drop(device.where);
+    for (Service& service : package.services) drop(service.where);
+  }
+}
+
 LoadedConfig LoadCluster(const std::string& path, const LoadOptions& options) {
   LoadedConfig loaded;
   try {

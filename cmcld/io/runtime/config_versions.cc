@@ -12,6 +12,7 @@
 
 #include "cmcld/io/bundle/bundle.h"
 #include "cmcld/io/bundle/bundle_check.h"
+#include "cmcld/io/runtime/aside.h"
 #include "cmcld/io/runtime/bootstrap_bundle.h"
 
 namespace cmcl::io {
@@ -43,23 +44,34 @@ std::string ConfigVersions::Dir(uint64_t number) const {
 
 Status ConfigVersions::StartWithBootstrap(
     std::shared_ptr<const cmcl::config::ClusterConfig> own) {
-  Result<std::string> dir = MaterializeBootstrapBundle(*own, state_dir_);
-  if (!dir.ok()) return dir.status();
-  // Scripts and package settings come from the same files: those of config/v1, which
-  // may be an earlier start's (MaterializeBootstrapBundle warned about the difference).
-  Result<cmcl::config::ClusterConfig> loaded = LoadBundleConfig(*dir, key_file_);
+  // Writing v1 reads every package folder, and loading it parses them again: aside, and
+  // the configuration kept is a copy made here (runtime/aside.h).
+  struct Bootstrap {
+    Result<std::string> dir;
+    Result<cmcl::config::ClusterConfig> loaded;
+  };
+  Bootstrap bootstrap = RunAside([&]() -> Bootstrap {
+    Result<std::string> dir = MaterializeBootstrapBundle(*own, state_dir_);
+    if (!dir.ok()) return {dir, dir.status()};
+    // Scripts and package settings come from the same files: those of config/v1, which
+    // may be an earlier start's (MaterializeBootstrapBundle warned about the difference).
+    return {dir, LoadBundleConfig(*dir, key_file_)};
+  });
+  if (!bootstrap.dir.ok()) return bootstrap.dir.status();
+  const std::string& dir = *bootstrap.dir;
+  const Result<cmcl::config::ClusterConfig>& loaded = bootstrap.loaded;
   std::shared_ptr<const cmcl::config::ClusterConfig> config = own;
   std::optional<std::string> fixed;
   if (loaded.ok()) fixed = FixedSettingChange(*own, *loaded);
   if (loaded.ok() && !fixed) {
-    config = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded).value());
+    config = std::make_shared<const cmcl::config::ClusterConfig>(*loaded);
   } else {
     spdlog::warn("config/v1 {}; packages are taken from CLUSTER_YAML",
                  loaded.ok() ? "does not fit CLUSTER_YAML: " + *fixed
                              : "does not load: " + loaded.status().message());
   }
-  versions_[1] = std::make_shared<const Version>(Version{.number = 1, .dir = *dir,
-                                                         .config = std::move(config)});
+  versions_[1] = std::make_shared<const Version>(
+      Version{.number = 1, .dir = dir, .config = std::move(config)});
   current_ = 1;
   Delete(true);  // Leftovers of an earlier run's interrupted writes; nothing writes now.
   return Status::Ok();
@@ -106,6 +118,9 @@ Result<ConfigVersions::Version> ConfigVersions::Prepare(uint64_t number, std::st
 
 const ConfigVersions::Version* ConfigVersions::Install(Version version) {
   const uint64_t number = version.number;
+  // Prepare ran on another thread: the configuration kept is a copy made on this one
+  // (runtime/aside.h).
+  version.config = std::make_shared<const cmcl::config::ClusterConfig>(*version.config);
   versions_[number] = std::make_shared<const Version>(std::move(version));
   current_ = number;
   return versions_[number].get();
@@ -119,12 +134,14 @@ Result<const ConfigVersions::Version*> ConfigVersions::Get(uint64_t number) {
     return Status::NotFound("configuration version " + std::to_string(number) + " is not in " +
                             state_dir_ + "/config");
   }
-  Result<cmcl::config::ClusterConfig> loaded = LoadBundleConfig(dir, key_file_);
+  // Aside, and the configuration kept is a copy made here (runtime/aside.h).
+  Result<cmcl::config::ClusterConfig> loaded =
+      RunAside([&] { return LoadBundleConfig(dir, key_file_); });
   if (!loaded.ok()) return loaded.status();
-  auto version = std::make_shared<const Version>(Version{
-      .number = number,
-      .dir = dir,
-      .config = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded).value())});
+  auto version = std::make_shared<const Version>(
+      Version{.number = number,
+              .dir = dir,
+              .config = std::make_shared<const cmcl::config::ClusterConfig>(loaded.value())});
   versions_[number] = version;
   return version.get();
 }

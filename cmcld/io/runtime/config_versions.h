@@ -62,6 +62,7 @@ class ConfigVersions {
   Result<const Version*> Apply(uint64_t number, std::string_view bytes, const std::string& hash);
   static Result<Version> Prepare(uint64_t number, std::string_view bytes, const std::string& hash,
                                  const std::string& state_dir, const std::string& key_file);
+  // `version.config` is copied (made on this thread: runtime/aside.h).
   const Version* Install(Version version);
 
   const Version& current() const { return *versions_.at(current_); }

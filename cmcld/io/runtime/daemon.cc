@@ -42,6 +42,7 @@
 #include "cmcld/io/metrics/metrics_page.h"
 #include "cmcld/io/metrics/metrics_server.h"
 #include "cmcld/io/peer/peer_transport.h"
+#include "cmcld/io/runtime/aside.h"
 #include "cmcld/io/runtime/config_versions.h"
 #include "cmcld/io/runtime/sd_notify.h"
 #include "cmcld/io/storage/raft_storage.h"
@@ -146,6 +147,7 @@ struct Daemon::Impl final : CoreAccess {
   // (hundreds of files, an fsync each), which must not hold up heartbeats and grants.
   void InBackground(std::function<std::function<void()>()> job);
   void WarnIfOwnFilesDiffer();
+  void ForgetOwnPackages();
   void ExecuteGuard(const node::GuardRequest& request);
   void ExecuteGuest(const node::GuestAction& action);
   // fence_action reboot: the core asked for a reset (node.h NodeActions::reset).
@@ -177,8 +179,9 @@ struct Daemon::Impl final : CoreAccess {
   // First: it takes NOTIFY_SOCKET out of the environment before anything is spawned.
   std::unique_ptr<SystemdNotifier> systemd = SystemdNotifier::FromEnvironment();
   boost::asio::io_context io;
-  // This node's own files: identity, key, addresses (first contact), timing.
-  std::shared_ptr<const cmcl::config::ClusterConfig> own;
+  // This node's own files: identity, key, addresses (first contact), timing. Without
+  // their packages once started (ForgetOwnPackages); not changed otherwise.
+  std::shared_ptr<cmcl::config::ClusterConfig> own;
   // The applied configuration version: packages, nodes, access (versions->current()).
   std::shared_ptr<const cmcl::config::ClusterConfig> cluster;
   NodeName self;
@@ -316,7 +319,8 @@ void Daemon::Impl::PetSystemdWatchdog() {
 }
 
 Status Daemon::Impl::LoadConfiguration() {
-  io::config::LoadedConfig loaded = io::config::LoadCluster(options.config_path);
+  io::config::LoadedConfig loaded =
+      RunAside([this] { return io::config::LoadCluster(options.config_path); });
   if (!loaded.ok()) {
     // One line (INTERFACE.md): the first error, and where to see them all.
     const size_t errors = cmcl::config::CountErrors(loaded.diagnostics);
@@ -330,7 +334,10 @@ Status Daemon::Impl::LoadConfiguration() {
       }
     }
   }
-  own = std::make_shared<const cmcl::config::ClusterConfig>(std::move(loaded.config));
+  // Its errors were told above; nothing reads where its keys were written from now on.
+  io::config::DropKeyLocations(loaded.config);
+  // A copy, made on this thread (runtime/aside.h).
+  own = std::make_shared<cmcl::config::ClusterConfig>(loaded.config);
   cluster = own;
   self = NodeName(options.node);
   const cmcl::config::NodeSpec* spec = cluster->FindNode(self);
@@ -570,6 +577,7 @@ void Daemon::Impl::StartCore() {
   versions->AdoptGuests(guard->attached_work_dirs());
   FollowAppliedVersion(true);
   WarnIfOwnFilesDiffer();
+  ForgetOwnPackages();
   spdlog::info(
       "cmcld {} of cluster {} started: state_dir {}, term {}, {} log entries, "
       "guard pid {}",
@@ -826,7 +834,7 @@ void Daemon::Impl::FollowAppliedVersion(bool now) {
     return ConfigVersions::Prepare(applied, bytes, hash, dir, key);
   };
   if (now) {
-    InstallVersion(applied, prepare(), false);
+    InstallVersion(applied, RunAside(prepare), false);  // Aside: runtime/aside.h.
     return;
   }
   InBackground([this, applied, prepare = std::move(prepare)]() -> std::function<void()> {
@@ -904,6 +912,20 @@ void Daemon::Impl::WarnIfOwnFilesDiffer() {
       "apply makes the files the next version)",
       options.config_path, state.config_version(), files.ok() ? hash : files.status().message(),
       state.bundle_hash());
+}
+
+// From here on nothing reads the packages of this node's own files: scripts and package
+// settings come from the configuration versions (config/v1 holds the same packages, loaded
+// from its own folder), and `own` is asked only for this node's identity, key, addresses
+// and the settings a config apply may not change (SettingsInEffect). Two copies of 1,000
+// packages cost about 2 MiB of heap (docs/DESIGN_CHANGES.md).
+void Daemon::Impl::ForgetOwnPackages() {
+  // Version 1 is `own` itself when config/v1 did not fit these files: it keeps them.
+  if (own.use_count() != 1) return;
+  // Move-assigned: `= {}` would keep each vector's buffer.
+  own->packages = std::vector<cmcl::config::PackageSpec>();
+  own->package_folders = std::vector<std::string>();
+  own->package_folders_written = std::vector<std::string>();
 }
 
 // --- Control commands ---------------------------------------------------------------

@@ -157,6 +157,36 @@ TEST_F(LoadClusterTest, PackagesAreReadFromTheirFoldersWithTypedValues) {
       << "\"*\" is every member, arbitrators excluded";
 }
 
+TEST_F(LoadClusterTest, DropKeyLocationsForgetsEveryLocationAndKeepsEveryValue) {
+  dir_.Write("etc/cluster.yaml", kFullCluster);
+  dir_.Write("etc/inventories/ivmcl02.yaml", "vswitches: [{name: vlan2, nic: lan1}]\n");
+  dir_.Write("drivers/process", "#!/bin/sh\n", 0755);
+  WritePackage("packages/hpvm1", kFullPackage);
+  WritePackage("packages/anywhere",
+               "name: anywhere\nnodes: [\"*\"]\nrun_script: run.sh\nhalt_script: halt.sh\n"
+               "driver: process\ndepends_on: [{package: hpvm1, location: same_node}]\n");
+  LoadedConfig loaded = Load();
+  ASSERT_TRUE(loaded.ok());
+  const auto& package = loaded.config.packages.at(0);
+  ASSERT_FALSE(package.where.keys.empty());
+  ASSERT_FALSE(package.services.at(0).where.keys.empty());
+  const std::string folder = package.folder;
+  const auto run_timeout = package.run_timeout;
+
+  DropKeyLocations(loaded.config);
+
+  const cmcl::config::KeyLocations none;
+  EXPECT_EQ(loaded.config.where.keys.size(), 0u);
+  EXPECT_EQ(loaded.config.nodes.at(0).where.self, none.self);
+  EXPECT_EQ(package.where.keys.size(), 0u);
+  EXPECT_EQ(package.where.self, none.self);
+  EXPECT_EQ(package.guest.where.keys.size(), 0u);
+  EXPECT_EQ(package.guest.devices.at(0).where.keys.size(), 0u);
+  EXPECT_EQ(package.services.at(0).where.keys.size(), 0u);
+  EXPECT_EQ(package.folder, folder) << "values stay";
+  EXPECT_EQ(package.run_timeout, run_timeout);
+}
+
 TEST_F(LoadClusterTest, PackageWithoutDriverLoadsWithAWarning) {
   dir_.Write("etc/cluster.yaml",
              "cluster_name: c\nsecurity: {key_file: cluster.key}\n"
